@@ -1,0 +1,98 @@
+# rmgr - declarative manager for Redis + Sentinel + twemproxy clusters.
+#
+#   make                     build ./rmgr
+#   make test                unit + integration tests (starts real servers on loopback)
+#   make unit                unit tests only
+#   make SANITIZER=address   build and run the tests under ASan (also: undefined)
+#   make valgrind            unit tests under valgrind
+#   make demo                deploy specs/local.yaml on this machine (see README)
+#   make bench               benchmarks
+
+VERSION   := 0.1.0
+PKGS      := libgit2 yaml-0.1 hiredis libcurl libssh2 jansson
+CC        ?= cc
+OPT       ?= -O2 -g
+WARN      := -Wall -Wextra -Wstrict-prototypes -Wvla -Wno-missing-field-initializers
+CPPFLAGS  += -D_GNU_SOURCE -DRMGR_VERSION='"$(VERSION)"' -Isrc
+CFLAGS    += -std=c11 $(OPT) $(WARN) $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lpthread
+
+ifeq ($(SANITIZER),address)
+  CFLAGS  += -fsanitize=address -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=address
+else ifeq ($(SANITIZER),undefined)
+  CFLAGS  += -fsanitize=undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+  LDFLAGS += -fsanitize=undefined
+else ifneq ($(SANITIZER),)
+  $(error SANITIZER must be address or undefined)
+endif
+
+BUILD     := build$(if $(SANITIZER),-$(SANITIZER))
+CORE_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+CORE_OBJ  := $(CORE_SRC:src/%.c=$(BUILD)/src/%.o)
+UNIT_SRC  := $(wildcard tests/unit/test_*.c)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+INTEG_SRC := $(wildcard tests/integration/test_*.c)
+INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+HARNESS   := $(BUILD)/tests/harness.o
+RMGR_BIN  := $(BUILD)/rmgr
+
+# with a sanitizer, plain `make` builds and tests
+.DEFAULT_GOAL := $(if $(SANITIZER),test,all)
+
+.PHONY: all test unit integration valgrind demo bench clean tests-build deps
+all: rmgr
+
+rmgr: $(BUILD)/rmgr
+	@if [ "$(BUILD)" = build ]; then cp $< $@; fi
+
+$(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libcore.a: $(CORE_OBJ)
+	$(AR) rcs $@ $^
+
+$(BUILD)/rmgr: $(BUILD)/src/main.o $(BUILD)/libcore.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/harness.o: tests/harness.c tests/harness.h | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/libcore.a | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(LDLIBS)
+
+$(BUILD)/tests/%: tests/integration/%.c tests/test.h $(HARNESS) $(BUILD)/libcore.a | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(HARNESS) $(BUILD)/libcore.a $(LDLIBS)
+
+$(BUILD)/src $(BUILD)/tests:
+	mkdir -p $@
+
+tests-build: $(RMGR_BIN) $(UNIT_BIN) $(INTEG_BIN)
+
+# tests/run.sh runs every binary and script and ends with the total "N passed, N failed"
+unit: $(RMGR_BIN) $(UNIT_BIN)
+	RMGR_BIN=$(abspath $(RMGR_BIN)) BUILD=$(BUILD) tests/run.sh unit
+
+integration: $(RMGR_BIN) $(INTEG_BIN)
+	RMGR_BIN=$(abspath $(RMGR_BIN)) BUILD=$(BUILD) tests/run.sh integration
+
+# installs missing Debian packages first, so `make test` works on a fresh machine
+test: deps
+	$(MAKE) tests-build
+	RMGR_BIN=$(abspath $(RMGR_BIN)) BUILD=$(BUILD) tests/run.sh all
+
+valgrind: $(RMGR_BIN) $(UNIT_BIN)
+	RMGR_BIN=$(abspath $(RMGR_BIN)) BUILD=$(BUILD) VALGRIND=1 tests/run.sh unit
+
+demo: deps
+	$(MAKE) rmgr
+	contrib/demo.sh
+
+deps:
+	@contrib/install-deps.sh
+
+bench: rmgr
+	bench/run.sh
+
+clean:
+	rm -rf build build-address build-undefined rmgr

@@ -1,0 +1,38 @@
+/*
+ * cli.h - what every subcommand shares: exit codes, the command table entry,
+ * usage errors.
+ */
+#ifndef RMGR_CLI_H
+#define RMGR_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+enum exit_code {
+    EXIT_OK = 0,
+    EXIT_FAILURE_ = 1,  /* an error, or a plan that refuses */
+    EXIT_USAGE = 2,     /* unknown command or option */
+    EXIT_CHANGES = 2,   /* plan --detailed-exitcode: changes pending */
+};
+
+struct command {
+    const char *name;
+    int (*run)(int argc, char **argv); /* argv[0] is the command name */
+    const char *summary;               /* one line for `rmgr help` */
+    const char *usage;                 /* full text for `rmgr COMMAND --help` */
+};
+
+/* Print "rmgr: <msg>" and the command's usage line to stderr; returns EXIT_USAGE. */
+int cli_usage_error(const struct command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* The entry for `name`, or NULL. */
+const struct command *cli_find_command(const char *name);
+
+/* true when stdout is a terminal and neither NO_COLOR nor --no-color says otherwise */
+bool cli_use_color(bool no_color_flag);
+
+/* Implemented subcommands (cmd_<name>.c). */
+int cmd_validate(int argc, char **argv);
+
+#endif

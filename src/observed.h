@@ -1,0 +1,148 @@
+/*
+ * observed.h - what is really running, as seen by observe.c.
+ *
+ * One record per instance the spec names (and per extra thing Sentinel
+ * reports that the spec does not know). The planner reads only this and the
+ * spec; it never talks to a server. The model round-trips through JSON
+ * (observed_json.c) so planner tests use fixture files and `rmgr observe
+ * --json` shows an operator exactly what the planner saw.
+ */
+#ifndef RMGR_OBSERVED_H
+#define RMGR_OBSERVED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* How an attempt to reach a server ended. */
+enum reach {
+    REACH_OK,
+    REACH_REFUSED,     /* nothing listens: the process is not running */
+    REACH_TIMEOUT,     /* no answer within the connect/command timeout */
+    REACH_AUTH,        /* wrong or missing password */
+    REACH_ERROR,       /* anything else: protocol error, unexpected reply */
+    REACH_NOT_CHECKED, /* not attempted (e.g. host transport failed) */
+};
+
+const char *reach_name(enum reach r); /* "ok", "refused", "timeout", "auth", "error", "not-checked" */
+bool reach_from_name(const char *name, enum reach *out);
+
+struct obs_kv {
+    char *key;
+    char *value;
+};
+
+/* Instance files on its host, read through the host's transport. */
+struct obs_files {
+    bool checked;        /* false when the host could not be reached */
+    char *error;         /* why not, when !checked */
+    bool dir_present;
+    bool conf_present;
+    /* managed directives as they stand in the config file; for a proxy the
+     * whole file is in obs_proxy.config_text instead */
+    struct obs_kv *conf;
+    size_t nconf;
+};
+
+struct obs_redis_replica {  /* one "slaveN:" line of INFO replication */
+    char *ip;
+    int port;
+    char *state;            /* "online", "wait_bgsave", ... */
+    long long offset;
+};
+
+struct obs_redis {
+    char *ip;
+    int port;
+    enum reach reach;
+    char *reach_detail;       /* human text: "Connection refused", ... */
+
+    /* INFO server / replication / persistence / keyspace, when reach == OK */
+    char *run_id;
+    char *role;               /* "master" or "slave" */
+    char *master_host;        /* when role is slave */
+    int master_port;
+    char *master_link_status; /* "up" / "down" */
+    long long master_repl_offset;
+    long long slave_repl_offset;
+    int connected_slaves;
+    struct obs_redis_replica *replicas;
+    size_t nreplicas;
+    long long keys;           /* sum of keys over all databases */
+    bool loading;
+
+    struct obs_kv *config;    /* CONFIG GET of every directive the spec manages */
+    size_t nconfig;
+
+    struct obs_files files;
+};
+
+struct obs_sentinel_peer {  /* SENTINEL REPLICAS / SENTINEL SENTINELS entry */
+    char *ip;
+    int port;
+    char *flags;
+    char *runid;            /* sentinels only */
+};
+
+struct obs_sentinel_master {  /* one SENTINEL MASTERS entry */
+    char *name;
+    char *ip;
+    int port;
+    char *flags;             /* "master", "s_down,master", ... */
+    int quorum;
+    long down_after_ms;
+    long failover_timeout_ms;
+    int parallel_syncs;
+    long long config_epoch;
+    int num_other_sentinels;
+    struct obs_sentinel_peer *replicas;
+    size_t nreplicas;
+    struct obs_sentinel_peer *sentinels;
+    size_t nsentinels;
+};
+
+struct obs_sentinel {
+    char *ip;
+    int port;
+    enum reach reach;
+    char *reach_detail;
+    char *run_id;
+    struct obs_sentinel_master *masters;
+    size_t nmasters;
+    struct obs_files files;
+};
+
+struct obs_proxy {
+    char *ip;                /* proxy host IP */
+    int listen_port;
+    int stats_port;
+    enum reach reach;        /* of the stats port */
+    char *reach_detail;
+    long long uptime_s;      /* from the stats JSON */
+    long long timestamp_s;   /* "timestamp" from the stats JSON */
+    bool config_present;
+    char *config_text;       /* nutcracker.yml as found, NULL if absent */
+    long long config_mtime_s;/* of nutcracker.yml; 0 if absent */
+    struct obs_files files;
+};
+
+struct observed {
+    struct obs_redis *redis;       /* in spec order: per shard, master then replicas */
+    size_t nredis;
+    struct obs_sentinel *sentinels;/* in spec order */
+    size_t nsentinels;
+    struct obs_proxy *proxies;     /* in spec order */
+    size_t nproxies;
+    long long took_ms;             /* wall time of the whole observation */
+};
+
+void observed_free(struct observed *o);
+
+const struct obs_redis *observed_redis(const struct observed *o, const char *ip, int port);
+const struct obs_sentinel *observed_sentinel(const struct observed *o, const char *ip, int port);
+const char *obs_kv_get(const struct obs_kv *kv, size_t n, const char *key);
+
+/* JSON round trip (observed_json.c). Returns NULL and sets *err on bad input. */
+char *observed_to_json(const struct observed *o);
+struct observed *observed_from_json(const char *text, char **err);
+
+#endif

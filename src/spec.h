@@ -1,0 +1,171 @@
+/*
+ * spec.h - the desired state of one cluster, as loaded from a YAML spec.
+ *
+ * This is the model every later stage reads: the planner compares it with
+ * the observed state, the config renderer turns it into redis.conf,
+ * sentinel.conf and nutcracker.yml. Loading is in spec_load.c; nothing here
+ * does I/O except spec_load_file().
+ *
+ * After a successful load every address is resolved: `ip` is an IP literal,
+ * `host` names the hosts: entry it came from (or equals the IP), and every
+ * default has been applied, so consumers never look at defaults themselves.
+ */
+#ifndef RMGR_SPEC_H
+#define RMGR_SPEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "diag.h"
+
+#define SPEC_VERSION 1
+
+/* limits that keep hostile input from exhausting time or memory */
+#define SPEC_MAX_FILE_SIZE (1024 * 1024)
+#define SPEC_MAX_DEPTH 32
+#define SPEC_MAX_NODES 100000 /* after alias expansion */
+
+enum transport_kind { TRANSPORT_LOCAL, TRANSPORT_SSH };
+
+struct spec_pos {
+    int line, col; /* 1-based position in the spec file; 0 when generated */
+};
+
+struct spec_ssh {
+    char *user;        /* default "root" */
+    int port;          /* default 22 */
+    char *identity;    /* private key file; NULL: ssh-agent only */
+    char *known_hosts; /* default ~/.ssh/known_hosts, ~ expanded */
+};
+
+struct spec_host {
+    char *name;
+    char *address;                 /* IP literal */
+    enum transport_kind transport; /* defaults.transport unless overridden */
+    struct spec_ssh ssh;           /* defaults.ssh merged with the host's own */
+    struct spec_pos pos;
+};
+
+/* "NAME:PORT" or "IP:PORT", resolved. */
+struct spec_addr {
+    char *host;  /* hosts: name as written, or the IP itself */
+    char *ip;    /* IP literal the instance listens on */
+    int port;
+    struct spec_pos pos;
+};
+
+struct spec_binaries {
+    char *redis_server;   /* default /usr/bin/redis-server */
+    char *redis_sentinel; /* default /usr/bin/redis-sentinel */
+    char *nutcracker;     /* default /usr/sbin/nutcracker */
+    bool ship;            /* copy these binaries to <base_dir>/<cluster>/bin on each host */
+};
+
+struct spec_defaults {
+    enum transport_kind transport; /* default ssh */
+    struct spec_ssh ssh;
+    char *base_dir;                /* default /var/lib/rmgr; absolute, no ".." */
+    struct spec_binaries binaries;
+};
+
+struct spec_auth {
+    char *password_env;  /* name of an environment variable, or NULL */
+    char *password_file; /* absolute path, or NULL */
+};
+
+/* One redis.conf directive, e.g. { "maxmemory", "256mb" }. */
+struct spec_kv {
+    char *key;
+    char *value;
+    struct spec_pos pos;
+};
+
+struct spec_shard {
+    char *name;
+    struct spec_addr master; /* bootstrap master; Sentinel owns the role afterwards */
+    struct spec_addr *replicas;
+    size_t nreplicas;
+    struct spec_pos pos;
+};
+
+struct spec_sentinel {
+    int quorum;
+    long down_after_ms;       /* default 5000 */
+    long failover_timeout_ms; /* default 60000 */
+    int parallel_syncs;       /* default 1 */
+    struct spec_addr *nodes;
+    size_t nnodes;
+    struct spec_pos pos;
+};
+
+struct spec_proxy {
+    char *host;              /* hosts: name or IP where nutcracker runs */
+    char *host_ip;           /* resolved */
+    struct spec_addr listen; /* listen address of the pool */
+    int stats_port;          /* default 22222 */
+    char *hash;              /* default fnv1a_64 */
+    char *distribution;      /* default ketama */
+    char *hash_tag;          /* NULL: none */
+    int timeout_ms;          /* default 400 */
+    int server_retry_timeout_ms; /* default 2000 */
+    int server_failure_limit;    /* default 1 */
+    bool auto_eject_hosts;       /* default false: keys never move silently */
+    bool preconnect;             /* default true */
+    struct spec_pos pos;
+};
+
+struct spec {
+    char *file;     /* path it was loaded from, for messages */
+    char *source;   /* the file's bytes, for fingerprints */
+    size_t source_len;
+    char *cluster;
+
+    struct spec_host *hosts;
+    size_t nhosts;
+    struct spec_defaults defaults;
+    struct spec_auth auth;
+
+    struct spec_kv *redis_config; /* redis.conf directives for every instance */
+    size_t nredis_config;
+
+    struct spec_shard *shards;
+    size_t nshards;
+    struct spec_sentinel sentinel;
+    struct spec_proxy *proxies;
+    size_t nproxies;
+};
+
+/*
+ * Load and validate one spec file. Every problem is added to `d` (errors and
+ * warnings, each with its line and column). Returns the spec when there was
+ * no error, NULL otherwise; warnings alone do not fail a load.
+ */
+struct spec *spec_load_file(const char *path, struct diags *d);
+
+/* The same from a buffer; `name` is used in messages. */
+struct spec *spec_load_buffer(const char *name, const char *data, size_t len, struct diags *d);
+
+void spec_free(struct spec *s);
+
+/* The host entry for a hosts: name, or NULL when `host` is an IP literal. */
+const struct spec_host *spec_find_host(const struct spec *s, const char *host);
+
+/* Transport for an instance on `host` (a name or an IP). */
+enum transport_kind spec_host_transport(const struct spec *s, const char *host);
+const struct spec_ssh *spec_host_ssh(const struct spec *s, const char *host);
+
+/* "<base_dir>/<cluster>/<kind>-<port>"; kind is "redis", "sentinel" or "proxy". Caller frees. */
+char *spec_instance_dir(const struct spec *s, const char *kind, int port);
+
+/* The shard that has `host:port` as master or replica, or NULL. */
+const struct spec_shard *spec_shard_of(const struct spec *s, const char *ip, int port);
+
+/*
+ * Read the password named by auth (environment or file). Returns 0 and sets
+ * *out (NULL when the spec has no auth), or -1 with a message in *err.
+ * The caller frees both. A password file keeps its bytes up to the first
+ * newline.
+ */
+int spec_read_password(const struct spec *s, char **out, char **err);
+
+#endif

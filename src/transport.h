@@ -1,0 +1,59 @@
+/*
+ * transport.h - run commands and move files on a host: locally or over ssh.
+ *
+ * Every edge that touches a host goes through this interface, so apply and
+ * observe do not care whether a host is this machine or a remote one.
+ * Commands are argv vectors, never shell strings: the local transport
+ * fork/execs them, the ssh transport quotes every argument.
+ */
+#ifndef RMGR_TRANSPORT_H
+#define RMGR_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "spec.h"
+
+struct transport;
+
+struct transport_options {
+    long connect_timeout_ms;  /* default 5000 */
+    long command_timeout_ms;  /* default 30000 */
+    bool accept_new_host_keys;/* trust-on-first-use for unknown keys; never changed ones */
+};
+
+struct exec_result {
+    int status;     /* exit status; 128+N when killed by signal N */
+    char *out;      /* stdout, NUL-terminated (caller frees) */
+    char *err;      /* stderr, NUL-terminated (caller frees) */
+};
+void exec_result_release(struct exec_result *r);
+
+/*
+ * Open a transport to `host` (a hosts: name or an IP) of `spec`. Returns NULL
+ * and a message in *err (caller frees) when the host cannot be reached,
+ * its host key is unknown or changed, or the key is refused.
+ */
+struct transport *transport_open(const struct spec *spec, const char *host,
+                                 const struct transport_options *opts, char **err);
+void transport_close(struct transport *t);
+const char *transport_host(const struct transport *t);
+
+/* Run argv[0] with arguments. Returns 0 when it ran (see r->status), -1 and *err otherwise. */
+int transport_exec(struct transport *t, const char *const *argv, struct exec_result *r, char **err);
+
+/* Read a file. Returns 0, 1 when it does not exist, -1 and *err on failure. */
+int transport_read_file(struct transport *t, const char *path, size_t max_size,
+                        char **out, size_t *out_len, char **err);
+
+/* Modification time (seconds) of a path. Returns 0, 1 when absent, -1 and *err. */
+int transport_stat_mtime(struct transport *t, const char *path, long long *mtime_s, char **err);
+
+/* Replace a file atomically (temp name, fsync, rename), creating parent dirs. 0 or -1 and *err. */
+int transport_write_file(struct transport *t, const char *path, const void *data, size_t len,
+                         int mode, char **err);
+
+/* mkdir -p with mode. 0 or -1 and *err. */
+int transport_mkdir(struct transport *t, const char *path, int mode, char **err);
+
+#endif

@@ -1,0 +1,307 @@
+#include "util.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static void die_oom(size_t n)
+{
+    fprintf(stderr, "rmgr: out of memory allocating %zu bytes\n", n);
+    abort();
+}
+
+void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        die_oom(n);
+    return p;
+}
+
+void *xcalloc(size_t nmemb, size_t size)
+{
+    void *p = calloc(nmemb ? nmemb : 1, size ? size : 1);
+    if (!p)
+        die_oom(nmemb * size);
+    return p;
+}
+
+void *xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q)
+        die_oom(n);
+    return q;
+}
+
+char *xstrdup(const char *s)
+{
+    if (!s)
+        return NULL;
+    return xstrndup(s, strlen(s));
+}
+
+char *xstrndup(const char *s, size_t n)
+{
+    char *p = xmalloc(n + 1);
+    memcpy(p, s, n);
+    p[n] = '\0';
+    return p;
+}
+
+char *xvasprintf(const char *fmt, va_list ap)
+{
+    struct strbuf sb = {0};
+    sb_vaddf(&sb, fmt, ap);
+    return sb_detach(&sb);
+}
+
+char *xasprintf(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *s = xvasprintf(fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+static void sb_reserve(struct strbuf *sb, size_t extra)
+{
+    if (sb->len + extra + 1 <= sb->cap)
+        return;
+    size_t cap = sb->cap ? sb->cap : 64;
+    while (cap < sb->len + extra + 1)
+        cap *= 2;
+    sb->buf = xrealloc(sb->buf, cap);
+    sb->cap = cap;
+}
+
+void sb_addn(struct strbuf *sb, const char *s, size_t n)
+{
+    sb_reserve(sb, n);
+    memcpy(sb->buf + sb->len, s, n);
+    sb->len += n;
+    sb->buf[sb->len] = '\0';
+}
+
+void sb_add(struct strbuf *sb, const char *s)
+{
+    sb_addn(sb, s, strlen(s));
+}
+
+void sb_addc(struct strbuf *sb, char c)
+{
+    sb_addn(sb, &c, 1);
+}
+
+void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap)
+{
+    va_list cp;
+    va_copy(cp, ap);
+    int n = vsnprintf(NULL, 0, fmt, cp);
+    va_end(cp);
+    if (n < 0)
+        return;
+    sb_reserve(sb, (size_t)n);
+    vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
+    sb->len += (size_t)n;
+}
+
+void sb_addf(struct strbuf *sb, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vaddf(sb, fmt, ap);
+    va_end(ap);
+}
+
+const char *sb_str(const struct strbuf *sb)
+{
+    return sb->buf ? sb->buf : "";
+}
+
+char *sb_detach(struct strbuf *sb)
+{
+    char *s = sb->buf ? sb->buf : xstrdup("");
+    sb->buf = NULL;
+    sb->len = sb->cap = 0;
+    return s;
+}
+
+void sb_release(struct strbuf *sb)
+{
+    free(sb->buf);
+    sb->buf = NULL;
+    sb->len = sb->cap = 0;
+}
+
+bool str_eq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+bool str_ieq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcasecmp(a, b) == 0;
+}
+
+bool str_starts_with(const char *s, const char *prefix)
+{
+    return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+bool parse_long(const char *s, long min, long max, long *out)
+{
+    if (!s || !*s || isspace((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+bool parse_duration_ms(const char *s, long *out_ms)
+{
+    if (!s || !isdigit((unsigned char)*s))
+        return false;
+    errno = 0;
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (errno || v < 0)
+        return false;
+    long mult;
+    if (!*end || !strcmp(end, "s"))
+        mult = 1000;
+    else if (!strcmp(end, "ms"))
+        mult = 1;
+    else if (!strcmp(end, "m"))
+        mult = 60 * 1000;
+    else if (!strcmp(end, "h"))
+        mult = 3600 * 1000;
+    else
+        return false;
+    if (v > LONG_MAX / mult)
+        return false;
+    *out_ms = v * mult;
+    return true;
+}
+
+int read_file(const char *path, size_t max_size, char **out, size_t *out_len)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    struct strbuf sb = {0};
+    char chunk[8192];
+    for (;;) {
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            int e = errno;
+            close(fd);
+            sb_release(&sb);
+            errno = e;
+            return -1;
+        }
+        if (n == 0)
+            break;
+        if (sb.len + (size_t)n > max_size) {
+            close(fd);
+            sb_release(&sb);
+            errno = EFBIG;
+            return -1;
+        }
+        sb_addn(&sb, chunk, (size_t)n);
+    }
+    close(fd);
+    if (out_len)
+        *out_len = sb.len;
+    *out = sb_detach(&sb);
+    return 0;
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, int mode)
+{
+    char *tmp = xasprintf("%s.rmgr-tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0)
+        goto fail;
+    if (fchmod(fd, (mode_t)mode) < 0)
+        goto fail_fd;
+    const char *p = data;
+    size_t left = len;
+    while (left) {
+        ssize_t n = write(fd, p, left);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            goto fail_fd;
+        }
+        p += n;
+        left -= (size_t)n;
+    }
+    if (fsync(fd) < 0)
+        goto fail_fd;
+    if (close(fd) < 0) {
+        fd = -1;
+        goto fail_unlink;
+    }
+    if (rename(tmp, path) < 0)
+        goto fail_unlink;
+    /* make the rename itself durable */
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        memcpy(dir, ".", 2);
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    free(dir);
+    free(tmp);
+    return 0;
+
+fail_fd: {
+    int e = errno;
+    close(fd);
+    errno = e;
+}
+fail_unlink: {
+    int e = errno;
+    unlink(tmp);
+    errno = e;
+}
+fail: {
+    int e = errno;
+    free(tmp);
+    errno = e;
+}
+    return -1;
+}
+
+long long now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

@@ -1,0 +1,83 @@
+/*
+ * util.h - allocation that cannot fail quietly, a growable string, small helpers.
+ *
+ * Out of memory is not a condition rmgr recovers from: the x* allocators abort
+ * with a message rather than hand NULL to callers that would crash later.
+ */
+#ifndef RMGR_UTIL_H
+#define RMGR_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#define RMGR_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define RMGR_PRINTF(f, a)
+#endif
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t nmemb, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);          /* NULL in, NULL out */
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) RMGR_PRINTF(1, 2);
+char *xvasprintf(const char *fmt, va_list ap);
+
+/*
+ * Grow an array `arr` holding `n` items with capacity `cap` so that one more
+ * item fits. Usage: VEC_GROW(v, n, cap); v[n++] = item;
+ */
+#define VEC_GROW(arr, n, cap)                                                   \
+    do {                                                                        \
+        if ((n) >= (cap)) {                                                     \
+            (cap) = (cap) ? (cap) * 2 : 8;                                      \
+            (arr) = xrealloc((arr), (cap) * sizeof(*(arr)));                    \
+        }                                                                       \
+    } while (0)
+
+/* A growable, always NUL-terminated string. Zero-initialise to start. */
+struct strbuf {
+    char *buf;
+    size_t len;
+    size_t cap;
+};
+
+void sb_add(struct strbuf *sb, const char *s);
+void sb_addn(struct strbuf *sb, const char *s, size_t n);
+void sb_addc(struct strbuf *sb, char c);
+void sb_addf(struct strbuf *sb, const char *fmt, ...) RMGR_PRINTF(2, 3);
+void sb_vaddf(struct strbuf *sb, const char *fmt, va_list ap);
+const char *sb_str(const struct strbuf *sb); /* "" when empty, never NULL */
+char *sb_detach(struct strbuf *sb);          /* caller frees; sb is reset */
+void sb_release(struct strbuf *sb);
+
+bool str_eq(const char *a, const char *b);   /* NULL-safe */
+bool str_starts_with(const char *s, const char *prefix);
+bool str_ieq(const char *a, const char *b);
+
+/* Parse a whole decimal integer in [min, max]; false on any junk. */
+bool parse_long(const char *s, long min, long max, long *out);
+
+/* Parse "30s", "5m", "1h", "250ms" or plain seconds into milliseconds. */
+bool parse_duration_ms(const char *s, long *out_ms);
+
+/*
+ * Read a whole file. Returns 0, or -1 with errno set. Refuses files larger
+ * than max_size (errno EFBIG) so hostile input cannot exhaust memory.
+ */
+int read_file(const char *path, size_t max_size, char **out, size_t *out_len);
+
+/*
+ * Replace a file atomically: write to a temporary name beside it, fsync,
+ * rename over the target, fsync the directory. Returns 0 or -1 with errno.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, int mode);
+
+/* Milliseconds from a monotonic clock. */
+long long now_ms(void);
+
+#endif
