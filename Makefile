@@ -34,7 +34,7 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
-HARNESS   := $(BUILD)/tests/harness.o
+HARNESS   := $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/harness*.c))
 RMGR_BIN  := $(BUILD)/rmgr
 
 # with a sanitizer, plain `make` builds and tests
@@ -55,7 +55,7 @@ $(BUILD)/libcore.a: $(CORE_OBJ)
 $(BUILD)/rmgr: $(BUILD)/src/main.o $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/harness.o: tests/harness.c tests/harness.h | $(BUILD)/tests
+$(BUILD)/tests/harness%.o: tests/harness%.c $(wildcard tests/harness*.h) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/libcore.a | $(BUILD)/tests

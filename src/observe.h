@@ -1,0 +1,23 @@
+/*
+ * observe.h - look at every instance the spec names, in parallel.
+ *
+ * One thread per address: a dead or slow host costs its own timeout, not the
+ * sum over hosts. Results land in the observed model (observed.h).
+ */
+#ifndef RMGR_OBSERVE_H
+#define RMGR_OBSERVE_H
+
+#include "observed.h"
+#include "spec.h"
+
+struct observe_options {
+    long connect_timeout_ms; /* default 1000 */
+    long command_timeout_ms; /* default 2000 */
+    const char *password;    /* from spec_read_password(); NULL for none */
+    bool skip_files;         /* do not look at files through transports */
+};
+
+/* Never fails as a whole: per-instance problems are recorded as reach/detail. */
+struct observed *observe_cluster(const struct spec *s, const struct observe_options *opts);
+
+#endif
