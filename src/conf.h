@@ -20,6 +20,15 @@
 #include "observed.h"
 #include "spec.h"
 
+/*
+ * What observation stores in place of a password found in a file or a
+ * CONFIG GET reply: the placeholder when it equals the configured password,
+ * the mismatch marker otherwise. The planner renders expected files with the
+ * placeholder as the password, so secrets never reach the plan.
+ */
+#define CONF_SECRET_PLACEHOLDER "<secret>"
+#define CONF_SECRET_MISMATCH "<secret-mismatch>"
+
 /* Names of directives rmgr owns in redis.conf besides spec->redis_config. */
 extern const char *const conf_redis_fixed_directives[];
 
