@@ -1,0 +1,109 @@
+#include "lock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util.h"
+
+struct cluster_lock {
+    int fd;
+    char *path;
+};
+
+char *lock_default_path(const char *cluster)
+{
+    const char *rt = getenv("XDG_RUNTIME_DIR");
+    char *dir = rt && *rt ? xasprintf("%s/rmgr", rt) : xasprintf("/tmp/rmgr-%ld", (long)getuid());
+    char *path = xasprintf("%s/%s.lock", dir, cluster);
+    free(dir);
+    return path;
+}
+
+static void ensure_parent(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        mkdir(dir, 0700); /* errors surface when the open below fails */
+    }
+    free(dir);
+}
+
+static char *holder_of(int fd)
+{
+    char buf[256];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    if (n <= 0)
+        return xstrdup("an unknown process");
+    buf[n] = '\0';
+    buf[strcspn(buf, "\n")] = '\0';
+    return xstrdup(buf);
+}
+
+struct cluster_lock *lock_acquire(const char *path, long timeout_ms, char **err)
+{
+    ensure_parent(path);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        *err = xasprintf("cannot open lock file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+            break;
+        if (errno != EWOULDBLOCK && errno != EINTR) {
+            *err = xasprintf("cannot lock '%s': %s", path, strerror(errno));
+            close(fd);
+            return NULL;
+        }
+        if (now_ms() >= deadline) {
+            char *who = holder_of(fd);
+            *err = timeout_ms > 0
+                       ? xasprintf("another apply holds the lock '%s' (%s); gave up after %ld ms",
+                                   path, who, timeout_ms)
+                       : xasprintf("another apply holds the lock '%s' (%s); use --lock-timeout to wait",
+                                   path, who);
+            free(who);
+            close(fd);
+            return NULL;
+        }
+        usleep(100 * 1000);
+    }
+    char host[256] = "unknown";
+    gethostname(host, sizeof(host) - 1);
+    char when[64] = "";
+    time_t t = time(NULL);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char *info = xasprintf("held by pid %ld on %s since %s\n", (long)getpid(), host, when);
+    if (ftruncate(fd, 0) == 0 && pwrite(fd, info, strlen(info), 0) < 0) {
+        /* the lock is ours either way; the holder text is only for messages */
+    }
+    free(info);
+    struct cluster_lock *l = xcalloc(1, sizeof(*l));
+    l->fd = fd;
+    l->path = xstrdup(path);
+    return l;
+}
+
+void lock_release(struct cluster_lock *l)
+{
+    if (!l)
+        return;
+    if (ftruncate(l->fd, 0) < 0) {
+        /* nothing to do: closing drops the lock regardless */
+    }
+    close(l->fd); /* drops the flock */
+    free(l->path);
+    free(l);
+}
