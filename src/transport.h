@@ -33,6 +33,9 @@ void exec_result_release(struct exec_result *r);
  * Open a transport to `host` (a hosts: name or an IP) of `spec`. Returns NULL
  * and a message in *err (caller frees) when the host cannot be reached,
  * its host key is unknown or changed, or the key is refused.
+ * A NULL spec opens the local transport (for tests and local-only commands).
+ * An ssh transport holds one session, reused by every call; a transport is
+ * used by one thread at a time.
  */
 struct transport *transport_open(const struct spec *spec, const char *host,
                                  const struct transport_options *opts, char **err);
@@ -55,5 +58,14 @@ int transport_write_file(struct transport *t, const char *path, const void *data
 
 /* mkdir -p with mode. 0 or -1 and *err. */
 int transport_mkdir(struct transport *t, const char *path, int mode, char **err);
+
+/*
+ * Quote one argument for POSIX sh: it becomes 'arg' with every ' written as
+ * '\'' ("" becomes ''), so the shell passes it on byte for byte. Caller frees.
+ */
+char *transport_sh_quote(const char *arg);
+
+/* argv (NULL-terminated) as one sh command line, each argument quoted. Caller frees. */
+char *transport_sh_quote_argv(const char *const *argv);
 
 #endif

@@ -1,0 +1,168 @@
+/*
+ * transport.c - pick a backend for a host and route every call to it.
+ *
+ * Also home of the pieces both backends share: option defaults, the
+ * exec_result lifecycle and POSIX sh quoting for commands sent over ssh.
+ */
+#include "transport.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "transport_impl.h"
+#include "util.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_COMMAND_TIMEOUT_MS 30000
+
+void exec_result_release(struct exec_result *r)
+{
+    if (!r)
+        return;
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+    r->status = 0;
+}
+
+void transport_base_init(struct transport *t, const struct transport_ops *ops, const char *host,
+                         const struct transport_options *opts)
+{
+    t->ops = ops;
+    t->host = xstrdup(host ? host : "localhost");
+    if (opts)
+        t->opts = *opts;
+    else
+        memset(&t->opts, 0, sizeof(t->opts));
+    if (t->opts.connect_timeout_ms <= 0)
+        t->opts.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    if (t->opts.command_timeout_ms <= 0)
+        t->opts.command_timeout_ms = DEFAULT_COMMAND_TIMEOUT_MS;
+}
+
+void transport_base_release(struct transport *t)
+{
+    free(t->host);
+    t->host = NULL;
+}
+
+struct transport *transport_open(const struct spec *spec, const char *host,
+                                 const struct transport_options *opts, char **err)
+{
+    *err = NULL;
+    if (!spec || spec_host_transport(spec, host) == TRANSPORT_LOCAL)
+        return transport_local_open(host, opts, err);
+    return transport_ssh_open(spec, host, opts, err);
+}
+
+void transport_close(struct transport *t)
+{
+    if (t)
+        t->ops->close(t);
+}
+
+const char *transport_host(const struct transport *t)
+{
+    return t->host;
+}
+
+int transport_exec(struct transport *t, const char *const *argv, struct exec_result *r, char **err)
+{
+    *err = NULL;
+    memset(r, 0, sizeof(*r));
+    if (!argv || !argv[0]) {
+        *err = xstrdup("empty command");
+        return -1;
+    }
+    return t->ops->exec(t, argv, r, err);
+}
+
+int transport_read_file(struct transport *t, const char *path, size_t max_size, char **out,
+                        size_t *out_len, char **err)
+{
+    *err = NULL;
+    *out = NULL;
+    if (out_len)
+        *out_len = 0;
+    size_t len_dummy;
+    return t->ops->read_file(t, path, max_size, out, out_len ? out_len : &len_dummy, err);
+}
+
+int transport_stat_mtime(struct transport *t, const char *path, long long *mtime_s, char **err)
+{
+    *err = NULL;
+    *mtime_s = 0;
+    return t->ops->stat_mtime(t, path, mtime_s, err);
+}
+
+int transport_write_file(struct transport *t, const char *path, const void *data, size_t len,
+                         int mode, char **err)
+{
+    *err = NULL;
+    if (!path || path[0] != '/') {
+        *err = xasprintf("cannot write '%s': path is not absolute", path ? path : "");
+        return -1;
+    }
+    return t->ops->write_file(t, path, data, len, mode, err);
+}
+
+int transport_mkdir(struct transport *t, const char *path, int mode, char **err)
+{
+    *err = NULL;
+    if (!path || path[0] != '/') {
+        *err = xasprintf("cannot create directory '%s': path is not absolute", path ? path : "");
+        return -1;
+    }
+    return t->ops->mkdir(t, path, mode, err);
+}
+
+/* ---- quoting ------------------------------------------------------------ */
+
+/* Append `arg` single-quoted: inside '...' sh takes every byte literally except ' itself. */
+static void sh_quote_into(struct strbuf *sb, const char *arg)
+{
+    sb_addc(sb, '\'');
+    for (const char *p = arg; *p; p++) {
+        if (*p == '\'')
+            sb_add(sb, "'\\''"); /* close, escaped quote, reopen */
+        else
+            sb_addc(sb, *p);
+    }
+    sb_addc(sb, '\'');
+}
+
+char *transport_sh_quote(const char *arg)
+{
+    struct strbuf sb = {0};
+    sh_quote_into(&sb, arg ? arg : "");
+    return sb_detach(&sb);
+}
+
+char *transport_sh_quote_argv(const char *const *argv)
+{
+    struct strbuf sb = {0};
+    for (size_t i = 0; argv && argv[i]; i++) {
+        if (i)
+            sb_addc(&sb, ' ');
+        sh_quote_into(&sb, argv[i]);
+    }
+    return sb_detach(&sb);
+}
+
+char *transport_argv_summary(const char *const *argv)
+{
+    /* messages show the command the way a user would type it, kept short */
+    struct strbuf sb = {0};
+    for (size_t i = 0; argv && argv[i]; i++) {
+        if (i)
+            sb_addc(&sb, ' ');
+        sb_add(&sb, argv[i]);
+        if (sb.len > 200) {
+            sb.len = 200;
+            sb.buf[sb.len] = '\0';
+            sb_add(&sb, "...");
+            break;
+        }
+    }
+    return sb_detach(&sb);
+}

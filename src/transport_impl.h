@@ -1,0 +1,43 @@
+/*
+ * transport_impl.h - what transport.c dispatches to; private to transport*.c.
+ *
+ * Each backend embeds `struct transport` as its first member and fills in
+ * `ops`, so transport.c can route calls without knowing the backend.
+ */
+#ifndef RMGR_TRANSPORT_IMPL_H
+#define RMGR_TRANSPORT_IMPL_H
+
+#include "transport.h"
+
+struct transport_ops {
+    void (*close)(struct transport *t);
+    int (*exec)(struct transport *t, const char *const *argv, struct exec_result *r, char **err);
+    int (*read_file)(struct transport *t, const char *path, size_t max_size, char **out,
+                     size_t *out_len, char **err);
+    int (*stat_mtime)(struct transport *t, const char *path, long long *mtime_s, char **err);
+    int (*write_file)(struct transport *t, const char *path, const void *data, size_t len,
+                      int mode, char **err);
+    int (*mkdir)(struct transport *t, const char *path, int mode, char **err);
+};
+
+struct transport {
+    const struct transport_ops *ops;
+    char *host;                    /* name as given to transport_open */
+    struct transport_options opts; /* defaults applied */
+};
+
+/* Backends. Both take ownership of nothing; they copy what they keep. */
+struct transport *transport_local_open(const char *host, const struct transport_options *opts,
+                                       char **err);
+struct transport *transport_ssh_open(const struct spec *spec, const char *host,
+                                     const struct transport_options *opts, char **err);
+
+/* Fill the fields of `struct transport` common to every backend. */
+void transport_base_init(struct transport *t, const struct transport_ops *ops, const char *host,
+                         const struct transport_options *opts);
+void transport_base_release(struct transport *t);
+
+/* "'a' 'b c'" for argv[0..] (a short form for messages, at most ~200 bytes). Caller frees. */
+char *transport_argv_summary(const char *const *argv);
+
+#endif

@@ -1,0 +1,328 @@
+/*
+ * transport_local.c - the transport for this machine: posix_spawn and files.
+ *
+ * Commands run without a shell, in their own process group so a timeout can
+ * kill everything they started. stdout and stderr are read together with
+ * poll() so a child that fills one pipe while we wait on the other cannot
+ * deadlock us.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "transport_impl.h"
+#include "util.h"
+
+extern char **environ;
+
+struct local_transport {
+    struct transport base;
+};
+
+/* ---- exec --------------------------------------------------------------- */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static int status_of(int wstatus)
+{
+    if (WIFEXITED(wstatus))
+        return WEXITSTATUS(wstatus);
+    if (WIFSIGNALED(wstatus))
+        return 128 + WTERMSIG(wstatus);
+    return 255;
+}
+
+/* Read what is available on fd into sb. Returns 1 at EOF, 0 otherwise, -1 on error. */
+static int drain(int fd, struct strbuf *sb)
+{
+    char buf[65536];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n > 0) {
+            sb_addn(sb, buf, (size_t)n);
+            continue;
+        }
+        if (n == 0)
+            return 1;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        return -1;
+    }
+}
+
+/* Start argv in its own process group with stdout/stderr on pipes. 0, or an errno value. */
+static int spawn(const char *const *argv, pid_t *pid, int *out_fd, int *err_fd)
+{
+    int po[2] = {-1, -1}, pe[2] = {-1, -1};
+    if (pipe2(po, O_CLOEXEC) < 0 || pipe2(pe, O_CLOEXEC) < 0) {
+        int e = errno;
+        if (po[0] >= 0) {
+            close(po[0]);
+            close(po[1]);
+        }
+        return e;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, po[1], 1);
+    posix_spawn_file_actions_adddup2(&fa, pe[1], 2);
+    posix_spawnattr_init(&attr);
+    sigset_t none, all;
+    sigemptyset(&none);
+    sigfillset(&all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &all); /* e.g. an ignored SIGPIPE must not leak */
+    posix_spawnattr_setpgroup(&attr, 0);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                        POSIX_SPAWN_SETSIGDEF);
+    int rc = posix_spawnp(pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    posix_spawnattr_destroy(&attr);
+    close(po[1]);
+    close(pe[1]);
+    if (rc != 0) {
+        close(po[0]);
+        close(pe[0]);
+        return rc;
+    }
+    fcntl(po[0], F_SETFL, O_NONBLOCK);
+    fcntl(pe[0], F_SETFL, O_NONBLOCK);
+    *out_fd = po[0];
+    *err_fd = pe[0];
+    return 0;
+}
+
+static int local_exec(struct transport *t, const char *const *argv, struct exec_result *r,
+                      char **err)
+{
+    pid_t pid;
+    int fds[2];
+    int rc = spawn(argv, &pid, &fds[0], &fds[1]);
+    if (rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR) {
+        /* like a shell: the command ran and failed with 127/126 */
+        r->status = rc == ENOENT || rc == ENOTDIR ? 127 : 126;
+        r->out = xstrdup("");
+        r->err = xasprintf("cannot run '%s': %s\n", argv[0], strerror(rc));
+        return 0;
+    }
+    if (rc != 0) {
+        *err = xasprintf("cannot run '%s': %s", argv[0], strerror(rc));
+        return -1;
+    }
+
+    struct strbuf sb[2] = {{0}, {0}};
+    long long deadline = now_ms() + t->opts.command_timeout_ms;
+    bool exited = false, timed_out = false;
+    int wstatus = 0;
+    while (fds[0] >= 0 || fds[1] >= 0) {
+        long long left = deadline - now_ms();
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd p[2];
+        nfds_t n = 0;
+        for (int i = 0; i < 2; i++)
+            if (fds[i] >= 0)
+                p[n++] = (struct pollfd){.fd = fds[i], .events = POLLIN};
+        /* wake now and then: a daemon it started may hold the pipes open after it exits */
+        int pr = poll(p, n, (int)(left < 100 ? left : 100));
+        if (pr < 0 && errno != EINTR)
+            break;
+        if (pr == 0) {
+            if (exited)
+                break; /* it is gone and nothing more came: don't wait for its children */
+            if (waitpid(pid, &wstatus, WNOHANG) == pid)
+                exited = true;
+            continue;
+        }
+        for (nfds_t k = 0; k < n && pr > 0; k++) {
+            if (!p[k].revents)
+                continue;
+            int i = p[k].fd == fds[0] ? 0 : 1;
+            if (drain(fds[i], &sb[i]) != 0) {
+                close(fds[i]);
+                fds[i] = -1;
+            }
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    /* pipes closed but the process may still be finishing */
+    long nap = 1;
+    while (!exited && !timed_out) {
+        pid_t w = waitpid(pid, &wstatus, WNOHANG);
+        if (w == pid || (w < 0 && errno != EINTR)) {
+            exited = true;
+            break;
+        }
+        if (now_ms() >= deadline) {
+            timed_out = true;
+            break;
+        }
+        sleep_ms(nap);
+        if (nap < 20)
+            nap *= 2;
+    }
+    if (timed_out) {
+        kill(-pid, SIGKILL); /* the whole group: whatever it started dies with it */
+        kill(pid, SIGKILL);
+        while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR)
+            ;
+        char *cmd = transport_argv_summary(argv);
+        *err = xasprintf("command '%s' timed out after %ld ms (its process group was killed)",
+                         cmd, t->opts.command_timeout_ms);
+        free(cmd);
+        sb_release(&sb[0]);
+        sb_release(&sb[1]);
+        return -1;
+    }
+    r->status = status_of(wstatus);
+    r->out = sb_detach(&sb[0]);
+    r->err = sb_detach(&sb[1]);
+    return 0;
+}
+
+/* ---- files -------------------------------------------------------------- */
+
+static bool absent(int e)
+{
+    return e == ENOENT || e == ENOTDIR;
+}
+
+static int local_read_file(struct transport *t, const char *path, size_t max_size, char **out,
+                           size_t *out_len, char **err)
+{
+    (void)t;
+    if (read_file(path, max_size, out, out_len) == 0)
+        return 0;
+    if (absent(errno))
+        return 1;
+    if (errno == EFBIG)
+        *err = xasprintf("cannot read '%s': larger than %zu bytes", path, max_size);
+    else
+        *err = xasprintf("cannot read '%s': %s", path, strerror(errno));
+    return -1;
+}
+
+static int local_stat_mtime(struct transport *t, const char *path, long long *mtime_s,
+                            char **err)
+{
+    (void)t;
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        if (absent(errno))
+            return 1;
+        *err = xasprintf("cannot stat '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    *mtime_s = (long long)st.st_mtim.tv_sec;
+    return 0;
+}
+
+/* mkdir -p; directories it creates get exactly `mode` (umask does not apply). */
+static int mkdir_p(const char *path, int mode, char **err)
+{
+    char *buf = xstrdup(path);
+    size_t len = strlen(buf);
+    int rc = 0;
+    for (size_t i = 1; i <= len && rc == 0; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        if (buf[i - 1] == '/')
+            continue; /* "//" or a trailing slash */
+        char saved = buf[i];
+        buf[i] = '\0';
+        if (mkdir(buf, (mode_t)mode) == 0) {
+            if (chmod(buf, (mode_t)mode) < 0) {
+                *err = xasprintf("cannot chmod '%s': %s", buf, strerror(errno));
+                rc = -1;
+            }
+        } else {
+            int e = errno;
+            struct stat st;
+            if (e == EEXIST && stat(buf, &st) == 0) {
+                if (!S_ISDIR(st.st_mode)) {
+                    *err = xasprintf("cannot create directory '%s': exists and is not a directory",
+                                     buf);
+                    rc = -1;
+                }
+            } else {
+                *err = xasprintf("cannot create directory '%s': %s", buf, strerror(e));
+                rc = -1;
+            }
+        }
+        buf[i] = saved;
+    }
+    free(buf);
+    return rc;
+}
+
+static int local_mkdir(struct transport *t, const char *path, int mode, char **err)
+{
+    (void)t;
+    return mkdir_p(path, mode, err);
+}
+
+static int local_write_file(struct transport *t, const char *path, const void *data, size_t len,
+                            int mode, char **err)
+{
+    (void)t;
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    int rc = 0;
+    if (slash && slash != dir) {
+        *slash = '\0';
+        rc = mkdir_p(dir, 0755, err);
+    }
+    free(dir);
+    if (rc < 0)
+        return -1;
+    if (write_file_atomic(path, data, len, mode) < 0) {
+        *err = xasprintf("cannot write '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static void local_close(struct transport *t)
+{
+    transport_base_release(t);
+    free(t);
+}
+
+static const struct transport_ops local_ops = {
+    .close = local_close,
+    .exec = local_exec,
+    .read_file = local_read_file,
+    .stat_mtime = local_stat_mtime,
+    .write_file = local_write_file,
+    .mkdir = local_mkdir,
+};
+
+struct transport *transport_local_open(const char *host, const struct transport_options *opts,
+                                       char **err)
+{
+    (void)err;
+    struct local_transport *lt = xcalloc(1, sizeof(*lt));
+    transport_base_init(&lt->base, &local_ops, host, opts);
+    return &lt->base;
+}
