@@ -1,0 +1,149 @@
+/*
+ * observed.c - lifetime and lookups for the observed model (observed.h).
+ * Observation itself is in observe.c, the JSON form in observed_json.c.
+ */
+#include "observed.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+static const char *const reach_names[] = {
+    [REACH_OK] = "ok",           [REACH_REFUSED] = "refused", [REACH_TIMEOUT] = "timeout",
+    [REACH_AUTH] = "auth",       [REACH_ERROR] = "error",     [REACH_NOT_CHECKED] = "not-checked",
+};
+
+const char *reach_name(enum reach r)
+{
+    if ((size_t)r < ARRAY_SIZE(reach_names) && reach_names[r])
+        return reach_names[r];
+    return "unknown";
+}
+
+bool reach_from_name(const char *name, enum reach *out)
+{
+    if (!name)
+        return false;
+    for (size_t i = 0; i < ARRAY_SIZE(reach_names); i++) {
+        if (reach_names[i] && !strcmp(reach_names[i], name)) {
+            *out = (enum reach)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* free an obs_kv array and its strings */
+static void kv_free(struct obs_kv *kv, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+}
+
+static void files_release(struct obs_files *f)
+{
+    free(f->error);
+    kv_free(f->conf, f->nconf);
+}
+
+static void peers_free(struct obs_sentinel_peer *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(p[i].ip);
+        free(p[i].flags);
+        free(p[i].runid);
+    }
+    free(p);
+}
+
+static void redis_release(struct obs_redis *r)
+{
+    free(r->ip);
+    free(r->reach_detail);
+    free(r->run_id);
+    free(r->role);
+    free(r->master_host);
+    free(r->master_link_status);
+    for (size_t i = 0; i < r->nreplicas; i++) {
+        free(r->replicas[i].ip);
+        free(r->replicas[i].state);
+    }
+    free(r->replicas);
+    kv_free(r->config, r->nconfig);
+    files_release(&r->files);
+}
+
+static void sentinel_release(struct obs_sentinel *s)
+{
+    free(s->ip);
+    free(s->reach_detail);
+    free(s->run_id);
+    for (size_t i = 0; i < s->nmasters; i++) {
+        struct obs_sentinel_master *m = &s->masters[i];
+        free(m->name);
+        free(m->ip);
+        free(m->flags);
+        peers_free(m->replicas, m->nreplicas);
+        peers_free(m->sentinels, m->nsentinels);
+    }
+    free(s->masters);
+    files_release(&s->files);
+}
+
+static void proxy_release(struct obs_proxy *p)
+{
+    free(p->ip);
+    free(p->reach_detail);
+    free(p->config_text);
+    files_release(&p->files);
+}
+
+void observed_free(struct observed *o)
+{
+    if (!o)
+        return;
+    for (size_t i = 0; i < o->nredis; i++)
+        redis_release(&o->redis[i]);
+    free(o->redis);
+    for (size_t i = 0; i < o->nsentinels; i++)
+        sentinel_release(&o->sentinels[i]);
+    free(o->sentinels);
+    for (size_t i = 0; i < o->nproxies; i++)
+        proxy_release(&o->proxies[i]);
+    free(o->proxies);
+    free(o);
+}
+
+const struct obs_redis *observed_redis(const struct observed *o, const char *ip, int port)
+{
+    if (!o || !ip)
+        return NULL;
+    for (size_t i = 0; i < o->nredis; i++)
+        if (o->redis[i].port == port && str_eq(o->redis[i].ip, ip))
+            return &o->redis[i];
+    return NULL;
+}
+
+const struct obs_sentinel *observed_sentinel(const struct observed *o, const char *ip, int port)
+{
+    if (!o || !ip)
+        return NULL;
+    for (size_t i = 0; i < o->nsentinels; i++)
+        if (o->sentinels[i].port == port && str_eq(o->sentinels[i].ip, ip))
+            return &o->sentinels[i];
+    return NULL;
+}
+
+const char *obs_kv_get(const struct obs_kv *kv, size_t n, const char *key)
+{
+    if (!key)
+        return NULL;
+    for (size_t i = 0; i < n; i++)
+        if (str_eq(kv[i].key, key))
+            return kv[i].value;
+    return NULL;
+}

@@ -1,0 +1,550 @@
+/*
+ * observed_json.c - the observed model as JSON, and back (jansson).
+ *
+ * This is what `rmgr observe --json` prints and what planner fixtures
+ * (tests/fixtures/plan/<case>/observed.json) contain. Field names are the
+ * struct field names of observed.h:
+ *
+ *   {
+ *     "took_ms": 12,
+ *     "redis": [ {                      in spec order: per shard master, replicas
+ *       "ip": "127.0.0.1", "port": 7001,
+ *       "reach": "ok",                  ok|refused|timeout|auth|error|not-checked
+ *       "reach_detail": "Connection refused" | null,
+ *       "run_id": "...", "role": "master"|"slave",
+ *       "master_host": "127.0.0.1", "master_port": 7001,    when a replica
+ *       "master_link_status": "up", "master_repl_offset": 0, "slave_repl_offset": 0,
+ *       "connected_slaves": 1,
+ *       "replicas": [ {"ip", "port", "state", "offset"} ],
+ *       "keys": 0, "loading": false,
+ *       "config": { "maxmemory": "268435456" },             CONFIG GET of managed keys
+ *       "files": FILES } ],
+ *     "sentinels": [ {
+ *       "ip", "port", "reach", "reach_detail", "run_id",
+ *       "masters": [ {                  one SENTINEL MASTERS entry
+ *         "name": "shard1", "ip", "port", "flags": "master",
+ *         "quorum": 2, "down_after_ms": 5000, "failover_timeout_ms": 60000,
+ *         "parallel_syncs": 1, "config_epoch": 0, "num_other_sentinels": 2,
+ *         "replicas": [ PEER ], "sentinels": [ PEER ] } ],
+ *       "files": FILES } ],
+ *     "proxies": [ {
+ *       "ip", "listen_port", "stats_port", "reach", "reach_detail",
+ *       "uptime_s", "timestamp_s",
+ *       "config_present": true, "config_text": "...", "config_mtime_s": 0,
+ *       "files": FILES } ]
+ *   }
+ *   FILES = { "checked": true, "error": null, "dir_present": true,
+ *             "conf_present": true, "conf": { "maxmemory": "256mb" } }
+ *   PEER  = { "ip", "port", "flags", "runid" }
+ *
+ * Reading: every key may be left out (0, false, null, empty) except "ip",
+ * "port" (or "listen_port") and "reach"; an unknown key is an error, so a
+ * typo in a fixture cannot pass silently. Secrets never appear here:
+ * observation stores CONF_SECRET_PLACEHOLDER in their place (conf.h).
+ */
+#include "observed.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---------------------------------------------------------------- writing */
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+static json_t *kv_to_json(const struct obs_kv *kv, size_t n)
+{
+    json_t *o = json_object();
+    for (size_t i = 0; i < n; i++)
+        if (kv[i].key)
+            json_object_set_new(o, kv[i].key, str_or_null(kv[i].value));
+    return o;
+}
+
+static json_t *files_to_json(const struct obs_files *f)
+{
+    return json_pack("{s:b, s:o, s:b, s:b, s:o}", "checked", f->checked, "error",
+                     str_or_null(f->error), "dir_present", f->dir_present, "conf_present",
+                     f->conf_present, "conf", kv_to_json(f->conf, f->nconf));
+}
+
+static json_t *peers_to_json(const struct obs_sentinel_peer *p, size_t n)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(a, json_pack("{s:o, s:i, s:o, s:o}", "ip", str_or_null(p[i].ip),
+                                           "port", p[i].port, "flags", str_or_null(p[i].flags),
+                                           "runid", str_or_null(p[i].runid)));
+    return a;
+}
+
+static json_t *redis_to_json(const struct obs_redis *r)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ip", str_or_null(r->ip));
+    json_object_set_new(o, "port", json_integer(r->port));
+    json_object_set_new(o, "reach", json_string(reach_name(r->reach)));
+    json_object_set_new(o, "reach_detail", str_or_null(r->reach_detail));
+    json_object_set_new(o, "run_id", str_or_null(r->run_id));
+    json_object_set_new(o, "role", str_or_null(r->role));
+    json_object_set_new(o, "master_host", str_or_null(r->master_host));
+    json_object_set_new(o, "master_port", json_integer(r->master_port));
+    json_object_set_new(o, "master_link_status", str_or_null(r->master_link_status));
+    json_object_set_new(o, "master_repl_offset", json_integer(r->master_repl_offset));
+    json_object_set_new(o, "slave_repl_offset", json_integer(r->slave_repl_offset));
+    json_object_set_new(o, "connected_slaves", json_integer(r->connected_slaves));
+    json_t *reps = json_array();
+    for (size_t i = 0; i < r->nreplicas; i++) {
+        const struct obs_redis_replica *x = &r->replicas[i];
+        json_array_append_new(reps, json_pack("{s:o, s:i, s:o, s:I}", "ip", str_or_null(x->ip),
+                                              "port", x->port, "state",
+                                              str_or_null(x->state), "offset",
+                                              (json_int_t)x->offset));
+    }
+    json_object_set_new(o, "replicas", reps);
+    json_object_set_new(o, "keys", json_integer(r->keys));
+    json_object_set_new(o, "loading", json_boolean(r->loading));
+    json_object_set_new(o, "config", kv_to_json(r->config, r->nconfig));
+    json_object_set_new(o, "files", files_to_json(&r->files));
+    return o;
+}
+
+static json_t *sentinel_to_json(const struct obs_sentinel *s)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ip", str_or_null(s->ip));
+    json_object_set_new(o, "port", json_integer(s->port));
+    json_object_set_new(o, "reach", json_string(reach_name(s->reach)));
+    json_object_set_new(o, "reach_detail", str_or_null(s->reach_detail));
+    json_object_set_new(o, "run_id", str_or_null(s->run_id));
+    json_t *ms = json_array();
+    for (size_t i = 0; i < s->nmasters; i++) {
+        const struct obs_sentinel_master *m = &s->masters[i];
+        json_t *x = json_object();
+        json_object_set_new(x, "name", str_or_null(m->name));
+        json_object_set_new(x, "ip", str_or_null(m->ip));
+        json_object_set_new(x, "port", json_integer(m->port));
+        json_object_set_new(x, "flags", str_or_null(m->flags));
+        json_object_set_new(x, "quorum", json_integer(m->quorum));
+        json_object_set_new(x, "down_after_ms", json_integer(m->down_after_ms));
+        json_object_set_new(x, "failover_timeout_ms", json_integer(m->failover_timeout_ms));
+        json_object_set_new(x, "parallel_syncs", json_integer(m->parallel_syncs));
+        json_object_set_new(x, "config_epoch", json_integer(m->config_epoch));
+        json_object_set_new(x, "num_other_sentinels", json_integer(m->num_other_sentinels));
+        json_object_set_new(x, "replicas", peers_to_json(m->replicas, m->nreplicas));
+        json_object_set_new(x, "sentinels", peers_to_json(m->sentinels, m->nsentinels));
+        json_array_append_new(ms, x);
+    }
+    json_object_set_new(o, "masters", ms);
+    json_object_set_new(o, "files", files_to_json(&s->files));
+    return o;
+}
+
+static json_t *proxy_to_json(const struct obs_proxy *p)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "ip", str_or_null(p->ip));
+    json_object_set_new(o, "listen_port", json_integer(p->listen_port));
+    json_object_set_new(o, "stats_port", json_integer(p->stats_port));
+    json_object_set_new(o, "reach", json_string(reach_name(p->reach)));
+    json_object_set_new(o, "reach_detail", str_or_null(p->reach_detail));
+    json_object_set_new(o, "uptime_s", json_integer(p->uptime_s));
+    json_object_set_new(o, "timestamp_s", json_integer(p->timestamp_s));
+    json_object_set_new(o, "config_present", json_boolean(p->config_present));
+    json_object_set_new(o, "config_text", str_or_null(p->config_text));
+    json_object_set_new(o, "config_mtime_s", json_integer(p->config_mtime_s));
+    json_object_set_new(o, "files", files_to_json(&p->files));
+    return o;
+}
+
+char *observed_to_json(const struct observed *o)
+{
+    json_t *root = json_object();
+    json_object_set_new(root, "took_ms", json_integer(o->took_ms));
+    json_t *a = json_array();
+    for (size_t i = 0; i < o->nredis; i++)
+        json_array_append_new(a, redis_to_json(&o->redis[i]));
+    json_object_set_new(root, "redis", a);
+    a = json_array();
+    for (size_t i = 0; i < o->nsentinels; i++)
+        json_array_append_new(a, sentinel_to_json(&o->sentinels[i]));
+    json_object_set_new(root, "sentinels", a);
+    a = json_array();
+    for (size_t i = 0; i < o->nproxies; i++)
+        json_array_append_new(a, proxy_to_json(&o->proxies[i]));
+    json_object_set_new(root, "proxies", a);
+
+    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(root);
+    struct strbuf sb = {0};
+    sb_add(&sb, text ? text : "{}");
+    sb_addc(&sb, '\n');
+    free(text);
+    return sb_detach(&sb);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/* Parse state: the first error wins, with the path of the value it is about. */
+struct rd {
+    char *err;
+};
+
+static void rd_fail(struct rd *rd, const char *path, const char *fmt, ...) RMGR_PRINTF(3, 4);
+
+static void rd_fail(struct rd *rd, const char *path, const char *fmt, ...)
+{
+    if (rd->err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    char *msg = xvasprintf(fmt, ap);
+    va_end(ap);
+    rd->err = xasprintf("%s: %s", path, msg);
+    free(msg);
+}
+
+/* Keys an object may have; anything else is reported. */
+static void rd_check_keys(struct rd *rd, const char *path, json_t *obj,
+                          const char *const *allowed, size_t n)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(obj, key, v) {
+        bool ok = false;
+        for (size_t i = 0; i < n && !ok; i++)
+            ok = !strcmp(allowed[i], key);
+        if (!ok)
+            rd_fail(rd, path, "unknown key '%s'", key);
+    }
+}
+
+static char *rd_str(struct rd *rd, const char *path, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v)) {
+        rd_fail(rd, path, "'%s' must be a string", key);
+        return NULL;
+    }
+    return xstrdup(json_string_value(v));
+}
+
+static long long rd_int(struct rd *rd, const char *path, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_integer(v)) {
+        rd_fail(rd, path, "'%s' must be an integer", key);
+        return 0;
+    }
+    return json_integer_value(v);
+}
+
+static int rd_port(struct rd *rd, const char *path, json_t *obj, const char *key, bool required)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v && required) {
+        rd_fail(rd, path, "'%s' is missing", key);
+        return 0;
+    }
+    long long p = rd_int(rd, path, obj, key);
+    if (p < 0 || p > 65535)
+        rd_fail(rd, path, "'%s' is not a port: %lld", key, p);
+    return (int)p;
+}
+
+static bool rd_bool(struct rd *rd, const char *path, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return false;
+    if (!json_is_boolean(v)) {
+        rd_fail(rd, path, "'%s' must be true or false", key);
+        return false;
+    }
+    return json_is_true(v);
+}
+
+static enum reach rd_reach(struct rd *rd, const char *path, json_t *obj)
+{
+    enum reach r = REACH_NOT_CHECKED;
+    json_t *v = json_object_get(obj, "reach");
+    if (!v) {
+        rd_fail(rd, path, "'reach' is missing");
+    } else if (!json_is_string(v) || !reach_from_name(json_string_value(v), &r)) {
+        rd_fail(rd, path, "'reach' must be one of ok, refused, timeout, auth, error, not-checked");
+    }
+    return r;
+}
+
+static json_t *rd_array(struct rd *rd, const char *path, json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_array(v)) {
+        rd_fail(rd, path, "'%s' must be an array", key);
+        return NULL;
+    }
+    return v;
+}
+
+static bool rd_is_object(struct rd *rd, const char *path, json_t *v)
+{
+    if (json_is_object(v))
+        return true;
+    rd_fail(rd, path, "must be an object");
+    return false;
+}
+
+static size_t rd_kv(struct rd *rd, const char *path, json_t *obj, const char *key,
+                    struct obs_kv **out)
+{
+    *out = NULL;
+    json_t *v = json_object_get(obj, key);
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v)) {
+        rd_fail(rd, path, "'%s' must be an object of strings", key);
+        return 0;
+    }
+    size_t n = 0, cap = 0;
+    const char *k;
+    json_t *x;
+    json_object_foreach(v, k, x) {
+        if (!json_is_string(x) && !json_is_null(x)) {
+            rd_fail(rd, path, "'%s.%s' must be a string", key, k);
+            continue;
+        }
+        VEC_GROW(*out, n, cap);
+        (*out)[n].key = xstrdup(k);
+        (*out)[n].value = xstrdup(json_string_value(x));
+        n++;
+    }
+    return n;
+}
+
+static void rd_files(struct rd *rd, const char *path, json_t *obj, struct obs_files *f)
+{
+    static const char *const keys[] = {"checked", "error", "dir_present", "conf_present", "conf"};
+    json_t *v = json_object_get(obj, "files");
+    if (!v || json_is_null(v))
+        return;
+    char *p = xasprintf("%s.files", path);
+    if (rd_is_object(rd, p, v)) {
+        rd_check_keys(rd, p, v, keys, ARRAY_SIZE(keys));
+        f->checked = rd_bool(rd, p, v, "checked");
+        f->error = rd_str(rd, p, v, "error");
+        f->dir_present = rd_bool(rd, p, v, "dir_present");
+        f->conf_present = rd_bool(rd, p, v, "conf_present");
+        f->nconf = rd_kv(rd, p, v, "conf", &f->conf);
+    }
+    free(p);
+}
+
+static void rd_redis(struct rd *rd, const char *path, json_t *v, struct obs_redis *r)
+{
+    static const char *const keys[] = {
+        "ip", "port", "reach", "reach_detail", "run_id", "role", "master_host", "master_port",
+        "master_link_status", "master_repl_offset", "slave_repl_offset", "connected_slaves",
+        "replicas", "keys", "loading", "config", "files"};
+    if (!rd_is_object(rd, path, v))
+        return;
+    rd_check_keys(rd, path, v, keys, ARRAY_SIZE(keys));
+    r->ip = rd_str(rd, path, v, "ip");
+    if (!r->ip)
+        rd_fail(rd, path, "'ip' is missing");
+    r->port = rd_port(rd, path, v, "port", true);
+    r->reach = rd_reach(rd, path, v);
+    r->reach_detail = rd_str(rd, path, v, "reach_detail");
+    r->run_id = rd_str(rd, path, v, "run_id");
+    r->role = rd_str(rd, path, v, "role");
+    r->master_host = rd_str(rd, path, v, "master_host");
+    r->master_port = rd_port(rd, path, v, "master_port", false);
+    r->master_link_status = rd_str(rd, path, v, "master_link_status");
+    r->master_repl_offset = rd_int(rd, path, v, "master_repl_offset");
+    r->slave_repl_offset = rd_int(rd, path, v, "slave_repl_offset");
+    r->connected_slaves = (int)rd_int(rd, path, v, "connected_slaves");
+    json_t *a = rd_array(rd, path, v, "replicas");
+    if (a && json_array_size(a)) {
+        static const char *const rkeys[] = {"ip", "port", "state", "offset"};
+        r->replicas = xcalloc(json_array_size(a), sizeof(*r->replicas));
+        size_t i;
+        json_t *x;
+        json_array_foreach(a, i, x) {
+            char *p = xasprintf("%s.replicas[%zu]", path, i);
+            if (rd_is_object(rd, p, x)) {
+                rd_check_keys(rd, p, x, rkeys, ARRAY_SIZE(rkeys));
+                struct obs_redis_replica *rr = &r->replicas[r->nreplicas++];
+                rr->ip = rd_str(rd, p, x, "ip");
+                rr->port = rd_port(rd, p, x, "port", false);
+                rr->state = rd_str(rd, p, x, "state");
+                rr->offset = rd_int(rd, p, x, "offset");
+            }
+            free(p);
+        }
+    }
+    r->keys = rd_int(rd, path, v, "keys");
+    r->loading = rd_bool(rd, path, v, "loading");
+    r->nconfig = rd_kv(rd, path, v, "config", &r->config);
+    rd_files(rd, path, v, &r->files);
+}
+
+static size_t rd_peers(struct rd *rd, const char *path, json_t *obj, const char *key,
+                       struct obs_sentinel_peer **out)
+{
+    static const char *const pkeys[] = {"ip", "port", "flags", "runid"};
+    *out = NULL;
+    json_t *a = rd_array(rd, path, obj, key);
+    if (!a || !json_array_size(a))
+        return 0;
+    *out = xcalloc(json_array_size(a), sizeof(**out));
+    size_t n = 0, i;
+    json_t *x;
+    json_array_foreach(a, i, x) {
+        char *p = xasprintf("%s.%s[%zu]", path, key, i);
+        if (rd_is_object(rd, p, x)) {
+            rd_check_keys(rd, p, x, pkeys, ARRAY_SIZE(pkeys));
+            struct obs_sentinel_peer *pe = &(*out)[n++];
+            pe->ip = rd_str(rd, p, x, "ip");
+            pe->port = rd_port(rd, p, x, "port", false);
+            pe->flags = rd_str(rd, p, x, "flags");
+            pe->runid = rd_str(rd, p, x, "runid");
+        }
+        free(p);
+    }
+    return n;
+}
+
+static void rd_sentinel(struct rd *rd, const char *path, json_t *v, struct obs_sentinel *s)
+{
+    static const char *const keys[] = {"ip",     "port",    "reach", "reach_detail",
+                                       "run_id", "masters", "files"};
+    static const char *const mkeys[] = {
+        "name",           "ip",           "port",        "flags",
+        "quorum",         "down_after_ms", "failover_timeout_ms", "parallel_syncs",
+        "config_epoch",   "num_other_sentinels", "replicas", "sentinels"};
+    if (!rd_is_object(rd, path, v))
+        return;
+    rd_check_keys(rd, path, v, keys, ARRAY_SIZE(keys));
+    s->ip = rd_str(rd, path, v, "ip");
+    if (!s->ip)
+        rd_fail(rd, path, "'ip' is missing");
+    s->port = rd_port(rd, path, v, "port", true);
+    s->reach = rd_reach(rd, path, v);
+    s->reach_detail = rd_str(rd, path, v, "reach_detail");
+    s->run_id = rd_str(rd, path, v, "run_id");
+    json_t *a = rd_array(rd, path, v, "masters");
+    if (a && json_array_size(a)) {
+        s->masters = xcalloc(json_array_size(a), sizeof(*s->masters));
+        size_t i;
+        json_t *x;
+        json_array_foreach(a, i, x) {
+            char *p = xasprintf("%s.masters[%zu]", path, i);
+            if (rd_is_object(rd, p, x)) {
+                rd_check_keys(rd, p, x, mkeys, ARRAY_SIZE(mkeys));
+                struct obs_sentinel_master *m = &s->masters[s->nmasters++];
+                m->name = rd_str(rd, p, x, "name");
+                if (!m->name)
+                    rd_fail(rd, p, "'name' is missing");
+                m->ip = rd_str(rd, p, x, "ip");
+                m->port = rd_port(rd, p, x, "port", false);
+                m->flags = rd_str(rd, p, x, "flags");
+                m->quorum = (int)rd_int(rd, p, x, "quorum");
+                m->down_after_ms = (long)rd_int(rd, p, x, "down_after_ms");
+                m->failover_timeout_ms = (long)rd_int(rd, p, x, "failover_timeout_ms");
+                m->parallel_syncs = (int)rd_int(rd, p, x, "parallel_syncs");
+                m->config_epoch = rd_int(rd, p, x, "config_epoch");
+                m->num_other_sentinels = (int)rd_int(rd, p, x, "num_other_sentinels");
+                m->nreplicas = rd_peers(rd, p, x, "replicas", &m->replicas);
+                m->nsentinels = rd_peers(rd, p, x, "sentinels", &m->sentinels);
+            }
+            free(p);
+        }
+    }
+    rd_files(rd, path, v, &s->files);
+}
+
+static void rd_proxy(struct rd *rd, const char *path, json_t *v, struct obs_proxy *p)
+{
+    static const char *const keys[] = {
+        "ip",          "listen_port",    "stats_port",  "reach",          "reach_detail",
+        "uptime_s",    "timestamp_s",    "config_present", "config_text", "config_mtime_s",
+        "files"};
+    if (!rd_is_object(rd, path, v))
+        return;
+    rd_check_keys(rd, path, v, keys, ARRAY_SIZE(keys));
+    p->ip = rd_str(rd, path, v, "ip");
+    if (!p->ip)
+        rd_fail(rd, path, "'ip' is missing");
+    p->listen_port = rd_port(rd, path, v, "listen_port", true);
+    p->stats_port = rd_port(rd, path, v, "stats_port", false);
+    p->reach = rd_reach(rd, path, v);
+    p->reach_detail = rd_str(rd, path, v, "reach_detail");
+    p->uptime_s = rd_int(rd, path, v, "uptime_s");
+    p->timestamp_s = rd_int(rd, path, v, "timestamp_s");
+    p->config_present = rd_bool(rd, path, v, "config_present");
+    p->config_text = rd_str(rd, path, v, "config_text");
+    p->config_mtime_s = rd_int(rd, path, v, "config_mtime_s");
+    rd_files(rd, path, v, &p->files);
+}
+
+struct observed *observed_from_json(const char *text, char **err)
+{
+    static const char *const keys[] = {"took_ms", "redis", "sentinels", "proxies"};
+    struct rd rd = {0};
+    json_error_t jerr;
+    *err = NULL;
+    json_t *root = json_loads(text ? text : "", 0, &jerr);
+    if (!root) {
+        *err = xasprintf("line %d, column %d: %s", jerr.line, jerr.column, jerr.text);
+        return NULL;
+    }
+    struct observed *o = xcalloc(1, sizeof(*o));
+    if (rd_is_object(&rd, "observed", root)) {
+        rd_check_keys(&rd, "observed", root, keys, ARRAY_SIZE(keys));
+        o->took_ms = rd_int(&rd, "observed", root, "took_ms");
+        json_t *a;
+        size_t i;
+        json_t *x;
+        if ((a = rd_array(&rd, "observed", root, "redis")) && json_array_size(a)) {
+            o->redis = xcalloc(json_array_size(a), sizeof(*o->redis));
+            json_array_foreach(a, i, x) {
+                char *p = xasprintf("redis[%zu]", i);
+                rd_redis(&rd, p, x, &o->redis[o->nredis++]);
+                free(p);
+            }
+        }
+        if ((a = rd_array(&rd, "observed", root, "sentinels")) && json_array_size(a)) {
+            o->sentinels = xcalloc(json_array_size(a), sizeof(*o->sentinels));
+            json_array_foreach(a, i, x) {
+                char *p = xasprintf("sentinels[%zu]", i);
+                rd_sentinel(&rd, p, x, &o->sentinels[o->nsentinels++]);
+                free(p);
+            }
+        }
+        if ((a = rd_array(&rd, "observed", root, "proxies")) && json_array_size(a)) {
+            o->proxies = xcalloc(json_array_size(a), sizeof(*o->proxies));
+            json_array_foreach(a, i, x) {
+                char *p = xasprintf("proxies[%zu]", i);
+                rd_proxy(&rd, p, x, &o->proxies[o->nproxies++]);
+                free(p);
+            }
+        }
+    }
+    json_decref(root);
+    if (rd.err) {
+        *err = rd.err;
+        observed_free(o);
+        return NULL;
+    }
+    return o;
+}
