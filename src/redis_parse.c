@@ -1,0 +1,577 @@
+/*
+ * redis_parse.c - INFO text, Sentinel replies and nutcracker stats into the
+ * observed model. Pure: see redis_parse.h.
+ */
+#include "redis_parse.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "conf.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------- INFO */
+
+/* Parse a decimal long long; false on junk. */
+static bool parse_ll(const char *s, long long *out)
+{
+    if (!s || !*s)
+        return false;
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+/*
+ * The value of "name=value" in a comma-separated list such as
+ * "ip=10.0.0.2,port=6379,state=online", copied into buf, or NULL.
+ */
+static const char *csv_field(const char *list, const char *name, char *buf, size_t size)
+{
+    size_t nlen = strlen(name);
+    const char *p = list;
+    while (p && *p) {
+        const char *end = strchr(p, ',');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
+            size_t vlen = len - nlen - 1;
+            if (vlen >= size)
+                vlen = size - 1;
+            memcpy(buf, p + nlen + 1, vlen);
+            buf[vlen] = '\0';
+            return buf;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return NULL;
+}
+
+/* "slaveN" with N all digits */
+static bool is_numbered(const char *key, const char *prefix)
+{
+    size_t plen = strlen(prefix);
+    if (strncmp(key, prefix, plen) || !key[plen])
+        return false;
+    for (const char *p = key + plen; *p; p++)
+        if (*p < '0' || *p > '9')
+            return false;
+    return true;
+}
+
+static void info_line(struct obs_redis *r, const char *key, const char *val, size_t *cap,
+                      bool *saw_role)
+{
+    long long v;
+    char buf[256];
+
+    if (!strcmp(key, "run_id")) {
+        free(r->run_id);
+        r->run_id = xstrdup(val);
+    } else if (!strcmp(key, "role")) {
+        free(r->role);
+        r->role = xstrdup(val);
+        *saw_role = true;
+    } else if (!strcmp(key, "master_host")) {
+        free(r->master_host);
+        r->master_host = xstrdup(val);
+    } else if (!strcmp(key, "master_port")) {
+        if (parse_ll(val, &v) && v >= 0 && v <= 65535)
+            r->master_port = (int)v;
+    } else if (!strcmp(key, "master_link_status")) {
+        free(r->master_link_status);
+        r->master_link_status = xstrdup(val);
+    } else if (!strcmp(key, "master_repl_offset")) {
+        if (parse_ll(val, &v))
+            r->master_repl_offset = v;
+    } else if (!strcmp(key, "slave_repl_offset")) {
+        if (parse_ll(val, &v))
+            r->slave_repl_offset = v;
+    } else if (!strcmp(key, "connected_slaves")) {
+        if (parse_ll(val, &v) && v >= 0 && v <= 1000000)
+            r->connected_slaves = (int)v;
+    } else if (!strcmp(key, "loading")) {
+        r->loading = !strcmp(val, "1");
+    } else if (is_numbered(key, "slave")) {
+        /* slave0:ip=127.0.0.1,port=6380,state=online,offset=314,lag=1 */
+        struct obs_redis_replica rep = {0};
+        if (!csv_field(val, "ip", buf, sizeof(buf)))
+            return;
+        rep.ip = xstrdup(buf);
+        if (csv_field(val, "port", buf, sizeof(buf)) && parse_ll(buf, &v) && v >= 0 &&
+            v <= 65535)
+            rep.port = (int)v;
+        if (csv_field(val, "state", buf, sizeof(buf)))
+            rep.state = xstrdup(buf);
+        if (csv_field(val, "offset", buf, sizeof(buf)) && parse_ll(buf, &v))
+            rep.offset = v;
+        VEC_GROW(r->replicas, r->nreplicas, *cap);
+        r->replicas[r->nreplicas++] = rep;
+    } else if (is_numbered(key, "db")) {
+        /* db0:keys=1,expires=0,avg_ttl=0 */
+        if (csv_field(val, "keys", buf, sizeof(buf)) && parse_ll(buf, &v) && v >= 0)
+            r->keys += v;
+    }
+}
+
+int redis_parse_info(const char *text, struct obs_redis *r)
+{
+    size_t cap = 0;
+    bool saw_role = false;
+    const char *p = text ? text : "";
+
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        const char *next = eol ? eol + 1 : p + len;
+        if (len && p[len - 1] == '\r')
+            len--;
+        const char *colon = memchr(p, ':', len);
+        if (len && p[0] != '#' && colon) {
+            char *key = xstrndup(p, (size_t)(colon - p));
+            char *val = xstrndup(colon + 1, len - (size_t)(colon - p) - 1);
+            info_line(r, key, val, &cap, &saw_role);
+            free(key);
+            free(val);
+        }
+        p = next;
+    }
+    return saw_role ? 0 : -1;
+}
+
+char *redis_info_field(const char *text, const char *field)
+{
+    size_t flen = strlen(field);
+    const char *p = text ? text : "";
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        if (len && p[len - 1] == '\r')
+            len--;
+        if (len > flen && !strncmp(p, field, flen) && p[flen] == ':')
+            return xstrndup(p + flen + 1, len - flen - 1);
+        p = eol ? eol + 1 : p + strlen(p);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ Sentinel */
+
+static bool is_string(const redisReply *r)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+}
+
+/* The value of `name` in a flat [name, value, ...] array, or NULL. */
+static const char *flat_get(const redisReply *entry, const char *name)
+{
+    for (size_t i = 0; i + 1 < entry->elements; i += 2) {
+        const redisReply *k = entry->element[i], *v = entry->element[i + 1];
+        if (is_string(k) && is_string(v) && !strcmp(k->str, name))
+            return v->str;
+    }
+    return NULL;
+}
+
+static long long flat_ll(const redisReply *entry, const char *name, long long dflt)
+{
+    long long v;
+    return parse_ll(flat_get(entry, name), &v) ? v : dflt;
+}
+
+static int flat_port(const redisReply *entry)
+{
+    long long v = flat_ll(entry, "port", 0);
+    return v >= 0 && v <= 65535 ? (int)v : 0;
+}
+
+/* Check that `reply` is an array of flat name/value arrays. */
+static int check_table(const redisReply *reply, char **err)
+{
+    if (!reply) {
+        *err = xstrdup("no reply");
+        return -1;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        *err = xstrdup(reply->str ? reply->str : "error reply");
+        return -1;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY) {
+        *err = xstrdup("unexpected reply: not an array");
+        return -1;
+    }
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        if (!e || e->type != REDIS_REPLY_ARRAY || e->elements % 2) {
+            *err = xasprintf("unexpected reply: entry %zu is not a list of name/value pairs", i);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int redis_parse_sentinel_masters(const redisReply *reply, struct obs_sentinel_master **out,
+                                 size_t *n, char **err)
+{
+    *out = NULL;
+    *n = 0;
+    if (check_table(reply, err) < 0)
+        return -1;
+    struct obs_sentinel_master *m = xcalloc(reply->elements, sizeof(*m));
+    size_t k = 0;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        const char *name = flat_get(e, "name"), *ip = flat_get(e, "ip");
+        if (!name || !ip)
+            continue; /* not a master entry we can use */
+        struct obs_sentinel_master *x = &m[k++];
+        x->name = xstrdup(name);
+        x->ip = xstrdup(ip);
+        x->port = flat_port(e);
+        x->flags = xstrdup(flat_get(e, "flags"));
+        x->quorum = (int)flat_ll(e, "quorum", 0);
+        x->down_after_ms = (long)flat_ll(e, "down-after-milliseconds", 0);
+        x->failover_timeout_ms = (long)flat_ll(e, "failover-timeout", 0);
+        x->parallel_syncs = (int)flat_ll(e, "parallel-syncs", 0);
+        x->config_epoch = flat_ll(e, "config-epoch", 0);
+        x->num_other_sentinels = (int)flat_ll(e, "num-other-sentinels", 0);
+    }
+    *out = m;
+    *n = k;
+    return 0;
+}
+
+int redis_parse_sentinel_peers(const redisReply *reply, bool with_runid,
+                               struct obs_sentinel_peer **out, size_t *n, char **err)
+{
+    *out = NULL;
+    *n = 0;
+    if (check_table(reply, err) < 0)
+        return -1;
+    struct obs_sentinel_peer *p = xcalloc(reply->elements, sizeof(*p));
+    size_t k = 0;
+    for (size_t i = 0; i < reply->elements; i++) {
+        const redisReply *e = reply->element[i];
+        const char *ip = flat_get(e, "ip");
+        if (!ip)
+            continue;
+        struct obs_sentinel_peer *x = &p[k++];
+        x->ip = xstrdup(ip);
+        x->port = flat_port(e);
+        x->flags = xstrdup(flat_get(e, "flags"));
+        if (with_runid)
+            x->runid = xstrdup(flat_get(e, "runid"));
+    }
+    *out = p;
+    *n = k;
+    return 0;
+}
+
+void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n)
+{
+    for (size_t i = 0; p && i < n; i++) {
+        free(p[i].ip);
+        free(p[i].flags);
+        free(p[i].runid);
+    }
+    free(p);
+}
+
+void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n)
+{
+    for (size_t i = 0; m && i < n; i++) {
+        free(m[i].name);
+        free(m[i].ip);
+        free(m[i].flags);
+        obs_sentinel_peers_free(m[i].replicas, m[i].nreplicas);
+        obs_sentinel_peers_free(m[i].sentinels, m[i].nsentinels);
+    }
+    free(m);
+}
+
+/* ------------------------------------------------------------ CONFIG GET */
+
+int redis_parse_config_get(const redisReply *reply, char **value, char **err)
+{
+    *value = NULL;
+    if (!reply) {
+        *err = xstrdup("no reply");
+        return -1;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        *err = xstrdup(reply->str ? reply->str : "error reply");
+        return -1;
+    }
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements % 2) {
+        *err = xstrdup("unexpected CONFIG GET reply");
+        return -1;
+    }
+    if (reply->elements == 0)
+        return 1;
+    const redisReply *v = reply->element[1];
+    if (!is_string(v)) {
+        *err = xstrdup("unexpected CONFIG GET reply");
+        return -1;
+    }
+    *value = xstrndup(v->str, v->len);
+    return 0;
+}
+
+/* -------------------------------------------------------------- secrets */
+
+bool redis_is_secret_directive(const char *key)
+{
+    return key && (str_ieq(key, "requirepass") || str_ieq(key, "masterauth"));
+}
+
+const char *obs_mask_secret(const char *value, const char *password)
+{
+    if (!value || !*value)
+        return "";
+    if (password && !strcmp(value, password))
+        return CONF_SECRET_PLACEHOLDER;
+    return CONF_SECRET_MISMATCH;
+}
+
+/*
+ * Unquote a YAML scalar [s, s+len) written as plain, 'single' (with ''
+ * for ') or "double" (with \" and \\) text. Caller frees.
+ */
+static char *yaml_unquote(const char *s, size_t len, char quote)
+{
+    struct strbuf sb = {0};
+    for (size_t i = 0; i < len; i++) {
+        if (quote == '\'' && s[i] == '\'' && i + 1 < len && s[i + 1] == '\'')
+            i++;
+        else if (quote == '"' && s[i] == '\\' && i + 1 < len)
+            i++;
+        sb_addc(&sb, s[i]);
+    }
+    return sb_detach(&sb);
+}
+
+/* Rewrite one "redis_auth: value" line [line, line+len) into sb. */
+static void mask_auth_line(struct strbuf *sb, const char *line, size_t len, const char *password)
+{
+    const char *p = line, *end = line + len;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    p += strlen("redis_auth:");
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    sb_addn(sb, line, (size_t)(p - line)); /* indent, key, spacing */
+
+    const char *vend = end;
+    while (vend > p && (vend[-1] == ' ' || vend[-1] == '\t' || vend[-1] == '\r'))
+        vend--;
+    char quote = 0;
+    const char *vs = p, *ve = vend;
+    if (vs < vend && (*vs == '"' || *vs == '\'')) {
+        /* find the closing quote; '' and \x are escapes inside */
+        const char *q = vs + 1;
+        while (q < vend) {
+            if (*vs == '\'' && *q == '\'' && q + 1 < vend && q[1] == '\'')
+                q += 2;
+            else if (*vs == '"' && *q == '\\' && q + 1 < vend)
+                q += 2;
+            else if (*q == *vs)
+                break;
+            else
+                q++;
+        }
+        if (q < vend) {
+            quote = *vs;
+            vs++;
+            ve = q;
+        }
+    }
+    if (!quote) {
+        /* a plain scalar may carry a trailing " # comment" */
+        for (const char *q = vs; q < ve; q++)
+            if (*q == '#' && q > vs && (q[-1] == ' ' || q[-1] == '\t')) {
+                ve = q;
+                while (ve > vs && (ve[-1] == ' ' || ve[-1] == '\t'))
+                    ve--;
+                break;
+            }
+    }
+    char *value = yaml_unquote(vs, (size_t)(ve - vs), quote);
+    if (quote)
+        sb_addc(sb, quote);
+    sb_add(sb, obs_mask_secret(value, password));
+    if (quote)
+        sb_addc(sb, quote);
+    free(value);
+    const char *rest = quote ? ve + 1 : ve;
+    sb_addn(sb, rest, (size_t)(end - rest)); /* comment, spaces, \r */
+}
+
+char *redis_mask_nutcracker_auth(const char *text, const char *password)
+{
+    struct strbuf sb = {0};
+    const char *p = text ? text : "";
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        const char *q = p;
+        while (q < p + len && (*q == ' ' || *q == '\t'))
+            q++;
+        if ((size_t)(p + len - q) >= strlen("redis_auth:") && str_starts_with(q, "redis_auth:"))
+            mask_auth_line(&sb, p, len, password);
+        else
+            sb_addn(&sb, p, len);
+        if (eol)
+            sb_addc(&sb, '\n');
+        p += len + (eol ? 1 : 0);
+    }
+    return sb_detach(&sb);
+}
+
+/* ------------------------------------------------------------ nutcracker */
+
+/* Parse "ip:port:weight [name]" (quotes already removed) into s. */
+static bool parse_server(const char *v, struct nc_server *s)
+{
+    const char *sp = strchr(v, ' ');
+    size_t alen = sp ? (size_t)(sp - v) : strlen(v);
+    char *addr = xstrndup(v, alen);
+    char *wcolon = strrchr(addr, ':');
+    bool ok = false;
+    if (wcolon) {
+        *wcolon = '\0';
+        char *pcolon = strrchr(addr, ':');
+        long port;
+        if (pcolon && pcolon > addr) {
+            *pcolon = '\0';
+            if (parse_long(pcolon + 1, 1, 65535, &port)) {
+                s->ip = xstrdup(addr);
+                s->port = (int)port;
+                ok = true;
+            }
+        }
+    }
+    free(addr);
+    if (ok && sp) {
+        while (*sp == ' ')
+            sp++;
+        if (*sp)
+            s->name = xstrdup(sp);
+    }
+    return ok;
+}
+
+size_t redis_parse_nutcracker_servers(const char *text, struct nc_server **out)
+{
+    struct nc_server *v = NULL;
+    size_t n = 0, cap = 0;
+    bool in_servers = false;
+    int servers_indent = -1;
+    const char *p = text ? text : "";
+
+    while (*p) {
+        const char *eol = strchr(p, '\n');
+        size_t len = eol ? (size_t)(eol - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        p += len + (eol ? 1 : 0);
+        char *c = line;
+        while (*c == ' ' || *c == '\t')
+            c++;
+        int indent = (int)(c - line);
+        char *e = c + strlen(c);
+        while (e > c && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+            *--e = '\0';
+        if (!*c || *c == '#') {
+            free(line);
+            continue;
+        }
+        if (!strcmp(c, "servers:")) {
+            in_servers = true;
+            servers_indent = indent;
+        } else if (in_servers && c[0] == '-' && (c[1] == ' ' || c[1] == '\t')) {
+            c += 2;
+            while (*c == ' ' || *c == '\t')
+                c++;
+            size_t l = strlen(c);
+            if (l >= 2 && (c[0] == '"' || c[0] == '\'') && c[l - 1] == c[0]) {
+                c[l - 1] = '\0';
+                c++;
+            }
+            struct nc_server s = {0};
+            if (parse_server(c, &s)) {
+                VEC_GROW(v, n, cap);
+                v[n++] = s;
+            }
+        } else if (indent <= servers_indent) {
+            in_servers = false; /* the next key of the pool, or the next pool */
+        }
+        free(line);
+    }
+    *out = v;
+    return n;
+}
+
+void nc_servers_free(struct nc_server *s, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++) {
+        free(s[i].name);
+        free(s[i].ip);
+    }
+    free(s);
+}
+
+int redis_parse_proxy_stats(const char *json, long long *uptime_s, long long *timestamp_s,
+                            char **err)
+{
+    json_error_t je;
+    json_t *root = json_loads(json ? json : "", 0, &je);
+    if (!root) {
+        *err = xasprintf("invalid stats JSON: %s", je.text);
+        return -1;
+    }
+    int rc = -1;
+    json_t *up = json_object_get(root, "uptime"), *ts = json_object_get(root, "timestamp");
+    if (!json_is_object(root))
+        *err = xstrdup("invalid stats JSON: not an object");
+    else if (!json_is_integer(up) || !json_is_integer(ts))
+        *err = xstrdup("invalid stats JSON: no \"uptime\" or \"timestamp\"");
+    else {
+        *uptime_s = json_integer_value(up);
+        *timestamp_s = json_integer_value(ts);
+        rc = 0;
+    }
+    json_decref(root);
+    return rc;
+}
+
+/* ------------------------------------------------------------- errors */
+
+static bool has_strerror(const char *errstr, int errnum)
+{
+    char buf[128];
+    const char *msg = strerror_r(errnum, buf, sizeof(buf));
+    return errstr && msg && strstr(errstr, msg);
+}
+
+enum reach redis_reach_from_io(int err, const char *errstr)
+{
+    if (err == REDIS_ERR_IO) {
+        if (has_strerror(errstr, ECONNREFUSED))
+            return REACH_REFUSED;
+        if (has_strerror(errstr, ETIMEDOUT) || has_strerror(errstr, EAGAIN) ||
+            has_strerror(errstr, EINPROGRESS))
+            return REACH_TIMEOUT;
+    }
+    return REACH_ERROR;
+}
+
+bool redis_error_is_auth(const char *errstr)
+{
+    return errstr && (str_starts_with(errstr, "NOAUTH") || str_starts_with(errstr, "WRONGPASS") ||
+                      str_starts_with(errstr, "ERR invalid password"));
+}
