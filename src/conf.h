@@ -73,6 +73,20 @@ char *conf_set_directives(const char *text, const struct obs_kv *kv, size_t n);
 /* Whether Redis would consider two values of `key` equal (memory units, case of yes/no). */
 bool conf_value_equal(const char *key, const char *a, const char *b);
 
+/*
+ * `value` as one redis.conf argument: unchanged when it is safe bare,
+ * otherwise double-quoted with \\ \" \n \r \t \a \b \xHH escapes, the way
+ * CONFIG REWRITE quotes strings; "" for the empty string. Caller frees.
+ */
+char *conf_quote_arg(const char *value);
+
+/*
+ * The text after `key ` on a redis.conf line for a spec value: multi-argument
+ * directives (save, bind, client-output-buffer-limit, ...) as separate
+ * arguments, anything else as one (quoted when needed). Caller frees.
+ */
+char *conf_format_value(const char *key, const char *value);
+
 /* Paths inside an instance dir. Caller frees. */
 char *conf_path(const struct spec *s, const char *kind, int port); /* .../redis.conf etc. */
 char *conf_pidfile_path(const struct spec *s, const char *kind, int port);
