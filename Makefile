@@ -55,7 +55,8 @@ $(BUILD)/libcore.a: $(CORE_OBJ)
 $(BUILD)/rmgr: $(BUILD)/src/main.o $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(BUILD)/tests/harness%.o: tests/harness%.c $(wildcard tests/harness*.h) | $(BUILD)/tests
+# static pattern: a plain % rule cannot match tests/harness.c (empty stem)
+$(HARNESS): $(BUILD)/tests/%.o: tests/%.c $(wildcard tests/harness*.h) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/libcore.a | $(BUILD)/tests
