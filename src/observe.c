@@ -1,0 +1,749 @@
+/*
+ * observe.c - look at every instance the spec names, in parallel.
+ *
+ * One thread per Redis address, per sentinel and per proxy, and one per
+ * host for the instance files (through that host's transport, opened once).
+ * Each thread writes only its own record (or, for a files thread, only the
+ * files fields of the records on its host), so no locking is needed and a
+ * dead host costs its own timeout: the whole observation takes as long as
+ * the slowest thread.
+ *
+ * Parsing of what the servers say is in redis_parse.c; this file only
+ * talks. No secret enters the model: CONFIG GET values and config files
+ * pass through obs_mask_secret() before they are stored.
+ */
+#include "observe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conf.h"
+#include "redis_parse.h"
+#include "transport.h"
+#include "util.h"
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define DEFAULT_COMMAND_TIMEOUT_MS 2000
+#define MAX_CONF_SIZE (4 * 1024 * 1024)
+#define MAX_STATS_SIZE (4 * 1024 * 1024)
+#define THREAD_STACK_SIZE (512 * 1024)
+
+/* directives of the initial sentinel.conf (conf_render_sentinel) */
+static const char *const sentinel_file_directives[] = {
+    "port", "bind", "dir", "pidfile", "logfile", "daemonize",
+};
+
+enum job_kind { JOB_REDIS, JOB_SENTINEL, JOB_PROXY, JOB_FILES };
+
+/* What every thread reads (never writes). */
+struct observe_ctx {
+    const struct spec *spec;
+    const struct observe_options *opts;
+    struct observed *obs;
+    const struct spec_addr **redis_addrs; /* spec address of obs->redis[i] */
+};
+
+struct job {
+    enum job_kind kind;
+    const struct observe_ctx *ctx;
+    size_t index;     /* into obs->redis / sentinels / proxies */
+    const char *host; /* JOB_FILES: the host whose files to read */
+    pthread_t tid;
+    bool threaded;
+};
+
+static struct timeval ms_to_tv(long ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+/* ---------------------------------------------------------------- Redis */
+
+/* Record a failure to reach a server. */
+static void set_reach(enum reach *reach, char **detail, enum reach r, const char *text)
+{
+    *reach = r;
+    free(*detail);
+    *detail = xstrdup(text);
+}
+
+/*
+ * Connect within the connect timeout and set the command timeout. Returns
+ * the context, or NULL with *reach and *detail set.
+ */
+static redisContext *redis_open(const char *ip, int port, const struct observe_options *o,
+                                enum reach *reach, char **detail)
+{
+    redisContext *c = redisConnectWithTimeout(ip, port, ms_to_tv(o->connect_timeout_ms));
+    if (!c) {
+        set_reach(reach, detail, REACH_ERROR, "cannot allocate a redis context");
+        return NULL;
+    }
+    if (c->err) {
+        enum reach r = redis_reach_from_io(c->err, c->errstr);
+        set_reach(reach, detail, r, r == REACH_TIMEOUT ? "connect timed out" : c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    if (redisSetTimeout(c, ms_to_tv(o->command_timeout_ms)) != REDIS_OK) {
+        set_reach(reach, detail, REACH_ERROR, c->errstr[0] ? c->errstr : "cannot set timeout");
+        redisFree(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Record an I/O failure of `c` (reply was NULL). */
+static void redis_io_failed(redisContext *c, enum reach *reach, char **detail)
+{
+    enum reach r = redis_reach_from_io(c->err, c->errstr);
+    set_reach(reach, detail, r, r == REACH_TIMEOUT ? "command timed out" : c->errstr);
+}
+
+/*
+ * Record an error reply: NOAUTH and the like mean the password is missing
+ * or wrong. `what` names the command in the detail.
+ */
+static void redis_error_reply(const redisReply *rep, const char *what, enum reach *reach,
+                              char **detail)
+{
+    if (redis_error_is_auth(rep->str)) {
+        set_reach(reach, detail, REACH_AUTH, "authentication failed");
+        return;
+    }
+    char *d = xasprintf("%s: %s", what, rep->str ? rep->str : "error");
+    set_reach(reach, detail, REACH_ERROR, d);
+    free(d);
+}
+
+/*
+ * AUTH with the configured password. Returns 0 when the session may go on
+ * (also when the server has no password at all: the planner then sees an
+ * empty requirepass), -1 with reach set otherwise. The reply text of a
+ * failed AUTH is never kept: a server with AUTH renamed would echo the
+ * password back in "unknown command".
+ */
+static int redis_auth(redisContext *c, const char *password, enum reach *reach, char **detail)
+{
+    redisReply *rep = redisCommand(c, "AUTH %s", password);
+    if (!rep) {
+        redis_io_failed(c, reach, detail);
+        return -1;
+    }
+    int rc = 0;
+    if (rep->type == REDIS_REPLY_ERROR) {
+        const char *e = rep->str ? rep->str : "";
+        if (strstr(e, "without any password configured") || strstr(e, "no password is set"))
+            rc = 0;
+        else if (redis_error_is_auth(e)) {
+            set_reach(reach, detail, REACH_AUTH, "authentication failed");
+            rc = -1;
+        } else {
+            set_reach(reach, detail, REACH_ERROR, "AUTH failed");
+            rc = -1;
+        }
+    }
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* The directives whose runtime value observation reads with CONFIG GET. */
+static size_t config_keys(const struct spec *s, const char ***out)
+{
+    const char **keys = xcalloc(s->nredis_config + 2, sizeof(*keys));
+    size_t n = 0;
+    for (size_t i = 0; i < s->nredis_config; i++)
+        keys[n++] = s->redis_config[i].key;
+    static const char *const secrets[] = {"requirepass", "masterauth"};
+    for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
+        bool dup = false;
+        for (size_t k = 0; k < n; k++)
+            dup = dup || str_ieq(keys[k], secrets[i]);
+        if (!dup)
+            keys[n++] = secrets[i];
+    }
+    *out = keys;
+    return n;
+}
+
+/* CONFIG GET every managed directive, pipelined. Unknown ones are left out. */
+static void redis_read_config(redisContext *c, const struct spec *s, const char *password,
+                              struct obs_redis *r)
+{
+    const char **keys;
+    size_t n = config_keys(s, &keys);
+    for (size_t i = 0; i < n; i++)
+        redisAppendCommand(c, "CONFIG GET %s", keys[i]);
+    r->config = xcalloc(n ? n : 1, sizeof(*r->config));
+    for (size_t i = 0; i < n; i++) {
+        redisReply *rep = NULL;
+        if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
+            redis_io_failed(c, &r->reach, &r->reach_detail);
+            break;
+        }
+        char *value = NULL, *err = NULL;
+        int rc = redis_parse_config_get(rep, &value, &err);
+        if (rc == 0) {
+            struct obs_kv *kv = &r->config[r->nconfig++];
+            kv->key = xstrdup(keys[i]);
+            if (redis_is_secret_directive(keys[i])) {
+                kv->value = xstrdup(obs_mask_secret(value, password));
+                free(value);
+            } else {
+                kv->value = value;
+            }
+        } else if (rc < 0 && rep && rep->type == REDIS_REPLY_ERROR &&
+                   redis_error_is_auth(rep->str)) {
+            set_reach(&r->reach, &r->reach_detail, REACH_AUTH, "authentication failed");
+        }
+        free(err);
+        freeReplyObject(rep);
+    }
+    free(keys);
+}
+
+static void observe_redis(struct job *j)
+{
+    const struct observe_options *o = j->ctx->opts;
+    struct obs_redis *r = &j->ctx->obs->redis[j->index];
+    redisContext *c = redis_open(r->ip, r->port, o, &r->reach, &r->reach_detail);
+    if (!c)
+        return;
+    if (o->password && redis_auth(c, o->password, &r->reach, &r->reach_detail) < 0)
+        goto out;
+
+    redisReply *rep = redisCommand(c, "INFO");
+    if (!rep) {
+        redis_io_failed(c, &r->reach, &r->reach_detail);
+        goto out;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        redis_error_reply(rep, "INFO", &r->reach, &r->reach_detail);
+        freeReplyObject(rep);
+        goto out;
+    }
+    if (rep->type != REDIS_REPLY_STRING || redis_parse_info(rep->str, r) < 0) {
+        set_reach(&r->reach, &r->reach_detail, REACH_ERROR,
+                  "INFO has no role: not a redis server (a sentinel?)");
+        freeReplyObject(rep);
+        goto out;
+    }
+    freeReplyObject(rep);
+    r->reach = REACH_OK;
+    redis_read_config(c, j->ctx->spec, o->password, r);
+out:
+    redisFree(c); /* no QUIT: closing is enough */
+}
+
+/* ------------------------------------------------------------- Sentinel */
+
+/* SENTINEL <sub> <name> as peers; 0, or -1 with reach set. */
+static int sentinel_peers(redisContext *c, struct obs_sentinel *s, const char *sub,
+                          const char *fallback, const char *name, bool with_runid,
+                          struct obs_sentinel_peer **out, size_t *n)
+{
+    redisReply *rep = redisCommand(c, "SENTINEL %s %s", sub, name);
+    if (rep && rep->type == REDIS_REPLY_ERROR && fallback) {
+        freeReplyObject(rep); /* before Redis 5: SENTINEL SLAVES */
+        rep = redisCommand(c, "SENTINEL %s %s", fallback, name);
+    }
+    if (!rep) {
+        redis_io_failed(c, &s->reach, &s->reach_detail);
+        return -1;
+    }
+    char *err = NULL;
+    int rc = redis_parse_sentinel_peers(rep, with_runid, out, n, &err);
+    if (rc < 0) {
+        char *d = xasprintf("SENTINEL %s %s: %s", sub, name, err);
+        set_reach(&s->reach, &s->reach_detail, REACH_ERROR, d);
+        free(d);
+    }
+    free(err);
+    freeReplyObject(rep);
+    return rc;
+}
+
+/* Sentinels in rmgr run without requirepass: no AUTH here. */
+static void observe_sentinel(struct job *j)
+{
+    struct obs_sentinel *s = &j->ctx->obs->sentinels[j->index];
+    redisContext *c = redis_open(s->ip, s->port, j->ctx->opts, &s->reach, &s->reach_detail);
+    if (!c)
+        return;
+
+    redisReply *rep = redisCommand(c, "INFO server");
+    if (!rep) {
+        redis_io_failed(c, &s->reach, &s->reach_detail);
+        goto out;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        redis_error_reply(rep, "INFO", &s->reach, &s->reach_detail);
+        freeReplyObject(rep);
+        goto out;
+    }
+    if (rep->type == REDIS_REPLY_STRING)
+        s->run_id = redis_info_field(rep->str, "run_id");
+    freeReplyObject(rep);
+
+    rep = redisCommand(c, "SENTINEL MASTERS");
+    if (!rep) {
+        redis_io_failed(c, &s->reach, &s->reach_detail);
+        goto out;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        redis_error_reply(rep, "SENTINEL MASTERS", &s->reach, &s->reach_detail);
+        freeReplyObject(rep);
+        goto out;
+    }
+    char *err = NULL;
+    int rc = redis_parse_sentinel_masters(rep, &s->masters, &s->nmasters, &err);
+    freeReplyObject(rep);
+    if (rc < 0) {
+        char *d = xasprintf("SENTINEL MASTERS: %s", err);
+        set_reach(&s->reach, &s->reach_detail, REACH_ERROR, d);
+        free(d);
+        free(err);
+        goto out;
+    }
+    for (size_t i = 0; i < s->nmasters; i++) {
+        struct obs_sentinel_master *m = &s->masters[i];
+        if (sentinel_peers(c, s, "REPLICAS", "SLAVES", m->name, false, &m->replicas,
+                           &m->nreplicas) < 0 ||
+            sentinel_peers(c, s, "SENTINELS", NULL, m->name, true, &m->sentinels,
+                           &m->nsentinels) < 0)
+            goto out;
+    }
+    s->reach = REACH_OK;
+    free(s->reach_detail);
+    s->reach_detail = NULL;
+out:
+    redisFree(c); /* Sentinel 7.0 answers QUIT with an error: just close */
+}
+
+/* ---------------------------------------------------------------- proxy */
+
+/*
+ * Connect a TCP socket to ip:port within timeout_ms. Returns the fd, or -1
+ * with *reach and *detail set.
+ */
+static int tcp_connect(const char *ip, int port, long timeout_ms, enum reach *reach,
+                       char **detail)
+{
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
+    struct addrinfo *ai = NULL;
+    char portbuf[16];
+    snprintf(portbuf, sizeof(portbuf), "%d", port);
+    int gai = getaddrinfo(ip, portbuf, &hints, &ai);
+    if (gai) {
+        char *d = xasprintf("cannot resolve '%s': %s", ip, gai_strerror(gai));
+        set_reach(reach, detail, REACH_ERROR, d);
+        free(d);
+        return -1;
+    }
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        char buf[128];
+        set_reach(reach, detail, REACH_ERROR, strerror_r(errno, buf, sizeof(buf)));
+        freeaddrinfo(ai);
+        return -1;
+    }
+    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    int e = rc == 0 ? 0 : errno;
+    if (e == EINPROGRESS) {
+        struct pollfd p = {.fd = fd, .events = POLLOUT};
+        int pr;
+        do
+            pr = poll(&p, 1, (int)timeout_ms);
+        while (pr < 0 && errno == EINTR);
+        if (pr == 0) {
+            set_reach(reach, detail, REACH_TIMEOUT, "connect timed out");
+            close(fd);
+            return -1;
+        }
+        socklen_t len = sizeof(e);
+        if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
+            e = errno;
+    }
+    if (e) {
+        char buf[128];
+        set_reach(reach, detail, e == ECONNREFUSED ? REACH_REFUSED : REACH_ERROR,
+                  strerror_r(e, buf, sizeof(buf)));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Read until EOF within timeout_ms. Returns the text, or NULL with reach set. */
+static char *read_all(int fd, long timeout_ms, enum reach *reach, char **detail)
+{
+    struct strbuf sb = {0};
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        long long left = deadline - now_ms();
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr == 0) {
+            set_reach(reach, detail, REACH_TIMEOUT, "stats read timed out");
+            break;
+        }
+        char buf[8192];
+        ssize_t n = pr < 0 ? -1 : read(fd, buf, sizeof(buf));
+        if (n < 0 && (errno == EINTR || errno == EAGAIN))
+            continue;
+        if (n < 0) {
+            char eb[128];
+            set_reach(reach, detail, REACH_ERROR, strerror_r(errno, eb, sizeof(eb)));
+            break;
+        }
+        if (n == 0)
+            return sb_detach(&sb);
+        if (sb.len + (size_t)n > MAX_STATS_SIZE) {
+            set_reach(reach, detail, REACH_ERROR, "stats reply too large");
+            break;
+        }
+        sb_addn(&sb, buf, (size_t)n);
+    }
+    sb_release(&sb);
+    return NULL;
+}
+
+/* nutcracker's stats port sends one JSON document and closes. */
+static void observe_proxy(struct job *j)
+{
+    struct obs_proxy *p = &j->ctx->obs->proxies[j->index];
+    int fd = tcp_connect(p->ip, p->stats_port, j->ctx->opts->connect_timeout_ms, &p->reach,
+                         &p->reach_detail);
+    if (fd < 0)
+        return;
+    char *json = read_all(fd, j->ctx->opts->command_timeout_ms, &p->reach, &p->reach_detail);
+    close(fd);
+    if (!json)
+        return;
+    char *err = NULL;
+    if (redis_parse_proxy_stats(json, &p->uptime_s, &p->timestamp_s, &err) < 0) {
+        set_reach(&p->reach, &p->reach_detail, REACH_ERROR, err);
+        free(err);
+    } else {
+        p->reach = REACH_OK;
+    }
+    free(json);
+}
+
+/* ---------------------------------------------------------------- files */
+
+/* A host's files could not be read: say why on every instance of it. */
+static void files_failed(struct obs_files *f, const char *why)
+{
+    f->checked = false;
+    f->dir_present = f->conf_present = false;
+    free(f->error);
+    f->error = xstrdup(why);
+}
+
+/* The directives read from a redis.conf: spec->redis_config and the fixed ones. */
+static size_t redis_file_keys(const struct spec *s, const char ***out)
+{
+    size_t nfixed = 0;
+    while (conf_redis_fixed_directives[nfixed])
+        nfixed++;
+    const char **keys = xcalloc(s->nredis_config + nfixed + 1, sizeof(*keys));
+    size_t n = 0;
+    for (size_t i = 0; i < nfixed; i++)
+        keys[n++] = conf_redis_fixed_directives[i];
+    for (size_t i = 0; i < s->nredis_config; i++) {
+        bool dup = false;
+        for (size_t k = 0; k < n; k++)
+            dup = dup || str_ieq(keys[k], s->redis_config[i].key);
+        if (!dup)
+            keys[n++] = s->redis_config[i].key;
+    }
+    *out = keys;
+    return n;
+}
+
+/*
+ * Read one instance's dir and config file into `f`. With `text`, the whole
+ * file is handed back (caller frees) instead of directives. Returns 0, or
+ * -1 with *err when the transport failed (the host is then given up on).
+ */
+static int read_instance_files(struct transport *t, const struct spec *s, const char *kind,
+                               int port, const char *const *keys, size_t nkeys,
+                               const char *password, struct obs_files *f, char **text,
+                               long long *mtime, char **err)
+{
+    char *dir = spec_instance_dir(s, kind, port);
+    char *path = conf_path(s, kind, port);
+    char *data = NULL;
+    size_t len = 0;
+    long long m = 0;
+    int rc = -1;
+
+    int st = transport_stat_mtime(t, dir, &m, err);
+    if (st < 0)
+        goto out;
+    f->dir_present = st == 0;
+    st = f->dir_present ? transport_read_file(t, path, MAX_CONF_SIZE, &data, &len, err) : 1;
+    if (st < 0)
+        goto out;
+    f->conf_present = st == 0;
+    if (f->conf_present && mtime && transport_stat_mtime(t, path, mtime, err) < 0)
+        goto out;
+    if (f->conf_present && nkeys) {
+        f->nconf = conf_get_directives(data, keys, nkeys, &f->conf);
+        for (size_t i = 0; i < f->nconf; i++) {
+            if (!redis_is_secret_directive(f->conf[i].key))
+                continue;
+            char *masked = xstrdup(obs_mask_secret(f->conf[i].value, password));
+            free(f->conf[i].value);
+            f->conf[i].value = masked;
+        }
+    }
+    if (text) {
+        *text = data;
+        data = NULL;
+    }
+    f->checked = true;
+    rc = 0;
+out:
+    free(data);
+    free(dir);
+    free(path);
+    return rc;
+}
+
+static void observe_files(struct job *j)
+{
+    const struct spec *s = j->ctx->spec;
+    struct observed *o = j->ctx->obs;
+    const struct observe_options *opts = j->ctx->opts;
+    const char *pw = opts->password;
+    struct transport_options topts = {
+        .connect_timeout_ms = opts->connect_timeout_ms,
+        .command_timeout_ms = opts->command_timeout_ms,
+        .accept_new_host_keys = false, /* observing never trusts a new key */
+    };
+    char *err = NULL;
+    struct transport *t = transport_open(s, j->host, &topts, &err);
+    char *failed = t ? NULL : xstrdup(err ? err : "cannot open transport");
+    free(err);
+    err = NULL;
+
+    const char **rkeys;
+    size_t nrkeys = redis_file_keys(s, &rkeys);
+
+    for (size_t i = 0; i < o->nredis; i++) {
+        struct obs_redis *r = &o->redis[i];
+        if (!str_eq(j->ctx->redis_addrs[i]->host, j->host))
+            continue;
+        if (!failed && read_instance_files(t, s, "redis", r->port, rkeys, nrkeys, pw,
+                                           &r->files, NULL, NULL, &err) < 0) {
+            failed = err;
+            err = NULL;
+        }
+        if (failed)
+            files_failed(&r->files, failed);
+    }
+    for (size_t i = 0; i < o->nsentinels; i++) {
+        struct obs_sentinel *sn = &o->sentinels[i];
+        if (!str_eq(s->sentinel.nodes[i].host, j->host))
+            continue;
+        if (!failed && read_instance_files(t, s, "sentinel", sn->port, sentinel_file_directives,
+                                           ARRAY_SIZE(sentinel_file_directives), pw,
+                                           &sn->files, NULL, NULL, &err) < 0) {
+            failed = err;
+            err = NULL;
+        }
+        if (failed)
+            files_failed(&sn->files, failed);
+    }
+    for (size_t i = 0; i < o->nproxies; i++) {
+        struct obs_proxy *p = &o->proxies[i];
+        if (!str_eq(s->proxies[i].host, j->host))
+            continue;
+        char *text = NULL;
+        if (!failed && read_instance_files(t, s, "proxy", p->listen_port, NULL, 0, pw,
+                                           &p->files, &text, &p->config_mtime_s, &err) < 0) {
+            failed = err;
+            err = NULL;
+        }
+        if (failed) {
+            files_failed(&p->files, failed); /* reach stays as the stats port said */
+            p->config_mtime_s = 0;
+        } else if (text) {
+            p->config_present = true;
+            p->config_text = redis_mask_nutcracker_auth(text, pw);
+        }
+        free(text);
+    }
+    free(rkeys);
+    free(failed);
+    transport_close(t);
+}
+
+/* ------------------------------------------------------------- threads */
+
+static void run_job(struct job *j)
+{
+    switch (j->kind) {
+    case JOB_REDIS: observe_redis(j); break;
+    case JOB_SENTINEL: observe_sentinel(j); break;
+    case JOB_PROXY: observe_proxy(j); break;
+    case JOB_FILES: observe_files(j); break;
+    }
+}
+
+static void *job_thread(void *arg)
+{
+    run_job(arg);
+    return NULL;
+}
+
+/* Hosts that have at least one instance, each once, in spec order. */
+static size_t spec_hosts(const struct spec *s, const char ***out)
+{
+    const char **v = NULL;
+    size_t n = 0, cap = 0;
+#define ADD_HOST(h)                                                                  \
+    do {                                                                             \
+        const char *h_ = (h);                                                        \
+        bool seen_ = false;                                                          \
+        for (size_t k_ = 0; k_ < n && !seen_; k_++)                                  \
+            seen_ = str_eq(v[k_], h_);                                               \
+        if (!seen_ && h_) {                                                          \
+            VEC_GROW(v, n, cap);                                                     \
+            v[n++] = h_;                                                             \
+        }                                                                            \
+    } while (0)
+    for (size_t i = 0; i < s->nshards; i++) {
+        ADD_HOST(s->shards[i].master.host);
+        for (size_t k = 0; k < s->shards[i].nreplicas; k++)
+            ADD_HOST(s->shards[i].replicas[k].host);
+    }
+    for (size_t i = 0; i < s->sentinel.nnodes; i++)
+        ADD_HOST(s->sentinel.nodes[i].host);
+    for (size_t i = 0; i < s->nproxies; i++)
+        ADD_HOST(s->proxies[i].host);
+#undef ADD_HOST
+    *out = v;
+    return n;
+}
+
+/*
+ * The empty model for the spec: one record per instance, nothing checked.
+ * *addrs gets the spec address of each Redis record (caller frees).
+ */
+static struct observed *observed_skeleton(const struct spec *s, const struct spec_addr ***addrs)
+{
+    struct observed *o = xcalloc(1, sizeof(*o));
+    size_t n = 0;
+    for (size_t i = 0; i < s->nshards; i++)
+        n += 1 + s->shards[i].nreplicas;
+    o->redis = xcalloc(n ? n : 1, sizeof(*o->redis));
+    *addrs = xcalloc(n ? n : 1, sizeof(**addrs));
+    for (size_t i = 0; i < s->nshards; i++) {
+        const struct spec_shard *sh = &s->shards[i];
+        for (size_t k = 0; k <= sh->nreplicas; k++) {
+            const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
+            (*addrs)[o->nredis] = a;
+            struct obs_redis *r = &o->redis[o->nredis++];
+            r->ip = xstrdup(a->ip);
+            r->port = a->port;
+            r->reach = REACH_NOT_CHECKED;
+        }
+    }
+    o->sentinels = xcalloc(s->sentinel.nnodes ? s->sentinel.nnodes : 1, sizeof(*o->sentinels));
+    for (size_t i = 0; i < s->sentinel.nnodes; i++) {
+        struct obs_sentinel *sn = &o->sentinels[o->nsentinels++];
+        sn->ip = xstrdup(s->sentinel.nodes[i].ip);
+        sn->port = s->sentinel.nodes[i].port;
+        sn->reach = REACH_NOT_CHECKED;
+    }
+    o->proxies = xcalloc(s->nproxies ? s->nproxies : 1, sizeof(*o->proxies));
+    for (size_t i = 0; i < s->nproxies; i++) {
+        struct obs_proxy *p = &o->proxies[o->nproxies++];
+        p->ip = xstrdup(s->proxies[i].host_ip);
+        p->listen_port = s->proxies[i].listen.port;
+        p->stats_port = s->proxies[i].stats_port;
+        p->reach = REACH_NOT_CHECKED;
+    }
+    return o;
+}
+
+/* hiredis writes with write(2): a peer that closed must not kill rmgr */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
+struct observed *observe_cluster(const struct spec *s, const struct observe_options *opts)
+{
+    long long start = now_ms();
+    struct observe_options o = {0};
+    if (opts)
+        o = *opts;
+    if (o.connect_timeout_ms <= 0)
+        o.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+    if (o.command_timeout_ms <= 0)
+        o.command_timeout_ms = DEFAULT_COMMAND_TIMEOUT_MS;
+    ignore_sigpipe();
+
+    struct observe_ctx ctx = {.spec = s, .opts = &o};
+    struct observed *obs = observed_skeleton(s, &ctx.redis_addrs);
+    ctx.obs = obs;
+    const char **hosts = NULL;
+    size_t nhosts = o.skip_files ? 0 : spec_hosts(s, &hosts);
+    size_t njobs = obs->nredis + obs->nsentinels + obs->nproxies + nhosts;
+    struct job *jobs = xcalloc(njobs ? njobs : 1, sizeof(*jobs));
+    size_t n = 0;
+    for (size_t i = 0; i < obs->nredis; i++)
+        jobs[n++] = (struct job){.kind = JOB_REDIS, .index = i};
+    for (size_t i = 0; i < obs->nsentinels; i++)
+        jobs[n++] = (struct job){.kind = JOB_SENTINEL, .index = i};
+    for (size_t i = 0; i < obs->nproxies; i++)
+        jobs[n++] = (struct job){.kind = JOB_PROXY, .index = i};
+    for (size_t i = 0; i < nhosts; i++)
+        jobs[n++] = (struct job){.kind = JOB_FILES, .host = hosts[i]};
+
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, THREAD_STACK_SIZE);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].ctx = &ctx;
+        jobs[i].threaded = pthread_create(&jobs[i].tid, &attr, job_thread, &jobs[i]) == 0;
+    }
+    pthread_attr_destroy(&attr);
+    /* out of threads (thousands of instances): the rest run here, one by one */
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].threaded)
+            run_job(&jobs[i]);
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].threaded)
+            pthread_join(jobs[i].tid, NULL);
+    free(jobs);
+    free(hosts);
+    free(ctx.redis_addrs);
+    obs->took_ms = now_ms() - start;
+    return obs;
+}
