@@ -1,10 +1,151 @@
-/* cmd_validate.c - `rmgr validate PATH...` (placeholder until the loader lands) */
+/*
+ * cmd_validate.c - `rmgr validate PATH...`: load every spec named (files, or
+ * directories of *.yaml / *.yml), print every problem sorted by position,
+ * and one summary line per cluster when all is well. Writes nothing.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
 #include "cli.h"
+#include "diag.h"
+#include "spec.h"
+#include "util.h"
+
+struct pathlist {
+    char **v;
+    size_t n, cap;
+};
+
+static void pathlist_add(struct pathlist *pl, char *p)
+{
+    VEC_GROW(pl->v, pl->n, pl->cap);
+    pl->v[pl->n++] = p;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_spec_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (name[0] == '.')
+        return false;
+    return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
+}
+
+/* Add `arg` (a file), or the sorted .yaml and .yml files of `arg` (a directory). */
+static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
+{
+    struct stat st;
+    if (stat(arg, &st) < 0) {
+        diags_add(d, DIAG_ERROR, NULL, 0, 0, "cannot access '%s': %s", arg, strerror(errno));
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        pathlist_add(out, xstrdup(arg));
+        return;
+    }
+    DIR *dir = opendir(arg);
+    if (!dir) {
+        diags_add(d, DIAG_ERROR, NULL, 0, 0, "cannot open directory '%s': %s", arg,
+                  strerror(errno));
+        return;
+    }
+    struct pathlist found = {0};
+    size_t len = strlen(arg);
+    const char *sep = len && arg[len - 1] == '/' ? "" : "/";
+    struct dirent *de;
+    while ((de = readdir(dir))) {
+        if (!is_spec_name(de->d_name))
+            continue;
+        char *p = xasprintf("%s%s%s", arg, sep, de->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
+            pathlist_add(&found, p);
+        else
+            free(p);
+    }
+    closedir(dir);
+    if (found.n == 0)
+        diags_add(d, DIAG_ERROR, NULL, 0, 0, "no *.yaml or *.yml files in '%s'", arg);
+    if (found.n > 1)
+        qsort(found.v, found.n, sizeof(*found.v), cmp_str);
+    for (size_t i = 0; i < found.n; i++)
+        pathlist_add(out, found.v[i]);
+    free(found.v);
+}
+
+static void print_summary(const struct spec *s)
+{
+    size_t redis = 0;
+    for (size_t i = 0; i < s->nshards; i++)
+        redis += 1 + s->shards[i].nreplicas;
+    printf("%s: cluster '%s': %zu shard%s, %zu redis, %zu sentinel%s, %zu prox%s\n", s->file,
+           s->cluster, s->nshards, s->nshards == 1 ? "" : "s", redis, s->sentinel.nnodes,
+           s->sentinel.nnodes == 1 ? "" : "s", s->nproxies, s->nproxies == 1 ? "y" : "ies");
+}
 
 int cmd_validate(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    fputs("rmgr: validate is not implemented yet\n", stderr);
-    return EXIT_FAILURE_;
+    const struct command *cmd = cli_find_command("validate");
+    struct pathlist args = {0};
+    bool opts_done = false;
+    for (int i = 1; i < argc; i++) {
+        if (!opts_done && !strcmp(argv[i], "--")) {
+            opts_done = true;
+            continue;
+        }
+        if (!opts_done && argv[i][0] == '-' && argv[i][1]) {
+            free(args.v);
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        }
+        pathlist_add(&args, argv[i]);
+    }
+    if (args.n == 0) {
+        free(args.v);
+        return cli_usage_error(cmd, "validate needs at least one PATH");
+    }
+
+    struct diags d = {0};
+    struct pathlist files = {0};
+    for (size_t i = 0; i < args.n; i++)
+        expand_arg(args.v[i], &files, &d);
+    free(args.v);
+
+    struct spec **specs = xcalloc(files.n ? files.n : 1, sizeof(*specs));
+    for (size_t i = 0; i < files.n; i++)
+        specs[i] = spec_load_file(files.v[i], &d);
+
+    /* a cluster name names one cluster: two specs for it would fight */
+    for (size_t i = 0; i < files.n; i++) {
+        for (size_t j = 0; specs[i] && j < i; j++) {
+            if (specs[j] && !strcmp(specs[i]->cluster, specs[j]->cluster)) {
+                diags_add(&d, DIAG_ERROR, specs[i]->file, specs[i]->cluster_pos.line,
+                          specs[i]->cluster_pos.col,
+                          "duplicate cluster name '%s' (first in %s:%d:%d)", specs[i]->cluster,
+                          specs[j]->file, specs[j]->cluster_pos.line, specs[j]->cluster_pos.col);
+                break;
+            }
+        }
+    }
+
+    diags_sort(&d);
+    diags_print(&d, stderr);
+    bool failed = diags_count(&d, DIAG_ERROR) > 0;
+    if (!failed)
+        for (size_t i = 0; i < files.n; i++)
+            print_summary(specs[i]);
+
+    for (size_t i = 0; i < files.n; i++) {
+        spec_free(specs[i]);
+        free(files.v[i]);
+    }
+    free(specs);
+    free(files.v);
+    diags_release(&d);
+    return failed ? EXIT_FAILURE_ : EXIT_OK;
 }

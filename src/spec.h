@@ -119,6 +119,7 @@ struct spec {
     char *source;   /* the file's bytes, for fingerprints */
     size_t source_len;
     char *cluster;
+    struct spec_pos cluster_pos; /* where the cluster name is written */
 
     struct spec_host *hosts;
     size_t nhosts;
