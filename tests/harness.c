@@ -63,6 +63,7 @@ struct hproc {
 };
 
 struct harness {
+    pid_t owner;                  /* the process that created it */
     char dir[DIR_MAX];
     char *rm_argv[4];             /* prepared for the signal path */
     struct htrack tracked[TRACK_MAX];
@@ -74,6 +75,18 @@ static struct harness *volatile g_harness[HARNESS_MAX];
 static bool g_handlers_installed;
 static bool g_keep, g_verbose;
 static unsigned char g_ports_used[65536 / 8];
+
+/* HARNESS_READY_TIMEOUT_MS, or the environment's override (slow machines). */
+static long ready_timeout_ms(void)
+{
+    static long ms;
+    if (ms == 0) {
+        const char *e = getenv("HARNESS_READY_TIMEOUT_MS");
+        if (!e || !parse_long(e, 1, 3600 * 1000L, &ms))
+            ms = HARNESS_READY_TIMEOUT_MS;
+    }
+    return ms;
+}
 
 /* ======================= async-signal-safe helpers ======================= */
 
@@ -256,9 +269,10 @@ static void on_fatal_signal(int sig)
 
     safe_write("harness: fatal signal, stopping the processes of the test\n");
     size_t n = 0;
+    pid_t self = getpid();
     for (int i = 0; i < HARNESS_MAX; i++) {
         struct harness *h = g_harness[i];
-        if (!h)
+        if (!h || h->owner != self) /* a forked child owns nothing */
             continue;
         for (int j = 0; j < TRACK_MAX; j++)
             if (h->tracked[j].pid > 0)
@@ -267,7 +281,7 @@ static void on_fatal_signal(int sig)
     stop_tracked(all, n, STOP_WAIT_MS);
     for (int i = 0; i < HARNESS_MAX; i++) {
         struct harness *h = g_harness[i];
-        if (!h)
+        if (!h || h->owner != self)
             continue;
         if (g_keep) {
             safe_write("harness: kept ");
@@ -363,6 +377,7 @@ struct harness *harness_new(const char *name)
 {
     install_handlers();
     struct harness *h = xcalloc(1, sizeof(*h));
+    h->owner = getpid();
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
@@ -435,9 +450,11 @@ void harness_cleanup(struct harness *h)
 {
     if (!h)
         return;
-    struct htrack *v[TRACK_MAX];
+    /* a forked child that exits must not stop its parent's processes */
+    bool owner = h->owner == getpid();
+    struct htrack *v[TRACK_MAX] = { 0 };
     size_t n = 0;
-    for (int i = 0; i < TRACK_MAX; i++)
+    for (int i = 0; i < TRACK_MAX && owner; i++)
         if (h->tracked[i].pid > 0)
             v[n++] = &h->tracked[i];
     int left = stop_tracked(v, n, STOP_WAIT_MS);
@@ -450,9 +467,9 @@ void harness_cleanup(struct harness *h)
         if (g_harness[i] == h)
             g_harness[i] = NULL;
 
-    if (g_keep)
+    if (owner && g_keep)
         fprintf(stderr, "harness: kept %s\n", h->dir);
-    else
+    else if (owner)
         nftw(h->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 
     for (size_t i = 0; i < h->nprocs; i++)
@@ -603,14 +620,14 @@ bool harness_wait_ping(const char *ip, int port, long timeout_ms)
 {
     struct addr_arg a = { ip, port };
     return harness_wait_until(ping_cond, &a,
-                              timeout_ms > 0 ? timeout_ms : HARNESS_READY_TIMEOUT_MS, POLL_MS);
+                              timeout_ms > 0 ? timeout_ms : ready_timeout_ms(), POLL_MS);
 }
 
 bool harness_wait_port(const char *ip, int port, long timeout_ms)
 {
     struct addr_arg a = { ip, port };
     return harness_wait_until(port_cond, &a,
-                              timeout_ms > 0 ? timeout_ms : HARNESS_READY_TIMEOUT_MS, POLL_MS);
+                              timeout_ms > 0 ? timeout_ms : ready_timeout_ms(), POLL_MS);
 }
 
 /* =============================== processes =============================== */
@@ -808,7 +825,7 @@ static bool proc_wait_ready(struct hproc *p, bool quiet_on_port_clash, bool *por
         ready_cond(&a);
         ok = !a.exited;
     } else {
-        ok = harness_wait_until(ready_cond, &a, HARNESS_READY_TIMEOUT_MS, POLL_MS) && !a.exited;
+        ok = harness_wait_until(ready_cond, &a, ready_timeout_ms(), POLL_MS) && !a.exited;
     }
     if (ok)
         return true;
@@ -1204,7 +1221,7 @@ static bool pidfile_cond(void *arg)
 pid_t harness_track_pidfile(struct harness *h, const char *pidfile, const char *expect)
 {
     struct pidfile_arg a = { pidfile, expect, 0 };
-    if (!harness_wait_until(pidfile_cond, &a, HARNESS_READY_TIMEOUT_MS, POLL_MS)) {
+    if (!harness_wait_until(pidfile_cond, &a, ready_timeout_ms(), POLL_MS)) {
         fprintf(stderr, "harness: '%s' names no running '%s'\n", pidfile, expect ? expect : "");
         return -1;
     }

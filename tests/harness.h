@@ -31,10 +31,17 @@
  *   SIGSEGV/SIGBUS/SIGFPE/SIGILL) sends TERM to every tracked process, waits up
  *   to 5 s, then KILLs, and removes the directory. The signal path uses only
  *   pre-recorded data and async-signal-safe calls, then re-raises the signal.
+ *   A forked child of the test that exits or crashes stops nothing: only the
+ *   process that called harness_new() cleans up.
+ *
+ * Threads
+ *   harness_redis_cmd, harness_wait_* and harness_pid_alive may be called from
+ *   any thread; the rest (start, stop, track, free_port, run) from one thread.
  *
  * Environment
  *   HARNESS_KEEP=1    keep the directory (its path is printed) after cleanup
  *   HARNESS_VERBOSE=1 print each start/stop on stderr
+ *   HARNESS_READY_TIMEOUT_MS  readiness deadline instead of 5000
  *   TMPDIR            where the directory is created (default /tmp)
  *
  * Errors are reported on stderr (lowercase, with the subject quoted); passwords
@@ -50,7 +57,7 @@ struct harness; /* a temporary directory + the processes it tracks */
 struct hproc;   /* a process the harness started; owned by the harness */
 
 #define HARNESS_IP "127.0.0.1"
-#define HARNESS_READY_TIMEOUT_MS 5000 /* default readiness deadline */
+#define HARNESS_READY_TIMEOUT_MS 5000 /* default readiness deadline (see above) */
 
 enum hproc_kind { HPROC_REDIS, HPROC_SENTINEL, HPROC_NUTCRACKER, HPROC_OTHER };
 

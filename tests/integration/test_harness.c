@@ -280,6 +280,24 @@ TEST(run_captures_output)
     CHECK_INT_EQ(harness_run(missing, NULL, NULL, &status), -1);
 }
 
+TEST(forked_child_exit_stops_nothing)
+{
+    struct hproc *r = harness_start_redis(H, 0, NULL);
+    CHECK(r != NULL);
+    if (!r)
+        return;
+    pid_t child = fork();
+    if (child == 0)
+        exit(0); /* runs the atexit handlers, which must leave r alone */
+    int st = -1;
+    waitpid(child, &st, 0);
+    CHECK(WIFEXITED(st));
+    CHECK(hproc_alive(r));
+    CHECK(path_exists(hproc_conf(r)));
+    CHECK(harness_wait_ping(HARNESS_IP, hproc_port(r), 0));
+    CHECK_INT_EQ(harness_stop(H, r), 0);
+}
+
 static bool counter_reaches_3(void *arg)
 {
     return ++*(int *)arg >= 3;
@@ -394,6 +412,7 @@ int main(int argc, char **argv)
     RUN(exited_process_is_never_signalled);
     RUN(run_captures_output);
     RUN(wait_until_polls);
+    RUN(forked_child_exit_stops_nothing);
     RUN(segfault_stops_processes);
     RUN(abort_stops_processes);
     RUN(sigterm_stops_processes);
