@@ -1,0 +1,293 @@
+/* test_transport_local.c - the local transport runs real commands and touches real files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "test.h"
+#include "transport.h"
+#include "util.h"
+
+static char tmpdir[] = "/tmp/rmgr-test-transport-local-XXXXXX";
+static struct transport *t;
+
+static char *path_in(const char *name)
+{
+    return xasprintf("%s/%s", tmpdir, name);
+}
+
+static int run(const char *const *argv, struct exec_result *r)
+{
+    char *err = NULL;
+    int rc = transport_exec(t, argv, r, &err);
+    if (rc != 0)
+        printf("    exec failed: %s\n", err ? err : "(no message)");
+    free(err);
+    return rc;
+}
+
+TEST(exec_returns_status_and_output)
+{
+    struct exec_result r;
+    const char *argv[] = {"sh", "-c", "echo out; echo err >&2; exit 3", NULL};
+    CHECK_INT_EQ(run(argv, &r), 0);
+    CHECK_INT_EQ(r.status, 3);
+    CHECK_STR_EQ(r.out, "out\n");
+    CHECK_STR_EQ(r.err, "err\n");
+    exec_result_release(&r);
+
+    const char *ok[] = {"true", NULL};
+    CHECK_INT_EQ(run(ok, &r), 0);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_STR_EQ(r.out, "");
+    CHECK_STR_EQ(r.err, "");
+    exec_result_release(&r);
+}
+
+TEST(exec_passes_arguments_literally)
+{
+    struct exec_result r;
+    const char *argv[] = {"printf", "[%s]\n", "a b", "it's", "$(id)", "", "x\ny", NULL};
+    CHECK_INT_EQ(run(argv, &r), 0);
+    CHECK_STR_EQ(r.out, "[a b]\n[it's]\n[$(id)]\n[]\n[x\ny]\n");
+    exec_result_release(&r);
+}
+
+TEST(exec_reports_signal_as_128_plus_n)
+{
+    struct exec_result r;
+    const char *argv[] = {"sh", "-c", "kill -TERM $$", NULL};
+    CHECK_INT_EQ(run(argv, &r), 0);
+    CHECK_INT_EQ(r.status, 128 + 15);
+    exec_result_release(&r);
+}
+
+TEST(exec_missing_command_is_127)
+{
+    struct exec_result r;
+    const char *argv[] = {"/nonexistent/rmgr-no-such-command", NULL};
+    CHECK_INT_EQ(run(argv, &r), 0);
+    CHECK_INT_EQ(r.status, 127);
+    CHECK_CONTAINS(r.err, "No such file or directory");
+    exec_result_release(&r);
+}
+
+TEST(exec_large_output_on_both_streams)
+{
+    /* 4 MiB on each stream, interleaved: a reader that waits on one pipe deadlocks */
+    struct exec_result r;
+    const char *argv[] = {"sh", "-c",
+                          "i=0; while [ $i -lt 64 ]; do head -c 65536 /dev/zero | tr '\\0' o; "
+                          "head -c 65536 /dev/zero | tr '\\0' e >&2; i=$((i+1)); done",
+                          NULL};
+    CHECK_INT_EQ(run(argv, &r), 0);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_INT_EQ(strlen(r.out), 64 * 65536);
+    CHECK_INT_EQ(strlen(r.err), 64 * 65536);
+    CHECK(r.out[0] == 'o' && r.out[64 * 65536 - 1] == 'o');
+    CHECK(r.err[0] == 'e');
+    exec_result_release(&r);
+}
+
+TEST(exec_timeout_kills_process_group)
+{
+    struct transport_options o = {.command_timeout_ms = 300};
+    char *err = NULL;
+    struct transport *tt = transport_open(NULL, "localhost", &o, &err);
+    CHECK(tt != NULL);
+    if (!tt)
+        return;
+    /* a grandchild in the same group writes its pid, then sleeps: it must die too */
+    char *pidfile = path_in("grandchild.pid");
+    char *script = xasprintf("sleep 30 & echo $! > %s; wait", pidfile);
+    const char *argv[] = {"sh", "-c", script, NULL};
+    struct exec_result r;
+    long long t0 = now_ms();
+    int rc = transport_exec(tt, argv, &r, &err);
+    long long took = now_ms() - t0;
+    CHECK_INT_EQ(rc, -1);
+    CHECK_CONTAINS(err, "timed out after 300 ms");
+    CHECK(took < 5000);
+    free(err);
+    char *pid_s = test_slurp(pidfile);
+    CHECK(pid_s != NULL);
+    if (pid_s) {
+        pid_t gc = (pid_t)atol(pid_s);
+        /* the grandchild was reparented to init: give it a moment to be reaped */
+        int alive = 1;
+        for (int i = 0; i < 100 && alive; i++) {
+            char proc[64];
+            snprintf(proc, sizeof(proc), "/proc/%ld/stat", (long)gc);
+            char *st = test_slurp(proc);
+            /* gone, or a zombie waiting for init */
+            alive = st && !strstr(st, ") Z ");
+            free(st);
+            if (alive)
+                usleep(20000);
+        }
+        CHECK(!alive);
+        free(pid_s);
+    }
+    free(script);
+    free(pidfile);
+    transport_close(tt);
+}
+
+TEST(exec_returns_when_daemon_keeps_pipes)
+{
+    /* the child exits, a background process keeps stdout open: do not wait for it */
+    struct exec_result r;
+    const char *argv[] = {"sh", "-c", "echo started; (sleep 3 &) ; exit 0", NULL};
+    long long t0 = now_ms();
+    CHECK_INT_EQ(run(argv, &r), 0);
+    CHECK(now_ms() - t0 < 2500);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_STR_EQ(r.out, "started\n");
+    exec_result_release(&r);
+}
+
+TEST(write_read_back_with_mode)
+{
+    char *path = path_in("a/b/c/file.conf");
+    char *err = NULL;
+    const char data[] = "port 6379\n\0binary";
+    CHECK_INT_EQ(transport_write_file(t, path, data, sizeof(data), 0640, &err), 0);
+    CHECK(err == NULL);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0640);
+
+    char *out = NULL;
+    size_t len = 0;
+    CHECK_INT_EQ(transport_read_file(t, path, 1 << 20, &out, &len, &err), 0);
+    CHECK_INT_EQ(len, sizeof(data));
+    CHECK(out && memcmp(out, data, sizeof(data)) == 0);
+    free(out);
+
+    /* overwrite replaces content and mode; no temp file stays behind */
+    CHECK_INT_EQ(transport_write_file(t, path, "x", 1, 0600, &err), 0);
+    CHECK_INT_EQ(transport_read_file(t, path, 1 << 20, &out, &len, &err), 0);
+    CHECK_STR_EQ(out, "x");
+    free(out);
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 07777) == 0600);
+    char *dir = path_in("a/b/c");
+    const char *ls[] = {"ls", "-A", dir, NULL};
+    struct exec_result r;
+    CHECK_INT_EQ(run(ls, &r), 0);
+    CHECK_STR_EQ(r.out, "file.conf\n");
+    exec_result_release(&r);
+    free(dir);
+    free(path);
+}
+
+TEST(read_respects_size_cap)
+{
+    char *path = path_in("big");
+    char *err = NULL;
+    CHECK_INT_EQ(transport_write_file(t, path, "0123456789", 10, 0644, &err), 0);
+    char *out = NULL;
+    size_t len = 0;
+    CHECK_INT_EQ(transport_read_file(t, path, 5, &out, &len, &err), -1);
+    CHECK_CONTAINS(err, "larger than 5 bytes");
+    CHECK(out == NULL);
+    free(err);
+    free(path);
+}
+
+TEST(missing_file_is_1)
+{
+    char *path = path_in("no/such/file");
+    char *err = NULL, *out = NULL;
+    size_t len = 7;
+    long long mt = 0;
+    CHECK_INT_EQ(transport_read_file(t, path, 1024, &out, &len, &err), 1);
+    CHECK(out == NULL && err == NULL);
+    CHECK_INT_EQ(transport_stat_mtime(t, path, &mt, &err), 1);
+    CHECK(err == NULL);
+    free(path);
+}
+
+TEST(stat_mtime_matches_file)
+{
+    char *path = path_in("mtime");
+    char *err = NULL;
+    CHECK_INT_EQ(transport_write_file(t, path, "m", 1, 0644, &err), 0);
+    struct timespec times[2] = {{1700000000, 0}, {1700000000, 0}};
+    CHECK(utimensat(AT_FDCWD, path, times, 0) == 0);
+    long long mt = 0;
+    CHECK_INT_EQ(transport_stat_mtime(t, path, &mt, &err), 0);
+    CHECK_INT_EQ(mt, 1700000000LL);
+    free(path);
+}
+
+TEST(mkdir_p_with_mode)
+{
+    char *path = path_in("d1/d2/d3/");
+    char *err = NULL;
+    CHECK_INT_EQ(transport_mkdir(t, path, 0700, &err), 0);
+    CHECK(err == NULL);
+    struct stat st;
+    char *d3 = path_in("d1/d2/d3");
+    CHECK(stat(d3, &st) == 0 && S_ISDIR(st.st_mode) && (st.st_mode & 07777) == 0700);
+    /* existing directories are fine */
+    CHECK_INT_EQ(transport_mkdir(t, d3, 0700, &err), 0);
+    /* a file in the way is not */
+    char *f = path_in("d1/file");
+    CHECK_INT_EQ(transport_write_file(t, f, "", 0, 0644, &err), 0);
+    char *under = path_in("d1/file/sub");
+    CHECK_INT_EQ(transport_mkdir(t, under, 0755, &err), -1);
+    CHECK_CONTAINS(err, "not a directory");
+    free(err);
+    free(under);
+    free(f);
+    free(d3);
+    free(path);
+}
+
+TEST(relative_paths_refused)
+{
+    char *err = NULL;
+    CHECK_INT_EQ(transport_write_file(t, "rel/file", "x", 1, 0644, &err), -1);
+    CHECK_CONTAINS(err, "not absolute");
+    free(err);
+}
+
+int main(void)
+{
+    if (!mkdtemp(tmpdir)) {
+        printf("cannot create a temporary directory: %s\n", strerror(errno));
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    char *err = NULL;
+    t = transport_open(NULL, "localhost", NULL, &err);
+    if (!t) {
+        printf("cannot open the local transport: %s\n0 passed, 1 failed\n", err);
+        return 1;
+    }
+    CHECK_STR_EQ(transport_host(t), "localhost");
+    RUN(exec_returns_status_and_output);
+    RUN(exec_passes_arguments_literally);
+    RUN(exec_reports_signal_as_128_plus_n);
+    RUN(exec_missing_command_is_127);
+    RUN(exec_large_output_on_both_streams);
+    RUN(exec_timeout_kills_process_group);
+    RUN(exec_returns_when_daemon_keeps_pipes);
+    RUN(write_read_back_with_mode);
+    RUN(read_respects_size_cap);
+    RUN(missing_file_is_1);
+    RUN(stat_mtime_matches_file);
+    RUN(mkdir_p_with_mode);
+    RUN(relative_paths_refused);
+    transport_close(t);
+
+    const char *rm[] = {"rm", "-rf", tmpdir, NULL};
+    struct exec_result r;
+    t = transport_open(NULL, "localhost", NULL, &err);
+    if (t && transport_exec(t, rm, &r, &err) == 0)
+        exec_result_release(&r);
+    transport_close(t);
+    free(err);
+    return test_done();
+}
