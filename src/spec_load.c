@@ -30,6 +30,7 @@ struct loader {
     struct diags *d;
     struct spec *s;
     struct strbuf path; /* dotted path of the value being read, for messages */
+    struct spec_pos *stats_pos; /* per proxy: where stats_port is written (or the proxy) */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -386,7 +387,7 @@ static void set_port(struct loader *L, const struct field *f, const struct ynode
         return;
     }
     if (n < 1 || n > 65535) {
-        error_at(L, v, "port %ld is out of range 1..65535", n);
+        error_at(L, v, "port %ld for '%s' is out of range 1..65535", n, path(L));
         return;
     }
     *AT(obj, f, int) = (int)n;
@@ -928,6 +929,9 @@ static void load_proxies(struct loader *L, const struct ynode *v)
             p->auto_eject_hosts = false;
             p->preconnect = true;
             LOAD_MAP(L, item, proxy_fields, p);
+            const struct ynode *sp = ynode_get(item, "stats_port");
+            L->stats_pos = xrealloc(L->stats_pos, s->nproxies * sizeof(*L->stats_pos));
+            L->stats_pos[s->nproxies - 1] = sp ? (struct spec_pos){sp->line, sp->col} : p->pos;
         }
         path_pop(L, old);
     }
@@ -1074,7 +1078,7 @@ static void check_addresses(struct loader *L)
                                                                           : p->listen.ip;
         add_use(&v, &n, &cap, lip, p->listen.port, p->listen.pos,
                 xasprintf("the listen address of proxy %zu", i + 1));
-        add_use(&v, &n, &cap, p->host_ip, p->stats_port, p->pos,
+        add_use(&v, &n, &cap, p->host_ip, p->stats_port, L->stats_pos[i],
                 xasprintf("the stats port of proxy %zu", i + 1));
     }
     if (n > 1)
@@ -1216,6 +1220,7 @@ struct spec *spec_load_buffer(const char *name, const char *data, size_t len, st
     struct loader L = {.file = name, .d = d, .s = s};
     load_root(&L, root);
     sb_release(&L.path);
+    free(L.stats_pos);
     ynode_free(root);
 
     if (diags_count(d, DIAG_ERROR) > errors_before) {
