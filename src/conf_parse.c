@@ -304,7 +304,6 @@ static int split_args(const char *p, struct args *out)
             return 0;
         struct strbuf cur = {0};
         bool inq = false, insq = false, done = false;
-        sb_addn(&cur, "", 0); /* an empty "" argument is still an argument */
         while (!done) {
             if (inq) {
                 if (p[0] == '\\' && p[1] == 'x' && hex_value(p[2]) >= 0 && hex_value(p[3]) >= 0) {
