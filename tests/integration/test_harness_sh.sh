@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# shellcheck disable=SC1091,SC2016  # eval strings expand later, on purpose
+# test_harness_sh.sh - tests/harness.sh: real redis, sentinel and nutcracker
+# from a shell test; only their pids are stopped, also when the test dies.
+set -u
+TESTS_DIR=${RMGR_TESTS_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+. "$TESTS_DIR/harness.sh"
+
+# a child script used below: starts a redis, prints "PID DIR", then ends as told
+if [ "${1:-}" = child ]; then
+    h_init child
+    h_start_redis 0 || exit 3
+    echo "$H_PID $H_DIR"
+    case $2 in
+        exit) exit 1 ;;
+        term) kill -TERM $$; sleep 5 ;;
+        int) kill -INT $$; sleep 5 ;;
+    esac
+    exit 0
+fi
+
+sleep 120 & bystander=$!
+h_init harness-sh
+
+h_check "free ports differ" [ "$(h_free_port)" != "$(h_free_port)" ]
+
+h_start_redis 0 "maxmemory 10mb"; rc=$?
+h_check "redis starts" [ $rc -eq 0 ]
+rpid=$H_PID rport=$H_PORT rdir=$H_DIR_LAST
+h_check "redis pidfile holds its pid" [ "$(cat "$rdir/redis.pid")" = "$rpid" ]
+h_check "extra conf applied" [ "$(h_cli "$rport" CONFIG GET maxmemory | tail -n1)" = 10485760 ]
+
+h_start_sentinel 0 "sentinel monitor m1 127.0.0.1 $rport 1"; rc=$?
+h_check "sentinel starts" [ $rc -eq 0 ]
+spid=$H_PID sport=$H_PORT
+h_check "sentinel monitors redis" \
+    [ "$(h_cli "$sport" SENTINEL GET-MASTER-ADDR-BY-NAME m1 | tail -n1)" = "$rport" ]
+
+h_start_nutcracker 0 0 "  redis: true
+  hash: fnv1a_64
+  servers:
+   - 127.0.0.1:$rport:1 s1"; rc=$?
+h_check "nutcracker starts" [ $rc -eq 0 ]
+npid=$H_PID nport=$H_PORT
+h_check "nutcracker pidfile written" [ "$(cat "$H_DIR_LAST/nutcracker.pid")" = "$npid" ]
+h_check "stats port is private" [ "$H_STATS_PORT" != 22222 ]
+h_check "SET through the proxy" [ "$(h_cli "$nport" SET k1 v1)" = OK ]
+h_check "GET from redis" [ "$(h_cli "$rport" GET k1)" = v1 ]
+
+h_start_redis "$rport" 2>/dev/null; rc=$?
+h_check "taken port refused" [ $rc -ne 0 ]
+h_check "first redis untouched" h_alive "$rpid"
+
+# a daemon started by someone else, found through its pidfile
+oport=$(h_free_port)
+redis-server --port "$oport" --bind 127.0.0.1 --daemonize yes --save '' \
+    --pidfile "$H_DIR/other.pid" --logfile /dev/null --dir "$H_DIR"
+h_check "pidfile tracked" h_track_pidfile "$H_DIR/other.pid" redis-server
+opid=$H_PID
+h_check "wrong program refused" eval '! h_track "$opid" nutcracker 2>/dev/null'
+h_check "tracked daemon stops" h_stop "$opid"
+h_check "tracked daemon gone" eval '! h_alive "$opid"'
+
+h_check "nutcracker stops" h_stop "$npid"
+h_check "sentinel stops" h_stop "$spid"
+h_check "redis stops" h_stop "$rpid"
+for p in "$npid" "$spid" "$rpid"; do
+    h_check "pid $p gone" eval "! h_alive $p"
+done
+h_check "bystander alive" h_alive "$bystander"
+
+# a dying test still stops what it started
+for how in exit term int; do
+    out=$(bash "$0" child "$how" 2>/dev/null)
+    cpid=${out%% *} cdir=${out#* }
+    h_check "child ($how) started a redis" eval '[ -n "$cpid" ] && [ "$cpid" != "$out" ]'
+    h_check "child ($how) redis gone" eval "! h_alive ${cpid:-0}"
+    h_check "child ($how) dir removed" [ ! -e "$cdir" ]
+done
+
+d=$H_DIR
+h_start_redis 0 >/dev/null; rc=$?; last=$H_PID
+h_check "redis without extra conf starts" [ $rc -eq 0 ] && [ "$last" != "$rpid" ]
+h_cleanup
+h_check "cleanup stops the rest" eval "! h_alive $last"
+h_check "cleanup removes the dir" [ ! -e "$d" ]
+h_check "bystander still alive" h_alive "$bystander"
+kill "$bystander"; wait "$bystander" 2>/dev/null
+h_done
