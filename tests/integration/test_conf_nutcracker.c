@@ -11,9 +11,9 @@
 
 static struct harness *h;
 
-static struct spec *load_spec(const char *proxy_extra)
+static struct spec *load_spec(const char *cluster, const char *proxy_extra)
 {
-    char *yaml = xasprintf("cluster: conftest\n"
+    char *yaml = xasprintf("cluster: \"%s\"\n"
                            "defaults:\n  transport: local\n  base_dir: %s\n"
                            "shards:\n"
                            "  - name: shard1\n    master: 127.0.0.1:%d\n"
@@ -21,7 +21,7 @@ static struct spec *load_spec(const char *proxy_extra)
                            "sentinel:\n  quorum: 1\n  nodes: [127.0.0.1:%d]\n"
                            "proxies:\n  - host: 127.0.0.1\n    listen: 127.0.0.1:%d\n"
                            "    stats_port: %d\n%s",
-                           harness_dir(h), harness_free_port(), harness_free_port(),
+                           cluster, harness_dir(h), harness_free_port(), harness_free_port(),
                            harness_free_port(), harness_free_port(), harness_free_port(),
                            proxy_extra);
     struct diags d = {0};
@@ -46,9 +46,9 @@ static int nutcracker_test(const char *name, const char *text)
     return status;
 }
 
-static void check_accepted(const char *proxy_extra, const char *password)
+static void check_accepted(const char *cluster, const char *proxy_extra, const char *password)
 {
-    struct spec *s = load_spec(proxy_extra);
+    struct spec *s = load_spec(cluster, proxy_extra);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -63,16 +63,24 @@ static void check_accepted(const char *proxy_extra, const char *password)
 
 TEST(defaults_are_accepted)
 {
-    check_accepted("", NULL);
+    check_accepted("conftest", "", NULL);
 }
 
 TEST(every_option_and_a_password_are_accepted)
 {
-    check_accepted("    hash: murmur\n    distribution: modula\n    hash_tag: \"{}\"\n"
+    check_accepted("conftest", "    hash: murmur\n    distribution: modula\n    hash_tag: \"{}\"\n"
                    "    timeout_ms: 1000\n    server_retry_timeout_ms: 30000\n"
                    "    server_failure_limit: 3\n    auto_eject_hosts: true\n"
                    "    preconnect: false\n",
                    "p@ss \"w\\rd\" #1: {x}");
+}
+
+TEST(pool_names_yaml_would_retype_are_accepted)
+{
+    /* quoted by the renderer: plain, YAML would read a boolean or null */
+    check_accepted("yes", "", NULL);
+    check_accepted("null", "", NULL);
+    check_accepted("0123", "", NULL);
 }
 
 TEST(check_itself_refuses_a_broken_file)
@@ -87,6 +95,7 @@ int main(void)
     h = harness_new("conf-nutcracker");
     RUN(defaults_are_accepted);
     RUN(every_option_and_a_password_are_accepted);
+    RUN(pool_names_yaml_would_retype_are_accepted);
     RUN(check_itself_refuses_a_broken_file);
     harness_cleanup(h);
     return test_done();
