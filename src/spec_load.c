@@ -285,7 +285,10 @@ static const char *got(const struct ynode *v, char *buf, size_t size)
 {
     if (v->kind != YNODE_SCALAR || ynode_is_null(v) || v->len > 40 || has_control_chars(v))
         return ynode_describe(v);
-    snprintf(buf, size, "'%s'", v->scalar);
+    if (!v->plain) /* "5000" is a string even when it reads like a number */
+        snprintf(buf, size, "the quoted string \"%s\"", v->scalar);
+    else
+        snprintf(buf, size, "'%s'", v->scalar);
     return buf;
 }
 
@@ -740,7 +743,7 @@ static void load_auth(struct loader *L, const struct ynode *v)
     if (seen == 3)
         error_at(L, ynode_get_key(v, "password_file"),
                  "auth takes password_env or password_file, not both");
-    else if (!seen)
+    else if (!seen && !v->npairs)
         error_at(L, v, "auth needs password_env or password_file");
 }
 

@@ -208,8 +208,8 @@ TEST(every_problem_reported)
                           "    master: nohost:7001\n"
                           "    replicas: [127.0.0.1:0]\n"
                           "sentinel:\n"
-                          "  qorum: 1\n"
                           "  nodes: [127.0.0.1:26379]\n"
+                          "  qorum: 1\n"
                           "  down_after_ms: 100\n",
                           &d);
     CHECK(s == NULL);
@@ -217,8 +217,8 @@ TEST(every_problem_reported)
     CHECK_STR_EQ(t,
                  "4:13: error: undefined host 'nohost': define it under hosts: or use an IP address\n"
                  "5:16: error: port 0 in '127.0.0.1:0' is out of range 1..65535\n"
-                 "7:3: error: unknown key 'qorum' in sentinel (did you mean 'quorum'?)\n"
                  "7:3: error: missing required key 'quorum' in sentinel\n"
+                 "8:3: error: unknown key 'qorum' in sentinel (did you mean 'quorum'?)\n"
                  "9:18: warning: down_after_ms 100 is below 2000 and causes spurious failovers\n");
     free(t);
     diags_release(&d);
@@ -439,7 +439,7 @@ TEST(read_password)
 TEST(auth_needs_exactly_one)
 {
     struct diags d = {0};
-    struct spec *s = load("cluster: x\nauth: {}\n"
+    struct spec *s = load("cluster: x\nauth: { }\n"
                           "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
                           "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
                           &d);
@@ -459,7 +459,7 @@ TEST(string_fields_refuse_typed_scalars)
     CHECK(s == NULL);
     char *t = diag_text(&d);
     CHECK_STR_EQ(t, "1:10: error: wrong type for 'cluster': expected a string, got an integer\n"
-                    "3:21: error: wrong type for 'sentinel.quorum': expected an integer, got '2'\n");
+                    "3:21: error: wrong type for 'sentinel.quorum': expected an integer, got the quoted string \"2\"\n");
     free(t);
     diags_release(&d);
 }
