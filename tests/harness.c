@@ -120,7 +120,8 @@ static long long mono_ms(void)
 
 /*
  * Read the state letter and start time of pid from /proc/PID/stat.
- * False when the process does not exist.
+ * False when the process does not exist (errno ENOENT or ESRCH) or /proc
+ * cannot be read (other errno).
  */
 static bool proc_stat(pid_t pid, char *state, unsigned long long *start)
 {
@@ -186,7 +187,15 @@ static bool tracked_gone(struct htrack *t)
     }
     char state;
     unsigned long long start;
-    if (!proc_stat(pid, &state, &start) || start != t->start) {
+    errno = 0;
+    if (!proc_stat(pid, &state, &start)) {
+        /* cannot look (EMFILE...): an unreaped child still holds its pid */
+        if (t->child && errno != ENOENT && errno != ESRCH && errno != 0)
+            return false;
+        t->pid = 0;
+        return true;
+    }
+    if (start != t->start) {
         t->pid = 0;
         return true;
     }
