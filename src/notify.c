@@ -916,7 +916,8 @@ int notify_post(const struct notify_options *o, const struct notify_target *t,
 done:
     if (!d.delivered && err) {
         if (d.attempts > 1)
-            *err = xasprintf("webhook '%s': %s after %d attempts", shown, problem, d.attempts);
+            *err = xasprintf("webhook '%s': gave up after %d attempts: %s", shown, d.attempts,
+                             problem);
         else
             *err = xasprintf("webhook '%s': %s", shown, problem);
     }

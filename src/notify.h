@@ -149,7 +149,7 @@ struct notify_delivery {
  * POST `json` to one webhook, retrying network errors, 5xx and 429 with
  * exponential backoff (Retry-After honoured, capped at retry_max_ms) up to
  * max_attempts. Returns 0 when delivered, or -1 with *err set (caller frees):
- * "webhook 'https://hooks.slack.com': HTTP 500 after 4 attempts".
+ * "webhook 'https://hooks.slack.com': gave up after 4 attempts: HTTP 500".
  */
 int notify_post(const struct notify_options *o, const struct notify_target *t,
                 const char *json, struct notify_delivery *out, char **err);
