@@ -51,7 +51,15 @@ enum step_safety { SAFETY_SAFE, SAFETY_DISRUPTIVE, SAFETY_DESTRUCTIVE };
 const char *step_safety_name(enum step_safety s);
 
 /* Waves run in this order; steps inside one wave may run in parallel across hosts. */
-enum step_wave { WAVE_FILES = 1, WAVE_PROCESSES, WAVE_REPLICATION, WAVE_SENTINELS, WAVE_PROXIES };
+enum step_wave {
+    WAVE_FILES = 1,
+    WAVE_PROCESSES,
+    WAVE_REPLICATION,
+    WAVE_SENTINELS,
+    WAVE_PROXIES,
+    WAVE_CLEANUP, /* stop and wipe instances of shards removed from the spec, once
+                     Sentinel and the proxies no longer use them */
+};
 
 enum instance_kind { INSTANCE_REDIS, INSTANCE_SENTINEL, INSTANCE_PROXY };
 const char *instance_kind_name(enum instance_kind k); /* "redis", "sentinel", "proxy" */
@@ -107,7 +115,13 @@ struct plan_counts {
     size_t add, change, remove, observed;
 };
 struct plan_counts plan_count(const struct plan *p);
-bool plan_has_changes(const struct plan *p); /* any step that is not "=" */
+/*
+ * true when the cluster differs from the spec: any step that is not "=", or
+ * any instance that could not be observed (unreachable > 0), so that
+ * `plan --detailed-exitcode` reports drift rather than "no changes" for a
+ * cluster it could not fully see. Refusals are reported separately.
+ */
+bool plan_has_changes(const struct plan *p);
 bool plan_has_destructive(const struct plan *p);
 
 #endif

@@ -1,0 +1,1248 @@
+/*
+ * plan.c - the planner: (spec, observed) -> ordered steps. Pure, no I/O.
+ *
+ * Two passes. First the truth: for every shard, which node is the master
+ * now (Sentinel's view when Sentinel monitors the shard, otherwise what the
+ * nodes themselves report), refusing whenever that is ambiguous: a plan
+ * built on a wrong master would demote the node holding the newest data.
+ * Then the steps, built around that master and never touching its role:
+ * files, processes, replication, config drift, Sentinel monitors, proxy
+ * configs, and the clean-up of shards removed from the spec.
+ *
+ * Steps are generated in spec order and stably sorted by wave, so output
+ * is deterministic for a given input.
+ */
+#include "plan.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------- names */
+
+static const char *const step_kind_names[] = {
+    [STEP_OBSERVED] = "observed",
+    [STEP_INSTALL_FILES] = "install-files",
+    [STEP_START] = "start",
+    [STEP_STOP] = "stop",
+    [STEP_REMOVE_FILES] = "remove-files",
+    [STEP_CONFIG_SET] = "config-set",
+    [STEP_CONFIG_REWRITE] = "config-rewrite",
+    [STEP_REPLICAOF] = "replicaof",
+    [STEP_SENTINEL_MONITOR] = "sentinel-monitor",
+    [STEP_SENTINEL_SET] = "sentinel-set",
+    [STEP_SENTINEL_REMOVE] = "sentinel-remove",
+    [STEP_PROXY_CONFIG] = "proxy-config",
+    [STEP_PROXY_RESTART] = "proxy-restart",
+};
+
+const char *step_kind_name(enum step_kind k)
+{
+    if ((size_t)k < ARRAY_SIZE(step_kind_names) && step_kind_names[k])
+        return step_kind_names[k];
+    return "unknown";
+}
+
+const char *step_action_symbol(enum step_action a)
+{
+    switch (a) {
+    case ACTION_NONE: return "=";
+    case ACTION_CREATE: return "+";
+    case ACTION_CHANGE: return "~";
+    case ACTION_REMOVE: return "-";
+    case ACTION_REPLACE: return "-/+";
+    }
+    return "?";
+}
+
+const char *step_safety_name(enum step_safety s)
+{
+    switch (s) {
+    case SAFETY_SAFE: return "safe";
+    case SAFETY_DISRUPTIVE: return "disruptive";
+    case SAFETY_DESTRUCTIVE: return "destructive";
+    }
+    return "unknown";
+}
+
+const char *instance_kind_name(enum instance_kind k)
+{
+    switch (k) {
+    case INSTANCE_REDIS: return "redis";
+    case INSTANCE_SENTINEL: return "sentinel";
+    case INSTANCE_PROXY: return "proxy";
+    }
+    return "unknown";
+}
+
+/* ---------------------------------------------------------------- builder */
+
+struct builder {
+    const struct spec *s;
+    const struct observed *o;
+    struct plan *p;
+    size_t steps_cap, warnings_cap, refusals_cap;
+    const char *password; /* CONF_SECRET_PLACEHOLDER when the spec has auth */
+};
+
+static void warn(struct builder *b, const char *fmt, ...) RMGR_PRINTF(2, 3);
+
+static void warn(struct builder *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *w = xvasprintf(fmt, ap);
+    va_end(ap);
+    VEC_GROW(b->p->warnings, b->p->nwarnings, b->warnings_cap);
+    b->p->warnings[b->p->nwarnings++] = w;
+}
+
+/* Take ownership of `diagnosis`. */
+static void refuse(struct builder *b, const char *shard, char *diagnosis)
+{
+    VEC_GROW(b->p->refusals, b->p->nrefusals, b->refusals_cap);
+    b->p->refusals[b->p->nrefusals].shard = xstrdup(shard);
+    b->p->refusals[b->p->nrefusals].diagnosis = diagnosis;
+    b->p->nrefusals++;
+}
+
+/*
+ * Append a step running on `at` (spec spelling for target and host). The
+ * reason is formatted; everything else is filled in by the caller.
+ */
+static struct step *add_step(struct builder *b, enum step_kind kind, enum step_action action,
+                             enum step_safety safety, enum step_wave wave,
+                             enum instance_kind inst, const char *group,
+                             const struct spec_addr *at, const char *fmt, ...)
+    RMGR_PRINTF(9, 10);
+
+static struct step *add_step(struct builder *b, enum step_kind kind, enum step_action action,
+                             enum step_safety safety, enum step_wave wave,
+                             enum instance_kind inst, const char *group,
+                             const struct spec_addr *at, const char *fmt, ...)
+{
+    VEC_GROW(b->p->steps, b->p->nsteps, b->steps_cap);
+    struct step *st = &b->p->steps[b->p->nsteps++];
+    memset(st, 0, sizeof(*st));
+    st->kind = kind;
+    st->action = action;
+    st->safety = safety;
+    st->wave = wave;
+    st->instance = inst;
+    st->group = xstrdup(group);
+    st->target = xasprintf("%s:%d", at->host ? at->host : at->ip, at->port);
+    st->host = xstrdup(at->host ? at->host : at->ip);
+    st->ip = xstrdup(at->ip);
+    st->port = at->port;
+    va_list ap;
+    va_start(ap, fmt);
+    st->reason = xvasprintf(fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+static void step_add_setting(struct step *st, const char *key, const char *value)
+{
+    st->settings = xrealloc(st->settings, (st->nsettings + 1) * sizeof(*st->settings));
+    st->settings[st->nsettings].key = xstrdup(key);
+    st->settings[st->nsettings].value = xstrdup(value);
+    st->nsettings++;
+}
+
+static void step_set_master(struct step *st, const struct spec_addr *m)
+{
+    st->master_ip = xstrdup(m->ip);
+    st->master_port = m->port;
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool addr_is(const struct spec_addr *a, const char *ip, int port)
+{
+    return a->port == port && str_eq(a->ip, ip);
+}
+
+static size_t shard_nmembers(const struct spec_shard *sh)
+{
+    return 1 + sh->nreplicas;
+}
+
+/* member 0 is the spec master, then the replicas in spec order */
+static const struct spec_addr *shard_member(const struct spec_shard *sh, size_t k)
+{
+    return k == 0 ? &sh->master : &sh->replicas[k - 1];
+}
+
+static const struct spec_addr *shard_find_member(const struct spec_shard *sh, const char *ip,
+                                                 int port)
+{
+    for (size_t k = 0; k < shard_nmembers(sh); k++)
+        if (addr_is(shard_member(sh, k), ip, port))
+            return shard_member(sh, k);
+    return NULL;
+}
+
+static enum reach redis_reach(const struct obs_redis *r)
+{
+    return r ? r->reach : REACH_NOT_CHECKED;
+}
+
+static bool reach_unreachable(enum reach r)
+{
+    return r != REACH_OK && r != REACH_REFUSED;
+}
+
+static bool redis_is_master(const struct obs_redis *r)
+{
+    return r && r->reach == REACH_OK && str_eq(r->role, "master");
+}
+
+static bool redis_is_slave(const struct obs_redis *r)
+{
+    return r && r->reach == REACH_OK && str_eq(r->role, "slave");
+}
+
+/* keys, replicas or a replication offset: the node has served writes */
+static bool redis_holds_data(const struct obs_redis *r)
+{
+    return r && (r->keys > 0 || r->connected_slaves > 0 || r->master_repl_offset > 0);
+}
+
+static const char *detail_or(const char *detail, const char *dflt)
+{
+    return detail && *detail ? detail : dflt;
+}
+
+static const struct obs_sentinel_master *sentinel_find_master(const struct obs_sentinel *os,
+                                                              const char *name)
+{
+    if (!os)
+        return NULL;
+    for (size_t i = 0; i < os->nmasters; i++)
+        if (str_eq(os->masters[i].name, name))
+            return &os->masters[i];
+    return NULL;
+}
+
+static const struct obs_proxy *observed_proxy(const struct observed *o, const char *ip, int port)
+{
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < o->nproxies; i++)
+        if (o->proxies[i].listen_port == port && str_eq(o->proxies[i].ip, ip))
+            return &o->proxies[i];
+    return NULL;
+}
+
+static void addr_copy(struct spec_addr *dst, const struct spec_addr *src)
+{
+    dst->host = xstrdup(src->host ? src->host : src->ip);
+    dst->ip = xstrdup(src->ip);
+    dst->port = src->port;
+    dst->pos = src->pos;
+}
+
+/* "ip:port" of a spec address, for reasons about masters */
+static char *addr_ipport(const struct spec_addr *a)
+{
+    return xasprintf("%s:%d", a->ip, a->port);
+}
+
+/* One line saying what a redis node reports, for diagnoses. */
+static void describe_redis(struct strbuf *sb, const struct spec_addr *a, const struct obs_redis *r)
+{
+    sb_addf(sb, "\n  redis %s:%d: ", a->ip, a->port);
+    enum reach rc = redis_reach(r);
+    if (rc == REACH_REFUSED) {
+        sb_addf(sb, "not running (%s)", detail_or(r->reach_detail, "connection refused"));
+        return;
+    }
+    if (rc != REACH_OK) {
+        sb_addf(sb, "unreachable (%s%s%s)", reach_name(rc), r && r->reach_detail ? ": " : "",
+                r && r->reach_detail ? r->reach_detail : "");
+        return;
+    }
+    if (str_eq(r->role, "slave")) {
+        sb_addf(sb, "replica of %s:%d (link %s), %lld keys, offset %lld",
+                r->master_host ? r->master_host : "?", r->master_port,
+                r->master_link_status ? r->master_link_status : "?", r->keys,
+                r->slave_repl_offset);
+        return;
+    }
+    sb_addf(sb, "%s, %lld keys, %d %s connected, offset %lld", r->role ? r->role : "unknown role",
+            r->keys, r->connected_slaves, r->connected_slaves == 1 ? "replica" : "replicas",
+            r->master_repl_offset);
+}
+
+/* One line per spec sentinel saying what it reports for `shard`. */
+static void describe_sentinels(struct builder *b, struct strbuf *sb, const char *shard)
+{
+    const struct spec_sentinel *ss = &b->s->sentinel;
+    for (size_t j = 0; j < ss->nnodes; j++) {
+        const struct spec_addr *a = &ss->nodes[j];
+        const struct obs_sentinel *os = observed_sentinel(b->o, a->ip, a->port);
+        sb_addf(sb, "\n  sentinel %s:%d: ", a->ip, a->port);
+        enum reach rc = os ? os->reach : REACH_NOT_CHECKED;
+        if (rc != REACH_OK) {
+            sb_addf(sb, "unreachable (%s%s%s)", reach_name(rc),
+                    os && os->reach_detail ? ": " : "", os && os->reach_detail ? os->reach_detail : "");
+            continue;
+        }
+        const struct obs_sentinel_master *m = sentinel_find_master(os, shard);
+        if (!m)
+            sb_addf(sb, "does not monitor %s", shard);
+        else
+            sb_addf(sb, "master %s:%d (flags %s, epoch %lld)", m->ip ? m->ip : "?", m->port,
+                    m->flags ? m->flags : "?", m->config_epoch);
+    }
+}
+
+/* The full picture of one shard, appended to every refusal. */
+static char *diagnosis(struct builder *b, const struct spec_shard *sh, const char *headline)
+{
+    struct strbuf sb = {0};
+    sb_add(&sb, headline);
+    describe_sentinels(b, &sb, sh->name);
+    for (size_t k = 0; k < shard_nmembers(sh); k++) {
+        const struct spec_addr *a = shard_member(sh, k);
+        describe_redis(&sb, a, observed_redis(b->o, a->ip, a->port));
+    }
+    return sb_detach(&sb);
+}
+
+static void refuse_shard(struct builder *b, const struct spec_shard *sh, const char *fmt, ...)
+    RMGR_PRINTF(3, 4);
+
+static void refuse_shard(struct builder *b, const struct spec_shard *sh, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    char *headline = xvasprintf(fmt, ap);
+    va_end(ap);
+    refuse(b, sh->name, diagnosis(b, sh, headline));
+    free(headline);
+}
+
+/* ---------------------------------------------------------------- truth */
+
+/*
+ * Work out shard i's current master into plan->masters[i]. Returns false
+ * (with a refusal recorded) when it cannot be told safely.
+ */
+static bool shard_truth(struct builder *b, size_t i)
+{
+    const struct spec_shard *sh = &b->s->shards[i];
+    const struct spec_sentinel *ss = &b->s->sentinel;
+    const struct spec_addr *M = NULL;
+    bool from_sentinel = false;
+
+    /* what every reachable sentinel says */
+    const struct obs_sentinel_master *view = NULL;
+    size_t nviews = 0, nunreach = 0;
+    for (size_t j = 0; j < ss->nnodes; j++) {
+        const struct obs_sentinel *os = observed_sentinel(b->o, ss->nodes[j].ip, ss->nodes[j].port);
+        if (!os || os->reach != REACH_OK) {
+            nunreach++;
+            continue;
+        }
+        const struct obs_sentinel_master *m = sentinel_find_master(os, sh->name);
+        if (!m)
+            continue;
+        if (view && (view->port != m->port || !str_eq(view->ip, m->ip))) {
+            refuse_shard(b, sh, "sentinels disagree on the master of %s", sh->name);
+            return false;
+        }
+        view = m;
+        nviews++;
+    }
+
+    /* a replica following something outside the shard is never ours to fix */
+    for (size_t k = 0; k < shard_nmembers(sh); k++) {
+        const struct spec_addr *a = shard_member(sh, k);
+        const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
+        if (redis_is_slave(r) && !shard_find_member(sh, r->master_host, r->master_port)) {
+            refuse_shard(b, sh, "%s:%d replicates from %s:%d, which is not a member of %s",
+                         a->ip, a->port, r->master_host ? r->master_host : "?", r->master_port,
+                         sh->name);
+            return false;
+        }
+    }
+
+    if (nviews > 0) {
+        M = shard_find_member(sh, view->ip, view->port);
+        if (!M) {
+            refuse_shard(b, sh,
+                         "sentinels report %s:%d as master of %s, which is not a member of %s "
+                         "in the spec",
+                         view->ip ? view->ip : "?", view->port, sh->name, sh->name);
+            return false;
+        }
+        bool other_master = false;
+        for (size_t k = 0; k < shard_nmembers(sh); k++) {
+            const struct spec_addr *a = shard_member(sh, k);
+            if (a != M && redis_is_master(observed_redis(b->o, a->ip, a->port)))
+                other_master = true;
+        }
+        if (nviews < (size_t)ss->quorum && !(M == &sh->master && !other_master)) {
+            refuse_shard(b, sh,
+                         "no quorum for the master of %s: %zu of %zu sentinels report %s:%d "
+                         "(quorum %d, %zu unreachable)",
+                         sh->name, nviews, ss->nnodes, M->ip, M->port, ss->quorum, nunreach);
+            return false;
+        }
+        from_sentinel = true;
+        for (size_t k = 0; k < shard_nmembers(sh); k++) {
+            const struct spec_addr *a = shard_member(sh, k);
+            if (a != M && redis_is_master(observed_redis(b->o, a->ip, a->port))) {
+                refuse_shard(b, sh,
+                             "%s:%d came back as a second master of %s while Sentinel owns "
+                             "%s:%d; Sentinel will demote it within ~10 s, re-run plan then",
+                             a->ip, a->port, sh->name, M->ip, M->port);
+                return false;
+            }
+        }
+        const struct obs_redis *mr = observed_redis(b->o, M->ip, M->port);
+        if (redis_is_slave(mr)) {
+            refuse_shard(b, sh,
+                         "failover in progress: Sentinel reports %s:%d as master of %s but it "
+                         "replicates from %s:%d; re-run plan when it settles",
+                         M->ip, M->port, sh->name, mr->master_host ? mr->master_host : "?",
+                         mr->master_port);
+            return false;
+        }
+        if (view->flags && strstr(view->flags, "down"))
+            warn(b, "sentinels report %s master %s:%d as down (%s): a failover may be under way",
+                 sh->name, M->ip, M->port, view->flags);
+    } else {
+        /* nobody monitors the shard: what the nodes report */
+        const struct spec_addr *holder = NULL;
+        size_t nholders = 0;
+        for (size_t k = 0; k < shard_nmembers(sh); k++) {
+            const struct spec_addr *a = shard_member(sh, k);
+            const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
+            if (redis_is_master(r) && redis_holds_data(r)) {
+                holder = a;
+                nholders++;
+            }
+        }
+        if (nholders > 1) {
+            refuse_shard(b, sh,
+                         "two masters in %s hold data; rmgr never demotes a node holding data: "
+                         "decide which one keeps it and make the other a replica by hand",
+                         sh->name);
+            return false;
+        }
+        M = holder ? holder : &sh->master;
+        if (M != &sh->master) {
+            for (size_t k = 0; k < shard_nmembers(sh); k++) {
+                const struct spec_addr *a = shard_member(sh, k);
+                enum reach rc = redis_reach(observed_redis(b->o, a->ip, a->port));
+                if (reach_unreachable(rc)) {
+                    refuse_shard(b, sh,
+                                 "%s:%d is the only master holding data in %s but %s:%d is "
+                                 "unreachable, so which node holds the newest data is unknown",
+                                 M->ip, M->port, sh->name, a->ip, a->port);
+                    return false;
+                }
+            }
+        }
+        const struct obs_redis *mr = observed_redis(b->o, M->ip, M->port);
+        if (redis_is_slave(mr)) {
+            refuse_shard(b, sh,
+                         "no member of %s is a master holding data and the spec master %s:%d "
+                         "replicates from %s:%d; make one node master by hand",
+                         sh->name, M->ip, M->port, mr->master_host ? mr->master_host : "?",
+                         mr->master_port);
+            return false;
+        }
+        if (redis_reach(mr) == REACH_REFUSED) {
+            for (size_t k = 1; k < shard_nmembers(sh); k++) {
+                const struct spec_addr *a = shard_member(sh, k);
+                const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
+                if (redis_reach(r) == REACH_OK && r->keys > 0) {
+                    refuse_shard(b, sh,
+                                 "%s master %s:%d is not running while %s:%d holds %lld keys "
+                                 "and no sentinel monitors the shard: starting the master "
+                                 "could wipe that replica when it resyncs",
+                                 sh->name, M->ip, M->port, a->ip, a->port, r->keys);
+                    return false;
+                }
+            }
+        }
+    }
+
+    addr_copy(&b->p->masters[i], M);
+    b->p->master_from_sentinel[i] = from_sentinel;
+    if (M != &sh->master) {
+        char *m = addr_ipport(M), *sm = addr_ipport(&sh->master);
+        struct step *st = add_step(
+            b, STEP_OBSERVED, ACTION_NONE, SAFETY_SAFE, WAVE_FILES, INSTANCE_REDIS, sh->name, M,
+            "%s master is %s (%s; spec bootstrap master %s)", sh->name, m,
+            from_sentinel ? "Sentinel-owned" : "the only master holding data", sm);
+        st->shard = xstrdup(sh->name);
+        step_set_master(st, M);
+        free(m);
+        free(sm);
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------- redis */
+
+/* "=" line and warning for an instance that could not be observed */
+static void unreachable_step(struct builder *b, enum instance_kind inst, enum step_wave wave,
+                             const char *group, const struct spec_addr *a, enum reach rc,
+                             const char *detail)
+{
+    add_step(b, STEP_OBSERVED, ACTION_NONE, SAFETY_SAFE, wave, inst, group, a,
+             "unreachable (%s%s%s): no steps planned for it", reach_name(rc), detail ? ": " : "",
+             detail ? detail : "");
+    warn(b, "%s %s:%d could not be observed (%s): the plan does not cover it",
+         instance_kind_name(inst), a->host ? a->host : a->ip, a->port, reach_name(rc));
+    b->p->unreachable++;
+}
+
+/* install-files when the files were looked at and something is missing */
+static void files_step(struct builder *b, enum instance_kind inst, enum step_wave wave,
+                       const char *group, const struct spec_addr *a, const struct obs_files *f,
+                       const char *conf_name)
+{
+    if (!f->checked || (f->dir_present && f->conf_present))
+        return;
+    add_step(b, STEP_INSTALL_FILES, ACTION_CREATE, SAFETY_SAFE, wave, inst, group, a, "%s",
+             !f->dir_present ? "instance directory missing" : conf_name);
+}
+
+static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
+                               const struct spec_addr *a, const struct obs_redis *r)
+{
+    const struct spec *s = b->s;
+    struct strbuf before = {0}, after = {0};
+    struct step *st = NULL;
+    for (size_t c = 0; c < s->nredis_config; c++) {
+        const struct spec_kv *kv = &s->redis_config[c];
+        const char *have = obs_kv_get(r->config, r->nconfig, kv->key);
+        if (!have || conf_value_equal(kv->key, have, kv->value))
+            continue;
+        if (!st) {
+            st = add_step(b, STEP_CONFIG_SET, ACTION_CHANGE, SAFETY_SAFE, WAVE_REPLICATION,
+                          INSTANCE_REDIS, sh->name, a, "running config differs from the spec");
+            st->shard = xstrdup(sh->name);
+        }
+        step_add_setting(st, kv->key, kv->value);
+        sb_addf(&before, "%s%s %s", before.len ? "\n" : "", kv->key, have);
+        sb_addf(&after, "%s%s %s", after.len ? "\n" : "", kv->key, kv->value);
+    }
+    if (st) {
+        st->before = sb_detach(&before);
+        st->after = sb_detach(&after);
+        return;
+    }
+
+    /* runtime is right; the file may still have drifted */
+    const struct obs_files *f = &r->files;
+    if (!f->checked || !f->conf_present)
+        return;
+    for (size_t c = 0; c < s->nredis_config; c++) {
+        const struct spec_kv *kv = &s->redis_config[c];
+        const char *have = obs_kv_get(f->conf, f->nconf, kv->key);
+        if (have && conf_value_equal(kv->key, have, kv->value))
+            continue;
+        if (!st) {
+            st = add_step(b, STEP_CONFIG_REWRITE, ACTION_CHANGE, SAFETY_SAFE, WAVE_REPLICATION,
+                          INSTANCE_REDIS, sh->name, a,
+                          "redis.conf differs from the running config");
+            st->shard = xstrdup(sh->name);
+        }
+        sb_addf(&before, "%s%s %s", before.len ? "\n" : "", kv->key, have ? have : "(absent)");
+        sb_addf(&after, "%s%s %s", after.len ? "\n" : "", kv->key, kv->value);
+    }
+    if (st) {
+        st->before = sb_detach(&before);
+        st->after = sb_detach(&after);
+    }
+}
+
+static void redis_steps(struct builder *b, size_t i)
+{
+    const struct spec_shard *sh = &b->s->shards[i];
+    const struct spec_addr *M = &b->p->masters[i];
+    char *mstr = addr_ipport(M);
+
+    for (size_t k = 0; k < shard_nmembers(sh); k++) {
+        const struct spec_addr *a = shard_member(sh, k);
+        const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
+        enum reach rc = redis_reach(r);
+        bool is_m = addr_is(M, a->ip, a->port);
+
+        if (r)
+            files_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, a, &r->files,
+                       "redis.conf missing");
+        if (reach_unreachable(rc)) {
+            unreachable_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, a, rc,
+                             r ? r->reach_detail : "not observed");
+            continue;
+        }
+        if (rc == REACH_REFUSED) {
+            struct step *st;
+            if (is_m) {
+                st = add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_PROCESSES,
+                              INSTANCE_REDIS, sh->name, a, "not running; start as master");
+            } else {
+                st = add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_PROCESSES,
+                              INSTANCE_REDIS, sh->name, a,
+                              "not running; start as replica of %s", mstr);
+                step_set_master(st, M);
+            }
+            st->shard = xstrdup(sh->name);
+            continue;
+        }
+
+        /* running: replication (never on the master), then config */
+        if (!is_m) {
+            bool follows_m = redis_is_slave(r) && str_eq(r->master_host, M->ip) &&
+                             r->master_port == M->port;
+            if (!follows_m) {
+                struct step *st;
+                if (redis_is_slave(r)) {
+                    st = add_step(b, STEP_REPLICAOF, ACTION_CHANGE, SAFETY_SAFE,
+                                  WAVE_REPLICATION, INSTANCE_REDIS, sh->name, a,
+                                  "replicates from %s:%d instead of the master", r->master_host,
+                                  r->master_port);
+                    st->before = xasprintf("replica of %s:%d", r->master_host, r->master_port);
+                } else {
+                    st = add_step(b, STEP_REPLICAOF, ACTION_CHANGE, SAFETY_SAFE,
+                                  WAVE_REPLICATION, INSTANCE_REDIS, sh->name, a,
+                                  "runs as an empty master; make it a replica");
+                    st->before = xstrdup("master (no data)");
+                }
+                st->after = xasprintf("replica of %s", mstr);
+                st->shard = xstrdup(sh->name);
+                step_set_master(st, M);
+            } else if (r->master_link_status && !str_eq(r->master_link_status, "up")) {
+                warn(b, "%s:%d replication link to %s is %s", a->host ? a->host : a->ip, a->port,
+                     mstr, r->master_link_status);
+            }
+        }
+        redis_config_steps(b, sh, a, r);
+    }
+    free(mstr);
+}
+
+/* ---------------------------------------------------------------- sentinels */
+
+static char *ms_str(long ms)
+{
+    return xasprintf("%ld", ms);
+}
+
+static void sentinel_monitor_step(struct builder *b, const struct spec_addr *a, size_t i,
+                                  const char *why)
+{
+    const struct spec_sentinel *ss = &b->s->sentinel;
+    const struct spec_shard *sh = &b->s->shards[i];
+    const struct spec_addr *M = &b->p->masters[i];
+    struct step *st = add_step(b, STEP_SENTINEL_MONITOR, ACTION_CREATE, SAFETY_SAFE,
+                               WAVE_SENTINELS, INSTANCE_SENTINEL, "sentinels", a,
+                               "monitor %s at %s:%d (%s)", sh->name, M->ip, M->port, why);
+    st->shard = xstrdup(sh->name);
+    step_set_master(st, M);
+    char *v = xasprintf("%d", ss->quorum);
+    step_add_setting(st, "quorum", v);
+    free(v);
+    v = ms_str(ss->down_after_ms);
+    step_add_setting(st, "down-after-milliseconds", v);
+    free(v);
+    v = ms_str(ss->failover_timeout_ms);
+    step_add_setting(st, "failover-timeout", v);
+    free(v);
+    v = xasprintf("%d", ss->parallel_syncs);
+    step_add_setting(st, "parallel-syncs", v);
+    free(v);
+}
+
+static void sentinel_set_step(struct builder *b, const struct spec_addr *a, size_t i,
+                              const struct obs_sentinel_master *m)
+{
+    const struct spec_sentinel *ss = &b->s->sentinel;
+    const struct spec_shard *sh = &b->s->shards[i];
+    struct {
+        const char *key;
+        long long have, want;
+    } opts[] = {
+        {"quorum", m->quorum, ss->quorum},
+        {"down-after-milliseconds", m->down_after_ms, ss->down_after_ms},
+        {"failover-timeout", m->failover_timeout_ms, ss->failover_timeout_ms},
+        {"parallel-syncs", m->parallel_syncs, ss->parallel_syncs},
+    };
+    struct step *st = NULL;
+    struct strbuf before = {0}, after = {0};
+    for (size_t k = 0; k < ARRAY_SIZE(opts); k++) {
+        if (opts[k].have == opts[k].want)
+            continue;
+        if (!st) {
+            st = add_step(b, STEP_SENTINEL_SET, ACTION_CHANGE, SAFETY_SAFE, WAVE_SENTINELS,
+                          INSTANCE_SENTINEL, "sentinels", a, "%s options differ from the spec",
+                          sh->name);
+            st->shard = xstrdup(sh->name);
+        }
+        char *v = xasprintf("%lld", opts[k].want);
+        step_add_setting(st, opts[k].key, v);
+        free(v);
+        sb_addf(&before, "%s%s %lld", before.len ? "\n" : "", opts[k].key, opts[k].have);
+        sb_addf(&after, "%s%s %lld", after.len ? "\n" : "", opts[k].key, opts[k].want);
+    }
+    if (st) {
+        st->before = sb_detach(&before);
+        st->after = sb_detach(&after);
+    }
+}
+
+static bool spec_has_shard(const struct spec *s, const char *name)
+{
+    for (size_t i = 0; i < s->nshards; i++)
+        if (str_eq(s->shards[i].name, name))
+            return true;
+    return false;
+}
+
+/* names of monitored shards the spec no longer has, first-seen order */
+struct removed {
+    char **names;
+    size_t n, cap;
+};
+
+static void removed_add(struct removed *rm, const char *name)
+{
+    for (size_t i = 0; i < rm->n; i++)
+        if (str_eq(rm->names[i], name))
+            return;
+    VEC_GROW(rm->names, rm->n, rm->cap);
+    rm->names[rm->n++] = xstrdup(name);
+}
+
+static void sentinel_steps(struct builder *b, struct removed *rm)
+{
+    const struct spec *s = b->s;
+    const struct spec_sentinel *ss = &s->sentinel;
+    for (size_t j = 0; j < ss->nnodes; j++) {
+        const struct spec_addr *a = &ss->nodes[j];
+        const struct obs_sentinel *os = observed_sentinel(b->o, a->ip, a->port);
+        enum reach rc = os ? os->reach : REACH_NOT_CHECKED;
+
+        if (os)
+            files_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", a, &os->files,
+                       "sentinel.conf missing");
+        if (reach_unreachable(rc)) {
+            unreachable_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", a, rc,
+                             os ? os->reach_detail : "not observed");
+            continue;
+        }
+        if (rc == REACH_REFUSED) {
+            /* Sentinel owns its file: a restarted one keeps its monitors */
+            bool keeps = os->files.checked && os->files.conf_present;
+            add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_SENTINELS,
+                     INSTANCE_SENTINEL, "sentinels", a, "%s",
+                     keeps ? "not running; it keeps its monitors in sentinel.conf"
+                           : "not running");
+            if (!keeps)
+                for (size_t i = 0; i < s->nshards; i++)
+                    sentinel_monitor_step(b, a, i, "new sentinel");
+            continue;
+        }
+        for (size_t i = 0; i < s->nshards; i++) {
+            const struct obs_sentinel_master *m = sentinel_find_master(os, s->shards[i].name);
+            if (!m)
+                sentinel_monitor_step(b, a, i, "not monitored yet");
+            else
+                sentinel_set_step(b, a, i, m);
+        }
+        for (size_t k = 0; k < os->nmasters; k++) {
+            const char *name = os->masters[k].name;
+            if (spec_has_shard(s, name))
+                continue;
+            struct step *st = add_step(b, STEP_SENTINEL_REMOVE, ACTION_REMOVE,
+                                       SAFETY_DESTRUCTIVE, WAVE_SENTINELS, INSTANCE_SENTINEL,
+                                       "sentinels", a, "%s is not in the spec: stop monitoring it",
+                                       name);
+            st->shard = xstrdup(name);
+            st->master_ip = xstrdup(os->masters[k].ip);
+            st->master_port = os->masters[k].port;
+            removed_add(rm, name);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- removed shards */
+
+/* the hosts: name for an IP the spec uses, or NULL when the IP is foreign */
+static const char *spec_host_for_ip(const struct spec *s, const char *ip)
+{
+    for (size_t h = 0; h < s->nhosts; h++)
+        if (str_eq(s->hosts[h].address, ip))
+            return s->hosts[h].name;
+    for (size_t i = 0; i < s->nshards; i++)
+        for (size_t k = 0; k < shard_nmembers(&s->shards[i]); k++)
+            if (str_eq(shard_member(&s->shards[i], k)->ip, ip))
+                return ip;
+    for (size_t j = 0; j < s->sentinel.nnodes; j++)
+        if (str_eq(s->sentinel.nodes[j].ip, ip))
+            return ip;
+    for (size_t p = 0; p < s->nproxies; p++)
+        if (str_eq(s->proxies[p].host_ip, ip))
+            return ip;
+    return NULL;
+}
+
+/* whether ip:port is an instance the spec still wants */
+static bool spec_uses_addr(const struct spec *s, const char *ip, int port)
+{
+    if (spec_shard_of(s, ip, port))
+        return true;
+    for (size_t j = 0; j < s->sentinel.nnodes; j++)
+        if (addr_is(&s->sentinel.nodes[j], ip, port))
+            return true;
+    for (size_t p = 0; p < s->nproxies; p++)
+        if (str_eq(s->proxies[p].host_ip, ip) &&
+            (s->proxies[p].listen.port == port || s->proxies[p].stats_port == port))
+            return true;
+    return false;
+}
+
+struct node_list {
+    struct spec_addr *v;
+    size_t n, cap;
+};
+
+static void node_list_add(struct node_list *nl, const char *host, const char *ip, int port)
+{
+    for (size_t i = 0; i < nl->n; i++)
+        if (addr_is(&nl->v[i], ip, port))
+            return;
+    VEC_GROW(nl->v, nl->n, nl->cap);
+    memset(&nl->v[nl->n], 0, sizeof(nl->v[nl->n]));
+    nl->v[nl->n].host = xstrdup(host);
+    nl->v[nl->n].ip = xstrdup(ip);
+    nl->v[nl->n].port = port;
+    nl->n++;
+}
+
+/* stop + remove-files for the nodes Sentinel reports for a removed shard */
+static void removed_shard_steps(struct builder *b, const char *name)
+{
+    const struct spec *s = b->s;
+    struct node_list nl = {0};
+    for (size_t j = 0; j < s->sentinel.nnodes; j++) {
+        const struct obs_sentinel *os =
+            observed_sentinel(b->o, s->sentinel.nodes[j].ip, s->sentinel.nodes[j].port);
+        if (!os || os->reach != REACH_OK)
+            continue;
+        const struct obs_sentinel_master *m = sentinel_find_master(os, name);
+        if (!m)
+            continue;
+        const char *host;
+        if (m->ip && (host = spec_host_for_ip(s, m->ip)) && !spec_uses_addr(s, m->ip, m->port))
+            node_list_add(&nl, host, m->ip, m->port);
+        for (size_t r = 0; r < m->nreplicas; r++) {
+            const struct obs_sentinel_peer *pe = &m->replicas[r];
+            if (pe->ip && (host = spec_host_for_ip(s, pe->ip)) &&
+                !spec_uses_addr(s, pe->ip, pe->port))
+                node_list_add(&nl, host, pe->ip, pe->port);
+        }
+    }
+    for (size_t i = 0; i < nl.n; i++) {
+        const struct spec_addr *a = &nl.v[i];
+        const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
+        struct step *st;
+        if (!r || r->reach != REACH_REFUSED) {
+            st = add_step(b, STEP_STOP, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP,
+                          INSTANCE_REDIS, name, a, "%s was removed from the spec", name);
+            st->shard = xstrdup(name);
+        }
+        st = add_step(b, STEP_REMOVE_FILES, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP,
+                      INSTANCE_REDIS, name, a,
+                      "%s was removed from the spec: delete its instance directory and data",
+                      name);
+        st->shard = xstrdup(name);
+        free(nl.v[i].host);
+        free(nl.v[i].ip);
+    }
+    free(nl.v);
+}
+
+/* ---------------------------------------------------------------- proxies */
+
+/* the line without trailing blanks; NULL for blank and comment lines */
+static char *norm_line(const char *start, size_t len)
+{
+    while (len && (start[len - 1] == ' ' || start[len - 1] == '\t' || start[len - 1] == '\r'))
+        len--;
+    size_t lead = 0;
+    while (lead < len && (start[lead] == ' ' || start[lead] == '\t'))
+        lead++;
+    if (lead == len || start[lead] == '#')
+        return NULL;
+    return xstrndup(start, len);
+}
+
+/* servers parsed out of a nutcracker.yml: name -> "ip:port" */
+struct server_line {
+    char *name;
+    char *addr;
+};
+
+struct yml {
+    char **other; /* every meaningful line that is not a server */
+    size_t nother, cother;
+    struct server_line *servers;
+    size_t nservers, cservers;
+};
+
+/* "- ip:port:weight name" (after the indent) as a server, or false */
+static bool parse_server(const char *line, struct server_line *out)
+{
+    while (*line == ' ' || *line == '\t')
+        line++;
+    if (line[0] != '-' || line[1] != ' ')
+        return false;
+    line += 2;
+    while (*line == ' ')
+        line++;
+    const char *sp = strchr(line, ' ');
+    size_t alen = sp ? (size_t)(sp - line) : strlen(line);
+    char *tok = xstrndup(line, alen);
+    char *c1 = strchr(tok, ':');
+    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+    if (!c1) {
+        free(tok);
+        return false;
+    }
+    if (c2)
+        *c2 = '\0'; /* drop the weight */
+    const char *name = sp ? sp + 1 : NULL;
+    while (name && *name == ' ')
+        name++;
+    out->addr = tok;
+    out->name = xstrdup(name && *name ? name : tok);
+    return true;
+}
+
+static void yml_parse(struct yml *y, const char *text)
+{
+    memset(y, 0, sizeof(*y));
+    const char *p = text ? text : "";
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = norm_line(p, len);
+        if (line) {
+            struct server_line sl;
+            if (parse_server(line, &sl)) {
+                VEC_GROW(y->servers, y->nservers, y->cservers);
+                y->servers[y->nservers++] = sl;
+                free(line);
+            } else {
+                VEC_GROW(y->other, y->nother, y->cother);
+                y->other[y->nother++] = line;
+            }
+        }
+        p += len + (nl ? 1 : 0);
+    }
+}
+
+static void yml_release(struct yml *y)
+{
+    for (size_t i = 0; i < y->nother; i++)
+        free(y->other[i]);
+    free(y->other);
+    for (size_t i = 0; i < y->nservers; i++) {
+        free(y->servers[i].name);
+        free(y->servers[i].addr);
+    }
+    free(y->servers);
+}
+
+static const char *yml_server(const struct yml *y, const char *name)
+{
+    for (size_t i = 0; i < y->nservers; i++)
+        if (str_eq(y->servers[i].name, name))
+            return y->servers[i].addr;
+    return NULL;
+}
+
+/*
+ * Compare the nutcracker.yml found with the one the spec gives. Returns
+ * true when they are equal (ignoring blank lines, comments and trailing
+ * blanks); otherwise fills before/after with one line per changed server,
+ * plus "edited by hand" when other lines differ too.
+ */
+static bool proxy_config_diff(const char *have, const char *want, char **before, char **after,
+                              bool *servers_changed)
+{
+    struct yml h, w;
+    yml_parse(&h, have);
+    yml_parse(&w, want);
+    struct strbuf bb = {0}, ab = {0};
+    *servers_changed = false;
+
+    for (size_t i = 0; i < w.nservers; i++) {
+        const char *old = yml_server(&h, w.servers[i].name);
+        if (old && str_eq(old, w.servers[i].addr))
+            continue;
+        sb_addf(&bb, "%s%s %s", bb.len ? "\n" : "", w.servers[i].name, old ? old : "(missing)");
+        sb_addf(&ab, "%s%s %s", ab.len ? "\n" : "", w.servers[i].name, w.servers[i].addr);
+    }
+    for (size_t i = 0; i < h.nservers; i++) {
+        if (yml_server(&w, h.servers[i].name))
+            continue;
+        sb_addf(&bb, "%s%s %s", bb.len ? "\n" : "", h.servers[i].name, h.servers[i].addr);
+        sb_addf(&ab, "%s%s (removed)", ab.len ? "\n" : "", h.servers[i].name);
+    }
+    *servers_changed = bb.len > 0;
+    /* every other line, and the order of the servers both files name */
+    bool others_same = h.nother == w.nother;
+    for (size_t i = 0; others_same && i < h.nother; i++)
+        others_same = str_eq(h.other[i], w.other[i]);
+    size_t hi = 0, wi = 0;
+    while (others_same) {
+        while (hi < h.nservers && !yml_server(&w, h.servers[hi].name))
+            hi++;
+        while (wi < w.nservers && !yml_server(&h, w.servers[wi].name))
+            wi++;
+        if (hi == h.nservers || wi == w.nservers) {
+            others_same = hi == h.nservers && wi == w.nservers;
+            break;
+        }
+        others_same = str_eq(h.servers[hi++].name, w.servers[wi++].name);
+    }
+    if (!others_same) {
+        sb_addf(&bb, "%sedited by hand", bb.len ? "\n" : "");
+        sb_addf(&ab, "%srendered from the spec", ab.len ? "\n" : "");
+    }
+    yml_release(&h);
+    yml_release(&w);
+    bool equal = !*servers_changed && others_same;
+    if (equal) {
+        sb_release(&bb);
+        sb_release(&ab);
+        *before = *after = NULL;
+    } else {
+        *before = sb_detach(&bb);
+        *after = sb_detach(&ab);
+    }
+    return equal;
+}
+
+static void proxy_steps(struct builder *b)
+{
+    const struct spec *s = b->s;
+    for (size_t i = 0; i < s->nproxies; i++) {
+        const struct spec_proxy *sp = &s->proxies[i];
+        struct spec_addr a = {.host = sp->host, .ip = sp->host_ip, .port = sp->listen.port};
+        const struct obs_proxy *op = observed_proxy(b->o, sp->host_ip, sp->listen.port);
+        enum reach rc = op ? op->reach : REACH_NOT_CHECKED;
+
+        if (reach_unreachable(rc)) {
+            unreachable_step(b, INSTANCE_PROXY, WAVE_PROXIES, "proxies", &a, rc,
+                             op ? op->reach_detail : "not observed");
+            continue;
+        }
+        if (!op->files.checked) {
+            unreachable_step(b, INSTANCE_PROXY, WAVE_PROXIES, "proxies", &a, REACH_NOT_CHECKED,
+                             op->files.error ? op->files.error : "nutcracker.yml not read");
+            continue;
+        }
+        bool running = rc == REACH_OK;
+        bool restart = false;
+        const char *restart_why = NULL;
+
+        if (!op->config_present || !op->config_text) {
+            add_step(b, STEP_INSTALL_FILES, ACTION_CREATE, SAFETY_SAFE, WAVE_PROXIES,
+                     INSTANCE_PROXY, "proxies", &a, "%s",
+                     op->files.dir_present ? "nutcracker.yml missing"
+                                           : "instance directory missing");
+            restart = true;
+            restart_why = "running without its nutcracker.yml: restart to load the new one";
+        } else {
+            char *want = conf_render_nutcracker(s, sp, b->p->masters, b->password);
+            char *before, *after;
+            bool servers_changed;
+            if (!proxy_config_diff(op->config_text, want, &before, &after, &servers_changed)) {
+                struct step *st = add_step(
+                    b, STEP_PROXY_CONFIG, ACTION_CHANGE, SAFETY_DISRUPTIVE, WAVE_PROXIES,
+                    INSTANCE_PROXY, "proxies", &a, "%s",
+                    servers_changed ? "servers differ from the shard masters"
+                                    : "nutcracker.yml was edited by hand");
+                st->before = before;
+                st->after = after;
+                restart = true;
+                restart_why = "nutcracker has no reload: restart to load the new config";
+            } else if (running && op->timestamp_s > 0 && op->config_mtime_s > 0 &&
+                       op->timestamp_s - op->uptime_s < op->config_mtime_s) {
+                restart = true;
+                restart_why = "started before nutcracker.yml was last written (an interrupted "
+                              "apply): restart to load it";
+            }
+            free(want);
+        }
+        if (!running)
+            add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_PROXIES, INSTANCE_PROXY,
+                     "proxies", &a, "not running");
+        else if (restart)
+            add_step(b, STEP_PROXY_RESTART, ACTION_CHANGE, SAFETY_DISRUPTIVE, WAVE_PROXIES,
+                     INSTANCE_PROXY, "proxies", &a, "%s", restart_why);
+    }
+}
+
+/* ---------------------------------------------------------------- plan */
+
+static void step_release(struct step *st)
+{
+    free(st->group);
+    free(st->target);
+    free(st->host);
+    free(st->ip);
+    free(st->reason);
+    free(st->before);
+    free(st->after);
+    free(st->shard);
+    free(st->master_ip);
+    for (size_t i = 0; i < st->nsettings; i++) {
+        free(st->settings[i].key);
+        free(st->settings[i].value);
+    }
+    free(st->settings);
+}
+
+struct ordered {
+    struct step st;
+    size_t seq;
+};
+
+static int cmp_ordered(const void *a, const void *b)
+{
+    const struct ordered *x = a, *y = b;
+    if (x->st.wave != y->st.wave)
+        return x->st.wave < y->st.wave ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* stable sort by wave: generation order is spec order */
+static void sort_steps(struct plan *p)
+{
+    if (p->nsteps < 2)
+        return;
+    struct ordered *v = xcalloc(p->nsteps, sizeof(*v));
+    for (size_t i = 0; i < p->nsteps; i++) {
+        v[i].st = p->steps[i];
+        v[i].seq = i;
+    }
+    qsort(v, p->nsteps, sizeof(*v), cmp_ordered);
+    for (size_t i = 0; i < p->nsteps; i++)
+        p->steps[i] = v[i].st;
+    free(v);
+}
+
+struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
+{
+    struct plan *p = xcalloc(1, sizeof(*p));
+    struct builder b = {.s = spec, .o = obs, .p = p};
+    b.password = (spec->auth.password_env || spec->auth.password_file) ? CONF_SECRET_PLACEHOLDER
+                                                                       : NULL;
+    /* one zeroed entry past the end tells plan_free where the array stops */
+    p->masters = xcalloc(spec->nshards + 1, sizeof(*p->masters));
+    p->master_from_sentinel = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
+
+    bool *ok = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
+    for (size_t i = 0; i < spec->nshards; i++) {
+        ok[i] = shard_truth(&b, i);
+        if (!ok[i])
+            addr_copy(&p->masters[i], &spec->shards[i].master);
+    }
+    for (size_t i = 0; i < spec->nshards; i++)
+        redis_steps(&b, i);
+
+    struct removed rm = {0};
+    sentinel_steps(&b, &rm);
+    proxy_steps(&b);
+    for (size_t i = 0; i < rm.n; i++) {
+        removed_shard_steps(&b, rm.names[i]);
+        free(rm.names[i]);
+    }
+    free(rm.names);
+    free(ok);
+
+    if (p->nrefusals) {
+        /* a plan that refuses must not be applied, even in part */
+        for (size_t i = 0; i < p->nsteps; i++)
+            step_release(&p->steps[i]);
+        p->nsteps = 0;
+    }
+    sort_steps(p);
+    return p;
+}
+
+void plan_free(struct plan *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nsteps; i++)
+        step_release(&p->steps[i]);
+    free(p->steps);
+    for (size_t i = 0; i < p->nrefusals; i++) {
+        free(p->refusals[i].shard);
+        free(p->refusals[i].diagnosis);
+    }
+    free(p->refusals);
+    for (size_t i = 0; i < p->nwarnings; i++)
+        free(p->warnings[i]);
+    free(p->warnings);
+    /* masters has one entry per spec shard, then a zeroed one */
+    if (p->masters) {
+        for (size_t i = 0; p->masters[i].ip || p->masters[i].host; i++) {
+            free(p->masters[i].host);
+            free(p->masters[i].ip);
+        }
+    }
+    free(p->masters);
+    free(p->master_from_sentinel);
+    free(p);
+}
+
+struct plan_counts plan_count(const struct plan *p)
+{
+    struct plan_counts c = {0};
+    for (size_t i = 0; p && i < p->nsteps; i++) {
+        switch (p->steps[i].action) {
+        case ACTION_NONE: c.observed++; break;
+        case ACTION_CREATE: c.add++; break;
+        case ACTION_CHANGE: c.change++; break;
+        case ACTION_REMOVE: c.remove++; break;
+        case ACTION_REPLACE: c.add++; c.remove++; break;
+        }
+    }
+    return c;
+}
+
+bool plan_has_changes(const struct plan *p)
+{
+    if (!p)
+        return false;
+    if (p->unreachable > 0)
+        return true;
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].action != ACTION_NONE)
+            return true;
+    return false;
+}
+
+bool plan_has_destructive(const struct plan *p)
+{
+    for (size_t i = 0; p && i < p->nsteps; i++)
+        if (p->steps[i].safety == SAFETY_DESTRUCTIVE)
+            return true;
+    return false;
+}

@@ -1,0 +1,588 @@
+/*
+ * test_plan.c - the planner and its renderings against golden files.
+ *
+ * Every directory under tests/fixtures/plan/ is a case: spec.yaml and
+ * observed.json in, expected.txt and expected.json (and expected.md where it
+ * exists) out. UPDATE_GOLDEN=1 rewrites the expected files: review them by
+ * hand before committing. Properties that matter for safety are checked in
+ * code as well, so a careless golden update cannot hide them.
+ */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "conf.h"
+#include "fingerprint.h"
+#include "observed.h"
+#include "plan.h"
+#include "render.h"
+#include "spec.h"
+#include "test.h"
+#include "util.h"
+
+static const char *fixtures_dir(void)
+{
+    static char path[4096];
+    const char *t = getenv("RMGR_TESTS_DIR");
+    snprintf(path, sizeof(path), "%s/fixtures/plan", t && *t ? t : "tests");
+    return path;
+}
+
+/* One loaded case; free with case_free(). */
+struct tcase {
+    char *dir;
+    struct spec *spec;
+    struct observed *obs;
+    struct plan *plan;
+};
+
+static void case_free(struct tcase *c)
+{
+    plan_free(c->plan);
+    observed_free(c->obs);
+    spec_free(c->spec);
+    free(c->dir);
+    memset(c, 0, sizeof(*c));
+}
+
+static bool case_load(struct tcase *c, const char *name)
+{
+    memset(c, 0, sizeof(*c));
+    c->dir = xasprintf("%s/%s", fixtures_dir(), name);
+    char *sp = xasprintf("%s/spec.yaml", c->dir);
+    char *op = xasprintf("%s/observed.json", c->dir);
+    struct diags d = {0};
+    c->spec = spec_load_file(sp, &d);
+    if (!c->spec) {
+        printf("    %s: spec does not load:\n", sp);
+        diags_print(&d, stdout);
+    }
+    diags_release(&d);
+    char *text = test_slurp(op), *err = NULL;
+    if (text) {
+        c->obs = observed_from_json(text, &err);
+        if (!c->obs)
+            printf("    %s: %s\n", op, err);
+    } else {
+        printf("    %s: cannot read\n", op);
+    }
+    free(err);
+    free(text);
+    free(sp);
+    free(op);
+    if (!c->spec || !c->obs) {
+        case_free(c);
+        return false;
+    }
+    c->plan = plan_compute(c->spec, c->obs);
+    return true;
+}
+
+static size_t count_kind(const struct plan *p, enum step_kind k)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->nsteps; i++)
+        n += p->steps[i].kind == k;
+    return n;
+}
+
+static const struct step *find_step(const struct plan *p, enum step_kind k, const char *target)
+{
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].kind == k && (!target || str_eq(p->steps[i].target, target)))
+            return &p->steps[i];
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- goldens */
+
+static int cmp_names(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the case directories, sorted */
+static size_t list_cases(char ***out)
+{
+    DIR *d = opendir(fixtures_dir());
+    size_t n = 0, cap = 0;
+    *out = NULL;
+    if (!d)
+        return 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char *p = xasprintf("%s/%s/spec.yaml", fixtures_dir(), e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0) {
+            VEC_GROW(*out, n, cap);
+            (*out)[n++] = xstrdup(e->d_name);
+        }
+        free(p);
+    }
+    closedir(d);
+    qsort(*out, n, sizeof(**out), cmp_names);
+    return n;
+}
+
+static void golden_case(const char *name)
+{
+    struct tcase c;
+    printf("  case %s\n", name);
+    if (!case_load(&c, name)) {
+        test_current_failed = 1;
+        return;
+    }
+    char *fp = fingerprint_compute(c.spec, NULL, c.obs);
+    char *text = render_plan_text(c.spec, c.plan, false);
+    char *json = render_plan_json(c.spec, c.plan, fp, NULL, NULL);
+    char *path = xasprintf("%s/expected.txt", c.dir);
+    check_golden(path, text);
+    free(path);
+    path = xasprintf("%s/expected.json", c.dir);
+    check_golden(path, json);
+    free(path);
+
+    /* Markdown only where a golden exists (touch expected.md to add one) */
+    path = xasprintf("%s/expected.md", c.dir);
+    struct stat st;
+    if (stat(path, &st) == 0) {
+        char *md = render_plan_markdown(c.spec, c.plan, fp, "0123456789abcdef0123456789abcdef01234567");
+        check_golden(path, md);
+        CHECK(!strchr(md, '\033'));
+        free(md);
+    }
+    free(path);
+
+    /* invariants of every plan */
+    CHECK(!strchr(text, '\033'));
+    CHECK(!strstr(text, "hunter2") && !strstr(json, "hunter2"));
+    if (c.plan->nrefusals)
+        CHECK_INT_EQ(c.plan->nsteps, 0);
+    for (size_t i = 0; i < c.plan->nsteps; i++) {
+        const struct step *s = &c.plan->steps[i];
+        if (i > 0)
+            CHECK(c.plan->steps[i - 1].wave <= s->wave);
+        /* never touch the role of a shard's master */
+        for (size_t k = 0; k < c.spec->nshards; k++) {
+            const struct spec_addr *m = &c.plan->masters[k];
+            if (s->kind == STEP_REPLICAOF)
+                CHECK(!(s->port == m->port && str_eq(s->ip, m->ip)));
+        }
+    }
+    free(text);
+    free(json);
+    free(fp);
+    case_free(&c);
+}
+
+TEST(goldens)
+{
+    char **names;
+    size_t n = list_cases(&names);
+    CHECK(n >= 15);
+    for (size_t i = 0; i < n; i++) {
+        golden_case(names[i]);
+        free(names[i]);
+    }
+    free(names);
+}
+
+/* ---------------------------------------------------------------- properties */
+
+#define LOAD(c, name)                                                                        \
+    struct tcase c;                                                                          \
+    if (!case_load(&c, name)) {                                                              \
+        test_current_failed = 1;                                                             \
+        return;                                                                              \
+    }
+
+TEST(empty_creates_everything)
+{
+    LOAD(c, "empty");
+    struct plan_counts n = plan_count(c.plan);
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    CHECK_INT_EQ(n.change, 0);
+    CHECK_INT_EQ(n.remove, 0);
+    /* 4 redis + 3 sentinels + 1 proxy: files and start each, 2 monitors per sentinel */
+    CHECK_INT_EQ(count_kind(c.plan, STEP_INSTALL_FILES), 8);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_START), 8);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_MONITOR), 6);
+    CHECK_INT_EQ(n.add, 22);
+    /* spec spelling for targets, IPs for addresses */
+    const struct step *s = find_step(c.plan, STEP_START, "node1:7002");
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_STR_EQ(s->ip, "127.0.0.1");
+        CHECK_STR_EQ(s->master_ip, "127.0.0.1");
+        CHECK_INT_EQ(s->master_port, 7001);
+    }
+    s = find_step(c.plan, STEP_START, "node1:7001");
+    CHECK(s && !s->master_ip);
+    CHECK(plan_has_changes(c.plan));
+    CHECK(!plan_has_destructive(c.plan));
+    case_free(&c);
+}
+
+TEST(converged_has_no_changes)
+{
+    const char *names[] = {"converged", "auth-converged"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
+        LOAD(c, names[i]);
+        CHECK_INT_EQ(c.plan->nsteps, 0);
+        CHECK_INT_EQ(c.plan->nrefusals, 0);
+        CHECK_INT_EQ(c.plan->nwarnings, 0);
+        CHECK(!plan_has_changes(c.plan));
+        char *t = render_plan_text(c.spec, c.plan, false);
+        CHECK_STR_EQ(t, "No changes. The cluster matches the spec.\n");
+        free(t);
+        case_free(&c);
+    }
+}
+
+TEST(failover_follows_sentinel)
+{
+    LOAD(c, "failover");
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_REPLICAOF), 0);
+    CHECK_STR_EQ(c.plan->masters[0].ip, "127.0.0.1");
+    CHECK_INT_EQ(c.plan->masters[0].port, 7002);
+    CHECK(c.plan->master_from_sentinel[0]);
+    for (size_t i = 0; i < c.plan->nsteps; i++) {
+        const struct step *s = &c.plan->steps[i];
+        /* only the "=" fact may name the new master */
+        if (s->port == 7002)
+            CHECK(s->kind == STEP_OBSERVED);
+    }
+    CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_CONFIG), 1);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_RESTART), 1);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_OBSERVED), 1);
+    CHECK_INT_EQ(c.plan->nsteps, 3);
+    const struct step *o = find_step(c.plan, STEP_OBSERVED, NULL);
+    if (o)
+        CHECK_STR_EQ(o->reason, "shard1 master is 127.0.0.1:7002 (Sentinel-owned; spec "
+                                "bootstrap master 127.0.0.1:7001)");
+    const struct step *pc = find_step(c.plan, STEP_PROXY_CONFIG, NULL);
+    if (pc) {
+        CHECK_STR_EQ(pc->before, "shard1 127.0.0.1:7001");
+        CHECK_STR_EQ(pc->after, "shard1 127.0.0.1:7002");
+        CHECK(pc->safety == SAFETY_DISRUPTIVE);
+    }
+    case_free(&c);
+}
+
+TEST(refusals_plan_nothing)
+{
+    struct {
+        const char *name, *needle;
+    } cases[] = {
+        {"second-master", "came back as a second master"},
+        {"sentinels-disagree", "sentinels disagree"},
+        {"no-quorum", "no quorum"},
+        {"replica-outside-shard", "127.0.0.1:7099, which is not a member of shard1"},
+        {"two-masters", "two masters"},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        LOAD(c, cases[i].name);
+        CHECK_INT_EQ(c.plan->nrefusals, 1);
+        CHECK_INT_EQ(c.plan->nsteps, 0);
+        if (c.plan->nrefusals) {
+            CHECK_STR_EQ(c.plan->refusals[0].shard, "shard1");
+            CHECK_CONTAINS(c.plan->refusals[0].diagnosis, cases[i].needle);
+            /* the diagnosis names every node of the shard */
+            CHECK_CONTAINS(c.plan->refusals[0].diagnosis, "redis 127.0.0.1:7001:");
+            CHECK_CONTAINS(c.plan->refusals[0].diagnosis, "redis 127.0.0.1:7002:");
+        }
+        char *t = render_plan_text(c.spec, c.plan, false);
+        CHECK_CONTAINS(t, "Error: refusing to plan shard shard1:\n");
+        free(t);
+        char *j = render_plan_json(c.spec, c.plan, NULL, NULL, NULL);
+        CHECK_CONTAINS(j, "\"refused\": true");
+        free(j);
+        case_free(&c);
+    }
+}
+
+TEST(sentinel_drift_sets_only_drifted_options)
+{
+    LOAD(c, "sentinel-drift");
+    CHECK_INT_EQ(c.plan->nsteps, 1);
+    const struct step *s = find_step(c.plan, STEP_SENTINEL_SET, "127.0.0.1:26002");
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_INT_EQ(s->nsettings, 2);
+        CHECK_STR_EQ(obs_kv_get(s->settings, s->nsettings, "quorum"), "2");
+        CHECK_STR_EQ(obs_kv_get(s->settings, s->nsettings, "down-after-milliseconds"), "5000");
+        CHECK_STR_EQ(s->shard, "shard1");
+    }
+    case_free(&c);
+}
+
+TEST(config_drift)
+{
+    LOAD(c, "config-drift");
+    const struct step *s = find_step(c.plan, STEP_CONFIG_SET, "127.0.0.1:7001");
+    CHECK(s && s->nsettings == 1);
+    if (s && s->nsettings)
+        CHECK_STR_EQ(s->settings[0].key, "maxmemory");
+    CHECK(find_step(c.plan, STEP_CONFIG_REWRITE, "127.0.0.1:7003") != NULL);
+    CHECK_INT_EQ(c.plan->nsteps, 2);
+    case_free(&c);
+}
+
+TEST(shard_removed_is_destructive)
+{
+    LOAD(c, "shard-removed");
+    CHECK(plan_has_destructive(c.plan));
+    CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_REMOVE), 3);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_STOP), 2);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_REMOVE_FILES), 2);
+    /* nothing of shard1 is stopped; the clean-up runs after the proxies moved */
+    for (size_t i = 0; i < c.plan->nsteps; i++) {
+        const struct step *s = &c.plan->steps[i];
+        if (s->kind == STEP_STOP || s->kind == STEP_REMOVE_FILES) {
+            CHECK(s->port == 7003 || s->port == 7004);
+            CHECK(s->wave == WAVE_CLEANUP);
+        }
+    }
+    const struct step *pc = find_step(c.plan, STEP_PROXY_CONFIG, NULL);
+    CHECK(pc && pc->after && strstr(pc->after, "shard2 (removed)"));
+    case_free(&c);
+}
+
+TEST(unreachable_node_counts_as_drift)
+{
+    LOAD(c, "node-unreachable");
+    CHECK_INT_EQ(c.plan->unreachable, 1);
+    CHECK_INT_EQ(c.plan->nsteps, 1);
+    CHECK(c.plan->nsteps && c.plan->steps[0].kind == STEP_OBSERVED);
+    CHECK(plan_has_changes(c.plan));
+    CHECK_INT_EQ(c.plan->nwarnings, 1);
+    struct plan_counts n = plan_count(c.plan);
+    CHECK_INT_EQ(n.add + n.change + n.remove, 0);
+    case_free(&c);
+}
+
+TEST(interrupted_proxy_restart)
+{
+    LOAD(c, "interrupted-proxy-restart");
+    CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_CONFIG), 0);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_RESTART), 1);
+    case_free(&c);
+}
+
+TEST(promoted_by_hand_keeps_the_data)
+{
+    LOAD(c, "promoted-by-hand");
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    CHECK_INT_EQ(c.plan->masters[0].port, 7002);
+    CHECK(!c.plan->master_from_sentinel[0]);
+    const struct step *s = find_step(c.plan, STEP_REPLICAOF, "127.0.0.1:7001");
+    CHECK(s && s->master_port == 7002);
+    CHECK(!find_step(c.plan, STEP_REPLICAOF, "127.0.0.1:7002"));
+    case_free(&c);
+}
+
+TEST(interrupted_bootstrap_is_accepted)
+{
+    LOAD(c, "interrupted-bootstrap");
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    /* 26001 watches shard1 only: 5 monitors to add */
+    CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_MONITOR), 5);
+    case_free(&c);
+}
+
+/* ---------------------------------------------------------------- model */
+
+TEST(observed_json_round_trip)
+{
+    char **names;
+    size_t n = list_cases(&names);
+    for (size_t i = 0; i < n; i++) {
+        char *p = xasprintf("%s/%s/observed.json", fixtures_dir(), names[i]);
+        char *text = test_slurp(p), *err = NULL;
+        struct observed *o = text ? observed_from_json(text, &err) : NULL;
+        CHECK(o != NULL);
+        if (o) {
+            char *a = observed_to_json(o);
+            struct observed *o2 = observed_from_json(a, &err);
+            CHECK(o2 != NULL);
+            if (o2) {
+                char *b = observed_to_json(o2);
+                CHECK_STR_EQ(a, b);
+                free(b);
+            }
+            observed_free(o2);
+            free(a);
+        }
+        observed_free(o);
+        free(err);
+        free(text);
+        free(p);
+        free(names[i]);
+    }
+    free(names);
+}
+
+TEST(observed_json_rejects_bad_input)
+{
+    const char *bad[] = {
+        "",
+        "[]",
+        "{\"redis\": [{\"ip\": \"127.0.0.1\", \"port\": 7001}]}",               /* no reach */
+        "{\"redis\": [{\"ip\": \"127.0.0.1\", \"port\": 7001, \"reach\": \"maybe\"}]}",
+        "{\"redis\": [{\"ip\": \"127.0.0.1\", \"port\": 70001, \"reach\": \"ok\"}]}",
+        "{\"redis\": [{\"ip\": \"127.0.0.1\", \"port\": 7001, \"reach\": \"ok\", \"kyes\": 1}]}",
+        "{\"sentinels\": [{\"ip\": \"127.0.0.1\", \"port\": 1, \"reach\": \"ok\", "
+        "\"masters\": [{\"ip\": \"x\"}]}]}",
+        "{\"proxies\": {}}",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+        char *err = NULL;
+        struct observed *o = observed_from_json(bad[i], &err);
+        CHECK(o == NULL);
+        CHECK(err != NULL && *err);
+        observed_free(o);
+        free(err);
+    }
+    char *err = NULL;
+    struct observed *o = observed_from_json(
+        "{\"redis\": [{\"ip\": \"127.0.0.1\", \"port\": 7001, \"reach\": \"kyes\"}]}", &err);
+    CHECK(!o);
+    CHECK_CONTAINS(err, "redis[0]");
+    free(err);
+}
+
+TEST(reach_names)
+{
+    for (int r = REACH_OK; r <= REACH_NOT_CHECKED; r++) {
+        enum reach back;
+        CHECK(reach_from_name(reach_name((enum reach)r), &back));
+        CHECK_INT_EQ(back, r);
+    }
+    enum reach x;
+    CHECK(!reach_from_name("nope", &x));
+    CHECK(!reach_from_name(NULL, &x));
+}
+
+/* ---------------------------------------------------------------- fingerprint */
+
+TEST(fingerprint_ignores_counters)
+{
+    LOAD(c, "converged");
+    char *a = fingerprint_compute(c.spec, "abc", c.obs);
+    CHECK_INT_EQ(strlen(a), 40);
+
+    /* offsets, uptimes, timestamps and key counts move all the time */
+    c.obs->redis[0].master_repl_offset += 1000;
+    c.obs->redis[1].slave_repl_offset += 1000;
+    c.obs->redis[0].keys += 5;
+    c.obs->proxies[0].uptime_s += 60;
+    c.obs->proxies[0].timestamp_s += 60;
+    c.obs->took_ms += 7;
+    char *b = fingerprint_compute(c.spec, "abc", c.obs);
+    CHECK_STR_EQ(a, b);
+
+    /* order of SENTINEL MASTERS entries is not a change */
+    struct obs_sentinel *s = &c.obs->sentinels[0];
+    if (s->nmasters == 2) {
+        struct obs_sentinel_master t = s->masters[0];
+        s->masters[0] = s->masters[1];
+        s->masters[1] = t;
+    }
+    char *b2 = fingerprint_compute(c.spec, "abc", c.obs);
+    CHECK_STR_EQ(a, b2);
+
+    /* a failover, a restart, another commit or a hand edit are */
+    char *d1 = fingerprint_compute(c.spec, "abd", c.obs);
+    CHECK(strcmp(a, d1) != 0);
+    free(c.obs->redis[1].run_id);
+    c.obs->redis[1].run_id = xstrdup("restarted");
+    char *d2 = fingerprint_compute(c.spec, "abc", c.obs);
+    CHECK(strcmp(a, d2) != 0);
+    c.obs->sentinels[1].masters[0].config_epoch++;
+    char *d3 = fingerprint_compute(c.spec, "abc", c.obs);
+    CHECK(strcmp(d2, d3) != 0);
+    char *old = c.obs->proxies[0].config_text;
+    c.obs->proxies[0].config_text = xasprintf("%s# edited\n", old);
+    free(old);
+    char *d4 = fingerprint_compute(c.spec, "abc", c.obs);
+    CHECK(strcmp(d3, d4) != 0);
+    char *d5 = fingerprint_compute(c.spec, NULL, c.obs);
+    CHECK(strcmp(d4, d5) != 0);
+
+    free(a);
+    free(b);
+    free(b2);
+    free(d1);
+    free(d2);
+    free(d3);
+    free(d4);
+    free(d5);
+    case_free(&c);
+}
+
+/* ---------------------------------------------------------------- rendering */
+
+TEST(text_colour_only_when_asked)
+{
+    LOAD(c, "failover");
+    char *plain = render_plan_text(c.spec, c.plan, false);
+    char *col = render_plan_text(c.spec, c.plan, true);
+    CHECK(!strchr(plain, '\033'));
+    CHECK(strchr(col, '\033') != NULL);
+    CHECK_CONTAINS(col, "\033[33m~\033[0m proxy-restart");
+    CHECK_CONTAINS(plain, "Plan: 0 to add, 2 to change, 0 to remove.\n");
+    free(plain);
+    free(col);
+    case_free(&c);
+}
+
+TEST(summary_lines)
+{
+    struct plan p = {0};
+    char *s = render_plan_summary(&p);
+    CHECK_STR_EQ(s, "No changes. The cluster matches the spec.");
+    free(s);
+    CHECK(!plan_has_changes(&p));
+    p.unreachable = 2;
+    CHECK(plan_has_changes(&p));
+    s = render_plan_summary(&p);
+    CHECK_STR_EQ(s, "No changes planned for the instances that could be observed.");
+    free(s);
+}
+
+TEST(names)
+{
+    CHECK_STR_EQ(step_kind_name(STEP_PROXY_RESTART), "proxy-restart");
+    CHECK_STR_EQ(step_kind_name(STEP_OBSERVED), "observed");
+    CHECK_STR_EQ(step_action_symbol(ACTION_REPLACE), "-/+");
+    CHECK_STR_EQ(step_safety_name(SAFETY_DESTRUCTIVE), "destructive");
+    CHECK_STR_EQ(instance_kind_name(INSTANCE_SENTINEL), "sentinel");
+}
+
+int main(void)
+{
+    RUN(goldens);
+    RUN(empty_creates_everything);
+    RUN(converged_has_no_changes);
+    RUN(failover_follows_sentinel);
+    RUN(refusals_plan_nothing);
+    RUN(sentinel_drift_sets_only_drifted_options);
+    RUN(config_drift);
+    RUN(shard_removed_is_destructive);
+    RUN(unreachable_node_counts_as_drift);
+    RUN(interrupted_proxy_restart);
+    RUN(promoted_by_hand_keeps_the_data);
+    RUN(interrupted_bootstrap_is_accepted);
+    RUN(observed_json_round_trip);
+    RUN(observed_json_rejects_bad_input);
+    RUN(reach_names);
+    RUN(fingerprint_ignores_counters);
+    RUN(text_colour_only_when_asked);
+    RUN(summary_lines);
+    RUN(names);
+    return test_done();
+}
