@@ -879,7 +879,7 @@ int notify_post(const struct notify_options *o, const struct notify_target *t,
                 sb_release(&resp);
                 break;
             }
-            retry = d.http_status == 429 || d.http_status >= 500;
+            retry = d.http_status == 429 || d.http_status == 408 || d.http_status >= 500;
             char *snip = body_snippet(sb_str(&resp), t->url);
             problem = *snip ? xasprintf("HTTP %ld (%s)", d.http_status, snip)
                             : xasprintf("HTTP %ld", d.http_status);

@@ -146,7 +146,7 @@ struct notify_delivery {
 };
 
 /*
- * POST `json` to one webhook, retrying network errors, 5xx and 429 with
+ * POST `json` to one webhook, retrying network errors, 5xx, 408 and 429 with
  * exponential backoff (Retry-After honoured, capped at retry_max_ms) up to
  * max_attempts. Returns 0 when delivered, or -1 with *err set (caller frees):
  * "webhook 'https://hooks.slack.com': gave up after 4 attempts: HTTP 500".
