@@ -112,8 +112,8 @@ static int spawn(const char *const *argv, pid_t *pid, int *out_fd, int *err_fd)
 static int local_exec(struct transport *t, const char *const *argv, struct exec_result *r,
                       char **err)
 {
-    pid_t pid;
-    int fds[2];
+    pid_t pid = 0;
+    int fds[2] = {-1, -1};
     int rc = spawn(argv, &pid, &fds[0], &fds[1]);
     if (rc == ENOENT || rc == EACCES || rc == ENOEXEC || rc == ENOTDIR) {
         /* like a shell: the command ran and failed with 127/126 */
