@@ -1071,8 +1071,10 @@ static void proxy_steps(struct builder *b)
             char *before, *after;
             bool servers_changed;
             if (!proxy_config_diff(op->config_text, want, &before, &after, &servers_changed)) {
+                /* rewriting the file of a stopped proxy disturbs nobody */
                 struct step *st = add_step(
-                    b, STEP_PROXY_CONFIG, ACTION_CHANGE, SAFETY_DISRUPTIVE, WAVE_PROXIES,
+                    b, STEP_PROXY_CONFIG, ACTION_CHANGE,
+                    running ? SAFETY_DISRUPTIVE : SAFETY_SAFE, WAVE_PROXIES,
                     INSTANCE_PROXY, "proxies", &a, "%s",
                     servers_changed ? "servers differ from the shard masters"
                                     : "nutcracker.yml was edited by hand");
