@@ -34,5 +34,8 @@ bool cli_use_color(bool no_color_flag);
 
 /* Implemented subcommands (cmd_<name>.c). */
 int cmd_validate(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_observe(int argc, char **argv);
+int cmd_status(int argc, char **argv);
 
 #endif

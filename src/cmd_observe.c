@@ -1,0 +1,127 @@
+/*
+ * cmd_observe.c - `rmgr observe -f SPEC [--json]`: what is running, exactly
+ * as the planner sees it. --json prints the observed model in the format of
+ * the planner's fixtures (observed_json.c), so a live state can be captured
+ * as a test fixture; without it, one line per instance.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "observed.h"
+#include "session.h"
+#include "util.h"
+
+static void print_files(const struct obs_files *f)
+{
+    if (!f->checked) {
+        if (f->error)
+            printf("; files not checked: %s", f->error);
+    } else if (!f->dir_present) {
+        printf("; no instance dir");
+    } else if (!f->conf_present) {
+        printf("; no config file");
+    }
+}
+
+static void print_redis(const struct obs_redis *r)
+{
+    printf("redis     %s:%-6d %-11s", r->ip, r->port, reach_name(r->reach));
+    if (r->reach != REACH_OK) {
+        printf(" %s", r->reach_detail ? r->reach_detail : "");
+    } else if (str_eq(r->role, "master")) {
+        printf(" master, %d replica%s, %lld key%s, offset %lld", r->connected_slaves,
+               r->connected_slaves == 1 ? "" : "s", r->keys, r->keys == 1 ? "" : "s",
+               r->master_repl_offset);
+    } else {
+        printf(" replica of %s:%d (link %s), offset %lld", r->master_host ? r->master_host : "?",
+               r->master_port, r->master_link_status ? r->master_link_status : "?",
+               r->slave_repl_offset);
+    }
+    if (r->loading)
+        printf(", loading");
+    print_files(&r->files);
+    putchar('\n');
+}
+
+static void print_sentinel(const struct obs_sentinel *s)
+{
+    printf("sentinel  %s:%-6d %-11s", s->ip, s->port, reach_name(s->reach));
+    if (s->reach != REACH_OK)
+        printf(" %s", s->reach_detail ? s->reach_detail : "");
+    else if (!s->nmasters)
+        printf(" monitors nothing");
+    for (size_t i = 0; s->reach == REACH_OK && i < s->nmasters; i++) {
+        const struct obs_sentinel_master *m = &s->masters[i];
+        printf("%s %s -> %s:%d (%s, epoch %lld, %zu replica%s, %zu other sentinel%s)",
+               i ? ";" : "", m->name, m->ip, m->port, m->flags ? m->flags : "?",
+               m->config_epoch, m->nreplicas, m->nreplicas == 1 ? "" : "s", m->nsentinels,
+               m->nsentinels == 1 ? "" : "s");
+    }
+    print_files(&s->files);
+    putchar('\n');
+}
+
+static void print_proxy(const struct obs_proxy *p)
+{
+    printf("proxy     %s:%-6d %-11s", p->ip, p->listen_port, reach_name(p->reach));
+    if (p->reach != REACH_OK)
+        printf(" stats port %d: %s", p->stats_port, p->reach_detail ? p->reach_detail : "");
+    else
+        printf(" up %llds", p->uptime_s);
+    if (p->files.checked)
+        printf(", config %s", p->config_present ? "present" : "absent");
+    print_files(&p->files);
+    putchar('\n');
+}
+
+int cmd_observe(int argc, char **argv)
+{
+    const struct command *cmd = cli_find_command("observe");
+    struct session_options so = {0};
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        int rc = session_parse_option(&so, cmd, argc, argv, &i);
+        if (rc < 0)
+            return EXIT_USAGE;
+        if (rc > 0)
+            continue;
+        if (!strcmp(argv[i], "--json"))
+            json = true;
+        else if (!strcmp(argv[i], "--skip-files"))
+            so.skip_files = true;
+        else if (argv[i][0] == '-')
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else
+            return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    if (!so.spec_path)
+        return cli_usage_error(cmd, "observe needs a spec: -f SPEC");
+
+    struct session s = {0};
+    if (session_load(&s, &so, stderr) < 0) {
+        session_release(&s);
+        return EXIT_FAILURE_;
+    }
+    session_observe(&s, &so);
+    const struct observed *o = s.observed;
+    if (json) {
+        char *text = observed_to_json(o);
+        fputs(text, stdout);
+        if (!*text || text[strlen(text) - 1] != '\n')
+            putchar('\n');
+        free(text);
+    } else {
+        for (size_t i = 0; i < o->nredis; i++)
+            print_redis(&o->redis[i]);
+        for (size_t i = 0; i < o->nsentinels; i++)
+            print_sentinel(&o->sentinels[i]);
+        for (size_t i = 0; i < o->nproxies; i++)
+            print_proxy(&o->proxies[i]);
+        printf("Observed %zu redis, %zu sentinel%s, %zu prox%s in %lld ms.\n", o->nredis,
+               o->nsentinels, o->nsentinels == 1 ? "" : "s", o->nproxies,
+               o->nproxies == 1 ? "y" : "ies", o->took_ms);
+    }
+    session_release(&s);
+    return EXIT_OK;
+}

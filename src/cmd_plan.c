@@ -1,0 +1,159 @@
+/*
+ * cmd_plan.c - `rmgr plan -f SPEC`: observe the cluster, compute the steps
+ * that would make it match the spec, and show them (text, JSON or
+ * Markdown); optionally save them for `rmgr apply`.
+ *
+ * A plan that refuses a shard shows the diagnosis, no steps, and exits 1.
+ */
+#include <errno.h>
+#include <git2.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "render.h"
+#include "session.h"
+#include "util.h"
+
+#define SAVED_PLAN_KIND "rmgr-saved-plan"
+
+enum plan_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_MARKDOWN };
+
+/* The git blob id of the spec's bytes (what `git hash-object` prints). Caller frees. */
+static char *spec_blob_sha(const struct spec *s)
+{
+    git_oid oid;
+    char hex[GIT_OID_HEXSZ + 1];
+    git_libgit2_init();
+    int rc = git_odb_hash(&oid, s->source ? s->source : "", s->source_len, GIT_OBJECT_BLOB);
+    git_libgit2_shutdown();
+    if (rc < 0)
+        return NULL;
+    git_oid_tostr(hex, sizeof(hex), &oid);
+    return xstrdup(hex);
+}
+
+/*
+ * Save the plan as {format_version, kind, spec_file, spec_sha, commit,
+ * fingerprint, plan} to `path`, mode 0600. 0, or -1 with a message on stderr.
+ */
+static int save_plan(const struct session *s, const char *plan_json, const char *commit,
+                     const char *path)
+{
+    json_error_t je;
+    json_t *plan = json_loads(plan_json, 0, &je);
+    if (!plan) {
+        fprintf(stderr, "rmgr: internal error: plan JSON does not parse: %s\n", je.text);
+        return -1;
+    }
+    char *sha = spec_blob_sha(s->spec);
+    json_t *doc = json_object();
+    json_object_set_new(doc, "format_version", json_integer(PLAN_FORMAT_VERSION));
+    json_object_set_new(doc, "kind", json_string(SAVED_PLAN_KIND));
+    json_object_set_new(doc, "spec_file", json_string(s->spec->file ? s->spec->file : ""));
+    json_object_set_new(doc, "spec_sha", sha ? json_string(sha) : json_null());
+    json_object_set_new(doc, "commit", commit ? json_string(commit) : json_null());
+    json_object_set_new(doc, "fingerprint",
+                        s->fingerprint ? json_string(s->fingerprint) : json_null());
+    json_object_set_new(doc, "plan", plan);
+    char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    free(sha);
+    int rc = 0;
+    struct strbuf sb = {0};
+    sb_add(&sb, text ? text : "");
+    sb_addc(&sb, '\n');
+    if (!text || write_file_atomic(path, sb.buf, sb.len, 0600) < 0) {
+        fprintf(stderr, "rmgr: cannot write '%s': %s\n", path, strerror(errno));
+        rc = -1;
+    }
+    sb_release(&sb);
+    free(text);
+    return rc;
+}
+
+int cmd_plan(int argc, char **argv)
+{
+    const struct command *cmd = cli_find_command("plan");
+    struct session_options so = {0};
+    enum plan_format fmt = FORMAT_TEXT;
+    bool detailed = false, no_color = false;
+    const char *out = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v;
+        int rc = session_parse_option(&so, cmd, argc, argv, &i);
+        if (rc == 0)
+            rc = session_option_value("--out", cmd, argc, argv, &i, &v);
+        if (rc < 0)
+            return EXIT_USAGE;
+        if (rc > 0) {
+            if (!strncmp(a, "--out", 5))
+                out = v;
+            continue;
+        }
+        if (!strcmp(a, "--json") || !strcmp(a, "--markdown")) {
+            enum plan_format f = a[2] == 'j' ? FORMAT_JSON : FORMAT_MARKDOWN;
+            if (fmt != FORMAT_TEXT && fmt != f)
+                return cli_usage_error(cmd, "--json and --markdown exclude each other");
+            fmt = f;
+        } else if (!strcmp(a, "--detailed-exitcode")) {
+            detailed = true;
+        } else if (!strcmp(a, "--no-color")) {
+            no_color = true;
+        } else if (a[0] == '-') {
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        } else {
+            return cli_usage_error(cmd, "unexpected argument '%s'", a);
+        }
+    }
+    if (!so.spec_path)
+        return cli_usage_error(cmd, "plan needs a spec: -f SPEC");
+
+    struct session s = {0};
+    if (session_open(&s, &so, stderr) < 0) {
+        session_release(&s);
+        return EXIT_FAILURE_;
+    }
+    const struct plan *p = s.plan;
+    bool refused = p->nrefusals > 0;
+
+    char *json = render_plan_json(s.spec, p, s.fingerprint, so.commit, NULL);
+    char *text = NULL;
+    switch (fmt) {
+    case FORMAT_TEXT:
+        text = render_plan_text(s.spec, p, cli_use_color(no_color));
+        break;
+    case FORMAT_JSON:
+        text = xstrdup(json);
+        break;
+    case FORMAT_MARKDOWN:
+        text = render_plan_markdown(s.spec, p, s.fingerprint, so.commit);
+        break;
+    }
+    /* a refusal in text form is an error message; JSON and Markdown are documents */
+    FILE *dest = refused && fmt == FORMAT_TEXT ? stderr : stdout;
+    fputs(text, dest);
+    if (fmt == FORMAT_TEXT && !refused && s.fingerprint)
+        printf("Fingerprint: %s\n", s.fingerprint);
+    fflush(stdout);
+
+    int rc = EXIT_OK;
+    if (refused) {
+        rc = EXIT_FAILURE_;
+        if (out)
+            fprintf(stderr, "rmgr: the plan refuses: not saving it to '%s'\n", out);
+    } else if (out && save_plan(&s, json, so.commit, out) < 0) {
+        rc = EXIT_FAILURE_;
+    } else {
+        if (out)
+            fprintf(stderr, "Saved the plan to '%s'.\n", out);
+        if (detailed && plan_has_changes(p))
+            rc = EXIT_CHANGES;
+    }
+    free(text);
+    free(json);
+    session_release(&s);
+    return rc;
+}

@@ -1,0 +1,403 @@
+/*
+ * cmd_status.c - `rmgr status -f SPEC [--json]`: is the cluster healthy?
+ *
+ * Per shard its master (the one the planner works with, and whether
+ * Sentinel chose it), its replicas with link status and lag; per sentinel
+ * the shards it monitors and whether it agrees on their masters; per proxy
+ * whether it answers and where each shard's server points. Everything that
+ * is not healthy is listed as a problem; exit 0 when there is none, 1
+ * otherwise. Reads nothing but what observation and the planner saw.
+ */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "redis_parse.h"
+#include "session.h"
+#include "util.h"
+
+struct problems {
+    char **v;
+    size_t n, cap;
+};
+
+static void problem(struct problems *p, const char *fmt, ...) RMGR_PRINTF(2, 3);
+static void problem(struct problems *p, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    VEC_GROW(p->v, p->n, p->cap);
+    p->v[p->n++] = xvasprintf(fmt, ap);
+    va_end(ap);
+}
+
+static void problems_release(struct problems *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        free(p->v[i]);
+    free(p->v);
+}
+
+/* "reach (detail)" for a server that could not be observed. Caller frees. */
+static char *why(enum reach r, const char *detail)
+{
+    if (r == REACH_REFUSED)
+        return xasprintf("not running (%s)", detail ? detail : "connection refused");
+    return detail ? xasprintf("%s (%s)", reach_name(r), detail) : xstrdup(reach_name(r));
+}
+
+static const struct obs_sentinel_master *sentinel_master(const struct obs_sentinel *s,
+                                                         const char *name)
+{
+    for (size_t i = 0; i < s->nmasters; i++)
+        if (str_eq(s->masters[i].name, name))
+            return &s->masters[i];
+    return NULL;
+}
+
+static const char *first_line(const char *text, char *buf, size_t size)
+{
+    size_t n = strcspn(text ? text : "", "\n");
+    if (n >= size)
+        n = size - 1;
+    memcpy(buf, text ? text : "", n);
+    buf[n] = '\0';
+    return buf;
+}
+
+/* The master the planner works with for shard i. */
+static const struct spec_addr *shard_master(const struct session *s, size_t i)
+{
+    const struct spec_addr *m = &s->plan->masters[i];
+    return m->ip ? m : &s->spec->shards[i].master;
+}
+
+/* ------------------------------------------------------------- shards */
+
+static json_t *status_shard(const struct session *s, size_t i, struct strbuf *out,
+                            struct problems *pr)
+{
+    const struct spec *sp = s->spec;
+    const struct observed *o = s->observed;
+    const struct spec_shard *sh = &sp->shards[i];
+    const struct spec_addr *m = shard_master(s, i);
+    bool from_sentinel = s->plan->master_from_sentinel[i];
+    json_t *js = json_object();
+    json_object_set_new(js, "name", json_string(sh->name));
+    json_object_set_new(js, "master", json_sprintf("%s:%d", m->ip, m->port));
+    json_object_set_new(js, "master_from_sentinel", json_boolean(from_sentinel));
+
+    for (size_t k = 0; k < s->plan->nrefusals; k++) {
+        if (!str_eq(s->plan->refusals[k].shard, sh->name))
+            continue;
+        char buf[512];
+        problem(pr, "%s: the planner refuses it: %s", sh->name,
+                first_line(s->plan->refusals[k].diagnosis, buf, sizeof(buf)));
+    }
+
+    /* sentinels that name this master */
+    size_t agree = 0, reporting = 0;
+    for (size_t k = 0; k < o->nsentinels; k++) {
+        const struct obs_sentinel_master *sm = sentinel_master(&o->sentinels[k], sh->name);
+        if (o->sentinels[k].reach != REACH_OK || !sm)
+            continue;
+        reporting++;
+        if (str_eq(sm->ip, m->ip) && sm->port == m->port)
+            agree++;
+    }
+    json_object_set_new(js, "sentinels_agree", json_integer((json_int_t)agree));
+
+    sb_addf(out, "%s:\n", sh->name);
+    const struct obs_redis *mo = observed_redis(o, m->ip, m->port);
+    sb_addf(out, "  master   %s:%d  ", m->ip, m->port);
+    if (!mo || mo->reach != REACH_OK) {
+        char *w = mo ? why(mo->reach, mo->reach_detail) : xstrdup("not observed");
+        sb_add(out, w);
+        problem(pr, "%s: master %s:%d is %s", sh->name, m->ip, m->port, w);
+        free(w);
+    } else {
+        sb_addf(out, "ok, %lld key%s", mo->keys, mo->keys == 1 ? "" : "s");
+        if (!str_eq(mo->role, "master"))
+            problem(pr, "%s: master %s:%d reports role %s", sh->name, m->ip, m->port,
+                    mo->role ? mo->role : "unknown");
+        if (mo->loading)
+            problem(pr, "%s: master %s:%d is loading its data", sh->name, m->ip, m->port);
+    }
+    if (from_sentinel)
+        sb_addf(out, ", chosen by Sentinel (%zu of %zu agree)", agree, o->nsentinels);
+    else
+        sb_add(out, ", not (yet) managed by Sentinel");
+    sb_addc(out, '\n');
+    json_object_set_new(js, "master_reach",
+                        json_string(reach_name(mo ? mo->reach : REACH_NOT_CHECKED)));
+    if (reporting && agree < reporting)
+        problem(pr, "%s: only %zu of %zu sentinels name %s:%d as master", sh->name, agree,
+                reporting, m->ip, m->port);
+
+    json_t *reps = json_array();
+    for (size_t k = 0; k <= sh->nreplicas; k++) {
+        const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
+        if (str_eq(a->ip, m->ip) && a->port == m->port)
+            continue;
+        const struct obs_redis *r = observed_redis(o, a->ip, a->port);
+        json_t *jr = json_object();
+        json_object_set_new(jr, "addr", json_sprintf("%s:%d", a->ip, a->port));
+        json_object_set_new(jr, "reach",
+                            json_string(reach_name(r ? r->reach : REACH_NOT_CHECKED)));
+        sb_addf(out, "  replica  %s:%d  ", a->ip, a->port);
+        if (!r || r->reach != REACH_OK) {
+            char *w = r ? why(r->reach, r->reach_detail) : xstrdup("not observed");
+            sb_addf(out, "%s\n", w);
+            problem(pr, "%s: replica %s:%d is %s", sh->name, a->ip, a->port, w);
+            free(w);
+            json_array_append_new(reps, jr);
+            continue;
+        }
+        const char *link = r->master_link_status ? r->master_link_status : "unknown";
+        json_object_set_new(jr, "role", json_string(r->role ? r->role : "unknown"));
+        json_object_set_new(jr, "link", json_string(link));
+        if (!str_eq(r->role, "slave")) {
+            sb_addf(out, "ok, but a %s\n", r->role ? r->role : "server of unknown role");
+            problem(pr, "%s: replica %s:%d is a %s, not a replica of %s:%d", sh->name, a->ip,
+                    a->port, r->role ? r->role : "server of unknown role", m->ip, m->port);
+        } else {
+            bool follows = str_eq(r->master_host, m->ip) && r->master_port == m->port;
+            sb_addf(out, "ok, link %s", link);
+            if (mo && mo->reach == REACH_OK && follows) {
+                long long lag = mo->master_repl_offset - r->slave_repl_offset;
+                if (lag < 0)
+                    lag = 0;
+                sb_addf(out, ", lag %lld byte%s", lag, lag == 1 ? "" : "s");
+                json_object_set_new(jr, "lag_bytes", json_integer(lag));
+            }
+            if (!follows) {
+                sb_addf(out, ", replicates from %s:%d", r->master_host ? r->master_host : "?",
+                        r->master_port);
+                problem(pr, "%s: replica %s:%d replicates from %s:%d, not from the master %s:%d",
+                        sh->name, a->ip, a->port, r->master_host ? r->master_host : "?",
+                        r->master_port, m->ip, m->port);
+            } else if (!str_eq(link, "up")) {
+                problem(pr, "%s: replica %s:%d has its link to the master %s", sh->name, a->ip,
+                        a->port, link);
+            }
+            if (r->loading)
+                problem(pr, "%s: replica %s:%d is loading its data", sh->name, a->ip, a->port);
+            sb_addc(out, '\n');
+        }
+        json_array_append_new(reps, jr);
+    }
+    json_object_set_new(js, "replicas", reps);
+    return js;
+}
+
+/* ----------------------------------------------------------- sentinels */
+
+static json_t *status_sentinel(const struct session *s, size_t i, struct strbuf *out,
+                               struct problems *pr)
+{
+    const struct spec *sp = s->spec;
+    const struct obs_sentinel *sn = &s->observed->sentinels[i];
+    json_t *js = json_object();
+    json_object_set_new(js, "addr", json_sprintf("%s:%d", sn->ip, sn->port));
+    json_object_set_new(js, "reach", json_string(reach_name(sn->reach)));
+    json_t *mon = json_array();
+    sb_addf(out, "  %s:%d  ", sn->ip, sn->port);
+    if (sn->reach != REACH_OK) {
+        char *w = why(sn->reach, sn->reach_detail);
+        sb_addf(out, "%s\n", w);
+        problem(pr, "sentinel %s:%d is %s", sn->ip, sn->port, w);
+        free(w);
+        json_object_set_new(js, "monitors", mon);
+        return js;
+    }
+    sb_add(out, "ok, monitors");
+    if (!sn->nmasters)
+        sb_add(out, " nothing");
+    for (size_t k = 0; k < sn->nmasters; k++) {
+        sb_addf(out, "%s %s", k ? "," : "", sn->masters[k].name);
+        json_array_append_new(mon, json_string(sn->masters[k].name));
+    }
+    sb_addc(out, '\n');
+    json_object_set_new(js, "monitors", mon);
+
+    size_t others = sp->sentinel.nnodes ? sp->sentinel.nnodes - 1 : 0;
+    for (size_t k = 0; k < sp->nshards; k++) {
+        const struct spec_shard *sh = &sp->shards[k];
+        const struct spec_addr *m = shard_master(s, k);
+        const struct obs_sentinel_master *sm = sentinel_master(sn, sh->name);
+        if (!sm) {
+            problem(pr, "sentinel %s:%d does not monitor %s", sn->ip, sn->port, sh->name);
+            continue;
+        }
+        if (!str_eq(sm->ip, m->ip) || sm->port != m->port)
+            problem(pr, "sentinel %s:%d names %s:%d as master of %s, not %s:%d", sn->ip,
+                    sn->port, sm->ip, sm->port, sh->name, m->ip, m->port);
+        if (sm->flags && (strstr(sm->flags, "s_down") || strstr(sm->flags, "o_down")))
+            problem(pr, "sentinel %s:%d sees the master of %s down (%s)", sn->ip, sn->port,
+                    sh->name, sm->flags);
+        if ((size_t)sm->num_other_sentinels < others)
+            problem(pr, "sentinel %s:%d knows %d other sentinel%s for %s, not %zu", sn->ip,
+                    sn->port, sm->num_other_sentinels, sm->num_other_sentinels == 1 ? "" : "s",
+                    sh->name, others);
+    }
+    return js;
+}
+
+/* ------------------------------------------------------------- proxies */
+
+static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *out,
+                            struct problems *pr)
+{
+    const struct spec *sp = s->spec;
+    const struct obs_proxy *p = &s->observed->proxies[i];
+    json_t *js = json_object();
+    json_object_set_new(js, "listen", json_sprintf("%s:%d", p->ip, p->listen_port));
+    json_object_set_new(js, "reach", json_string(reach_name(p->reach)));
+    sb_addf(out, "  %s:%d  ", p->ip, p->listen_port);
+    if (p->reach != REACH_OK) {
+        char *w = why(p->reach, p->reach_detail);
+        sb_addf(out, "stats port %d: %s", p->stats_port, w);
+        problem(pr, "proxy %s:%d does not answer on its stats port %d: %s", p->ip,
+                p->listen_port, p->stats_port, w);
+        free(w);
+    } else {
+        sb_addf(out, "ok (up %llds)", p->uptime_s);
+        json_object_set_new(js, "uptime_s", json_integer(p->uptime_s));
+        /* nutcracker has no reload: a file newer than the process is not in effect */
+        long long started = p->timestamp_s - p->uptime_s;
+        if (p->config_present && p->config_mtime_s > started + 1)
+            problem(pr, "proxy %s:%d runs an older config: nutcracker.yml changed after it "
+                        "started (restart pending)", p->ip, p->listen_port);
+    }
+
+    json_t *servers = json_object();
+    if (!p->files.checked) {
+        sb_addf(out, "; config not read: %s", p->files.error ? p->files.error : "not checked");
+        problem(pr, "proxy %s:%d: cannot read its config: %s", p->ip, p->listen_port,
+                p->files.error ? p->files.error : "not checked");
+    } else if (!p->config_present) {
+        sb_add(out, "; no nutcracker.yml");
+        problem(pr, "proxy %s:%d has no nutcracker.yml", p->ip, p->listen_port);
+    } else {
+        struct nc_server *sv;
+        size_t n = redis_parse_nutcracker_servers(p->config_text, &sv);
+        sb_add(out, ":");
+        for (size_t k = 0; k < sp->nshards; k++) {
+            const struct spec_shard *sh = &sp->shards[k];
+            const struct spec_addr *m = shard_master(s, k);
+            const struct nc_server *x = NULL;
+            for (size_t j = 0; j < n && !x; j++)
+                if (str_eq(sv[j].name, sh->name))
+                    x = &sv[j];
+            if (!x) {
+                sb_addf(out, "%s %s -> (missing)", k ? "," : "", sh->name);
+                problem(pr, "proxy %s:%d has no server for %s", p->ip, p->listen_port,
+                        sh->name);
+                continue;
+            }
+            sb_addf(out, "%s %s -> %s:%d", k ? "," : "", sh->name, x->ip, x->port);
+            json_object_set_new(servers, sh->name, json_sprintf("%s:%d", x->ip, x->port));
+            if (!str_eq(x->ip, m->ip) || x->port != m->port)
+                problem(pr, "proxy %s:%d sends %s to %s:%d, not to the master %s:%d", p->ip,
+                        p->listen_port, sh->name, x->ip, x->port, m->ip, m->port);
+        }
+        nc_servers_free(sv, n);
+    }
+    sb_addc(out, '\n');
+    json_object_set_new(js, "servers", servers);
+    return js;
+}
+
+/* "2 shards, 3 sentinels, 1 proxy" */
+static char *counts_line(const struct spec *sp)
+{
+    return xasprintf("%zu shard%s, %zu sentinel%s, %zu prox%s", sp->nshards,
+                     sp->nshards == 1 ? "" : "s", sp->sentinel.nnodes,
+                     sp->sentinel.nnodes == 1 ? "" : "s", sp->nproxies,
+                     sp->nproxies == 1 ? "y" : "ies");
+}
+
+int cmd_status(int argc, char **argv)
+{
+    const struct command *cmd = cli_find_command("status");
+    struct session_options so = {0};
+    bool json = false;
+    for (int i = 1; i < argc; i++) {
+        int rc = session_parse_option(&so, cmd, argc, argv, &i);
+        if (rc < 0)
+            return EXIT_USAGE;
+        if (rc > 0)
+            continue;
+        if (!strcmp(argv[i], "--json"))
+            json = true;
+        else if (argv[i][0] == '-')
+            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
+        else
+            return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
+    }
+    if (!so.spec_path)
+        return cli_usage_error(cmd, "status needs a spec: -f SPEC");
+
+    struct session s = {0};
+    if (session_open(&s, &so, stderr) < 0) {
+        session_release(&s);
+        return EXIT_FAILURE_;
+    }
+    const struct spec *sp = s.spec;
+    struct problems pr = {0};
+    struct strbuf out = {0};
+    json_t *root = json_object();
+    json_t *shards = json_array(), *sentinels = json_array(), *proxies = json_array();
+
+    char *counts = counts_line(sp);
+    sb_addf(&out, "Cluster %s: %s\n\n", sp->cluster, counts);
+    for (size_t i = 0; i < sp->nshards; i++)
+        json_array_append_new(shards, status_shard(&s, i, &out, &pr));
+    if (s.observed->nsentinels)
+        sb_add(&out, "sentinels:\n");
+    for (size_t i = 0; i < s.observed->nsentinels; i++)
+        json_array_append_new(sentinels, status_sentinel(&s, i, &out, &pr));
+    if (s.observed->nproxies)
+        sb_add(&out, "proxies:\n");
+    for (size_t i = 0; i < s.observed->nproxies; i++)
+        json_array_append_new(proxies, status_proxy(&s, i, &out, &pr));
+
+    if (json) {
+        json_t *probs = json_array();
+        for (size_t i = 0; i < pr.n; i++)
+            json_array_append_new(probs, json_string(pr.v[i]));
+        json_object_set_new(root, "cluster", json_string(sp->cluster));
+        json_object_set_new(root, "healthy", json_boolean(pr.n == 0));
+        json_object_set_new(root, "shards", shards);
+        json_object_set_new(root, "sentinels", sentinels);
+        json_object_set_new(root, "proxies", proxies);
+        json_object_set_new(root, "problems", probs);
+        json_object_set_new(root, "took_ms", json_integer(s.observed->took_ms));
+        char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        printf("%s\n", text ? text : "null");
+        free(text);
+    } else {
+        json_decref(shards);
+        json_decref(sentinels);
+        json_decref(proxies);
+        fputs(sb_str(&out), stdout);
+        if (pr.n) {
+            printf("\nProblems:\n");
+            for (size_t i = 0; i < pr.n; i++)
+                printf("  - %s\n", pr.v[i]);
+        }
+        if (pr.n)
+            printf("\n%s: %zu problem%s\n", counts, pr.n, pr.n == 1 ? "" : "s");
+        else
+            printf("\n%s: all healthy\n", counts);
+    }
+    json_decref(root);
+    int rc = pr.n ? EXIT_FAILURE_ : EXIT_OK;
+    free(counts);
+    sb_release(&out);
+    problems_release(&pr);
+    session_release(&s);
+    return rc;
+}

@@ -1,0 +1,78 @@
+/*
+ * session.h - what plan, apply, status and reconcile do first: load the
+ * spec, read its password, observe the cluster, compute the plan and its
+ * fingerprint.
+ *
+ * Messages (spec diagnostics, password errors) go to the FILE the caller
+ * passes, never to stdout, so a command's stdout holds only its result.
+ * The password lives only in session.password and is wiped on release.
+ */
+#ifndef RMGR_SESSION_H
+#define RMGR_SESSION_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "cli.h"
+#include "observed.h"
+#include "plan.h"
+#include "spec.h"
+
+#define SESSION_DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define SESSION_DEFAULT_COMMAND_TIMEOUT_MS 2000
+
+/* The option lines every session command shares, for --help texts. */
+#define SESSION_OPTIONS_USAGE                                                        \
+    "  -f, --file SPEC         the cluster spec (YAML)\n"                            \
+    "  --connect-timeout MS    connect timeout per server (default 1000)\n"          \
+    "  --timeout MS            command timeout per server (default 2000)\n"
+
+struct session_options {
+    const char *spec_path;   /* -f; borrowed */
+    long connect_timeout_ms; /* 0: SESSION_DEFAULT_CONNECT_TIMEOUT_MS */
+    long command_timeout_ms; /* 0: SESSION_DEFAULT_COMMAND_TIMEOUT_MS */
+    bool skip_files;         /* observe servers only, not files on hosts */
+    const char *commit;      /* the spec's commit, for the fingerprint; may be NULL */
+};
+
+struct session {
+    struct spec *spec;
+    char *password;          /* NULL when the spec has no auth */
+    struct observed *observed;
+    struct plan *plan;
+    char *fingerprint;       /* 40 hex digits */
+};
+
+/*
+ * Take one shared option at argv[*i] (-f/--file, --connect-timeout,
+ * --timeout; also in --opt=VALUE form), moving *i past its value. Returns 1
+ * when it was one, 0 when argv[*i] is not a shared option, -1 after
+ * printing a usage error for `cmd` (the command then returns EXIT_USAGE).
+ */
+int session_parse_option(struct session_options *o, const struct command *cmd, int argc,
+                         char **argv, int *i);
+
+/*
+ * The value of option `name` at argv[*i] ("--out FILE" or "--out=FILE"),
+ * moving *i past it. Returns 1 and sets *value when argv[*i] is `name`, 0
+ * when it is not, -1 after printing a usage error when the value is missing.
+ */
+int session_option_value(const char *name, const struct command *cmd, int argc, char **argv,
+                         int *i, const char **value);
+
+/* Load the spec and read the password. 0, or -1 with the reasons on `err`. */
+int session_load(struct session *s, const struct session_options *o, FILE *err);
+
+/* Observe the cluster the loaded spec names (never fails as a whole). */
+void session_observe(struct session *s, const struct session_options *o);
+
+/* Compute the plan and its fingerprint from the spec and what was observed. */
+void session_plan(struct session *s, const struct session_options *o);
+
+/* All three in order. 0, or -1 with the reasons on `err`. */
+int session_open(struct session *s, const struct session_options *o, FILE *err);
+
+/* Free everything, wiping the password first. A zeroed session is fine. */
+void session_release(struct session *s);
+
+#endif
