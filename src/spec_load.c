@@ -31,6 +31,7 @@ struct loader {
     struct spec *s;
     struct strbuf path; /* dotted path of the value being read, for messages */
     struct spec_pos *stats_pos; /* per proxy: where stats_port is written (or the proxy) */
+    const struct spec_host **host_index; /* hosts sorted by name, for resolution */
 };
 
 /* ------------------------------------------------------------------------ */
@@ -807,6 +808,38 @@ static const struct field shard_fields[] = {
     {"replicas", set_replicas, 0},
 };
 
+/* a name and where it is written, to find duplicates by sorting */
+struct named {
+    const char *name;
+    const struct ynode *node;
+};
+
+static int named_cmp(const void *a, const void *b)
+{
+    const struct named *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    if (c)
+        return c;
+    if (x->node->line != y->node->line)
+        return x->node->line < y->node->line ? -1 : 1;
+    return x->node->col < y->node->col ? -1 : x->node->col > y->node->col;
+}
+
+/* Report every name after its first occurrence ("duplicate shard name 'x' (first at line N)"). */
+static void report_duplicate_names(struct loader *L, struct named *v, size_t n, const char *what)
+{
+    if (n > 1)
+        qsort(v, n, sizeof(*v), named_cmp);
+    for (size_t i = 1, first = 0; i < n; i++) {
+        if (strcmp(v[i].name, v[first].name)) {
+            first = i;
+            continue;
+        }
+        error_at(L, v[i].node, "duplicate %s '%s' (first at line %d)", what, v[i].name,
+                 v[first].node->line);
+    }
+}
+
 static void load_shards(struct loader *L, const struct ynode *v)
 {
     struct spec *s = L->s;
@@ -815,6 +848,8 @@ static void load_shards(struct loader *L, const struct ynode *v)
     if (v->nitems == 0)
         error_at(L, v, "'shards' must list at least one shard");
     s->shards = xcalloc(v->nitems ? v->nitems : 1, sizeof(*s->shards));
+    struct named *names = xcalloc(v->nitems ? v->nitems : 1, sizeof(*names));
+    size_t nnames = 0;
     for (size_t i = 0; i < v->nitems; i++) {
         const struct ynode *item = v->items[i];
         size_t old = path_push_index(L, i);
@@ -822,24 +857,14 @@ static void load_shards(struct loader *L, const struct ynode *v)
             struct spec_shard *sh = &s->shards[s->nshards++];
             sh->pos = (struct spec_pos){item->line, item->col};
             LOAD_MAP(L, item, shard_fields, sh);
-            for (size_t j = 0; sh->name && j + 1 < s->nshards; j++) {
-                if (str_eq(s->shards[j].name, sh->name)) {
-                    const struct ynode *first = ynode_get(v->items[0], "name");
-                    for (size_t k = 0; k < v->nitems; k++) {
-                        const struct ynode *nm = ynode_get(v->items[k], "name");
-                        if (nm && nm->kind == YNODE_SCALAR && !strcmp(nm->scalar, sh->name)) {
-                            first = nm;
-                            break;
-                        }
-                    }
-                    error_at(L, ynode_get(item, "name"), "duplicate shard name '%s' (first at line %d)",
-                             sh->name, first ? first->line : 0);
-                    break;
-                }
-            }
+            const struct ynode *nm = ynode_get(item, "name");
+            if (sh->name)
+                names[nnames++] = (struct named){sh->name, nm};
         }
         path_pop(L, old);
     }
+    report_duplicate_names(L, names, nnames, "shard name");
+    free(names);
 }
 
 static const struct field sentinel_fields[] = {
@@ -981,11 +1006,30 @@ static void scan_secrets(struct loader *L, const struct ynode *n)
     }
 }
 
+static int host_cmp(const void *a, const void *b)
+{
+    const struct spec_host *x = a;
+    const struct spec_host *const *y = b;
+    return strcmp(x->name, (*y)->name);
+}
+
+static int host_ptr_cmp(const void *a, const void *b)
+{
+    return strcmp((*(const struct spec_host *const *)a)->name,
+                  (*(const struct spec_host *const *)b)->name);
+}
+
 /* Find the IP for a name or IP literal; reports and returns NULL when unknown. */
 static const char *resolve_host(struct loader *L, const char *host, struct spec_pos pos,
                                 bool *known_bad)
 {
-    const struct spec_host *h = spec_find_host(L->s, host);
+    const struct spec_host *h = NULL;
+    if (L->s->nhosts) {
+        struct spec_host key = {.name = (char *)host};
+        const struct spec_host **found =
+            bsearch(&key, L->host_index, L->s->nhosts, sizeof(*L->host_index), host_cmp);
+        h = found ? *found : NULL;
+    }
     *known_bad = false;
     if (h) {
         *known_bad = !h->address; /* its own error is already reported */
@@ -1003,7 +1047,8 @@ static const char *resolve_host(struct loader *L, const char *host, struct spec_
     const char **names = xcalloc(L->s->nhosts + 1, sizeof(*names));
     for (size_t i = 0; i < L->s->nhosts; i++)
         names[i] = L->s->hosts[i].name;
-    const char *sug = suggest(host, names, L->s->nhosts);
+    /* suggestions cost an edit distance per host: skip them for huge host lists */
+    const char *sug = L->s->nhosts <= 256 ? suggest(host, names, L->s->nhosts) : NULL;
     if (sug)
         error_pos(L, pos, "undefined host '%s' (did you mean '%s'?)", host, sug);
     else
@@ -1105,6 +1150,11 @@ static void check_addresses(struct loader *L)
 static void resolve_all(struct loader *L)
 {
     struct spec *s = L->s;
+    L->host_index = xcalloc(s->nhosts ? s->nhosts : 1, sizeof(*L->host_index));
+    for (size_t i = 0; i < s->nhosts; i++)
+        L->host_index[i] = &s->hosts[i];
+    if (s->nhosts > 1)
+        qsort(L->host_index, s->nhosts, sizeof(*L->host_index), host_ptr_cmp);
     for (size_t i = 0; i < s->nshards; i++) {
         resolve_addr(L, &s->shards[i].master);
         for (size_t j = 0; j < s->shards[i].nreplicas; j++)
@@ -1224,6 +1274,7 @@ struct spec *spec_load_buffer(const char *name, const char *data, size_t len, st
     load_root(&L, root);
     sb_release(&L.path);
     free(L.stats_pos);
+    free(L.host_index);
     ynode_free(root);
 
     if (diags_count(d, DIAG_ERROR) > errors_before) {
