@@ -216,6 +216,19 @@ static int check_table(const redisReply *reply, char **err)
     return 0;
 }
 
+static int cmp_master(const void *a, const void *b)
+{
+    const struct obs_sentinel_master *x = a, *y = b;
+    return strcmp(x->name, y->name);
+}
+
+static int cmp_peer(const void *a, const void *b)
+{
+    const struct obs_sentinel_peer *x = a, *y = b;
+    int c = strcmp(x->ip, y->ip);
+    return c ? c : (x->port > y->port) - (x->port < y->port);
+}
+
 int redis_parse_sentinel_masters(const redisReply *reply, struct obs_sentinel_master **out,
                                  size_t *n, char **err)
 {
@@ -242,6 +255,9 @@ int redis_parse_sentinel_masters(const redisReply *reply, struct obs_sentinel_ma
         x->config_epoch = flat_ll(e, "config-epoch", 0);
         x->num_other_sentinels = (int)flat_ll(e, "num-other-sentinels", 0);
     }
+    /* Sentinel answers in hash-table order: sort, so output is stable */
+    if (k > 1)
+        qsort(m, k, sizeof(*m), cmp_master);
     *out = m;
     *n = k;
     return 0;
@@ -268,6 +284,8 @@ int redis_parse_sentinel_peers(const redisReply *reply, bool with_runid,
         if (with_runid)
             x->runid = xstrdup(flat_get(e, "runid"));
     }
+    if (k > 1)
+        qsort(p, k, sizeof(*p), cmp_peer);
     *out = p;
     *n = k;
     return 0;

@@ -33,15 +33,17 @@ char *redis_info_field(const char *text, const char *field);
 
 /*
  * A SENTINEL MASTERS reply (an array of flat name/value arrays) as masters
- * without their replicas and sentinels. Returns 0, or -1 and a message in
+ * without their replicas and sentinels, sorted by name (Sentinel answers in
+ * hash-table order). Returns 0, or -1 and a message in
  * *err (caller frees) when the reply has another shape.
  */
 int redis_parse_sentinel_masters(const redisReply *reply, struct obs_sentinel_master **out,
                                  size_t *n, char **err);
 
 /*
- * A SENTINEL REPLICAS or SENTINEL SENTINELS reply as peers. `with_runid`
- * keeps the runid (sentinels); replicas are known by address only.
+ * A SENTINEL REPLICAS or SENTINEL SENTINELS reply as peers, sorted by ip
+ * and port. `with_runid` keeps the runid (sentinels); replicas are known by
+ * address only.
  * Returns 0, or -1 and *err.
  */
 int redis_parse_sentinel_peers(const redisReply *reply, bool with_runid,

@@ -217,8 +217,9 @@ static redisReply *master_entry(const char *name, const char *ip, const char *po
 
 TEST(sentinel_masters)
 {
-    redisReply *reply = rarr(2, master_entry("shard1", "127.0.0.1", "17001", "master", "0"),
-                             master_entry("shard2", "127.0.0.1", "17003", "s_down,master", "7"));
+    /* in Sentinel's hash order; parsed sorted by name */
+    redisReply *reply = rarr(2, master_entry("shard2", "127.0.0.1", "17003", "s_down,master", "7"),
+                             master_entry("shard1", "127.0.0.1", "17001", "master", "0"));
     struct obs_sentinel_master *m;
     size_t n;
     char *err = NULL;
@@ -302,10 +303,10 @@ TEST(sentinel_peers)
                                          "master-link-status", "ok", NULL));
     redisReply *sentinels =
         rarr(2,
-             rflat("name", "a", "ip", "127.0.0.1", "port", "26380", "runid", "r1", "flags",
-                   "sentinel", NULL),
              rflat("name", "b", "ip", "127.0.0.1", "port", "26381", "runid", "r2", "flags",
-                   "s_down,sentinel", NULL));
+                   "s_down,sentinel", NULL),
+             rflat("name", "a", "ip", "127.0.0.1", "port", "26380", "runid", "r1", "flags",
+                   "sentinel", NULL));
     struct obs_sentinel_peer *p;
     size_t n;
     char *err = NULL;
