@@ -14,10 +14,12 @@ static const struct command commands[] = {
     {"validate", cmd_validate, "check specs for errors, every one with file:line:col",
      "usage: rmgr validate PATH...\n"
      "\n"
-     "Load every spec named (a file, or a directory: every *.yaml and *.yml in it)\n"
-     "and report every problem as file:line:col: message.\n"
+     "Load every spec named (a file, or a directory: every *.yaml and *.yml in it,\n"
+     "sorted) and report every problem to stderr as file:line:col: error|warning: message.\n"
+     "When there is no error, print one summary line per cluster to stdout. Cluster names\n"
+     "must be unique across the specs given. Nothing is written and nothing is contacted.\n"
      "\n"
-     "Exit status: 0 all specs valid, 1 a spec has errors, 2 usage error.\n"},
+     "Exit status: 0 all specs valid (warnings allowed), 1 a spec has errors, 2 usage error.\n"},
     {"plan", cmd_plan, "show the steps that would make the cluster match the spec",
      "usage: rmgr plan -f SPEC [--json | --markdown] [--detailed-exitcode] [--out FILE]\n"
      "                 [--no-color] [--connect-timeout MS] [--timeout MS]\n"
