@@ -13,6 +13,7 @@ void diags_add(struct diags *d, enum diag_severity sev, const char *file, int li
     g->file = xstrdup(file);
     g->line = line;
     g->col = col;
+    g->seq = d->n - 1;
     va_list ap;
     va_start(ap, fmt);
     g->message = xvasprintf(fmt, ap);
@@ -37,13 +38,12 @@ static int diag_cmp(const void *a, const void *b)
         return x->line < y->line ? -1 : 1;
     if (x->col != y->col)
         return x->col < y->col ? -1 : 1;
-    return 0;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
 }
 
 void diags_sort(struct diags *d)
 {
-    /* qsort is not stable; messages at one position keep a sensible order
-     * because loaders add them in reading order and ties are rare */
+    /* ties at one position keep their order of addition (seq) */
     if (d->n > 1)
         qsort(d->v, d->n, sizeof(*d->v), diag_cmp);
 }

@@ -21,6 +21,7 @@ struct diag {
     int line;     /* 1-based; 0 when unknown */
     int col;      /* 1-based; 0 when unknown */
     char *message;
+    size_t seq;   /* order of addition: keeps sorting stable */
 };
 
 struct diags {
