@@ -286,6 +286,7 @@ TEST(refusals_plan_nothing)
         {"no-quorum", "no quorum"},
         {"replica-outside-shard", "127.0.0.1:7099, which is not a member of shard1"},
         {"two-masters", "two masters"},
+        {"master-down-no-sentinel", "could wipe that replica"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         LOAD(c, cases[i].name);
@@ -373,6 +374,25 @@ TEST(interrupted_proxy_restart)
     LOAD(c, "interrupted-proxy-restart");
     CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_CONFIG), 0);
     CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_RESTART), 1);
+    case_free(&c);
+}
+
+TEST(stopped_proxy_is_started_not_restarted)
+{
+    LOAD(c, "proxy-down-stale");
+    const struct step *pc = find_step(c.plan, STEP_PROXY_CONFIG, NULL);
+    CHECK(pc && pc->safety == SAFETY_SAFE);
+    CHECK(find_step(c.plan, STEP_START, "127.0.0.1:22121") != NULL);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_RESTART), 0);
+    case_free(&c);
+}
+
+TEST(restarted_sentinel_keeps_its_monitors)
+{
+    LOAD(c, "sentinels-restart");
+    CHECK(find_step(c.plan, STEP_START, "127.0.0.1:26002") != NULL);
+    CHECK(!find_step(c.plan, STEP_SENTINEL_MONITOR, "127.0.0.1:26002"));
+    CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_MONITOR), 2);
     case_free(&c);
 }
 
@@ -578,6 +598,8 @@ int main(void)
     RUN(shard_removed_is_destructive);
     RUN(unreachable_node_counts_as_drift);
     RUN(interrupted_proxy_restart);
+    RUN(stopped_proxy_is_started_not_restarted);
+    RUN(restarted_sentinel_keeps_its_monitors);
     RUN(promoted_by_hand_keeps_the_data);
     RUN(interrupted_bootstrap_is_accepted);
     RUN(observed_json_round_trip);
