@@ -507,13 +507,15 @@ static void unreachable_step(struct builder *b, enum instance_kind inst, enum st
 
 /* install-files when the files were looked at and something is missing */
 static void files_step(struct builder *b, enum instance_kind inst, enum step_wave wave,
-                       const char *group, const struct spec_addr *a, const struct obs_files *f,
-                       const char *conf_name)
+                       const char *group, const char *shard, const struct spec_addr *a,
+                       const struct obs_files *f, const char *conf_name)
 {
     if (!f->checked || (f->dir_present && f->conf_present))
         return;
-    add_step(b, STEP_INSTALL_FILES, ACTION_CREATE, SAFETY_SAFE, wave, inst, group, a, "%s",
-             !f->dir_present ? "instance directory missing" : conf_name);
+    struct step *st = add_step(b, STEP_INSTALL_FILES, ACTION_CREATE, SAFETY_SAFE, wave, inst,
+                               group, a, "%s",
+                               !f->dir_present ? "instance directory missing" : conf_name);
+    st->shard = xstrdup(shard);
 }
 
 static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
@@ -557,6 +559,7 @@ static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
                           "redis.conf differs from the running config");
             st->shard = xstrdup(sh->name);
         }
+        step_add_setting(st, kv->key, kv->value);
         sb_addf(&before, "%s%s %s", before.len ? "\n" : "", kv->key, have ? have : "(absent)");
         sb_addf(&after, "%s%s %s", after.len ? "\n" : "", kv->key, kv->value);
     }
@@ -579,7 +582,7 @@ static void redis_steps(struct builder *b, size_t i)
         bool is_m = addr_is(M, a->ip, a->port);
 
         if (r)
-            files_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, a, &r->files,
+            files_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, sh->name, a, &r->files,
                        "redis.conf missing");
         if (reach_unreachable(rc)) {
             unreachable_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, a, rc,
@@ -734,7 +737,7 @@ static void sentinel_steps(struct builder *b, struct removed *rm)
         enum reach rc = os ? os->reach : REACH_NOT_CHECKED;
 
         if (os)
-            files_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", a, &os->files,
+            files_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", NULL, a, &os->files,
                        "sentinel.conf missing");
         if (reach_unreachable(rc)) {
             unreachable_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", a, rc,

@@ -83,7 +83,8 @@ struct step {
     char *shard;          /* shard name, for sentinel steps and replicaof */
     char *master_ip;      /* replicaof / start as replica / sentinel-monitor */
     int master_port;
-    struct obs_kv *settings; /* config-set directives, sentinel-set options */
+    struct obs_kv *settings; /* config-set/config-rewrite directives (spec values),
+                                sentinel-monitor/sentinel-set options */
     size_t nsettings;
 };
 
