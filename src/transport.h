@@ -42,7 +42,14 @@ struct transport *transport_open(const struct spec *spec, const char *host,
 void transport_close(struct transport *t);
 const char *transport_host(const struct transport *t);
 
-/* Run argv[0] with arguments. Returns 0 when it ran (see r->status), -1 and *err otherwise. */
+/*
+ * Run argv[0] with arguments. Returns 0 when it ran (see r->status), -1 and *err otherwise.
+ * The command gets an empty stdin. A command that cannot be found or executed
+ * ran and failed: status 127 (126), as with a shell. A timeout (command_timeout_ms)
+ * is -1: locally the command's process group is killed; over ssh the session is
+ * closed (libssh2 1.10 cannot signal a remote process) and the next call
+ * reconnects. argv appears in error messages (and in ps): never put secrets in it.
+ */
 int transport_exec(struct transport *t, const char *const *argv, struct exec_result *r, char **err);
 
 /* Read a file. Returns 0, 1 when it does not exist, -1 and *err on failure. */

@@ -70,7 +70,9 @@ TEST(exec_missing_command_is_127)
     const char *argv[] = {"/nonexistent/rmgr-no-such-command", NULL};
     CHECK_INT_EQ(run(argv, &r), 0);
     CHECK_INT_EQ(r.status, 127);
-    CHECK_CONTAINS(r.err, "No such file or directory");
+    /* under valgrind posix_spawn cannot report exec errors: the child just exits 127 */
+    if (!getenv("VALGRIND"))
+        CHECK_CONTAINS(r.err, "No such file or directory");
     exec_result_release(&r);
 }
 
@@ -93,7 +95,7 @@ TEST(exec_large_output_on_both_streams)
 
 TEST(exec_timeout_kills_process_group)
 {
-    struct transport_options o = {.command_timeout_ms = 300};
+    struct transport_options o = {.command_timeout_ms = 1000};
     char *err = NULL;
     struct transport *tt = transport_open(NULL, "localhost", &o, &err);
     CHECK(tt != NULL);
@@ -108,7 +110,7 @@ TEST(exec_timeout_kills_process_group)
     int rc = transport_exec(tt, argv, &r, &err);
     long long took = now_ms() - t0;
     CHECK_INT_EQ(rc, -1);
-    CHECK_CONTAINS(err, "timed out after 300 ms");
+    CHECK_CONTAINS(err, "timed out after 1000 ms");
     CHECK(took < 5000);
     free(err);
     char *pid_s = test_slurp(pidfile);

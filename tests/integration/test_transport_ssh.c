@@ -293,7 +293,8 @@ TEST(one_session_for_every_operation)
 
 TEST(command_timeout_then_reconnect)
 {
-    struct transport_options o = {.command_timeout_ms = 400};
+    /* long enough that `echo` fits even on a loaded machine */
+    struct transport_options o = {.command_timeout_ms = 1500};
     char *err = NULL;
     int before = hsshd_logins(sshd);
     struct transport *tt = transport_open(spec, "h1", &o, &err);
@@ -303,12 +304,12 @@ TEST(command_timeout_then_reconnect)
         free(err);
         return;
     }
-    const char *slow[] = {"sleep", "3", NULL};
+    const char *slow[] = {"sleep", "6", NULL};
     struct exec_result r;
     long long t0 = now_ms();
     CHECK_INT_EQ(transport_exec(tt, slow, &r, &err), -1);
-    CHECK(now_ms() - t0 < 2500);
-    CHECK_CONTAINS(err, "timed out after 400 ms");
+    CHECK(now_ms() - t0 < 5000);
+    CHECK_CONTAINS(err, "timed out after 1500 ms");
     free(err);
     err = NULL;
     /* the session was dropped: the next call connects again and works */
