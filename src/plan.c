@@ -1157,8 +1157,8 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
     struct builder b = {.s = spec, .o = obs, .p = p};
     b.password = (spec->auth.password_env || spec->auth.password_file) ? CONF_SECRET_PLACEHOLDER
                                                                        : NULL;
-    /* one zeroed entry past the end tells plan_free where the array stops */
     p->masters = xcalloc(spec->nshards + 1, sizeof(*p->masters));
+    p->nmasters = spec->nshards;
     p->master_from_sentinel = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
 
     bool *ok = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
@@ -1205,12 +1205,9 @@ void plan_free(struct plan *p)
     for (size_t i = 0; i < p->nwarnings; i++)
         free(p->warnings[i]);
     free(p->warnings);
-    /* masters has one entry per spec shard, then a zeroed one */
-    if (p->masters) {
-        for (size_t i = 0; p->masters[i].ip || p->masters[i].host; i++) {
-            free(p->masters[i].host);
-            free(p->masters[i].ip);
-        }
+    for (size_t i = 0; p->masters && i < p->nmasters; i++) {
+        free(p->masters[i].host);
+        free(p->masters[i].ip);
     }
     free(p->masters);
     free(p->master_from_sentinel);

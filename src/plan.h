@@ -105,6 +105,7 @@ struct plan {
     /* per shard, the master the plan works with (index as spec->shards) */
     struct spec_addr *masters;
     bool *master_from_sentinel;
+    size_t nmasters;      /* entries of masters (== spec->nshards); plan_free() frees them */
 };
 
 /* Compute the plan. Always returns a plan; check nrefusals before applying. */
