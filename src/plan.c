@@ -581,14 +581,13 @@ static void redis_steps(struct builder *b, size_t i)
         enum reach rc = redis_reach(r);
         bool is_m = addr_is(M, a->ip, a->port);
 
-        if (r)
-            files_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, sh->name, a, &r->files,
-                       "redis.conf missing");
         if (reach_unreachable(rc)) {
             unreachable_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, a, rc,
                              r ? r->reach_detail : "not observed");
             continue;
         }
+        files_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, sh->name, a, &r->files,
+                   "redis.conf missing");
         if (rc == REACH_REFUSED) {
             struct step *st;
             if (is_m) {
@@ -630,7 +629,11 @@ static void redis_steps(struct builder *b, size_t i)
                      mstr, r->master_link_status);
             }
         }
-        redis_config_steps(b, sh, a, r);
+        if (r->loading)
+            warn(b, "%s:%d is loading its dataset: its config is checked on the next plan",
+                 a->host ? a->host : a->ip, a->port);
+        else
+            redis_config_steps(b, sh, a, r);
     }
     free(mstr);
 }
@@ -736,14 +739,13 @@ static void sentinel_steps(struct builder *b, struct removed *rm)
         const struct obs_sentinel *os = observed_sentinel(b->o, a->ip, a->port);
         enum reach rc = os ? os->reach : REACH_NOT_CHECKED;
 
-        if (os)
-            files_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", NULL, a, &os->files,
-                       "sentinel.conf missing");
         if (reach_unreachable(rc)) {
             unreachable_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", a, rc,
                              os ? os->reach_detail : "not observed");
             continue;
         }
+        files_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", NULL, a, &os->files,
+                   "sentinel.conf missing");
         if (rc == REACH_REFUSED) {
             /* Sentinel owns its file: a restarted one keeps its monitors */
             bool keeps = os->files.checked && os->files.conf_present;
