@@ -54,6 +54,7 @@ static inline bool fx_start(struct fx_cluster *c, struct harness *h, const char 
         sb_addf(&mon, "sentinel monitor shard%d 127.0.0.1 %d 2\n", i + 1,
                 hproc_port(c->master[i]));
         sb_addf(&mon, "sentinel down-after-milliseconds shard%d 5000\n", i + 1);
+        sb_addf(&mon, "sentinel failover-timeout shard%d 60000\n", i + 1); /* spec default */
         if (password)
             sb_addf(&mon, "sentinel auth-pass shard%d %s\n", i + 1, password);
     }
@@ -160,7 +161,8 @@ static inline bool fx_converged(void *arg)
             snprintf(name, sizeof(name), "shard%d", i + 1);
             char *r = harness_redis_cmd(HARNESS_IP, hproc_port(c->sentinel[s]), NULL,
                                         "SENTINEL MASTER %s", name);
-            bool ok = r && strstr(r, "\nnum-other-sentinels\n2\n") && strstr(r, "\nnum-slaves\n1\n");
+            bool ok = r && strstr(r, "\nnum-other-sentinels\n2\n") &&
+                      strstr(r, "\nnum-slaves\n1\n");
             free(r);
             if (!ok)
                 return false;
