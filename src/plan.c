@@ -287,8 +287,8 @@ static void describe_sentinels(struct builder *b, struct strbuf *sb, const char 
         sb_addf(sb, "\n  sentinel %s:%d: ", a->ip, a->port);
         enum reach rc = os ? os->reach : REACH_NOT_CHECKED;
         if (rc != REACH_OK) {
-            sb_addf(sb, "unreachable (%s%s%s)", reach_name(rc),
-                    os && os->reach_detail ? ": " : "", os && os->reach_detail ? os->reach_detail : "");
+            const char *det = os ? os->reach_detail : NULL;
+            sb_addf(sb, "unreachable (%s%s%s)", reach_name(rc), det ? ": " : "", det ? det : "");
             continue;
         }
         const struct obs_sentinel_master *m = sentinel_find_master(os, shard);

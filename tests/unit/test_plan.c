@@ -152,7 +152,8 @@ static void golden_case(const char *name)
     path = xasprintf("%s/expected.md", c.dir);
     struct stat st;
     if (stat(path, &st) == 0) {
-        char *md = render_plan_markdown(c.spec, c.plan, fp, "0123456789abcdef0123456789abcdef01234567");
+        char *md = render_plan_markdown(c.spec, c.plan, fp,
+                                        "0123456789abcdef0123456789abcdef01234567");
         check_golden(path, md);
         CHECK(!strchr(md, '\033'));
         free(md);
