@@ -771,9 +771,18 @@ static int do_fetch(git_repository *repo, struct remote_ctx *cx, const char *ref
     static char *all[] = {"+refs/heads/*:refs/remotes/origin/*", "+refs/tags/*:refs/tags/*"};
     char *one[1] = {(char *)refspec};
     git_strarray specs = refspec ? (git_strarray){one, 1} : (git_strarray){all, 2};
+    /*
+     * An in-memory remote for the URL the cache was checked against: no
+     * url.*.insteadOf rewriting from the user's config, and no config scan
+     * with libgit2 1.5.1's regex matcher, which leaks on every non-match
+     * (fixed in 1.6.1) and would grow a reconcile daemon without bound.
+     */
     git_remote *remote = NULL;
-    if (git_remote_lookup(&remote, repo, "origin") != 0) {
-        set_err(err, "cache has no origin remote: %s", git_msg());
+    git_remote_create_options ro = GIT_REMOTE_CREATE_OPTIONS_INIT;
+    ro.repository = repo;
+    ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
+    if (git_remote_create_with_opts(&remote, cx->u->store, &ro) != 0) {
+        set_err(err, "cannot set up remote %s: %s", cx->u->display, git_msg());
         return SYNC_LOCAL;
     }
     git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
@@ -971,7 +980,7 @@ static int checkout_commit(git_repository *repo, const git_oid *id, struct commi
 static char *cache_problem(const char *workdir, const char *store_url, git_repository **repo_out)
 {
     git_repository *repo = NULL;
-    git_remote *remote = NULL;
+    git_config *cfg = NULL;
     git_status_list *st = NULL;
     git_commit *head = NULL;
     git_tree *tree = NULL;
@@ -995,11 +1004,13 @@ static char *cache_problem(const char *workdir, const char *store_url, git_repos
         why = xstrdup("it is not a working tree of its own");
         goto out;
     }
-    if (git_remote_lookup(&remote, repo, "origin") != 0) {
+    const char *origin = NULL;
+    if (git_repository_config_snapshot(&cfg, repo) != 0 ||
+        git_config_get_string(&origin, cfg, "remote.origin.url") != 0) {
         why = xstrdup("it has no origin remote");
         goto out;
     }
-    if (!str_eq(git_remote_url(remote), store_url)) {
+    if (!str_eq(origin, store_url)) {
         why = xstrdup("its remote URL differs");
         goto out;
     }
@@ -1031,7 +1042,7 @@ out:
     git_status_list_free(st);
     git_tree_free(tree);
     git_commit_free(head);
-    git_remote_free(remote);
+    git_config_free(cfg);
     if (why) {
         git_repository_free(repo);
         repo = NULL;
@@ -1056,13 +1067,14 @@ static int update_repo(struct sync_job *j, git_repository *repo, struct commit_i
 {
     char *default_branch = NULL;
     git_oid id;
-    int rc = do_fetch(repo, &j->cx, NULL, j->o->ref ? NULL : &default_branch, err);
+    const char *ref = str_eq(j->o->ref, "HEAD") ? NULL : j->o->ref; /* HEAD: the default */
+    int rc = do_fetch(repo, &j->cx, NULL, ref ? NULL : &default_branch, err);
     if (rc == SYNC_OK)
-        rc = resolve(repo, &j->cx, j->o->ref, default_branch, &id, err);
+        rc = resolve(repo, &j->cx, ref, default_branch, &id, err);
     if (rc == SYNC_OK)
         rc = checkout_commit(repo, &id, ci, err);
     if (rc == SYNC_OK)
-        ci->refname = j->o->ref ? xstrdup(j->o->ref) : xstrdup(default_branch);
+        ci->refname = xstrdup(ref ? ref : default_branch);
     free(default_branch);
     return rc;
 }
@@ -1082,16 +1094,22 @@ static int clone_fresh(struct sync_job *j, struct commit_info *ci, char **err)
     }
     git_repository_init_options io = GIT_REPOSITORY_INIT_OPTIONS_INIT;
     io.flags = GIT_REPOSITORY_INIT_MKPATH | GIT_REPOSITORY_INIT_NO_REINIT;
-    io.origin_url = j->u.store;
-    if (git_repository_init_ext(&repo, tmp, &io) != 0) {
+    /*
+     * origin is written by hand rather than with io.origin_url (which scans
+     * the config with the leaking regex matcher, see do_fetch); core.autocrlf
+     * off keeps the specs' bytes exactly as committed, whatever the user's
+     * global config says.
+     */
+    if (git_repository_init_ext(&repo, tmp, &io) != 0 || git_repository_config(&cfg, repo) != 0 ||
+        git_config_set_string(cfg, "remote.origin.url", j->u.store) != 0 ||
+        git_config_set_string(cfg, "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*") != 0 ||
+        git_config_set_bool(cfg, "core.autocrlf", 0) != 0) {
         set_err(err, "cannot create a repository in '%s': %s", tmp, git_msg());
+        git_config_free(cfg);
+        git_repository_free(repo);
         goto out;
     }
-    /* the specs' bytes exactly as committed, whatever the user's global config says */
-    if (git_repository_config(&cfg, repo) == 0) {
-        git_config_set_bool(cfg, "core.autocrlf", 0);
-        git_config_free(cfg);
-    }
+    git_config_free(cfg);
     rc = update_repo(j, repo, ci, err);
     git_repository_free(repo);
     if (rc != SYNC_OK)

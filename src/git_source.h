@@ -46,7 +46,7 @@
  */
 struct git_source_opts {
     const char *repo;      /* --repo; NULL: specs do not come from git */
-    const char *ref;       /* --ref; NULL: the remote's HEAD branch */
+    const char *ref;       /* --ref; NULL or "HEAD": the remote's HEAD branch */
     const char *path;      /* --path; NULL: the repository's root */
     const char *cache_dir; /* --cache-dir: parent of the per-repository caches */
     long lock_timeout_ms;  /* wait for another process's lock; 0: 10 minutes */
