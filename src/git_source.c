@@ -659,9 +659,13 @@ static int acquire_cred(git_credential **out, const char *url, const char *user_
     return GIT_EAUTH;
 }
 
-/* true when the raw host key is listed for host:port in the known_hosts file `file`. */
-static bool known_host_in_file(const char *file, const char *host, int port,
-                               const git_cert_hostkey *hk)
+/*
+ * Look the raw host key of host:port up in the known_hosts file `file`:
+ * LIBSSH2_KNOWNHOST_CHECK_MATCH, _MISMATCH (the host is listed with another
+ * key of this type) or _NOTFOUND (also when the file cannot be read).
+ */
+static int known_host_check(const char *file, const char *host, int port,
+                            const git_cert_hostkey *hk)
 {
     int keybit;
     switch (hk->raw_type) {
@@ -671,30 +675,29 @@ static bool known_host_in_file(const char *file, const char *host, int port,
     case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: keybit = LIBSSH2_KNOWNHOST_KEY_ECDSA_384; break;
     case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: keybit = LIBSSH2_KNOWNHOST_KEY_ECDSA_521; break;
     case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: keybit = LIBSSH2_KNOWNHOST_KEY_ED25519; break;
-    default: return false;
+    default: return LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
     }
-    bool ok = false;
-    LIBSSH2_SESSION *session = libssh2_session_init();
+    int rc = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
+    LIBSSH2_SESSION *session = libssh2_session_init(); /* knownhost needs one; never connected */
     if (!session)
-        return false;
+        return rc;
     LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(session);
-    if (kh && libssh2_knownhost_readfile(kh, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) >= 0) {
-        int rc = libssh2_knownhost_checkp(kh, host, port, hk->hostkey, hk->hostkey_len,
-                                          LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-                                              LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit,
-                                          NULL);
-        ok = rc == LIBSSH2_KNOWNHOST_CHECK_MATCH;
-    }
+    if (kh && libssh2_knownhost_readfile(kh, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) >= 0)
+        rc = libssh2_knownhost_checkp(kh, host, port, hk->hostkey, hk->hostkey_len,
+                                      LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+                                          keybit,
+                                      NULL);
     if (kh)
         libssh2_knownhost_free(kh);
     libssh2_session_free(session);
-    return ok;
+    return rc == LIBSSH2_KNOWNHOST_CHECK_FAILURE ? LIBSSH2_KNOWNHOST_CHECK_NOTFOUND : rc;
 }
 
 /*
  * TLS certificates: libgit2's verdict stands. ssh host keys: libgit2 has
  * checked ~/.ssh/known_hosts (`valid`); RMGR_GIT_KNOWN_HOSTS may add keys.
- * An unknown key is refused: there is nobody to ask in a pipeline.
+ * An unknown key is refused (there is nobody to ask in a pipeline), and so
+ * is a key that differs from a listed one in either file.
  */
 static int check_cert(git_cert *cert, int valid, const char *host, void *payload)
 {
@@ -705,13 +708,29 @@ static int check_cert(git_cert *cert, int valid, const char *host, void *payload
         return 0;
     const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
     const char *extra = env_nonempty("RMGR_GIT_KNOWN_HOSTS");
-    if (extra && (hk->type & GIT_CERT_SSH_RAW) && known_host_in_file(extra, host, cx->u->port, hk))
+    const char *home = getenv("HOME");
+    char *home_file = home ? xasprintf("%s/.ssh/known_hosts", home) : NULL;
+    int in_home = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND, in_extra = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
+    if (hk->type & GIT_CERT_SSH_RAW) {
+        if (home_file)
+            in_home = known_host_check(home_file, host, cx->u->port, hk);
+        if (extra)
+            in_extra = known_host_check(extra, host, cx->u->port, hk);
+    }
+    free(home_file);
+    if (in_extra == LIBSSH2_KNOWNHOST_CHECK_MATCH && in_home != LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
         return 0;
     cx->cert_rejected = true;
     free(cx->cert_error);
-    cx->cert_error = xasprintf("host key of '%s' is not in ~/.ssh/known_hosts%s (add it with "
-                               "ssh-keyscan after checking its fingerprint)",
-                               host, extra ? " nor in $RMGR_GIT_KNOWN_HOSTS" : "");
+    if (in_home == LIBSSH2_KNOWNHOST_CHECK_MISMATCH || in_extra == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+        cx->cert_error = xasprintf("host key of '%s' does not match the one in %s: the server's "
+                                   "key changed, or someone is in between",
+                                   host, in_home == LIBSSH2_KNOWNHOST_CHECK_MISMATCH
+                                             ? "~/.ssh/known_hosts" : "$RMGR_GIT_KNOWN_HOSTS");
+    else
+        cx->cert_error = xasprintf("host key of '%s' is not in ~/.ssh/known_hosts%s (add it with "
+                                   "ssh-keyscan after checking its fingerprint)",
+                                   host, extra ? " nor in $RMGR_GIT_KNOWN_HOSTS" : "");
     git_error_set_str(GIT_ERROR_SSH, cx->cert_error);
     return GIT_ECERTIFICATE;
 }
@@ -1151,6 +1170,10 @@ static int locate_specs(struct git_checkout *out, char **err)
     real = realpath(p, NULL);
     realwd = realpath(out->workdir, NULL);
     size_t n = realwd ? strlen(realwd) : 0;
+    if (!real && realwd) {
+        set_err(err, "path '%s' in %s is a broken symlink", shown, out->url);
+        goto out;
+    }
     if (!real || !realwd || strncmp(real, realwd, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
         set_err(err, "path '%s' leaves the repository %s", shown, out->url);
         goto out;

@@ -944,11 +944,27 @@ TEST(ssh_unknown_host_key_is_refused)
     char *err = sync_err(&o);
     CHECK_CONTAINS(err, "host key of '127.0.0.1' is not in ~/.ssh/known_hosts");
     free(err);
-    /* a known_hosts line for another key is no better */
-    set_known_hosts("[127.0.0.1]:1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl\n");
+    /* another key listed for this host:port: refused as a mismatch, also when
+     * RMGR_GIT_KNOWN_HOSTS lists the right one */
+    char *pub = xasprintf("%s.pub", ssh_bad_key);
+    char *other = test_slurp(pub);
+    const char *port = strrchr(ssh_known, ':') + 1;
+    char *line = xasprintf("[127.0.0.1]:%d %s", atoi(port), other ? other : "");
+    set_known_hosts(line);
     err = sync_err(&o);
-    CHECK_CONTAINS(err, "host key of '127.0.0.1'");
+    CHECK_CONTAINS(err, "host key of '127.0.0.1' does not match the one in ~/.ssh/known_hosts");
     free(err);
+    char *kh = xasprintf("%s/ssh/known_hosts.right", dir);
+    write_text(kh, ssh_known);
+    setenv("RMGR_GIT_KNOWN_HOSTS", kh, 1);
+    err = sync_err(&o);
+    CHECK_CONTAINS(err, "does not match");
+    free(err);
+    unsetenv("RMGR_GIT_KNOWN_HOSTS");
+    free(kh);
+    free(line);
+    free(other);
+    free(pub);
     free(cache4);
 }
 
