@@ -1,0 +1,1813 @@
+/*
+ * apply.c - the executor: run a plan's steps wave by wave, each host's steps
+ * in its own thread, with a health check after each wave. See apply.h.
+ *
+ * Every step is a small function that talks to one host (through its
+ * transport) or one server (through hiredis). The run is a state machine
+ * over the steps: PENDING -> DONE | FAILED, and whatever is still PENDING
+ * when a step or a health check fails is reported as not run.
+ */
+#include "apply.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "conf.h"
+#include "redis_parse.h"
+#include "util.h"
+
+#define MAX_PIDFILE_SIZE 64
+#define MAX_CMDLINE_SIZE (64 * 1024)
+#define MAX_STAT_SIZE 4096
+#define MAX_BINARY_SIZE (512L * 1024 * 1024)
+#define LOG_TAIL_LINES 15
+#define POLL_MS 100
+#define KILL_WAIT_MS 5000
+
+/* ====================================================================
+ * Pure pieces
+ * ==================================================================== */
+
+/* Whether step kind `k` acts (an "=" line does not). */
+static bool step_acts(const struct step *st)
+{
+    return st->kind != STEP_OBSERVED && st->action != ACTION_NONE;
+}
+
+size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of)
+{
+    const char **keys = xcalloc(p->nsteps ? p->nsteps : 1, sizeof(*keys));
+    size_t nkeys = 0;
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const struct step *st = &p->steps[i];
+        lane_of[i] = SIZE_MAX;
+        if (st->wave != w || !step_acts(st))
+            continue;
+        /* proxies one at a time, whatever host they are on */
+        const char *key = w == WAVE_PROXIES && st->instance == INSTANCE_PROXY
+                              ? "\001proxies"
+                              : (st->host ? st->host : "");
+        size_t k = 0;
+        while (k < nkeys && !str_eq(keys[k], key))
+            k++;
+        if (k == nkeys)
+            keys[nkeys++] = key;
+        lane_of[i] = k;
+    }
+    free(keys);
+    return nkeys;
+}
+
+bool apply_path_inside(const char *path, const char *root)
+{
+    if (!path || !root || root[0] != '/' || path[0] != '/')
+        return false;
+    size_t rlen = strlen(root);
+    while (rlen > 1 && root[rlen - 1] == '/')
+        rlen--;
+    if (strncmp(path, root, rlen) || path[rlen] != '/')
+        return false;
+    const char *rest = path + rlen + 1;
+    if (!*rest)
+        return false;
+    /* every component below root must be a plain name */
+    while (*rest) {
+        const char *slash = strchr(rest, '/');
+        size_t n = slash ? (size_t)(slash - rest) : strlen(rest);
+        if (n == 0 || (n == 1 && rest[0] == '.') || (n == 2 && rest[0] == '.' && rest[1] == '.'))
+            return false;
+        if (!slash)
+            break;
+        rest = slash + 1;
+        if (!*rest)
+            return false; /* trailing slash */
+    }
+    return true;
+}
+
+/* Whether NUL-separated `args` (len bytes) has an argument equal to `want`. */
+static bool has_arg(const char *args, size_t len, const char *want)
+{
+    size_t wl = strlen(want);
+    for (size_t i = 0; i < len;) {
+        size_t n = strnlen(args + i, len - i);
+        if (n == wl && !memcmp(args + i, want, wl))
+            return true;
+        i += n + 1;
+    }
+    return false;
+}
+
+/* Whether ":port" occurs in `text` not followed by another digit. */
+static bool has_port_token(const char *text, int port)
+{
+    char tok[16];
+    snprintf(tok, sizeof(tok), ":%d", port);
+    size_t tl = strlen(tok);
+    for (const char *p = strstr(text, tok); p; p = strstr(p + 1, tok))
+        if (p[tl] < '0' || p[tl] > '9')
+            return true;
+    return false;
+}
+
+bool apply_cmdline_matches(const char *cmdline, size_t len, enum instance_kind k, int port,
+                           const char *conf)
+{
+    if (!cmdline || !len)
+        return false;
+    /* the whole command line as one string, for the process title */
+    char *flat = xmalloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        flat[i] = cmdline[i] ? cmdline[i] : ' ';
+    flat[len] = '\0';
+    bool with_conf = conf && has_arg(cmdline, len, conf);
+    bool ok;
+    switch (k) {
+    case INSTANCE_REDIS:
+        ok = strstr(flat, "redis-server") && !strstr(flat, "[sentinel]") &&
+             (has_port_token(flat, port) || with_conf);
+        break;
+    case INSTANCE_SENTINEL:
+        ok = (strstr(flat, "redis-sentinel") || strstr(flat, "[sentinel]")) &&
+             (has_port_token(flat, port) || with_conf);
+        break;
+    case INSTANCE_PROXY:
+    default:
+        ok = strstr(flat, "nutcracker") && with_conf;
+        break;
+    }
+    free(flat);
+    return ok;
+}
+
+/* The spec proxy a proxy step is about (host IP + listen port), or NULL. */
+static const struct spec_proxy *step_proxy(const struct spec *s, const struct step *st)
+{
+    for (size_t i = 0; i < s->nproxies; i++)
+        if (str_eq(s->proxies[i].host_ip, st->ip) && s->proxies[i].listen.port == st->port)
+            return &s->proxies[i];
+    return NULL;
+}
+
+struct argv_builder {
+    char **v;
+    size_t n, cap;
+};
+
+static void argv_add(struct argv_builder *a, char *owned)
+{
+    VEC_GROW(a->v, a->n, a->cap);
+    a->v[a->n++] = owned;
+}
+
+char **apply_start_argv(const struct spec *s, const struct step *st, const char *bin)
+{
+    struct argv_builder a = {0};
+    const char *kind = instance_kind_name(st->instance);
+    argv_add(&a, xstrdup(bin));
+    switch (st->instance) {
+    case INSTANCE_REDIS:
+        argv_add(&a, conf_path(s, kind, st->port));
+        argv_add(&a, xstrdup("--replicaof"));
+        if (st->master_ip) {
+            argv_add(&a, xstrdup(st->master_ip));
+            argv_add(&a, xasprintf("%d", st->master_port));
+        } else {
+            argv_add(&a, xstrdup("no"));
+            argv_add(&a, xstrdup("one"));
+        }
+        break;
+    case INSTANCE_SENTINEL:
+        argv_add(&a, conf_path(s, kind, st->port));
+        break;
+    case INSTANCE_PROXY: {
+        const struct spec_proxy *sp = step_proxy(s, st);
+        if (!sp) {
+            for (size_t i = 0; i < a.n; i++)
+                free(a.v[i]);
+            free(a.v);
+            return NULL;
+        }
+        argv_add(&a, xstrdup("-d"));
+        argv_add(&a, xstrdup("-c"));
+        argv_add(&a, conf_path(s, kind, st->port));
+        argv_add(&a, xstrdup("-p"));
+        argv_add(&a, conf_pidfile_path(s, kind, st->port));
+        argv_add(&a, xstrdup("-o"));
+        argv_add(&a, conf_logfile_path(s, kind, st->port));
+        argv_add(&a, xstrdup("-s"));
+        argv_add(&a, xasprintf("%d", sp->stats_port));
+        argv_add(&a, xstrdup("-a"));
+        argv_add(&a, xstrdup(sp->host_ip));
+        break;
+    }
+    }
+    argv_add(&a, NULL);
+    return a.v;
+}
+
+void apply_argv_free(char **argv)
+{
+    for (size_t i = 0; argv && argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+char *apply_tail_lines(const char *text, size_t n)
+{
+    if (!text)
+        text = "";
+    size_t len = strlen(text);
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    size_t start = len, lines = 0;
+    while (start > 0 && lines < n) {
+        start--;
+        if (text[start] == '\n' && ++lines == n) {
+            start++;
+            break;
+        }
+    }
+    struct strbuf sb = {0};
+    const char *p = text + start, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        sb_addf(&sb, "%s    %.*s", sb.len ? "\n" : "", (int)l, p);
+        p += l + 1;
+    }
+    if (!sb.buf)
+        return xstrdup("");
+    return sb_detach(&sb);
+}
+
+/* ====================================================================
+ * The run
+ * ==================================================================== */
+
+enum step_state { ST_PENDING, ST_DONE, ST_FAILED };
+
+struct hostc {
+    const char *name;     /* borrowed from the plan or spec */
+    struct transport *t;  /* opened on first use */
+    char *open_err;       /* why it could not be opened */
+    char *bin[3];         /* per instance kind: the shipped binary, once checked */
+};
+
+struct run {
+    const struct spec *s;
+    const struct plan *p;
+    const char *password;
+    struct apply_options o;
+    char *cluster_root;    /* <base_dir>/<cluster> */
+    struct hostc *hosts;
+    size_t nhosts;
+    size_t *number;        /* 1-based number of each acting step, 0 for "=" */
+    size_t total;
+    enum step_state *state;
+    char **error;          /* per step */
+    pthread_mutex_t lock;  /* output, abort */
+    bool abort;
+    bool live;             /* one lane: print a step's line before it runs */
+};
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static struct timeval ms_tv(long ms)
+{
+    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
+    return tv;
+}
+
+static struct hostc *host_find(struct run *r, const char *name)
+{
+    for (size_t i = 0; i < r->nhosts; i++)
+        if (str_eq(r->hosts[i].name, name))
+            return &r->hosts[i];
+    return NULL;
+}
+
+static void host_add(struct run *r, const char *name, size_t *cap)
+{
+    if (!name || host_find(r, name))
+        return;
+    VEC_GROW(r->hosts, r->nhosts, *cap);
+    memset(&r->hosts[r->nhosts], 0, sizeof(r->hosts[0]));
+    r->hosts[r->nhosts++].name = name;
+}
+
+/* The host's transport, opened on first use. NULL and *err when it cannot be. */
+static struct transport *host_transport(struct run *r, struct hostc *h, char **err)
+{
+    if (h->t)
+        return h->t;
+    if (!h->open_err) {
+        char *e = NULL;
+        h->t = transport_open(r->s, h->name, &r->o.transport, &e);
+        if (!h->t)
+            h->open_err = xasprintf("cannot reach host '%s': %s", h->name,
+                                    e ? e : "unknown error");
+        free(e);
+    }
+    if (!h->t)
+        *err = xstrdup(h->open_err);
+    return h->t;
+}
+
+/* First line(s) of a command's stderr/stdout for a message. Caller frees. */
+static char *exec_reason(const struct exec_result *er)
+{
+    const char *text = er->err && *er->err ? er->err : er->out && *er->out ? er->out : "";
+    char *t = apply_tail_lines(text, 3);
+    /* the indentation is for log tails; here one line reads better */
+    struct strbuf sb = {0};
+    for (const char *p = t; *p; p++) {
+        if (*p == '\n') {
+            sb_add(&sb, "; ");
+            while (p[1] == ' ')
+                p++;
+        } else if (!(sb.len == 0 && *p == ' ')) {
+            sb_addc(&sb, *p);
+        }
+    }
+    free(t);
+    if (!sb.buf)
+        return xstrdup("no output");
+    return sb_detach(&sb);
+}
+
+/* argv joined by spaces, cut at ~200 bytes, for messages. Caller frees. */
+static char *argv_summary(const char *const *argv)
+{
+    struct strbuf sb = {0};
+    for (size_t i = 0; argv[i] && sb.len < 200; i++)
+        sb_addf(&sb, "%s%s", i ? " " : "", argv[i]);
+    if (sb.len > 200) {
+        sb.len = 200;
+        sb.buf[200] = '\0';
+        sb_add(&sb, "...");
+    }
+    return sb_detach(&sb);
+}
+
+/* Run argv on host h; 0 when it exited 0, else -1 and *err. *out (may be NULL) gets stdout. */
+static int host_run(struct run *r, struct hostc *h, const char *const *argv, char **out,
+                    char **err)
+{
+    struct transport *t = host_transport(r, h, err);
+    if (!t)
+        return -1;
+    struct exec_result er;
+    char *e = NULL;
+    if (transport_exec(t, argv, &er, &e) < 0) {
+        *err = e ? e : xstrdup("cannot run a command");
+        return -1;
+    }
+    int rc = 0;
+    if (er.status != 0) {
+        char *cmd = argv_summary(argv);
+        char *why = exec_reason(&er);
+        *err = xasprintf("'%s' failed with status %d: %s", cmd, er.status, why);
+        free(cmd);
+        free(why);
+        rc = -1;
+    } else if (out) {
+        *out = er.out;
+        er.out = NULL;
+    }
+    exec_result_release(&er);
+    return rc;
+}
+
+/* "\n  last lines of LOG:\n    ..." for a message, or "" when it cannot be read. Caller frees. */
+static char *log_tail(struct run *r, struct hostc *h, enum instance_kind k, int port)
+{
+    char *log = conf_logfile_path(r->s, instance_kind_name(k), port);
+    char *n = xasprintf("%d", LOG_TAIL_LINES);
+    const char *argv[] = {"tail", "-n", n, log, NULL};
+    char *out = NULL, *err = NULL;
+    char *res;
+    if (host_run(r, h, argv, &out, &err) == 0 && out && *out) {
+        char *t = apply_tail_lines(out, LOG_TAIL_LINES);
+        res = xasprintf("\n  last lines of %s:\n%s", log, t);
+        free(t);
+    } else {
+        res = xasprintf("\n  (no log at %s)", log);
+    }
+    free(out);
+    free(err);
+    free(n);
+    free(log);
+    return res;
+}
+
+/* ---- Redis ---------------------------------------------------------- */
+
+/* Whether an AUTH error only says the server has no password. */
+static bool auth_without_password(const char *e)
+{
+    return e && (strstr(e, "without any password configured") || strstr(e, "no password is set"));
+}
+
+/*
+ * Connect to ip:port within the connect timeout, AUTH when `auth` and the
+ * spec has a password. NULL and *err when that fails.
+ */
+static redisContext *rconnect(struct run *r, const char *ip, int port, bool auth, char **err)
+{
+    redisContext *c = redisConnectWithTimeout(ip, port, ms_tv(r->o.connect_timeout_ms));
+    if (!c) {
+        *err = xasprintf("cannot connect to %s:%d: out of memory", ip, port);
+        return NULL;
+    }
+    if (c->err) {
+        *err = xasprintf("cannot connect to %s:%d: %s", ip, port, c->errstr);
+        redisFree(c);
+        return NULL;
+    }
+    redisSetTimeout(c, ms_tv(r->o.command_timeout_ms));
+    if (auth && r->password) {
+        redisReply *rep = redisCommand(c, "AUTH %s", r->password);
+        if (!rep) {
+            *err = xasprintf("%s:%d: AUTH: %s", ip, port, c->errstr);
+            redisFree(c);
+            return NULL;
+        }
+        /* the reply text is not shown: a renamed AUTH would echo the password */
+        bool bad = rep->type == REDIS_REPLY_ERROR && !auth_without_password(rep->str);
+        freeReplyObject(rep);
+        if (bad) {
+            *err = xasprintf("%s:%d: authentication failed", ip, port);
+            redisFree(c);
+            return NULL;
+        }
+    }
+    return c;
+}
+
+/*
+ * Send argv; the reply when it is not an error, else NULL and *err naming
+ * `what` (never the arguments). With `secret` the error reply is not shown
+ * either (it could quote an argument).
+ */
+static redisReply *rcmd(redisContext *c, const char *where, const char *what, bool secret,
+                        int argc, const char **argv, char **err)
+{
+    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
+    if (!rep) {
+        *err = xasprintf("%s: %s: %s", where, what, c->errstr[0] ? c->errstr : "no reply");
+        return NULL;
+    }
+    if (rep->type == REDIS_REPLY_ERROR) {
+        if (secret)
+            *err = xasprintf("%s: %s was refused", where, what);
+        else
+            *err = xasprintf("%s: %s: %s", where, what, rep->str ? rep->str : "error");
+        freeReplyObject(rep);
+        return NULL;
+    }
+    return rep;
+}
+
+/* rcmd when only success matters. 0 or -1. */
+static int rcmd_ok(redisContext *c, const char *where, const char *what, bool secret, int argc,
+                   const char **argv, char **err)
+{
+    redisReply *rep = rcmd(c, where, what, secret, argc, argv, err);
+    if (!rep)
+        return -1;
+    freeReplyObject(rep);
+    return 0;
+}
+
+/*
+ * Whether ip:port answers: any reply to PING except LOADING (NOAUTH means
+ * alive). With `auth`, AUTH first (a proxy with redis_auth requires it).
+ * On false *why says what was seen (caller frees).
+ */
+static bool answers(struct run *r, const char *ip, int port, bool auth, char **why)
+{
+    char *err = NULL;
+    redisContext *c = rconnect(r, ip, port, auth, &err);
+    if (!c) {
+        *why = err;
+        return false;
+    }
+    bool ok = false;
+    redisReply *rep = redisCommand(c, "PING");
+    if (!rep)
+        *why = xasprintf("%s:%d: PING: %s", ip, port, c->errstr);
+    else if (rep->type == REDIS_REPLY_ERROR && rep->str && !strncmp(rep->str, "LOADING", 7))
+        *why = xasprintf("%s:%d is loading its data", ip, port);
+    else
+        ok = true;
+    if (rep)
+        freeReplyObject(rep);
+    redisFree(c);
+    return ok;
+}
+
+/* Poll answers() until it holds or timeout_ms passes. */
+static bool wait_answers(struct run *r, const char *ip, int port, bool auth, long timeout_ms,
+                         char **why)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        free(*why);
+        *why = NULL;
+        if (answers(r, ip, port, auth, why))
+            return true;
+        if (now_ms() >= deadline)
+            return false;
+        sleep_ms(POLL_MS);
+    }
+}
+
+/* Whether something accepts connections on ip:port (nothing else is said). */
+static bool port_open(struct run *r, const char *ip, int port)
+{
+    redisContext *c = redisConnectWithTimeout(ip, port, ms_tv(r->o.connect_timeout_ms));
+    bool open = c && !c->err;
+    redisFree(c);
+    return open;
+}
+
+/* ---- binaries --------------------------------------------------------- */
+
+static const char *bin_name(enum instance_kind k)
+{
+    switch (k) {
+    case INSTANCE_REDIS: return "redis-server";
+    case INSTANCE_SENTINEL: return "redis-sentinel";
+    case INSTANCE_PROXY: return "nutcracker";
+    }
+    return "unknown";
+}
+
+static const char *spec_bin(const struct spec *s, enum instance_kind k)
+{
+    switch (k) {
+    case INSTANCE_REDIS: return s->defaults.binaries.redis_server;
+    case INSTANCE_SENTINEL: return s->defaults.binaries.redis_sentinel;
+    case INSTANCE_PROXY: return s->defaults.binaries.nutcracker;
+    }
+    return NULL;
+}
+
+/*
+ * The program to run for kind k on host h. With binaries.ship the local
+ * file is copied to <base_dir>/<cluster>/bin/ first (once per run and host,
+ * skipped when the same bytes are there). NULL and *err on failure.
+ */
+static const char *host_binary(struct run *r, struct hostc *h, enum instance_kind k, char **err)
+{
+    if (!r->s->defaults.binaries.ship)
+        return spec_bin(r->s, k);
+    if (h->bin[k])
+        return h->bin[k];
+    struct transport *t = host_transport(r, h, err);
+    if (!t)
+        return NULL;
+    const char *local = spec_bin(r->s, k);
+    char *data = NULL, *have = NULL, *e = NULL;
+    size_t len = 0, have_len = 0;
+    if (read_file(local, MAX_BINARY_SIZE, &data, &len) < 0) {
+        *err = xasprintf("cannot read '%s' to ship it: %s", local, strerror(errno));
+        return NULL;
+    }
+    char *remote = xasprintf("%s/bin/%s", r->cluster_root, bin_name(k));
+    int rc = transport_read_file(t, remote, len, &have, &have_len, &e);
+    bool same = rc == 0 && have_len == len && !memcmp(have, data, len);
+    free(have);
+    free(e);
+    e = NULL;
+    if (!same && transport_write_file(t, remote, data, len, 0755, &e) < 0) {
+        *err = xasprintf("cannot ship '%s' to %s: %s", local, h->name, e ? e : "write failed");
+        free(e);
+        free(data);
+        free(remote);
+        return NULL;
+    }
+    free(data);
+    h->bin[k] = remote;
+    return remote;
+}
+
+/* ---- processes ----------------------------------------------------------- */
+
+/* Whether /proc/PID is gone or a zombie on host h. -1 and *err when it cannot be told. */
+static int pid_gone(struct run *r, struct hostc *h, long pid, char **err)
+{
+    struct transport *t = host_transport(r, h, err);
+    if (!t)
+        return -1;
+    char *path = xasprintf("/proc/%ld/stat", pid);
+    char *text = NULL, *e = NULL;
+    size_t len = 0;
+    int rc = transport_read_file(t, path, MAX_STAT_SIZE, &text, &len, &e);
+    free(path);
+    if (rc < 0) {
+        *err = e;
+        return -1;
+    }
+    free(e);
+    if (rc == 1) {
+        free(text);
+        return 1;
+    }
+    /* "pid (comm) S ...": the state follows the last ')' */
+    const char *paren = text ? strrchr(text, ')') : NULL;
+    bool gone = paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+    free(text);
+    return gone ? 1 : 0;
+}
+
+/* Send signal `sig` ("TERM", "KILL") to pid on host h. */
+static int send_signal(struct run *r, struct hostc *h, long pid, const char *sig, char **err)
+{
+    char *num = xasprintf("%ld", pid);
+    char *opt = xasprintf("-%s", sig);
+    const char *argv[] = {"kill", opt, num, NULL};
+    int rc = host_run(r, h, argv, NULL, err);
+    free(num);
+    free(opt);
+    return rc;
+}
+
+/* Wait up to timeout_ms for pid to go. 1 gone, 0 still there, -1 and *err. */
+static int wait_gone(struct run *r, struct hostc *h, long pid, long timeout_ms, char **err)
+{
+    long long deadline = now_ms() + timeout_ms;
+    for (;;) {
+        int g = pid_gone(r, h, pid, err);
+        if (g != 0)
+            return g;
+        if (now_ms() >= deadline)
+            return 0;
+        sleep_ms(POLL_MS);
+    }
+}
+
+/* ip:port an instance answers on: the proxy's listen address, else the step's. */
+static void instance_addr(const struct spec *s, enum instance_kind k, const char *ip, int port,
+                          const char **aip, int *aport)
+{
+    *aip = ip;
+    *aport = port;
+    if (k == INSTANCE_PROXY) {
+        for (size_t i = 0; i < s->nproxies; i++)
+            if (str_eq(s->proxies[i].host_ip, ip) && s->proxies[i].listen.port == port)
+                *aip = s->proxies[i].listen.ip;
+    }
+}
+
+/*
+ * Stop the instance of kind k at ip:port on host h by its pidfile: check
+ * that the pid is that instance (pids wrap), TERM, wait, KILL. An instance
+ * without a pidfile whose port is closed is already stopped. 0, or -1 and
+ * *err. *note (may be NULL) gets "not running" when there was nothing to do.
+ */
+static int stop_instance(struct run *r, struct hostc *h, enum instance_kind k, const char *ip,
+                         int port, const char **note, char **err)
+{
+    const char *kind = instance_kind_name(k);
+    struct transport *t = host_transport(r, h, err);
+    if (!t)
+        return -1;
+    const char *aip;
+    int aport;
+    instance_addr(r->s, k, ip, port, &aip, &aport);
+    char *pidfile = conf_pidfile_path(r->s, kind, port);
+    char *conf = conf_path(r->s, kind, port);
+    char *text = NULL, *cmdline = NULL, *e = NULL, *cmdpath = NULL;
+    size_t len = 0;
+    long pid = 0;
+    int rc = -1;
+
+    int st = transport_read_file(t, pidfile, MAX_PIDFILE_SIZE, &text, &len, &e);
+    if (st < 0) {
+        *err = e;
+        e = NULL;
+        goto out;
+    }
+    if (st == 0) {
+        text[strcspn(text, " \t\r\n")] = '\0';
+        if (!parse_long(text, 2, 4194304, &pid))
+            pid = 0;
+    }
+    if (pid) {
+        cmdpath = xasprintf("/proc/%ld/cmdline", pid);
+        st = transport_read_file(t, cmdpath, MAX_CMDLINE_SIZE, &cmdline, &len, &e);
+        if (st < 0) {
+            *err = e;
+            e = NULL;
+            goto out;
+        }
+        if (st == 1 || !apply_cmdline_matches(cmdline, len, k, port, conf))
+            pid = 0; /* gone, or the pid now belongs to someone else */
+    }
+    if (!pid) {
+        if (port_open(r, aip, aport)) {
+            *err = xasprintf("%s %s:%d answers but its pidfile '%s' names no such process: "
+                             "stop it by hand",
+                             kind, aip, aport, pidfile);
+            goto out;
+        }
+        if (note)
+            *note = "not running";
+        rc = 0;
+        goto out;
+    }
+    if (send_signal(r, h, pid, "TERM", &e) < 0) {
+        /* it may have exited just now; the wait below tells */
+        free(e);
+        e = NULL;
+    }
+    int g = wait_gone(r, h, pid, r->o.stop_timeout_ms, err);
+    if (g < 0)
+        goto out;
+    if (g == 0) {
+        if (send_signal(r, h, pid, "KILL", &e) < 0) {
+            free(e);
+            e = NULL;
+        }
+        g = wait_gone(r, h, pid, KILL_WAIT_MS, err);
+        if (g < 0)
+            goto out;
+        if (g == 0) {
+            *err = xasprintf("%s %s:%d (pid %ld) survived SIGKILL", kind, aip, aport, pid);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(e);
+    free(text);
+    free(cmdline);
+    free(cmdpath);
+    free(pidfile);
+    free(conf);
+    return rc;
+}
+
+/*
+ * Start the instance of start step st and wait until it answers. For a
+ * redis, CONFIG REWRITE then records the role it was started with, so a
+ * restart outside rmgr does not bring a replica back as a master.
+ */
+static int start_instance(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    const char *bin = host_binary(r, h, st->instance, err);
+    if (!bin)
+        return -1;
+    char **argv = apply_start_argv(r->s, st, bin);
+    if (!argv) {
+        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+        return -1;
+    }
+    int rc = host_run(r, h, (const char *const *)argv, NULL, err);
+    apply_argv_free(argv);
+    if (rc < 0) {
+        char *tail = log_tail(r, h, st->instance, st->port);
+        char *m = xasprintf("%s%s", *err, tail);
+        free(*err);
+        free(tail);
+        *err = m;
+        return -1;
+    }
+    const char *aip;
+    int aport;
+    instance_addr(r->s, st->instance, st->ip, st->port, &aip, &aport);
+    char *why = NULL;
+    if (!wait_answers(r, aip, aport, st->instance == INSTANCE_PROXY, r->o.ready_timeout_ms,
+                      &why)) {
+        char *tail = log_tail(r, h, st->instance, st->port);
+        *err = xasprintf("%s %s:%d did not answer within %ld ms (%s)%s",
+                         instance_kind_name(st->instance), aip, aport, r->o.ready_timeout_ms,
+                         why ? why : "no answer", tail);
+        free(tail);
+        free(why);
+        return -1;
+    }
+    free(why);
+    if (st->instance != INSTANCE_REDIS)
+        return 0;
+    redisContext *c = rconnect(r, st->ip, st->port, true, err);
+    if (!c)
+        return -1;
+    char *where = xasprintf("%s:%d", st->ip, st->port);
+    const char *rw[] = {"CONFIG", "REWRITE"};
+    rc = rcmd_ok(c, where, "CONFIG REWRITE", false, 2, rw, err);
+    free(where);
+    redisFree(c);
+    return rc;
+}
+
+/* ---- steps --------------------------------------------------------------- */
+
+static int do_install_files(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    struct transport *t = host_transport(r, h, err);
+    if (!t)
+        return -1;
+    const char *kind = instance_kind_name(st->instance);
+    char *dir = spec_instance_dir(r->s, kind, st->port);
+    char *path = conf_path(r->s, kind, st->port);
+    char *text = NULL, *e = NULL;
+    int rc = -1;
+    if (transport_mkdir(t, dir, 0750, &e) < 0)
+        goto out;
+    long long mtime;
+    int present = transport_stat_mtime(t, path, &mtime, &e);
+    if (present < 0)
+        goto out;
+    int mode = 0640;
+    switch (st->instance) {
+    case INSTANCE_REDIS:
+        /* never overwritten: Redis keeps replicaof and CONFIG REWRITE results there */
+        if (present == 1)
+            text = conf_render_redis(r->s, st->ip, st->port, r->password);
+        if (r->password)
+            mode = 0600;
+        break;
+    case INSTANCE_SENTINEL:
+        /* never overwritten: Sentinel keeps its monitors and epochs there */
+        if (present == 1)
+            text = conf_render_sentinel(r->s, st->ip, st->port);
+        break;
+    case INSTANCE_PROXY: {
+        const struct spec_proxy *sp = step_proxy(r->s, st);
+        if (!sp) {
+            e = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+            goto out;
+        }
+        text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
+        if (r->password)
+            mode = 0600;
+        break;
+    }
+    }
+    if (text && transport_write_file(t, path, text, strlen(text), mode, &e) < 0)
+        goto out;
+    if (!host_binary(r, h, st->instance, &e))
+        goto out;
+    rc = 0;
+out:
+    if (rc < 0)
+        *err = e ? e : xstrdup("install failed");
+    else
+        free(e);
+    if (text) {
+        /* it may hold the password */
+        memset(text, 0, strlen(text));
+        free(text);
+    }
+    free(dir);
+    free(path);
+    return rc;
+}
+
+static int do_remove_files(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    char *dir = spec_instance_dir(r->s, instance_kind_name(st->instance), st->port);
+    int rc = -1;
+    if (!apply_path_inside(dir, r->cluster_root)) {
+        *err = xasprintf("refusing to remove '%s': not inside '%s/'", dir, r->cluster_root);
+    } else {
+        const char *argv[] = {"rm", "-rf", "--", dir, NULL};
+        rc = host_run(r, h, argv, NULL, err);
+    }
+    free(dir);
+    return rc;
+}
+
+/* Commands on the redis of step st; `cmds` is a list of argv, NULL-terminated per entry. */
+static int do_redis(struct run *r, const struct step *st, char **err)
+{
+    redisContext *c = rconnect(r, st->ip, st->port, true, err);
+    if (!c)
+        return -1;
+    char *where = xasprintf("%s:%d", st->ip, st->port);
+    int rc = 0;
+    switch (st->kind) {
+    case STEP_REPLICAOF: {
+        char *port = xasprintf("%d", st->master_port);
+        const char *argv[] = {"REPLICAOF", st->master_ip ? st->master_ip : "", port};
+        rc = rcmd_ok(c, where, "REPLICAOF", false, 3, argv, err);
+        free(port);
+        break;
+    }
+    case STEP_CONFIG_SET:
+        for (size_t i = 0; rc == 0 && i < st->nsettings; i++) {
+            const char *argv[] = {"CONFIG", "SET", st->settings[i].key, st->settings[i].value};
+            char *what = xasprintf("CONFIG SET %s", st->settings[i].key);
+            rc = rcmd_ok(c, where, what, redis_is_secret_directive(st->settings[i].key), 4,
+                         argv, err);
+            free(what);
+        }
+        break;
+    default:
+        break;
+    }
+    if (rc == 0) {
+        const char *argv[] = {"CONFIG", "REWRITE"};
+        rc = rcmd_ok(c, where, "CONFIG REWRITE", false, 2, argv, err);
+    }
+    free(where);
+    redisFree(c);
+    return rc;
+}
+
+/* SENTINEL SET <shard> k v ... for the step's settings (all when `with_quorum`). */
+static int sentinel_set(redisContext *c, const char *where, const struct step *st,
+                        bool with_quorum, char **err)
+{
+    const char **argv = xcalloc(3 + 2 * st->nsettings, sizeof(*argv));
+    int argc = 0;
+    argv[argc++] = "SENTINEL";
+    argv[argc++] = "SET";
+    argv[argc++] = st->shard;
+    for (size_t i = 0; i < st->nsettings; i++) {
+        if (!with_quorum && str_eq(st->settings[i].key, "quorum"))
+            continue;
+        argv[argc++] = st->settings[i].key;
+        argv[argc++] = st->settings[i].value;
+    }
+    int rc = argc > 3 ? rcmd_ok(c, where, "SENTINEL SET", false, argc, argv, err) : 0;
+    free(argv);
+    return rc;
+}
+
+static int do_sentinel(struct run *r, const struct step *st, char **err)
+{
+    if (!st->shard) {
+        *err = xstrdup("the step names no shard");
+        return -1;
+    }
+    redisContext *c = rconnect(r, st->ip, st->port, false, err);
+    if (!c)
+        return -1;
+    char *where = xasprintf("sentinel %s:%d", st->ip, st->port);
+    int rc = 0;
+    switch (st->kind) {
+    case STEP_SENTINEL_MONITOR: {
+        const char *quorum = obs_kv_get(st->settings, st->nsettings, "quorum");
+        char *port = xasprintf("%d", st->master_port);
+        const char *argv[] = {"SENTINEL", "MONITOR", st->shard, st->master_ip ? st->master_ip : "",
+                              port, quorum ? quorum : "1"};
+        redisReply *rep = redisCommandArgv(c, 6, argv, NULL);
+        if (!rep) {
+            *err = xasprintf("%s: SENTINEL MONITOR: %s", where, c->errstr);
+            rc = -1;
+        } else if (rep->type == REDIS_REPLY_ERROR) {
+            /* already monitored: fine when it is the same master */
+            if (rep->str && strstr(rep->str, "Duplicate")) {
+                const char *q[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", st->shard};
+                redisReply *a =
+                    rcmd(c, where, "SENTINEL GET-MASTER-ADDR-BY-NAME", false, 3, q, err);
+                if (!a) {
+                    rc = -1;
+                } else {
+                    bool same = a->type == REDIS_REPLY_ARRAY && a->elements == 2 &&
+                                a->element[0]->str && a->element[1]->str &&
+                                str_eq(a->element[0]->str, st->master_ip) &&
+                                str_eq(a->element[1]->str, port);
+                    if (!same) {
+                        *err = xasprintf("%s already monitors %s with another master; "
+                                         "re-run plan",
+                                         where, st->shard);
+                        rc = -1;
+                    }
+                    freeReplyObject(a);
+                }
+            } else {
+                *err = xasprintf("%s: SENTINEL MONITOR %s: %s", where, st->shard,
+                                 rep->str ? rep->str : "error");
+                rc = -1;
+            }
+        }
+        if (rep)
+            freeReplyObject(rep);
+        free(port);
+        if (rc == 0)
+            rc = sentinel_set(c, where, st, true, err);
+        if (rc == 0 && r->password) {
+            const char *argv2[] = {"SENTINEL", "SET", st->shard, "auth-pass", r->password};
+            rc = rcmd_ok(c, where, "SENTINEL SET auth-pass", true, 5, argv2, err);
+        }
+        break;
+    }
+    case STEP_SENTINEL_SET:
+        rc = sentinel_set(c, where, st, true, err);
+        break;
+    case STEP_SENTINEL_REMOVE: {
+        const char *argv[] = {"SENTINEL", "REMOVE", st->shard};
+        redisReply *rep = redisCommandArgv(c, 3, argv, NULL);
+        if (!rep) {
+            *err = xasprintf("%s: SENTINEL REMOVE: %s", where, c->errstr);
+            rc = -1;
+        } else if (rep->type == REDIS_REPLY_ERROR &&
+                   !(rep->str && strstr(rep->str, "No such master"))) {
+            *err = xasprintf("%s: SENTINEL REMOVE %s: %s", where, st->shard,
+                             rep->str ? rep->str : "error");
+            rc = -1;
+        }
+        if (rep)
+            freeReplyObject(rep);
+        break;
+    }
+    default:
+        break;
+    }
+    free(where);
+    redisFree(c);
+    return rc;
+}
+
+/*
+ * Write the proxy's new nutcracker.yml: to <conf>.new first, checked with
+ * `nutcracker -t`, then over the config atomically.
+ */
+static int do_proxy_config(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    const struct spec_proxy *sp = step_proxy(r->s, st);
+    if (!sp) {
+        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+        return -1;
+    }
+    struct transport *t = host_transport(r, h, err);
+    if (!t)
+        return -1;
+    const char *bin = host_binary(r, h, INSTANCE_PROXY, err);
+    if (!bin)
+        return -1;
+    char *conf = conf_path(r->s, "proxy", st->port);
+    char *next = xasprintf("%s.new", conf);
+    char *text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
+    int mode = r->password ? 0600 : 0640;
+    char *e = NULL;
+    int rc = -1;
+    if (transport_write_file(t, next, text, strlen(text), mode, &e) < 0) {
+        *err = e;
+        e = NULL;
+        goto out;
+    }
+    const char *check[] = {bin, "-t", "-c", next, NULL};
+    if (host_run(r, h, check, NULL, &e) < 0) {
+        *err = xasprintf("nutcracker -t rejects the new config for proxy %s:%d (it gives no "
+                         "reason; the file is left at '%s')",
+                         sp->listen.ip, sp->listen.port, next);
+        goto out;
+    }
+    if (transport_write_file(t, conf, text, strlen(text), mode, &e) < 0) {
+        *err = e;
+        e = NULL;
+        goto out;
+    }
+    const char *rm[] = {"rm", "-f", "--", next, NULL};
+    if (host_run(r, h, rm, NULL, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    free(e);
+    memset(text, 0, strlen(text));
+    free(text);
+    free(conf);
+    free(next);
+    return rc;
+}
+
+/* Run one step. 0, or -1 and *err. *note may get a remark for the progress line. */
+static int do_step(struct run *r, const struct step *st, const char **note, char **err)
+{
+    struct hostc *h = host_find(r, st->host);
+    if (!h) {
+        *err = xasprintf("no host '%s'", st->host ? st->host : "");
+        return -1;
+    }
+    switch (st->kind) {
+    case STEP_OBSERVED:
+        return 0;
+    case STEP_INSTALL_FILES:
+        return do_install_files(r, h, st, err);
+    case STEP_START:
+        return start_instance(r, h, st, err);
+    case STEP_STOP:
+        return stop_instance(r, h, st->instance, st->ip, st->port, note, err);
+    case STEP_REMOVE_FILES:
+        return do_remove_files(r, h, st, err);
+    case STEP_CONFIG_SET:
+    case STEP_CONFIG_REWRITE:
+    case STEP_REPLICAOF:
+        return do_redis(r, st, err);
+    case STEP_SENTINEL_MONITOR:
+    case STEP_SENTINEL_SET:
+    case STEP_SENTINEL_REMOVE:
+        return do_sentinel(r, st, err);
+    case STEP_PROXY_CONFIG:
+        return do_proxy_config(r, h, st, err);
+    case STEP_PROXY_RESTART:
+        if (stop_instance(r, h, INSTANCE_PROXY, st->ip, st->port, NULL, err) < 0)
+            return -1;
+        return start_instance(r, h, st, err);
+    }
+    *err = xasprintf("unknown step kind %d", (int)st->kind);
+    return -1;
+}
+
+/* ---- progress ------------------------------------------------------------ */
+
+#define C_GREEN "\033[32m"
+#define C_RED "\033[31m"
+#define C_RESET "\033[0m"
+
+/* "[3/12] + start 127.0.0.1:7001" (+ the shard for sentinel steps). Caller frees. */
+static char *step_label(const struct run *r, size_t i)
+{
+    const struct step *st = &r->p->steps[i];
+    bool shard = st->shard && (st->kind == STEP_SENTINEL_MONITOR ||
+                               st->kind == STEP_SENTINEL_SET || st->kind == STEP_SENTINEL_REMOVE);
+    return xasprintf("[%zu/%zu] %s %s %s%s%s", r->number[i], r->total,
+                     step_action_symbol(st->action), step_kind_name(st->kind), st->target,
+                     shard ? " " : "", shard ? st->shard : "");
+}
+
+/* Indent every line after the first of `msg` for the progress output. */
+static void print_error_lines(FILE *out, const char *msg)
+{
+    fputs("      ", out);
+    for (const char *p = msg; *p; p++) {
+        fputc(*p, out);
+        if (*p == '\n')
+            fputs("      ", out);
+    }
+    fputc('\n', out);
+}
+
+static void print_result(const struct run *r, size_t i, bool ok, const char *note, long long ms,
+                         const char *err)
+{
+    FILE *out = r->o.out;
+    if (!out)
+        return;
+    if (!r->live) {
+        char *label = step_label(r, i);
+        fprintf(out, "%s ... ", label);
+        free(label);
+    }
+    if (ok)
+        fprintf(out, "%sdone%s (%s%s%lld ms)\n", r->o.color ? C_GREEN : "",
+                r->o.color ? C_RESET : "", note ? note : "", note ? ", " : "", ms);
+    else
+        fprintf(out, "%sfailed%s (%lld ms)\n", r->o.color ? C_RED : "",
+                r->o.color ? C_RESET : "", ms);
+    if (!ok && err)
+        print_error_lines(out, err);
+    fflush(out);
+}
+
+/* ---- lanes and waves ------------------------------------------------------- */
+
+struct lane {
+    struct run *r;
+    size_t *steps;
+    size_t n, cap;
+    pthread_t tid;
+    bool threaded;
+};
+
+static void run_step(struct run *r, size_t i)
+{
+    const struct step *st = &r->p->steps[i];
+    if (r->live && r->o.out) {
+        pthread_mutex_lock(&r->lock);
+        char *label = step_label(r, i);
+        fprintf(r->o.out, "%s ... ", label);
+        fflush(r->o.out);
+        free(label);
+        pthread_mutex_unlock(&r->lock);
+    }
+    long long t0 = now_ms();
+    const char *note = NULL;
+    char *err = NULL;
+    int rc = do_step(r, st, &note, &err);
+    long long ms = now_ms() - t0;
+    pthread_mutex_lock(&r->lock);
+    if (rc == 0) {
+        r->state[i] = ST_DONE;
+        free(err);
+    } else {
+        r->state[i] = ST_FAILED;
+        r->error[i] = err ? err : xstrdup("failed");
+        r->abort = true;
+    }
+    print_result(r, i, rc == 0, note, ms, r->error[i]);
+    pthread_mutex_unlock(&r->lock);
+}
+
+static void run_lane(struct lane *l)
+{
+    struct run *r = l->r;
+    for (size_t k = 0; k < l->n; k++) {
+        pthread_mutex_lock(&r->lock);
+        bool stop = r->abort;
+        pthread_mutex_unlock(&r->lock);
+        if (stop)
+            break;
+        run_step(r, l->steps[k]);
+    }
+}
+
+static void *lane_thread(void *arg)
+{
+    run_lane(arg);
+    return NULL;
+}
+
+/* Run the steps of wave w. false when a step failed. */
+static bool run_wave(struct run *r, enum step_wave w)
+{
+    const struct plan *p = r->p;
+    size_t *lane_of = xcalloc(p->nsteps ? p->nsteps : 1, sizeof(*lane_of));
+    size_t nlanes = apply_lanes(p, w, lane_of);
+    if (nlanes == 0) {
+        free(lane_of);
+        return true;
+    }
+    struct lane *lanes = xcalloc(nlanes, sizeof(*lanes));
+    for (size_t i = 0; i < p->nsteps; i++) {
+        if (lane_of[i] == SIZE_MAX)
+            continue;
+        struct lane *l = &lanes[lane_of[i]];
+        VEC_GROW(l->steps, l->n, l->cap);
+        l->steps[l->n++] = i;
+    }
+    r->live = nlanes == 1;
+    if (nlanes == 1) {
+        lanes[0].r = r;
+        run_lane(&lanes[0]);
+    } else {
+        for (size_t k = 0; k < nlanes; k++) {
+            lanes[k].r = r;
+            lanes[k].threaded = pthread_create(&lanes[k].tid, NULL, lane_thread, &lanes[k]) == 0;
+        }
+        /* out of threads: the rest run here, one after the other */
+        for (size_t k = 0; k < nlanes; k++)
+            if (!lanes[k].threaded)
+                run_lane(&lanes[k]);
+        for (size_t k = 0; k < nlanes; k++)
+            if (lanes[k].threaded)
+                pthread_join(lanes[k].tid, NULL);
+    }
+    for (size_t k = 0; k < nlanes; k++)
+        free(lanes[k].steps);
+    free(lanes);
+    free(lane_of);
+    return !r->abort;
+}
+
+/* ====================================================================
+ * Health checks between waves
+ * ==================================================================== */
+
+/* Whether the plan could not observe this instance ("=" line that is not a master fact). */
+static bool plan_unreachable(const struct run *r, enum instance_kind k, const char *ip, int port)
+{
+    for (size_t i = 0; i < r->p->nsteps; i++) {
+        const struct step *st = &r->p->steps[i];
+        if (st->kind != STEP_OBSERVED || st->instance != k || st->port != port ||
+            !str_eq(st->ip, ip))
+            continue;
+        /* the "shard master is X" fact names a master, an unreachable line does not */
+        if (k == INSTANCE_REDIS && st->master_ip)
+            continue;
+        return true;
+    }
+    return false;
+}
+
+/* Whether the plan has a step that changes things of kind k in waves up to `upto`. */
+static bool plan_touches(const struct run *r, enum instance_kind k, enum step_wave from,
+                         enum step_wave upto)
+{
+    for (size_t i = 0; i < r->p->nsteps; i++) {
+        const struct step *st = &r->p->steps[i];
+        if (!step_acts(st) || st->instance != k || st->wave < from || st->wave > upto)
+            continue;
+        if (st->kind == STEP_STOP || st->kind == STEP_REMOVE_FILES)
+            continue;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * A health check: `check` is called until it returns true or timeout_ms
+ * passes; it leaves what it saw in *seen (freed between calls).
+ */
+typedef bool (*check_fn)(struct run *r, struct strbuf *seen);
+
+static bool gate(struct run *r, const char *what, check_fn check, long timeout_ms, char **err)
+{
+    if (r->o.out) {
+        fprintf(r->o.out, "check: %s ... ", what);
+        fflush(r->o.out);
+    }
+    long long t0 = now_ms(), deadline = t0 + timeout_ms;
+    struct strbuf seen = {0};
+    bool ok;
+    for (;;) {
+        sb_release(&seen);
+        ok = check(r, &seen);
+        if (ok || now_ms() >= deadline)
+            break;
+        sleep_ms(POLL_MS);
+    }
+    long long ms = now_ms() - t0;
+    if (r->o.out) {
+        if (ok)
+            fprintf(r->o.out, "%sok%s (%lld ms)\n", r->o.color ? C_GREEN : "",
+                    r->o.color ? C_RESET : "", ms);
+        else
+            fprintf(r->o.out, "%sfailed%s (%lld ms)\n", r->o.color ? C_RED : "",
+                    r->o.color ? C_RESET : "", ms);
+        fflush(r->o.out);
+    }
+    if (!ok)
+        *err = xasprintf("health check failed after %lld ms: %s: %s", ms, what, sb_str(&seen));
+    sb_release(&seen);
+    return ok;
+}
+
+static void seen_add(struct strbuf *seen, const char *fmt, ...) RMGR_PRINTF(2, 3);
+
+static void seen_add(struct strbuf *seen, const char *fmt, ...)
+{
+    if (seen->len)
+        sb_add(seen, "; ");
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vaddf(seen, fmt, ap);
+    va_end(ap);
+}
+
+/* every instance started in WAVE_PROCESSES answers */
+static bool check_started(struct run *r, struct strbuf *seen)
+{
+    bool ok = true;
+    for (size_t i = 0; i < r->p->nsteps; i++) {
+        const struct step *st = &r->p->steps[i];
+        if (st->kind != STEP_START || st->wave != WAVE_PROCESSES || r->state[i] != ST_DONE)
+            continue;
+        char *why = NULL;
+        if (!answers(r, st->ip, st->port, false, &why)) {
+            seen_add(seen, "%s", why ? why : "no answer");
+            ok = false;
+        }
+        free(why);
+    }
+    return ok;
+}
+
+/* every replica of every shard is linked to the planned master */
+static bool check_replication(struct run *r, struct strbuf *seen)
+{
+    const struct spec *s = r->s;
+    bool ok = true;
+    for (size_t i = 0; i < s->nshards; i++) {
+        const struct spec_shard *sh = &s->shards[i];
+        const struct spec_addr *M = &r->p->masters[i];
+        if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port))
+            continue; /* the plan could not see the master: nothing to check against */
+        for (size_t k = 0; k <= sh->nreplicas; k++) {
+            const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
+            if ((a->port == M->port && str_eq(a->ip, M->ip)) ||
+                plan_unreachable(r, INSTANCE_REDIS, a->ip, a->port))
+                continue;
+            char *err = NULL;
+            redisContext *c = rconnect(r, a->ip, a->port, true, &err);
+            if (!c) {
+                seen_add(seen, "%s", err);
+                free(err);
+                ok = false;
+                continue;
+            }
+            redisReply *rep = redisCommand(c, "INFO replication");
+            if (!rep || rep->type != REDIS_REPLY_STRING) {
+                seen_add(seen, "%s:%d: INFO: %s", a->ip, a->port,
+                         rep && rep->str ? rep->str : c->errstr);
+                ok = false;
+            } else {
+                char *role = redis_info_field(rep->str, "role");
+                char *mh = redis_info_field(rep->str, "master_host");
+                char *mp = redis_info_field(rep->str, "master_port");
+                char *link = redis_info_field(rep->str, "master_link_status");
+                long port = 0;
+                bool follows = str_eq(role, "slave") && str_eq(mh, M->ip) && mp &&
+                               parse_long(mp, 1, 65535, &port) && port == M->port;
+                if (!follows) {
+                    if (str_eq(role, "slave"))
+                        seen_add(seen, "%s:%d replicates from %s:%s, not %s:%d", a->ip,
+                                 a->port, mh ? mh : "?", mp ? mp : "?", M->ip, M->port);
+                    else
+                        seen_add(seen, "%s:%d is a %s, not a replica of %s:%d", a->ip, a->port,
+                                 role ? role : "?", M->ip, M->port);
+                    ok = false;
+                } else if (!str_eq(link, "up")) {
+                    seen_add(seen, "%s:%d link to %s:%d is %s", a->ip, a->port, M->ip, M->port,
+                             link ? link : "unknown");
+                    ok = false;
+                }
+                free(role);
+                free(mh);
+                free(mp);
+                free(link);
+            }
+            if (rep)
+                freeReplyObject(rep);
+            redisFree(c);
+        }
+    }
+    return ok;
+}
+
+/* whether `peers` lists ip:port */
+static bool peers_have(const struct obs_sentinel_peer *peers, size_t n, const char *ip, int port)
+{
+    for (size_t i = 0; i < n; i++)
+        if (peers[i].port == port && str_eq(peers[i].ip, ip))
+            return true;
+    return false;
+}
+
+/* every sentinel monitors every shard at the planned master and knows the others */
+static bool check_sentinels(struct run *r, struct strbuf *seen)
+{
+    const struct spec *s = r->s;
+    const struct spec_sentinel *ss = &s->sentinel;
+    bool ok = true;
+    for (size_t j = 0; j < ss->nnodes; j++) {
+        const struct spec_addr *a = &ss->nodes[j];
+        if (plan_unreachable(r, INSTANCE_SENTINEL, a->ip, a->port))
+            continue;
+        char *err = NULL;
+        redisContext *c = rconnect(r, a->ip, a->port, false, &err);
+        if (!c) {
+            seen_add(seen, "%s", err);
+            free(err);
+            ok = false;
+            continue;
+        }
+        struct obs_sentinel_master *ms = NULL;
+        size_t nms = 0;
+        redisReply *rep = redisCommand(c, "SENTINEL MASTERS");
+        if (!rep || redis_parse_sentinel_masters(rep, &ms, &nms, &err) < 0) {
+            seen_add(seen, "sentinel %s:%d: SENTINEL MASTERS: %s", a->ip, a->port,
+                     err ? err : c->errstr);
+            free(err);
+            err = NULL;
+            ok = false;
+        }
+        if (rep)
+            freeReplyObject(rep);
+        for (size_t i = 0; ok && i < s->nshards; i++) {
+            const char *name = s->shards[i].name;
+            const struct spec_addr *M = &r->p->masters[i];
+            const struct obs_sentinel_master *m = NULL;
+            for (size_t k = 0; k < nms; k++)
+                if (str_eq(ms[k].name, name))
+                    m = &ms[k];
+            if (!m) {
+                seen_add(seen, "sentinel %s:%d does not monitor %s", a->ip, a->port, name);
+                ok = false;
+                continue;
+            }
+            if (m->port != M->port || !str_eq(m->ip, M->ip)) {
+                seen_add(seen, "sentinel %s:%d has %s:%d as master of %s, not %s:%d", a->ip,
+                         a->port, m->ip ? m->ip : "?", m->port, name, M->ip, M->port);
+                ok = false;
+                continue;
+            }
+            rep = redisCommand(c, "SENTINEL SENTINELS %s", name);
+            struct obs_sentinel_peer *peers = NULL;
+            size_t np = 0;
+            if (!rep || redis_parse_sentinel_peers(rep, true, &peers, &np, &err) < 0) {
+                seen_add(seen, "sentinel %s:%d: SENTINEL SENTINELS %s: %s", a->ip, a->port,
+                         name, err ? err : c->errstr);
+                free(err);
+                err = NULL;
+                ok = false;
+            } else {
+                for (size_t o = 0; o < ss->nnodes; o++) {
+                    const struct spec_addr *b = &ss->nodes[o];
+                    if (o == j || plan_unreachable(r, INSTANCE_SENTINEL, b->ip, b->port))
+                        continue;
+                    if (!peers_have(peers, np, b->ip, b->port)) {
+                        seen_add(seen, "sentinel %s:%d does not know sentinel %s:%d for %s yet",
+                                 a->ip, a->port, b->ip, b->port, name);
+                        ok = false;
+                    }
+                }
+            }
+            obs_sentinel_peers_free(peers, np);
+            if (rep)
+                freeReplyObject(rep);
+        }
+        obs_sentinel_masters_free(ms, nms);
+        redisFree(c);
+    }
+    return ok;
+}
+
+/* every proxy answers PING on its listen port */
+static bool check_proxies(struct run *r, struct strbuf *seen)
+{
+    bool ok = true;
+    for (size_t i = 0; i < r->s->nproxies; i++) {
+        const struct spec_proxy *sp = &r->s->proxies[i];
+        if (plan_unreachable(r, INSTANCE_PROXY, sp->host_ip, sp->listen.port))
+            continue;
+        char *why = NULL;
+        if (!answers(r, sp->listen.ip, sp->listen.port, true, &why)) {
+            seen_add(seen, "%s", why ? why : "no answer");
+            ok = false;
+        }
+        free(why);
+    }
+    return ok;
+}
+
+/* The health check after wave w, if the plan changed what it checks. */
+static bool gate_after(struct run *r, enum step_wave w, char **err)
+{
+    switch (w) {
+    case WAVE_PROCESSES:
+        if (!plan_touches(r, INSTANCE_REDIS, WAVE_PROCESSES, WAVE_PROCESSES))
+            return true;
+        return gate(r, "every started redis answers", check_started, r->o.ready_timeout_ms, err);
+    case WAVE_REPLICATION:
+        if (!plan_touches(r, INSTANCE_REDIS, WAVE_FILES, WAVE_REPLICATION))
+            return true;
+        return gate(r, "every replica is linked to its master", check_replication,
+                    r->o.repl_timeout_ms, err);
+    case WAVE_SENTINELS:
+        if (!plan_touches(r, INSTANCE_SENTINEL, WAVE_SENTINELS, WAVE_SENTINELS))
+            return true;
+        return gate(r, "every sentinel monitors every shard and knows the other sentinels",
+                    check_sentinels, r->o.sentinel_timeout_ms, err);
+    case WAVE_PROXIES:
+        if (!plan_touches(r, INSTANCE_PROXY, WAVE_PROXIES, WAVE_PROXIES))
+            return true;
+        return gate(r, "every proxy answers", check_proxies, r->o.ready_timeout_ms, err);
+    default:
+        return true;
+    }
+}
+
+/* ====================================================================
+ * apply_run
+ * ==================================================================== */
+
+static char *cluster_root(const struct spec *s)
+{
+    const char *base = s->defaults.base_dir ? s->defaults.base_dir : "/";
+    size_t n = strlen(base);
+    return xasprintf("%s%s%s", base, n && base[n - 1] == '/' ? "" : "/", s->cluster);
+}
+
+/* hiredis writes with write(2): a peer that closed must not kill rmgr */
+static void ignore_sigpipe(void)
+{
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = SIG_IGN;
+        sigaction(SIGPIPE, &sa, NULL);
+    }
+}
+
+static void options_defaults(struct apply_options *o)
+{
+    if (o->connect_timeout_ms <= 0)
+        o->connect_timeout_ms = APPLY_DEFAULT_CONNECT_TIMEOUT_MS;
+    if (o->command_timeout_ms <= 0)
+        o->command_timeout_ms = APPLY_DEFAULT_COMMAND_TIMEOUT_MS;
+    if (o->ready_timeout_ms <= 0)
+        o->ready_timeout_ms = APPLY_DEFAULT_READY_TIMEOUT_MS;
+    if (o->stop_timeout_ms <= 0)
+        o->stop_timeout_ms = APPLY_DEFAULT_STOP_TIMEOUT_MS;
+    if (o->repl_timeout_ms <= 0)
+        o->repl_timeout_ms = APPLY_DEFAULT_REPL_TIMEOUT_MS;
+    if (o->sentinel_timeout_ms <= 0)
+        o->sentinel_timeout_ms = APPLY_DEFAULT_SENTINEL_TIMEOUT_MS;
+}
+
+static void run_release(struct run *r)
+{
+    for (size_t i = 0; i < r->nhosts; i++) {
+        transport_close(r->hosts[i].t);
+        free(r->hosts[i].open_err);
+        for (size_t k = 0; k < ARRAY_SIZE(r->hosts[i].bin); k++)
+            free(r->hosts[i].bin[k]);
+    }
+    free(r->hosts);
+    for (size_t i = 0; r->error && i < r->p->nsteps; i++)
+        free(r->error[i]);
+    free(r->error);
+    free(r->state);
+    free(r->number);
+    free(r->cluster_root);
+    pthread_mutex_destroy(&r->lock);
+}
+
+int apply_run(const struct spec *s, const struct plan *p, const char *password,
+              const struct apply_options *o, struct apply_result *res)
+{
+    memset(res, 0, sizeof(*res));
+    if (p->nrefusals) {
+        res->error = xstrdup("the plan refuses: nothing was applied");
+        return -1;
+    }
+    ignore_sigpipe();
+    struct run r = {.s = s, .p = p, .password = password};
+    if (o)
+        r.o = *o;
+    options_defaults(&r.o);
+    pthread_mutex_init(&r.lock, NULL);
+    r.cluster_root = cluster_root(s);
+    size_t n = p->nsteps ? p->nsteps : 1, hcap = 0;
+    r.number = xcalloc(n, sizeof(*r.number));
+    r.state = xcalloc(n, sizeof(*r.state));
+    r.error = xcalloc(n, sizeof(*r.error));
+    for (size_t i = 0; i < p->nsteps; i++) {
+        if (step_acts(&p->steps[i]))
+            r.number[i] = ++r.total;
+        host_add(&r, p->steps[i].host, &hcap);
+    }
+
+    char *failure = NULL;
+    for (int w = WAVE_FILES; w <= WAVE_CLEANUP && !failure; w++) {
+        if (!run_wave(&r, (enum step_wave)w)) {
+            for (size_t i = 0; i < p->nsteps && !failure; i++)
+                if (r.state[i] == ST_FAILED) {
+                    char *label = step_label(&r, i);
+                    failure = xasprintf("%s: %s", label, r.error[i]);
+                    free(label);
+                }
+            if (!failure)
+                failure = xstrdup("a step failed");
+            break;
+        }
+        char *err = NULL;
+        if (!gate_after(&r, (enum step_wave)w, &err))
+            failure = err ? err : xstrdup("health check failed");
+    }
+
+    struct strbuf pending = {0};
+    for (size_t i = 0; i < p->nsteps; i++) {
+        if (!r.number[i])
+            continue;
+        if (r.state[i] == ST_DONE) {
+            res->done++;
+        } else if (r.state[i] == ST_FAILED) {
+            res->failed++;
+        } else {
+            res->not_run++;
+            char *label = step_label(&r, i);
+            sb_addf(&pending, "%s\n", label);
+            free(label);
+        }
+    }
+    res->not_run_list = pending.buf ? sb_detach(&pending) : NULL;
+    res->error = failure;
+    run_release(&r);
+    return failure ? -1 : 0;
+}
+
+void apply_result_release(struct apply_result *r)
+{
+    if (!r)
+        return;
+    free(r->error);
+    free(r->not_run_list);
+    memset(r, 0, sizeof(*r));
+}
+
+/* ====================================================================
+ * destroy
+ * ==================================================================== */
+
+struct dplan {
+    struct plan *p;
+    size_t cap;
+};
+
+static void dstep(struct dplan *d, enum step_kind kind, enum step_wave wave,
+                  enum instance_kind inst, const char *group, const char *host, const char *ip,
+                  int port, const char *reason)
+{
+    VEC_GROW(d->p->steps, d->p->nsteps, d->cap);
+    struct step *st = &d->p->steps[d->p->nsteps++];
+    memset(st, 0, sizeof(*st));
+    st->kind = kind;
+    st->action = ACTION_REMOVE;
+    st->safety = SAFETY_DESTRUCTIVE;
+    st->wave = wave;
+    st->instance = inst;
+    st->group = xstrdup(group);
+    st->target = xasprintf("%s:%d", host ? host : ip, port);
+    st->host = xstrdup(host ? host : ip);
+    st->ip = xstrdup(ip);
+    st->port = port;
+    st->reason = xstrdup(reason);
+}
+
+/* stop (in `wave`) or remove-files (in WAVE_CLEANUP) for every instance, in destroy order */
+static void destroy_steps(struct dplan *d, const struct spec *s, enum step_kind kind)
+{
+    bool stop = kind == STEP_STOP;
+    const char *why = stop ? "destroy: stop" : "destroy: delete its directory and data";
+    for (size_t i = 0; i < s->nproxies; i++) {
+        const struct spec_proxy *sp = &s->proxies[i];
+        dstep(d, kind, stop ? WAVE_FILES : WAVE_CLEANUP, INSTANCE_PROXY, "proxies", sp->host,
+              sp->host_ip, sp->listen.port, why);
+    }
+    for (size_t j = 0; j < s->sentinel.nnodes; j++) {
+        const struct spec_addr *a = &s->sentinel.nodes[j];
+        dstep(d, kind, stop ? WAVE_PROCESSES : WAVE_CLEANUP, INSTANCE_SENTINEL, "sentinels",
+              a->host, a->ip, a->port, why);
+    }
+    for (size_t i = 0; i < s->nshards; i++) {
+        const struct spec_shard *sh = &s->shards[i];
+        /* replicas first: a master's shutdown waits for replicas that lag */
+        for (size_t k = 1; k <= sh->nreplicas + 1; k++) {
+            const struct spec_addr *a = k <= sh->nreplicas ? &sh->replicas[k - 1] : &sh->master;
+            dstep(d, kind, stop ? WAVE_REPLICATION : WAVE_CLEANUP, INSTANCE_REDIS, sh->name,
+                  a->host, a->ip, a->port, why);
+            d->p->steps[d->p->nsteps - 1].shard = xstrdup(sh->name);
+        }
+    }
+}
+
+struct plan *apply_destroy_plan(const struct spec *s)
+{
+    struct dplan d = {.p = xcalloc(1, sizeof(struct plan))};
+    destroy_steps(&d, s, STEP_STOP);
+    destroy_steps(&d, s, STEP_REMOVE_FILES);
+    return d.p;
+}
+
+int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *o, char **err)
+{
+    *err = NULL;
+    struct run r = {.s = s};
+    if (o)
+        r.o = *o;
+    options_defaults(&r.o);
+    pthread_mutex_init(&r.lock, NULL);
+    r.cluster_root = cluster_root(s);
+    size_t hcap = 0;
+    for (size_t i = 0; i < s->nproxies; i++)
+        host_add(&r, s->proxies[i].host, &hcap);
+    for (size_t j = 0; j < s->sentinel.nnodes; j++)
+        host_add(&r, s->sentinel.nodes[j].host, &hcap);
+    for (size_t i = 0; i < s->nshards; i++) {
+        host_add(&r, s->shards[i].master.host, &hcap);
+        for (size_t k = 0; k < s->shards[i].nreplicas; k++)
+            host_add(&r, s->shards[i].replicas[k].host, &hcap);
+    }
+    int rc = 0;
+    char *bin = xasprintf("%s/bin", r.cluster_root);
+    for (size_t i = 0; i < r.nhosts && rc == 0; i++) {
+        struct hostc *h = &r.hosts[i];
+        if (s->defaults.binaries.ship) {
+            const char *rm[] = {"rm", "-rf", "--", bin, NULL};
+            rc = host_run(&r, h, rm, NULL, err);
+        }
+        if (rc == 0) {
+            /* only when empty: anything else there is not ours to delete */
+            const char *rmdir[] = {"rmdir", "--", r.cluster_root, NULL};
+            char *e = NULL;
+            if (host_run(&r, h, rmdir, NULL, &e) < 0 && !host_transport(&r, h, err))
+                rc = -1;
+            free(e);
+        }
+    }
+    free(bin);
+    run_release(&r);
+    return rc;
+}

@@ -1,0 +1,146 @@
+/*
+ * apply.h - carry a plan out: steps wave by wave through each host's
+ * transport and hiredis, with a health check between waves.
+ *
+ * Waves run in order (WAVE_FILES .. WAVE_CLEANUP). Inside a wave the steps
+ * of each host form a lane: lanes run in parallel threads, a lane runs its
+ * steps in plan order, and every proxy step of WAVE_PROXIES is in one lane
+ * (proxies restart one at a time so the pool never loses all of them). When
+ * a step fails, running steps finish, no new step starts, no later wave
+ * runs, and the result says what was done and what was not.
+ *
+ * One transport per host, opened on first use and reused for the whole run.
+ * Secrets: the password is sent to servers and written into config files,
+ * never printed, logged or put into an error message.
+ */
+#ifndef RMGR_APPLY_H
+#define RMGR_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "plan.h"
+#include "spec.h"
+#include "transport.h"
+
+#define APPLY_DEFAULT_CONNECT_TIMEOUT_MS 1000
+#define APPLY_DEFAULT_COMMAND_TIMEOUT_MS 5000
+#define APPLY_DEFAULT_READY_TIMEOUT_MS 10000    /* a started instance answers PING */
+#define APPLY_DEFAULT_STOP_TIMEOUT_MS 15000     /* TERM -> KILL (a master waits 10 s for replicas) */
+#define APPLY_DEFAULT_REPL_TIMEOUT_MS 30000     /* every replica linked to its master */
+#define APPLY_DEFAULT_SENTINEL_TIMEOUT_MS 15000 /* sentinels agree and know each other */
+
+struct apply_options {
+    struct transport_options transport; /* hosts: timeouts, accept_new_host_keys */
+    long connect_timeout_ms;  /* per connect to a redis/sentinel/proxy; 0: default */
+    long command_timeout_ms;  /* per command; 0: default */
+    long ready_timeout_ms;    /* 0: defaults above */
+    long stop_timeout_ms;
+    long repl_timeout_ms;
+    long sentinel_timeout_ms;
+    FILE *out;                /* progress lines ("[3/12] + start ... done"); NULL: silent */
+    bool color;
+};
+
+struct apply_result {
+    size_t done, failed, not_run; /* steps that act ("=" lines are not counted) */
+    char *error;                  /* what failed (step or health check); NULL on success */
+    char *not_run_list;           /* "[7/12] + start ...\n" per step not run; NULL if none */
+};
+
+/*
+ * Run every step of `p` (which must not refuse) against the cluster of `s`.
+ * `password` is the spec's password or NULL. Returns 0 when every step and
+ * every health check passed, -1 otherwise (res says how far it got).
+ */
+int apply_run(const struct spec *s, const struct plan *p, const char *password,
+              const struct apply_options *o, struct apply_result *res);
+void apply_result_release(struct apply_result *r);
+
+/*
+ * The plan `rmgr destroy` runs: stop every proxy, then every sentinel, then
+ * every redis (replicas before masters), each by its pidfile, then remove
+ * every instance directory. Waves serve only as that order. Free with
+ * plan_free().
+ */
+struct plan *apply_destroy_plan(const struct spec *s);
+
+/*
+ * After a destroy: on every host of the spec remove <base_dir>/<cluster>/bin
+ * (shipped binaries) and the then empty <base_dir>/<cluster>. 0, or -1 with
+ * a message in *err (caller frees).
+ */
+int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *o, char **err);
+
+/* ---- pieces shared by cmd_apply.c and cmd_destroy.c (in cmd_apply.c) ------ */
+
+struct command;
+struct cluster_lock;
+
+struct apply_cli_options {
+    bool auto_approve;
+    bool allow_destructive;
+    bool accept_new_host_keys;
+    bool no_color;
+    long lock_timeout_ms;  /* --lock-timeout; 0: do not wait */
+    const char *lock_file; /* --lock-file; NULL: lock_default_path() */
+};
+
+/*
+ * Take one of the options above at argv[*i] like session_parse_option():
+ * 1 taken, 0 not one of them, -1 after a usage error.
+ */
+int apply_cli_parse_option(struct apply_cli_options *o, const struct command *cmd, int argc,
+                           char **argv, int *i);
+
+/* Take the cluster's lock; NULL after printing why (the holder) on stderr. */
+struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster);
+
+/*
+ * Ask `question` on a terminal and read the answer: true only for "yes".
+ * Without a terminal on stdin, false after saying on stderr what to pass.
+ */
+bool apply_cli_confirm(const char *question, const char *flags_hint);
+
+/* The apply options for the command line's timeouts and flags. */
+struct apply_options apply_cli_run_options(const struct apply_cli_options *o,
+                                           long connect_timeout_ms, long command_timeout_ms);
+
+/* "<What> complete: N done." or "<What> failed: ..." + what was not run + the error. */
+void apply_cli_print_result(const char *what, const struct apply_result *res, bool color);
+
+/* ---- pure pieces, exposed for unit tests ---------------------------------- */
+
+/*
+ * Split the steps of wave `w` into lanes: lane_of[i] gets the lane of step i
+ * (SIZE_MAX for steps of other waves and for "=" steps). Steps on one host
+ * share a lane; in WAVE_PROXIES all proxy steps share one. Lanes are
+ * numbered in order of first appearance. Returns the number of lanes.
+ */
+size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of);
+
+/* Whether `path` is strictly inside directory `root` (no "..", "." or "//" in it). */
+bool apply_path_inside(const char *path, const char *root);
+
+/*
+ * Whether /proc/PID/cmdline text (NUL-separated, `len` bytes) is the
+ * instance: redis-server / redis-sentinel with ":port" in its process title
+ * or `conf` among its arguments; nutcracker with `conf` among its arguments.
+ */
+bool apply_cmdline_matches(const char *cmdline, size_t len, enum instance_kind k, int port,
+                           const char *conf);
+
+/*
+ * The argv (NULL-terminated, caller frees with apply_argv_free) that starts
+ * the instance of start step `st` with program `bin`: a redis that is not
+ * its shard's master gets --replicaof <master>, the master --replicaof no
+ * one (so a stale replicaof line in its file cannot demote it).
+ */
+char **apply_start_argv(const struct spec *s, const struct step *st, const char *bin);
+void apply_argv_free(char **argv);
+
+/* The last `n` lines of `text`, each indented by four spaces. Caller frees. */
+char *apply_tail_lines(const char *text, size_t n);
+
+#endif

@@ -1,0 +1,343 @@
+/*
+ * cmd_apply.c - `rmgr apply -f SPEC` or `rmgr apply PLANFILE`: lock the
+ * cluster, observe, plan, show the plan, ask, and carry it out (apply.c).
+ *
+ * A saved plan (from `rmgr plan --out FILE`) is applied only while it still
+ * holds: the spec's bytes must be the ones it was made from and the cluster
+ * must look the same (same fingerprint); otherwise "plan is stale". A saved
+ * plan is still confirmed like any other (or --auto-approve): the file says
+ * what was reviewed, not that it may run unattended.
+ *
+ * Also home of the option parsing, lock, prompt and summary that destroy
+ * shares (apply.h).
+ */
+#include <errno.h>
+#include <git2.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "lock.h"
+#include "render.h"
+#include "session.h"
+#include "util.h"
+
+#define SAVED_PLAN_KIND "rmgr-saved-plan"
+#define MAX_SAVED_PLAN_SIZE (16 * 1024 * 1024)
+
+/* ---- shared with destroy -------------------------------------------------- */
+
+int apply_cli_parse_option(struct apply_cli_options *o, const struct command *cmd, int argc,
+                           char **argv, int *i)
+{
+    const char *a = argv[*i], *v;
+    int rc;
+    if (!strcmp(a, "--auto-approve")) {
+        o->auto_approve = true;
+        return 1;
+    }
+    if (!strcmp(a, "--allow-destructive")) {
+        o->allow_destructive = true;
+        return 1;
+    }
+    if (!strcmp(a, "--accept-new-host-keys")) {
+        o->accept_new_host_keys = true;
+        return 1;
+    }
+    if (!strcmp(a, "--no-color")) {
+        o->no_color = true;
+        return 1;
+    }
+    if ((rc = session_option_value("--lock-timeout", cmd, argc, argv, i, &v)) != 0) {
+        if (rc < 0)
+            return -1;
+        if (!parse_duration_ms(v, &o->lock_timeout_ms) || o->lock_timeout_ms < 0) {
+            cli_usage_error(cmd, "option '--lock-timeout' needs a duration (30s, 5m, 250ms), "
+                                 "not '%s'", v);
+            return -1;
+        }
+        return 1;
+    }
+    if ((rc = session_option_value("--lock-file", cmd, argc, argv, i, &v)) != 0) {
+        if (rc > 0)
+            o->lock_file = v;
+        return rc;
+    }
+    return 0;
+}
+
+struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster)
+{
+    char *path = o->lock_file ? xstrdup(o->lock_file) : lock_default_path(cluster);
+    char *err = NULL;
+    struct cluster_lock *l = lock_acquire(path, o->lock_timeout_ms, &err);
+    if (!l)
+        fprintf(stderr, "rmgr: %s\n", err ? err : "cannot take the cluster lock");
+    free(err);
+    free(path);
+    return l;
+}
+
+bool apply_cli_confirm(const char *question, const char *flags_hint)
+{
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(stderr, "rmgr: no terminal to confirm on: pass %s to proceed without a prompt\n",
+                flags_hint);
+        return false;
+    }
+    printf("\n%s Only 'yes' will be accepted: ", question);
+    fflush(stdout);
+    char line[64];
+    if (!fgets(line, sizeof(line), stdin))
+        return false;
+    line[strcspn(line, "\r\n")] = '\0';
+    return !strcmp(line, "yes");
+}
+
+struct apply_options apply_cli_run_options(const struct apply_cli_options *o,
+                                           long connect_timeout_ms, long command_timeout_ms)
+{
+    struct apply_options ao = {
+        .transport = {.accept_new_host_keys = o->accept_new_host_keys},
+        .connect_timeout_ms = connect_timeout_ms,
+        .command_timeout_ms = command_timeout_ms,
+        .out = stdout,
+        .color = cli_use_color(o->no_color),
+    };
+    /* an ssh handshake may take longer than a redis connect: only raise its timeout */
+    if (connect_timeout_ms > 0)
+        ao.transport.connect_timeout_ms = connect_timeout_ms > 5000 ? connect_timeout_ms : 5000;
+    return ao;
+}
+
+void apply_cli_print_result(const char *what, const struct apply_result *res, bool color)
+{
+    const char *on = color ? (res->error ? "\033[1;31m" : "\033[1;32m") : "";
+    const char *off = color ? "\033[0m" : "";
+    if (!res->error) {
+        printf("\n%s%s complete: %zu done.%s\n", on, what, res->done, off);
+        fflush(stdout);
+        return;
+    }
+    printf("\n%s%s failed: %zu done, %zu failed, %zu not run.%s\n", on, what, res->done,
+           res->failed, res->not_run, off);
+    if (res->not_run_list) {
+        printf("Not run:\n");
+        const char *p = res->not_run_list;
+        while (*p) {
+            const char *nl = strchr(p, '\n');
+            size_t n = nl ? (size_t)(nl - p) : strlen(p);
+            printf("  %.*s\n", (int)n, p);
+            p += n + (nl ? 1 : 0);
+        }
+    }
+    fflush(stdout);
+    fprintf(stderr, "rmgr: %s\n", res->error);
+}
+
+/* ---- saved plans ------------------------------------------------------------ */
+
+struct saved_plan {
+    char *spec_file;
+    char *spec_sha;    /* NULL when the plan has none */
+    char *commit;      /* NULL when none */
+    char *fingerprint;
+};
+
+static void saved_plan_release(struct saved_plan *sp)
+{
+    free(sp->spec_file);
+    free(sp->spec_sha);
+    free(sp->commit);
+    free(sp->fingerprint);
+}
+
+static char *json_str_or_null(json_t *doc, const char *key, bool *bad)
+{
+    json_t *v = json_object_get(doc, key);
+    if (!v || json_is_null(v))
+        return NULL;
+    if (!json_is_string(v)) {
+        *bad = true;
+        return NULL;
+    }
+    return xstrdup(json_string_value(v));
+}
+
+/* Read a file saved by `rmgr plan --out`. 0, or -1 after a message on stderr. */
+static int saved_plan_load(const char *path, struct saved_plan *sp)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (read_file(path, MAX_SAVED_PLAN_SIZE, &text, &len) < 0) {
+        fprintf(stderr, "rmgr: cannot read '%s': %s\n", path, strerror(errno));
+        return -1;
+    }
+    json_error_t je;
+    json_t *doc = json_loadb(text, len, 0, &je);
+    free(text);
+    bool bad = !doc || !json_is_object(doc);
+    if (!bad) {
+        json_t *kind = json_object_get(doc, "kind");
+        json_t *ver = json_object_get(doc, "format_version");
+        bad = !json_is_string(kind) || strcmp(json_string_value(kind), SAVED_PLAN_KIND) ||
+              !json_is_integer(ver);
+        if (!bad && json_integer_value(ver) != PLAN_FORMAT_VERSION) {
+            fprintf(stderr, "rmgr: '%s' is a saved plan of format %lld; this rmgr reads %d: "
+                            "re-run plan\n",
+                    path, (long long)json_integer_value(ver), PLAN_FORMAT_VERSION);
+            json_decref(doc);
+            return -1;
+        }
+    }
+    if (!bad) {
+        sp->spec_file = json_str_or_null(doc, "spec_file", &bad);
+        sp->spec_sha = json_str_or_null(doc, "spec_sha", &bad);
+        sp->commit = json_str_or_null(doc, "commit", &bad);
+        sp->fingerprint = json_str_or_null(doc, "fingerprint", &bad);
+        bad = bad || !sp->spec_file || !*sp->spec_file || !sp->fingerprint;
+    }
+    json_decref(doc);
+    if (bad) {
+        fprintf(stderr, "rmgr: '%s' is not a plan saved by 'rmgr plan --out FILE'\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+/* The git blob id of the spec's bytes, as `rmgr plan --out` records it. Caller frees. */
+static char *spec_blob_sha(const struct spec *s)
+{
+    git_oid oid;
+    char hex[GIT_OID_HEXSZ + 1];
+    git_libgit2_init();
+    int rc = git_odb_hash(&oid, s->source ? s->source : "", s->source_len, GIT_OBJECT_BLOB);
+    git_libgit2_shutdown();
+    if (rc < 0)
+        return NULL;
+    git_oid_tostr(hex, sizeof(hex), &oid);
+    return xstrdup(hex);
+}
+
+/* ---- the command ------------------------------------------------------------ */
+
+static size_t acting_steps(const struct plan *p)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].kind != STEP_OBSERVED && p->steps[i].action != ACTION_NONE)
+            n++;
+    return n;
+}
+
+int cmd_apply(int argc, char **argv)
+{
+    const struct command *cmd = cli_find_command("apply");
+    struct session_options so = {0};
+    struct apply_cli_options co = {0};
+    const char *planfile = NULL;
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = session_parse_option(&so, cmd, argc, argv, &i);
+        if (rc == 0)
+            rc = apply_cli_parse_option(&co, cmd, argc, argv, &i);
+        if (rc < 0)
+            return EXIT_USAGE;
+        if (rc > 0)
+            continue;
+        if (a[0] == '-')
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        if (planfile)
+            return cli_usage_error(cmd, "unexpected argument '%s'", a);
+        planfile = a;
+    }
+    if (!so.spec_path && !planfile)
+        return cli_usage_error(cmd, "apply needs a spec (-f SPEC) or a saved plan (PLANFILE)");
+    if (so.spec_path && planfile)
+        return cli_usage_error(cmd, "give either -f SPEC or a saved PLANFILE, not both");
+
+    struct saved_plan saved = {0};
+    struct session s = {0};
+    struct cluster_lock *lock = NULL;
+    struct apply_result res = {0};
+    char *text = NULL;
+    int rc = EXIT_FAILURE_;
+    bool color = cli_use_color(co.no_color);
+
+    if (planfile) {
+        if (saved_plan_load(planfile, &saved) < 0)
+            goto out;
+        so.spec_path = saved.spec_file;
+        so.commit = saved.commit;
+    }
+    if (session_load(&s, &so, stderr) < 0)
+        goto out;
+    if (planfile) {
+        char *sha = spec_blob_sha(s.spec);
+        bool same = sha && saved.spec_sha && !strcmp(sha, saved.spec_sha);
+        free(sha);
+        if (!same) {
+            fprintf(stderr, "rmgr: plan is stale: re-run plan ('%s' changed since the plan "
+                            "was saved)\n",
+                    s.spec->file);
+            goto out;
+        }
+    }
+    lock = apply_cli_lock(&co, s.spec->cluster);
+    if (!lock)
+        goto out;
+    session_observe(&s, &so);
+    session_plan(&s, &so);
+    if (planfile && !str_eq(s.fingerprint, saved.fingerprint)) {
+        fprintf(stderr, "rmgr: plan is stale: re-run plan (the cluster changed since the plan "
+                        "was saved)\n");
+        goto out;
+    }
+
+    const struct plan *p = s.plan;
+    text = render_plan_text(s.spec, p, color);
+    if (p->nrefusals) {
+        fputs(text, stderr);
+        goto out;
+    }
+    fputs(text, stdout);
+    fflush(stdout);
+    if (acting_steps(p) == 0) {
+        if (p->unreachable) {
+            fprintf(stderr, "rmgr: nothing to apply, but %zu instance%s could not be observed "
+                            "(see the warnings above)\n",
+                    p->unreachable, p->unreachable == 1 ? "" : "s");
+            goto out;
+        }
+        rc = EXIT_OK;
+        goto out;
+    }
+    if (plan_has_destructive(p) && !co.allow_destructive) {
+        fprintf(stderr, "rmgr: the plan has destructive steps (marked [destructive]): re-run "
+                        "with --allow-destructive to apply them\n");
+        goto out;
+    }
+    if (!co.auto_approve &&
+        !apply_cli_confirm("Do you want to perform these actions?", "--auto-approve")) {
+        if (isatty(STDIN_FILENO))
+            printf("Apply cancelled.\n");
+        goto out;
+    }
+    printf("\n");
+    struct apply_options ao =
+        apply_cli_run_options(&co, so.connect_timeout_ms, so.command_timeout_ms);
+    int arc = apply_run(s.spec, p, s.password, &ao, &res);
+    apply_cli_print_result("Apply", &res, color);
+    rc = arc == 0 ? EXIT_OK : EXIT_FAILURE_;
+out:
+    apply_result_release(&res);
+    free(text);
+    lock_release(lock);
+    session_release(&s);
+    saved_plan_release(&saved);
+    return rc;
+}

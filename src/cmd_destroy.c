@@ -1,0 +1,105 @@
+/*
+ * cmd_destroy.c - `rmgr destroy -f SPEC`: stop every proxy, sentinel and
+ * redis the spec names (each by its pidfile, never by name) and delete their
+ * instance directories.
+ *
+ * No observation and no password are needed: the pidfiles say what runs.
+ * Instances of shards already removed from the spec are not touched (apply
+ * with --allow-destructive removes those).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "cli.h"
+#include "diag.h"
+#include "lock.h"
+#include "render.h"
+#include "session.h"
+#include "util.h"
+
+int cmd_destroy(int argc, char **argv)
+{
+    const struct command *cmd = cli_find_command("destroy");
+    struct session_options so = {0};
+    struct apply_cli_options co = {0};
+
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = session_parse_option(&so, cmd, argc, argv, &i);
+        if (rc == 0)
+            rc = apply_cli_parse_option(&co, cmd, argc, argv, &i);
+        if (rc < 0)
+            return EXIT_USAGE;
+        if (rc > 0)
+            continue;
+        if (a[0] == '-')
+            return cli_usage_error(cmd, "unknown option '%s'", a);
+        return cli_usage_error(cmd, "unexpected argument '%s'", a);
+    }
+    if (!so.spec_path)
+        return cli_usage_error(cmd, "destroy needs a spec: -f SPEC");
+
+    struct diags d = {0};
+    struct spec *spec = spec_load_file(so.spec_path, &d);
+    diags_sort(&d);
+    diags_print(&d, stderr);
+    diags_release(&d);
+    if (!spec)
+        return EXIT_FAILURE_;
+
+    bool color = cli_use_color(co.no_color);
+    struct cluster_lock *lock = NULL;
+    struct plan *p = NULL;
+    struct apply_result res = {0};
+    char *text = NULL;
+    int rc = EXIT_FAILURE_;
+
+    lock = apply_cli_lock(&co, spec->cluster);
+    if (!lock)
+        goto out;
+    p = apply_destroy_plan(spec);
+    text = render_plan_text(spec, p, color);
+    printf("Destroy cluster '%s': every instance is stopped and its directory deleted.\n\n",
+           spec->cluster);
+    fputs(text, stdout);
+    fflush(stdout);
+    if (co.auto_approve) {
+        if (!co.allow_destructive) {
+            fprintf(stderr, "rmgr: destroy deletes data: --auto-approve needs "
+                            "--allow-destructive too\n");
+            goto out;
+        }
+    } else {
+        char *q = xasprintf("Do you really want to destroy cluster '%s' and its data?",
+                            spec->cluster);
+        bool yes = apply_cli_confirm(q, "--auto-approve --allow-destructive");
+        free(q);
+        if (!yes) {
+            if (isatty(STDIN_FILENO))
+                printf("Destroy cancelled.\n");
+            goto out;
+        }
+    }
+    printf("\n");
+    struct apply_options ao =
+        apply_cli_run_options(&co, so.connect_timeout_ms, so.command_timeout_ms);
+    int arc = apply_run(spec, p, NULL, &ao, &res);
+    if (arc == 0) {
+        char *err = NULL;
+        if (apply_remove_cluster_dirs(spec, &ao, &err) < 0) {
+            res.error = err ? err : xstrdup("cannot remove the cluster directory");
+            arc = -1;
+        }
+    }
+    apply_cli_print_result("Destroy", &res, color);
+    rc = arc == 0 ? EXIT_OK : EXIT_FAILURE_;
+out:
+    apply_result_release(&res);
+    free(text);
+    plan_free(p);
+    lock_release(lock);
+    spec_free(spec);
+    return rc;
+}
