@@ -119,6 +119,23 @@ static bool has_port_token(const char *text, int port)
     return false;
 }
 
+/*
+ * Whether the program of a command line is `name`: the base name of its
+ * first word (redis puts its whole title into argv[0], "redis-server
+ * 127.0.0.1:7001", and a path may come first).
+ */
+static bool program_is(const char *cmdline, size_t len, const char *name)
+{
+    size_t n = strnlen(cmdline, len);
+    size_t end = 0;
+    while (end < n && cmdline[end] != ' ')
+        end++;
+    size_t start = end;
+    while (start > 0 && cmdline[start - 1] != '/')
+        start--;
+    return end - start == strlen(name) && !memcmp(cmdline + start, name, end - start);
+}
+
 bool apply_cmdline_matches(const char *cmdline, size_t len, enum instance_kind k, int port,
                            const char *conf)
 {
@@ -130,19 +147,21 @@ bool apply_cmdline_matches(const char *cmdline, size_t len, enum instance_kind k
         flat[i] = cmdline[i] ? cmdline[i] : ' ';
     flat[len] = '\0';
     bool with_conf = conf && has_arg(cmdline, len, conf);
+    bool sentinel_mode = strstr(flat, "[sentinel]") || has_arg(cmdline, len, "--sentinel");
     bool ok;
     switch (k) {
     case INSTANCE_REDIS:
-        ok = strstr(flat, "redis-server") && !strstr(flat, "[sentinel]") &&
+        ok = program_is(cmdline, len, "redis-server") && !sentinel_mode &&
              (has_port_token(flat, port) || with_conf);
         break;
     case INSTANCE_SENTINEL:
-        ok = (strstr(flat, "redis-sentinel") || strstr(flat, "[sentinel]")) &&
+        ok = (program_is(cmdline, len, "redis-sentinel") ||
+              (program_is(cmdline, len, "redis-server") && sentinel_mode)) &&
              (has_port_token(flat, port) || with_conf);
         break;
     case INSTANCE_PROXY:
     default:
-        ok = strstr(flat, "nutcracker") && with_conf;
+        ok = program_is(cmdline, len, "nutcracker") && with_conf;
         break;
     }
     free(flat);
