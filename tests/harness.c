@@ -119,11 +119,11 @@ static long long mono_ms(void)
 }
 
 /*
- * Read the state letter and start time of pid from /proc/PID/stat.
- * False when the process does not exist (errno ENOENT or ESRCH) or /proc
- * cannot be read (other errno).
+ * Read the state letter, start time and (threads may be NULL) thread count of
+ * pid from /proc/PID/stat. False when the process does not exist (errno ENOENT
+ * or ESRCH) or /proc cannot be read (other errno).
  */
-static bool proc_stat(pid_t pid, char *state, unsigned long long *start)
+static bool proc_stat(pid_t pid, char *state, unsigned long long *start, long *threads)
 {
     char path[32] = "/proc/", digits[16];
     int nd = 0;
@@ -157,19 +157,36 @@ static bool proc_stat(pid_t pid, char *state, unsigned long long *start)
         return false;
     p++;
     *state = *p;
-    /* the state is field 3, the start time field 22: skip 19 separators */
+    /* the state is field 3, num_threads field 20, the start time field 22 */
     for (int field = 3; field < 22; field++) {
         while (*p && *p != ' ')
             p++;
         if (!*p)
             return false;
         p++;
+        if (field + 1 == 20 && threads) {
+            long t = 0;
+            for (const char *q = p; *q >= '0' && *q <= '9'; q++)
+                t = t * 10 + (*q - '0');
+            *threads = t;
+        }
     }
     unsigned long long s = 0;
     while (*p >= '0' && *p <= '9')
         s = s * 10 + (unsigned long long)(*p++ - '0');
     *start = s;
     return true;
+}
+
+/*
+ * True when a process in state `state` with `threads` threads has finished
+ * exiting. A zombie thread-group leader is not enough: its other threads
+ * still hold the process' files (a listening socket stays open) until the
+ * last one is gone, so a restart on the same port would find it taken.
+ */
+static bool proc_dead(char state, long threads)
+{
+    return (state == 'Z' || state == 'X' || state == 'x') && threads <= 1;
 }
 
 /* True when the tracked process no longer runs; frees its slot then. */
@@ -179,6 +196,7 @@ static bool tracked_gone(struct htrack *t)
     if (pid <= 0)
         return true;
     if (t->child) {
+        /* a child is reapable only once all its threads are gone */
         int st;
         if (waitpid(pid, &st, WNOHANG) == pid) {
             t->pid = 0;
@@ -187,8 +205,9 @@ static bool tracked_gone(struct htrack *t)
     }
     char state;
     unsigned long long start;
+    long threads = 1;
     errno = 0;
-    if (!proc_stat(pid, &state, &start)) {
+    if (!proc_stat(pid, &state, &start, &threads)) {
         /* cannot look (EMFILE...): an unreaped child still holds its pid */
         if (t->child && errno != ENOENT && errno != ESRCH && errno != 0)
             return false;
@@ -199,9 +218,10 @@ static bool tracked_gone(struct htrack *t)
         t->pid = 0;
         return true;
     }
-    if (state == 'Z' || state == 'X' || state == 'x') {
-        if (t->child) /* it exited since the waitpid above: reap it now */
-            waitpid(pid, NULL, WNOHANG);
+    if (proc_dead(state, threads)) {
+        /* it exited since the waitpid above: gone once reaped (next poll) */
+        if (t->child && waitpid(pid, NULL, WNOHANG) != pid)
+            return false;
         t->pid = 0;
         return true;
     }
@@ -650,7 +670,8 @@ bool harness_pid_alive(pid_t pid)
         return false;
     char state;
     unsigned long long start;
-    return proc_stat(pid, &state, &start) && state != 'Z' && state != 'X' && state != 'x';
+    long threads = 1;
+    return proc_stat(pid, &state, &start, &threads) && !proc_dead(state, threads);
 }
 
 /* Absolute path of an executable found in PATH, or NULL. Caller frees. */
@@ -785,7 +806,7 @@ static bool proc_spawn(struct hproc *p)
     /* the start time identifies this process from now on */
     char state = 0;
     unsigned long long start = 0;
-    proc_stat(pid, &state, &start);
+    proc_stat(pid, &state, &start, NULL);
     p->pid = pid;
     p->start = start;
     if (!track_add(p->h, pid, start, true)) {
@@ -1174,7 +1195,7 @@ int harness_track_pid(struct harness *h, pid_t pid, const char *expect)
 {
     char state;
     unsigned long long start;
-    if (pid <= 0 || !proc_stat(pid, &state, &start) || state == 'Z' || state == 'X') {
+    if (pid <= 0 || !proc_stat(pid, &state, &start, NULL) || state == 'Z' || state == 'X') {
         fprintf(stderr, "harness: pid %d is not running\n", (int)pid);
         return -1;
     }

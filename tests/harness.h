@@ -197,7 +197,9 @@ pid_t harness_track_pidfile(struct harness *h, const char *pidfile, const char *
 int harness_stop_pid(struct harness *h, pid_t pid);
 
 /*
- * True if pid exists and is not a zombie (a zombie still answers kill -0).
+ * True if pid exists and has not finished exiting: a zombie (which still
+ * answers kill -0) counts as gone once its last thread is gone too, since
+ * until then the process still holds its files and listening sockets.
  * Reaps it first if it is an exited child of ours.
  */
 bool harness_pid_alive(pid_t pid);

@@ -43,13 +43,15 @@ h_init() {
 
 # h_starttime PID: print the start time of PID, or fail if it does not run.
 # The command name (field 2) may contain spaces: cut after the last ')'.
+# A zombie leader whose other threads still exit (num_threads, field 20, > 1)
+# still holds its files and listening ports: it runs until they are gone.
 h_starttime() {
     local stat rest
     stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
     rest=${stat##*) }
     # shellcheck disable=SC2086
     set -- $rest
-    case $1 in Z|X|x) return 1 ;; esac
+    case $1 in Z|X|x) [ "${18}" -gt 1 ] || return 1 ;; esac
     echo "${20}"
 }
 

@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -217,6 +220,66 @@ TEST(tracks_daemons_started_by_others)
     free(portstr);
 }
 
+/* True when something accepts a TCP connection on 127.0.0.1:port right now. */
+static bool port_accepts(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return false;
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bool ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    close(fd);
+    return ok;
+}
+
+/*
+ * A SIGKILLed redis-server's main thread turns zombie while its other threads
+ * still exit and hold the listening socket: it must count as alive until the
+ * port is free, or a restart on the same port fails. Polled without pause, so
+ * the window is hit (it was, in most rounds, before the harness waited).
+ */
+TEST(killed_redis_counts_as_gone_only_with_its_port)
+{
+    for (int round = 0; round < 10; round++) {
+        struct hproc *r = harness_start_redis(H, 0, NULL);
+        CHECK(r != NULL);
+        if (!r)
+            return;
+        int port = hproc_port(r);
+        CHECK_INT_EQ(harness_signal(H, r, SIGKILL), 0);
+        for (long i = 0; i < 50000000 && hproc_alive(r); i++) {
+        }
+        CHECK(!hproc_alive(r));
+        CHECK(!port_accepts(port));
+        CHECK_INT_EQ(harness_stop(H, r), 0);
+    }
+    /* the same for a daemon that is not our child (its zombie waits for init) */
+    for (int round = 0; round < 5; round++) {
+        int port = harness_free_port();
+        char *pidfile = xasprintf("%s/killed-%d.pid", harness_dir(H), round);
+        char *portstr = xasprintf("%d", port);
+        const char *argv[] = { "redis-server", "--port", portstr, "--bind", "127.0.0.1",
+                               "--daemonize", "yes", "--pidfile", pidfile, "--save", "",
+                               "--logfile", "/dev/null", "--dir", harness_dir(H), NULL };
+        int status = -1;
+        CHECK_INT_EQ(harness_run(argv, NULL, NULL, &status), 0);
+        pid_t pid = harness_track_pidfile(H, pidfile, "redis-server");
+        CHECK(pid > 0);
+        CHECK(harness_wait_ping(HARNESS_IP, port, 0));
+        if (pid > 0) {
+            kill(pid, SIGKILL);
+            for (long i = 0; i < 50000000 && harness_pid_alive(pid); i++) {
+            }
+            CHECK(!harness_pid_alive(pid));
+            CHECK(!port_accepts(port));
+            CHECK_INT_EQ(harness_stop_pid(H, pid), 0);
+        }
+        free(pidfile);
+        free(portstr);
+    }
+}
+
 /* true once the forked child has exec'd sleep */
 static bool runs_sleep(void *arg)
 {
@@ -407,6 +470,7 @@ int main(int argc, char **argv)
     RUN(reply_formats);
     RUN(replica_syncs_quickly);
     RUN(kill_and_restart);
+    RUN(killed_redis_counts_as_gone_only_with_its_port);
     RUN(port_taken_fails_cleanly);
     RUN(tracks_daemons_started_by_others);
     RUN(exited_process_is_never_signalled);
