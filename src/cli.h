@@ -39,5 +39,7 @@ int cmd_observe(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
 int cmd_destroy(int argc, char **argv);
+int cmd_reconcile(int argc, char **argv);
+extern const char reconcile_usage[]; /* in cmd_reconcile.c: built from option macros */
 
 #endif

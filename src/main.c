@@ -127,6 +127,8 @@ static const struct command commands[] = {
      "  --no-color              no ANSI colours\n"
      "\n"
      "Exit status: 0 destroyed, 1 error or cancelled, 2 usage error.\n"},
+    {"reconcile", cmd_reconcile, "keep clusters equal to their specs: cron job or daemon",
+     reconcile_usage},
 };
 
 static const char *usage_text =

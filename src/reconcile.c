@@ -1,0 +1,1118 @@
+/*
+ * reconcile.c - runs over every cluster, each on its own thread; the daemon
+ * loop; notifications; glue to the watcher. See reconcile.h.
+ */
+#include "reconcile.h" /* fopencookie: _GNU_SOURCE comes from the Makefile */
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "drift_state.h"
+#include "lock.h"
+#include "render.h"
+#include "session.h"
+#include "spec.h"
+#include "util.h"
+#include "watch.h"
+
+/* a plan that went stale while it was made (a failover) is made again, this often */
+#define MAX_PLAN_ATTEMPTS 3
+
+/* ---------------------------------------------------------------- options */
+
+void reconcile_options_init(struct reconcile_options *o)
+{
+    memset(o, 0, sizeof(*o));
+    o->interval_ms = RECONCILE_DEFAULT_INTERVAL_MS;
+    o->log_format = LOG_FORMAT_TEXT;
+    o->log_level = LOG_INFO;
+    notify_options_init(&o->notify);
+}
+
+void reconcile_options_release(struct reconcile_options *o)
+{
+    if (!o)
+        return;
+    notify_options_release(&o->notify);
+    memset(o, 0, sizeof(*o));
+}
+
+const char *reconcile_status_name(enum reconcile_status s)
+{
+    switch (s) {
+    case RECONCILE_SKIPPED: return "skipped";
+    case RECONCILE_IN_SYNC: return "in-sync";
+    case RECONCILE_CORRECTED: return "corrected";
+    case RECONCILE_DRIFT: return "drift";
+    case RECONCILE_ERROR: return "error";
+    }
+    return "error";
+}
+
+int reconcile_exit_code(enum reconcile_status worst, bool detailed_exitcode)
+{
+    if (worst == RECONCILE_ERROR)
+        return EXIT_FAILURE_;
+    if (worst == RECONCILE_DRIFT && detailed_exitcode)
+        return EXIT_CHANGES;
+    return EXIT_OK;
+}
+
+/* ---------------------------------------------------------------- drift text */
+
+static bool step_acts(const struct step *st)
+{
+    return st->action != ACTION_NONE;
+}
+
+char *reconcile_drift_canonical(const struct plan *p)
+{
+    struct strbuf sb = {0};
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const struct step *st = &p->steps[i];
+        if (!step_acts(st))
+            continue;
+        sb_addf(&sb, "%s %s %s %s:%d\n", step_kind_name(st->kind), step_action_symbol(st->action),
+                st->target ? st->target : "-", st->ip ? st->ip : "-", st->port);
+        if (st->before)
+            sb_addf(&sb, "  before %s\n", st->before);
+        if (st->after)
+            sb_addf(&sb, "  after %s\n", st->after);
+        if (st->master_ip)
+            sb_addf(&sb, "  master %s:%d\n", st->master_ip, st->master_port);
+        for (size_t k = 0; k < st->nsettings; k++)
+            sb_addf(&sb, "  set %s %s\n", st->settings[k].key,
+                    st->settings[k].value ? st->settings[k].value : "");
+    }
+    for (size_t i = 0; i < p->nrefusals; i++)
+        sb_addf(&sb, "refused %s\n", p->refusals[i].shard);
+    if (p->unreachable)
+        sb_addf(&sb, "unreachable %zu\n", p->unreachable);
+    return sb_detach(&sb);
+}
+
+/* ---------------------------------------------------------------- reconciler */
+
+/* The masters a cluster's shards had at the last look, to notice failovers. */
+struct known_cluster {
+    char *name;
+    char **shards;
+    char **masters;
+    size_t n;
+    struct known_cluster *next;
+};
+
+/* A notification for the background sender (failovers seen by the watcher). */
+struct queued_event {
+    enum notify_event_kind kind;
+    char *cluster, *commit, *subject, *summary, *body;
+    long long timestamp;
+    struct queued_event *next;
+};
+
+/* A spec as it was last loaded successfully, to fall back on when git fails. */
+struct saved_spec {
+    char *file;
+    char *source;
+    size_t len;
+};
+
+struct reconciler {
+    struct reconcile_options *o;
+    char *state_dir;
+    struct watch *watch;
+    pthread_mutex_t mu;             /* known, queue, o for the sender */
+    struct known_cluster *known;
+    pthread_t sender;
+    bool sender_started;
+    pthread_cond_t cond;
+    struct queued_event *qhead, *qtail;
+    bool sending;
+    bool sender_stop;
+    struct saved_spec *saved;       /* specs of the last good source read */
+    size_t nsaved;
+    char *saved_commit, *saved_subject;
+    unsigned long runs;
+};
+
+static char *abs_path(const char *p)
+{
+    if (p[0] == '/')
+        return xstrdup(p);
+    char cwd[PATH_MAX];
+    if (!getcwd(cwd, sizeof(cwd)))
+        return xstrdup(p);
+    return xasprintf("%s/%s", cwd, p);
+}
+
+/* --state-dir, else <--cache-dir>/state, else $XDG_CACHE_HOME/rmgr/state or ~/.cache/rmgr/state. */
+static char *state_dir_for(const struct reconcile_options *o, char **err)
+{
+    if (o->state_dir)
+        return abs_path(o->state_dir);
+    if (o->git.cache_dir) {
+        char *root = abs_path(o->git.cache_dir);
+        char *dir = xasprintf("%s/state", root);
+        free(root);
+        return dir;
+    }
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && xdg[0] == '/')
+        return xasprintf("%s/rmgr/state", xdg);
+    const char *home = getenv("HOME");
+    if (!home || home[0] != '/') {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home || home[0] != '/') {
+        *err = xstrdup("no state directory: set HOME or XDG_CACHE_HOME, or pass --state-dir");
+        return NULL;
+    }
+    return xasprintf("%s/.cache/rmgr/state", home);
+}
+
+/* ---- notifications -------------------------------------------------------- */
+
+static void log_warnings(const char *event, const char *cluster, const char *commit,
+                         const char *text)
+{
+    if (!text)
+        return;
+    char *copy = xstrdup(text), *save = NULL;
+    for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+        log_event(LOG_WARN, event, cluster, commit, NULL, 0, "%s", line);
+    free(copy);
+}
+
+/* Deliver an event now (from a cluster thread); failures are logged only. */
+static void send_now(struct reconciler *r, const struct notify_event *ev)
+{
+    if (r->o->notify.ntargets == 0)
+        return;
+    char *err = NULL;
+    if (notify_send(&r->o->notify, ev, &err) > 0)
+        log_warnings("notify-failed", ev->cluster, ev->commit, err);
+    free(err);
+}
+
+static void queue_event(struct reconciler *r, enum notify_event_kind kind, const char *cluster,
+                        const char *commit, const char *subject, const char *summary,
+                        const char *body)
+{
+    struct queued_event *q = xcalloc(1, sizeof(*q));
+    q->kind = kind;
+    q->cluster = xstrdup(cluster);
+    q->commit = xstrdup(commit);
+    q->subject = xstrdup(subject);
+    q->summary = xstrdup(summary);
+    q->body = xstrdup(body);
+    q->timestamp = (long long)time(NULL);
+    pthread_mutex_lock(&r->mu);
+    if (r->qtail)
+        r->qtail->next = q;
+    else
+        r->qhead = q;
+    r->qtail = q;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static void queued_free(struct queued_event *q)
+{
+    free(q->cluster);
+    free(q->commit);
+    free(q->subject);
+    free(q->summary);
+    free(q->body);
+    free(q);
+}
+
+/* The background sender: webhooks may retry for seconds; nobody waits for them. */
+static void *sender_main(void *arg)
+{
+    struct reconciler *r = arg;
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        while (!r->qhead && !r->sender_stop)
+            pthread_cond_wait(&r->cond, &r->mu);
+        if (!r->qhead)
+            break;
+        struct queued_event *q = r->qhead;
+        r->qhead = q->next;
+        if (!r->qhead)
+            r->qtail = NULL;
+        r->sending = true;
+        pthread_mutex_unlock(&r->mu);
+        struct notify_event ev = {q->kind, q->cluster, q->commit, q->subject, q->summary,
+                                  q->body, q->timestamp};
+        send_now(r, &ev);
+        queued_free(q);
+        pthread_mutex_lock(&r->mu);
+        r->sending = false;
+        pthread_cond_broadcast(&r->cond);
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+/* ---- failovers -------------------------------------------------------------- */
+
+static struct known_cluster *known_find(struct reconciler *r, const char *name)
+{
+    for (struct known_cluster *k = r->known; k; k = k->next)
+        if (str_eq(k->name, name))
+            return k;
+    return NULL;
+}
+
+static void known_free(struct known_cluster *k)
+{
+    for (size_t i = 0; i < k->n; i++) {
+        free(k->shards[i]);
+        free(k->masters[i]);
+    }
+    free(k->shards);
+    free(k->masters);
+    free(k->name);
+    free(k);
+}
+
+/*
+ * Remember the master of `shard`; returns the previous one (caller frees)
+ * when it was known and differs, else NULL. Under r->mu.
+ */
+static char *known_update(struct reconciler *r, const char *cluster, const char *shard,
+                          const char *master)
+{
+    struct known_cluster *k = known_find(r, cluster);
+    if (!k) {
+        k = xcalloc(1, sizeof(*k));
+        k->name = xstrdup(cluster);
+        k->next = r->known;
+        r->known = k;
+    }
+    for (size_t i = 0; i < k->n; i++) {
+        if (!str_eq(k->shards[i], shard))
+            continue;
+        if (str_eq(k->masters[i], master))
+            return NULL;
+        char *old = k->masters[i];
+        k->masters[i] = xstrdup(master);
+        return old;
+    }
+    k->shards = xrealloc(k->shards, (k->n + 1) * sizeof(char *));
+    k->masters = xrealloc(k->masters, (k->n + 1) * sizeof(char *));
+    k->shards[k->n] = xstrdup(shard);
+    k->masters[k->n] = xstrdup(master);
+    k->n++;
+    return NULL;
+}
+
+/* The watcher repointed (or failed to): log nothing more, tell the team. */
+static void on_watch_event(const struct watch_event *ev, void *arg)
+{
+    struct reconciler *r = arg;
+    pthread_mutex_lock(&r->mu);
+    char *old = known_update(r, ev->cluster, ev->shard, ev->new_master);
+    pthread_mutex_unlock(&r->mu);
+    free(old);
+    char *summary = ev->kind == WATCH_REPOINTED
+                        ? xasprintf("Failover: shard %s master %s -> %s; proxies repointed in %.1f ms.",
+                                    ev->shard, ev->old_master ? ev->old_master : "(unknown)",
+                                    ev->new_master, ev->took_ms)
+                        : xasprintf("Failover: shard %s master %s -> %s; repointing the proxies "
+                                    "failed: %s",
+                                    ev->shard, ev->old_master ? ev->old_master : "(unknown)",
+                                    ev->new_master, ev->error ? ev->error : "unknown error");
+    queue_event(r, NOTIFY_FAILOVER_OBSERVED, ev->cluster, ev->commit, ev->subject, summary, NULL);
+    free(summary);
+}
+
+/*
+ * After a plan: note masters Sentinel moved since the last look (a failover
+ * the watcher did not report), and give the watcher its baseline.
+ */
+static void note_masters(struct reconciler *r, const struct spec *s, const struct plan *p,
+                         const char *commit, const char *subject, unsigned long gen)
+{
+    if (p->nrefusals || !p->masters)
+        return;
+    if (r->watch && watch_generation(r->watch, s->cluster) != gen)
+        return; /* a repoint happened meanwhile: this plan's masters may be older */
+    struct strbuf changes = {0};
+    pthread_mutex_lock(&r->mu);
+    for (size_t i = 0; i < s->nshards; i++) {
+        if (!p->masters[i].ip)
+            continue;
+        char *m = xasprintf("%s:%d", p->masters[i].ip, p->masters[i].port);
+        char *old = known_update(r, s->cluster, s->shards[i].name, m);
+        if (old && p->master_from_sentinel && p->master_from_sentinel[i])
+            sb_addf(&changes, "%sshard %s master %s -> %s", changes.len ? "; " : "",
+                    s->shards[i].name, old, m);
+        free(old);
+        free(m);
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (r->watch)
+        watch_set_masters(r->watch, s->cluster, p->masters, s->nshards, gen);
+    if (changes.len) {
+        log_event(LOG_INFO, "failover-observed", s->cluster, commit, NULL, 0, "%s",
+                  changes.buf);
+        char *summary = xasprintf("Failover observed: %s.", changes.buf);
+        queue_event(r, NOTIFY_FAILOVER_OBSERVED, s->cluster, commit, subject, summary, NULL);
+        free(summary);
+    }
+    sb_release(&changes);
+}
+
+/* ---- apply progress into the log ------------------------------------------------ */
+
+struct progress_sink {
+    const char *cluster, *commit;
+    struct strbuf line;
+};
+
+static ssize_t progress_write(void *cookie, const char *buf, size_t n)
+{
+    struct progress_sink *ps = cookie;
+    for (size_t i = 0; i < n; i++) {
+        if (buf[i] != '\n') {
+            sb_addc(&ps->line, buf[i]);
+            continue;
+        }
+        if (ps->line.len)
+            log_event(LOG_INFO, "apply-step", ps->cluster, ps->commit, NULL, 0, "%s",
+                      ps->line.buf);
+        sb_release(&ps->line);
+    }
+    return (ssize_t)n;
+}
+
+static int progress_close(void *cookie)
+{
+    struct progress_sink *ps = cookie;
+    if (ps->line.len)
+        log_event(LOG_INFO, "apply-step", ps->cluster, ps->commit, NULL, 0, "%s", ps->line.buf);
+    sb_release(&ps->line);
+    return 0;
+}
+
+/* ---- one cluster ----------------------------------------------------------------- */
+
+struct cluster_job {
+    struct reconciler *r;
+    struct spec *spec;          /* handed to the session */
+    char *password;             /* handed to the session */
+    const char *commit, *subject;
+    volatile sig_atomic_t *stop;
+    enum reconcile_status status;
+    pthread_t tid;
+    bool started;
+};
+
+/* Tell the team about the drift in `p` (NULL or no changes: none). */
+static void tell_drift(struct cluster_job *j, const struct spec *s, const struct plan *p,
+                       bool drift)
+{
+    struct reconciler *r = j->r;
+    char *fp = NULL, *summary = NULL, *body = NULL;
+    if (drift) {
+        char *canon = reconcile_drift_canonical(p);
+        fp = drift_fingerprint(canon);
+        free(canon);
+    }
+    if (p->nrefusals) {
+        struct strbuf sb = {0};
+        sb_add(&sb, "The plan refuses shard");
+        sb_add(&sb, p->nrefusals > 1 ? "s " : " ");
+        for (size_t i = 0; i < p->nrefusals; i++)
+            sb_addf(&sb, "%s%s", i ? ", " : "", p->refusals[i].shard);
+        sb_add(&sb, ": a person must look.");
+        summary = sb_detach(&sb);
+    } else {
+        summary = render_plan_summary(p);
+    }
+    body = render_plan_text(s, p, false);
+    struct drift_input in = {s->cluster, fp, j->commit, j->subject, summary, body,
+                             (long long)time(NULL)};
+    char *warn = NULL;
+    enum drift_action a = drift_notify(&r->o->notify, r->state_dir, &in, &warn);
+    log_warnings("notify-failed", s->cluster, j->commit, warn);
+    free(warn);
+    enum notify_event_kind kind;
+    if (drift_action_event(a, &kind)) {
+        struct log_field f[] = {{"fingerprint", fp}};
+        log_event(LOG_INFO, notify_event_name(kind), s->cluster, j->commit, f, fp ? 1 : 0,
+                  "%s", summary);
+    }
+    free(fp);
+    free(summary);
+    free(body);
+}
+
+static bool stopping(const struct cluster_job *j)
+{
+    return j->stop && *j->stop;
+}
+
+/* Observe and plan; the watcher generation seen before is returned in *gen. */
+static void look(struct cluster_job *j, struct session *s, const struct session_options *so,
+                 unsigned long *gen)
+{
+    *gen = watch_generation(j->r->watch, s->spec->cluster);
+    session_observe(s, so);
+    session_plan(s, so);
+}
+
+static bool has_acting_steps(const struct plan *p)
+{
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (step_acts(&p->steps[i]))
+            return true;
+    return false;
+}
+
+/* Carry out s->plan under the cluster lock; then look again. Returns the status. */
+static enum reconcile_status apply_drift(struct cluster_job *j, struct session *s,
+                                         const struct session_options *so, unsigned long *gen)
+{
+    struct reconciler *r = j->r;
+    const struct reconcile_options *o = r->o;
+    const char *cluster = s->spec->cluster;
+    char *lockpath = lock_default_path(cluster);
+    char *err = NULL;
+    struct cluster_lock *lk = lock_acquire(lockpath, o->lock_timeout_ms, &err);
+    free(lockpath);
+    if (!lk) {
+        log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
+                  "not applying this run: %s", err ? err : "cannot take the cluster lock");
+        free(err);
+        tell_drift(j, s->spec, s->plan, true);
+        return RECONCILE_DRIFT;
+    }
+    if (r->watch && watch_generation(r->watch, cluster) != *gen) {
+        lock_release(lk);
+        return RECONCILE_SKIPPED; /* a failover was handled meanwhile: plan again */
+    }
+
+    struct plan_counts c = plan_count(s->plan);
+    log_event(LOG_INFO, "apply-start", cluster, j->commit, NULL, 0,
+              "applying: %zu to add, %zu to change, %zu to remove", c.add, c.change, c.remove);
+    struct apply_cli_options co = {.accept_new_host_keys = o->accept_new_host_keys,
+                                   .no_color = true};
+    struct apply_options ao =
+        apply_cli_run_options(&co, o->connect_timeout_ms, o->command_timeout_ms);
+    struct progress_sink sink = {cluster, j->commit, {0}};
+    cookie_io_functions_t io = {.write = progress_write, .close = progress_close};
+    FILE *out = fopencookie(&sink, "w", io);
+    if (out)
+        setvbuf(out, NULL, _IOLBF, 0);
+    ao.out = out;
+    ao.color = false;
+    struct apply_result res = {0};
+    long long t0 = now_ms();
+    int rc = apply_run(s->spec, s->plan, s->password, &ao, &res);
+    if (out)
+        fclose(out);
+    lock_release(lk);
+    long long took = now_ms() - t0;
+
+    char *plan_text = render_plan_text(s->spec, s->plan, false);
+    char *summary = render_plan_summary(s->plan);
+    char took_txt[32];
+    snprintf(took_txt, sizeof(took_txt), "%lld", took);
+    struct log_field f[] = {{"took_ms", took_txt}};
+    struct notify_event ev = {.cluster = cluster, .commit = j->commit, .subject = j->subject,
+                              .timestamp = (long long)time(NULL)};
+    char *ev_summary, *ev_body;
+    if (rc == 0) {
+        log_event(LOG_INFO, "apply-succeeded", cluster, j->commit, f, 1,
+                  "applied %zu steps in %lld ms", res.done, took);
+        ev.kind = NOTIFY_APPLY_SUCCEEDED;
+        ev_summary = xasprintf("Applied: %s", summary);
+        ev_body = xstrdup(plan_text);
+    } else {
+        log_event(LOG_ERROR, "apply-failed", cluster, j->commit, f, 1,
+                  "%zu done, %zu failed, %zu not run: %s", res.done, res.failed, res.not_run,
+                  res.error ? res.error : "unknown error");
+        ev.kind = NOTIFY_APPLY_FAILED;
+        ev_summary = xasprintf("Apply failed: %zu done, %zu failed, %zu not run.", res.done,
+                               res.failed, res.not_run);
+        ev_body = xasprintf("%s\nError: %s\n%s%s", plan_text, res.error ? res.error : "unknown",
+                            res.not_run_list ? "Not run:\n" : "",
+                            res.not_run_list ? res.not_run_list : "");
+    }
+    ev.summary = ev_summary;
+    ev.body = ev_body;
+    send_now(r, &ev);
+    free(ev_summary);
+    free(ev_body);
+    free(plan_text);
+    free(summary);
+    apply_result_release(&res);
+
+    /* look again: what is left is drift (or, if all is well, drift resolved) */
+    look(j, s, so, gen);
+    bool left = plan_has_changes(s->plan) || s->plan->nrefusals;
+    tell_drift(j, s->spec, s->plan, left);
+    if (rc != 0)
+        return RECONCILE_ERROR;
+    if (left) {
+        log_event(LOG_WARN, "drift", cluster, j->commit, NULL, 0,
+                  "still differs from the spec after the apply: %s",
+                  s->plan->nrefusals ? "the plan refuses" : "see the next run");
+        return s->plan->nrefusals ? RECONCILE_ERROR : RECONCILE_DRIFT;
+    }
+    return RECONCILE_CORRECTED;
+}
+
+static enum reconcile_status reconcile_cluster(struct cluster_job *j)
+{
+    struct reconciler *r = j->r;
+    const struct reconcile_options *o = r->o;
+    struct session s = {.spec = j->spec, .password = j->password};
+    j->spec = NULL;
+    j->password = NULL;
+    struct session_options so = {
+        .connect_timeout_ms = o->connect_timeout_ms,
+        .command_timeout_ms = o->command_timeout_ms,
+        .commit = j->commit,
+    };
+    const char *cluster = s.spec->cluster;
+    enum reconcile_status st = RECONCILE_SKIPPED;
+    for (int attempt = 0; attempt < MAX_PLAN_ATTEMPTS && !stopping(j); attempt++) {
+        unsigned long gen;
+        look(j, &s, &so, &gen);
+        if (stopping(j))
+            break;
+        const struct plan *p = s.plan;
+        note_masters(r, s.spec, p, j->commit, j->subject, gen);
+        if (p->nrefusals) {
+            for (size_t i = 0; i < p->nrefusals; i++) {
+                struct log_field f[] = {{"shard", p->refusals[i].shard}};
+                log_event(LOG_ERROR, "plan-refused", cluster, j->commit, f, 1,
+                          "refusing to plan shard %s: %s", p->refusals[i].shard,
+                          p->refusals[i].diagnosis);
+            }
+            tell_drift(j, s.spec, p, true);
+            st = RECONCILE_ERROR;
+            break;
+        }
+        if (!plan_has_changes(p)) {
+            log_event(LOG_INFO, "in-sync", cluster, j->commit, NULL, 0,
+                      "the cluster matches the spec");
+            tell_drift(j, s.spec, p, false);
+            st = RECONCILE_IN_SYNC;
+            break;
+        }
+        char *summary = render_plan_summary(p);
+        log_event(LOG_INFO, "drift", cluster, j->commit, NULL, 0, "%s%s", summary,
+                  p->unreachable ? " (some instances could not be reached)" : "");
+        free(summary);
+        if (!o->apply) {
+            tell_drift(j, s.spec, p, true);
+            st = RECONCILE_DRIFT;
+            break;
+        }
+        if (plan_has_destructive(p) && !o->allow_destructive) {
+            log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
+                      "the plan has destructive steps: not applying without --allow-destructive");
+            tell_drift(j, s.spec, p, true);
+            st = RECONCILE_DRIFT;
+            break;
+        }
+        if (!has_acting_steps(p)) {
+            log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
+                      "%zu instances could not be observed and there is nothing to apply",
+                      p->unreachable);
+            tell_drift(j, s.spec, p, true);
+            st = RECONCILE_DRIFT;
+            break;
+        }
+        st = apply_drift(j, &s, &so, &gen);
+        if (st != RECONCILE_SKIPPED) {
+            note_masters(r, s.spec, s.plan, j->commit, j->subject, gen);
+            break;
+        }
+        log_event(LOG_INFO, "replan", cluster, j->commit, NULL, 0,
+                  "a failover was handled while planning: planning again");
+    }
+    session_release(&s);
+    return st;
+}
+
+static void *cluster_thread(void *arg)
+{
+    struct cluster_job *j = arg;
+    j->status = reconcile_cluster(j);
+    return NULL;
+}
+
+/* ---- specs of a run --------------------------------------------------------------- */
+
+struct run_spec {
+    char *file;
+    struct spec *spec;   /* NULL when it did not load */
+};
+
+struct run_specs {
+    struct run_spec *v;
+    size_t n, cap;
+    char *commit, *subject;
+    bool source_failed;  /* the specs could not be read (this run is an error) */
+};
+
+static void run_specs_release(struct run_specs *rs)
+{
+    for (size_t i = 0; i < rs->n; i++) {
+        free(rs->v[i].file);
+        spec_free(rs->v[i].spec);
+    }
+    free(rs->v);
+    free(rs->commit);
+    free(rs->subject);
+    memset(rs, 0, sizeof(*rs));
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool is_spec_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+                              (n > 4 && !strcmp(name + n - 4, ".yml")));
+}
+
+/* -f: the file, or the sorted *.yaml / *.yml files of the directory. */
+static int list_local(const char *path, char ***out, size_t *n, char **err)
+{
+    struct stat st;
+    *out = NULL;
+    *n = 0;
+    if (stat(path, &st) < 0) {
+        *err = xasprintf("cannot access '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        *out = xcalloc(1, sizeof(char *));
+        (*out)[0] = xstrdup(path);
+        *n = 1;
+        return 0;
+    }
+    DIR *d = opendir(path);
+    if (!d) {
+        *err = xasprintf("cannot open directory '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    size_t cap = 0;
+    size_t len = strlen(path);
+    const char *sep = len && path[len - 1] == '/' ? "" : "/";
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!is_spec_name(de->d_name))
+            continue;
+        char *p = xasprintf("%s%s%s", path, sep, de->d_name);
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            VEC_GROW(*out, *n, cap);
+            (*out)[(*n)++] = p;
+        } else {
+            free(p);
+        }
+    }
+    closedir(d);
+    if (*n == 0) {
+        *err = xasprintf("no *.yaml or *.yml files in '%s'", path);
+        return -1;
+    }
+    qsort(*out, *n, sizeof(char *), cmp_str);
+    return 0;
+}
+
+static void log_diags(const struct diags *d, const char *commit)
+{
+    for (size_t i = 0; i < d->n; i++) {
+        const struct diag *g = &d->v[i];
+        char where[64];
+        snprintf(where, sizeof(where), "%d:%d", g->line, g->col);
+        struct log_field f[] = {{"file", g->file}, {"at", g->line ? where : NULL}};
+        log_event(g->severity == DIAG_ERROR ? LOG_ERROR : LOG_WARN,
+                  g->severity == DIAG_ERROR ? "spec-error" : "spec-warning", NULL, commit, f,
+                  ARRAY_SIZE(f), "%s", g->message);
+    }
+}
+
+static void add_spec(struct run_specs *rs, const char *file, struct spec *s)
+{
+    VEC_GROW(rs->v, rs->n, rs->cap);
+    rs->v[rs->n++] = (struct run_spec){xstrdup(file), s};
+}
+
+/* Keep the sources of a good read, for a run where the source fails. */
+static void save_sources(struct reconciler *r, const struct run_specs *rs)
+{
+    for (size_t i = 0; i < r->nsaved; i++) {
+        free(r->saved[i].file);
+        free(r->saved[i].source);
+    }
+    free(r->saved);
+    r->saved = xcalloc(rs->n + 1, sizeof(*r->saved));
+    r->nsaved = 0;
+    for (size_t i = 0; i < rs->n; i++) {
+        const struct spec *s = rs->v[i].spec;
+        if (!s)
+            continue;
+        struct saved_spec *sv = &r->saved[r->nsaved++];
+        sv->file = xstrdup(s->file);
+        sv->len = s->source_len;
+        sv->source = xmalloc(s->source_len + 1);
+        memcpy(sv->source, s->source, s->source_len);
+        sv->source[s->source_len] = '\0';
+    }
+    free(r->saved_commit);
+    free(r->saved_subject);
+    r->saved_commit = xstrdup(rs->commit);
+    r->saved_subject = xstrdup(rs->subject);
+}
+
+/* Load every spec of this run. Problems are logged; rs->source_failed says the run failed. */
+static void load_specs(struct reconciler *r, struct run_specs *rs)
+{
+    const struct reconcile_options *o = r->o;
+    char **files = NULL;
+    size_t nfiles = 0;
+    char *err = NULL;
+    struct git_checkout co = {0};
+    if (git_source_enabled(&o->git)) {
+        if (git_source_sync(&o->git, &co, &err) < 0 ||
+            git_source_list_specs(&co, &files, &nfiles, &err) < 0)
+            goto failed;
+        rs->commit = xstrdup(co.commit);
+        rs->subject = xstrdup(co.subject);
+        bool changed = !str_eq(r->saved_commit, co.commit);
+        struct log_field f[] = {{"ref", co.ref}, {"subject", co.subject}};
+        log_event(changed ? LOG_INFO : LOG_DEBUG, "git-sync", NULL, co.commit, f, ARRAY_SIZE(f),
+                  "%s %s at %.12s: %s", co.cloned ? "cloned" : "fetched", co.url, co.commit,
+                  co.subject ? co.subject : "");
+        if (co.rebuilt)
+            log_event(LOG_WARN, "git-cache-rebuilt", NULL, co.commit, NULL, 0,
+                      "the cache was cloned again: %s", co.rebuilt);
+    } else if (list_local(o->spec_path, &files, &nfiles, &err) < 0) {
+        goto failed;
+    }
+    for (size_t i = 0; i < nfiles; i++) {
+        struct diags d = {0};
+        struct spec *s = spec_load_file(files[i], &d);
+        diags_sort(&d);
+        log_diags(&d, rs->commit);
+        diags_release(&d);
+        add_spec(rs, files[i], s);
+    }
+    git_source_free_list(files, nfiles);
+    git_checkout_release(&co);
+    save_sources(r, rs);
+    return;
+
+failed:
+    log_event(LOG_ERROR, "source-failed", NULL, NULL, NULL, 0, "%s",
+              err ? err : "cannot read the specs");
+    free(err);
+    git_source_free_list(files, nfiles);
+    git_checkout_release(&co);
+    rs->source_failed = true;
+    if (r->nsaved) {
+        log_event(LOG_WARN, "source-fallback", NULL, r->saved_commit, NULL, 0,
+                  "using the specs of the last good read (%zu clusters)", r->nsaved);
+        rs->commit = xstrdup(r->saved_commit);
+        rs->subject = xstrdup(r->saved_subject);
+        for (size_t i = 0; i < r->nsaved; i++) {
+            struct diags d = {0};
+            struct spec *s = spec_load_buffer(r->saved[i].file, r->saved[i].source,
+                                              r->saved[i].len, &d);
+            diags_release(&d);
+            add_spec(rs, r->saved[i].file, s);
+        }
+    }
+}
+
+/* Redact `pw` from notifications too; waits while the sender reads the options. */
+static void add_notify_secret(struct reconciler *r, const char *pw)
+{
+    if (!pw || !*pw)
+        return;
+    pthread_mutex_lock(&r->mu);
+    bool known = false;
+    for (size_t i = 0; i < r->o->notify.nsecrets && !known; i++)
+        known = str_eq(r->o->notify.secrets[i], pw);
+    while (!known && r->sending)
+        pthread_cond_wait(&r->cond, &r->mu);
+    if (!known)
+        notify_options_add_secret(&r->o->notify, pw);
+    pthread_mutex_unlock(&r->mu);
+}
+
+/* ---- a run ---------------------------------------------------------------------- */
+
+enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t *stop)
+{
+    long long t0 = now_ms();
+    r->runs++;
+    struct run_specs rs = {0};
+    load_specs(r, &rs);
+    enum reconcile_status worst = rs.source_failed ? RECONCILE_ERROR : RECONCILE_SKIPPED;
+
+    struct cluster_job *jobs = xcalloc(rs.n + 1, sizeof(*jobs));
+    char **names = xcalloc(rs.n + 1, sizeof(char *));
+    size_t nnames = 0;
+    for (size_t i = 0; i < rs.n; i++) {
+        struct cluster_job *j = &jobs[i];
+        j->r = r;
+        j->commit = rs.commit;
+        j->subject = rs.subject;
+        j->stop = stop;
+        j->status = RECONCILE_ERROR;
+        struct spec *s = rs.v[i].spec;
+        if (!s) {
+            log_event(LOG_ERROR, "cluster-failed", NULL, rs.commit, NULL, 0,
+                      "'%s' has errors: its cluster is not reconciled", rs.v[i].file);
+            continue;
+        }
+        bool dup = false;
+        for (size_t k = 0; k < nnames && !dup; k++)
+            dup = str_eq(names[k], s->cluster);
+        if (dup) {
+            log_event(LOG_ERROR, "cluster-failed", s->cluster, rs.commit, NULL, 0,
+                      "'%s' names a cluster another spec names too: skipped", s->file);
+            continue;
+        }
+        names[nnames++] = s->cluster;
+        char *msg = NULL;
+        if (spec_read_password(s, &j->password, &msg) < 0) {
+            log_event(LOG_ERROR, "cluster-failed", s->cluster, rs.commit, NULL, 0,
+                      "cannot read the password: %s", msg ? msg : "unknown error");
+            free(msg);
+            continue;
+        }
+        /* secrets are registered before any thread sends or logs */
+        log_add_secret(j->password);
+        add_notify_secret(r, j->password);
+        if (r->watch)
+            watch_set_cluster(r->watch, s, j->password, rs.commit, rs.subject);
+        j->spec = s;
+        rs.v[i].spec = NULL;
+    }
+    if (r->watch && !rs.source_failed)
+        watch_retain(r->watch, names, nnames);
+
+    for (size_t i = 0; i < rs.n; i++) {
+        struct cluster_job *j = &jobs[i];
+        if (!j->spec)
+            continue;
+        if (stop && *stop) {
+            j->status = RECONCILE_SKIPPED;
+            continue;
+        }
+        j->started = pthread_create(&j->tid, NULL, cluster_thread, j) == 0;
+        if (!j->started)
+            j->status = reconcile_cluster(j); /* no thread: do it here */
+    }
+    size_t counts[RECONCILE_ERROR + 1] = {0};
+    for (size_t i = 0; i < rs.n; i++) {
+        struct cluster_job *j = &jobs[i];
+        if (j->started)
+            pthread_join(j->tid, NULL);
+        if (j->spec) { /* never handed to a session */
+            spec_free(j->spec);
+            free(j->password);
+        }
+        counts[j->status]++;
+        if (j->status > worst)
+            worst = j->status;
+    }
+    char took[32];
+    snprintf(took, sizeof(took), "%lld", now_ms() - t0);
+    struct log_field f[] = {{"took_ms", took}, {"result", reconcile_status_name(worst)}};
+    log_event(worst == RECONCILE_ERROR ? LOG_WARN : LOG_INFO, "run-done", NULL, rs.commit, f,
+              ARRAY_SIZE(f),
+              "%zu cluster%s: %zu in sync, %zu corrected, %zu with drift, %zu with errors%s",
+              rs.n, rs.n == 1 ? "" : "s", counts[RECONCILE_IN_SYNC], counts[RECONCILE_CORRECTED],
+              counts[RECONCILE_DRIFT], counts[RECONCILE_ERROR],
+              counts[RECONCILE_SKIPPED] ? " (some skipped: stopping)" : "");
+    free(names);
+    free(jobs);
+    run_specs_release(&rs);
+    return worst;
+}
+
+/* ---- lifecycle ------------------------------------------------------------------- */
+
+static int start_watch(struct reconciler *r, char **err)
+{
+    struct watch_options wo = {
+        .connect_timeout_ms = r->o->connect_timeout_ms,
+        .on_event = on_watch_event,
+        .arg = r,
+    };
+    r->watch = watch_start(&wo, err);
+    return r->watch ? 0 : -1;
+}
+
+struct reconciler *reconciler_new(struct reconcile_options *o, char **err)
+{
+    struct reconciler *r = xcalloc(1, sizeof(*r));
+    r->o = o;
+    r->state_dir = state_dir_for(o, err);
+    if (!r->state_dir) {
+        free(r);
+        return NULL;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cond, NULL);
+    r->sender_started = pthread_create(&r->sender, NULL, sender_main, r) == 0;
+    if (o->watch && start_watch(r, err) < 0) {
+        reconciler_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+int reconciler_set_options(struct reconciler *r, struct reconcile_options *o, char **err)
+{
+    char *dir = state_dir_for(o, err);
+    if (!dir)
+        return -1;
+    if (o->watch && !r->watch) {
+        struct reconcile_options *old = r->o;
+        r->o = o;
+        if (start_watch(r, err) < 0) {
+            r->o = old;
+            free(dir);
+            return -1;
+        }
+    } else if (!o->watch && r->watch) {
+        watch_stop(r->watch);
+        r->watch = NULL;
+    }
+    /* the sender reads r->o: swap only while it is not sending */
+    pthread_mutex_lock(&r->mu);
+    while (r->sending)
+        pthread_cond_wait(&r->cond, &r->mu);
+    r->o = o;
+    free(r->state_dir);
+    r->state_dir = dir;
+    pthread_mutex_unlock(&r->mu);
+    return 0;
+}
+
+void reconciler_free(struct reconciler *r)
+{
+    if (!r)
+        return;
+    watch_stop(r->watch); /* no more events after this */
+    pthread_mutex_lock(&r->mu);
+    r->sender_stop = true;
+    pthread_cond_broadcast(&r->cond);
+    pthread_mutex_unlock(&r->mu);
+    if (r->sender_started)
+        pthread_join(r->sender, NULL); /* delivers what is queued (bounded by retries) */
+    while (r->qhead) {
+        struct queued_event *q = r->qhead;
+        r->qhead = q->next;
+        queued_free(q);
+    }
+    while (r->known) {
+        struct known_cluster *k = r->known;
+        r->known = k->next;
+        known_free(k);
+    }
+    for (size_t i = 0; i < r->nsaved; i++) {
+        free(r->saved[i].file);
+        free(r->saved[i].source);
+    }
+    free(r->saved);
+    free(r->saved_commit);
+    free(r->saved_subject);
+    pthread_cond_destroy(&r->cond);
+    pthread_mutex_destroy(&r->mu);
+    free(r->state_dir);
+    free(r);
+}
+
+/* ---- the daemon loop ------------------------------------------------------------- */
+
+static void drain(int fd)
+{
+    char buf[64];
+    while (fd >= 0 && read(fd, buf, sizeof(buf)) > 0)
+        ;
+}
+
+int reconcile_loop(struct reconciler *r, struct reconcile_options **o,
+                   const struct reconcile_signals *sig)
+{
+    char iv[32];
+    snprintf(iv, sizeof(iv), "%ld", (*o)->interval_ms);
+    struct log_field f[] = {{"interval_ms", iv}, {"watch", (*o)->watch ? "yes" : "no"},
+                            {"apply", (*o)->apply ? "yes" : "no"}};
+    log_event(LOG_INFO, "daemon-start", NULL, NULL, f, ARRAY_SIZE(f),
+              "reconciling every %ld ms%s", (*o)->interval_ms,
+              (*o)->watch ? ", following failovers" : "");
+    long long next = now_ms();
+    for (;;) {
+        if (*sig->stop)
+            break;
+        if (*sig->reload) {
+            *sig->reload = 0;
+            struct reconcile_options *fresh = NULL;
+            char *err = NULL;
+            if (sig->reload_options(sig->arg, &fresh, &err) < 0 ||
+                log_open(fresh->log_file, fresh->log_format, fresh->log_level, &err) < 0 ||
+                reconciler_set_options(r, fresh, &err) < 0) {
+                log_event(LOG_ERROR, "reload-failed", NULL, NULL, NULL, 0,
+                          "keeping the old options: %s", err ? err : "invalid options");
+                if (fresh) {
+                    reconcile_options_release(fresh);
+                    free(fresh);
+                }
+                /* the log may have been switched already: point it back */
+                char *e2 = NULL;
+                if (log_open((*o)->log_file, (*o)->log_format, (*o)->log_level, &e2) < 0)
+                    free(e2);
+            } else {
+                reconcile_options_release(*o);
+                free(*o);
+                *o = fresh;
+                log_event(LOG_INFO, "reloaded", NULL, NULL, NULL, 0,
+                          "options read again, log reopened; reconciling now");
+            }
+            free(err);
+            next = now_ms();
+        }
+        long long now = now_ms();
+        if (now >= next) {
+            reconciler_run(r, sig->stop);
+            next = now + (*o)->interval_ms;
+            continue;
+        }
+        struct pollfd pfd = {.fd = sig->wake_fd, .events = POLLIN};
+        long long wait = next - now;
+        int n = poll(&pfd, sig->wake_fd >= 0 ? 1 : 0, wait > INT_MAX ? INT_MAX : (int)wait);
+        if (n > 0)
+            drain(sig->wake_fd);
+    }
+    log_event(LOG_INFO, "daemon-stop", NULL, NULL, NULL, 0, "stopping: signal received");
+    return EXIT_OK;
+}
