@@ -798,7 +798,23 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
         *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
         return -1;
     }
-    int rc = host_run(r, h, (const char *const *)argv, NULL, err);
+    /*
+     * Redis and Sentinel rewrite their files (CONFIG REWRITE, failovers) with
+     * mode 0644 & ~umask, whatever mode rmgr wrote: start them under a umask
+     * that keeps a password (requirepass, auth-pass) private.
+     */
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    const char **cmd = xcalloc(n + 5, sizeof(*cmd));
+    cmd[0] = "sh";
+    cmd[1] = "-c";
+    cmd[2] = r->password ? "umask 077 && exec \"$@\"" : "umask 027 && exec \"$@\"";
+    cmd[3] = "sh";
+    for (size_t i = 0; i < n; i++)
+        cmd[4 + i] = argv[i];
+    int rc = host_run(r, h, cmd, NULL, err);
+    free(cmd);
     apply_argv_free(argv);
     if (rc < 0) {
         char *tail = log_tail(r, h, st->instance, st->port);

@@ -1,0 +1,716 @@
+/*
+ * test_apply_local.c - `rmgr apply` and `rmgr destroy` deploying real
+ * clusters on this machine through the local transport.
+ *
+ *   deploy        empty -> apply (with a password) -> keys written through the
+ *                 proxy land on both shards, on a master and its replica;
+ *                 replicas in sync; sentinels monitor every shard with the
+ *                 spec's quorum; plan says no changes; a second apply too;
+ *                 the password is in no output; destroy stops every pid
+ *   failover      SIGKILL a master: Sentinel promotes its replica; the plan
+ *                 keeps the new master ("=" line, no replicaof), restarts the
+ *                 proxy and starts the old master as a replica of the new
+ *                 one; afterwards no changes, never a move back
+ *   spec edits    add a shard, add a replica, quorum/down-after, maxmemory;
+ *                 remove a shard: refused without --allow-destructive
+ *   interrupted   rmgr killed during a deploy; the next apply finishes it
+ *   lock          a held lock refuses (naming the holder) or is waited for;
+ *                 two applies at once: one acts, the other finds no changes
+ *   saved plan    apply PLANFILE; stale after a change
+ *
+ * Every pid rmgr starts is read from its pidfile and tracked, so the harness
+ * stops it at exit even when a check fails.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "apply_cluster.h"
+#include "lock.h"
+#include "test.h"
+
+#define PW "apply-TEST-pw-5c2e9d"
+#define PW_ENV "RMGR_APPLY_TEST_PW"
+
+static struct harness *H;
+static struct ac F; /* the failover / spec-edit cluster, shared by several tests */
+static bool f_ready;
+
+/* ---- helpers -------------------------------------------------------------- */
+
+static bool file_exists(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+static int file_mode(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
+}
+
+struct bg {
+    pid_t pid;
+    int fd;
+    struct strbuf out;
+};
+
+/* Start rmgr with argv (after the program) in the background, stdout+stderr on a pipe. */
+static bool bg_start(struct bg *b, const char *const *args)
+{
+    memset(b, 0, sizeof(*b));
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) < 0)
+        return false;
+    const char *argv[24] = {ac_rmgr_bin()};
+    int n = 1;
+    for (; args[n - 1] && n < 23; n++)
+        argv[n] = args[n - 1];
+    argv[n] = NULL;
+    b->pid = fork();
+    if (b->pid < 0)
+        return false;
+    if (b->pid == 0) {
+        dup2(p[1], 1);
+        dup2(p[1], 2);
+        int null = open("/dev/null", O_RDONLY);
+        dup2(null, 0);
+        execv(argv[0], (char *const *)argv);
+        _exit(127);
+    }
+    close(p[1]);
+    b->fd = p[0];
+    return true;
+}
+
+/* Read what is there within ms; false at EOF. */
+static bool bg_read(struct bg *b, long ms)
+{
+    struct pollfd pfd = {.fd = b->fd, .events = POLLIN};
+    if (poll(&pfd, 1, (int)ms) <= 0)
+        return true;
+    char buf[4096];
+    ssize_t n = read(b->fd, buf, sizeof(buf));
+    if (n <= 0)
+        return false;
+    sb_addn(&b->out, buf, (size_t)n);
+    return true;
+}
+
+/* Read to EOF and reap; the exit status (128+N for a signal). */
+static int bg_finish(struct bg *b)
+{
+    long long deadline = now_ms() + 120000;
+    while (now_ms() < deadline && bg_read(b, 200))
+        ;
+    close(b->fd);
+    int ws = 0;
+    while (waitpid(b->pid, &ws, 0) < 0 && errno == EINTR)
+        ;
+    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
+}
+
+/* Poll cond until true or timeout. */
+static bool wait_for(bool (*cond)(void *), void *arg, long timeout_ms)
+{
+    return harness_wait_until(cond, arg, timeout_ms, 100);
+}
+
+struct linked {
+    const struct ac *c;
+    int port, master;
+};
+
+static bool linked_cond(void *arg)
+{
+    struct linked *l = arg;
+    return ac_is_linked_replica(l->c, l->port, l->master);
+}
+
+/* Every replica of every shard linked to the shard's master (spec roles). */
+static bool all_linked(const struct ac *c, const int *masters)
+{
+    bool ok = true;
+    for (int i = 0; i < c->nshards; i++)
+        for (int k = 0; k < c->nrep[i]; k++) {
+            struct linked l = {c, c->replica[i][k], masters ? masters[i] : c->master[i]};
+            if (!wait_for(linked_cond, &l, 10000)) {
+                printf("    replica %d is not linked to %d\n", l.port, l.master);
+                ok = false;
+            }
+        }
+    return ok;
+}
+
+/* Whether every sentinel monitors every shard at the spec master with the spec quorum. */
+static bool sentinels_agree(const struct ac *c, const int *masters)
+{
+    bool ok = true;
+    for (int j = 0; j < c->nsent; j++)
+        for (int i = 0; i < c->nshards; i++) {
+            char *m = ac_cmd(c, c->sentinel[j], false, "SENTINEL MASTER %s", c->shard[i]);
+            char *port = m ? ac_flat_get(m, "port") : NULL;
+            char *quorum = m ? ac_flat_get(m, "quorum") : NULL;
+            char *down = m ? ac_flat_get(m, "down-after-milliseconds") : NULL;
+            char *others = m ? ac_flat_get(m, "num-other-sentinels") : NULL;
+            int want = masters ? masters[i] : c->master[i];
+            bool good = port && atoi(port) == want && quorum && atoi(quorum) == c->quorum &&
+                        down && atol(down) == c->down_after_ms && others &&
+                        atoi(others) == c->nsent - 1;
+            if (!good) {
+                printf("    sentinel %d on %s: port %s (want %d), quorum %s (want %d), "
+                       "down-after %s, others %s\n",
+                       c->sentinel[j], c->shard[i], port ? port : "-", want,
+                       quorum ? quorum : "-", c->quorum, down ? down : "-",
+                       others ? others : "-");
+                ok = false;
+            }
+            free(m);
+            free(port);
+            free(quorum);
+            free(down);
+            free(others);
+        }
+    return ok;
+}
+
+/* The shard index holding key (by GET on each master), -1 if none, -2 if several. */
+static int shard_of_key(const struct ac *c, const int *masters, const char *key)
+{
+    int found = -1;
+    for (int i = 0; i < c->nshards; i++) {
+        char *v = ac_cmd(c, masters ? masters[i] : c->master[i], true, "GET %s", key);
+        if (v && strcmp(v, "(nil)") && v[0] != '-')
+            found = found == -1 ? i : -2;
+        free(v);
+    }
+    return found;
+}
+
+/*
+ * Key i of a series. The keys differ in their first bytes: nutcracker's
+ * fnv1a_64 (32 bits in 0.5.0) puts "deploy:1" .. "deploy:60" all on one
+ * ketama arc.
+ */
+static void make_key(char *buf, size_t n, const char *prefix, int i)
+{
+    snprintf(buf, n, "%08x:%s:%d", ((unsigned)i + 1u) * 2654435761u, prefix, i);
+}
+
+struct key_on {
+    const struct ac *c;
+    int port;
+    const char *key, *want;
+};
+
+static bool key_on_cond(void *arg)
+{
+    struct key_on *k = arg;
+    char *v = ac_cmd(k->c, k->port, true, "GET %s", k->key);
+    bool ok = str_eq(v, k->want);
+    free(v);
+    return ok;
+}
+
+/*
+ * Write n keys through the proxy; each must land on exactly one master and
+ * reach that shard's replicas. Counts per shard into per_shard.
+ */
+static bool write_and_place(const struct ac *c, const int *masters, const char *prefix, int n,
+                            int *per_shard)
+{
+    bool ok = true;
+    for (int i = 0; i < n && ok; i++) {
+        char key[64], val[64];
+        make_key(key, sizeof(key), prefix, i);
+        snprintf(val, sizeof(val), "v%d", i);
+        char *r = ac_cmd(c, c->proxy, true, "SET %s %s", key, val);
+        if (!str_eq(r, "OK")) {
+            printf("    SET %s through the proxy: %s\n", key, r ? r : "(no answer)");
+            ok = false;
+        }
+        free(r);
+        int s = shard_of_key(c, masters, key);
+        if (s < 0) {
+            printf("    %s is on %s\n", key, s == -1 ? "no master" : "several masters");
+            ok = false;
+            continue;
+        }
+        per_shard[s]++;
+        for (int k = 0; k < c->nrep[s]; k++) {
+            int rport = c->replica[s][k];
+            if (masters && masters[s] == rport)
+                rport = c->master[s]; /* after a failover the old master is the replica */
+            struct key_on ko = {c, rport, key, val};
+            if (!wait_for(key_on_cond, &ko, 3000)) {
+                printf("    %s did not reach replica %d\n", key, rport);
+                ok = false;
+            }
+        }
+    }
+    return ok;
+}
+
+static pid_t read_pid(const struct ac *c, const char *kind, int port)
+{
+    char *pf = ac_pidfile(c, kind, port);
+    char *text = test_slurp(pf);
+    free(pf);
+    pid_t pid = text ? (pid_t)atol(text) : 0;
+    free(text);
+    return pid;
+}
+
+/* ---- deploy ------------------------------------------------------------ */
+
+TEST(deploy_with_password_then_no_changes_then_destroy)
+{
+    struct ac c;
+    ac_init(&c, H, "deploy", 2, 1, 3);
+    c.password = PW;
+    c.password_env = PW_ENV;
+    setenv(PW_ENV, PW, 1);
+    ac_write_spec(&c);
+
+    /* without a terminal and without --auto-approve nothing happens */
+    struct ac_run r = ac_rmgr("apply", "-f", c.spec, "--lock-file", c.lock, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "--auto-approve");
+    CHECK(!file_exists(c.base));
+    ac_run_release(&r);
+
+    r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK(ac_track(&c));
+    CHECK_CONTAINS(r.out, "[1/22] + install-files");
+    CHECK_CONTAINS(r.out, "check: every replica is linked to its master ... ok");
+    CHECK_CONTAINS(r.out, "Apply complete: 22 done.");
+    CHECK(!strstr(r.out, PW) && !strstr(r.err, PW));
+    ac_run_release(&r);
+
+    /* files: a config holding the password is 0600, instance dirs 0750 */
+    char *dir = ac_instance_dir(&c, "redis", c.master[0]);
+    char *conf = xasprintf("%s/redis.conf", dir);
+    CHECK_INT_EQ(file_mode(dir), 0750);
+    CHECK_INT_EQ(file_mode(conf), 0600);
+    free(dir);
+    free(conf);
+    dir = ac_instance_dir(&c, "proxy", c.proxy);
+    conf = xasprintf("%s/nutcracker.yml", dir);
+    CHECK_INT_EQ(file_mode(conf), 0600);
+    free(dir);
+    free(conf);
+
+    int per_shard[AC_MAX_SHARDS] = {0};
+    CHECK(write_and_place(&c, NULL, "deploy", 60, per_shard));
+    if (!(per_shard[0] > 0 && per_shard[1] > 0))
+        printf("    keys per shard: %d %d\n", per_shard[0], per_shard[1]);
+    CHECK(per_shard[0] > 0 && per_shard[1] > 0);
+    CHECK(all_linked(&c, NULL));
+    CHECK(sentinels_agree(&c, NULL));
+
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+    r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "No changes.");
+    CHECK(!strstr(r.out, "Apply complete"));
+    ac_run_release(&r);
+
+    /* destroy: refused without --allow-destructive, then every pid gone */
+    pid_t pids[16];
+    int np = 0;
+    for (int i = 0; i < c.nshards; i++) {
+        pids[np++] = read_pid(&c, "redis", c.master[i]);
+        pids[np++] = read_pid(&c, "redis", c.replica[i][0]);
+    }
+    for (int j = 0; j < c.nsent; j++)
+        pids[np++] = read_pid(&c, "sentinel", c.sentinel[j]);
+    pids[np++] = read_pid(&c, "proxy", c.proxy);
+    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--lock-file", c.lock, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "--allow-destructive");
+    ac_run_release(&r);
+    for (int i = 0; i < np; i++)
+        CHECK(pids[i] > 0 && harness_pid_alive(pids[i]));
+
+    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
+                c.lock, NULL);
+    if (r.status != 0)
+        ac_show("rmgr destroy", &r);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "Destroy complete: 16 done.");
+    ac_run_release(&r);
+    for (int i = 0; i < np; i++)
+        CHECK(!harness_pid_alive(pids[i]));
+    char *cdir = xasprintf("%s/%s", c.base, c.name);
+    CHECK(!file_exists(cdir));
+    free(cdir);
+
+    /* destroying what is gone is fine */
+    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
+                c.lock, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "not running");
+    ac_run_release(&r);
+    ac_release(&c);
+}
+
+/* ---- failover ---------------------------------------------------------- */
+
+struct switched {
+    const struct ac *c;
+    int shard, port;
+};
+
+static bool switched_cond(void *arg)
+{
+    struct switched *s = arg;
+    for (int j = 0; j < s->c->nsent; j++)
+        if (ac_sentinel_master_port(s->c, s->c->sentinel[j], s->c->shard[s->shard]) != s->port)
+            return false;
+    char *role = ac_info(s->c, s->port, "role");
+    bool ok = str_eq(role, "master");
+    free(role);
+    return ok;
+}
+
+TEST(failover_keeps_the_new_master_and_the_old_one_rejoins_as_replica)
+{
+    ac_init(&F, H, "fo", 2, 1, 3);
+    ac_write_spec(&F);
+    struct ac_run r = ac_apply(&F, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    CHECK(ac_track(&F));
+    int per_shard[AC_MAX_SHARDS] = {0};
+    CHECK(write_and_place(&F, NULL, "before", 40, per_shard));
+
+    pid_t old = read_pid(&F, "redis", F.master[0]);
+    CHECK(old > 0 && kill(old, SIGKILL) == 0);
+    struct switched sw = {&F, 0, F.replica[0][0]};
+    CHECK(wait_for(switched_cond, &sw, 30000));
+
+    r = ac_rmgr("plan", "-f", F.spec, "--no-color", NULL);
+    CHECK_INT_EQ(r.status, 0);
+    char *obs = xasprintf("= observed 127.0.0.1:%d: shard1 master is 127.0.0.1:%d", F.replica[0][0],
+                          F.replica[0][0]);
+    char *start = xasprintf("+ start 127.0.0.1:%d: not running; start as replica of 127.0.0.1:%d",
+                            F.master[0], F.replica[0][0]);
+    CHECK_CONTAINS(r.out, obs);
+    CHECK_CONTAINS(r.out, start);
+    CHECK_CONTAINS(r.out, "proxy-config");
+    CHECK(!strstr(r.out, "replicaof"));
+    free(obs);
+    free(start);
+    ac_run_release(&r);
+
+    r = ac_apply(&F, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "proxy-restart");
+    ac_run_release(&r);
+    CHECK(ac_track(&F));
+
+    /* the old master is a replica of the new one; nothing moves back */
+    int masters[AC_MAX_SHARDS] = {F.replica[0][0], F.master[1]};
+    struct linked l = {&F, F.master[0], F.replica[0][0]};
+    CHECK(wait_for(linked_cond, &l, 10000));
+    CHECK(sentinels_agree(&F, masters));
+    for (int i = 0; i < 40; i++) {
+        char key[32], want[32];
+        make_key(key, sizeof(key), "before", i);
+        snprintf(want, sizeof(want), "v%d", i);
+        char *v = ac_cmd(&F, F.proxy, true, "GET %s", key);
+        CHECK_STR_EQ(v, want);
+        free(v);
+    }
+    memset(per_shard, 0, sizeof(per_shard));
+    CHECK(write_and_place(&F, masters, "after", 40, per_shard));
+    CHECK(per_shard[0] > 0);
+
+    CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
+    r = ac_rmgr("plan", "-f", F.spec, "--no-color", NULL);
+    CHECK(!strstr(r.out, "replicaof"));
+    CHECK_CONTAINS(r.out, "No changes.");
+    ac_run_release(&r);
+    f_ready = true;
+}
+
+/* ---- spec edits -------------------------------------------------------- */
+
+/* apply the edited spec, then the plan must say no changes */
+static bool apply_converges(struct ac *c, const char *expect)
+{
+    ac_write_spec(c);
+    struct ac_run r = ac_apply(c, 0, NULL);
+    bool ok = r.status == 0 && (!expect || strstr(r.out, expect));
+    if (r.status == 0 && expect && !strstr(r.out, expect)) {
+        printf("    \"%s\" not in the apply output\n", expect);
+        ac_show("rmgr apply", &r);
+    }
+    ac_run_release(&r);
+    ok &= ac_track(c);
+    ok &= ac_plan_status(c, 0) == 0;
+    return ok;
+}
+
+TEST(spec_edits_apply_and_converge)
+{
+    CHECK(f_ready);
+    if (!f_ready)
+        return;
+    int masters[AC_MAX_SHARDS] = {F.replica[0][0], F.master[1], 0, 0};
+
+    /* a new shard: its nodes, sentinel monitors, the proxy */
+    ac_add_shard(&F, 1);
+    CHECK(apply_converges(&F, "sentinel-monitor"));
+    masters[2] = F.master[2];
+    struct linked l = {&F, F.replica[2][0], F.master[2]};
+    CHECK(wait_for(linked_cond, &l, 5000));
+    char *yml = xasprintf("%s/%s/proxy-%d/nutcracker.yml", F.base, F.name, F.proxy);
+    char *text = test_slurp(yml);
+    CHECK_CONTAINS(text, "shard3");
+    free(text);
+    free(yml);
+
+    /* a new replica of shard2 */
+    F.nrep[1] = 2;
+    F.replica[1][1] = harness_free_port();
+    CHECK(apply_converges(&F, "start"));
+    l = (struct linked){&F, F.replica[1][1], F.master[1]};
+    CHECK(wait_for(linked_cond, &l, 5000));
+
+    /* sentinel options */
+    F.quorum = 3;
+    F.down_after_ms = 3000;
+    CHECK(apply_converges(&F, "sentinel-set"));
+    CHECK(sentinels_agree(&F, masters));
+
+    /* a redis option, on every node (the failed-over shard included) */
+    snprintf(F.maxmemory, sizeof(F.maxmemory), "32mb");
+    CHECK(apply_converges(&F, "config-set"));
+    char *mm = ac_cmd(&F, F.master[0], true, "CONFIG GET maxmemory");
+    CHECK_STR_EQ(mm, "maxmemory\n33554432");
+    free(mm);
+
+    /* removing a shard deletes data: only with --allow-destructive */
+    pid_t gone[2] = {read_pid(&F, "redis", F.master[2]), read_pid(&F, "redis", F.replica[2][0])};
+    int removed_port = F.master[2];
+    F.nshards = 2;
+    ac_write_spec(&F);
+    struct ac_run r = ac_apply(&F, 1, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "--allow-destructive");
+    ac_run_release(&r);
+    CHECK(harness_pid_alive(gone[0]) && harness_pid_alive(gone[1]));
+    r = ac_apply(&F, 0, "--allow-destructive");
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "sentinel-remove");
+    CHECK_CONTAINS(r.out, "remove-files");
+    ac_run_release(&r);
+    CHECK(!harness_pid_alive(gone[0]) && !harness_pid_alive(gone[1]));
+    char *dir = ac_instance_dir(&F, "redis", removed_port);
+    CHECK(!file_exists(dir));
+    free(dir);
+    char *m = ac_cmd(&F, F.sentinel[0], false, "SENTINEL MASTER shard3");
+    CHECK(m && m[0] == '-');
+    free(m);
+    CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
+}
+
+/* ---- saved plans ------------------------------------------------------- */
+
+static bool port_closed_cond(void *arg)
+{
+    return !harness_wait_port(HARNESS_IP, *(int *)arg, 1);
+}
+
+TEST(saved_plan_applies_until_stale)
+{
+    CHECK(f_ready);
+    if (!f_ready)
+        return;
+    char *saved = xasprintf("%s/fo.plan", harness_dir(H));
+    snprintf(F.maxmemory, sizeof(F.maxmemory), "48mb");
+    ac_write_spec(&F);
+    struct ac_run r = ac_rmgr("plan", "-f", F.spec, "--out", saved, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+
+    /* the cluster moved since the plan was saved: a replica crashed */
+    pid_t crashed = read_pid(&F, "redis", F.replica[1][1]);
+    CHECK(crashed > 0 && kill(crashed, SIGKILL) == 0);
+    CHECK(harness_wait_until(port_closed_cond, &F.replica[1][1], 5000, 50));
+    r = ac_rmgr("apply", saved, "--auto-approve", "--lock-file", F.lock, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "plan is stale: re-run plan");
+    ac_run_release(&r);
+
+    r = ac_rmgr("plan", "-f", F.spec, "--out", saved, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    r = ac_rmgr("apply", saved, "--auto-approve", "--lock-file", F.lock, NULL);
+    if (r.status != 0)
+        ac_show("rmgr apply PLANFILE", &r);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "Apply complete");
+    ac_run_release(&r);
+
+    /* the spec changed since: stale as well */
+    r = ac_rmgr("plan", "-f", F.spec, "--out", saved, NULL);
+    ac_run_release(&r);
+    snprintf(F.maxmemory, sizeof(F.maxmemory), "64mb");
+    ac_write_spec(&F);
+    r = ac_rmgr("apply", saved, "--auto-approve", "--lock-file", F.lock, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "plan is stale: re-run plan");
+    ac_run_release(&r);
+    free(saved);
+    CHECK(apply_converges(&F, "config-set"));
+}
+
+/* ---- locks ------------------------------------------------------------- */
+
+TEST(a_held_lock_refuses_or_is_waited_for)
+{
+    CHECK(f_ready);
+    if (!f_ready)
+        return;
+    char *err = NULL;
+    struct cluster_lock *l = lock_acquire(F.lock, 0, &err);
+    CHECK(l != NULL);
+    free(err);
+    struct ac_run r = ac_apply(&F, 1, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    char *holder = xasprintf("held by pid %ld", (long)getpid());
+    CHECK_CONTAINS(r.err, holder);
+    free(holder);
+    ac_run_release(&r);
+
+    /* --lock-timeout waits for the holder */
+    const char *args[] = {"apply", "-f", F.spec, "--auto-approve", "--lock-file", F.lock,
+                          "--lock-timeout", "20s", NULL};
+    struct bg b;
+    CHECK(bg_start(&b, args));
+    long long t0 = now_ms();
+    for (int i = 0; i < 10; i++)
+        bg_read(&b, 100);
+    CHECK(b.out.len == 0); /* still waiting: nothing printed */
+    lock_release(l);
+    int st = bg_finish(&b);
+    CHECK_INT_EQ(st, 0);
+    CHECK(now_ms() - t0 >= 1000);
+    CHECK_CONTAINS(sb_str(&b.out), "No changes.");
+    sb_release(&b.out);
+
+    /* two applies at once: one does the work, the other then finds nothing to do */
+    F.down_after_ms = 2000;
+    ac_write_spec(&F);
+    struct bg b1, b2;
+    CHECK(bg_start(&b1, args));
+    CHECK(bg_start(&b2, args));
+    int s1 = bg_finish(&b1), s2 = bg_finish(&b2);
+    CHECK_INT_EQ(s1, 0);
+    CHECK_INT_EQ(s2, 0);
+    const char *o1 = sb_str(&b1.out), *o2 = sb_str(&b2.out);
+    bool one_acted = (strstr(o1, "Apply complete") != NULL) != (strstr(o2, "Apply complete") != NULL);
+    CHECK(one_acted);
+    CHECK(strstr(o1, "No changes.") || strstr(o2, "No changes."));
+    if (!one_acted)
+        printf("--- first:\n%s--- second:\n%s", o1, o2);
+    sb_release(&b1.out);
+    sb_release(&b2.out);
+    CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
+}
+
+/* ---- interrupted --------------------------------------------------------- */
+
+TEST(an_interrupted_apply_is_finished_by_the_next)
+{
+    struct ac c;
+    ac_init(&c, H, "intr", 2, 1, 3);
+    ac_write_spec(&c);
+    const char *args[] = {"apply", "-f", c.spec, "--auto-approve", "--lock-file", c.lock, NULL};
+    struct bg b;
+    CHECK(bg_start(&b, args));
+    long long deadline = now_ms() + 30000;
+    /* kill it while step 7 (a redis start) runs */
+    while (!strstr(sb_str(&b.out), "[7/") && now_ms() < deadline && bg_read(&b, 50))
+        ;
+    CHECK(strstr(sb_str(&b.out), "[7/") != NULL);
+    kill(b.pid, SIGKILL);
+    int st = bg_finish(&b);
+    CHECK_INT_EQ(st, 128 + SIGKILL);
+    CHECK(!strstr(sb_str(&b.out), "Apply complete"));
+    sb_release(&b.out);
+
+    /* whatever it had started keeps running and is tracked */
+    CHECK(ac_track_one(&c, "redis", c.master[0]) > 0);
+
+    CHECK_INT_EQ(ac_plan_status(&c, 2), 2);
+    struct ac_run r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "Apply complete");
+    ac_run_release(&r);
+    CHECK(ac_track(&c));
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+    CHECK(all_linked(&c, NULL));
+    CHECK(sentinels_agree(&c, NULL));
+    ac_release(&c);
+}
+
+/* ---- usage ------------------------------------------------------------- */
+
+TEST(usage_errors_exit_2)
+{
+    struct ac_run r = ac_rmgr("apply", NULL);
+    CHECK_INT_EQ(r.status, 2);
+    ac_run_release(&r);
+    r = ac_rmgr("apply", "-f", "x.yaml", "--frobnicate", NULL);
+    CHECK_INT_EQ(r.status, 2);
+    CHECK_CONTAINS(r.err, "unknown option '--frobnicate'");
+    ac_run_release(&r);
+    r = ac_rmgr("apply", "-f", "x.yaml", "saved.plan", NULL);
+    CHECK_INT_EQ(r.status, 2);
+    ac_run_release(&r);
+    r = ac_rmgr("apply", "-f", "x.yaml", "--lock-timeout", "soon", NULL);
+    CHECK_INT_EQ(r.status, 2);
+    ac_run_release(&r);
+    r = ac_rmgr("destroy", NULL);
+    CHECK_INT_EQ(r.status, 2);
+    ac_run_release(&r);
+    r = ac_rmgr("apply", "--help", NULL);
+    CHECK_INT_EQ(r.status, 0);
+    const char *opts[] = {"--auto-approve", "--allow-destructive", "--lock-timeout",
+                          "--lock-file", "--accept-new-host-keys", "--connect-timeout",
+                          "--timeout", "--no-color", "PLANFILE"};
+    for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
+        CHECK_CONTAINS(r.out, opts[i]);
+    ac_run_release(&r);
+    r = ac_rmgr("destroy", "--help", NULL);
+    CHECK_INT_EQ(r.status, 0);
+    for (size_t i = 0; i + 1 < ARRAY_SIZE(opts); i++)
+        CHECK_CONTAINS(r.out, opts[i]);
+    ac_run_release(&r);
+}
+
+int main(void)
+{
+    H = harness_new("apply");
+    RUN(usage_errors_exit_2);
+    RUN(deploy_with_password_then_no_changes_then_destroy);
+    RUN(failover_keeps_the_new_master_and_the_old_one_rejoins_as_replica);
+    RUN(spec_edits_apply_and_converge);
+    RUN(saved_plan_applies_until_stale);
+    RUN(a_held_lock_refuses_or_is_waited_for);
+    RUN(an_interrupted_apply_is_finished_by_the_next);
+    harness_cleanup(H);
+    ac_release(&F);
+    return test_done();
+}
