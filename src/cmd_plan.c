@@ -12,8 +12,11 @@
 #include <string.h>
 
 #include "cli.h"
+#include "diag.h"
+#include "git_source.h"
 #include "render.h"
 #include "session.h"
+#include "spec_source.h"
 #include "util.h"
 
 #define SAVED_PLAN_KIND "rmgr-saved-plan"
@@ -39,7 +42,7 @@ static char *spec_blob_sha(const struct spec *s)
  * fingerprint, plan} to `path`, mode 0600. 0, or -1 with a message on stderr.
  */
 static int save_plan(const struct session *s, const char *plan_json, const char *commit,
-                     const char *path)
+                     const struct spec_source *src, const char *path)
 {
     json_error_t je;
     json_t *plan = json_loads(plan_json, 0, &je);
@@ -51,9 +54,18 @@ static int save_plan(const struct session *s, const char *plan_json, const char 
     json_t *doc = json_object();
     json_object_set_new(doc, "format_version", json_integer(PLAN_FORMAT_VERSION));
     json_object_set_new(doc, "kind", json_string(SAVED_PLAN_KIND));
-    json_object_set_new(doc, "spec_file", json_string(s->spec->file ? s->spec->file : ""));
+    /* from git: the file in the cache, which `apply PLANFILE` reads */
+    const char *spec_file = src && src->n ? src->files[0] : s->spec->file;
+    json_object_set_new(doc, "spec_file", json_string(spec_file ? spec_file : ""));
     json_object_set_new(doc, "spec_sha", sha ? json_string(sha) : json_null());
     json_object_set_new(doc, "commit", commit ? json_string(commit) : json_null());
+    if (src && src->n) {
+        json_object_set_new(doc, "subject", json_string(src->co.subject ? src->co.subject : ""));
+        json_object_set_new(doc, "repo",
+                            json_pack("{s:s, s:s, s:s}", "url", src->co.url ? src->co.url : "",
+                                      "ref", src->co.ref ? src->co.ref : "", "path",
+                                      src->names[0]));
+    }
     json_object_set_new(doc, "fingerprint",
                         s->fingerprint ? json_string(s->fingerprint) : json_null());
     json_object_set_new(doc, "plan", plan);
@@ -73,6 +85,42 @@ static int save_plan(const struct session *s, const char *plan_json, const char 
     return rc;
 }
 
+/*
+ * The session's spec and password from the one spec of --repo (named by
+ * its path in the repository). 0, or -1 after saying why on stderr.
+ */
+static int load_from_repo(struct session *s, const struct git_source_opts *git,
+                          struct spec_source *src)
+{
+    char *err = NULL;
+    if (spec_source_open(git, src, &err) < 0) {
+        fprintf(stderr, "rmgr: %s\n", err ? err : "cannot read the repository");
+        free(err);
+        return -1;
+    }
+    if (src->n != 1) {
+        fprintf(stderr, "rmgr: '%s' has %zu specs in '%s': plan takes one, name it with --path\n",
+                src->co.url, src->n, src->co.path && *src->co.path ? src->co.path : ".");
+        for (size_t i = 0; i < src->n; i++)
+            fprintf(stderr, "  %s\n", src->names[i]);
+        return -1;
+    }
+    struct diags d = {0};
+    s->spec = spec_source_load(src, 0, &d);
+    diags_sort(&d);
+    diags_print(&d, stderr);
+    diags_release(&d);
+    spec_source_unlock(src); /* the bytes are loaded: let others sync the cache */
+    if (!s->spec)
+        return -1;
+    if (spec_read_password(s->spec, &s->password, &err) < 0) {
+        fprintf(stderr, "rmgr: cannot read the password: %s\n", err ? err : "unknown error");
+        free(err);
+        return -1;
+    }
+    return 0;
+}
+
 int cmd_plan(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("plan");
@@ -80,9 +128,17 @@ int cmd_plan(int argc, char **argv)
     enum plan_format fmt = FORMAT_TEXT;
     bool detailed = false, no_color = false;
     const char *out = NULL;
+    struct git_source_opts git = {0};
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v;
+        int grc = git_source_parse_opt(&git, a, i + 1 < argc ? argv[i + 1] : NULL);
+        if (grc < 0)
+            return cli_usage_error(cmd, "option '%s' needs a value", a);
+        if (grc > 0) {
+            i += grc - 1;
+            continue;
+        }
         int rc = session_parse_option(&so, cmd, argc, argv, &i);
         if (rc == 0)
             rc = session_option_value("--out", cmd, argc, argv, &i, &v);
@@ -108,22 +164,49 @@ int cmd_plan(int argc, char **argv)
             return cli_usage_error(cmd, "unexpected argument '%s'", a);
         }
     }
-    if (!so.spec_path)
-        return cli_usage_error(cmd, "plan needs a spec: -f SPEC");
+    char *gerr = NULL;
+    if (git_source_enabled(&git) && so.spec_path)
+        return cli_usage_error(cmd, "-f and --repo exclude each other");
+    if (git_source_check_opts(&git, &gerr) < 0) {
+        int rc = cli_usage_error(cmd, "%s", gerr);
+        free(gerr);
+        return rc;
+    }
+    if (!so.spec_path && !git_source_enabled(&git))
+        return cli_usage_error(cmd, "plan needs a spec: -f SPEC or --repo URL");
 
     struct session s = {0};
-    if (session_open(&s, &so, stderr) < 0) {
+    struct spec_source src = {0};
+    const char *subject = NULL;
+    if (git_source_enabled(&git)) {
+        if (load_from_repo(&s, &git, &src) < 0) {
+            session_release(&s);
+            spec_source_release(&src);
+            return EXIT_FAILURE_;
+        }
+        so.commit = src.co.commit;
+        subject = src.co.subject;
+        session_observe(&s, &so);
+        session_plan(&s, &so);
+    } else if (session_open(&s, &so, stderr) < 0) {
         session_release(&s);
         return EXIT_FAILURE_;
     }
     const struct plan *p = s.plan;
     bool refused = p->nrefusals > 0;
 
-    char *json = render_plan_json(s.spec, p, s.fingerprint, so.commit, NULL);
+    char *json = render_plan_json(s.spec, p, s.fingerprint, so.commit, subject);
     char *text = NULL;
     switch (fmt) {
     case FORMAT_TEXT:
         text = render_plan_text(s.spec, p, cli_use_color(no_color));
+        if (src.n) { /* which commit this plan is for, first */
+            char *with = xasprintf("Spec: %s from %s at %s (%.12s): %s\n\n%s", src.names[0],
+                                   src.co.url, src.co.ref, src.co.commit,
+                                   subject ? subject : "", text);
+            free(text);
+            text = with;
+        }
         break;
     case FORMAT_JSON:
         text = xstrdup(json);
@@ -144,7 +227,7 @@ int cmd_plan(int argc, char **argv)
         rc = EXIT_FAILURE_;
         if (out)
             fprintf(stderr, "rmgr: the plan refuses: not saving it to '%s'\n", out);
-    } else if (out && save_plan(&s, json, so.commit, out) < 0) {
+    } else if (out && save_plan(&s, json, so.commit, &src, out) < 0) {
         rc = EXIT_FAILURE_;
     } else {
         if (out)
@@ -155,5 +238,6 @@ int cmd_plan(int argc, char **argv)
     free(text);
     free(json);
     session_release(&s);
+    spec_source_release(&src);
     return rc;
 }

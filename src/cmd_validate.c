@@ -11,7 +11,9 @@
 
 #include "cli.h"
 #include "diag.h"
+#include "git_source.h"
 #include "spec.h"
+#include "spec_source.h"
 #include "util.h"
 
 struct pathlist {
@@ -93,6 +95,7 @@ int cmd_validate(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("validate");
     struct pathlist args = {0};
+    struct git_source_opts git = {0};
     bool opts_done = false;
     for (int i = 1; i < argc; i++) {
         if (!opts_done && !strcmp(argv[i], "--")) {
@@ -100,25 +103,58 @@ int cmd_validate(int argc, char **argv)
             continue;
         }
         if (!opts_done && argv[i][0] == '-' && argv[i][1]) {
+            int rc = git_source_parse_opt(&git, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
+            if (rc > 0) {
+                i += rc - 1;
+                continue;
+            }
             free(args.v);
+            if (rc < 0)
+                return cli_usage_error(cmd, "option '%s' needs a value", argv[i]);
             return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
         }
         pathlist_add(&args, argv[i]);
     }
-    if (args.n == 0) {
+    char *gerr = NULL;
+    if (git_source_enabled(&git) && args.n) {
         free(args.v);
-        return cli_usage_error(cmd, "validate needs at least one PATH");
+        return cli_usage_error(cmd, "--repo and PATH arguments exclude each other");
+    }
+    if (git_source_check_opts(&git, &gerr) < 0) {
+        free(args.v);
+        int rc = cli_usage_error(cmd, "%s", gerr);
+        free(gerr);
+        return rc;
+    }
+    if (args.n == 0 && !git_source_enabled(&git)) {
+        free(args.v);
+        return cli_usage_error(cmd, "validate needs at least one PATH (or --repo URL)");
     }
 
     struct diags d = {0};
     struct pathlist files = {0};
+    struct spec_source src = {0};
+    if (git_source_enabled(&git)) {
+        if (spec_source_open(&git, &src, &gerr) < 0) {
+            fprintf(stderr, "rmgr: %s\n", gerr ? gerr : "cannot read the repository");
+            free(gerr);
+            free(args.v);
+            return EXIT_FAILURE_;
+        }
+        char *what = spec_source_describe(&src);
+        printf("%s\n", what);
+        free(what);
+        for (size_t i = 0; i < src.n; i++)
+            pathlist_add(&files, xstrdup(src.names[i]));
+    }
     for (size_t i = 0; i < args.n; i++)
         expand_arg(args.v[i], &files, &d);
     free(args.v);
 
     struct spec **specs = xcalloc(files.n ? files.n : 1, sizeof(*specs));
     for (size_t i = 0; i < files.n; i++)
-        specs[i] = spec_load_file(files.v[i], &d);
+        specs[i] = src.n ? spec_source_load(&src, i, &d) : spec_load_file(files.v[i], &d);
+    spec_source_release(&src);
 
     /* a cluster name names one cluster: two specs for it would fight */
     for (size_t i = 0; i < files.n; i++) {

@@ -9,19 +9,27 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "git_source.h"
 
 static const struct command commands[] = {
     {"validate", cmd_validate, "check specs for errors, every one with file:line:col",
      "usage: rmgr validate PATH...\n"
+     "       rmgr validate --repo URL [--ref REF] [--path DIR] [--cache-dir DIR]\n"
      "\n"
      "Load every spec named (a file, or a directory: every *.yaml and *.yml in it,\n"
      "sorted) and report every problem to stderr as file:line:col: error|warning: message.\n"
      "When there is no error, print one summary line per cluster to stdout. Cluster names\n"
-     "must be unique across the specs given. Nothing is written and nothing is contacted.\n"
+     "must be unique across the specs given. Nothing is written and nothing is contacted\n"
+     "(with --repo: only the repository, into the cache; stdout then starts with the\n"
+     "commit and its subject, and specs are named by their path in the repository).\n"
+     "\n"
+     "Options:\n"
+     GIT_SOURCE_USAGE
      "\n"
      "Exit status: 0 all specs valid (warnings allowed), 1 a spec has errors, 2 usage error.\n"},
     {"plan", cmd_plan, "show the steps that would make the cluster match the spec",
-     "usage: rmgr plan -f SPEC [--json | --markdown] [--detailed-exitcode] [--out FILE]\n"
+     "usage: rmgr plan (-f SPEC | --repo URL [--ref REF] [--path DIR] [--cache-dir DIR])\n"
+     "                 [--json | --markdown] [--detailed-exitcode] [--out FILE]\n"
      "                 [--no-color] [--connect-timeout MS] [--timeout MS]\n"
      "\n"
      "Observe every instance the spec names, compare with the spec and print the\n"
@@ -31,6 +39,9 @@ static const struct command commands[] = {
      "\n"
      "Options:\n"
      "  -f, --file SPEC         the cluster spec (YAML)\n"
+     GIT_SOURCE_USAGE
+     "                     (--path must lead to one spec; its commit and subject\n"
+     "                     head the text and are in the JSON and the saved plan)\n"
      "  --json                  the plan as JSON (format: docs/plan-json.md)\n"
      "  --markdown              the plan as Markdown, for a pull-request comment\n"
      "  --detailed-exitcode     exit 0 no changes, 1 error or refusal, 2 changes\n"

@@ -23,6 +23,7 @@
 #include "render.h"
 #include "session.h"
 #include "spec.h"
+#include "spec_source.h"
 #include "util.h"
 #include "watch.h"
 
@@ -538,7 +539,7 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     char *ev_summary, *ev_body;
     if (rc == 0) {
         log_event(LOG_INFO, "apply-succeeded", cluster, j->commit, f, 1,
-                  "applied %zu steps in %lld ms", res.done, took);
+                  "applied %zu step%s in %lld ms", res.done, res.done == 1 ? "" : "s", took);
         ev.kind = NOTIFY_APPLY_SUCCEEDED;
         ev_summary = xasprintf("Applied: %s", summary);
         ev_body = xstrdup(plan_text);
@@ -792,37 +793,46 @@ static void save_sources(struct reconciler *r, const struct run_specs *rs)
 static void load_specs(struct reconciler *r, struct run_specs *rs)
 {
     const struct reconcile_options *o = r->o;
-    char **files = NULL;
-    size_t nfiles = 0;
     char *err = NULL;
-    struct git_checkout co = {0};
     if (git_source_enabled(&o->git)) {
-        if (git_source_sync(&o->git, &co, &err) < 0 ||
-            git_source_list_specs(&co, &files, &nfiles, &err) < 0)
+        struct spec_source src;
+        if (spec_source_open(&o->git, &src, &err) < 0)
             goto failed;
-        rs->commit = xstrdup(co.commit);
-        rs->subject = xstrdup(co.subject);
-        bool changed = !str_eq(r->saved_commit, co.commit);
-        struct log_field f[] = {{"ref", co.ref}, {"subject", co.subject}};
-        log_event(changed ? LOG_INFO : LOG_DEBUG, "git-sync", NULL, co.commit, f, ARRAY_SIZE(f),
-                  "%s %s at %.12s: %s", co.cloned ? "cloned" : "fetched", co.url, co.commit,
-                  co.subject ? co.subject : "");
-        if (co.rebuilt)
-            log_event(LOG_WARN, "git-cache-rebuilt", NULL, co.commit, NULL, 0,
-                      "the cache was cloned again: %s", co.rebuilt);
-    } else if (list_local(o->spec_path, &files, &nfiles, &err) < 0) {
-        goto failed;
+        const struct git_checkout *co = &src.co;
+        rs->commit = xstrdup(co->commit);
+        rs->subject = xstrdup(co->subject);
+        bool changed = !str_eq(r->saved_commit, co->commit);
+        struct log_field f[] = {{"ref", co->ref}, {"subject", co->subject}};
+        log_event(changed ? LOG_INFO : LOG_DEBUG, "git-sync", NULL, co->commit, f,
+                  ARRAY_SIZE(f), "%s %s at %.12s: %s", co->cloned ? "cloned" : "fetched",
+                  co->url, co->commit, co->subject ? co->subject : "");
+        if (co->rebuilt)
+            log_event(LOG_WARN, "git-cache-rebuilt", NULL, co->commit, NULL, 0,
+                      "the cache was cloned again: %s", co->rebuilt);
+        for (size_t i = 0; i < src.n; i++) {
+            struct diags d = {0};
+            struct spec *s = spec_source_load(&src, i, &d);
+            diags_sort(&d);
+            log_diags(&d, rs->commit);
+            diags_release(&d);
+            add_spec(rs, src.names[i], s);
+        }
+        spec_source_release(&src);
+    } else {
+        char **files = NULL;
+        size_t nfiles = 0;
+        if (list_local(o->spec_path, &files, &nfiles, &err) < 0)
+            goto failed;
+        for (size_t i = 0; i < nfiles; i++) {
+            struct diags d = {0};
+            struct spec *s = spec_load_file(files[i], &d);
+            diags_sort(&d);
+            log_diags(&d, rs->commit);
+            diags_release(&d);
+            add_spec(rs, files[i], s);
+        }
+        git_source_free_list(files, nfiles);
     }
-    for (size_t i = 0; i < nfiles; i++) {
-        struct diags d = {0};
-        struct spec *s = spec_load_file(files[i], &d);
-        diags_sort(&d);
-        log_diags(&d, rs->commit);
-        diags_release(&d);
-        add_spec(rs, files[i], s);
-    }
-    git_source_free_list(files, nfiles);
-    git_checkout_release(&co);
     save_sources(r, rs);
     return;
 
@@ -830,8 +840,6 @@ failed:
     log_event(LOG_ERROR, "source-failed", NULL, NULL, NULL, 0, "%s",
               err ? err : "cannot read the specs");
     free(err);
-    git_source_free_list(files, nfiles);
-    git_checkout_release(&co);
     rs->source_failed = true;
     if (r->nsaved) {
         log_event(LOG_WARN, "source-fallback", NULL, r->saved_commit, NULL, 0,

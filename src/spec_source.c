@@ -1,0 +1,74 @@
+/*
+ * spec_source.c - specs from a git checkout, named by their repository
+ * path. See spec_source.h.
+ */
+#include "spec_source.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+int spec_source_open(const struct git_source_opts *o, struct spec_source *out, char **err)
+{
+    memset(out, 0, sizeof(*out));
+    if (git_source_sync(o, &out->co, err) < 0)
+        return -1;
+    if (git_source_list_specs(&out->co, &out->files, &out->n, err) < 0) {
+        spec_source_release(out);
+        return -1;
+    }
+    out->names = xcalloc(out->n + 1, sizeof(char *));
+    size_t wl = strlen(out->co.workdir);
+    for (size_t i = 0; i < out->n; i++) {
+        const char *f = out->files[i];
+        if (!strncmp(f, out->co.workdir, wl) && f[wl] == '/')
+            out->names[i] = xstrdup(f + wl + 1);
+        else
+            out->names[i] = xstrdup(f);
+    }
+    return 0;
+}
+
+struct spec *spec_source_load(const struct spec_source *src, size_t i, struct diags *d)
+{
+    char *data;
+    size_t len;
+    if (read_file(src->files[i], SPEC_MAX_FILE_SIZE, &data, &len) < 0) {
+        if (errno == EFBIG)
+            diags_add(d, DIAG_ERROR, src->names[i], 0, 0, "spec is larger than %d bytes",
+                      SPEC_MAX_FILE_SIZE);
+        else
+            diags_add(d, DIAG_ERROR, NULL, 0, 0, "cannot read '%s': %s", src->names[i],
+                      strerror(errno));
+        return NULL;
+    }
+    struct spec *s = spec_load_buffer(src->names[i], data, len, d);
+    free(data);
+    return s;
+}
+
+void spec_source_unlock(struct spec_source *src)
+{
+    git_checkout_unlock(&src->co);
+}
+
+char *spec_source_describe(const struct spec_source *src)
+{
+    return xasprintf("%s at %s (%.12s): %s", src->co.url ? src->co.url : "?",
+                     src->co.ref ? src->co.ref : "?", src->co.commit,
+                     src->co.subject ? src->co.subject : "");
+}
+
+void spec_source_release(struct spec_source *src)
+{
+    if (!src)
+        return;
+    git_source_free_list(src->files, src->n);
+    for (size_t i = 0; src->names && i < src->n; i++)
+        free(src->names[i]);
+    free(src->names);
+    git_checkout_release(&src->co);
+    memset(src, 0, sizeof(*src));
+}

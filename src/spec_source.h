@@ -1,0 +1,44 @@
+/*
+ * spec_source.h - the specs a command reads from a git repository
+ * (`--repo URL [--ref REF] [--path DIR] [--cache-dir DIR]`, git_source.h).
+ *
+ * Commands show a spec by its path inside the repository ("specs/prod.yaml"),
+ * not by where the cache happens to keep it, and carry the commit id and
+ * subject into their output (plan text and JSON, saved plans, notifications).
+ */
+#ifndef RMGR_SPEC_SOURCE_H
+#define RMGR_SPEC_SOURCE_H
+
+#include <stddef.h>
+
+#include "diag.h"
+#include "git_source.h"
+#include "spec.h"
+
+struct spec_source {
+    struct git_checkout co; /* url, commit, subject, ref; the cache lock until released */
+    char **files;           /* absolute paths of the spec files in the cache */
+    char **names;           /* the same, relative to the repository root */
+    size_t n;
+};
+
+/*
+ * Fetch and check out the repository and list its specs. 0, or -1 with *err
+ * (caller frees). The cache stays locked until spec_source_release() or
+ * spec_source_unlock(): load the specs first.
+ */
+int spec_source_open(const struct git_source_opts *o, struct spec_source *out, char **err);
+
+/* Load spec i, named by its repository path in messages. NULL (and diagnostics) on errors. */
+struct spec *spec_source_load(const struct spec_source *src, size_t i, struct diags *d);
+
+/* Let other processes sync the cache; names, commit and subject stay valid. */
+void spec_source_unlock(struct spec_source *src);
+
+/* "<url> at <ref> (<12 digits of the commit>): <subject>", for a command's first line. Caller frees. */
+char *spec_source_describe(const struct spec_source *src);
+
+/* Free everything and unlock. A zeroed struct is fine. */
+void spec_source_release(struct spec_source *src);
+
+#endif
