@@ -155,6 +155,14 @@ before=$(logins)
 rmgr plan -f "$SPEC" --detailed-exitcode
 h_check "1: plan --detailed-exitcode exits 2 (changes)" [ "$RC" = 2 ]
 h_check "1: rmgr plan observed the Redis hosts over ssh" [ "$(logins)" -ge $((before + 4)) ]
+if [ "$(logins)" -lt $((before + 4)) ]; then
+    saved=("$OUT" "$ERR" "$RC")
+    echo "# the plan's ssh connections failed and it does not say why; observe now says:"
+    echo "# (one known transient cause: libssh2 1.10 counts its API timeout in whole"
+    echo "#  seconds, so a handshake that spans a second boundary can time out at once)"
+    rmgr observe -f "$SPEC"
+    OUT=${saved[0]} ERR=${saved[1]} RC=${saved[2]}
+fi
 h_check "1: plan only creates (nothing to change or remove)" \
     [ -z "$(plan_steps | grep -vE '^ +\+ ')" ]
 h_check "1: plan ends with '0 to change, 0 to remove'" \
