@@ -28,9 +28,9 @@ static const struct command commands[] = {
      "\n"
      "Exit status: 0 all specs valid (warnings allowed), 1 a spec has errors, 2 usage error.\n"},
     {"plan", cmd_plan, "show the steps that would make the cluster match the spec",
-     "usage: rmgr plan (-f SPEC | --repo URL [--ref REF] [--path DIR] [--cache-dir DIR])\n"
-     "                 [--json | --markdown] [--detailed-exitcode] [--out FILE]\n"
+     "usage: rmgr plan -f SPEC [--json | --markdown] [--detailed-exitcode] [--out FILE]\n"
      "                 [--no-color] [--connect-timeout MS] [--timeout MS]\n"
+     "       rmgr plan --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [options]\n"
      "\n"
      "Observe every instance the spec names, compare with the spec and print the\n"
      "ordered steps that would make them match (nothing is changed), then the\n"
