@@ -816,7 +816,7 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
     int rc = host_run(r, h, cmd, NULL, err);
     free(cmd);
     apply_argv_free(argv);
-    if (rc < 0) {
+    if (rc < 0 && h->t) { /* it ran (the host answered): its log may say why */
         char *tail = log_tail(r, h, st->instance, st->port);
         char *m = xasprintf("%s%s", *err, tail);
         free(*err);
@@ -824,6 +824,8 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
         *err = m;
         return -1;
     }
+    if (rc < 0)
+        return -1;
     const char *aip;
     int aport;
     instance_addr(r->s, st->instance, st->ip, st->port, &aip, &aport);
