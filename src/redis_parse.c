@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <yaml.h>
 
 #include "conf.h"
 #include "util.h"
@@ -430,23 +431,259 @@ static void mask_auth_line(struct strbuf *sb, const char *line, size_t len, cons
     sb_addn(sb, rest, (size_t)(end - rest)); /* comment, spaces, \r */
 }
 
-char *redis_mask_nutcracker_auth(const char *text, const char *password)
+/*
+ * The line-by-line masker, for text that is not valid YAML: the value of a
+ * "redis_auth: value" line, and the rest of any other line that names
+ * redis_auth.
+ */
+static void mask_auth_lines(struct strbuf *sb, const char *p, const char *password)
 {
-    struct strbuf sb = {0};
-    const char *p = text ? text : "";
     while (*p) {
         const char *eol = strchr(p, '\n');
         size_t len = eol ? (size_t)(eol - p) : strlen(p);
         const char *q = p;
         while (q < p + len && (*q == ' ' || *q == '\t'))
             q++;
-        if ((size_t)(p + len - q) >= strlen("redis_auth:") && str_starts_with(q, "redis_auth:"))
-            mask_auth_line(&sb, p, len, password);
-        else
-            sb_addn(&sb, p, len);
+        const char *key = memmem(p, len, "redis_auth", strlen("redis_auth"));
+        if ((size_t)(p + len - q) >= strlen("redis_auth:") && str_starts_with(q, "redis_auth:")) {
+            mask_auth_line(sb, p, len, password);
+        } else if (key) {
+            sb_addn(sb, p, (size_t)(key - p) + strlen("redis_auth"));
+            sb_add(sb, ": " CONF_SECRET_MISMATCH);
+        } else {
+            sb_addn(sb, p, len);
+        }
         if (eol)
-            sb_addc(&sb, '\n');
+            sb_addc(sb, '\n');
         p += len + (eol ? 1 : 0);
+    }
+}
+
+/* A byte range [start, end) of the text to show as `with`. */
+struct mask_range {
+    size_t start, end;
+    const char *with;
+};
+
+/* An anchored scalar, so that "redis_auth: *a" masks what &a names. */
+struct mask_anchor {
+    char *name;
+    size_t start, end; /* the scalar's range, as masked */
+};
+
+struct masker {
+    const char *text;
+    const char *password;
+    struct mask_range *ranges;
+    size_t nranges, capranges;
+    struct mask_anchor *anchors;
+    size_t nanchors, capanchors;
+};
+
+static void mask_add(struct masker *m, size_t start, size_t end, const char *with)
+{
+    VEC_GROW(m->ranges, m->nranges, m->capranges);
+    m->ranges[m->nranges++] = (struct mask_range){start, end, with};
+}
+
+/*
+ * The part of a scalar token to replace: inside the quotes of a quoted one;
+ * for a block scalar ("|", ">") its indicator and lines, keeping the line
+ * breaks that end it.
+ */
+static void scalar_range(const struct masker *m, const yaml_token_t *t, size_t *start,
+                         size_t *end)
+{
+    *start = t->start_mark.index;
+    *end = t->end_mark.index;
+    switch (t->data.scalar.style) {
+    case YAML_SINGLE_QUOTED_SCALAR_STYLE:
+    case YAML_DOUBLE_QUOTED_SCALAR_STYLE:
+        if (*end - *start >= 2) {
+            (*start)++;
+            (*end)--;
+        }
+        break;
+    case YAML_LITERAL_SCALAR_STYLE:
+    case YAML_FOLDED_SCALAR_STYLE:
+        while (*end > *start && strchr(" \t\r\n", m->text[*end - 1]))
+            (*end)--;
+        while (*end < t->end_mark.index && (m->text[*end] == ' ' || m->text[*end] == '\t'))
+            (*end)++;
+        break;
+    default:
+        break;
+    }
+}
+
+static void mask_scalar(struct masker *m, const yaml_token_t *t, const char *with)
+{
+    size_t start, end;
+    scalar_range(m, t, &start, &end);
+    mask_add(m, start, end, with ? with : obs_mask_secret((const char *)t->data.scalar.value,
+                                                          m->password));
+}
+
+static int cmp_range(const void *a, const void *b)
+{
+    const struct mask_range *x = a, *y = b;
+    return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/*
+ * Scan the YAML tokens and collect the range of every redis_auth value,
+ * whatever the form: quoted keys, "key :", flow mappings, block and
+ * multi-line scalars, aliases. A value that is a collection is masked
+ * scalar by scalar. Returns the offset up to which the text was scanned:
+ * strlen(text), or less after a syntax error.
+ */
+static size_t mask_scan(struct masker *m)
+{
+    enum { S_NONE, S_KEY, S_AUTH_KEY, S_AUTH_VALUE, S_NESTED, S_INDENTLESS } st = S_NONE;
+    int depth = 0;        /* S_NESTED: collections open inside the value */
+    char *anchor = NULL;  /* an anchor waiting for its node */
+    size_t done = 0;      /* text before this offset is fully scanned */
+    size_t len = strlen(m->text);
+    yaml_parser_t parser;
+    if (!yaml_parser_initialize(&parser))
+        return 0;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)m->text, len);
+    for (;;) {
+        yaml_token_t t;
+        if (!yaml_parser_scan(&parser, &t))
+            break;
+        yaml_token_type_t type = t.type;
+        if (type == YAML_STREAM_END_TOKEN) {
+            yaml_token_delete(&t);
+            done = len;
+            break;
+        }
+        if (type == YAML_ANCHOR_TOKEN) {
+            free(anchor);
+            anchor = xstrdup((const char *)t.data.anchor.value);
+        } else if (type == YAML_SCALAR_TOKEN) {
+            bool secret = st == S_AUTH_VALUE || st == S_NESTED || st == S_INDENTLESS;
+            if (secret)
+                mask_scalar(m, &t, st == S_AUTH_VALUE ? NULL : CONF_SECRET_MISMATCH);
+            if (anchor) {
+                VEC_GROW(m->anchors, m->nanchors, m->capanchors);
+                struct mask_anchor *a = &m->anchors[m->nanchors++];
+                a->name = anchor;
+                scalar_range(m, &t, &a->start, &a->end);
+                anchor = NULL;
+            }
+            if (st == S_KEY)
+                st = str_eq((const char *)t.data.scalar.value, "redis_auth") ? S_AUTH_KEY
+                                                                              : S_NONE;
+            else if (st == S_AUTH_VALUE)
+                st = S_NONE;
+        } else if (type == YAML_ALIAS_TOKEN) {
+            if (st == S_AUTH_VALUE || st == S_NESTED || st == S_INDENTLESS)
+                for (size_t i = 0; i < m->nanchors; i++)
+                    if (str_eq(m->anchors[i].name, (const char *)t.data.alias.value))
+                        mask_add(m, m->anchors[i].start, m->anchors[i].end,
+                                 CONF_SECRET_MISMATCH);
+            if (st == S_AUTH_VALUE || st == S_KEY)
+                st = S_NONE;
+        } else if (type == YAML_TAG_TOKEN) {
+            /* "!!str": the node follows */
+        } else if (type == YAML_BLOCK_SEQUENCE_START_TOKEN ||
+                   type == YAML_BLOCK_MAPPING_START_TOKEN ||
+                   type == YAML_FLOW_SEQUENCE_START_TOKEN ||
+                   type == YAML_FLOW_MAPPING_START_TOKEN) {
+            free(anchor); /* anchors of collections are not followed */
+            anchor = NULL;
+            if (st == S_AUTH_VALUE) {
+                st = S_NESTED;
+                depth = 1;
+            } else if (st == S_NESTED) {
+                depth++;
+            } else if (st != S_INDENTLESS) {
+                st = S_NONE;
+            }
+        } else if (type == YAML_BLOCK_END_TOKEN || type == YAML_FLOW_SEQUENCE_END_TOKEN ||
+                   type == YAML_FLOW_MAPPING_END_TOKEN) {
+            if (st == S_NESTED && --depth == 0)
+                st = S_NONE;
+            else if (st != S_NESTED)
+                st = S_NONE;
+        } else if (type == YAML_BLOCK_ENTRY_TOKEN) {
+            /* "redis_auth:\n- x": a sequence at the key's own indentation */
+            if (st == S_AUTH_VALUE)
+                st = S_INDENTLESS;
+        } else if (type == YAML_KEY_TOKEN) {
+            if (st != S_NESTED)
+                st = S_KEY;
+        } else if (type == YAML_VALUE_TOKEN) {
+            if (st == S_AUTH_KEY)
+                st = S_AUTH_VALUE;
+            else if (st == S_KEY)
+                st = S_NONE; /* a key that was not a plain scalar */
+        } else if (type == YAML_FLOW_ENTRY_TOKEN) {
+            if (st != S_NESTED)
+                st = S_NONE;
+        }
+        /* a token ends where the next may begin: all before it is scanned */
+        if (st == S_NONE && !anchor)
+            done = t.end_mark.index;
+        yaml_token_delete(&t);
+    }
+    free(anchor);
+    yaml_parser_delete(&parser);
+    return done;
+}
+
+char *redis_mask_nutcracker_auth(const char *text, const char *password)
+{
+    struct masker m = {.text = text ? text : "", .password = password};
+    size_t len = strlen(m.text);
+    size_t done = mask_scan(&m);
+
+    /*
+     * After a syntax error the rest is masked line by line, from the start
+     * of the line where the scan stopped (or of a range that crosses it).
+     */
+    qsort(m.ranges, m.nranges, sizeof(*m.ranges), cmp_range);
+    size_t limit = len;
+    if (done < len) {
+        limit = done;
+        for (size_t i = m.nranges; i-- > 0;)
+            if (m.ranges[i].start < limit && m.ranges[i].end > limit)
+                limit = m.ranges[i].start;
+        while (limit > 0 && m.text[limit - 1] != '\n')
+            limit--;
+    }
+    /* ranges in order, overlaps dropped (an alias may repeat one) */
+    struct strbuf sb = {0};
+    size_t at = 0;
+    for (size_t i = 0; i < m.nranges; i++) {
+        const struct mask_range *r = &m.ranges[i];
+        if (r->start < at || r->end > limit)
+            continue;
+        sb_addn(&sb, m.text + at, r->start - at);
+        sb_add(&sb, r->with);
+        at = r->end;
+    }
+    sb_addn(&sb, m.text + at, limit - at);
+    mask_auth_lines(&sb, m.text + limit, password);
+    for (size_t i = 0; i < m.nanchors; i++)
+        free(m.anchors[i].name);
+    free(m.anchors);
+    free(m.ranges);
+
+    /* whatever form escaped the above: the password itself never shows */
+    if (password && *password && strstr(sb_str(&sb), password)) {
+        struct strbuf out = {0};
+        const char *p = sb_str(&sb), *hit;
+        size_t plen = strlen(password);
+        while ((hit = strstr(p, password))) {
+            sb_addn(&out, p, (size_t)(hit - p));
+            sb_add(&out, CONF_SECRET_PLACEHOLDER);
+            p = hit + plen;
+        }
+        sb_add(&out, p);
+        sb_release(&sb);
+        return sb_detach(&out);
     }
     return sb_detach(&sb);
 }

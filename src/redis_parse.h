@@ -73,7 +73,10 @@ const char *obs_mask_secret(const char *value, const char *password);
 /*
  * nutcracker.yml text with the value of every redis_auth key replaced by
  * obs_mask_secret(value, password), keeping the quotes and everything
- * else byte for byte. Caller frees.
+ * else byte for byte. Any YAML form counts (quoted keys, flow mappings,
+ * block scalars, aliases); text that is not valid YAML is masked line by
+ * line from the error on; and any remaining occurrence of `password` is
+ * replaced by CONF_SECRET_PLACEHOLDER. Caller frees.
  */
 char *redis_mask_nutcracker_auth(const char *text, const char *password);
 

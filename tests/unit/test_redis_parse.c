@@ -412,9 +412,45 @@ TEST(mask_nutcracker_auth)
     m = redis_mask_nutcracker_auth("a: 1\n\nb: 2", "pw");
     CHECK_STR_EQ(m, "a: 1\n\nb: 2");
     free(m);
+    m = redis_mask_nutcracker_auth("a: 1\n\nb: 2", "pw");
+    CHECK_STR_EQ(m, "a: 1\n\nb: 2");
+    free(m);
     m = redis_mask_nutcracker_auth(NULL, "pw");
     CHECK_STR_EQ(m, "");
     free(m);
+}
+
+/* a hand-edited nutcracker.yml: every YAML form of the key and value is masked */
+TEST(mask_nutcracker_auth_any_yaml_form)
+{
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"p:\n  redis_auth : s3cret\n", "p:\n  redis_auth : <secret>\n"},
+        {"p:\n  \"redis_auth\": s3cret\n", "p:\n  \"redis_auth\": <secret>\n"},
+        {"p:\n  'redis_auth': oldpw\n", "p:\n  'redis_auth': <secret-mismatch>\n"},
+        {"p: {listen: 1, redis_auth: s3cret}\n", "p: {listen: 1, redis_auth: <secret>}\n"},
+        {"p:\n  redis_auth:\n    oldpw\n  x: 1\n", "p:\n  redis_auth:\n    <secret-mismatch>\n  x: 1\n"},
+        {"p:\n  redis_auth: |-\n    s3cret\n\n  x: 1\n", "p:\n  redis_auth: <secret>\n\n  x: 1\n"},
+        {"p:\n  redis_auth: >\r\n    oldpw\r\n", "p:\n  redis_auth: <secret-mismatch>\r\n"},
+        {"p:\n  redis_auth: \"old\n    pw\"\n", "p:\n  redis_auth: \"<secret-mismatch>\"\n"},
+        {"p:\n  redis_auth: !!str s3cret\n", "p:\n  redis_auth: !!str <secret>\n"},
+        {"x: &a oldpw\np:\n  redis_auth: *a\n", "x: &a <secret-mismatch>\np:\n  redis_auth: *a\n"},
+        {"p:\n  redis_auth:\n  - oldpw\n  x: 1\n", "p:\n  redis_auth:\n  - <secret-mismatch>\n  x: 1\n"},
+        {"p:\n  redis_auth: {a: oldpw}\n", "p:\n  redis_auth: {<secret-mismatch>: <secret-mismatch>}\n"},
+        /* not YAML: line by line from the error on, and the password never */
+        {"p:\n  redis_auth: s3cret\n  x: [\n", "p:\n  redis_auth: <secret>\n  x: [\n"},
+        {"p:\n  x: [\n  {redis_auth: oldpw}\n", "p:\n  x: [\n  {redis_auth: <secret-mismatch>}\n"},
+        {"p:\n  x: [\n  \xff{redis_auth: oldpw}\n", "p:\n  x: [\n  \xff{redis_auth: <secret-mismatch>\n"},
+        {"p: \xff\n  k: s3cret\n", "p: \xff\n  k: <secret>\n"},
+        {"p:\n  other_key: s3cret\n", "p:\n  other_key: <secret>\n"},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *m = redis_mask_nutcracker_auth(cases[i].in, "s3cret");
+        CHECK_STR_EQ(m, cases[i].want);
+        CHECK(!strstr(m, "s3cret") && !strstr(m, "oldpw") && !strstr(m, "old\n"));
+        free(m);
+    }
 }
 
 TEST(nutcracker_servers)
@@ -505,6 +541,7 @@ int main(void)
     RUN(config_get);
     RUN(mask_secret);
     RUN(mask_nutcracker_auth);
+    RUN(mask_nutcracker_auth_any_yaml_form);
     RUN(nutcracker_servers);
     RUN(proxy_stats);
     RUN(reach_from_errors);
