@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# test_reconcile.sh - rmgr reconcile against a real local cluster, specs from a
+# local git repository (file://), notifications to a loopback HTTP receiver.
+#
+#   1. cron style: report-only runs post ONE drift-found across repeated runs
+#      (state file), --apply converges and posts ONE drift-resolved, later runs
+#      post nothing; commit id and subject travel into the payloads and logs
+#   2. one broken spec in the repository: exit 1, the good cluster is still
+#      reconciled
+#   3. --watch daemon with a long interval: SIGKILL a master, Sentinel fails
+#      over, the proxy is repointed within seconds (writes through it succeed,
+#      nutcracker.yml names the new master); SIGHUP reloads and the run it
+#      triggers starts the dead master again as a replica; SIGTERM exits 0
+#
+# Every process started (by the harness or by rmgr) is tracked and stopped.
+# shellcheck disable=SC2317  # functions called indirectly through h_check
+set -u
+TESTS_DIR=${RMGR_TESTS_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+RMGR=${RMGR_BIN:-$(cd "$TESTS_DIR/.." && pwd)/rmgr}
+PY=/usr/bin/python3
+. "$TESTS_DIR/harness.sh"
+h_init reconcile
+
+# locks (lock_default_path) and caches stay inside the test directory
+export XDG_RUNTIME_DIR=$H_DIR/run XDG_CACHE_HOME=$H_DIR/xdg-cache
+mkdir -p "$XDG_RUNTIME_DIR"
+export RMGR_TEST_PASSWORD="pw-$RANDOM-secret-$$"
+PW=$RMGR_TEST_PASSWORD
+CLUSTER=rtest
+BASE=$H_DIR/base
+CACHE=$H_DIR/cache
+HOOKLOG=$H_DIR/hook.log
+: >"$HOOKLOG"
+
+fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
+
+# ---------------------------------------------------------------- receiver
+
+cat >"$H_DIR/hook.py" <<'EOF'
+import http.server, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(out, "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
+EOF
+HOOK_PORT=$(h_free_port) || fatal "no free port"
+"$PY" "$H_DIR/hook.py" "$HOOK_PORT" "$HOOKLOG" >"$H_DIR/hook.out" 2>&1 &
+h_track $! hook.py || fatal "webhook receiver did not start"
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$HOOK_PORT") 2>/dev/null && break; sleep 0.05; done
+HOOK="http://127.0.0.1:$HOOK_PORT/hook"
+hooks() { grep -c "\"event\":\"$1\"" "$HOOKLOG"; }
+
+# ---------------------------------------------------------------- spec repository
+
+for v in M1 R1 M2 R2 S1 S2 S3 PX ST; do
+    printf -v "$v" '%s' "$(h_free_port)" || fatal "no free port"
+done
+spec() { # spec MAXMEMORY
+    cat <<EOF
+cluster: $CLUSTER
+defaults:
+  transport: local
+  base_dir: $BASE
+auth:
+  password_env: RMGR_TEST_PASSWORD
+redis:
+  config:
+    maxmemory: $1
+    save: ""
+    appendonly: "no"
+    repl-diskless-sync-delay: 0
+shards:
+  - name: shard1
+    master: 127.0.0.1:$M1
+    replicas: [127.0.0.1:$R1]
+  - name: shard2
+    master: 127.0.0.1:$M2
+    replicas: [127.0.0.1:$R2]
+sentinel:
+  quorum: 2
+  down_after_ms: 2000
+  failover_timeout_ms: 60000
+  nodes: [127.0.0.1:$S1, 127.0.0.1:$S2, 127.0.0.1:$S3]
+proxies:
+  - host: 127.0.0.1
+    listen: 127.0.0.1:$PX
+    stats_port: $ST
+EOF
+}
+git init -q --bare "$H_DIR/specs.git"
+git clone -q "$H_DIR/specs.git" "$H_DIR/work" 2>/dev/null
+gitw() { git -C "$H_DIR/work" -c user.name=test -c user.email=test@example.invalid "$@"; }
+commit() { # commit SUBJECT: commit everything in the work tree and push
+    gitw add -A && gitw commit -q -m "$1" && gitw push -q origin HEAD 2>/dev/null
+    gitw rev-parse HEAD
+}
+mkdir -p "$H_DIR/work/specs"
+spec 64mb >"$H_DIR/work/specs/$CLUSTER.yaml"
+C1=$(commit "Add cluster $CLUSTER") || fatal "cannot commit"
+REPO="file://$H_DIR/specs.git"
+
+# track_all: hand every daemon rmgr started (by its pidfile) to the harness
+track_all() {
+    local f kind
+    for f in "$BASE/$CLUSTER"/*/*.pid; do
+        [ -e "$f" ] || continue
+        case $f in */redis-*) kind=redis-server ;; */sentinel-*) kind=redis-sentinel ;; *) kind=nutcracker ;; esac
+        h_track_pidfile "$f" "$kind" >/dev/null 2>&1
+    done
+}
+
+# the first commit, deployed with rmgr apply
+OUT=$("$RMGR" apply --repo "$REPO" --path specs --cache-dir "$CACHE" --auto-approve 2>&1) ||
+    OUT=$("$RMGR" apply -f "$H_DIR/work/specs/$CLUSTER.yaml" --auto-approve 2>&1)
+APPLY_RC=$?
+track_all
+h_check "cluster deployed with rmgr apply" [ "$APPLY_RC" -eq 0 ]
+[ "$APPLY_RC" -eq 0 ] || { echo "$OUT"; fatal "apply failed"; }
+h_check "proxy answers" [ "$(h_cli "$PX" -a "$PW" SET k0 v0 2>/dev/null)" = OK ]
+
+# ---------------------------------------------------------------- 1. cron style
+
+RC_ARGS=(--repo "$REPO" --path specs --cache-dir "$CACHE" --webhook "$HOOK"
+         --webhook-format generic --webhook-retries 1)
+reconcile() { # reconcile ARGS...: sets OUT (the log) and RC
+    OUT=$("$RMGR" reconcile --once "${RC_ARGS[@]}" "$@" 2>&1); RC=$?
+    printf '%s\n' "$OUT" >>"$H_DIR/all.log"
+}
+
+reconcile
+h_check "in sync: exit 0" [ "$RC" -eq 0 ]
+h_check "in sync: logged with cluster and commit" \
+    grep -q "in-sync cluster=$CLUSTER commit=${C1:0:12}" <<<"$OUT"
+h_check "in sync: nothing posted" [ ! -s "$HOOKLOG" ]
+
+spec 48mb >"$H_DIR/work/specs/$CLUSTER.yaml"
+C2=$(commit "Lower maxmemory to 48mb") || fatal "cannot commit"
+for i in 1 2 3; do
+    reconcile
+    h_check "report-only run $i: exit 0, drift logged" \
+        eval '[ "$RC" -eq 0 ] && grep -q "drift cluster=$CLUSTER commit=${C2:0:12}" <<<"$OUT"'
+done
+h_check "report-only runs posted exactly one drift-found" [ "$(hooks drift-found)" -eq 1 ]
+h_check "the drift payload names commit and subject" \
+    grep -q "\"commit\":\"$C2\",\"subject\":\"Lower maxmemory to 48mb\"" "$HOOKLOG"
+h_check "report-only changed nothing" \
+    [ "$(h_cli "$M1" -a "$PW" CONFIG GET maxmemory 2>/dev/null | tail -n1)" = 67108864 ]
+reconcile --detailed-exitcode
+h_check "--detailed-exitcode: 2 while drift remains" [ "$RC" -eq 2 ]
+
+reconcile --apply --log-format json
+h_check "--apply: exit 0" [ "$RC" -eq 0 ]
+ok=1
+for p in "$M1" "$R1" "$M2" "$R2"; do
+    [ "$(h_cli "$p" -a "$PW" CONFIG GET maxmemory 2>/dev/null | tail -n1)" = 50331648 ] || ok=0
+done
+h_check "--apply: every redis has maxmemory 48mb" [ "$ok" = 1 ]
+h_check "--apply: one apply-succeeded, one drift-resolved, still one drift-found" \
+    eval '[ "$(hooks apply-succeeded)" -eq 1 ] && [ "$(hooks drift-resolved)" -eq 1 ] &&
+          [ "$(hooks drift-found)" -eq 1 ]'
+h_check "--log-format json: every line is JSON with an event" \
+    "$PY" -c 'import json, sys
+for line in sys.stdin:
+    d = json.loads(line); assert d["event"] and d["time"] and d["level"], line
+    if d["event"].startswith(("apply", "drift")): assert d["cluster"] and d["commit"], line' <<<"$OUT"
+h_check "--log-format json: the apply's steps are logged" \
+    grep -q '"event":"apply-step","cluster":"'"$CLUSTER"'","commit":"'"$C2"'"' <<<"$OUT"
+
+posted=$(wc -l <"$HOOKLOG")
+reconcile --apply
+reconcile
+h_check "converged: later runs exit 0 and post nothing" \
+    eval '[ "$RC" -eq 0 ] && [ "$(wc -l <"$HOOKLOG")" -eq "$posted" ]'
+h_check "drift state file per cluster under the cache dir" [ -s "$CACHE/state/$CLUSTER.json" ]
+
+# ---------------------------------------------------------------- 2. isolation
+
+printf 'cluster: broken\nshards: nope\n' >"$H_DIR/work/specs/broken.yaml"
+commit "Add a broken spec" >/dev/null || fatal "cannot commit"
+reconcile --apply
+h_check "a broken spec: exit 1" [ "$RC" -eq 1 ]
+h_check "a broken spec: its error is logged by repository path" \
+    grep -q "spec-error.*file=specs/broken.yaml" <<<"$OUT"
+h_check "a broken spec: the good cluster is still reconciled" \
+    grep -q "in-sync cluster=$CLUSTER" <<<"$OUT"
+gitw rm -q specs/broken.yaml
+commit "Remove the broken spec" >/dev/null || fatal "cannot commit"
+
+# ---------------------------------------------------------------- 3. --watch
+
+DLOG=$H_DIR/daemon.log
+"$RMGR" reconcile "${RC_ARGS[@]}" --watch --apply --interval 1h --log-level debug \
+    --log-file "$DLOG" 2>"$H_DIR/daemon.err" &
+DAEMON=$!
+h_track "$DAEMON" rmgr
+wait_log() { # wait_log PATTERN COUNT TIMEOUT_S
+    local deadline=$(( $(date +%s) + $3 ))
+    while [ "$(grep -c -- "$1" "$DLOG" 2>/dev/null)" -lt "$2" ]; do
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+}
+h_check "daemon: subscribed to all 3 sentinels" wait_log "watch-subscribed cluster=$CLUSTER" 3 10
+h_check "daemon: first run done" wait_log "run-done" 1 20
+
+proxy_conf=$BASE/$CLUSTER/proxy-$PX/nutcracker.yml
+h_check "proxy points at the first master" grep -q "127.0.0.1:$M1:1 shard1" "$proxy_conf"
+# a key that the proxy sends to shard1
+key=
+for i in $(seq 200); do
+    h_cli "$PX" -a "$PW" SET "probe$i" x >/dev/null 2>&1
+    if [ "$(h_cli "$M1" -a "$PW" EXISTS "probe$i" 2>/dev/null)" = 1 ]; then key=probe$i; break; fi
+done
+h_check "found a key on shard1" [ -n "$key" ]
+
+m1pid=$(tr -dc 0-9 <"$BASE/$CLUSTER/redis-$M1/redis.pid")
+t_kill=$(date +%s%3N)
+kill -KILL "$m1pid"
+repointed() {
+    grep -q "127.0.0.1:$R1:1 shard1" "$proxy_conf" &&
+        [ "$(h_cli "$PX" -a "$PW" SET "$key" after 2>/dev/null)" = OK ] &&
+        [ "$(h_cli "$R1" -a "$PW" GET "$key" 2>/dev/null)" = after ]
+}
+deadline=$(( t_kill + 15000 ))
+until repointed; do
+    [ "$(date +%s%3N)" -ge "$deadline" ] && break
+    sleep 0.02
+done
+t_ok=$(date +%s%3N)
+track_all
+h_check "watch: proxy repointed to the promoted replica, writes succeed ($((t_ok - t_kill)) ms after the kill)" repointed
+h_check "watch: well before the interval (< 15 s after the kill)" [ $((t_ok - t_kill)) -lt 15000 ]
+h_check "watch: quorum logged and repoint timed" \
+    eval 'grep -q "failover cluster=$CLUSTER commit=" "$DLOG" && grep -q "repointed cluster=$CLUSTER .*took_ms=" "$DLOG"'
+grep -h "repointed cluster=" "$DLOG" | sed 's/^/# /'
+for _ in $(seq 100); do [ "$(hooks failover-observed)" -ge 1 ] && break; sleep 0.05; done
+h_check "watch: failover-observed posted" [ "$(hooks failover-observed)" -ge 1 ]
+h_check "watch: no full run happened in between (only the first)" [ "$(grep -c run-done "$DLOG")" -eq 1 ]
+
+kill -HUP "$DAEMON"
+h_check "SIGHUP: options reloaded" wait_log "reloaded" 1 10
+h_check "SIGHUP: a run follows at once" wait_log "run-done" 2 60
+track_all
+h_check "the run healed the old master: a replica of the new one" \
+    eval '[ "$(h_cli "$M1" -a "$PW" ROLE 2>/dev/null | head -n1)" = slave ] &&
+          h_cli "$M1" -a "$PW" INFO replication 2>/dev/null | grep -q "master_port:$R1"'
+
+kill -TERM "$DAEMON"
+wait "$DAEMON"
+h_check "SIGTERM: the daemon exits 0" [ $? -eq 0 ]
+h_check "SIGTERM: clean stop logged" grep -q "daemon-stop" "$DLOG"
+
+# ---------------------------------------------------------------- secrets
+
+cat "$H_DIR/all.log" "$DLOG" "$H_DIR/daemon.err" "$HOOKLOG" >"$H_DIR/everything"
+h_check "the password appears in no log and no payload" [ "$(grep -c -- "$PW" "$H_DIR/everything")" -eq 0 ]
+
+track_all
+h_done
