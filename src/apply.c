@@ -383,9 +383,13 @@ static char *argv_summary(const char *const *argv)
     return sb_detach(&sb);
 }
 
-/* Run argv on host h; 0 when it exited 0, else -1 and *err. *out (may be NULL) gets stdout. */
-static int host_run(struct run *r, struct hostc *h, const char *const *argv, char **out,
-                    char **err)
+/*
+ * Run argv on host h; 0 when it exited 0, else -1 and *err naming `shown`
+ * (the command as the user knows it; NULL: argv). *out (may be NULL) gets
+ * stdout.
+ */
+static int host_run_as(struct run *r, struct hostc *h, const char *const *argv,
+                       const char *const *shown, char **out, char **err)
 {
     struct transport *t = host_transport(r, h, err);
     if (!t)
@@ -398,7 +402,7 @@ static int host_run(struct run *r, struct hostc *h, const char *const *argv, cha
     }
     int rc = 0;
     if (er.status != 0) {
-        char *cmd = argv_summary(argv);
+        char *cmd = argv_summary(shown ? shown : argv);
         char *why = exec_reason(&er);
         *err = xasprintf("'%s' failed with status %d: %s", cmd, er.status, why);
         free(cmd);
@@ -410,6 +414,12 @@ static int host_run(struct run *r, struct hostc *h, const char *const *argv, cha
     }
     exec_result_release(&er);
     return rc;
+}
+
+static int host_run(struct run *r, struct hostc *h, const char *const *argv, char **out,
+                    char **err)
+{
+    return host_run_as(r, h, argv, NULL, out, err);
 }
 
 /* "\n  last lines of LOG:\n    ..." for a message, or "" when it cannot be read. Caller frees. */
@@ -813,7 +823,7 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
     cmd[3] = "sh";
     for (size_t i = 0; i < n; i++)
         cmd[4 + i] = argv[i];
-    int rc = host_run(r, h, cmd, NULL, err);
+    int rc = host_run_as(r, h, cmd, (const char *const *)argv, NULL, err);
     free(cmd);
     apply_argv_free(argv);
     if (rc < 0 && h->t) { /* it ran (the host answered): its log may say why */

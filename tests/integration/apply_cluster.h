@@ -37,6 +37,7 @@ struct ac {
     char *hosts_yaml;       /* "hosts:\n  h1: ...": ssh tests; NULL: local */
     const char *host;       /* how addresses name the host: "h1" or "127.0.0.1" */
     bool ship;              /* binaries.ship */
+    const char *redis_server_bin; /* binaries.redis_server; NULL: the default */
 
     int nshards;
     char shard[AC_MAX_SHARDS][24];
@@ -108,8 +109,12 @@ static inline void ac_write_spec(const struct ac *c)
         sb_add(&sb, c->hosts_yaml);
     sb_addf(&sb, "defaults:\n  transport: %s\n  base_dir: %s\n", c->hosts_yaml ? "ssh" : "local",
             c->base);
+    if (c->ship || c->redis_server_bin)
+        sb_add(&sb, "  binaries:\n");
     if (c->ship)
-        sb_add(&sb, "  binaries:\n    ship: true\n");
+        sb_add(&sb, "    ship: true\n");
+    if (c->redis_server_bin)
+        sb_addf(&sb, "    redis_server: %s\n", c->redis_server_bin);
     if (c->password_env)
         sb_addf(&sb, "auth:\n  password_env: %s\n", c->password_env);
     sb_addf(&sb,

@@ -665,6 +665,37 @@ TEST(an_interrupted_apply_is_finished_by_the_next)
     ac_release(&c);
 }
 
+/* ---- a failed step ------------------------------------------------------ */
+
+TEST(a_failed_step_stops_the_run)
+{
+    struct ac c;
+    ac_init(&c, H, "broken", 2, 1, 1);
+    c.redis_server_bin = "/nonexistent/redis-server";
+    ac_write_spec(&c);
+    struct ac_run r = ac_apply(&c, 1, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    /* the four install-files ran, the first start failed, the rest did not run */
+    CHECK_CONTAINS(r.out, "Apply failed: 4 done, 1 failed, 9 not run.");
+    CHECK_CONTAINS(r.out, "Not run:");
+    CHECK_CONTAINS(r.err, "'/nonexistent/redis-server ");
+    CHECK_CONTAINS(r.err, "failed with status 127");
+    CHECK(!strstr(r.out, "check: every replica"));
+    ac_run_release(&r);
+    CHECK(!harness_wait_port(HARNESS_IP, c.sentinel[0], 1));
+    CHECK(!harness_wait_port(HARNESS_IP, c.proxy, 1));
+
+    c.redis_server_bin = NULL;
+    ac_write_spec(&c);
+    r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "Apply complete: 10 done.");
+    ac_run_release(&r);
+    CHECK(ac_track(&c));
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+    ac_release(&c);
+}
+
 /* ---- usage ------------------------------------------------------------- */
 
 TEST(usage_errors_exit_2)
@@ -710,6 +741,7 @@ int main(void)
     RUN(saved_plan_applies_until_stale);
     RUN(a_held_lock_refuses_or_is_waited_for);
     RUN(an_interrupted_apply_is_finished_by_the_next);
+    RUN(a_failed_step_stops_the_run);
     harness_cleanup(H);
     ac_release(&F);
     return test_done();
