@@ -29,6 +29,8 @@ finish() {
     leftover=
     for i in "${pids[@]}"; do h_starttime "$i" >/dev/null && leftover+=" $i"; done
     h_check "6: every process stopped (sshd, redis, sentinel, nutcracker)" [ -z "$leftover" ]
+    h_check "6: no untracked process was left in the namespaces ${WT_LEFTOVER:+($WT_LEFTOVER)}" \
+        [ -z "$WT_LEFTOVER" ]
     leftover=
     for ns in $(ip netns list 2>/dev/null | cut -d' ' -f1); do
         case $ns in "$WT_PREFIX"-*) leftover+=" $ns" ;; esac

@@ -40,6 +40,7 @@ WT_PREFIX=rmgr-t-$$
 WT_DIR=
 WT_ROUTE=0
 WT_NETS=()       # namespaces we created
+WT_LEFTOVER=     # untracked processes wt_cleanup found in them
 
 _wt_now_ms() { date +%s%3N; }
 
@@ -295,7 +296,8 @@ wt_cleanup() {
     [ ${#idx[@]} -gt 0 ] && _h_stop_indexes "${idx[@]}"
     for ns in "${WT_NETS[@]}"; do
         pids=$(_wt_kill_ns_pids "$ns")
-        [ -n "$pids" ] && echo "walkthrough: untracked processes were left in $ns: $pids" >&2
+        [ -n "$pids" ] && WT_LEFTOVER+="$ns: $pids; " &&
+            echo "walkthrough: untracked processes were left in $ns: $pids" >&2
         ip netns del "$ns" 2>/dev/null || echo "walkthrough: cannot delete namespace $ns" >&2
     done
     WT_NETS=()
