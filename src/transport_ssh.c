@@ -609,7 +609,10 @@ static int ssh_connect(struct ssh_transport *st, char **err)
         goto fail;
     }
     libssh2_session_set_blocking(st->session, 1);
-    libssh2_session_set_timeout(st->session, st->base.opts.connect_timeout_ms);
+    /* libssh2 1.10 measures its timeout with time(2), in whole seconds: a wait
+     * that crosses a second boundary counts as a full second. Give it a second
+     * of slack so a 1000 ms timeout cannot expire after a few milliseconds. */
+    libssh2_session_set_timeout(st->session, st->base.opts.connect_timeout_ms + 1000);
 
     kh = libssh2_knownhost_init(st->session);
     if (!kh) {
@@ -643,7 +646,7 @@ static int ssh_connect(struct ssh_transport *st, char **err)
 
     if ((st->identity ? auth_with_key(st, err) : auth_with_agent(st, err)) < 0)
         goto fail;
-    libssh2_session_set_timeout(st->session, st->base.opts.command_timeout_ms);
+    libssh2_session_set_timeout(st->session, st->base.opts.command_timeout_ms + 1000);
     return 0;
 
 fail:
