@@ -510,7 +510,15 @@ static void files_step(struct builder *b, enum instance_kind inst, enum step_wav
                        const char *group, const char *shard, const struct spec_addr *a,
                        const struct obs_files *f, const char *conf_name)
 {
-    if (!f->checked || (f->dir_present && f->conf_present))
+    if (!f->checked) {
+        /* silence here would turn "cannot look" into "nothing to do" */
+        warn(b, "files of %s %s:%d could not be checked (%s): the plan does not cover them",
+             instance_kind_name(inst), a->host ? a->host : a->ip, a->port,
+             f->error ? f->error : "host not reachable");
+        b->p->unreachable++;
+        return;
+    }
+    if (f->dir_present && f->conf_present)
         return;
     struct step *st = add_step(b, STEP_INSTALL_FILES, ACTION_CREATE, SAFETY_SAFE, wave, inst,
                                group, a, "%s",
