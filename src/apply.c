@@ -942,7 +942,7 @@ static int do_remove_files(struct run *r, struct hostc *h, const struct step *st
     return rc;
 }
 
-/* Commands on the redis of step st; `cmds` is a list of argv, NULL-terminated per entry. */
+/* replicaof / config-set / config-rewrite on the redis of step st, then CONFIG REWRITE. */
 static int do_redis(struct run *r, const struct step *st, char **err)
 {
     redisContext *c = rconnect(r, st->ip, st->port, true, err);

@@ -27,7 +27,7 @@
 #define APPLY_DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define APPLY_DEFAULT_COMMAND_TIMEOUT_MS 5000
 #define APPLY_DEFAULT_READY_TIMEOUT_MS 10000    /* a started instance answers PING */
-#define APPLY_DEFAULT_STOP_TIMEOUT_MS 15000     /* TERM -> KILL (a master waits 10 s for replicas) */
+#define APPLY_DEFAULT_STOP_TIMEOUT_MS 15000     /* TERM -> KILL (a master waits 10 s) */
 #define APPLY_DEFAULT_REPL_TIMEOUT_MS 30000     /* every replica linked to its master */
 #define APPLY_DEFAULT_SENTINEL_TIMEOUT_MS 15000 /* sentinels agree and know each other */
 

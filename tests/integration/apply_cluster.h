@@ -196,7 +196,7 @@ static inline void ac_show(const char *what, const struct ac_run *r)
            r->err);
 }
 
-/* `rmgr apply -f SPEC --auto-approve --lock-file LOCK [extra]`; shown when the exit is not `want`. */
+/* `rmgr apply -f SPEC --auto-approve --lock-file LOCK [extra]`, shown unless it exits `want`. */
 static inline struct ac_run ac_apply(const struct ac *c, int want, const char *extra)
 {
     struct ac_run r = extra ? ac_rmgr("apply", "-f", c->spec, "--auto-approve", "--lock-file",

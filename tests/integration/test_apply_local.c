@@ -619,7 +619,8 @@ TEST(a_held_lock_refuses_or_is_waited_for)
     CHECK_INT_EQ(s1, 0);
     CHECK_INT_EQ(s2, 0);
     const char *o1 = sb_str(&b1.out), *o2 = sb_str(&b2.out);
-    bool one_acted = (strstr(o1, "Apply complete") != NULL) != (strstr(o2, "Apply complete") != NULL);
+    bool acted1 = strstr(o1, "Apply complete") != NULL, acted2 = strstr(o2, "Apply complete") != NULL;
+    bool one_acted = acted1 != acted2;
     CHECK(one_acted);
     CHECK(strstr(o1, "No changes.") || strstr(o2, "No changes."));
     if (!one_acted)
