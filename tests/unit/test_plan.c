@@ -459,8 +459,8 @@ TEST(observed_json_rejects_bad_input)
         "{\"redis\": [{\"ip\": \"127.0.0.1\", \"port\": 7001, \"reach\": \"maybe\"}]}",
         "{\"redis\": [{\"ip\": \"127.0.0.1\", \"port\": 70001, \"reach\": \"ok\"}]}",
         "{\"redis\": [{\"ip\": \"127.0.0.1\", \"port\": 7001, \"reach\": \"ok\", \"kyes\": 1}]}",
-        "{\"sentinels\": [{\"ip\": \"127.0.0.1\", \"port\": 1, \"reach\": \"ok\", "
-        "\"masters\": [{\"ip\": \"x\"}]}]}",
+        ("{\"sentinels\": [{\"ip\": \"127.0.0.1\", \"port\": 1, \"reach\": \"ok\", "
+         "\"masters\": [{\"ip\": \"x\"}]}]}"),
         "{\"proxies\": {}}",
     };
     for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
