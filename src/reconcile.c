@@ -510,10 +510,15 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     struct plan_counts c = plan_count(s->plan);
     log_event(LOG_INFO, "apply-start", cluster, j->commit, NULL, 0,
               "applying: %zu to add, %zu to change, %zu to remove", c.add, c.change, c.remove);
-    struct apply_cli_options co = {.accept_new_host_keys = o->accept_new_host_keys,
-                                   .no_color = true};
-    struct apply_options ao =
-        apply_cli_run_options(&co, o->connect_timeout_ms, o->command_timeout_ms);
+    struct apply_options ao = {
+        .transport = {.accept_new_host_keys = o->accept_new_host_keys},
+        .connect_timeout_ms = o->connect_timeout_ms,
+        .command_timeout_ms = o->command_timeout_ms,
+    };
+    /* an ssh handshake may take longer than a redis connect: only raise its timeout */
+    if (o->connect_timeout_ms > 0)
+        ao.transport.connect_timeout_ms = o->connect_timeout_ms > 5000 ? o->connect_timeout_ms
+                                                                       : 5000;
     struct progress_sink sink = {cluster, j->commit, {0}};
     cookie_io_functions_t io = {.write = progress_write, .close = progress_close};
     FILE *out = fopencookie(&sink, "w", io);
