@@ -643,7 +643,8 @@ char *redis_mask_nutcracker_auth(const char *text, const char *password)
      * After a syntax error the rest is masked line by line, from the start
      * of the line where the scan stopped (or of a range that crosses it).
      */
-    qsort(m.ranges, m.nranges, sizeof(*m.ranges), cmp_range);
+    if (m.nranges) /* qsort(NULL, 0, ...) is undefined behaviour */
+        qsort(m.ranges, m.nranges, sizeof(*m.ranges), cmp_range);
     size_t limit = len;
     if (done < len) {
         limit = done;
