@@ -602,17 +602,26 @@ static int repoint_proxy(struct repoint_arg *a)
     char *pidfile = conf_pidfile_path(s, "proxy", port);
     char *logfile = conf_logfile_path(s, "proxy", port);
     char *bin = nutcracker_bin(s);
-    char stats[16];
-    snprintf(stats, sizeof(stats), "%d", p->stats_port);
+    char **argv = NULL;
     int rc = -1;
     if (transport_write_file(t, conf, text, strlen(text), a->password ? 0600 : 0640, &err) < 0)
         goto out;
     if (stop_proxy(t, local, pidfile, conf, &err) < 0)
         goto out;
-    const char *argv[] = {bin, "-d", "-c", conf, "-p", pidfile, "-o", logfile,
-                          "-s", stats, "-a", p->host_ip, NULL};
+    /*
+     * The command line apply uses, so pid checks and later applies agree. No
+     * umask wrapper as apply has for redis: nutcracker writes only its pid
+     * and log, and the extra sh would cost an exec on this fast path.
+     */
+    struct step st = {.kind = STEP_START, .instance = INSTANCE_PROXY, .ip = p->host_ip,
+                      .port = port};
+    argv = apply_start_argv(s, &st, bin);
+    if (!argv) {
+        err = xasprintf("no start command for the proxy");
+        goto out;
+    }
     struct exec_result r = {0};
-    if (transport_exec(t, argv, &r, &err) < 0) {
+    if (transport_exec(t, (const char *const *)argv, &r, &err) < 0) {
         exec_result_release(&r);
         goto out;
     }
@@ -645,6 +654,7 @@ out:
     free(pidfile);
     free(logfile);
     free(bin);
+    apply_argv_free(argv);
     transport_close(t);
     return rc;
 }
