@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,8 +238,21 @@ int read_file(const char *path, size_t max_size, char **out, size_t *out_len)
 
 int write_file_atomic(const char *path, const void *data, size_t len, int mode)
 {
-    char *tmp = xasprintf("%s.rmgr-tmp.%ld", path, (long)getpid());
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    /*
+     * A temporary name of our own: unique per call (threads of one process
+     * may replace the same file), created exclusively and never through a
+     * symlink (someone may have planted one at a name they could guess).
+     */
+    static atomic_uint seq;
+    char *tmp = NULL;
+    int fd = -1;
+    for (int attempt = 0; fd < 0 && attempt < 100; attempt++) {
+        free(tmp);
+        tmp = xasprintf("%s.rmgr-tmp.%ld.%u", path, (long)getpid(), atomic_fetch_add(&seq, 1));
+        fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+        if (fd < 0 && errno != EEXIST)
+            break;
+    }
     if (fd < 0)
         goto fail;
     if (fchmod(fd, (mode_t)mode) < 0)

@@ -72,8 +72,9 @@ bool parse_duration_ms(const char *s, long *out_ms);
 int read_file(const char *path, size_t max_size, char **out, size_t *out_len);
 
 /*
- * Replace a file atomically: write to a temporary name beside it, fsync,
- * rename over the target, fsync the directory. Returns 0 or -1 with errno.
+ * Replace a file atomically: write to a temporary name beside it (unique per
+ * call, created with O_EXCL|O_NOFOLLOW), fsync, rename over the target, fsync
+ * the directory. Safe from several threads at once. Returns 0 or -1 with errno.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 
