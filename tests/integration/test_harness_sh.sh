@@ -16,7 +16,7 @@ if [ "${1:-}" = child ]; then
         term) kill -TERM $$; sleep 5 ;;
         int) kill -INT $$; sleep 5 ;;
     esac
-    exit 0
+    exit 4 # the signal did not end it
 fi
 
 sleep 120 & bystander=$!
@@ -69,10 +69,14 @@ for p in "$npid" "$spid" "$rpid"; do
 done
 h_check "bystander alive" h_alive "$bystander"
 
-# a dying test still stops what it started
+# a dying test still stops what it started. The child gets default signal
+# handling: started in the background (tests run in parallel), it would
+# inherit an ignored SIGINT, which bash can neither trap nor reset.
 for how in exit term int; do
-    out=$(bash "$0" child "$how" 2>/dev/null)
+    out=$(env --default-signal=INT,TERM bash "$0" child "$how" 2>/dev/null); rc=$?
+    case $how in exit) want=1 ;; term) want=$((128 + 15)) ;; int) want=$((128 + 2)) ;; esac
     cpid=${out%% *} cdir=${out#* }
+    h_check "child ($how) ended as told (status $rc, want $want)" [ "$rc" -eq "$want" ]
     h_check "child ($how) started a redis" eval '[ -n "$cpid" ] && [ "$cpid" != "$out" ]'
     h_check "child ($how) redis gone" eval "! h_alive ${cpid:-0}"
     h_check "child ($how) dir removed" [ ! -e "$cdir" ]
