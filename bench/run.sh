@@ -3,7 +3,7 @@
 #
 # failover_repoint: a local cluster (3 shards, 3 sentinels, 1 nutcracker)
 # deployed with `rmgr apply` into a temporary directory, `rmgr reconcile
-# --watch --interval 1h` following it, and bench/failover_repoint.c forcing
+# --watch --apply --interval 1h` following it, and bench/failover_repoint.c forcing
 # BENCH_RUNS (default 20) failovers with SENTINEL FAILOVER and measuring, as
 # a client sees it, the time from the quorum's +switch-master to the first SET
 # through the proxy that lands on the new master. Prints every run, p50/p90,
@@ -89,7 +89,7 @@ EOF
 echo "bench: deploying a local cluster in $DIR"
 "$RMGR" apply -f "$DIR/bench.yaml" --auto-approve >"$DIR/apply.log" 2>&1 ||
     { tail -20 "$DIR/apply.log"; exit 1; }
-"$RMGR" reconcile -f "$DIR/bench.yaml" --watch --interval 1h --state-dir "$DIR/state" \
+"$RMGR" reconcile -f "$DIR/bench.yaml" --watch --apply --interval 1h --state-dir "$DIR/state" \
     --log-level debug --log-file "$DIR/reconcile.log" &
 DAEMON=$!
 for _ in $(seq 200); do

@@ -328,14 +328,25 @@ static void on_watch_event(const struct watch_event *ev, void *arg)
     char *old = known_update(r, ev->cluster, ev->shard, ev->new_master);
     pthread_mutex_unlock(&r->mu);
     free(old);
-    char *summary = ev->kind == WATCH_REPOINTED
-                        ? xasprintf("Failover: shard %s master %s -> %s; proxies repointed in %.1f ms.",
-                                    ev->shard, ev->old_master ? ev->old_master : "(unknown)",
-                                    ev->new_master, ev->took_ms)
-                        : xasprintf("Failover: shard %s master %s -> %s; repointing the proxies "
-                                    "failed: %s",
-                                    ev->shard, ev->old_master ? ev->old_master : "(unknown)",
-                                    ev->new_master, ev->error ? ev->error : "unknown error");
+    const char *old_master = ev->old_master ? ev->old_master : "(unknown)";
+    char *summary;
+    switch (ev->kind) {
+    case WATCH_REPOINTED:
+        summary = xasprintf("Failover: shard %s master %s -> %s; proxies repointed in %.1f ms.",
+                            ev->shard, old_master, ev->new_master, ev->took_ms);
+        break;
+    case WATCH_REPOINT_FAILED:
+        summary = xasprintf("Failover: shard %s master %s -> %s; repointing the proxies "
+                            "failed: %s",
+                            ev->shard, old_master, ev->new_master,
+                            ev->error ? ev->error : "unknown error");
+        break;
+    default:
+        summary = xasprintf("Failover: shard %s master %s -> %s; proxies not repointed "
+                            "(report only).",
+                            ev->shard, old_master, ev->new_master);
+        break;
+    }
     queue_event(r, NOTIFY_FAILOVER_OBSERVED, ev->cluster, ev->commit, ev->subject, summary, NULL);
     free(summary);
 }
@@ -493,7 +504,9 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     const char *cluster = s->spec->cluster;
     char *lockpath = lock_default_path(cluster);
     char *err = NULL;
-    struct cluster_lock *lk = lock_acquire(lockpath, o->lock_timeout_ms, &err);
+    /* at least a second: the watcher holds the lock for a few ms per repoint */
+    struct cluster_lock *lk =
+        lock_acquire(lockpath, o->lock_timeout_ms > 1000 ? o->lock_timeout_ms : 1000, &err);
     free(lockpath);
     if (!lk) {
         log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
@@ -976,6 +989,7 @@ static int start_watch(struct reconciler *r, char **err)
 {
     struct watch_options wo = {
         .connect_timeout_ms = r->o->connect_timeout_ms,
+        .report_only = !r->o->apply,
         .on_event = on_watch_event,
         .arg = r,
     };
@@ -1019,6 +1033,8 @@ int reconciler_set_options(struct reconciler *r, struct reconcile_options *o, ch
         watch_stop(r->watch);
         r->watch = NULL;
     }
+    if (r->watch)
+        watch_set_report_only(r->watch, !o->apply);
     /* the sender reads r->o: swap only while it is not sending */
     pthread_mutex_lock(&r->mu);
     while (r->sending)

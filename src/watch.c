@@ -394,6 +394,13 @@ void watch_set_masters(struct watch *w, const char *cluster, const struct spec_a
     pthread_mutex_unlock(&w->mu);
 }
 
+void watch_set_report_only(struct watch *w, bool report_only)
+{
+    pthread_mutex_lock(&w->mu);
+    w->o.report_only = report_only;
+    pthread_mutex_unlock(&w->mu);
+}
+
 size_t watch_subscribed(struct watch *w)
 {
     pthread_mutex_lock(&w->mu);
@@ -842,6 +849,19 @@ static void on_switch(struct watch *w, struct wconn *cn, const char *payload, lo
             free(c->refused[si]);
             c->refused[si] = xstrdup(q);
         }
+        goto out;
+    }
+    if (w->o.report_only) {
+        log_event(LOG_WARN, "failover", c->name, commit, f, ARRAY_SIZE(f),
+                  "a quorum of %d sentinels agree: %s is the master of %s; not repointing "
+                  "the proxies (report only: no --apply)", s->sentinel.quorum, q, shard);
+        struct watch_event ev = {.kind = WATCH_FAILOVER_SEEN, .cluster = c->name,
+                                 .commit = commit, .subject = c->conf->subject, .shard = shard,
+                                 .old_master = c->current[si], .new_master = q};
+        if (w->o.on_event)
+            w->o.on_event(&ev, w->o.arg); /* only queues: fine under the lock */
+        free(c->current[si]);
+        c->current[si] = xstrdup(q);
         goto out;
     }
     log_event(LOG_INFO, "failover", c->name, commit, f, ARRAY_SIZE(f),

@@ -39,6 +39,7 @@ struct watch;
 enum watch_event_kind {
     WATCH_REPOINTED,      /* every proxy of the cluster serves with the new masters */
     WATCH_REPOINT_FAILED, /* at least one proxy could not be repointed */
+    WATCH_FAILOVER_SEEN,  /* report only: a quorum agrees on a new master, nothing done */
 };
 
 /* What a worker reports after acting on a failover. Strings are borrowed. */
@@ -64,6 +65,7 @@ struct watch_options {
     long backoff_max_ms;      /* cap; 0: 10000 */
     long ping_interval_ms;    /* liveness check of each subscription; 0: 5000 */
     const char *lock_dir;     /* NULL: lock_default_path() */
+    bool report_only;         /* log and report failovers, never repoint (no --apply) */
     watch_callback on_event;  /* called from the cluster's worker thread; may be NULL */
     void *arg;
 };
@@ -95,6 +97,9 @@ unsigned long watch_generation(struct watch *w, const char *cluster);
  */
 void watch_set_masters(struct watch *w, const char *cluster, const struct spec_addr *masters,
                        size_t n, unsigned long generation);
+
+/* Change report_only (after the options were read again). */
+void watch_set_report_only(struct watch *w, bool report_only);
 
 /* Sentinel subscriptions currently confirmed, over all clusters (for tests and logs). */
 size_t watch_subscribed(struct watch *w);
