@@ -73,7 +73,7 @@ const char reconcile_usage[] =
     "                           URLs in $RMGR_WEBHOOK_URL (space separated)\n"
     "  --webhook-format FORMAT  slack (default), mattermost, discord or generic\n"
     "  --webhook-timeout DUR    time limit of one POST (default 10s)\n"
-    "  --webhook-retries N      attempts in all, 1-10 (default 4)\n"
+    "  --webhook-retries N      retries after a network error, 5xx or 429 (default 3)\n"
     "  --remind-after DUR       repeat an unchanged drift after DUR (e.g. 24h;\n"
     "                           default 0 = never)\n"
     "\n"
