@@ -48,12 +48,43 @@ static char *holder_of(int fd)
     return xstrdup(buf);
 }
 
+/*
+ * The lock file is truncated and written: it must be a file of our own, not
+ * a symlink or hard link someone planted (the default directory is in /tmp,
+ * and a directory there may have been made by anyone) to make us clobber
+ * another file (opened with O_NOFOLLOW, and O_NONBLOCK so that a FIFO
+ * cannot hang us). Returns 0, or -1 with *err.
+ */
+static int check_lock_file(int fd, const char *path, char **err)
+{
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        *err = xasprintf("cannot stat lock file '%s': %s", path, strerror(errno));
+        return -1;
+    }
+    const char *why = !S_ISREG(st.st_mode)    ? "is not a regular file"
+                      : st.st_uid != geteuid() ? "belongs to another user"
+                      : st.st_nlink != 1       ? "has other hard links"
+                                               : NULL;
+    if (why) {
+        *err = xasprintf("refusing lock file '%s': it %s", path, why);
+        return -1;
+    }
+    return 0;
+}
+
 struct cluster_lock *lock_acquire(const char *path, long timeout_ms, char **err)
 {
     ensure_parent(path);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0) {
-        *err = xasprintf("cannot open lock file '%s': %s", path, strerror(errno));
+        *err = errno == ELOOP
+                   ? xasprintf("refusing lock file '%s': it is a symbolic link", path)
+                   : xasprintf("cannot open lock file '%s': %s", path, strerror(errno));
+        return NULL;
+    }
+    if (check_lock_file(fd, path, err) < 0) {
+        close(fd);
         return NULL;
     }
     long long deadline = now_ms() + timeout_ms;

@@ -1,6 +1,7 @@
 /* test_lock.c - one apply per cluster: flock semantics and holder messages */
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -61,6 +62,58 @@ TEST(lock_of_dead_process_is_taken_over)
     close(ready[1]);
 }
 
+static char *slurp_or_empty(const char *path)
+{
+    char *s = test_slurp(path);
+    return s ? s : xstrdup("");
+}
+
+/* a lock path planted by someone else never makes us clobber another file */
+TEST(planted_lock_files_are_refused)
+{
+    char victim[300], planted[300];
+    snprintf(victim, sizeof(victim), "%s.victim", lockpath);
+    snprintf(planted, sizeof(planted), "%s.planted", lockpath);
+    CHECK_INT_EQ(write_file_atomic(victim, "precious\n", 9, 0600), 0);
+    char *err = NULL;
+
+    CHECK_INT_EQ(symlink(victim, planted), 0);
+    CHECK(lock_acquire(planted, 0, &err) == NULL);
+    CHECK_CONTAINS(err, "is a symbolic link");
+    free(err);
+    err = NULL;
+    unlink(planted);
+
+    CHECK_INT_EQ(link(victim, planted), 0);
+    CHECK(lock_acquire(planted, 0, &err) == NULL);
+    CHECK_CONTAINS(err, "has other hard links");
+    free(err);
+    err = NULL;
+    unlink(planted);
+
+    CHECK_INT_EQ(mkfifo(planted, 0600), 0);
+    CHECK(lock_acquire(planted, 0, &err) == NULL);
+    CHECK_CONTAINS(err, "is not a regular file");
+    free(err);
+    err = NULL;
+    unlink(planted);
+
+    if (geteuid() == 0) { /* a file of another user */
+        CHECK_INT_EQ(write_file_atomic(planted, "", 0, 0666), 0);
+        CHECK_INT_EQ(chown(planted, 65534, 65534), 0);
+        CHECK(lock_acquire(planted, 0, &err) == NULL);
+        CHECK_CONTAINS(err, "belongs to another user");
+        free(err);
+        err = NULL;
+        unlink(planted);
+    }
+
+    char *v = slurp_or_empty(victim);
+    CHECK_STR_EQ(v, "precious\n");
+    free(v);
+    unlink(victim);
+}
+
 TEST(default_path_names_cluster)
 {
     char *p = lock_default_path("demo");
@@ -76,6 +129,7 @@ int main(void)
     snprintf(lockpath, sizeof(lockpath), "%s/sub/c.lock", dir);
     RUN(second_lock_is_refused_with_holder);
     RUN(lock_of_dead_process_is_taken_over);
+    RUN(planted_lock_files_are_refused);
     RUN(default_path_names_cluster);
     unlink(lockpath);
     char sub[300];
