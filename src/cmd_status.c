@@ -252,15 +252,21 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
 {
     const struct spec *sp = s->spec;
     const struct obs_proxy *p = &s->observed->proxies[i];
+    const struct spec_proxy *spp = &sp->proxies[i];
+    /* name the proxy as the spec does: its host, and the listen address when they differ */
+    char *label = str_eq(spp->host, spp->listen.ip)
+                      ? xasprintf("%s:%d", spp->listen.ip, spp->listen.port)
+                      : xasprintf("%s %s:%d", spp->host, spp->listen.ip, spp->listen.port);
     json_t *js = json_object();
-    json_object_set_new(js, "listen", json_sprintf("%s:%d", p->ip, p->listen_port));
+    json_object_set_new(js, "host", json_string(spp->host));
+    json_object_set_new(js, "listen", json_sprintf("%s:%d", spp->listen.ip, spp->listen.port));
     json_object_set_new(js, "reach", json_string(reach_name(p->reach)));
-    sb_addf(out, "  %s:%d  ", p->ip, p->listen_port);
+    sb_addf(out, "  %s  ", label);
     if (p->reach != REACH_OK) {
         char *w = why(p->reach, p->reach_detail);
         sb_addf(out, "stats port %d: %s", p->stats_port, w);
-        problem(pr, "proxy %s:%d does not answer on its stats port %d: %s", p->ip,
-                p->listen_port, p->stats_port, w);
+        problem(pr, "proxy %s does not answer on its stats port %d: %s", label,
+                p->stats_port, w);
         free(w);
     } else {
         sb_addf(out, "ok (up %llds)", p->uptime_s);
@@ -268,18 +274,18 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
         /* nutcracker has no reload: a file newer than the process is not in effect */
         long long started = p->timestamp_s - p->uptime_s;
         if (p->config_present && p->config_mtime_s > started + 1)
-            problem(pr, "proxy %s:%d runs an older config: nutcracker.yml changed after it "
-                        "started (restart pending)", p->ip, p->listen_port);
+            problem(pr, "proxy %s runs an older config: nutcracker.yml changed after it "
+                        "started (restart pending)", label);
     }
 
     json_t *servers = json_object();
     if (!p->files.checked) {
         sb_addf(out, "; config not read: %s", p->files.error ? p->files.error : "not checked");
-        problem(pr, "proxy %s:%d: cannot read its config: %s", p->ip, p->listen_port,
+        problem(pr, "proxy %s: cannot read its config: %s", label,
                 p->files.error ? p->files.error : "not checked");
     } else if (!p->config_present) {
         sb_add(out, "; no nutcracker.yml");
-        problem(pr, "proxy %s:%d has no nutcracker.yml", p->ip, p->listen_port);
+        problem(pr, "proxy %s has no nutcracker.yml", label);
     } else {
         struct nc_server *sv;
         size_t n = redis_parse_nutcracker_servers(p->config_text, &sv);
@@ -293,20 +299,21 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
                     x = &sv[j];
             if (!x) {
                 sb_addf(out, "%s %s -> (missing)", k ? "," : "", sh->name);
-                problem(pr, "proxy %s:%d has no server for %s", p->ip, p->listen_port,
+                problem(pr, "proxy %s has no server for %s", label,
                         sh->name);
                 continue;
             }
             sb_addf(out, "%s %s -> %s:%d", k ? "," : "", sh->name, x->ip, x->port);
             json_object_set_new(servers, sh->name, json_sprintf("%s:%d", x->ip, x->port));
             if (!str_eq(x->ip, m->ip) || x->port != m->port)
-                problem(pr, "proxy %s:%d sends %s to %s:%d, not to the master %s:%d", p->ip,
-                        p->listen_port, sh->name, x->ip, x->port, m->ip, m->port);
+                problem(pr, "proxy %s sends %s to %s:%d, not to the master %s:%d", label,
+                        sh->name, x->ip, x->port, m->ip, m->port);
         }
         nc_servers_free(sv, n);
     }
     sb_addc(out, '\n');
     json_object_set_new(js, "servers", servers);
+    free(label);
     return js;
 }
 
