@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# CLI basics: --version, help, every command's --help, usage errors exit 2 on stderr.
+set -u
+RMGR=${RMGR_BIN:?RMGR_BIN must name the rmgr binary}
+pass=0 fail=0
+check() { # name, command...
+    local name=$1; shift
+    if "$@"; then pass=$((pass + 1)); echo "ok   $name"; else fail=$((fail + 1)); echo "FAIL $name"; fi
+}
+run() { # run rmgr, capture stdout/stderr/rc
+    OUT=$("$RMGR" "$@" 2>/tmp/rmgr-cli-err.$$); RC=$?; ERR=$(cat /tmp/rmgr-cli-err.$$)
+}
+
+run --version
+check "--version prints the version" grep -Eqx 'rmgr [0-9]+\.[0-9]+\.[0-9]+' <<<"$OUT"
+check "--version exits 0" [ "$RC" = 0 ]
+
+run help
+check "help exits 0" [ "$RC" = 0 ]
+commands=$(sed -n '/^Commands:/,/^$/p' <<<"$OUT" | awk 'NR>1 && $1 != "help" && NF {print $1}')
+check "help lists commands" [ -n "$commands" ]
+for c in validate plan apply destroy status observe reconcile; do
+    check "help lists '$c'" grep -qw "$c" <<<"$commands"
+done
+for c in $commands; do
+    run "$c" --help
+    check "$c --help exits 0 with usage on stdout" [ "$RC" = 0 ]
+    check "$c --help starts with 'usage: rmgr $c'" grep -q "^usage: rmgr $c" <<<"$(head -n1 <<<"$OUT")"
+    run help "$c"
+    check "help $c exits 0" [ "$RC" = 0 ]
+    run "$c" --no-such-option
+    check "$c --no-such-option exits 2" [ "$RC" = 2 ]
+    check "$c --no-such-option: nothing on stdout" [ -z "$OUT" ]
+    check "$c --no-such-option: error on stderr" grep -q "^rmgr: " <<<"$ERR"
+    check "$c --no-such-option: usage on stderr" grep -q "usage: rmgr $c" <<<"$ERR"
+done
+
+run bogus
+check "unknown command exits 2" [ "$RC" = 2 ]
+check "unknown command is named on stderr" grep -q "unknown command 'bogus'" <<<"$ERR"
+check "unknown command prints usage" grep -q "^usage: rmgr" <<<"$ERR"
+run --bogus
+check "unknown global option exits 2" [ "$RC" = 2 ]
+run
+check "no command exits 2" [ "$RC" = 2 ]
+
+rm -f /tmp/rmgr-cli-err.$$
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]
