@@ -20,9 +20,11 @@
 
 #include "apply.h"
 #include "cli.h"
+#include "git_source.h"
 #include "lock.h"
 #include "render.h"
 #include "session.h"
+#include "spec_source.h"
 #include "util.h"
 
 #define SAVED_PLAN_KIND "rmgr-saved-plan"
@@ -145,6 +147,8 @@ struct saved_plan {
     char *spec_sha;    /* NULL when the plan has none */
     char *commit;      /* NULL when none */
     char *fingerprint;
+    char *repo_url;    /* a plan made with --repo: the repository and the spec's path */
+    char *repo_path;
 };
 
 static void saved_plan_release(struct saved_plan *sp)
@@ -153,6 +157,8 @@ static void saved_plan_release(struct saved_plan *sp)
     free(sp->spec_sha);
     free(sp->commit);
     free(sp->fingerprint);
+    free(sp->repo_url);
+    free(sp->repo_path);
 }
 
 static char *json_str_or_null(json_t *doc, const char *key, bool *bad)
@@ -198,6 +204,11 @@ static int saved_plan_load(const char *path, struct saved_plan *sp)
         sp->spec_sha = json_str_or_null(doc, "spec_sha", &bad);
         sp->commit = json_str_or_null(doc, "commit", &bad);
         sp->fingerprint = json_str_or_null(doc, "fingerprint", &bad);
+        json_t *repo = json_object_get(doc, "repo");
+        if (repo && json_is_object(repo)) {
+            sp->repo_url = json_str_or_null(repo, "url", &bad);
+            sp->repo_path = json_str_or_null(repo, "path", &bad);
+        }
         bad = bad || !sp->spec_file || !*sp->spec_file || !sp->fingerprint;
     }
     json_decref(doc);
@@ -238,10 +249,18 @@ int cmd_apply(int argc, char **argv)
     const struct command *cmd = cli_find_command("apply");
     struct session_options so = {0};
     struct apply_cli_options co = {0};
+    struct git_source_opts git = {0};
     const char *planfile = NULL;
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
+        int grc = git_source_parse_opt(&git, a, i + 1 < argc ? argv[i + 1] : NULL);
+        if (grc < 0)
+            return cli_usage_error(cmd, "option '%s' needs a value", a);
+        if (grc > 0) {
+            i += grc - 1;
+            continue;
+        }
         int rc = session_parse_option(&so, cmd, argc, argv, &i);
         if (rc == 0)
             rc = apply_cli_parse_option(&co, cmd, argc, argv, &i);
@@ -255,12 +274,29 @@ int cmd_apply(int argc, char **argv)
             return cli_usage_error(cmd, "unexpected argument '%s'", a);
         planfile = a;
     }
-    if (!so.spec_path && !planfile)
-        return cli_usage_error(cmd, "apply needs a spec (-f SPEC) or a saved plan (PLANFILE)");
-    if (so.spec_path && planfile)
-        return cli_usage_error(cmd, "give either -f SPEC or a saved PLANFILE, not both");
+    if (!so.spec_path && !planfile && !git_source_enabled(&git))
+        return cli_usage_error(cmd, "apply needs a spec (-f SPEC or --repo URL) or a saved "
+                                    "plan (PLANFILE)");
+    if ((so.spec_path != NULL) + (planfile != NULL) + git_source_enabled(&git) > 1)
+        return cli_usage_error(cmd, "give one of -f SPEC, --repo URL or a saved PLANFILE");
+    if (!planfile || git.cache_dir) {
+        /* with a PLANFILE only --cache-dir may be given: the plan names its repository */
+        struct git_source_opts check = git;
+        if (planfile)
+            check.repo = "file:///";
+        char *gerr = NULL;
+        if (git_source_check_opts(&check, &gerr) < 0) {
+            int urc = cli_usage_error(cmd, "%s", gerr);
+            free(gerr);
+            return urc;
+        }
+    }
+    if (planfile && (git.ref || git.path))
+        return cli_usage_error(cmd, "a saved plan names its own commit and path: no --ref or "
+                                    "--path with PLANFILE");
 
     struct saved_plan saved = {0};
+    struct spec_source src = {0};
     struct session s = {0};
     struct cluster_lock *lock = NULL;
     struct apply_result res = {0};
@@ -273,9 +309,29 @@ int cmd_apply(int argc, char **argv)
             goto out;
         so.spec_path = saved.spec_file;
         so.commit = saved.commit;
+        if (saved.repo_url && saved.repo_path && saved.commit) {
+            /* a plan made from git: read the spec at that commit again */
+            git.repo = saved.repo_url;
+            git.ref = saved.commit;
+            git.path = saved.repo_path;
+        }
     }
-    if (session_load(&s, &so, stderr) < 0)
+    if (git_source_enabled(&git)) {
+        s.spec = spec_source_load_one(&git, &src, stderr);
+        if (!s.spec)
+            goto out;
+        so.commit = src.co.commit;
+        char *perr = NULL;
+        if (spec_read_password(s.spec, &s.password, &perr) < 0) {
+            fprintf(stderr, "rmgr: cannot read the password: %s\n", perr ? perr : "unknown error");
+            free(perr);
+            goto out;
+        }
+        printf("Spec: %s from %s at %s (%.12s): %s\n\n", src.names[0], src.co.url, src.co.ref,
+               src.co.commit, src.co.subject ? src.co.subject : "");
+    } else if (session_load(&s, &so, stderr) < 0) {
         goto out;
+    }
     if (planfile) {
         char *sha = spec_blob_sha(s.spec);
         bool same = sha && saved.spec_sha && !strcmp(sha, saved.spec_sha);
@@ -338,6 +394,7 @@ out:
     free(text);
     lock_release(lock);
     session_release(&s);
+    spec_source_release(&src);
     saved_plan_release(&saved);
     return rc;
 }

@@ -12,7 +12,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "diag.h"
 #include "git_source.h"
 #include "render.h"
 #include "session.h"
@@ -85,34 +84,14 @@ static int save_plan(const struct session *s, const char *plan_json, const char 
     return rc;
 }
 
-/*
- * The session's spec and password from the one spec of --repo (named by
- * its path in the repository). 0, or -1 after saying why on stderr.
- */
+/* The session's spec and password from the one spec of --repo. 0, or -1 after a message. */
 static int load_from_repo(struct session *s, const struct git_source_opts *git,
                           struct spec_source *src)
 {
-    char *err = NULL;
-    if (spec_source_open(git, src, &err) < 0) {
-        fprintf(stderr, "rmgr: %s\n", err ? err : "cannot read the repository");
-        free(err);
-        return -1;
-    }
-    if (src->n != 1) {
-        fprintf(stderr, "rmgr: '%s' has %zu specs in '%s': plan takes one, name it with --path\n",
-                src->co.url, src->n, src->co.path && *src->co.path ? src->co.path : ".");
-        for (size_t i = 0; i < src->n; i++)
-            fprintf(stderr, "  %s\n", src->names[i]);
-        return -1;
-    }
-    struct diags d = {0};
-    s->spec = spec_source_load(src, 0, &d);
-    diags_sort(&d);
-    diags_print(&d, stderr);
-    diags_release(&d);
-    spec_source_unlock(src); /* the bytes are loaded: let others sync the cache */
+    s->spec = spec_source_load_one(git, src, stderr);
     if (!s->spec)
         return -1;
+    char *err = NULL;
     if (spec_read_password(s->spec, &s->password, &err) < 0) {
         fprintf(stderr, "rmgr: cannot read the password: %s\n", err ? err : "unknown error");
         free(err);

@@ -87,6 +87,7 @@ static const struct command commands[] = {
      "Exit status: 0 healthy, 1 not healthy or an error, 2 usage error.\n"},
     {"apply", cmd_apply, "carry out the plan: make the cluster match the spec",
      "usage: rmgr apply -f SPEC [options]\n"
+     "       rmgr apply --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [options]\n"
      "       rmgr apply PLANFILE [options]\n"
      "\n"
      "Take the cluster's lock, observe, plan and print the plan like 'rmgr plan',\n"
@@ -98,10 +99,15 @@ static const struct command commands[] = {
      "\n"
      "PLANFILE is a plan saved with 'rmgr plan --out FILE'. It is applied only while\n"
      "it holds: when the spec file or the cluster changed since (fingerprint), apply\n"
-     "says 'plan is stale: re-run plan'. It is confirmed like any other plan.\n"
+     "says 'plan is stale: re-run plan'. It is confirmed like any other plan. A plan\n"
+     "made with --repo is checked against the spec at its commit, fetched again\n"
+     "(--cache-dir may be given).\n"
      "\n"
      "Options:\n"
      "  -f, --file SPEC         the cluster spec (YAML)\n"
+     GIT_SOURCE_USAGE
+     "                     (--path must lead to one spec; the commit and its\n"
+     "                     subject are printed first)\n"
      "  --auto-approve          do not ask for confirmation (needed without a terminal)\n"
      "  --allow-destructive     allow steps marked [destructive] (stopping and deleting\n"
      "                          instances of removed shards, SENTINEL REMOVE)\n"

@@ -49,6 +49,32 @@ struct spec *spec_source_load(const struct spec_source *src, size_t i, struct di
     return s;
 }
 
+struct spec *spec_source_load_one(const struct git_source_opts *o, struct spec_source *src,
+                                  FILE *err)
+{
+    char *msg = NULL;
+    if (spec_source_open(o, src, &msg) < 0) {
+        fprintf(err, "rmgr: %s\n", msg ? msg : "cannot read the repository");
+        free(msg);
+        return NULL;
+    }
+    if (src->n != 1) {
+        fprintf(err, "rmgr: '%s' has %zu specs in '%s': this command takes one, name it "
+                     "with --path\n",
+                src->co.url, src->n, src->co.path && *src->co.path ? src->co.path : ".");
+        for (size_t i = 0; i < src->n; i++)
+            fprintf(err, "  %s\n", src->names[i]);
+        return NULL;
+    }
+    struct diags d = {0};
+    struct spec *s = spec_source_load(src, 0, &d);
+    diags_sort(&d);
+    diags_print(&d, err);
+    diags_release(&d);
+    spec_source_unlock(src); /* the bytes are loaded: let others sync the cache */
+    return s;
+}
+
 void spec_source_unlock(struct spec_source *src)
 {
     git_checkout_unlock(&src->co);

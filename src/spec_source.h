@@ -10,6 +10,7 @@
 #define RMGR_SPEC_SOURCE_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "diag.h"
 #include "git_source.h"
@@ -31,6 +32,16 @@ int spec_source_open(const struct git_source_opts *o, struct spec_source *out, c
 
 /* Load spec i, named by its repository path in messages. NULL (and diagnostics) on errors. */
 struct spec *spec_source_load(const struct spec_source *src, size_t i, struct diags *d);
+
+/*
+ * For commands that act on one cluster (plan, apply): open the repository,
+ * insist on exactly one spec under --path, load it (diagnostics on `err`)
+ * and unlock the cache. Returns the spec (caller frees; src keeps the
+ * commit, subject and names until released), or NULL after saying why on
+ * `err`.
+ */
+struct spec *spec_source_load_one(const struct git_source_opts *o, struct spec_source *src,
+                                  FILE *err);
 
 /* Let other processes sync the cache; names, commit and subject stay valid. */
 void spec_source_unlock(struct spec_source *src);

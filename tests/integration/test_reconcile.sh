@@ -95,8 +95,9 @@ proxies:
     stats_port: $ST
 EOF
 }
-git init -q --bare "$H_DIR/specs.git"
+git init -q --bare --initial-branch=main "$H_DIR/specs.git"
 git clone -q "$H_DIR/specs.git" "$H_DIR/work" 2>/dev/null
+git -C "$H_DIR/work" symbolic-ref HEAD refs/heads/main
 gitw() { git -C "$H_DIR/work" -c user.name=test -c user.email=test@example.invalid "$@"; }
 commit() { # commit SUBJECT: commit everything in the work tree and push
     gitw add -A && gitw commit -q -m "$1" && gitw push -q origin HEAD 2>/dev/null
@@ -117,12 +118,13 @@ track_all() {
     done
 }
 
-# the first commit, deployed with rmgr apply
-OUT=$("$RMGR" apply --repo "$REPO" --path specs --cache-dir "$CACHE" --auto-approve 2>&1) ||
-    OUT=$("$RMGR" apply -f "$H_DIR/work/specs/$CLUSTER.yaml" --auto-approve 2>&1)
+# the first commit, deployed with rmgr apply --repo
+OUT=$("$RMGR" apply --repo "$REPO" --path specs --cache-dir "$CACHE" --auto-approve 2>&1)
 APPLY_RC=$?
 track_all
-h_check "cluster deployed with rmgr apply" [ "$APPLY_RC" -eq 0 ]
+h_check "cluster deployed with rmgr apply --repo" [ "$APPLY_RC" -eq 0 ]
+h_check "apply --repo names the commit and its subject first" \
+    eval '[ "$(head -n1 <<<"$OUT")" = "Spec: specs/$CLUSTER.yaml from $REPO at main (${C1:0:12}): Add cluster $CLUSTER" ]'
 [ "$APPLY_RC" -eq 0 ] || { echo "$OUT"; fatal "apply failed"; }
 h_check "proxy answers" [ "$(h_cli "$PX" -a "$PW" SET k0 v0 2>/dev/null)" = OK ]
 
@@ -180,6 +182,18 @@ reconcile
 h_check "converged: later runs exit 0 and post nothing" \
     eval '[ "$RC" -eq 0 ] && [ "$(wc -l <"$HOOKLOG")" -eq "$posted" ]'
 h_check "drift state file per cluster under the cache dir" [ -s "$CACHE/state/$CLUSTER.json" ]
+
+GIT_ARGS=(--repo "$REPO" --path "specs/$CLUSTER.yaml" --cache-dir "$CACHE")
+OUT=$("$RMGR" plan "${GIT_ARGS[@]}" --json 2>&1)
+h_check "plan --repo --json: spec.commit and spec.subject" \
+    "$PY" -c 'import json, sys
+spec = json.load(sys.stdin)["spec"]
+assert spec["commit"] == sys.argv[1] and spec["subject"] == sys.argv[2], spec' \
+    "$C2" "Lower maxmemory to 48mb" <<<"$OUT"
+"$RMGR" plan "${GIT_ARGS[@]}" --out "$H_DIR/plan.json" >/dev/null 2>&1
+OUT=$("$RMGR" apply "$H_DIR/plan.json" --cache-dir "$CACHE" --auto-approve 2>&1); RC=$?
+h_check "plan --repo --out, then apply PLANFILE at its commit: exit 0" \
+    eval '[ "$RC" -eq 0 ] && grep -q "^Spec: specs/$CLUSTER.yaml from .* (${C2:0:12})" <<<"$OUT"'
 
 # ---------------------------------------------------------------- 2. isolation
 
