@@ -639,8 +639,12 @@ static int repoint_proxy(struct repoint_arg *a)
         goto out;
     }
     exec_result_release(&r);
+    /* a wildcard listen address is reached through the host's own address */
+    const char *ip = str_eq(p->listen.ip, "0.0.0.0") || str_eq(p->listen.ip, "::")
+                         ? p->host_ip
+                         : p->listen.ip;
     long long deadline = mono_us() + a->w->o.ready_timeout_ms * 1000LL;
-    while (!proxy_answers(p->listen.ip, port, a->password)) {
+    while (!proxy_answers(ip, port, a->password)) {
         if (mono_us() > deadline) {
             err = xasprintf("nutcracker did not answer within %ld ms (see '%s')",
                             a->w->o.ready_timeout_ms, logfile);
