@@ -210,6 +210,16 @@ static struct wcluster *find_cluster(struct watch *w, const char *name)
     return NULL;
 }
 
+/* The commit of the spec the watcher uses for `cluster`, for log lines. Caller frees. */
+static char *cluster_commit(struct watch *w, const char *cluster)
+{
+    pthread_mutex_lock(&w->mu);
+    struct wcluster *c = find_cluster(w, cluster);
+    char *commit = c ? xstrdup(c->conf->commit) : NULL;
+    pthread_mutex_unlock(&w->mu);
+    return commit;
+}
+
 static int shard_index(const struct spec *s, const char *name)
 {
     for (size_t i = 0; i < s->nshards; i++)
@@ -821,8 +831,10 @@ static void on_switch(struct watch *w, struct wconn *cn, const char *payload, lo
     char *shard = NULL, *nip = NULL, *oip = NULL;
     int nport = 0, oport = 0;
     if (watch_parse_switch(payload, &shard, &nip, &nport, &oip, &oport) < 0) {
-        log_event(LOG_WARN, "switch-master", cn->cluster, NULL, NULL, 0,
+        char *commit = cluster_commit(w, cn->cluster);
+        log_event(LOG_WARN, "switch-master", cn->cluster, commit, NULL, 0,
                   "ignoring a malformed +switch-master from %s:%d", cn->ip, cn->port);
+        free(commit);
         return;
     }
     char *addr = xasprintf("%s:%d", nip, nport);
@@ -905,6 +917,7 @@ out:
 
 /* ---------------------------------------------------------------- connections */
 
+
 static void set_subscribed(struct watch *w, int delta)
 {
     pthread_mutex_lock(&w->mu);
@@ -934,9 +947,11 @@ static void conn_fail(struct watch *w, struct wconn *cn, const char *why)
         struct log_field f[] = {{"sentinel", NULL}};
         char *from = xasprintf("%s:%d", cn->ip, cn->port);
         f[0].value = from;
-        log_event(LOG_WARN, "watch-lost", cn->cluster, NULL, f, 1,
+        char *commit = cluster_commit(w, cn->cluster);
+        log_event(LOG_WARN, "watch-lost", cn->cluster, commit, f, 1,
                   "%s sentinel %s: %s; retrying with backoff",
                   cn->was_up ? "lost the subscription to" : "cannot subscribe to", from, why);
+        free(commit);
         free(from);
         cn->down_logged = true;
     }
@@ -1017,8 +1032,10 @@ static void conn_reply(struct watch *w, struct wconn *cn, redisReply *r, long lo
         set_subscribed(w, +1);
         char *from = xasprintf("%s:%d", cn->ip, cn->port);
         struct log_field f[] = {{"sentinel", from}};
+        char *commit = cluster_commit(w, cn->cluster);
         log_event(cn->down_logged || cn->was_up ? LOG_INFO : LOG_DEBUG, "watch-subscribed",
-                  cn->cluster, NULL, f, 1, "subscribed to +switch-master on sentinel %s", from);
+                  cn->cluster, commit, f, 1, "subscribed to +switch-master on sentinel %s", from);
+        free(commit);
         free(from);
         cn->was_up = true;
         cn->down_logged = false;
