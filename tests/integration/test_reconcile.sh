@@ -7,10 +7,12 @@
 #      post nothing; commit id and subject travel into the payloads and logs
 #   2. one broken spec in the repository: exit 1, the good cluster is still
 #      reconciled
-#   3. --watch daemon with a long interval: SIGKILL a master, Sentinel fails
-#      over, the proxy is repointed within seconds (writes through it succeed,
-#      nutcracker.yml names the new master); SIGHUP reloads and the run it
-#      triggers starts the dead master again as a replica; SIGTERM exits 0
+#   3. --watch daemon with a long interval: one sentinel stopped (the
+#      subscription is lost), SIGKILL a master, Sentinel fails over, the proxy
+#      is repointed within seconds (writes through it succeed, nutcracker.yml
+#      names the new master); SIGHUP reloads and the run it triggers starts
+#      the dead master again as a replica and the sentinel again (subscribed
+#      anew); SIGTERM exits 0
 #
 # Every process started (by the harness or by rmgr) is tracked and stopped.
 # shellcheck disable=SC2317  # functions called indirectly through h_check
@@ -235,6 +237,11 @@ for i in $(seq 200); do
 done
 h_check "found a key on shard1" [ -n "$key" ]
 
+# one sentinel down: the subscription is lost, the other two still make a quorum
+s3pid=$(tr -dc 0-9 <"$BASE/$CLUSTER/sentinel-$S3/sentinel.pid")
+kill -TERM "$s3pid"
+h_check "watch: a stopped sentinel is noticed" wait_log "watch-lost cluster=$CLUSTER .*sentinel=127.0.0.1:$S3" 1 10
+
 m1pid=$(tr -dc 0-9 <"$BASE/$CLUSTER/redis-$M1/redis.pid")
 t_kill=$(date +%s%3N)
 kill -KILL "$m1pid"
@@ -266,6 +273,9 @@ track_all
 h_check "the run healed the old master: a replica of the new one" \
     eval '[ "$(h_cli "$M1" -a "$PW" ROLE 2>/dev/null | head -n1)" = slave ] &&
           h_cli "$M1" -a "$PW" INFO replication 2>/dev/null | grep -q "master_port:$R1"'
+
+h_check "the run started the stopped sentinel again: subscribed anew (backoff <= 10 s)" \
+    wait_log "info watch-subscribed cluster=$CLUSTER .*sentinel=127.0.0.1:$S3" 1 20
 
 kill -TERM "$DAEMON"
 wait "$DAEMON"
