@@ -15,7 +15,7 @@
 #      anew); SIGTERM exits 0
 #
 # Every process started (by the harness or by rmgr) is tracked and stopped.
-# shellcheck disable=SC2317  # functions called indirectly through h_check
+# shellcheck disable=SC1091,SC2016,SC2034,SC2317  # harness; eval strings and functions run by h_check
 set -u
 TESTS_DIR=${RMGR_TESTS_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 RMGR=${RMGR_BIN:-$(cd "$TESTS_DIR/.." && pwd)/rmgr}
