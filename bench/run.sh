@@ -13,7 +13,7 @@
 # at the end (rmgr destroy; the daemon by its pid). BENCH_KEEP=1 keeps the
 # directory.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 RMGR=${RMGR_BIN:-$ROOT/rmgr}
 RUNS=${BENCH_RUNS:-20}
@@ -30,6 +30,7 @@ fi
 
 DIR=$(mktemp -d "${TMPDIR:-/tmp}/rmgr-bench-XXXXXX") || exit 1
 DAEMON=
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
     if [ -n "$DAEMON" ] && kill -0 "$DAEMON" 2>/dev/null; then
         kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null
