@@ -658,23 +658,7 @@ static int pid_gone(struct run *r, struct hostc *h, long pid, char **err)
         free(text);
         return 1;
     }
-    /*
-     * "pid (comm) S ...": the state follows the last ')'. A zombie main thread
-     * is not enough: the other threads of a multi-threaded daemon (redis,
-     * nutcracker) can still hold its listening port, so it is gone only once
-     * at most one thread is left (num_threads, field 20 of stat).
-     */
-    const char *paren = text ? strrchr(text, ')') : NULL;
-    bool gone = false;
-    if (paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X')) {
-        const char *f = paren + 2; /* field 3: state */
-        for (int field = 3; field < 20 && f; field++) {
-            f = strchr(f, ' ');
-            if (f)
-                f++;
-        }
-        gone = !f || strtol(f, NULL, 10) <= 1;
-    }
+    bool gone = proc_stat_says_gone(text);
     free(text);
     return gone ? 1 : 0;
 }

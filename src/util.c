@@ -313,6 +313,21 @@ fail: {
     return -1;
 }
 
+bool proc_stat_says_gone(const char *stat)
+{
+    /* "pid (comm) S ...": the state follows the last ')'; num_threads is field 20 */
+    const char *paren = stat ? strrchr(stat, ')') : NULL;
+    if (!paren || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X'))
+        return false;
+    const char *f = paren + 2; /* field 3 */
+    for (int field = 3; field < 20 && f; field++) {
+        f = strchr(f, ' ');
+        if (f)
+            f++;
+    }
+    return !f || strtol(f, NULL, 10) <= 1;
+}
+
 long long now_ms(void)
 {
     struct timespec ts;

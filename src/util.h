@@ -78,6 +78,14 @@ int read_file(const char *path, size_t max_size, char **out, size_t *out_len);
  */
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 
+/*
+ * Whether a /proc/PID/stat text describes a process that is gone: a zombie
+ * (or dead) main thread with at most one thread left. A zombie main thread
+ * alone is not enough: the other threads of redis or nutcracker can still
+ * hold the listening port.
+ */
+bool proc_stat_says_gone(const char *stat);
+
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);
 

@@ -478,8 +478,7 @@ static bool proc_gone(struct transport *t, bool local, long pid)
         free(text);
         return rc == 1;
     }
-    const char *paren = strrchr(text, ')');
-    bool gone = paren && paren[1] == ' ' && (paren[2] == 'Z' || paren[2] == 'X');
+    bool gone = proc_stat_says_gone(text);
     free(text);
     return gone;
 }

@@ -123,6 +123,22 @@ TEST(durations)
     CHECK(!parse_duration_ms("9223372036854775807h", &ms));
 }
 
+TEST(proc_stat_gone_needs_zombie_and_one_thread)
+{
+    /* fields: pid (comm) state ppid pgrp session tty tpgid flags minflt cminflt majflt
+     * cmajflt utime stime cutime cstime priority nice num_threads ... */
+    const char *running = "42 (redis-server) S 1 42 42 0 -1 4194560 1 0 0 0 5 6 0 0 20 0 5 0";
+    const char *zombie_threads = "42 (nutcracker) Z 1 42 42 0 -1 4194560 1 0 0 0 5 6 0 0 20 0 2 0";
+    const char *zombie = "42 (nutcracker) Z 1 42 42 0 -1 4194560 1 0 0 0 5 6 0 0 20 0 1 0";
+    const char *odd_name = "42 (a) Z (b) Z 1 42 42 0 -1 4194560 1 0 0 0 5 6 0 0 20 0 1 0";
+    CHECK(!proc_stat_says_gone(running));
+    CHECK(!proc_stat_says_gone(zombie_threads));
+    CHECK(proc_stat_says_gone(zombie));
+    CHECK(proc_stat_says_gone(odd_name));
+    CHECK(!proc_stat_says_gone(""));
+    CHECK(!proc_stat_says_gone(NULL));
+}
+
 int main(void)
 {
     if (!mkdtemp(dir)) {
@@ -133,6 +149,7 @@ int main(void)
     RUN(write_file_atomic_never_follows_symlinks);
     RUN(write_file_atomic_reports_errors);
     RUN(durations);
+    RUN(proc_stat_gone_needs_zombie_and_one_thread);
     char *rm = xasprintf("rm -rf '%s'", dir);
     if (system(rm) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);
