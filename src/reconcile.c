@@ -433,9 +433,12 @@ struct cluster_job {
     bool started;
 };
 
-/* Tell the team about the drift in `p` (NULL or no changes: none). */
+/*
+ * Tell the team about the drift in `p` (drift false: none). `note`, when not
+ * NULL, leads the summary (e.g. what an apply just did).
+ */
 static void tell_drift(struct cluster_job *j, const struct spec *s, const struct plan *p,
-                       bool drift)
+                       bool drift, const char *note)
 {
     struct reconciler *r = j->r;
     char *fp = NULL, *summary = NULL, *body = NULL;
@@ -454,6 +457,11 @@ static void tell_drift(struct cluster_job *j, const struct spec *s, const struct
         summary = sb_detach(&sb);
     } else {
         summary = render_plan_summary(p);
+    }
+    if (note) {
+        char *with = xasprintf("%s %s", note, summary);
+        free(summary);
+        summary = with;
     }
     body = render_plan_text(s, p, false);
     struct drift_input in = {s->cluster, fp, j->commit, j->subject, summary, body,
@@ -512,7 +520,7 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
         log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
                   "not applying this run: %s", err ? err : "cannot take the cluster lock");
         free(err);
-        tell_drift(j, s->spec, s->plan, true);
+        tell_drift(j, s->spec, s->plan, true, NULL);
         return RECONCILE_DRIFT;
     }
     if (r->watch && watch_generation(r->watch, cluster) != *gen) {
@@ -572,19 +580,30 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
                             res.not_run_list ? "Not run:\n" : "",
                             res.not_run_list ? res.not_run_list : "");
     }
+    /* look again: what is left is drift (or, if all is well, drift resolved) */
+    look(j, s, so, gen);
+    bool left = plan_has_changes(s->plan) || s->plan->nrefusals;
+    /*
+     * A clean apply is reported by the drift-resolved message it leads to, so a
+     * drifted cluster costs the team exactly two messages: found and resolved.
+     * A failed or partial apply is worth a message of its own.
+     */
     ev.summary = ev_summary;
     ev.body = ev_body;
-    send_now(r, &ev);
+    char *note = NULL;
+    if (rc != 0 || left)
+        send_now(r, &ev);
+    else
+        note = xasprintf("Drift resolved by reconcile --apply (%zu step%s applied).", res.done,
+                         res.done == 1 ? "" : "s");
     free(ev_summary);
     free(ev_body);
     free(plan_text);
     free(summary);
     apply_result_release(&res);
 
-    /* look again: what is left is drift (or, if all is well, drift resolved) */
-    look(j, s, so, gen);
-    bool left = plan_has_changes(s->plan) || s->plan->nrefusals;
-    tell_drift(j, s->spec, s->plan, left);
+    tell_drift(j, s->spec, s->plan, left, note);
+    free(note);
     if (rc != 0)
         return RECONCILE_ERROR;
     if (left) {
@@ -624,14 +643,14 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
                           "refusing to plan shard %s: %s", p->refusals[i].shard,
                           p->refusals[i].diagnosis);
             }
-            tell_drift(j, s.spec, p, true);
+            tell_drift(j, s.spec, p, true, NULL);
             st = RECONCILE_ERROR;
             break;
         }
         if (!plan_has_changes(p)) {
             log_event(LOG_INFO, "in-sync", cluster, j->commit, NULL, 0,
                       "the cluster matches the spec");
-            tell_drift(j, s.spec, p, false);
+            tell_drift(j, s.spec, p, false, NULL);
             st = RECONCILE_IN_SYNC;
             break;
         }
@@ -640,14 +659,14 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
                   p->unreachable ? " (some instances could not be reached)" : "");
         free(summary);
         if (!o->apply) {
-            tell_drift(j, s.spec, p, true);
+            tell_drift(j, s.spec, p, true, NULL);
             st = RECONCILE_DRIFT;
             break;
         }
         if (plan_has_destructive(p) && !o->allow_destructive) {
             log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
                       "the plan has destructive steps: not applying without --allow-destructive");
-            tell_drift(j, s.spec, p, true);
+            tell_drift(j, s.spec, p, true, NULL);
             st = RECONCILE_DRIFT;
             break;
         }
@@ -655,10 +674,12 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
             log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
                       "%zu instances could not be observed and there is nothing to apply",
                       p->unreachable);
-            tell_drift(j, s.spec, p, true);
+            tell_drift(j, s.spec, p, true, NULL);
             st = RECONCILE_DRIFT;
             break;
         }
+        /* the drift is news before it is fixed: found, then resolved */
+        tell_drift(j, s.spec, p, true, NULL);
         st = apply_drift(j, &s, &so, &gen);
         if (st != RECONCILE_SKIPPED) {
             note_masters(r, s.spec, s.plan, j->commit, j->subject, gen);

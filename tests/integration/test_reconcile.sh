@@ -167,9 +167,11 @@ for p in "$M1" "$R1" "$M2" "$R2"; do
     [ "$(h_cli "$p" -a "$PW" CONFIG GET maxmemory 2>/dev/null | tail -n1)" = 50331648 ] || ok=0
 done
 h_check "--apply: every redis has maxmemory 48mb" [ "$ok" = 1 ]
-h_check "--apply: one apply-succeeded, one drift-resolved, still one drift-found" \
-    eval '[ "$(hooks apply-succeeded)" -eq 1 ] && [ "$(hooks drift-resolved)" -eq 1 ] &&
-          [ "$(hooks drift-found)" -eq 1 ]'
+h_check "--apply: one drift-resolved, still one drift-found, no other message" \
+    eval '[ "$(hooks drift-resolved)" -eq 1 ] && [ "$(hooks drift-found)" -eq 1 ] &&
+          [ "$(wc -l <"$HOOKLOG")" -eq 2 ]'
+h_check "--apply: the resolved message says what the apply did" \
+    grep -q '"event":"drift-resolved".*Drift resolved by reconcile --apply' "$HOOKLOG"
 h_check "--log-format json: every line is JSON with an event" \
     "$PY" -c 'import json, sys
 for line in sys.stdin:
@@ -196,6 +198,23 @@ assert spec["commit"] == sys.argv[1] and spec["subject"] == sys.argv[2], spec' \
 OUT=$("$RMGR" apply "$H_DIR/plan.json" --cache-dir "$CACHE" --auto-approve 2>&1); RC=$?
 h_check "plan --repo --out, then apply PLANFILE at its commit: exit 0" \
     eval '[ "$RC" -eq 0 ] && grep -q "^Spec: specs/$CLUSTER.yaml from .* (${C2:0:12})" <<<"$OUT"'
+
+# the cron job straight away with --apply: a new drift costs exactly one drift and one
+# resolved message, and nothing more on the next runs
+spec 40mb >"$H_DIR/work/specs/$CLUSTER.yaml"
+C3=$(commit "Lower maxmemory to 40mb") || fatal "cannot commit"
+before=$(wc -l <"$HOOKLOG")
+reconcile --apply
+h_check "cron --apply on a new drift: exit 0" [ "$RC" -eq 0 ]
+h_check "cron --apply: maxmemory 40mb everywhere" \
+    [ "$(h_cli "$R2" -a "$PW" CONFIG GET maxmemory 2>/dev/null | tail -n1)" = 41943040 ]
+reconcile --apply
+reconcile --apply
+new_events=$(tail -n +"$((before + 1))" "$HOOKLOG" | grep -o '"event":"[a-z-]*"' | tr '\n' ' ')
+h_check "cron --apply: exactly one drift-found and one drift-resolved, then nothing" \
+    [ "$new_events" = '"event":"drift-found" "event":"drift-resolved" ' ]
+h_check "cron --apply: both name the new commit" \
+    [ "$(tail -n +"$((before + 1))" "$HOOKLOG" | grep -c "\"commit\":\"$C3\"")" -eq 2 ]
 
 # ---------------------------------------------------------------- 2. isolation
 
