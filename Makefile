@@ -40,7 +40,7 @@ RMGR_BIN  := $(BUILD)/rmgr
 # with a sanitizer, plain `make` builds and tests
 .DEFAULT_GOAL := $(if $(SANITIZER),test,all)
 
-.PHONY: all test unit integration valgrind demo bench clean tests-build deps
+.PHONY: all test unit integration valgrind demo bench clean tests-build deps install uninstall
 all: rmgr
 
 rmgr: $(BUILD)/rmgr
@@ -94,6 +94,16 @@ deps:
 
 bench: rmgr
 	bench/run.sh
+
+PREFIX    ?= /usr/local
+install: rmgr
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/rmgr/schemas
+	install -m 0755 rmgr $(DESTDIR)$(PREFIX)/bin/rmgr
+	install -m 0644 schemas/rmgr.schema.json $(DESTDIR)$(PREFIX)/share/rmgr/schemas/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/rmgr $(DESTDIR)$(PREFIX)/share/rmgr/schemas/rmgr.schema.json
+	-rmdir $(DESTDIR)$(PREFIX)/share/rmgr/schemas $(DESTDIR)$(PREFIX)/share/rmgr
 
 clean:
 	rm -rf build build-address build-undefined rmgr
