@@ -55,7 +55,11 @@ static int save_plan(const struct session *s, const char *plan_json, const char 
     json_object_set_new(doc, "kind", json_string(SAVED_PLAN_KIND));
     /* from git: the file in the cache, which `apply PLANFILE` reads */
     const char *spec_file = src && src->n ? src->files[0] : s->spec->file;
-    json_object_set_new(doc, "spec_file", json_string(spec_file ? spec_file : ""));
+    /* absolute, so `apply PLANFILE` works from any directory */
+    char *abs_spec = spec_file ? realpath(spec_file, NULL) : NULL;
+    json_object_set_new(doc, "spec_file",
+                        json_string(abs_spec ? abs_spec : spec_file ? spec_file : ""));
+    free(abs_spec);
     json_object_set_new(doc, "spec_sha", sha ? json_string(sha) : json_null());
     json_object_set_new(doc, "commit", commit ? json_string(commit) : json_null());
     if (src && src->n) {
