@@ -339,6 +339,8 @@ int cmd_status(int argc, char **argv)
             continue;
         if (!strcmp(argv[i], "--json"))
             json = true;
+        else if (!strcmp(argv[i], "--no-color"))
+            ; /* accepted like every command's: status prints no colour */
         else if (argv[i][0] == '-')
             return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
         else

@@ -70,7 +70,7 @@ static const struct command commands[] = {
      "Exit status: 0 observed (whatever was found), 1 the spec or password could\n"
      "not be read, 2 usage error.\n"},
     {"status", cmd_status, "summarise the cluster's health",
-     "usage: rmgr status -f SPEC [--json] [--connect-timeout MS] [--timeout MS]\n"
+     "usage: rmgr status -f SPEC [--json] [--no-color] [--connect-timeout MS] [--timeout MS]\n"
      "\n"
      "Per shard its master (and whether Sentinel chose it) and its replicas with\n"
      "link status and lag; per sentinel the shards it monitors and whether it\n"
@@ -81,6 +81,7 @@ static const struct command commands[] = {
      "Options:\n"
      "  -f, --file SPEC         the cluster spec (YAML)\n"
      "  --json                  the same as JSON, with \"healthy\" and \"problems\"\n"
+     "  --no-color              accepted for symmetry with the other commands (no colour is used)\n"
      "  --connect-timeout MS    connect timeout per server (default 1000)\n"
      "  --timeout MS            command timeout per server (default 2000)\n"
      "\n"
