@@ -322,7 +322,7 @@ static bool get_long(struct loader *L, const struct field *f, const struct ynode
 {
     char buf[64];
     long n;
-    if (v->kind != YNODE_SCALAR || !v->plain || !parse_long(v->scalar, LONG_MIN, LONG_MAX, &n)) {
+    if (!ynode_int(v, &n)) {
         error_at(L, v, "wrong type for '%s': expected an integer, got %s", path(L),
                  got(v, buf, sizeof(buf)));
         return false;
@@ -385,7 +385,7 @@ static void set_port(struct loader *L, const struct field *f, const struct ynode
 {
     char buf[64];
     long n;
-    if (v->kind != YNODE_SCALAR || !v->plain || !parse_long(v->scalar, LONG_MIN, LONG_MAX, &n)) {
+    if (!ynode_int(v, &n)) {
         error_at(L, v, "wrong type for '%s': expected a port number, got %s", path(L),
                  got(v, buf, sizeof(buf)));
         return;

@@ -8,6 +8,7 @@
  */
 #include "yaml_tree.h"
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -510,52 +511,82 @@ bool ynode_is_bool(const struct ynode *n, bool *out)
 
 static bool looks_bool(const struct ynode *n)
 {
-    static const char *const words[] = {"true", "True", "TRUE", "false", "False", "FALSE",
-                                        "yes", "Yes", "YES", "no", "No", "NO",
-                                        "on", "On", "ON", "off", "Off", "OFF", NULL};
-    return n->plain && word_in(n->scalar, words);
+    bool b;
+    return ynode_is_bool(n, &b);
 }
 
+static bool all_of(const char *s, const char *set)
+{
+    return *s && strspn(s, set) == strlen(s);
+}
+
+/* core schema int: [-+]?[0-9]+ | 0o[0-7]+ | 0x[0-9a-fA-F]+ */
 static bool looks_int(const struct ynode *n)
 {
     const char *s = n->scalar;
     if (!n->plain)
         return false;
+    if (s[0] == '0' && s[1] == 'o')
+        return all_of(s + 2, "01234567");
+    if (s[0] == '0' && s[1] == 'x')
+        return all_of(s + 2, "0123456789abcdefABCDEF");
     if (*s == '-' || *s == '+')
         s++;
-    if (!*s)
-        return false;
-    for (; *s; s++)
-        if (*s < '0' || *s > '9')
-            return false;
-    return true;
+    return all_of(s, "0123456789");
 }
 
+/* core schema float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?, [-+]?.inf, .nan */
 static bool looks_float(const struct ynode *n)
 {
+    static const char *const special[] = {".inf", ".Inf", ".INF", "+.inf", "+.Inf", "+.INF",
+                                          "-.inf", "-.Inf", "-.INF", ".nan", ".NaN", ".NAN",
+                                          NULL};
     const char *s = n->scalar;
     if (!n->plain)
         return false;
+    if (word_in(s, special))
+        return true;
     if (*s == '-' || *s == '+')
         s++;
-    size_t digits = 0;
-    while (*s >= '0' && *s <= '9')
-        s++, digits++;
-    if (*s != '.')
+    size_t before = strspn(s, "0123456789"), after = 0;
+    s += before;
+    if (*s == '.') {
+        s++;
+        after = strspn(s, "0123456789");
+        s += after;
+    }
+    if (!before && !after)
         return false;
-    s++;
-    while (*s >= '0' && *s <= '9')
-        s++, digits++;
     if (*s == 'e' || *s == 'E') {
         s++;
         if (*s == '-' || *s == '+')
             s++;
-        if (!(*s >= '0' && *s <= '9'))
+        if (!all_of(s, "0123456789"))
             return false;
-        while (*s >= '0' && *s <= '9')
-            s++;
+        s += strlen(s);
     }
-    return digits > 0 && !*s;
+    return !*s;
+}
+
+bool ynode_int(const struct ynode *n, long *out)
+{
+    if (!n || n->kind != YNODE_SCALAR || !n->plain)
+        return false;
+    const char *s = n->scalar;
+    char *end;
+    errno = 0;
+    if (looks_int(n)) {
+        long v;
+        if (s[0] == '0' && (s[1] == 'o' || s[1] == 'x'))
+            v = strtol(s + 2, &end, s[1] == 'o' ? 8 : 16);
+        else
+            v = strtol(s, &end, 10);
+        if (errno || *end)
+            return false;
+        *out = v;
+        return true;
+    }
+    return false;
 }
 
 bool ynode_looks_typed(const struct ynode *n)

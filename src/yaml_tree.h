@@ -58,10 +58,12 @@ const struct ynode *ynode_get(const struct ynode *map, const char *key);
 /* The key node for `key` in a mapping, or NULL. */
 const struct ynode *ynode_get_key(const struct ynode *map, const char *key);
 
-/* Plain scalar typing, YAML 1.2 core schema plus the 1.1 words PyYAML treats as booleans. */
+/* Plain scalar typing, the YAML 1.2 core schema: `yes`, `no`, `on`, `off` are strings. */
 bool ynode_is_null(const struct ynode *n);
 bool ynode_is_bool(const struct ynode *n, bool *out); /* true/false only */
 bool ynode_looks_typed(const struct ynode *n);        /* plain null, bool, int or float */
+/* The value of a plain core-schema integer (decimal, 0o octal, 0x hex); false otherwise. */
+bool ynode_int(const struct ynode *n, long *out);
 
 /* "a mapping", "a sequence", "null", "a boolean", "an integer", "a number", "a string" */
 const char *ynode_describe(const struct ynode *n);

@@ -504,6 +504,38 @@ TEST(tree_positions)
     diags_release(&d);
 }
 
+/* Plain scalars are typed by the YAML 1.2 core schema, as schemas/ validators read them. */
+TEST(yaml12_core_typing)
+{
+    struct diags d = {0};
+    struct ytree_limits lim = {1000, 8};
+    const char *y = "[yes, no, on, off, 0x1f, 0o17, +5, 1e3, .5, .inf, .NaN, 1_0, 0b1, 08, 'x', 0o8]";
+    struct ynode *root = ytree_parse("y", y, strlen(y), &lim, &d);
+    CHECK(root && root->nitems == 16);
+    if (root && root->nitems == 16) {
+        struct ynode **it = root->items;
+        for (int i = 0; i < 4; i++)
+            CHECK_STR_EQ(ynode_describe(it[i]), "a string");
+        long v = 0;
+        CHECK(ynode_int(it[4], &v) && v == 31);
+        CHECK(ynode_int(it[5], &v) && v == 15);
+        CHECK(ynode_int(it[6], &v) && v == 5);
+        CHECK_STR_EQ(ynode_describe(it[7]), "a number");
+        CHECK_STR_EQ(ynode_describe(it[8]), "a number");
+        CHECK_STR_EQ(ynode_describe(it[9]), "a number");
+        CHECK_STR_EQ(ynode_describe(it[10]), "a number");
+        CHECK(!ynode_int(it[9], &v) && !ynode_int(it[10], &v));
+        CHECK_STR_EQ(ynode_describe(it[11]), "a string"); /* no underscores in 1.2 core */
+        CHECK_STR_EQ(ynode_describe(it[12]), "a string"); /* nor binary */
+        CHECK(ynode_int(it[13], &v) && v == 8);            /* decimal, not octal */
+        CHECK(!ynode_int(it[14], &v));                     /* quoted */
+        CHECK_STR_EQ(ynode_describe(it[15]), "a string");
+        CHECK(!ynode_looks_typed(it[0]) && ynode_looks_typed(it[4]));
+    }
+    ynode_free(root);
+    diags_release(&d);
+}
+
 int main(void)
 {
     RUN(full_spec_resolves);
@@ -523,5 +555,6 @@ int main(void)
     RUN(string_fields_refuse_typed_scalars);
     RUN(ipv6_addresses);
     RUN(tree_positions);
+    RUN(yaml12_core_typing);
     return test_done();
 }
