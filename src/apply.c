@@ -32,6 +32,7 @@
 #define LOG_TAIL_LINES 15
 #define POLL_MS 100
 #define KILL_WAIT_MS 5000
+#define RESET_WAIT_MS 30000 /* a reset sentinel relearns its shard (measured 1-10 s) */
 
 /* ====================================================================
  * Pure pieces
@@ -52,10 +53,12 @@ size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of)
         lane_of[i] = SIZE_MAX;
         if (st->wave != w || !step_acts(st))
             continue;
-        /* proxies one at a time, whatever host they are on */
+        /* proxies one at a time, whatever host they are on; sentinel resets too (the
+         * other sentinels must keep what they know while one relearns it) */
         const char *key = w == WAVE_PROXIES && st->instance == INSTANCE_PROXY
                               ? "\001proxies"
-                              : (st->host ? st->host : "");
+                          : st->kind == STEP_SENTINEL_RESET ? "\001sentinel-reset"
+                                                            : (st->host ? st->host : "");
         size_t k = 0;
         while (k < nkeys && !str_eq(keys[k], key))
             k++;
@@ -997,6 +1000,185 @@ static int sentinel_set(redisContext *c, const char *where, const struct step *s
     return rc;
 }
 
+/* defined with the health checks below */
+static void seen_add(struct strbuf *seen, const char *fmt, ...) RMGR_PRINTF(2, 3);
+static bool peers_have(const struct obs_sentinel_peer *peers, size_t n, const char *ip, int port);
+
+/* What a sentinel knows of one shard. */
+struct sview {
+    struct obs_sentinel_master *ms; /* SENTINEL MASTERS */
+    size_t nms;
+    const struct obs_sentinel_master *m; /* the shard's entry in ms, or NULL */
+    struct obs_sentinel_peer *replicas, *sentinels;
+    size_t nreplicas, nsentinels;
+};
+
+static void sview_release(struct sview *v)
+{
+    obs_sentinel_masters_free(v->ms, v->nms);
+    obs_sentinel_peers_free(v->replicas, v->nreplicas);
+    obs_sentinel_peers_free(v->sentinels, v->nsentinels);
+    memset(v, 0, sizeof(*v));
+}
+
+/* Read sentinel c's view of `shard` into v (empty on entry). 0, or -1 and *err. */
+static int sview_read(redisContext *c, const char *where, const char *shard, struct sview *v,
+                      char **err)
+{
+    char *e = NULL;
+    redisReply *rep = redisCommand(c, "SENTINEL MASTERS");
+    int rc = rep ? redis_parse_sentinel_masters(rep, &v->ms, &v->nms, &e) : -1;
+    if (rep)
+        freeReplyObject(rep);
+    for (size_t k = 0; rc == 0 && k < v->nms; k++)
+        if (str_eq(v->ms[k].name, shard))
+            v->m = &v->ms[k];
+    if (rc == 0 && v->m) {
+        rep = redisCommand(c, "SENTINEL REPLICAS %s", shard);
+        rc = rep ? redis_parse_sentinel_peers(rep, false, &v->replicas, &v->nreplicas, &e) : -1;
+        if (rep)
+            freeReplyObject(rep);
+    }
+    if (rc == 0 && v->m) {
+        rep = redisCommand(c, "SENTINEL SENTINELS %s", shard);
+        rc = rep ? redis_parse_sentinel_peers(rep, true, &v->sentinels, &v->nsentinels, &e) : -1;
+        if (rep)
+            freeReplyObject(rep);
+    }
+    if (rc < 0)
+        *err = xasprintf("%s: cannot read what it knows of %s: %s", where, shard,
+                         e ? e : c->errstr[0] ? c->errstr : "no reply");
+    free(e);
+    return rc;
+}
+
+/* a peer Sentinel currently sees as up */
+static bool peer_up(const struct obs_sentinel_peer *pe)
+{
+    return pe->ip && !(pe->flags && (strstr(pe->flags, "down") || strstr(pe->flags, "disconnected")));
+}
+
+static bool spec_shard_has(const struct spec *s, const char *shard, const char *ip, int port)
+{
+    for (size_t i = 0; i < s->nshards; i++) {
+        const struct spec_shard *sh = &s->shards[i];
+        if (!str_eq(sh->name, shard))
+            continue;
+        for (size_t k = 0; k <= sh->nreplicas; k++) {
+            const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
+            if (a->port == port && str_eq(a->ip, ip))
+                return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Whether a reset sentinel knows again what it knew before (`was`): the
+ * same master, every sentinel and member replica it saw up, and no replica
+ * outside the shard. What is missing goes to *seen.
+ */
+static bool sview_restored(const struct run *r, const struct step *st, const struct sview *was,
+                           const struct sview *now, struct strbuf *seen)
+{
+    if (!now->m) {
+        seen_add(seen, "it does not monitor %s", st->shard);
+        return false;
+    }
+    bool ok = true;
+    if (now->m->port != st->master_port || !str_eq(now->m->ip, st->master_ip)) {
+        seen_add(seen, "it has %s:%d as master of %s, not %s:%d", now->m->ip ? now->m->ip : "?",
+                 now->m->port, st->shard, st->master_ip, st->master_port);
+        ok = false;
+    }
+    for (size_t k = 0; k < was->nsentinels; k++) {
+        const struct obs_sentinel_peer *pe = &was->sentinels[k];
+        if (peer_up(pe) && !peers_have(now->sentinels, now->nsentinels, pe->ip, pe->port)) {
+            seen_add(seen, "it does not know sentinel %s:%d yet", pe->ip, pe->port);
+            ok = false;
+        }
+    }
+    for (size_t k = 0; k < was->nreplicas; k++) {
+        const struct obs_sentinel_peer *pe = &was->replicas[k];
+        if (peer_up(pe) && spec_shard_has(r->s, st->shard, pe->ip, pe->port) &&
+            !peers_have(now->replicas, now->nreplicas, pe->ip, pe->port)) {
+            seen_add(seen, "it does not know replica %s:%d yet", pe->ip, pe->port);
+            ok = false;
+        }
+    }
+    for (size_t k = 0; k < now->nreplicas; k++) {
+        const struct obs_sentinel_peer *pe = &now->replicas[k];
+        if (pe->ip && !spec_shard_has(r->s, st->shard, pe->ip, pe->port)) {
+            seen_add(seen, "it still lists %s:%d, which is not a member of %s", pe->ip, pe->port,
+                     st->shard);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/*
+ * SENTINEL RESET <shard> on one sentinel (it forgets its replicas and the
+ * other sentinels, stale entries included), then wait until it knows them
+ * again, so that the next reset never leaves the quorum without knowledge.
+ * Refuses to start while that sentinel sees another master or a failover.
+ */
+static int sentinel_reset(struct run *r, redisContext *c, const char *where,
+                          const struct step *st, char **err)
+{
+    struct sview was = {0}, now = {0};
+    struct strbuf seen = {0};
+    int rc = -1;
+    if (sview_read(c, where, st->shard, &was, err) < 0)
+        goto out;
+    if (!was.m) {
+        *err = xasprintf("%s no longer monitors %s: re-run plan", where, st->shard);
+        goto out;
+    }
+    if (was.m->port != st->master_port || !str_eq(was.m->ip, st->master_ip)) {
+        *err = xasprintf("%s has %s:%d as master of %s, not the planned %s:%d: re-run plan",
+                         where, was.m->ip ? was.m->ip : "?", was.m->port, st->shard,
+                         st->master_ip ? st->master_ip : "?", st->master_port);
+        goto out;
+    }
+    if (was.m->flags && (strstr(was.m->flags, "down") || strstr(was.m->flags, "failover"))) {
+        *err = xasprintf("%s reports the master of %s as %s: not resetting it during a "
+                         "failover; re-run plan when it settles",
+                         where, st->shard, was.m->flags);
+        goto out;
+    }
+    const char *argv[] = {"SENTINEL", "RESET", st->shard};
+    if (rcmd_ok(c, where, "SENTINEL RESET", false, 3, argv, err) < 0)
+        goto out;
+    /* replicas come back with the master's INFO, every 10 s: allow a full period */
+    long wait_ms = r->o.sentinel_timeout_ms > RESET_WAIT_MS ? r->o.sentinel_timeout_ms
+                                                             : RESET_WAIT_MS;
+    long long t0 = now_ms(), deadline = t0 + wait_ms;
+    for (;;) {
+        sb_release(&seen);
+        sview_release(&now);
+        char *e = NULL;
+        if (sview_read(c, where, st->shard, &now, &e) < 0)
+            seen_add(&seen, "%s", e);
+        else if (sview_restored(r, st, &was, &now, &seen))
+            break;
+        free(e);
+        if (now_ms() >= deadline) {
+            *err = xasprintf("%s: after SENTINEL RESET %s it did not know the shard again within "
+                             "%lld ms: %s",
+                             where, st->shard, now_ms() - t0, sb_str(&seen));
+            goto out;
+        }
+        sleep_ms(POLL_MS);
+    }
+    rc = 0;
+out:
+    sb_release(&seen);
+    sview_release(&was);
+    sview_release(&now);
+    return rc;
+}
+
 static int do_sentinel(struct run *r, const struct step *st, char **err)
 {
     if (!st->shard) {
@@ -1058,6 +1240,9 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
     }
     case STEP_SENTINEL_SET:
         rc = sentinel_set(c, where, st, true, err);
+        break;
+    case STEP_SENTINEL_RESET:
+        rc = sentinel_reset(r, c, where, st, err);
         break;
     case STEP_SENTINEL_REMOVE: {
         const char *argv[] = {"SENTINEL", "REMOVE", st->shard};
@@ -1162,6 +1347,7 @@ static int do_step(struct run *r, const struct step *st, const char **note, char
     case STEP_SENTINEL_MONITOR:
     case STEP_SENTINEL_SET:
     case STEP_SENTINEL_REMOVE:
+    case STEP_SENTINEL_RESET:
         return do_sentinel(r, st, err);
     case STEP_PROXY_CONFIG:
         return do_proxy_config(r, h, st, err);
@@ -1185,7 +1371,8 @@ static char *step_label(const struct run *r, size_t i)
 {
     const struct step *st = &r->p->steps[i];
     bool shard = st->shard && (st->kind == STEP_SENTINEL_MONITOR ||
-                               st->kind == STEP_SENTINEL_SET || st->kind == STEP_SENTINEL_REMOVE);
+                               st->kind == STEP_SENTINEL_SET || st->kind == STEP_SENTINEL_REMOVE ||
+                               st->kind == STEP_SENTINEL_RESET);
     return xasprintf("[%zu/%zu] %s %s %s%s%s", r->number[i], r->total,
                      step_action_symbol(st->action), step_kind_name(st->kind), st->target,
                      shard ? " " : "", shard ? st->shard : "");

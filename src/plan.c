@@ -37,6 +37,7 @@ static const char *const step_kind_names[] = {
     [STEP_SENTINEL_REMOVE] = "sentinel-remove",
     [STEP_PROXY_CONFIG] = "proxy-config",
     [STEP_PROXY_RESTART] = "proxy-restart",
+    [STEP_SENTINEL_RESET] = "sentinel-reset",
 };
 
 const char *step_kind_name(enum step_kind k)
@@ -245,6 +246,44 @@ static void addr_copy(struct spec_addr *dst, const struct spec_addr *src)
     dst->pos = src->pos;
 }
 
+/* a set of addresses in first-seen order */
+struct node_list {
+    struct spec_addr *v;
+    size_t n, cap;
+};
+
+static void node_list_add(struct node_list *nl, const char *host, const char *ip, int port)
+{
+    for (size_t i = 0; i < nl->n; i++)
+        if (addr_is(&nl->v[i], ip, port))
+            return;
+    VEC_GROW(nl->v, nl->n, nl->cap);
+    memset(&nl->v[nl->n], 0, sizeof(nl->v[nl->n]));
+    nl->v[nl->n].host = xstrdup(host);
+    nl->v[nl->n].ip = xstrdup(ip);
+    nl->v[nl->n].port = port;
+    nl->n++;
+}
+
+static void node_list_release(struct node_list *nl)
+{
+    for (size_t i = 0; i < nl->n; i++) {
+        free(nl->v[i].host);
+        free(nl->v[i].ip);
+    }
+    free(nl->v);
+    memset(nl, 0, sizeof(*nl));
+}
+
+/* "ip:port, ip:port" */
+static char *node_list_str(const struct node_list *nl)
+{
+    struct strbuf sb = {0};
+    for (size_t i = 0; i < nl->n; i++)
+        sb_addf(&sb, "%s%s:%d", i ? ", " : "", nl->v[i].ip, nl->v[i].port);
+    return sb.buf ? sb_detach(&sb) : xstrdup("");
+}
+
 /* "ip:port" of a spec address, for reasons about masters */
 static char *addr_ipport(const struct spec_addr *a)
 {
@@ -327,6 +366,86 @@ static void refuse_shard(struct builder *b, const struct spec_shard *sh, const c
 }
 
 /* ---------------------------------------------------------------- truth */
+
+/* Whether the master's INFO replication, or the node itself, says ip:port replicates from M. */
+static bool replicates_from(struct builder *b, const struct obs_redis *mr, const char *ip,
+                            int port, const struct spec_addr *M)
+{
+    for (size_t k = 0; mr && k < mr->nreplicas; k++)
+        if (mr->replicas[k].port == port && str_eq(mr->replicas[k].ip, ip))
+            return true;
+    const struct obs_redis *r = observed_redis(b->o, ip, port);
+    return redis_is_slave(r) && r->master_port == M->port && str_eq(r->master_host, M->ip);
+}
+
+/*
+ * Sentinel keeps every replica it ever saw in SENTINEL REPLICAS, and a
+ * failover may promote any of them: an entry that is not a member of the
+ * shard could take the shard over and wipe it. Such a node that really
+ * replicates from the master M (or when M could not be observed to tell)
+ * is refused; otherwise the entry is stale, and sentinel_steps() resets the
+ * sentinels that list it. Returns false after a refusal.
+ */
+static bool shard_foreign_replicas(struct builder *b, const struct spec_shard *sh,
+                                   const struct spec_addr *M)
+{
+    const struct spec_sentinel *ss = &b->s->sentinel;
+    const struct obs_redis *mr = observed_redis(b->o, M->ip, M->port);
+    struct node_list stale = {0};
+    size_t nlisting = 0;
+    for (size_t j = 0; j < ss->nnodes; j++) {
+        const struct obs_sentinel *os = observed_sentinel(b->o, ss->nodes[j].ip, ss->nodes[j].port);
+        const struct obs_sentinel_master *m =
+            os && os->reach == REACH_OK ? sentinel_find_master(os, sh->name) : NULL;
+        bool listing = false;
+        for (size_t k = 0; m && k < m->nreplicas; k++) {
+            const struct obs_sentinel_peer *pe = &m->replicas[k];
+            if (!pe->ip || shard_find_member(sh, pe->ip, pe->port))
+                continue;
+            bool unknown = redis_reach(mr) != REACH_OK;
+            if (unknown || replicates_from(b, mr, pe->ip, pe->port, M)) {
+                struct strbuf h = {0};
+                sb_addf(&h,
+                        "unknown node %s:%d %s the master of %s%s; Sentinel could promote "
+                        "it: sentinel %s:%d lists it as a replica of %s and it is not a member "
+                        "of %s in the spec. %s, then re-run plan",
+                        pe->ip, pe->port, unknown ? "may replicate from" : "replicates from",
+                        sh->name, unknown ? ", which could not be observed" : "", ss->nodes[j].ip, ss->nodes[j].port, sh->name, sh->name,
+                        unknown ? "Bring the master back"
+                                : "Make it stop replicating from that master (REPLICAOF its own "
+                                  "master, or NO ONE) or add it to the shard in the spec");
+                const struct obs_redis *fr = observed_redis(b->o, pe->ip, pe->port);
+                if (fr) {
+                    struct spec_addr fa = {.ip = pe->ip, .port = pe->port};
+                    describe_redis(&h, &fa, fr);
+                }
+                char *headline = sb_detach(&h);
+                refuse(b, sh->name, diagnosis(b, sh, headline));
+                free(headline);
+                node_list_release(&stale);
+                return false;
+            }
+            node_list_add(&stale, pe->ip, pe->ip, pe->port);
+            listing = true;
+        }
+        nlisting += listing;
+    }
+    if (stale.n) {
+        char *nodes = node_list_str(&stale);
+        warn(b,
+             "Sentinel lists %s as %s of %s, but %s not a member of %s and %s not replicate "
+             "from its master: a stale entry (a failover could promote it, wiping %s, and "
+             "Sentinel re-points it at that master after failover-timeout); the plan resets the "
+             "%zu %s that list %s (SENTINEL RESET %s), one at a time",
+             nodes, stale.n == 1 ? "a replica" : "replicas", sh->name,
+             stale.n == 1 ? "it is" : "they are", sh->name, stale.n == 1 ? "does" : "do",
+             sh->name, nlisting, nlisting == 1 ? "sentinel" : "sentinels",
+             stale.n == 1 ? "it" : "them", sh->name);
+        free(nodes);
+    }
+    node_list_release(&stale);
+    return true;
+}
 
 /*
  * Work out shard i's current master into plan->masters[i]. Returns false
@@ -416,6 +535,8 @@ static bool shard_truth(struct builder *b, size_t i)
         if (view->flags && strstr(view->flags, "down"))
             warn(b, "sentinels report %s master %s:%d as down (%s): a failover may be under way",
                  sh->name, M->ip, M->port, view->flags);
+        if (!shard_foreign_replicas(b, sh, M))
+            return false;
     } else {
         /* nobody monitors the shard: what the nodes report */
         const struct spec_addr *holder = NULL;
@@ -715,6 +836,37 @@ static void sentinel_set_step(struct builder *b, const struct spec_addr *a, size
     }
 }
 
+/*
+ * sentinel-reset when the sentinel lists, as replicas of shard i, nodes that
+ * are not members of it (shard_foreign_replicas() refused the shard unless
+ * every such entry is stale). Apply resets one sentinel at a time.
+ */
+static void sentinel_reset_step(struct builder *b, const struct spec_addr *a, size_t i,
+                                const struct obs_sentinel_master *m)
+{
+    const struct spec_shard *sh = &b->s->shards[i];
+    struct strbuf before = {0}, after = {0};
+    for (size_t k = 0; k < m->nreplicas; k++) {
+        const struct obs_sentinel_peer *pe = &m->replicas[k];
+        if (!pe->ip || shard_find_member(sh, pe->ip, pe->port))
+            continue;
+        sb_addf(&before, "%sreplica %s:%d", before.len ? "\n" : "", pe->ip, pe->port);
+        sb_addf(&after, "%s(forgotten)", after.len ? "\n" : "");
+    }
+    if (!before.len)
+        return;
+    struct step *st = add_step(b, STEP_SENTINEL_RESET, ACTION_CHANGE, SAFETY_DISRUPTIVE,
+                               WAVE_SENTINELS, INSTANCE_SENTINEL, "sentinels", a,
+                               "lists nodes outside %s as its replicas (stale entries a failover "
+                               "could promote): SENTINEL RESET %s, then wait until it knows the "
+                               "master and the other sentinels again",
+                               sh->name, sh->name);
+    st->shard = xstrdup(sh->name);
+    step_set_master(st, &b->p->masters[i]);
+    st->before = sb_detach(&before);
+    st->after = sb_detach(&after);
+}
+
 static bool spec_has_shard(const struct spec *s, const char *name)
 {
     for (size_t i = 0; i < s->nshards; i++)
@@ -768,10 +920,12 @@ static void sentinel_steps(struct builder *b, struct removed *rm)
         }
         for (size_t i = 0; i < s->nshards; i++) {
             const struct obs_sentinel_master *m = sentinel_find_master(os, s->shards[i].name);
-            if (!m)
+            if (!m) {
                 sentinel_monitor_step(b, a, i, "not monitored yet");
-            else
+            } else {
                 sentinel_set_step(b, a, i, m);
+                sentinel_reset_step(b, a, i, m);
+            }
         }
         for (size_t k = 0; k < os->nmasters; k++) {
             const char *name = os->masters[k].name;
@@ -825,24 +979,6 @@ static bool spec_uses_addr(const struct spec *s, const char *ip, int port)
     return false;
 }
 
-struct node_list {
-    struct spec_addr *v;
-    size_t n, cap;
-};
-
-static void node_list_add(struct node_list *nl, const char *host, const char *ip, int port)
-{
-    for (size_t i = 0; i < nl->n; i++)
-        if (addr_is(&nl->v[i], ip, port))
-            return;
-    VEC_GROW(nl->v, nl->n, nl->cap);
-    memset(&nl->v[nl->n], 0, sizeof(nl->v[nl->n]));
-    nl->v[nl->n].host = xstrdup(host);
-    nl->v[nl->n].ip = xstrdup(ip);
-    nl->v[nl->n].port = port;
-    nl->n++;
-}
-
 /* stop + remove-files for the nodes Sentinel reports for a removed shard */
 static void removed_shard_steps(struct builder *b, const char *name)
 {
@@ -880,10 +1016,8 @@ static void removed_shard_steps(struct builder *b, const char *name)
                       "%s was removed from the spec: delete its instance directory and data",
                       name);
         st->shard = xstrdup(name);
-        free(nl.v[i].host);
-        free(nl.v[i].ip);
     }
-    free(nl.v);
+    node_list_release(&nl);
 }
 
 /* ---------------------------------------------------------------- proxies */

@@ -33,6 +33,8 @@ enum step_kind {
     STEP_SENTINEL_REMOVE,
     STEP_PROXY_CONFIG,     /* write nutcracker.yml (checked with nutcracker -t) */
     STEP_PROXY_RESTART,
+    STEP_SENTINEL_RESET,   /* SENTINEL RESET <shard> on one sentinel, then wait until
+                              it knows the master and the other sentinels again */
 };
 
 /* "observed", "install-files", "start", ... as used in JSON and messages */

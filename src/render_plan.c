@@ -15,7 +15,7 @@
  *   steps           in execution order (by wave, then spec order):
  *     kind          observed|install-files|start|stop|remove-files|config-set|
  *                   config-rewrite|replicaof|sentinel-monitor|sentinel-set|
- *                   sentinel-remove|proxy-config|proxy-restart
+ *                   sentinel-remove|sentinel-reset|proxy-config|proxy-restart
  *     action        "=" observed fact, "+" create, "~" change, "-" remove, "-/+" replace
  *     safety        safe|disruptive|destructive
  *     wave          1 files, 2 processes, 3 replication, 4 sentinels, 5 proxies,

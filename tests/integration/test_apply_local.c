@@ -17,6 +17,10 @@
  *   lock          a held lock refuses (naming the holder) or is waited for;
  *                 two applies at once: one acts, the other finds no changes
  *   saved plan    apply PLANFILE; stale after a change
+ *   stale entry   a replica of shard2 pointed at shard1's master: refused while
+ *                 it replicates from it; pointed back, Sentinel still lists it
+ *                 for shard1: sentinel-reset, one sentinel at a time, until no
+ *                 sentinel lists it
  *
  * Every pid rmgr starts is read from its pidfile and tracked, so the harness
  * stops it at exit even when a check fails.
@@ -630,6 +634,80 @@ TEST(a_held_lock_refuses_or_is_waited_for)
     CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
 }
 
+/* ---- a stale Sentinel replica entry ------------------------------------------ */
+
+struct listing {
+    const struct ac *c;
+    const char *shard;
+    int port;
+    bool want; /* every sentinel lists port (true) or none does (false) */
+};
+
+static bool listing_cond(void *arg)
+{
+    struct listing *l = arg;
+    char needle[64];
+    snprintf(needle, sizeof(needle), "name\n%s:%d\n", HARNESS_IP, l->port);
+    for (int j = 0; j < l->c->nsent; j++) {
+        char *r = ac_cmd(l->c, l->c->sentinel[j], false, "SENTINEL REPLICAS %s", l->shard);
+        bool listed = r && strstr(r, needle);
+        free(r);
+        if (listed != l->want)
+            return false;
+    }
+    return true;
+}
+
+TEST(a_stale_sentinel_replica_entry_is_reset)
+{
+    CHECK(f_ready);
+    if (!f_ready)
+        return;
+    int m1 = F.replica[0][0], m2 = F.master[1], foreign = F.replica[1][0];
+    char *r = ac_cmd(&F, foreign, true, "REPLICAOF %s %d", HARNESS_IP, m1);
+    CHECK_STR_EQ(r, "OK");
+    free(r);
+    /* Sentinel learns replicas from the master's INFO, every 10 s */
+    struct listing l = {&F, "shard1", foreign, true};
+    CHECK(wait_for(listing_cond, &l, 25000));
+    struct linked lk = {&F, foreign, m1};
+    CHECK(wait_for(linked_cond, &lk, 10000));
+
+    struct ac_run run = ac_rmgr("plan", "-f", F.spec, "--no-color", NULL);
+    CHECK_INT_EQ(run.status, 1);
+    char *refusal = xasprintf("unknown node %s:%d replicates from the master of shard1",
+                              HARNESS_IP, foreign);
+    CHECK_CONTAINS(run.err, refusal); /* a refusal is an error: stderr */
+    free(refusal);
+    ac_run_release(&run);
+
+    r = ac_cmd(&F, foreign, true, "REPLICAOF %s %d", HARNESS_IP, m2);
+    CHECK_STR_EQ(r, "OK");
+    free(r);
+    lk = (struct linked){&F, foreign, m2};
+    CHECK(wait_for(linked_cond, &lk, 10000));
+    CHECK(listing_cond(&l)); /* the entry stays */
+
+    run = ac_rmgr("plan", "-f", F.spec, "--no-color", NULL);
+    CHECK_INT_EQ(run.status, 0);
+    CHECK_CONTAINS(run.out, "sentinel-reset");
+    CHECK_CONTAINS(run.out, "a stale entry (a failover could promote it");
+    ac_run_release(&run);
+
+    run = ac_apply(&F, 0, NULL);
+    CHECK_INT_EQ(run.status, 0);
+    char *line = xasprintf("~ sentinel-reset %s:%d shard1 ... done", HARNESS_IP, F.sentinel[2]);
+    CHECK_CONTAINS(run.out, line);
+    free(line);
+    CHECK_CONTAINS(run.out, "check: every sentinel monitors every shard");
+    ac_run_release(&run);
+    l.want = false;
+    CHECK(listing_cond(&l));
+    int masters[AC_MAX_SHARDS] = {m1, m2};
+    CHECK(sentinels_agree(&F, masters));
+    CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
+}
+
 /* ---- interrupted --------------------------------------------------------- */
 
 TEST(an_interrupted_apply_is_finished_by_the_next)
@@ -741,6 +819,7 @@ int main(void)
     RUN(spec_edits_apply_and_converge);
     RUN(saved_plan_applies_until_stale);
     RUN(a_held_lock_refuses_or_is_waited_for);
+    RUN(a_stale_sentinel_replica_entry_is_reset);
     RUN(an_interrupted_apply_is_finished_by_the_next);
     RUN(a_failed_step_stops_the_run);
     harness_cleanup(H);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "apply.h"
 #include "conf.h"
 #include "fingerprint.h"
 #include "observed.h"
@@ -80,6 +81,58 @@ static bool case_load(struct tcase *c, const char *name)
     c->spec->file = xasprintf("%s/spec.yaml", name);
     c->plan = plan_compute(c->spec, c->obs);
     return true;
+}
+
+/* whether ip:port is a member of shard sh */
+static bool shard_has(const struct spec_shard *sh, const char *ip, int port)
+{
+    if (sh->master.port == port && str_eq(sh->master.ip, ip))
+        return true;
+    for (size_t k = 0; k < sh->nreplicas; k++)
+        if (sh->replicas[k].port == port && str_eq(sh->replicas[k].ip, ip))
+            return true;
+    return false;
+}
+
+static bool has_reset(const struct plan *p, const char *ip, int port, const char *shard)
+{
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const struct step *s = &p->steps[i];
+        if (s->kind == STEP_SENTINEL_RESET && s->port == port && str_eq(s->ip, ip) &&
+            str_eq(s->shard, shard))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * A plan that acts leaves no sentinel listing, as a replica of a shard, a
+ * node outside it: a failover could promote that node and wipe the shard.
+ */
+static void check_no_foreign_replicas(const struct spec *sp, const struct observed *o,
+                                      const struct plan *p)
+{
+    if (p->nrefusals)
+        return;
+    for (size_t j = 0; j < o->nsentinels; j++) {
+        const struct obs_sentinel *os = &o->sentinels[j];
+        if (os->reach != REACH_OK)
+            continue;
+        for (size_t m = 0; m < os->nmasters; m++)
+            for (size_t i = 0; i < sp->nshards; i++) {
+                const struct spec_shard *sh = &sp->shards[i];
+                if (!str_eq(os->masters[m].name, sh->name))
+                    continue;
+                for (size_t k = 0; k < os->masters[m].nreplicas; k++) {
+                    const struct obs_sentinel_peer *pe = &os->masters[m].replicas[k];
+                    if (!shard_has(sh, pe->ip, pe->port) && !has_reset(p, os->ip, os->port, sh->name)) {
+                        printf("    sentinel %s:%d lists %s:%d for %s and is not reset\n",
+                               os->ip, os->port, pe->ip, pe->port, sh->name);
+                        test_current_failed = 1;
+                    }
+                }
+            }
+    }
 }
 
 static size_t count_kind(const struct plan *p, enum step_kind k)
@@ -161,6 +214,7 @@ static void golden_case(const char *name)
     free(path);
 
     /* invariants of every plan */
+    check_no_foreign_replicas(c.spec, c.obs, c.plan);
     CHECK(!strchr(text, '\033'));
     CHECK(!strstr(text, "hunter2") && !strstr(json, "hunter2"));
     if (c.plan->nrefusals)
@@ -288,6 +342,8 @@ TEST(refusals_plan_nothing)
         {"replica-outside-shard", "127.0.0.1:7099, which is not a member of shard1"},
         {"two-masters", "two masters"},
         {"master-down-no-sentinel", "could wipe that replica"},
+        {"foreign-replica", "unknown node 127.0.0.1:7099 replicates from the master of shard1; "
+                            "Sentinel could promote it"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         LOAD(c, cases[i].name);
@@ -416,6 +472,80 @@ TEST(interrupted_bootstrap_is_accepted)
     /* 26001 watches shard1 only: 5 monitors to add */
     CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_MONITOR), 5);
     case_free(&c);
+}
+
+TEST(stale_sentinel_replica_is_reset_one_sentinel_at_a_time)
+{
+    LOAD(c, "sentinel-stale-replica");
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    CHECK_INT_EQ(c.plan->nsteps, 2);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_RESET), 2);
+    const char *targets[] = {"127.0.0.1:26001", "127.0.0.1:26003"};
+    for (size_t i = 0; i < ARRAY_SIZE(targets); i++) {
+        const struct step *s = find_step(c.plan, STEP_SENTINEL_RESET, targets[i]);
+        CHECK(s != NULL);
+        if (!s)
+            continue;
+        CHECK_STR_EQ(step_kind_name(s->kind), "sentinel-reset");
+        CHECK(s->action == ACTION_CHANGE);
+        CHECK(s->safety == SAFETY_DISRUPTIVE);
+        CHECK(s->wave == WAVE_SENTINELS);
+        CHECK_STR_EQ(s->shard, "shard1");
+        CHECK_STR_EQ(s->master_ip, "127.0.0.1");
+        CHECK_INT_EQ(s->master_port, 7001);
+        CHECK_STR_EQ(s->before, "replica 127.0.0.1:7004");
+    }
+    CHECK(!find_step(c.plan, STEP_SENTINEL_RESET, "127.0.0.1:26002"));
+    CHECK_INT_EQ(c.plan->nwarnings, 1);
+    if (c.plan->nwarnings)
+        CHECK_CONTAINS(c.plan->warnings[0], "127.0.0.1:7004 as a replica of shard1");
+    CHECK(plan_has_changes(c.plan));
+
+    /* apply runs every reset in one lane: never two sentinels at once */
+    size_t lane_of[8];
+    CHECK(c.plan->nsteps <= ARRAY_SIZE(lane_of));
+    if (c.plan->nsteps <= ARRAY_SIZE(lane_of)) {
+        CHECK_INT_EQ(apply_lanes(c.plan, WAVE_SENTINELS, lane_of), 1);
+        CHECK_INT_EQ(lane_of[0], lane_of[1]);
+    }
+    case_free(&c);
+}
+
+TEST(foreign_replica_refused_when_it_follows_the_master)
+{
+    /* the node itself says it replicates from shard1's master */
+    LOAD(c, "sentinel-stale-replica");
+    for (size_t i = 0; i < c.obs->nredis; i++) {
+        struct obs_redis *r = &c.obs->redis[i];
+        if (r->port == 7004)
+            r->master_port = 7001;
+    }
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nsteps, 0);
+    bool found = false;
+    for (size_t i = 0; i < c.plan->nrefusals; i++)
+        if (str_eq(c.plan->refusals[i].shard, "shard1")) {
+            found = true;
+            CHECK_CONTAINS(c.plan->refusals[i].diagnosis,
+                           "unknown node 127.0.0.1:7004 replicates from the master of shard1");
+            CHECK_CONTAINS(c.plan->refusals[i].diagnosis,
+                           "redis 127.0.0.1:7004: replica of 127.0.0.1:7001");
+        }
+    CHECK(found);
+    case_free(&c);
+
+    /* the master cannot be observed: whether it replicates is unknown */
+    LOAD(d, "sentinel-stale-replica");
+    d.obs->redis[0].reach = REACH_TIMEOUT;
+    plan_free(d.plan);
+    d.plan = plan_compute(d.spec, d.obs);
+    CHECK_INT_EQ(d.plan->nrefusals, 1);
+    CHECK_INT_EQ(d.plan->nsteps, 0);
+    if (d.plan->nrefusals)
+        CHECK_CONTAINS(d.plan->refusals[0].diagnosis,
+                       "may replicate from the master of shard1, which could not be observed");
+    case_free(&d);
 }
 
 /* ---------------------------------------------------------------- model */
@@ -582,6 +712,7 @@ TEST(names)
 {
     CHECK_STR_EQ(step_kind_name(STEP_PROXY_RESTART), "proxy-restart");
     CHECK_STR_EQ(step_kind_name(STEP_OBSERVED), "observed");
+    CHECK_STR_EQ(step_kind_name(STEP_SENTINEL_RESET), "sentinel-reset");
     CHECK_STR_EQ(step_action_symbol(ACTION_REPLACE), "-/+");
     CHECK_STR_EQ(step_safety_name(SAFETY_DESTRUCTIVE), "destructive");
     CHECK_STR_EQ(instance_kind_name(INSTANCE_SENTINEL), "sentinel");
@@ -603,6 +734,8 @@ int main(void)
     RUN(restarted_sentinel_keeps_its_monitors);
     RUN(promoted_by_hand_keeps_the_data);
     RUN(interrupted_bootstrap_is_accepted);
+    RUN(stale_sentinel_replica_is_reset_one_sentinel_at_a_time);
+    RUN(foreign_replica_refused_when_it_follows_the_master);
     RUN(observed_json_round_trip);
     RUN(observed_json_rejects_bad_input);
     RUN(reach_names);
