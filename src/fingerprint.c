@@ -60,6 +60,31 @@ static int cmp_master(const void *a, const void *b)
     return strcmp(x->name ? x->name : "", y->name ? y->name : "");
 }
 
+static int cmp_peer(const void *a, const void *b)
+{
+    const struct obs_sentinel_peer *x = *(const struct obs_sentinel_peer *const *)a;
+    const struct obs_sentinel_peer *y = *(const struct obs_sentinel_peer *const *)b;
+    int c = strcmp(x->ip ? x->ip : "", y->ip ? y->ip : "");
+    return c ? c : (x->port > y->port) - (x->port < y->port);
+}
+
+/*
+ * The replicas a sentinel lists for one master, sorted: the planner resets
+ * a sentinel for an entry outside the shard. Flags are left out (they move).
+ */
+static void add_sentinel_replicas(struct strbuf *sb, const struct obs_sentinel_master *m)
+{
+    if (!m->nreplicas)
+        return;
+    const struct obs_sentinel_peer **v = xcalloc(m->nreplicas, sizeof(*v));
+    for (size_t i = 0; i < m->nreplicas; i++)
+        v[i] = &m->replicas[i];
+    qsort(v, m->nreplicas, sizeof(*v), cmp_peer);
+    for (size_t i = 0; i < m->nreplicas; i++)
+        sb_addf(sb, "    replica %s:%d\n", nz(v[i]->ip), v[i]->port);
+    free(v);
+}
+
 static void add_sentinel(struct strbuf *sb, const struct obs_sentinel *st)
 {
     sb_addf(sb, "sentinel %s:%d %s\n", nz(st->ip), st->port, reach_name(st->reach));
@@ -74,6 +99,7 @@ static void add_sentinel(struct strbuf *sb, const struct obs_sentinel *st)
                         "failover_timeout=%ld parallel_syncs=%d\n",
                     nz(m->name), m->config_epoch, nz(m->ip), m->port, m->quorum,
                     m->down_after_ms, m->failover_timeout_ms, m->parallel_syncs);
+            add_sentinel_replicas(sb, m);
         }
         free(ms);
     }
@@ -85,7 +111,7 @@ char *fingerprint_canonical(const struct spec *s, const char *commit, const stru
     struct strbuf sb = {0};
     char hex[GIT_OID_HEXSZ + 1];
 
-    sb_add(&sb, "rmgr-fingerprint 1\n");
+    sb_add(&sb, "rmgr-fingerprint 2\n");
     if (s && s->source) {
         hash_hex(s->source, s->source_len, hex);
         sb_addf(&sb, "spec %s\n", hex);

@@ -6,7 +6,8 @@
  * moved (failover, restart, hand edit) since the plan was reviewed.
  *
  * It covers the spec's bytes, the commit, each redis run_id/role/master,
- * each sentinel's config_epoch and master address per shard, and a hash of
+ * each sentinel's config_epoch, master address and listed replicas per
+ * shard, and a hash of
  * each proxy's config text. It never covers offsets, uptimes, timestamps or
  * key counts, which change all the time without changing the plan.
  */

@@ -649,6 +649,24 @@ TEST(fingerprint_ignores_counters)
     char *b2 = fingerprint_compute(c.spec, "abc", c.obs);
     CHECK_STR_EQ(a, b2);
 
+    /* nor the order or flags of the replicas a sentinel lists, but a new entry is */
+    struct obs_sentinel_master *sm = &c.obs->sentinels[0].masters[0];
+    sm->replicas = xrealloc(sm->replicas, (sm->nreplicas + 1) * sizeof(*sm->replicas));
+    struct obs_sentinel_peer extra = {.ip = xstrdup("127.0.0.1"), .port = 7004,
+                                      .flags = xstrdup("slave")};
+    sm->replicas[sm->nreplicas++] = extra;
+    char *e1 = fingerprint_compute(c.spec, "abc", c.obs);
+    CHECK(strcmp(a, e1) != 0);
+    struct obs_sentinel_peer t = sm->replicas[0];
+    sm->replicas[0] = sm->replicas[sm->nreplicas - 1];
+    sm->replicas[sm->nreplicas - 1] = t;
+    free(sm->replicas[0].flags);
+    sm->replicas[0].flags = xstrdup("s_down,slave");
+    char *e2 = fingerprint_compute(c.spec, "abc", c.obs);
+    CHECK_STR_EQ(e1, e2);
+    free(e1);
+    free(e2);
+
     /* a failover, a restart, another commit or a hand edit are */
     char *d1 = fingerprint_compute(c.spec, "abd", c.obs);
     CHECK(strcmp(a, d1) != 0);
