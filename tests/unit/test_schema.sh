@@ -1,13 +1,24 @@
 #!/usr/bin/env bash
-# test_schema.sh - schemas/rmgr.schema.json is a valid 2020-12 schema, accepts
-# every valid fixture, every warning-only fixture and every specs/*.yaml, and
-# rejects each invalid fixture listed in tests/fixtures/spec/invalid/schema-rejects.list.
-# Uses the system python (/usr/bin/python3) for its jsonschema and ruamel.yaml modules
-# (Debian: python3-jsonschema python3-ruamel.yaml).
+# test_schema.sh - schemas/rmgr.schema.json says what `rmgr validate` says.
+#
+#  1. The schema is a valid 2020-12 schema; it accepts every valid fixture, every
+#     warning-only fixture and every specs/*.yaml, and rejects the invalid fixtures
+#     listed in tests/fixtures/spec/invalid/schema-rejects.list.
+#  2. Mutations: a valid spec (BASE) changed in one place per loader rule. For EVERY
+#     mutation the schema and `rmgr validate` must agree (both accept or both
+#     reject), and agree with the verdict written next to it.
+#  3. Checks that need the whole spec (undefined hosts, an address used twice...)
+#     are rmgr's alone: the schema accepts those mutations and rmgr rejects them.
+#  4. The test itself: each constraint of the schema is removed in turn (in
+#     memory), and some mutation must then tell the weakened schema from rmgr. A
+#     constraint no mutation depends on is untested, and fails this test.
+#
+# YAML is read as YAML 1.2 (core schema) on both sides. Uses the system python
+# (/usr/bin/python3): Debian packages python3-jsonschema and python3-ruamel.yaml.
 set -u
 cd "$(dirname "$0")/../.."
 exec /usr/bin/python3 - <<'PY'
-import glob, json, os, re, sys
+import copy, glob, json, os, re, subprocess, sys, tempfile
 from jsonschema import Draft202012Validator
 from ruamel.yaml import YAML
 
@@ -29,6 +40,7 @@ except Exception as e:  # SchemaError
     result(False, "schema is a valid 2020-12 schema", str(e).splitlines()[0])
 validator = Draft202012Validator(schema)
 
+# ------------------------------------------------------------------------------
 # YAML 1.2 core schema, as rmgr reads YAML: ruamel.yaml parses, and plain scalars
 # are typed here with the core schema's own patterns (ruamel's resolver adds
 # forms the core schema lacks: 1_000, 0b1, dates). Quoted scalars are strings;
@@ -44,7 +56,7 @@ CORE = [
     (re.compile(r"[-+]?\.(inf|Inf|INF)"), lambda s: float(s.replace(".", ""))),
     (re.compile(r"\.(nan|NaN|NAN)"), lambda s: float("nan")),
 ]
-_yaml = YAML(typ="safe", pure=True)
+_yaml = YAML(typ="safe", pure=True)  # the pure parser is the YAML 1.2 one
 
 def from_node(n):
     kind = type(n).__name__
@@ -62,6 +74,8 @@ def load_yaml12(text):
     node = _yaml.compose(text)
     return None if node is None else from_node(node)
 
+# ------------------------------------------------------------------------------
+# 1. fixtures
 def errors(path):
     with open(path) as f:
         doc = load_yaml12(f.read())
@@ -86,16 +100,72 @@ for case in listed:
         continue
     result(bool(errors(path)), "rejects " + path)
 
-# One change at a time to a valid spec: the schema and `rmgr validate` must
-# agree on each (JSON is YAML, so the mutated document is written as JSON).
-import copy, subprocess, tempfile
-rmgr = os.environ.get("RMGR_BIN") or "build/rmgr"
-base = load_yaml12(open("tests/fixtures/spec/valid/minimal.yaml").read())
+# ------------------------------------------------------------------------------
+# 2. mutations of one valid spec
+BASE = load_yaml12("""
+cluster: mut
+hosts:
+  h1: { address: 10.0.0.1, transport: ssh,
+        ssh: { user: deploy, port: 2222, identity: /etc/rmgr/id, known_hosts: /etc/rmgr/kh } }
+  h2: { address: "fd00::2", transport: local }
+defaults:
+  transport: ssh
+  ssh: { user: root, port: 22, identity: ~/.ssh/id_ed25519, known_hosts: ~/.ssh/known_hosts }
+  base_dir: /var/lib/rmgr
+  binaries: { redis_server: /usr/bin/redis-server, redis_sentinel: /usr/bin/redis-sentinel,
+              nutcracker: /usr/sbin/nutcracker, ship: false }
+auth: { password_env: RMGR_PW }
+redis:
+  config: { maxmemory: 256mb, appendonly: "yes", hz: 10 }
+shards:
+  - name: s1
+    master: h1:7001
+    replicas: [10.0.0.2:7001, "[fd00::2]:7001"]
+sentinel:
+  quorum: 2
+  down_after_ms: 5000
+  failover_timeout_ms: 60000
+  parallel_syncs: 1
+  nodes: [h1:26379, 10.0.0.2:26379, h2:26379]
+proxies:
+  - host: h1
+    listen: 127.0.0.1:22121
+    stats_port: 22222
+    hash: fnv1a_64
+    distribution: ketama
+    hash_tag: "{}"
+    timeout_ms: 400
+    server_retry_timeout_ms: 2000
+    server_failure_limit: 1
+    auto_eject_hosts: false
+    preconnect: true
+""")
 
 class Raw:
     """A scalar written into the mutated YAML as is, unquoted: `yes`, `0x10`."""
     def __init__(self, text):
         self.text = text
+    def __repr__(self):
+        return self.text
+
+DELETE = object()
+
+def apply(doc, path, value):
+    """Set (or delete) the value at a dotted path ("shards.0.master"; a tuple when a key has a dot)."""
+    if path == "":
+        return value  # the whole document
+    keys = path.split(".") if isinstance(path, str) else list(path)
+    keys = [int(k) if isinstance(k, str) and k.isdigit() else k for k in keys]
+    root = doc
+    for k in keys[:-1]:
+        doc = doc[k]
+    if value is DELETE:
+        del doc[keys[-1]]
+    elif isinstance(doc, list) and keys[-1] == len(doc):
+        doc.append(value)
+    else:
+        doc[keys[-1]] = value
+    return root
 
 def yaml_text(doc):
     """The document as YAML text (JSON is YAML): Raw values go in unquoted."""
@@ -109,76 +179,380 @@ def yaml_text(doc):
         if isinstance(v, list):
             return [mark(x) for x in v]
         return v
-    text = json.dumps(mark(doc), ensure_ascii=False)
+    text = json.dumps(mark(doc), ensure_ascii=False).replace("\x7f", "\\u007f")  # not printable in YAML
     for i, r in enumerate(raws):
         text = text.replace('"\\u0000raw%d\\u0000"' % i, r)
     return text
 
-P = {"host": "127.0.0.1", "listen": "127.0.0.1:22121"}
-mutations = [  # (accepted?, description, top-level keys to merge)
-    (True, "home-relative identity", {"defaults": {"ssh": {"identity": "~/.ssh/id"}}}),
-    (True, "root base_dir", {"defaults": {"base_dir": "/"}}),
-    (True, "ipv6 address", {"shards": [{"name": "a", "master": "[::1]:7001"}]}),
-    (True, "host names in addresses", {"hosts": {"h": {"address": "10.1.1.1"}},
-                                       "shards": [{"name": "a", "master": "h:7001"}]}),
-    (True, "redis.config ints and strings", {"redis": {"config": {"hz": 10, "save": ""}}}),
-    (True, "proxy with every field", {"proxies": [dict(P, stats_port=1, hash="crc32a",
-        distribution="random", hash_tag="{}", timeout_ms=1, server_retry_timeout_ms=1,
-        server_failure_limit=1, auto_eject_hosts=True, preconnect=False)]}),
-    (False, "relative base_dir", {"defaults": {"base_dir": "var/lib"}}),
-    (False, "dotdot base_dir", {"defaults": {"base_dir": "/var/.."}}),
-    (False, "tilde-user path", {"defaults": {"ssh": {"known_hosts": "~bob/kh"}}}),
-    (False, "managed directive, any case", {"redis": {"config": {"Port": 1}}}),
-    (False, "secret in redis.config", {"redis": {"config": {"requirepass": "x"}}}),
-    (False, "secret key at top level", {"password": "x"}),
-    (False, "both auth sources", {"auth": {"password_env": "A", "password_file": "/x"}}),
-    (False, "no auth source", {"auth": {}}),
-    (False, "bad env name", {"auth": {"password_env": "1A"}}),
-    (False, "uppercase cluster", {"cluster": "Bad"}),
-    (False, "shard name with slash", {"shards": [{"name": "a/b", "master": "127.0.0.1:1"}]}),
-    (False, "port 0 in address", {"shards": [{"name": "a", "master": "127.0.0.1:0"}]}),
-    (False, "port 65536 in address", {"shards": [{"name": "a", "master": "127.0.0.1:65536"}]}),
-    (False, "no port", {"shards": [{"name": "a", "master": "127.0.0.1"}]}),
-    (False, "no shards", {"shards": []}),
-    (False, "host address not an IP", {"hosts": {"h": {"address": "h.example"}}}),
-    (False, "bad transport", {"defaults": {"transport": "telnet"}}),
-    (False, "ship not a boolean", {"defaults": {"binaries": {"ship": "yes"}}}),
-    (False, "quorum 0", {"sentinel": {"quorum": 0, "nodes": ["127.0.0.1:26379"]}}),
-    (False, "quorum a string", {"sentinel": {"quorum": "2", "nodes": ["127.0.0.1:26379"]}}),
-    (False, "no sentinel nodes", {"sentinel": {"quorum": 1, "nodes": []}}),
-    (False, "unknown hash", {"proxies": [dict(P, hash="fnv")]}),
-    (False, "unknown distribution", {"proxies": [dict(P, distribution="ring")]}),
-    (False, "hash_tag of one char", {"proxies": [dict(P, hash_tag="{")]}),
-    (False, "stats_port 0", {"proxies": [dict(P, stats_port=0)]}),
-    (False, "proxy without listen", {"proxies": [{"host": "127.0.0.1"}]}),
-    (False, "unknown proxy key", {"proxies": [dict(P, pool="x")]}),
-    (False, "control character in config", {"redis": {"config": {"x": "a\nb"}}}),
-    # YAML 1.2: yes/no are strings, 0x and 0o are integers, 1e3 is a number
-    (False, "ship: yes (a string)", {"defaults": {"binaries": {"ship": Raw("yes")}}}),
-    (True, "ship: True", {"defaults": {"binaries": {"ship": Raw("True")}}}),
-    (True, "user: yes (a string)", {"defaults": {"ssh": {"user": Raw("yes")}}}),
-    (True, "shard name: no (a string)", {"shards": [{"name": Raw("no"), "master": "127.0.0.1:1"}]}),
-    (True, "redis.config appendonly: yes", {"redis": {"config": {"appendonly": Raw("yes")}}}),
-    (True, "quorum: 0x1", {"sentinel": {"quorum": Raw("0x1"), "nodes": ["127.0.0.1:26379"]}}),
-    (True, "ssh port: 0o26", {"defaults": {"ssh": {"port": Raw("0o26")}}}),
-    (False, "cluster: 1e3 (a number)", {"cluster": Raw("1e3")}),
-    (False, "cluster: 0x1f (an integer)", {"cluster": Raw("0x1f")}),
-    (False, "ssh port: .inf", {"defaults": {"ssh": {"port": Raw(".inf")}}}),
-    (False, "quorum: 1_0 (a string in YAML 1.2)", {"sentinel": {"quorum": Raw("1_0"), "nodes": ["127.0.0.1:26379"]}}),
+M = []  # (accepted?, description, [(path, value), ...])
+def ok(desc, *changes):
+    M.append((True, desc, changes))
+def no(desc, *changes):
+    M.append((False, desc, changes))
+
+# one rule, several fields: the same values at each place the rule applies
+PORT_FIELDS = ["defaults.ssh.port", "hosts.h1.ssh.port", "proxies.0.stats_port"]
+PATH_FIELDS = ["defaults.ssh.identity", "defaults.ssh.known_hosts", "hosts.h1.ssh.identity",
+               "hosts.h1.ssh.known_hosts", "defaults.base_dir", "defaults.binaries.redis_server",
+               "defaults.binaries.redis_sentinel", "defaults.binaries.nutcracker"]
+ADDR_FIELDS = ["shards.0.master", "shards.0.replicas.0", "sentinel.nodes.0", "proxies.0.listen"]
+POSITIVE = ["sentinel.down_after_ms", "sentinel.failover_timeout_ms", "proxies.0.timeout_ms",
+            "proxies.0.server_retry_timeout_ms", "proxies.0.server_failure_limit"]
+MAPS = ["", "hosts.h1", "hosts.h1.ssh", "defaults", "defaults.ssh", "defaults.binaries", "auth",
+        "redis", "shards.0", "sentinel", "proxies.0"]
+def key_in(m, k):
+    return (m + "." + k) if m else k
+
+# the valid spec itself, and a few valid variants
+ok("the base spec")
+no("a spec that is a list", ("", [{"cluster": "mut"}]))
+no("a spec that is a string", ("", "cluster: mut"))
+ok("no optional sections", ("hosts", DELETE), ("defaults", DELETE), ("auth", DELETE),
+   ("redis", DELETE), ("proxies", DELETE), ("shards.0.master", "10.0.0.1:7001"),
+   ("shards.0.replicas", DELETE), ("sentinel.nodes", ["10.0.0.1:26379", "10.0.0.2:26379"]))
+
+# cluster
+ok("cluster a", ("cluster", "a"))
+ok("cluster of digits", ("cluster", "42"))
+ok("cluster with inner dash", ("cluster", "a-b-0"))
+ok("cluster yes (a string in YAML 1.2)", ("cluster", Raw("yes")))
+no("cluster with uppercase", ("cluster", "Bad"))
+no("cluster with underscore", ("cluster", "a_b"))
+no("cluster with a dot", ("cluster", "a.b"))
+no("empty cluster", ("cluster", ""))
+no("cluster an integer", ("cluster", 5))
+no("cluster 1e3 (a number)", ("cluster", Raw("1e3")))
+no("cluster 0x1f (an integer)", ("cluster", Raw("0x1f")))
+no("cluster null", ("cluster", None))
+no("cluster a list", ("cluster", ["a"]))
+no("no cluster", ("cluster", DELETE))
+
+# hosts: names
+ok("host name with . _ -", (("hosts", "a.b_c-d"), {"address": "10.0.0.9"}))
+no("host name with a space", ("hosts.bad host", {"address": "10.0.0.9"}))
+no("host name with a slash", ("hosts.a/b", {"address": "10.0.0.9"}))
+ok("empty hosts", ("hosts", {}), ("shards.0.master", "10.0.0.1:7001"),
+   ("shards.0.replicas", []), ("sentinel.nodes", ["10.0.0.1:26379"]), ("sentinel.quorum", 1),
+   ("proxies.0.host", "10.0.0.1"))
+no("hosts a list", ("hosts", []))
+no("host a string", ("hosts.h9", "10.0.0.9"))
+no("host null", ("hosts.h9", None))
+# hosts: fields
+for a in ["10.0.0.5", "0.0.0.0", "255.255.255.255", "::1", "fd00::5", "1:2:3:4:5:6:7:8",
+          "::ffff:10.0.0.5", "1::", "::", "FD00::A"]:
+    ok("host address %s" % a, ("hosts.h9", {"address": a}))
+for a in ["h.example", "300.0.0.1", "10.0.0", "10.0.0.1.2", "010.0.0.1", "10.0.0.-1",
+          "fe80::1%eth0", "[::1]", "1.2.3.4/24", " 10.0.0.1",
+          ""]:
+    no("host address %r" % a, ("hosts.h9", {"address": a}))
+no("host address an integer", ("hosts.h9", {"address": 167772161}))
+no("host without address", ("hosts.h9", {"transport": "local"}))
+ok("host transport local", ("hosts.h1.transport", "local"))
+no("host transport telnet", ("hosts.h1.transport", "telnet"))
+no("host transport an integer", ("hosts.h1.transport", 1))
+no("host ssh a string", ("hosts.h1.ssh", "root"))
+
+# defaults
+ok("transport local", ("defaults.transport", "local"))
+no("transport telnet", ("defaults.transport", "telnet"))
+no("transport SSH", ("defaults.transport", "SSH"))
+no("transport null", ("defaults.transport", None))
+no("defaults a list", ("defaults", []))
+no("defaults.ssh a list", ("defaults.ssh", []))
+no("binaries a string", ("defaults.binaries", "/usr/bin"))
+ok("ssh user with . _ -", ("defaults.ssh.user", "a.b_c-d"))
+ok("ssh user yes (a string in YAML 1.2)", ("defaults.ssh.user", Raw("yes")))
+no("ssh user with a space", ("defaults.ssh.user", "deploy user"))
+no("ssh user an integer", ("defaults.ssh.user", 1000))
+no("ssh user empty", ("defaults.ssh.user", ""))
+ok("ship true", ("defaults.binaries.ship", True))
+ok("ship True", ("defaults.binaries.ship", Raw("True")))
+no("ship yes (a string in YAML 1.2)", ("defaults.binaries.ship", Raw("yes")))
+no("ship \"true\" (quoted)", ("defaults.binaries.ship", "true"))
+no("ship 1", ("defaults.binaries.ship", 1))
+
+# ports (integer fields)
+for f in PORT_FIELDS:
+    ok("%s 1" % f, (f, 1))
+    ok("%s 65535" % f, (f, 65535))
+    ok("%s 0x16 (YAML 1.2 hex)" % f, (f, Raw("0x16")))
+    ok("%s 0o26 (YAML 1.2 octal)" % f, (f, Raw("0o26")))
+    ok("%s 022 (decimal)" % f, (f, Raw("022")))
+    no("%s 0" % f, (f, 0))
+    no("%s -1" % f, (f, -1))
+    no("%s 65536" % f, (f, 65536))
+    no("%s \"22\" (quoted)" % f, (f, "22"))
+    no("%s 22.5" % f, (f, 22.5))
+    no("%s .inf" % f, (f, Raw(".inf")))
+    no("%s true" % f, (f, True))
+    no("%s null" % f, (f, None))
+
+# paths
+for f in PATH_FIELDS:
+    ok("%s absolute" % f, (f, "/opt/x"))
+    ok("%s ~/" % f, (f, "~/x"))
+    ok("%s with dots inside names" % f, (f, "/a/..b/c../.d/./e"))
+    no("%s relative" % f, (f, "opt/x"))
+    no("%s ./" % f, (f, "./x"))
+    no("%s ~user/" % f, (f, "~bob/x"))
+    no("%s /a/../b" % f, (f, "/a/../b"))
+    no("%s ending in /.." % f, (f, "/a/.."))
+    no("%s ~/.." % f, (f, "~/.."))
+    no("%s /.." % f, (f, "/.."))
+    no("%s with a newline" % f, (f, "/a\nb"))
+    no("%s with a tab" % f, (f, "/a\tb"))
+    no("%s empty" % f, (f, ""))
+    no("%s an integer" % f, (f, 5))
+ok("base_dir /", ("defaults.base_dir", "/"))
+ok("identity ~", ("defaults.ssh.identity", "~"))
+ok("password_file absolute", ("auth", {"password_file": "/etc/rmgr/pw"}))
+no("password_file relative", ("auth", {"password_file": "pw"}))
+no("password_file with ..", ("auth", {"password_file": "/etc/../pw"}))
+
+# auth
+ok("password_env _X1", ("auth.password_env", "_X1"))
+no("password_env starting with a digit", ("auth.password_env", "1X"))
+no("password_env with a dash", ("auth.password_env", "A-B"))
+no("password_env empty", ("auth.password_env", ""))
+no("password_env an integer", ("auth.password_env", 5))
+no("both auth sources", ("auth.password_file", "/x"))
+no("no auth source", ("auth", {}))
+no("auth a string", ("auth", "RMGR_PW"))
+no("auth a list", ("auth", ["RMGR_PW"]))
+no("auth with only an unknown key", ("auth", {"pasword_file": "/x"}))
+no("auth with only a secret", ("auth", {"password": "x"}))
+
+# redis.config
+ok("redis.config empty", ("redis.config", {}))
+ok("redis.config string", ("redis.config.maxmemory-policy", "allkeys-lru"))
+ok("redis.config empty string", ("redis.config.save", ""))
+ok("redis.config yes", ("redis.config.appendonly", Raw("yes")))
+ok("redis.config true", ("redis.config.appendonly", True))
+ok("redis.config float", ("redis.config.x", 1.5))
+ok("redis.config negative", ("redis.config.x", -1))
+ok("redis.config masteruser", ("redis.config.masteruser", "u"))
+no("redis.config null", ("redis.config.save", None))
+no("redis.config list", ("redis.config.save", ["900 1"]))
+no("redis.config mapping", ("redis.config.save", {"a": 1}))
+no("redis.config newline inside", ("redis.config.x", "a\nb"))
+no("redis.config DEL", ("redis.config.x", "a\x7fb"))
+no("redis.config key with a space", ("redis.config.max memory", "1mb"))
+no("redis.config key with a dot", (("redis", "config", "a.b"), "1"))
+for k in ["port", "Port", "bind", "dir", "daemonize", "pidfile", "logfile", "replicaof", "SLAVEOF",
+          "include", "requirepass", "masterauth"]:
+    no("redis.config %s (managed)" % k, ("redis.config." + k, "x"))
+no("redis.config a list", ("redis.config", []))
+no("redis a list", ("redis", []))
+
+# secrets: in every map, and a few spellings
+for m in MAPS + ["redis.config"]:
+    for k in ["password", "Passwd", "secret", "token", "auth-pass", "sentinel_pass", "client-secret"]:
+        no("secret key %s in %s" % (k, m or "top level"), (key_in(m, k), "x"))
+
+# unknown keys: at each level, and what look like typos
+for m in MAPS:
+    no("unknown key in %s" % (m or "top level"), (key_in(m, "bogus"), 1))
+no("unknown key replica", ("shards.0.replica", []))
+no("unknown key passwordenv", ("auth.passwordenv", "X"))
+no("unknown key down_after", ("sentinel.down_after", 5000))
+
+# shards
+ok("shard name with . _ -", ("shards.0.name", "a.b_c-d"))
+ok("shard name no (a string in YAML 1.2)", ("shards.0.name", Raw("no")))
+no("shard name with a slash", ("shards.0.name", "a/b"))
+no("shard name empty", ("shards.0.name", ""))
+no("shard name an integer", ("shards.0.name", 1))
+no("shard without name", ("shards.0.name", DELETE))
+no("shard without master", ("shards.0.master", DELETE))
+ok("no replicas", ("shards.0.replicas", []))
+no("replicas a string", ("shards.0.replicas", "10.0.0.2:7001"))
+no("replicas null", ("shards.0.replicas", None))
+no("no shards", ("shards", []))
+no("shards a mapping", ("shards", {"name": "s1"}))
+no("shard a string", ("shards.0", "s1"))
+no("no shards key", ("shards", DELETE))
+
+# addresses
+for f in ADDR_FIELDS:
+    ok("%s IPv4" % f, (f, "10.0.0.7:7007"))
+    ok("%s port 65535" % f, (f, "10.0.0.7:65535"))
+    ok("%s [IPv6]" % f, (f, "[fd00::7]:7007"))
+    ok("%s [IPv4-mapped IPv6]" % f, (f, "[::ffff:10.0.0.7]:7007"))
+    no("%s port 0" % f, (f, "10.0.0.7:0"))
+    no("%s port 65536" % f, (f, "10.0.0.7:65536"))
+    no("%s port 99999999999" % f, (f, "10.0.0.7:99999999999"))
+    no("%s no port" % f, (f, "10.0.0.7"))
+    no("%s empty port" % f, (f, "10.0.0.7:"))
+    no("%s no host" % f, (f, ":7007"))
+    no("%s port +7007" % f, (f, "10.0.0.7:+7007"))
+    no("%s port with a space" % f, (f, "10.0.0.7: 7007"))
+    no("%s unbracketed IPv6" % f, (f, "fd00::7:7007"))
+    no("%s name with a space" % f, (f, "h 1:7007"))
+    no("%s two colons" % f, (f, "h1:a:7007"))
+    no("%s [IPv6] with a zone" % f, (f, "[fe80::1%eth0]:7007"))
+    no("%s an integer" % f, (f, 7007))
+    no("%s with a newline" % f, (f, "10.0.0.7:7007\nx"))
+ok("replica by name", ("shards.0.replicas.0", "h2:7002"))
+ok("sentinel by IPv6", ("sentinel.nodes.0", "[::1]:26379"))
+
+# sentinel
+ok("quorum 1 (a warning only)", ("sentinel.quorum", 1))
+ok("quorum 3", ("sentinel.quorum", 3))
+ok("quorum 0x2", ("sentinel.quorum", Raw("0x2")))
+ok("quorum +2", ("sentinel.quorum", Raw("+2")))
+no("quorum 0", ("sentinel.quorum", 0))
+no("quorum -1", ("sentinel.quorum", -1))
+no("quorum 2147483648", ("sentinel.quorum", 2147483648))
+no("quorum \"2\" (quoted)", ("sentinel.quorum", "2"))
+no("quorum 2.5", ("sentinel.quorum", 2.5))
+no("quorum 1_0 (a string in YAML 1.2)", ("sentinel.quorum", Raw("1_0")))
+no("quorum true", ("sentinel.quorum", True))
+no("quorum null", ("sentinel.quorum", None))
+no("no quorum", ("sentinel.quorum", DELETE))
+for f in POSITIVE:
+    ok("%s 1" % f, (f, 1))
+    ok("%s 2147483647" % f, (f, 2147483647))
+    no("%s 0" % f, (f, 0))
+    no("%s 2147483648" % f, (f, 2147483648))
+    no("%s \"5\" (quoted)" % f, (f, "5"))
+    no("%s 1.5" % f, (f, 1.5))
+ok("parallel_syncs 1000", ("sentinel.parallel_syncs", 1000))
+no("parallel_syncs 0", ("sentinel.parallel_syncs", 0))
+no("parallel_syncs 1001", ("sentinel.parallel_syncs", 1001))
+no("parallel_syncs true", ("sentinel.parallel_syncs", True))
+no("no sentinel nodes", ("sentinel.nodes", []), ("sentinel.quorum", 1))
+no("sentinel nodes a string", ("sentinel.nodes", "h1:26379"))
+no("no nodes key", ("sentinel.nodes", DELETE))
+no("sentinel a list", ("sentinel", []))
+no("no sentinel", ("sentinel", DELETE))
+
+# proxies
+ok("no proxies", ("proxies", []))
+ok("proxy host an IPv4", ("proxies.0.host", "10.0.0.7"))
+ok("proxy host an IPv6", ("proxies.0.host", "fd00::7"))
+ok("proxy host another name", ("proxies.0.host", "h2"))
+no("proxy host with a space", ("proxies.0.host", "bad host"))
+no("proxy host [IPv6]", ("proxies.0.host", "[fd00::7]"))
+no("proxy host with a port", ("proxies.0.host", "h1:1"))
+no("proxy host empty", ("proxies.0.host", ""))
+no("proxy host an integer", ("proxies.0.host", 1))
+no("proxy without host", ("proxies.0.host", DELETE))
+no("proxy without listen", ("proxies.0.listen", DELETE))
+ok("listen on 0.0.0.0", ("proxies.0.listen", "0.0.0.0:22121"))
+for h in ["one_at_a_time", "md5", "crc16", "crc32", "crc32a", "fnv1_64", "fnv1a_64", "fnv1_32",
+          "fnv1a_32", "hsieh", "murmur", "jenkins"]:
+    ok("hash %s" % h, ("proxies.0.hash", h))
+no("hash fnv", ("proxies.0.hash", "fnv"))
+no("hash MD5", ("proxies.0.hash", "MD5"))
+no("hash null", ("proxies.0.hash", None))
+for dist in ["ketama", "modula", "random"]:
+    ok("distribution %s" % dist, ("proxies.0.distribution", dist))
+no("distribution ring", ("proxies.0.distribution", "ring"))
+no("distribution an integer", ("proxies.0.distribution", 1))
+ok("hash_tag ab", ("proxies.0.hash_tag", "ab"))
+ok("hash_tag no (a string in YAML 1.2)", ("proxies.0.hash_tag", Raw("no")))
+no("hash_tag of 1 char", ("proxies.0.hash_tag", "{"))
+no("hash_tag of 3 chars", ("proxies.0.hash_tag", "{}}"))
+no("hash_tag empty", ("proxies.0.hash_tag", ""))
+no("hash_tag an integer", ("proxies.0.hash_tag", 12))
+ok("auto_eject_hosts true", ("proxies.0.auto_eject_hosts", True))
+no("auto_eject_hosts yes (a string in YAML 1.2)", ("proxies.0.auto_eject_hosts", Raw("yes")))
+ok("preconnect false", ("proxies.0.preconnect", False))
+no("preconnect no (a string in YAML 1.2)", ("proxies.0.preconnect", Raw("no")))
+no("preconnect 0", ("proxies.0.preconnect", 0))
+no("proxies a mapping", ("proxies", {"host": "h1"}))
+no("proxy a string", ("proxies.0", "h1"))
+
+# ------------------------------------------------------------------------------
+# 3. what needs the whole spec: rmgr rejects, the schema cannot know
+WHOLE = [
+    ("undefined host", [("shards.0.master", "h9:7001")]),
+    ("host name in another case", [("shards.0.master", "H1:7001")]),
+    ("address used twice", [("shards.0.replicas.0", "h1:7001")]),
+    ("a sentinel on a redis address", [("sentinel.nodes.1", "10.0.0.1:7001")]),
+    ("stats port on the listen port", [("proxies.0.stats_port", 22121)]),
+    ("quorum above the sentinel count", [("sentinel.quorum", 4)]),
+    ("duplicate shard name", [("shards.1", {"name": "s1", "master": "10.0.0.3:7001"})]),
+    ("undefined proxy host", [("proxies.0.host", "h9")]),
 ]
+
+rmgr = os.environ.get("RMGR_BIN") or "build/rmgr"
+env = dict(os.environ, HOME=tempfile.gettempdir() + "/rmgr-test-schema-no-home")
+
+def verdicts(changes, tmp, name):
+    doc = copy.deepcopy(BASE)
+    for path, value in changes:
+        doc = apply(doc, path, value)
+    text = yaml_text(doc)
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    rc = subprocess.run([rmgr, "validate", path], capture_output=True, env=env).returncode
+    return load_yaml12(text), rc
+
+def error_words(errs):
+    """The schema keywords and names on the way to each error: which constraints matter here."""
+    words = set()
+    for e in errs:
+        words.update(w for w in e.schema_path if isinstance(w, str))
+        words |= error_words(e.context or [])
+    return words
+
+docs = []  # (description, loaded document, rmgr accepted?, error_words)
 with tempfile.TemporaryDirectory() as tmp:
-    for accepted, desc, change in mutations:
-        doc = copy.deepcopy(base)
-        doc.update(change)
-        text = yaml_text(doc)
-        schema_ok = validator.is_valid(load_yaml12(text))
-        path = os.path.join(tmp, "m.yaml")
-        with open(path, "w") as f:
-            f.write(text)
-        rc = subprocess.run([rmgr, "validate", path], capture_output=True).returncode
-        result(schema_ok == accepted and (rc == 0) == accepted,
-               "%s: %s" % ("accepts" if accepted else "rejects", desc),
-               "(schema %s, rmgr exit %d)" % ("accepts" if schema_ok else "rejects", rc))
+    for i, (accepted, desc, changes) in enumerate(M):
+        doc, rc = verdicts(changes, tmp, "m%d.yaml" % i)
+        schema_ok = validator.is_valid(doc)
+        if schema_ok == (rc == 0):  # only agreements can show a weakened schema
+            docs.append((desc, doc, rc == 0, error_words(validator.iter_errors(doc))))
+        say = lambda b: "accepts" if b else "rejects"
+        result(schema_ok == (rc == 0) == accepted, "%s: %s" % (say(accepted), desc),
+               "(schema %s, rmgr %s (exit %d))" % (say(schema_ok), say(rc == 0), rc))
+    for i, (desc, changes) in enumerate(WHOLE):
+        doc, rc = verdicts(changes, tmp, "w%d.yaml" % i)
+        result(validator.is_valid(doc) and rc == 1, "only rmgr rejects: " + desc,
+               "(schema %s, rmgr exit %d)" % ("accepts" if validator.is_valid(doc) else "rejects", rc))
+
+# ------------------------------------------------------------------------------
+# 4. every constraint of the schema matters to some mutation
+CONSTRAINTS = {"pattern", "minimum", "maximum", "minLength", "maxLength", "minItems", "enum",
+               "required", "additionalProperties", "propertyNames", "type", "oneOf", "anyOf",
+               "allOf", "not", "$ref", "items", "const", "multipleOf", "minProperties",
+               "maxProperties"}
+
+def weakenings(node, at=()):
+    """Each (path, description) whose removal from the schema loosens or changes it."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            if k in CONSTRAINTS:
+                yield at + (k,)
+            if k in ("allOf", "anyOf") and isinstance(v, list):
+                for i in range(len(v)):
+                    yield at + (k, i)
+            if k not in ("enum", "required", "const"):
+                yield from weakenings(v, at + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            yield from weakenings(v, at + (i,))
+
+def without(s, path):
+    s = copy.deepcopy(s)
+    node = s
+    for k in path[:-1]:
+        node = node[k]
+    del node[path[-1]]
+    return s
+
+for path in weakenings(schema):
+    try:
+        v = Draft202012Validator(without(schema, path))
+        # the mutations whose errors pass through the removed constraint are tried first
+        order = sorted(docs, key=lambda d: -len(d[3].intersection(path)))
+        caught = next((desc for desc, doc, rmgr_ok, _ in order if v.is_valid(doc) != rmgr_ok), None)
+    except Exception as e:  # a removal that breaks a reference is caught too
+        caught = "(%s)" % type(e).__name__
+    result(caught is not None, "a mutation notices the schema without /" + "/".join(map(str, path)),
+           "(no mutation depends on it: add one)")
 
 print("%d passed, %d failed" % (passed, failed))
 sys.exit(1 if failed else 0)
