@@ -232,6 +232,9 @@ no("no cluster", ("cluster", DELETE))
 ok("host name with . _ -", (("hosts", "a.b_c-d"), {"address": "10.0.0.9"}))
 no("host name with a space", ("hosts.bad host", {"address": "10.0.0.9"}))
 no("host name with a slash", ("hosts.a/b", {"address": "10.0.0.9"}))
+no("host named password", ("hosts.password", {"address": "10.0.0.9"}))
+no("host named my-secret", ("hosts.my-secret", {"address": "10.0.0.9"}))
+no("host named Token", ("hosts.Token", {"address": "10.0.0.9"}))
 no("host name with a trailing newline", ("hosts.h9\n", {"address": "10.0.0.9"}))
 ok("empty hosts", ("hosts", {}), ("shards.0.master", "10.0.0.1:7001"),
    ("shards.0.replicas", []), ("sentinel.nodes", ["10.0.0.1:26379"]), ("sentinel.quorum", 1),
