@@ -961,10 +961,21 @@ static int do_redis(struct run *r, const struct step *st, char **err)
     }
     case STEP_CONFIG_SET:
         for (size_t i = 0; rc == 0 && i < st->nsettings; i++) {
-            const char *argv[] = {"CONFIG", "SET", st->settings[i].key, st->settings[i].value};
-            char *what = xasprintf("CONFIG SET %s", st->settings[i].key);
-            rc = rcmd_ok(c, where, what, redis_is_secret_directive(st->settings[i].key), 4,
-                         argv, err);
+            const char *key = st->settings[i].key, *value = st->settings[i].value;
+            bool secret = redis_is_secret_directive(key);
+            /* the plan holds only the placeholder: the password itself goes here */
+            if (secret && str_eq(value, CONF_SECRET_PLACEHOLDER)) {
+                if (!r->password) {
+                    *err = xasprintf("%s: the step sets %s but the spec has no password", where,
+                                     key);
+                    rc = -1;
+                    break;
+                }
+                value = r->password;
+            }
+            const char *argv[] = {"CONFIG", "SET", key, value};
+            char *what = xasprintf("CONFIG SET %s", key);
+            rc = rcmd_ok(c, where, what, secret, 4, argv, err);
             free(what);
         }
         break;

@@ -647,25 +647,81 @@ static void files_step(struct builder *b, enum instance_kind inst, enum step_wav
     st->shard = xstrdup(shard);
 }
 
+/* Directives holding the password: observation stores only CONF_SECRET_* or "". */
+static const char *const secret_keys[] = {"requirepass", "masterauth"};
+
+/* how a masked password shows in before/after: "" is no password at all */
+static const char *secret_shown(const char *have)
+{
+    return !have ? "(absent)" : !*have ? "(none)" : have;
+}
+
+/* Add `key have -> want` to the config-set / config-rewrite step *st, creating it. */
+static void config_drift(struct builder *b, struct step **st, enum step_kind kind,
+                         const struct spec_shard *sh, const struct spec_addr *a, const char *key,
+                         const char *have, const char *want, struct strbuf *before,
+                         struct strbuf *after)
+{
+    if (!*st) {
+        *st = add_step(b, kind, ACTION_CHANGE, SAFETY_SAFE, WAVE_REPLICATION, INSTANCE_REDIS,
+                       sh->name, a, "%s",
+                       kind == STEP_CONFIG_SET ? "running config differs from the spec"
+                                               : "redis.conf differs from the running config");
+        (*st)->shard = xstrdup(sh->name);
+    }
+    step_add_setting(*st, key, want);
+    sb_addf(before, "%s%s %s", before->len ? "\n" : "", key, have);
+    sb_addf(after, "%s%s %s", after->len ? "\n" : "", key, want);
+}
+
+/*
+ * Passwords the planner does not change: a node without one although the
+ * spec has auth (turning auth on under running clients is for a person to
+ * time), and one the spec does not know (a spec without auth: may merely
+ * lack its auth section, so nothing is cleared).
+ */
+static void auth_warnings(struct builder *b, const struct spec_addr *a, const struct obs_redis *r)
+{
+    for (size_t k = 0; k < ARRAY_SIZE(secret_keys); k++) {
+        const char *key = secret_keys[k];
+        const char *run = obs_kv_get(r->config, r->nconfig, key);
+        const char *file = r->files.checked ? obs_kv_get(r->files.conf, r->files.nconf, key)
+                                            : NULL;
+        if (b->password && run && !*run)
+            warn(b,
+                 "%s:%d runs without %s although the spec sets a password: rmgr does not turn "
+                 "auth on under running clients; set it by hand (CONFIG SET %s, CONFIG REWRITE) "
+                 "once every client has the password",
+                 a->host ? a->host : a->ip, a->port, key, key);
+        else if (!b->password && ((run && *run) || (file && *file)))
+            warn(b,
+                 "%s:%d has a %s%s but the spec sets no password: rmgr leaves it; add auth: to "
+                 "the spec, or clear it by hand (CONFIG SET %s \"\", CONFIG REWRITE)",
+                 a->host ? a->host : a->ip, a->port, key,
+                 run && *run ? "" : " in its redis.conf", key);
+    }
+}
+
 static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
                                const struct spec_addr *a, const struct obs_redis *r)
 {
     const struct spec *s = b->s;
     struct strbuf before = {0}, after = {0};
     struct step *st = NULL;
+    auth_warnings(b, a, r);
     for (size_t c = 0; c < s->nredis_config; c++) {
         const struct spec_kv *kv = &s->redis_config[c];
         const char *have = obs_kv_get(r->config, r->nconfig, kv->key);
         if (!have || conf_value_equal(kv->key, have, kv->value))
             continue;
-        if (!st) {
-            st = add_step(b, STEP_CONFIG_SET, ACTION_CHANGE, SAFETY_SAFE, WAVE_REPLICATION,
-                          INSTANCE_REDIS, sh->name, a, "running config differs from the spec");
-            st->shard = xstrdup(sh->name);
-        }
-        step_add_setting(st, kv->key, kv->value);
-        sb_addf(&before, "%s%s %s", before.len ? "\n" : "", kv->key, have);
-        sb_addf(&after, "%s%s %s", after.len ? "\n" : "", kv->key, kv->value);
+        config_drift(b, &st, STEP_CONFIG_SET, sh, a, kv->key, have, kv->value, &before, &after);
+    }
+    /* a password other than the spec's: set the placeholder, apply substitutes it */
+    for (size_t k = 0; b->password && k < ARRAY_SIZE(secret_keys); k++) {
+        const char *have = obs_kv_get(r->config, r->nconfig, secret_keys[k]);
+        if (str_eq(have, CONF_SECRET_MISMATCH))
+            config_drift(b, &st, STEP_CONFIG_SET, sh, a, secret_keys[k], have,
+                         CONF_SECRET_PLACEHOLDER, &before, &after);
     }
     if (st) {
         st->before = sb_detach(&before);
@@ -682,15 +738,16 @@ static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
         const char *have = obs_kv_get(f->conf, f->nconf, kv->key);
         if (have && conf_value_equal(kv->key, have, kv->value))
             continue;
-        if (!st) {
-            st = add_step(b, STEP_CONFIG_REWRITE, ACTION_CHANGE, SAFETY_SAFE, WAVE_REPLICATION,
-                          INSTANCE_REDIS, sh->name, a,
-                          "redis.conf differs from the running config");
-            st->shard = xstrdup(sh->name);
-        }
-        step_add_setting(st, kv->key, kv->value);
-        sb_addf(&before, "%s%s %s", before.len ? "\n" : "", kv->key, have ? have : "(absent)");
-        sb_addf(&after, "%s%s %s", after.len ? "\n" : "", kv->key, kv->value);
+        config_drift(b, &st, STEP_CONFIG_REWRITE, sh, a, kv->key, have ? have : "(absent)",
+                     kv->value, &before, &after);
+    }
+    /* CONFIG REWRITE writes the running password: only when that is the spec's */
+    for (size_t k = 0; b->password && k < ARRAY_SIZE(secret_keys); k++) {
+        const char *run = obs_kv_get(r->config, r->nconfig, secret_keys[k]);
+        const char *have = obs_kv_get(f->conf, f->nconf, secret_keys[k]);
+        if (str_eq(run, CONF_SECRET_PLACEHOLDER) && !str_eq(have, CONF_SECRET_PLACEHOLDER))
+            config_drift(b, &st, STEP_CONFIG_REWRITE, sh, a, secret_keys[k], secret_shown(have),
+                         CONF_SECRET_PLACEHOLDER, &before, &after);
     }
     if (st) {
         st->before = sb_detach(&before);

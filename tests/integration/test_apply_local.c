@@ -6,7 +6,10 @@
  *                 proxy land on both shards, on a master and its replica;
  *                 replicas in sync; sentinels monitor every shard with the
  *                 spec's quorum; plan says no changes; a second apply too;
- *                 the password is in no output; destroy stops every pid
+ *                 the password is in no output; a masterauth changed by hand
+ *                 and a requirepass edited in a redis.conf are set back to the
+ *                 spec's password (the plan shows only placeholders); destroy
+ *                 stops every pid
  *   failover      SIGKILL a master: Sentinel promotes its replica; the plan
  *                 keeps the new master ("=" line, no replicaof), restarts the
  *                 proxy and starts the old master as a replica of the new
@@ -272,6 +275,15 @@ static pid_t read_pid(const struct ac *c, const char *kind, int port)
     return pid;
 }
 
+/* Where the password starts on the requirepass line of a redis.conf text, or NULL. */
+static char *requirepass_value(char *text)
+{
+    char *line = text ? strstr(text, "\nrequirepass ") : NULL;
+    char *pw = line ? strstr(line, PW) : NULL;
+    char *eol = line ? strchr(line + 1, '\n') : NULL;
+    return pw && (!eol || pw < eol) ? pw : NULL;
+}
+
 /* ---- deploy ------------------------------------------------------------ */
 
 TEST(deploy_with_password_then_no_changes_then_destroy)
@@ -326,6 +338,46 @@ TEST(deploy_with_password_then_no_changes_then_destroy)
     CHECK_CONTAINS(r.out, "No changes.");
     CHECK(!strstr(r.out, "Apply complete"));
     ac_run_release(&r);
+
+    /* passwords drift: masterauth at runtime, requirepass in a file */
+    char *ok = ac_cmd(&c, c.replica[0][0], true, "CONFIG SET masterauth %s", "other-pw-7d1");
+    CHECK_STR_EQ(ok, "OK");
+    free(ok);
+    char *idir = ac_instance_dir(&c, "redis", c.master[1]);
+    char *rconf = xasprintf("%s/redis.conf", idir);
+    free(idir);
+    char *text = test_slurp(rconf);
+    char *at = requirepass_value(text);
+    CHECK(at != NULL);
+    if (at) {
+        memset(at, 'X', strlen(PW)); /* another password of the same length */
+        FILE *f = fopen(rconf, "w");
+        CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0);
+    }
+    free(text);
+    r = ac_rmgr("plan", "-f", c.spec, "--no-color", NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "masterauth <secret-mismatch> -> <secret>");
+    CHECK_CONTAINS(r.out, "requirepass <secret-mismatch> -> <secret>");
+    CHECK(!strstr(r.out, PW) && !strstr(r.out, "other-pw-7d1") && !strstr(r.err, PW));
+    ac_run_release(&r);
+    r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "config-set");
+    CHECK_CONTAINS(r.out, "config-rewrite");
+    CHECK(!strstr(r.out, PW) && !strstr(r.err, PW));
+    ac_run_release(&r);
+    char *ma = ac_cmd(&c, c.replica[0][0], true, "CONFIG GET masterauth");
+    char *want = xasprintf("masterauth\n%s", PW);
+    CHECK_STR_EQ(ma, want);
+    free(ma);
+    free(want);
+    text = test_slurp(rconf);
+    CHECK(requirepass_value(text) != NULL);
+    free(text);
+    free(rconf);
+    CHECK(all_linked(&c, NULL));
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
 
     /* destroy: refused without --allow-destructive, then every pid gone */
     pid_t pids[16];

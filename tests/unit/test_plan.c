@@ -548,6 +548,61 @@ TEST(foreign_replica_refused_when_it_follows_the_master)
     case_free(&d);
 }
 
+TEST(auth_drift_plans_only_the_placeholder)
+{
+    LOAD(c, "auth-drift");
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    CHECK_INT_EQ(c.plan->nsteps, 2);
+    const struct step *s = find_step(c.plan, STEP_CONFIG_SET, "127.0.0.1:7002");
+    CHECK(s && s->nsettings == 1 && s->safety == SAFETY_SAFE && s->action == ACTION_CHANGE);
+    if (s && s->nsettings == 1) {
+        CHECK_STR_EQ(s->settings[0].key, "masterauth");
+        CHECK_STR_EQ(s->settings[0].value, CONF_SECRET_PLACEHOLDER);
+        CHECK_STR_EQ(s->before, "masterauth " CONF_SECRET_MISMATCH);
+        CHECK_STR_EQ(s->after, "masterauth " CONF_SECRET_PLACEHOLDER);
+    }
+    s = find_step(c.plan, STEP_CONFIG_REWRITE, "127.0.0.1:7003");
+    CHECK(s && s->nsettings == 2);
+    if (s && s->nsettings == 2) {
+        CHECK_STR_EQ(obs_kv_get(s->settings, 2, "requirepass"), CONF_SECRET_PLACEHOLDER);
+        CHECK_STR_EQ(obs_kv_get(s->settings, 2, "masterauth"), CONF_SECRET_PLACEHOLDER);
+    }
+    /* no password at all on a node: a warning, never a step that turns auth on */
+    for (size_t i = 0; i < c.plan->nsteps; i++)
+        CHECK(c.plan->steps[i].port != 7004);
+    CHECK_INT_EQ(c.plan->nwarnings, 1);
+    if (c.plan->nwarnings)
+        CHECK_CONTAINS(c.plan->warnings[0], "127.0.0.1:7004 runs without requirepass");
+    char *t = render_plan_text(c.spec, c.plan, false);
+    CHECK_CONTAINS(t, "      masterauth <secret-mismatch> -> <secret>\n");
+    free(t);
+    case_free(&c);
+}
+
+/* Append key=value to a node's observed CONFIG GET results. */
+static void obs_config_add(struct obs_redis *r, const char *key, const char *value)
+{
+    r->config = xrealloc(r->config, (r->nconfig + 1) * sizeof(*r->config));
+    r->config[r->nconfig].key = xstrdup(key);
+    r->config[r->nconfig].value = xstrdup(value);
+    r->nconfig++;
+}
+
+TEST(password_unknown_to_the_spec_is_left_with_a_warning)
+{
+    LOAD(c, "converged");
+    obs_config_add(&c.obs->redis[1], "masterauth", CONF_SECRET_MISMATCH);
+    obs_config_add(&c.obs->redis[1], "requirepass", "");
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nsteps, 0);
+    CHECK_INT_EQ(c.plan->nwarnings, 1);
+    if (c.plan->nwarnings)
+        CHECK_CONTAINS(c.plan->warnings[0],
+                       "127.0.0.1:7002 has a masterauth but the spec sets no password");
+    case_free(&c);
+}
+
 /* ---------------------------------------------------------------- model */
 
 TEST(observed_json_round_trip)
@@ -754,6 +809,8 @@ int main(void)
     RUN(interrupted_bootstrap_is_accepted);
     RUN(stale_sentinel_replica_is_reset_one_sentinel_at_a_time);
     RUN(foreign_replica_refused_when_it_follows_the_master);
+    RUN(auth_drift_plans_only_the_placeholder);
+    RUN(password_unknown_to_the_spec_is_left_with_a_warning);
     RUN(observed_json_round_trip);
     RUN(observed_json_rejects_bad_input);
     RUN(reach_names);
