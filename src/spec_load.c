@@ -194,10 +194,27 @@ static bool has_control_chars(const struct ynode *v)
     return false;
 }
 
-static bool is_ip(const char *s)
+static bool is_ipv4(const char *s)
+{
+    unsigned char buf[4];
+    return inet_pton(AF_INET, s, buf) == 1;
+}
+
+static bool is_ipv6(const char *s)
 {
     unsigned char buf[16];
-    return inet_pton(AF_INET, s, buf) == 1 || inet_pton(AF_INET6, s, buf) == 1;
+    return inet_pton(AF_INET6, s, buf) == 1;
+}
+
+static bool is_ip(const char *s)
+{
+    return is_ipv4(s) || is_ipv6(s);
+}
+
+/* Digits and dots alone ("300.1.1.1", "10.0.0", "7") read as an IPv4 address, never as a name. */
+static bool dotted_digits(const char *s)
+{
+    return *s && strspn(s, "0123456789.") == strlen(s);
 }
 
 static bool is_loopback_or_any(const char *ip)
@@ -509,18 +526,27 @@ static bool parse_addr(struct loader *L, const struct ynode *v, struct spec_addr
         return false;
     const char *colon = strrchr(s, ':');
     char *host = NULL;
-    if (s[0] == '[') {
+    bool ok = false;
+    if (s[0] == '[') { /* only an IPv6 address goes in brackets */
         const char *close = strchr(s, ']');
-        if (close && close[1] == ':' && close + 1 == colon)
+        if (close && close[1] == ':' && close + 1 == colon) {
             host = xstrndup(s + 1, (size_t)(close - s - 1));
+            ok = is_ipv6(host);
+        }
     } else if (colon && colon > s && !memchr(s, ':', (size_t)(colon - s))) {
         host = xstrndup(s, (size_t)(colon - s));
+        ok = is_ipv4(host) || valid_name(host);
     }
     bool digits = colon && colon[1];
     for (const char *c = colon ? colon + 1 : ""; *c; c++)
         digits = digits && isdigit((unsigned char)*c);
-    if (!host || !digits || !(valid_name(host) || is_ip(host))) {
+    if (!ok || !digits) {
         error_at(L, v, "bad address '%s' for '%s': expected NAME:PORT or IP:PORT", s, path(L));
+        free(host);
+        return false;
+    }
+    if (dotted_digits(host) && !is_ipv4(host)) {
+        error_at(L, v, "'%s' is not a valid IP address", host);
         free(host);
         return false;
     }
@@ -699,6 +725,11 @@ static void load_hosts(struct loader *L, const struct ynode *v)
         const struct ynode *key = v->pairs[i].key, *val = v->pairs[i].value;
         if (!valid_name(key->scalar)) {
             error_at(L, key, "bad host name '%s': use only letters, digits, '.', '_' and '-'",
+                     key->scalar);
+            continue;
+        }
+        if (dotted_digits(key->scalar) && !is_ipv4(key->scalar)) {
+            error_at(L, key, "bad host name '%s': digits and dots alone read as an IP address",
                      key->scalar);
             continue;
         }
@@ -914,6 +945,10 @@ static void set_proxy_host(struct loader *L, const struct field *f, const struct
                  s, path(L));
         return;
     }
+    if (dotted_digits(s) && !is_ipv4(s)) {
+        error_at(L, v, "'%s' is not a valid IP address", s);
+        return;
+    }
     char **dst = AT(obj, f, char *);
     free(*dst);
     *dst = xstrdup(s);
@@ -1037,13 +1072,6 @@ static const char *resolve_host(struct loader *L, const char *host, struct spec_
     }
     if (is_ip(host))
         return host;
-    bool numeric = true;
-    for (const char *c = host; *c; c++)
-        numeric = numeric && (isdigit((unsigned char)*c) || *c == '.');
-    if (numeric) {
-        error_pos(L, pos, "'%s' is not a valid IP address", host);
-        return NULL;
-    }
     const char **names = xcalloc(L->s->nhosts + 1, sizeof(*names));
     for (size_t i = 0; i < L->s->nhosts; i++)
         names[i] = L->s->hosts[i].name;

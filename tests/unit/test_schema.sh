@@ -235,6 +235,9 @@ no("host name with a slash", ("hosts.a/b", {"address": "10.0.0.9"}))
 no("host named password", ("hosts.password", {"address": "10.0.0.9"}))
 no("host named my-secret", ("hosts.my-secret", {"address": "10.0.0.9"}))
 no("host named Token", ("hosts.Token", {"address": "10.0.0.9"}))
+ok("host named as its IPv4 address", (("hosts", "10.0.0.9"), {"address": "10.0.0.9"}))
+for n in ["300.1.1.1", "10.0.0", "1.2", "7", "10.0.0.09"]:
+    no("host named %s (digits and dots are an IP address)" % n, (("hosts", n), {"address": "10.0.0.9"}))
 no("host name with a trailing newline", ("hosts.h9\n", {"address": "10.0.0.9"}))
 ok("empty hosts", ("hosts", {}), ("shards.0.master", "10.0.0.1:7001"),
    ("shards.0.replicas", []), ("sentinel.nodes", ["10.0.0.1:26379"]), ("sentinel.quorum", 1),
@@ -247,7 +250,8 @@ for a in ["10.0.0.5", "0.0.0.0", "255.255.255.255", "::1", "fd00::5", "1:2:3:4:5
           "::ffff:10.0.0.5", "1::", "::", "FD00::A"]:
     ok("host address %s" % a, ("hosts.h9", {"address": a}))
 for a in ["h.example", "300.0.0.1", "10.0.0", "10.0.0.1.2", "010.0.0.1", "10.0.0.-1",
-          "fe80::1%eth0", "[::1]", "1.2.3.4/24", " 10.0.0.1",
+          "1:2:3:4:5:6:7:8:9", "12345::1", ":::::", "1:2", "1::2::3", "::ffff:1.2.3.04",
+          "1:2:3:4:5:6:1.2.3.4:5", "fe80::1%eth0", "[::1]", "1.2.3.4/24", " 10.0.0.1",
           ""]:
     no("host address %r" % a, ("hosts.h9", {"address": a}))
 no("host address an integer", ("hosts.h9", {"address": 167772161}))
@@ -400,6 +404,15 @@ for f in ADDR_FIELDS:
     no("%s unbracketed IPv6" % f, (f, "fd00::7:7007"))
     no("%s name with a space" % f, (f, "h 1:7007"))
     no("%s two colons" % f, (f, "h1:a:7007"))
+    no("%s bad IPv4 300.0.0.1" % f, (f, "300.0.0.1:7007"))
+    no("%s IPv4 with a leading zero" % f, (f, "10.0.0.07:7007"))
+    no("%s digits and dots, not an IPv4" % f, (f, "10.0.0:7007"))
+    no("%s [IPv4]" % f, (f, "[10.0.0.7]:7007"))
+    no("%s [name]" % f, (f, "[h1]:7007"))
+    no("%s [:::::]" % f, (f, "[:::::]:7007"))
+    no("%s [1:2]" % f, (f, "[1:2]:7007"))
+    no("%s [IPv6 with 9 groups]" % f, (f, "[1:2:3:4:5:6:7:8:9]:7007"))
+    no("%s empty brackets" % f, (f, "[]:7007"))
     no("%s [IPv6] with a zone" % f, (f, "[fe80::1%eth0]:7007"))
     no("%s an integer" % f, (f, 7007))
     no("%s with a newline" % f, (f, "10.0.0.7:7007\nx"))
@@ -445,6 +458,8 @@ ok("proxy host an IPv6", ("proxies.0.host", "fd00::7"))
 ok("proxy host another name", ("proxies.0.host", "h2"))
 no("proxy host with a space", ("proxies.0.host", "bad host"))
 no("proxy host [IPv6]", ("proxies.0.host", "[fd00::7]"))
+for h in ["300.1.1.1", "10.0.0", "10.0.0.07", ":::::", "1:2", "1::2::3"]:
+    no("proxy host %s" % h, ("proxies.0.host", h))
 no("proxy host with a port", ("proxies.0.host", "h1:1"))
 no("proxy host empty", ("proxies.0.host", ""))
 no("proxy host with a trailing newline", ("proxies.0.host", "h1\n"))

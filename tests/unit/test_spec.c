@@ -536,6 +536,29 @@ TEST(yaml12_core_typing)
     diags_release(&d);
 }
 
+/* Brackets hold an IPv6 address only; digits and dots alone are an IPv4 address, never a name. */
+TEST(ip_literals_and_names)
+{
+    struct diags d = {0};
+    struct spec *s = load("cluster: x\n"
+                          "hosts: { 300.1.1.1: { address: 10.0.0.1 }, 10.0.0.2: { address: 10.0.0.2 } }\n"
+                          "shards: [{ name: a, master: \"[10.0.0.2]:7001\", replicas: [\"[h]:7001\"] }]\n"
+                          "sentinel: { quorum: 1, nodes: [10.0.0.07:26379, \"[:::::]:1\"] }\n"
+                          "proxies: [{ host: 10.0.0, listen: 10.0.0.2:22121 }]\n",
+                          &d);
+    CHECK(s == NULL);
+    char *t = diag_text(&d);
+    CHECK_STR_EQ(t,
+                 "2:10: error: bad host name '300.1.1.1': digits and dots alone read as an IP address\n"
+                 "3:29: error: bad address '[10.0.0.2]:7001' for 'shards[0].master': expected NAME:PORT or IP:PORT\n"
+                 "3:59: error: bad address '[h]:7001' for 'shards[0].replicas[0]': expected NAME:PORT or IP:PORT\n"
+                 "4:32: error: '10.0.0.07' is not a valid IP address\n"
+                 "4:49: error: bad address '[:::::]:1' for 'sentinel.nodes[1]': expected NAME:PORT or IP:PORT\n"
+                 "5:19: error: '10.0.0' is not a valid IP address\n");
+    free(t);
+    diags_release(&d);
+}
+
 int main(void)
 {
     RUN(full_spec_resolves);
@@ -556,5 +579,6 @@ int main(void)
     RUN(ipv6_addresses);
     RUN(tree_positions);
     RUN(yaml12_core_typing);
+    RUN(ip_literals_and_names);
     return test_done();
 }
