@@ -1,9 +1,10 @@
 /*
  * fingerprint.h - an id for "this spec at this commit against this state".
  *
- * `rmgr plan` prints it and `rmgr apply --fingerprint ID` refuses when the id
- * computed at apply time differs: someone changed the spec or the cluster
- * moved (failover, restart, hand edit) since the plan was reviewed.
+ * `rmgr plan` prints it, `rmgr plan --out PLANFILE` saves it, and `rmgr apply
+ * PLANFILE` refuses ("plan is stale") when the id computed at apply time
+ * differs: someone changed the spec or the cluster moved (failover, restart,
+ * hand edit) since the plan was reviewed.
  *
  * It covers the spec's bytes, the commit, each redis run_id/role/master,
  * each sentinel's config_epoch, master address and listed replicas per

@@ -618,9 +618,12 @@ static void unreachable_step(struct builder *b, enum instance_kind inst, enum st
                              const char *group, const struct spec_addr *a, enum reach rc,
                              const char *detail)
 {
-    add_step(b, STEP_OBSERVED, ACTION_NONE, SAFETY_SAFE, wave, inst, group, a,
-             "unreachable (%s%s%s): no steps planned for it", reach_name(rc), detail ? ": " : "",
-             detail ? detail : "");
+    struct step *st =
+        add_step(b, STEP_OBSERVED, ACTION_NONE, SAFETY_SAFE, wave, inst, group, a,
+                 "unreachable (%s%s%s): no steps planned for it", reach_name(rc),
+                 detail ? ": " : "", detail ? detail : "");
+    if (inst == INSTANCE_REDIS)
+        st->shard = xstrdup(group); /* a redis's group is its shard */
     warn(b, "%s %s:%d could not be observed (%s): the plan does not cover it",
          instance_kind_name(inst), a->host ? a->host : a->ip, a->port, reach_name(rc));
     b->p->unreachable++;

@@ -6,9 +6,9 @@
  *   format_version  1; bumped on any incompatible change
  *   cluster         the spec's cluster name
  *   spec            {file: path the spec was loaded from,
- *                    commit: git commit of the spec or null,
+ *                    commit: git commit of the spec (--repo) or null,
  *                    subject: that commit's subject line or null}
- *   fingerprint     the id `rmgr apply --fingerprint` checks, or null
+ *   fingerprint     the id `rmgr apply PLANFILE` checks (plan --out), or null
  *   refused         true when any shard refused: nothing may be applied
  *   refusals        [{shard, diagnosis}]: diagnosis is multi-line text
  *   warnings        [string]
@@ -26,7 +26,8 @@
  *     host, ip, port  where the step runs
  *     reason        one line
  *     before, after what changes (lines joined with "\n"), or null
- *     shard         the shard the step is about, or null
+ *     shard         the shard the step is about (also on an unreachable redis's
+ *                   "=" line), or null
  *     master        "ip:port" the step points at (replicaof, start as
  *                   replica, sentinel-monitor), or null
  *     settings      {directive or option: new value}; {} when none
