@@ -1292,8 +1292,10 @@ static void proxy_steps(struct builder *b)
             } else if (running && op->timestamp_s > 0 && op->config_mtime_s > 0 &&
                        op->timestamp_s - op->uptime_s < op->config_mtime_s) {
                 restart = true;
-                restart_why = "started before nutcracker.yml was last written (an interrupted "
-                              "apply): restart to load it";
+                /* equal as far as rmgr compares, but what runs was read from an older file */
+                restart_why = "nutcracker.yml was written after nutcracker started (an "
+                              "interrupted apply, or the file was touched): restart so the "
+                              "running config is known to match";
             }
             free(want);
         }
