@@ -408,12 +408,15 @@ static bool shard_foreign_replicas(struct builder *b, const struct spec_shard *s
                 sb_addf(&h,
                         "unknown node %s:%d %s the master of %s%s; Sentinel could promote "
                         "it: sentinel %s:%d lists it as a replica of %s and it is not a member "
-                        "of %s in the spec. %s, then re-run plan",
+                        "of %s in the spec. %s, then re-run plan%s",
                         pe->ip, pe->port, unknown ? "may replicate from" : "replicates from",
                         sh->name, unknown ? ", which could not be observed" : "", ss->nodes[j].ip, ss->nodes[j].port, sh->name, sh->name,
                         unknown ? "Bring the master back"
                                 : "Make it stop replicating from that master (REPLICAOF its own "
-                                  "master, or NO ONE) or add it to the shard in the spec");
+                                  "master, or NO ONE) or add it to the shard in the spec",
+                        unknown ? ""
+                                : " and apply it within failover-timeout (until its entry is "
+                                  "reset, Sentinel re-points the node at this master)");
                 const struct obs_redis *fr = observed_redis(b->o, pe->ip, pe->port);
                 if (fr) {
                     struct spec_addr fa = {.ip = pe->ip, .port = pe->port};
