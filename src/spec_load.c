@@ -551,6 +551,11 @@ static bool parse_addr(struct loader *L, const struct ynode *v, struct spec_addr
         return false;
     }
     long port;
+    if (colon[1] == '0' && colon[2]) { /* the schema's pattern has no leading zeros either */
+        error_at(L, v, "port %s in '%s' has a leading zero", colon + 1, s);
+        free(host);
+        return false;
+    }
     if (!parse_long(colon + 1, 1, 65535, &port)) {
         error_at(L, v, "port %s in '%s' is out of range 1..65535", colon + 1, s);
         free(host);

@@ -396,6 +396,8 @@ for f in ADDR_FIELDS:
     no("%s port 0" % f, (f, "10.0.0.7:0"))
     no("%s port 65536" % f, (f, "10.0.0.7:65536"))
     no("%s port 99999999999" % f, (f, "10.0.0.7:99999999999"))
+    no("%s port with a leading zero" % f, (f, "10.0.0.7:07007"))
+    no("%s port 00" % f, (f, "10.0.0.7:00"))
     no("%s no port" % f, (f, "10.0.0.7"))
     no("%s empty port" % f, (f, "10.0.0.7:"))
     no("%s no host" % f, (f, ":7007"))

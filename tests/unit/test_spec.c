@@ -544,7 +544,7 @@ TEST(ip_literals_and_names)
                           "hosts: { 300.1.1.1: { address: 10.0.0.1 }, 10.0.0.2: { address: 10.0.0.2 } }\n"
                           "shards: [{ name: a, master: \"[10.0.0.2]:7001\", replicas: [\"[h]:7001\"] }]\n"
                           "sentinel: { quorum: 1, nodes: [10.0.0.07:26379, \"[:::::]:1\"] }\n"
-                          "proxies: [{ host: 10.0.0, listen: 10.0.0.2:22121 }]\n",
+                          "proxies: [{ host: 10.0.0, listen: 10.0.0.2:022121 }]\n",
                           &d);
     CHECK(s == NULL);
     char *t = diag_text(&d);
@@ -554,7 +554,8 @@ TEST(ip_literals_and_names)
                  "3:59: error: bad address '[h]:7001' for 'shards[0].replicas[0]': expected NAME:PORT or IP:PORT\n"
                  "4:32: error: '10.0.0.07' is not a valid IP address\n"
                  "4:49: error: bad address '[:::::]:1' for 'sentinel.nodes[1]': expected NAME:PORT or IP:PORT\n"
-                 "5:19: error: '10.0.0' is not a valid IP address\n");
+                 "5:19: error: '10.0.0' is not a valid IP address\n"
+                 "5:35: error: port 022121 in '10.0.0.2:022121' has a leading zero\n");
     free(t);
     diags_release(&d);
 }
