@@ -492,8 +492,10 @@ static void set_hash_tag(struct loader *L, const struct field *f, const struct y
     const char *s = get_string(L, v);
     if (!s)
         return;
-    if (strlen(s) != 2) {
-        error_at(L, v, "'%s' must be exactly two characters, like \"{}\"", path(L));
+    /* nutcracker compares bytes: two characters are two bytes only in ASCII */
+    if (strlen(s) != 2 || !(s[0] > ' ' && s[0] < 0x7f && s[1] > ' ' && s[1] < 0x7f)) {
+        error_at(L, v, "'%s' must be two ASCII characters other than space, like \"{}\"",
+                 path(L));
         return;
     }
     char **dst = AT(obj, f, char *);
