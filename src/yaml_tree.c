@@ -586,7 +586,15 @@ bool ynode_int(const struct ynode *n, long *out)
         *out = v;
         return true;
     }
-    return false;
+    if (!looks_float(n))
+        return false;
+    /* JSON Schema's "integer" is any number without a fraction: 2.0 is 2.
+     * strtod stops at ".inf" and ".nan"; NaN fails both comparisons. */
+    double d = strtod(s, &end);
+    if (*end || !(d >= -9.2e18 && d <= 9.2e18) || (double)(long)d != d)
+        return false;
+    *out = (long)d;
+    return true;
 }
 
 bool ynode_looks_typed(const struct ynode *n)

@@ -62,7 +62,11 @@ const struct ynode *ynode_get_key(const struct ynode *map, const char *key);
 bool ynode_is_null(const struct ynode *n);
 bool ynode_is_bool(const struct ynode *n, bool *out); /* true/false only */
 bool ynode_looks_typed(const struct ynode *n);        /* plain null, bool, int or float */
-/* The value of a plain core-schema integer (decimal, 0o octal, 0x hex); false otherwise. */
+/*
+ * The value of a plain core-schema integer (decimal, 0o octal, 0x hex), or of a
+ * number without a fraction (2.0, 5e3), which JSON Schema also counts as an
+ * integer; false otherwise.
+ */
 bool ynode_int(const struct ynode *n, long *out);
 
 /* "a mapping", "a sequence", "null", "a boolean", "an integer", "a number", "a string" */

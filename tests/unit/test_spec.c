@@ -509,10 +509,11 @@ TEST(yaml12_core_typing)
 {
     struct diags d = {0};
     struct ytree_limits lim = {1000, 8};
-    const char *y = "[yes, no, on, off, 0x1f, 0o17, +5, 1e3, .5, .inf, .NaN, 1_0, 0b1, 08, 'x', 0o8]";
+    const char *y = "[yes, no, on, off, 0x1f, 0o17, +5, 1e3, .5, .inf, .NaN, 1_0, 0b1, 08, 'x', 0o8,"
+                    " 2.0, -3e0, 1e400, 9e18]";
     struct ynode *root = ytree_parse("y", y, strlen(y), &lim, &d);
-    CHECK(root && root->nitems == 16);
-    if (root && root->nitems == 16) {
+    CHECK(root && root->nitems == 20);
+    if (root && root->nitems == 20) {
         struct ynode **it = root->items;
         for (int i = 0; i < 4; i++)
             CHECK_STR_EQ(ynode_describe(it[i]), "a string");
@@ -531,6 +532,13 @@ TEST(yaml12_core_typing)
         CHECK(!ynode_int(it[14], &v));                     /* quoted */
         CHECK_STR_EQ(ynode_describe(it[15]), "a string");
         CHECK(!ynode_looks_typed(it[0]) && ynode_looks_typed(it[4]));
+        /* a number without a fraction is an integer, as in JSON Schema */
+        CHECK(ynode_int(it[16], &v) && v == 2);
+        CHECK(ynode_int(it[17], &v) && v == -3);
+        CHECK(ynode_int(it[7], &v) && v == 1000);
+        CHECK(!ynode_int(it[8], &v));  /* .5 */
+        CHECK(!ynode_int(it[18], &v)); /* infinite */
+        CHECK(ynode_int(it[19], &v) && v == 9000000000000000000L);
     }
     ynode_free(root);
     diags_release(&d);
