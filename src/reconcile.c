@@ -503,6 +503,49 @@ static bool has_acting_steps(const struct plan *p)
     return false;
 }
 
+/*
+ * Whether an apply outcome is news. A failing apply would otherwise be posted
+ * on every cron run; it is remembered like drift, in a state of its own
+ * ("<cluster>.apply"), keyed by the drift it tried to fix and what went
+ * wrong (digits dropped: pids and timings change from run to run).
+ * `outcome` NULL means the apply left nothing to report (state cleared).
+ */
+static bool apply_outcome_is_news(struct reconciler *r, const char *cluster, const char *commit,
+                                  const struct plan *p, const char *outcome)
+{
+    char *key = xasprintf("%s.apply", cluster);
+    char *fp = NULL;
+    if (outcome) {
+        struct strbuf canon = {0};
+        char *drift = reconcile_drift_canonical(p);
+        sb_add(&canon, drift);
+        free(drift);
+        sb_add(&canon, "\n--\n");
+        for (const char *c = outcome; *c; c++)
+            if (*c < '0' || *c > '9')
+                sb_addc(&canon, *c);
+        fp = drift_fingerprint(sb_str(&canon));
+        sb_release(&canon);
+    }
+    struct drift_state prev = {0}, next = {0};
+    char *warn = NULL, *err = NULL;
+    drift_state_load(r->state_dir, key, &prev, &warn);
+    log_warnings("notify-state", cluster, commit, warn);
+    enum drift_action a =
+        drift_transition(&prev, fp, (long long)time(NULL), r->o->notify.remind_after_s, &next);
+    bool news = a == DRIFT_FOUND || a == DRIFT_CHANGED || a == DRIFT_REMIND;
+    /* a state that cannot be saved repeats a message at worst */
+    if (a != DRIFT_NONE && drift_state_save(r->state_dir, key, &next, &err) < 0)
+        log_warnings("notify-state", cluster, commit, err);
+    drift_state_release(&prev);
+    drift_state_release(&next);
+    free(warn);
+    free(err);
+    free(fp);
+    free(key);
+    return news;
+}
+
 /* Carry out s->plan under the cluster lock; then look again. Returns the status. */
 static enum reconcile_status apply_drift(struct cluster_job *j, struct session *s,
                                          const struct session_options *so, unsigned long *gen)
@@ -591,11 +634,18 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     ev.summary = ev_summary;
     ev.body = ev_body;
     char *note = NULL;
-    if (rc != 0 || left)
-        send_now(r, &ev);
-    else
+    if (rc != 0 || left) {
+        /* the same failure (or partial success) is posted once, like drift */
+        char *outcome = rc != 0 ? xasprintf("failed: %s", res.error ? res.error : "unknown")
+                                : xstrdup("succeeded with drift left");
+        if (apply_outcome_is_news(r, cluster, j->commit, s->plan, outcome))
+            send_now(r, &ev);
+        free(outcome);
+    } else {
+        apply_outcome_is_news(r, cluster, j->commit, s->plan, NULL);
         note = xasprintf("Drift resolved by reconcile --apply (%zu step%s applied).", res.done,
                          res.done == 1 ? "" : "s");
+    }
     free(ev_summary);
     free(ev_body);
     free(plan_text);
@@ -651,6 +701,7 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
             log_event(LOG_INFO, "in-sync", cluster, j->commit, NULL, 0,
                       "the cluster matches the spec");
             tell_drift(j, s.spec, p, false, NULL);
+            apply_outcome_is_news(r, cluster, j->commit, p, NULL); /* a failure is over */
             st = RECONCILE_IN_SYNC;
             break;
         }

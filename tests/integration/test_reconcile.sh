@@ -216,6 +216,25 @@ h_check "cron --apply: exactly one drift-found and one drift-resolved, then noth
 h_check "cron --apply: both name the new commit" \
     [ "$(tail -n +"$((before + 1))" "$HOOKLOG" | grep -c "\"commit\":\"$C3\"")" -eq 2 ]
 
+# an apply that keeps failing is posted once, not on every cron run
+spec lots >"$H_DIR/work/specs/$CLUSTER.yaml"
+commit "Break maxmemory" >/dev/null || fatal "cannot commit"
+before=$(wc -l <"$HOOKLOG")
+for i in 1 2 3; do
+    reconcile --apply
+    h_check "failing apply run $i: exit 1" [ "$RC" -eq 1 ]
+done
+new_events=$(tail -n +"$((before + 1))" "$HOOKLOG" | grep -o '"event":"[a-z-]*"' | tr '\n' ' ')
+h_check "a failing apply is posted once: drift-found, apply-failed, nothing more" \
+    [ "$new_events" = '"event":"drift-found" "event":"apply-failed" ' ]
+spec 40mb >"$H_DIR/work/specs/$CLUSTER.yaml"
+commit "Restore maxmemory 40mb" >/dev/null || fatal "cannot commit"
+before=$(wc -l <"$HOOKLOG")
+reconcile --apply
+reconcile --apply
+new_events=$(tail -n +"$((before + 1))" "$HOOKLOG" | grep -o '"event":"[a-z-]*"' | tr '\n' ' ')
+h_check "after the fix: one drift-resolved" [ "$new_events" = '"event":"drift-resolved" ' ]
+
 # ---------------------------------------------------------------- 2. isolation
 
 printf 'cluster: broken\nshards: nope\n' >"$H_DIR/work/specs/broken.yaml"
