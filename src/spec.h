@@ -24,6 +24,7 @@
 #define SPEC_MAX_FILE_SIZE (1024 * 1024)
 #define SPEC_MAX_DEPTH 32
 #define SPEC_MAX_NODES 100000 /* after alias expansion */
+#define SPEC_MAX_ERRORS 100   /* then "too many errors, stopping" */
 
 enum transport_kind { TRANSPORT_LOCAL, TRANSPORT_SSH };
 

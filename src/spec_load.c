@@ -32,16 +32,28 @@ struct loader {
     struct strbuf path; /* dotted path of the value being read, for messages */
     struct spec_pos *stats_pos; /* per proxy: where stats_port is written (or the proxy) */
     const struct spec_host **host_index; /* hosts sorted by name, for resolution */
+    size_t errors;      /* errors reported so far, the parser's included */
+    bool stopped;       /* SPEC_MAX_ERRORS reached: report and check nothing more */
+    size_t suggestions; /* "did you mean" searches made: each costs edit distances */
 };
 
 /* ------------------------------------------------------------------------ */
 /* messages */
 
+/* Add a diagnostic; the first error past SPEC_MAX_ERRORS stops the load, there. */
 static void report(struct loader *L, enum diag_severity sev, const struct ynode *at,
                    const char *fmt, va_list ap)
 {
+    int line = at ? at->line : 0, col = at ? at->col : 0;
+    if (L->stopped)
+        return;
+    if (sev == DIAG_ERROR && ++L->errors > SPEC_MAX_ERRORS) {
+        diags_add(L->d, DIAG_ERROR, L->file, line, col, "too many errors, stopping");
+        L->stopped = true;
+        return;
+    }
     char *msg = xvasprintf(fmt, ap);
-    diags_add(L->d, sev, L->file, at ? at->line : 0, at ? at->col : 0, "%s", msg);
+    diags_add(L->d, sev, L->file, line, col, "%s", msg);
     free(msg);
 }
 
@@ -142,6 +154,8 @@ static const char *suggest(const char *word, const char *const *cands, size_t n)
 {
     const char *best = NULL;
     size_t bestd = SIZE_MAX, len = strlen(word);
+    if (len > 64)
+        return NULL; /* not a typo of anything, and costly to compare */
     size_t limit = len <= 3 ? 1 : 2;
     for (size_t i = 0; i < n; i++) {
         size_t dist = edit_distance(word, cands[i]);
@@ -1032,6 +1046,8 @@ struct sections {
 /* Report every key that would put a secret into the spec, at any depth. */
 static void scan_secrets(struct loader *L, const struct ynode *n)
 {
+    if (L->stopped)
+        return;
     if (n->kind == YNODE_MAP) {
         for (size_t i = 0; i < n->npairs; i++) {
             const struct ynode *k = n->pairs[i].key;
@@ -1082,8 +1098,10 @@ static const char *resolve_host(struct loader *L, const char *host, struct spec_
     const char **names = xcalloc(L->s->nhosts + 1, sizeof(*names));
     for (size_t i = 0; i < L->s->nhosts; i++)
         names[i] = L->s->hosts[i].name;
-    /* suggestions cost an edit distance per host: skip them for huge host lists */
-    const char *sug = L->s->nhosts <= 256 ? suggest(host, names, L->s->nhosts) : NULL;
+    /* a suggestion costs an edit distance per host: bound the hosts and the searches */
+    const char *sug = NULL;
+    if (L->s->nhosts <= 256 && L->suggestions++ < SPEC_MAX_ERRORS)
+        sug = suggest(host, names, L->s->nhosts);
     if (sug)
         error_pos(L, pos, "undefined host '%s' (did you mean '%s'?)", host, sug);
     else
@@ -1096,7 +1114,7 @@ static const char *resolve_host(struct loader *L, const char *host, struct spec_
 static void resolve_addr(struct loader *L, struct spec_addr *a)
 {
     bool bad;
-    if (!a->host)
+    if (!a->host || L->stopped)
         return;
     const char *ip = resolve_host(L, a->host, a->pos, &bad);
     if (ip)
@@ -1200,7 +1218,7 @@ static void resolve_all(struct loader *L)
     for (size_t i = 0; i < s->nproxies; i++) {
         struct spec_proxy *p = &s->proxies[i];
         resolve_addr(L, &p->listen);
-        if (p->host) {
+        if (p->host && !L->stopped) {
             bool bad;
             const char *ip = resolve_host(L, p->host, p->pos, &bad);
             p->host_ip = xstrdup(ip);
@@ -1275,8 +1293,11 @@ static void load_root(struct loader *L, const struct ynode *root)
         load_proxies(L, sec.proxies);
         path_pop(L, old);
     }
+    if (L->stopped)
+        return;
     resolve_all(L);
-    check_addresses(L);
+    if (!L->stopped)
+        check_addresses(L);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1289,7 +1310,7 @@ struct spec *spec_load_buffer(const char *name, const char *data, size_t len, st
         diags_add(d, DIAG_ERROR, name, 0, 0, "spec is larger than %d bytes", SPEC_MAX_FILE_SIZE);
         return NULL;
     }
-    struct ytree_limits lim = {SPEC_MAX_NODES, SPEC_MAX_DEPTH};
+    struct ytree_limits lim = {SPEC_MAX_NODES, SPEC_MAX_DEPTH, SPEC_MAX_ERRORS};
     struct ynode *root = ytree_parse(name, data, len, &lim, d);
     if (!root)
         return NULL;
@@ -1306,6 +1327,7 @@ struct spec *spec_load_buffer(const char *name, const char *data, size_t len, st
     s->sentinel.parallel_syncs = 1;
 
     struct loader L = {.file = name, .d = d, .s = s};
+    L.errors = diags_count(d, DIAG_ERROR) - errors_before; /* duplicate keys */
     load_root(&L, root);
     sb_release(&L.path);
     free(L.stats_pos);

@@ -39,6 +39,7 @@ struct builder {
     struct ynode **graveyard; /* dropped duplicate pairs: anchors may point in */
     size_t ngrave, capgrave;
     size_t nodes;
+    size_t errors; /* reported without failing (duplicate keys, tags) */
     int docs;
     bool failed;
 };
@@ -182,6 +183,18 @@ static void fail(struct builder *b, int line, int col, const char *fmt, ...)
     b->failed = true;
 }
 
+/* Count one error that does not stop the parse; past the limit the parse stops. */
+static bool within_error_limit(struct builder *b, int line, int col)
+{
+    if (b->failed)
+        return false;
+    if (b->lim->max_errors && ++b->errors > b->lim->max_errors) {
+        fail(b, line, col, "too many errors, stopping");
+        return false;
+    }
+    return true;
+}
+
 static bool charge(struct builder *b, size_t weight, int line, int col)
 {
     if (b->nodes + weight > b->lim->max_nodes) {
@@ -255,8 +268,9 @@ static void drop_duplicate_keys(struct builder *b, struct ynode *map)
             continue;
         }
         const struct ynode *k = refs[i].key, *k0 = refs[first].key;
-        diags_add(b->d, DIAG_ERROR, b->file, k->line, k->col, "duplicate key '%s' (first at line %d)",
-                  k->scalar, k0->line);
+        if (within_error_limit(b, k->line, k->col))
+            diags_add(b->d, DIAG_ERROR, b->file, k->line, k->col,
+                      "duplicate key '%s' (first at line %d)", k->scalar, k0->line);
         drop[refs[i].index] = true;
         ndrop++;
     }
@@ -324,7 +338,8 @@ static void add_scalar(struct builder *b, const yaml_event_t *ev)
     n->scalar[n->len] = '\0';
     const char *tag = (const char *)ev->data.scalar.tag;
     n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !tag;
-    if (tag && strcmp(tag, "!") != 0 && strcmp(tag, YAML_STR_TAG) != 0)
+    if (tag && strcmp(tag, "!") != 0 && strcmp(tag, YAML_STR_TAG) != 0 &&
+        within_error_limit(b, line, col))
         diags_add(b->d, DIAG_ERROR, b->file, line, col, "unsupported tag '%s'", tag);
     if (ev->data.scalar.anchor)
         anchor_set(b, (const char *)ev->data.scalar.anchor, n);

@@ -41,6 +41,7 @@ struct ynode {
 struct ytree_limits {
     size_t max_nodes; /* after alias expansion */
     int max_depth;    /* collections nested deeper fail */
+    size_t max_errors; /* more fail with "too many errors, stopping"; 0: no limit */
 };
 
 /*

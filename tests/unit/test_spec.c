@@ -568,6 +568,42 @@ TEST(ip_literals_and_names)
     diags_release(&d);
 }
 
+/* After SPEC_MAX_ERRORS errors the load stops, in the loader and in the parser alike. */
+TEST(too_many_errors)
+{
+    struct diags d = {0};
+    struct strbuf sb = {0};
+    sb_add(&sb, "cluster: x\nhosts:\n");
+    for (int i = 0; i < 200; i++)
+        sb_addf(&sb, "  host%d: { address: 10.0.%d.%d }\n", i, i / 200, i % 200 + 1);
+    sb_add(&sb, "shards:\n");
+    for (int i = 0; i < 300; i++)
+        sb_addf(&sb, "  - { name: s%d, master: nohost%d:7001 }\n", i, i);
+    sb_add(&sb, "sentinel: { quorum: 1, nodes: [10.0.0.1:26379] }\n");
+    struct spec *s = load(sb_str(&sb), &d);
+    CHECK(s == NULL);
+    CHECK_INT_EQ(diags_count(&d, DIAG_ERROR), SPEC_MAX_ERRORS + 1);
+    if (d.n == SPEC_MAX_ERRORS + 1) {
+        CHECK_STR_EQ(d.v[0].message, "undefined host 'nohost0' (did you mean 'host0'?)");
+        CHECK_STR_EQ(d.v[SPEC_MAX_ERRORS].message, "too many errors, stopping");
+    }
+    sb_release(&sb);
+    diags_release(&d);
+
+    /* duplicate keys are counted by the parser */
+    sb_add(&sb, "cluster: x\nredis: { config: {");
+    for (int i = 0; i < 150; i++)
+        sb_add(&sb, " hz: 1,");
+    sb_add(&sb, " } }\n");
+    s = load(sb_str(&sb), &d);
+    CHECK(s == NULL);
+    CHECK_INT_EQ(diags_count(&d, DIAG_ERROR), SPEC_MAX_ERRORS + 1);
+    if (d.n)
+        CHECK_STR_EQ(d.v[d.n - 1].message, "too many errors, stopping");
+    sb_release(&sb);
+    diags_release(&d);
+}
+
 int main(void)
 {
     RUN(full_spec_resolves);
@@ -589,5 +625,6 @@ int main(void)
     RUN(tree_positions);
     RUN(yaml12_core_typing);
     RUN(ip_literals_and_names);
+    RUN(too_many_errors);
     return test_done();
 }

@@ -96,6 +96,26 @@ else
     bad "too large (exit $rc): $err"
 fi
 
+# a megabyte of references to undefined hosts: 100 errors, then it stops (this
+# took 16 s of edit distances for "did you mean" before there was a limit)
+many=$work/other/many.yaml
+{
+    echo "cluster: many"
+    echo "hosts:"
+    for i in $(seq 0 255); do echo "  host-number-$i-xxxxxxxxxxxxxxxxxxxx: { address: 10.1.0.$i }"; done
+    echo "sentinel: { quorum: 1, nodes: [10.1.0.1:26379] }"
+    echo "shards:"
+    seq 0 13999 | sed 's/.*/  - { name: s&, master: undefined-host-name-&-yyyyyyyyyy:7001 }/'
+} >"$many"
+validate "$many"
+if [ "$rc" -eq 1 ] && [ "$(echo "$err" | wc -l)" -eq 101 ] && [ "$(echo "$err" | grep -c ': error: undefined host')" -eq 100 ] &&
+    echo "$err" | tail -n 1 | grep -q ": error: too many errors, stopping$"; then
+    ok "100 errors, then too many errors, stopping"
+else
+    bad "too many errors (exit $rc, $(echo "$err" | wc -l) lines)"
+    echo "$err" | tail -n 2 | sed 's/^/    /'
+fi
+
 validate
 if [ "$rc" -eq 2 ] && echo "$err" | grep -q "usage: rmgr validate"; then ok "no arguments: usage, exit 2"; else bad "no arguments (exit $rc)"; fi
 
