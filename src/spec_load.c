@@ -262,6 +262,9 @@ static bool is_secret_key(const char *key)
     for (size_t i = 0; words[i]; i++)
         if (!strcmp(low, words[i]))
             return true;
+    /* tls-key-file-pass, tls-client-key-file-pass and the like */
+    if (n > 5 && (!strcmp(low + n - 5, "-pass") || !strcmp(low + n - 5, "_pass")))
+        return true;
     return strstr(low, "passw") || strstr(low, "secret");
 }
 

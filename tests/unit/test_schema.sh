@@ -235,6 +235,7 @@ no("host name with a slash", ("hosts.a/b", {"address": "10.0.0.9"}))
 no("host named password", ("hosts.password", {"address": "10.0.0.9"}))
 no("host named my-secret", ("hosts.my-secret", {"address": "10.0.0.9"}))
 no("host named Token", ("hosts.Token", {"address": "10.0.0.9"}))
+no("host named db-pass", ("hosts.db-pass", {"address": "10.0.0.9"}))
 ok("host named as its IPv4 address", (("hosts", "10.0.0.9"), {"address": "10.0.0.9"}))
 for n in ["300.1.1.1", "10.0.0", "1.2", "7", "10.0.0.09"]:
     no("host named %s (digits and dots are an IP address)" % n, (("hosts", n), {"address": "10.0.0.9"}))
@@ -345,6 +346,11 @@ ok("redis.config true", ("redis.config.appendonly", True))
 ok("redis.config float", ("redis.config.x", 1.5))
 ok("redis.config negative", ("redis.config.x", -1))
 ok("redis.config masteruser", ("redis.config.masteruser", "u"))
+ok("redis.config bypass (not a -pass)", ("redis.config.bypass", "1"))
+ok("redis.config passive (not a password)", ("redis.config.passive", "1"))
+ok("redis.config -pass-through", ("redis.config.x-pass-through", "1"))
+for k in ["tls-key-file-pass", "tls-client-key-file-pass", "TLS-KEY-FILE-PASS", "foo_pass", "x-Pass"]:
+    no("redis.config %s (a secret)" % k, ("redis.config." + k, "x"))
 no("redis.config null", ("redis.config.save", None))
 no("redis.config list", ("redis.config.save", ["900 1"]))
 no("redis.config mapping", ("redis.config.save", {"a": 1}))
@@ -362,7 +368,8 @@ no("redis a list", ("redis", []))
 
 # secrets: in every map, and a few spellings
 for m in MAPS + ["redis.config"]:
-    for k in ["password", "Passwd", "secret", "token", "auth-pass", "sentinel_pass", "client-secret"]:
+    for k in ["password", "Passwd", "secret", "token", "auth-pass", "sentinel_pass", "client-secret",
+              "tls-key-file-pass"]:
         no("secret key %s in %s" % (k, m or "top level"), (key_in(m, k), "x"))
 
 # unknown keys: at each level, and what look like typos

@@ -277,13 +277,14 @@ TEST(secrets_refused_everywhere)
 {
     struct diags d = {0};
     struct spec *s = load("cluster: x\n"
-                          "redis: { config: { requirepass: hunter2, masterauth: hunter2 } }\n"
+                          "redis: { config: { requirepass: hunter2, masterauth: hunter2,\n"
+                          "                   tls-key-file-pass: hunter2, tls-client-key-file-pass: x } }\n"
                           "hosts: { h: { address: 127.0.0.1, ssh: { password: hunter2 } } }\n"
                           "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
                           "sentinel: { quorum: 1, nodes: [127.0.0.1:26379], auth-pass: x }\n",
                           &d);
     CHECK(s == NULL);
-    CHECK_INT_EQ(diags_count(&d, DIAG_ERROR), 4);
+    CHECK_INT_EQ(diags_count(&d, DIAG_ERROR), 6);
     for (size_t i = 0; i < d.n; i++) {
         CHECK_CONTAINS(d.v[i].message, "literal password key");
         CHECK(strstr(d.v[i].message, "hunter2") == NULL);
