@@ -50,7 +50,7 @@ struct spec_host {
 /* "NAME:PORT" or "IP:PORT", resolved. */
 struct spec_addr {
     char *host;  /* hosts: name as written, or the IP itself */
-    char *ip;    /* IP literal the instance listens on */
+    char *ip;    /* IP literal the instance listens on; every IP is spelled as inet_ntop does */
     int port;
     struct spec_pos pos;
 };

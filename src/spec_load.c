@@ -225,6 +225,21 @@ static bool is_ip(const char *s)
     return is_ipv4(s) || is_ipv6(s);
 }
 
+/*
+ * The one spelling of an IP literal (inet_ntop of inet_pton), so that [::1] and
+ * [0:0:0:0:0:0:0:1] are the same address; a copy of `s` when it is no IP.
+ */
+static char *canonical_ip(const char *s)
+{
+    unsigned char buf[16];
+    char out[INET6_ADDRSTRLEN];
+    int af = inet_pton(AF_INET, s, buf) == 1 ? AF_INET : AF_INET6;
+    if ((af == AF_INET6 && inet_pton(AF_INET6, s, buf) != 1) ||
+        !inet_ntop(af, buf, out, sizeof(out)))
+        return xstrdup(s);
+    return xstrdup(out);
+}
+
 /* Digits and dots alone ("300.1.1.1", "10.0.0", "7") read as an IPv4 address, never as a name. */
 static bool dotted_digits(const char *s)
 {
@@ -581,7 +596,8 @@ static bool parse_addr(struct loader *L, const struct ynode *v, struct spec_addr
         return false;
     }
     free(a->host);
-    a->host = host;
+    a->host = is_ip(host) ? canonical_ip(host) : xstrdup(host);
+    free(host);
     a->port = (int)port;
     a->pos = (struct spec_pos){v->line, v->col};
     return true;
@@ -770,6 +786,10 @@ static void load_hosts(struct loader *L, const struct ynode *v)
                      raw.address);
             free(raw.address);
             raw.address = NULL;
+        } else if (raw.address) {
+            char *c = canonical_ip(raw.address);
+            free(raw.address);
+            raw.address = c;
         }
         path_pop(L, old);
 
@@ -975,7 +995,7 @@ static void set_proxy_host(struct loader *L, const struct field *f, const struct
     }
     char **dst = AT(obj, f, char *);
     free(*dst);
-    *dst = xstrdup(s);
+    *dst = is_ip(s) ? canonical_ip(s) : xstrdup(s);
 }
 
 static const struct field proxy_fields[] = {

@@ -522,6 +522,8 @@ WHOLE = [
     ("undefined host", [("shards.0.master", "h9:7001")]),
     ("host name in another case", [("shards.0.master", "H1:7001")]),
     ("address used twice", [("shards.0.replicas.0", "h1:7001")]),
+    ("an IPv6 address used twice, spelled two ways",
+     [("shards.0.replicas.0", "[fd00:0:0:0:0:0:0:2]:7001")]),
     ("a sentinel on a redis address", [("sentinel.nodes.1", "10.0.0.1:7001")]),
     ("stats port on the listen port", [("proxies.0.stats_port", 22121)]),
     ("quorum above the sentinel count", [("sentinel.quorum", 4)]),

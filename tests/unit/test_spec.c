@@ -481,6 +481,44 @@ TEST(ipv6_addresses)
     diags_release(&d);
 }
 
+/* One IPv6 address written two ways is one address: IPs are spelled as inet_ntop does. */
+TEST(ipv6_spelled_two_ways)
+{
+    struct diags d = {0};
+    struct spec *s = load("cluster: x\n"
+                          "hosts: { h: { address: \"0:0:0:0:0:0:0:1\" }, g: { address: FD00::A } }\n"
+                          "shards: [{ name: a, master: \"[::1]:7001\",\n"
+                          "           replicas: [\"[0:0:0:0:0:0:0:1]:7001\", h:7001, \"[fd00:0::a]:7002\"] }]\n"
+                          "sentinel: { quorum: 1, nodes: [g:7002] }\n"
+                          "proxies: [{ host: \"0::1\", listen: 127.0.0.1:22121 }]\n",
+                          &d);
+    CHECK(s == NULL);
+    char *t = diag_text(&d);
+    CHECK_STR_EQ(t, "4:23: error: address [::1]:7001 is used twice (first by master of shard 'a' at line 3)\n"
+                    "4:49: error: address [::1]:7001 is used twice (first by master of shard 'a' at line 3)\n"
+                    "5:32: error: address [fd00::a]:7002 is used twice (first by replica of shard 'a' at line 4)\n");
+    free(t);
+    diags_release(&d);
+
+    s = load("cluster: x\n"
+             "hosts: { h: { address: \"FD00:0:0::1\" } }\n"
+             "shards: [{ name: a, master: \"[0:0:0:0:0:0:0:1]:7001\" }]\n"
+             "sentinel: { quorum: 1, nodes: [h:26379] }\n"
+             "proxies: [{ host: \"0::1\", listen: 127.0.0.1:22121 }]\n",
+             &d);
+    CHECK(s != NULL);
+    if (s) {
+        CHECK_STR_EQ(s->shards[0].master.ip, "::1");
+        CHECK_STR_EQ(s->shards[0].master.host, "::1");
+        CHECK_STR_EQ(spec_find_host(s, "h")->address, "fd00::1");
+        CHECK_STR_EQ(s->sentinel.nodes[0].ip, "fd00::1");
+        CHECK_STR_EQ(s->proxies[0].host, "::1");
+        CHECK_STR_EQ(s->proxies[0].host_ip, "::1");
+    }
+    spec_free(s);
+    diags_release(&d);
+}
+
 TEST(tree_positions)
 {
     struct diags d = {0};
@@ -624,6 +662,7 @@ int main(void)
     RUN(string_fields_refuse_typed_scalars);
     RUN(ipv6_addresses);
     RUN(tree_positions);
+    RUN(ipv6_spelled_two_ways);
     RUN(yaml12_core_typing);
     RUN(ip_literals_and_names);
     RUN(too_many_errors);
