@@ -81,6 +81,30 @@ static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
     free(found.v);
 }
 
+/*
+ * Keep the first of the paths naming one file (`specs/a.yaml specs/`, a
+ * symlink): the same spec twice would be reported as a duplicate cluster.
+ */
+static void drop_repeated_files(struct pathlist *files)
+{
+    char **real = xcalloc(files->n ? files->n : 1, sizeof(*real));
+    size_t n = 0;
+    for (size_t i = 0; i < files->n; i++) {
+        real[i] = realpath(files->v[i], NULL); /* NULL: unreadable, reported by the load */
+        bool seen = false;
+        for (size_t j = 0; real[i] && j < i && !seen; j++)
+            seen = real[j] && !strcmp(real[i], real[j]);
+        if (seen)
+            free(files->v[i]);
+        else
+            files->v[n++] = files->v[i];
+    }
+    for (size_t i = 0; i < files->n; i++)
+        free(real[i]);
+    free(real);
+    files->n = n;
+}
+
 static void print_summary(const struct spec *s)
 {
     size_t redis = 0;
@@ -150,6 +174,7 @@ int cmd_validate(int argc, char **argv)
     for (size_t i = 0; i < args.n; i++)
         expand_arg(args.v[i], &files, &d);
     free(args.v);
+    drop_repeated_files(&files);
 
     struct spec **specs = xcalloc(files.n ? files.n : 1, sizeof(*specs));
     for (size_t i = 0; i < files.n; i++)

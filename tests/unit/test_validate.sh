@@ -83,6 +83,25 @@ else
     echo "$err" | sed 's/^/    /'
 fi
 
+# one file named twice (twice the same path, a directory and a file in it, a
+# symlink) is validated once, not reported as a duplicate cluster
+ln -s "$repo/specs/local.yaml" "$work/other/link.yaml"
+nspecs=$(ls specs/*.yaml | wc -l)
+for args in "specs/local.yaml specs/local.yaml" "specs/ specs/local.yaml" "specs/local.yaml $work/other/link.yaml"; do
+    # shellcheck disable=SC2086 # word splitting wanted
+    validate $args
+    n=$(echo "$out" | grep -c "cluster '")
+    want=1
+    [ "${args%% *}" = specs/ ] && want=$nspecs
+    if [ "$rc" -eq 0 ] && ! echo "$err" | grep -q ': error: ' && [ "$n" -eq "$want" ]; then
+        ok "validate $args: each file once"
+    else
+        bad "validate $args: exit $rc, $n summaries, expected $want"
+        echo "$err" | sed 's/^/    /'
+    fi
+done
+rm "$work/other/link.yaml"
+
 validate tests/fixtures/spec/invalid/literal_password.yaml
 if ! echo "$out$err" | grep -q hunter2; then ok "secrets never echoed"; else bad "secrets echoed"; fi
 
