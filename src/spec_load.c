@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "yaml_tree.h"
@@ -823,6 +824,52 @@ static void load_auth(struct loader *L, const struct ynode *v)
         error_at(L, v, "auth needs password_env or password_file");
 }
 
+/* a name and where it is written, to find duplicates by sorting */
+struct named {
+    const char *name;
+    const struct ynode *node;
+};
+
+static int named_pos_cmp(const struct named *x, const struct named *y)
+{
+    if (x->node->line != y->node->line)
+        return x->node->line < y->node->line ? -1 : 1;
+    return x->node->col < y->node->col ? -1 : x->node->col > y->node->col;
+}
+
+static int named_cmp(const void *a, const void *b)
+{
+    const struct named *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : named_pos_cmp(x, y);
+}
+
+static int named_icmp(const void *a, const void *b)
+{
+    const struct named *x = a, *y = b;
+    int c = strcasecmp(x->name, y->name);
+    return c ? c : named_pos_cmp(x, y);
+}
+
+/*
+ * Report every name after its first occurrence ("duplicate shard name 'x' (first
+ * at line N)"), names compared ignoring case when `icase`. Sorting keeps it n log n.
+ */
+static void report_duplicate_names(struct loader *L, struct named *v, size_t n, const char *what,
+                                   bool icase)
+{
+    if (n > 1)
+        qsort(v, n, sizeof(*v), icase ? named_icmp : named_cmp);
+    for (size_t i = 1, first = 0; i < n; i++) {
+        if (icase ? strcasecmp(v[i].name, v[first].name) : strcmp(v[i].name, v[first].name)) {
+            first = i;
+            continue;
+        }
+        error_at(L, v[i].node, "duplicate %s '%s' (first at line %d)", what, v[i].name,
+                 v[first].node->line);
+    }
+}
+
 /* redis.conf directives rmgr writes itself from the rest of the spec */
 static const char *const managed_directives[] = {
     "port", "bind", "dir", "daemonize", "pidfile", "logfile", "replicaof", "slaveof",
@@ -837,6 +884,8 @@ static void set_redis_config(struct loader *L, const struct field *f, const stru
     if (!expect_kind(L, v, YNODE_MAP))
         return;
     s->redis_config = xcalloc(v->npairs ? v->npairs : 1, sizeof(*s->redis_config));
+    struct named *names = xcalloc(v->npairs ? v->npairs : 1, sizeof(*names));
+    size_t nnames = 0;
     for (size_t i = 0; i < v->npairs; i++) {
         const struct ynode *key = v->pairs[i].key, *val = v->pairs[i].value;
         const char *k = key->scalar;
@@ -868,9 +917,13 @@ static void set_redis_config(struct loader *L, const struct field *f, const stru
             kv->key = xstrdup(k);
             kv->value = xstrdup(val->scalar);
             kv->pos = (struct spec_pos){key->line, key->col};
+            names[nnames++] = (struct named){k, key};
         }
         path_pop(L, old);
     }
+    /* redis reads directive names in any case: MAXMEMORY overrides maxmemory */
+    report_duplicate_names(L, names, nnames, "redis.config directive", true);
+    free(names);
 }
 
 static const struct field redis_fields[] = {
@@ -882,38 +935,6 @@ static const struct field shard_fields[] = {
     {"master", set_addr, offsetof(struct spec_shard, master), true},
     {"replicas", set_replicas, 0},
 };
-
-/* a name and where it is written, to find duplicates by sorting */
-struct named {
-    const char *name;
-    const struct ynode *node;
-};
-
-static int named_cmp(const void *a, const void *b)
-{
-    const struct named *x = a, *y = b;
-    int c = strcmp(x->name, y->name);
-    if (c)
-        return c;
-    if (x->node->line != y->node->line)
-        return x->node->line < y->node->line ? -1 : 1;
-    return x->node->col < y->node->col ? -1 : x->node->col > y->node->col;
-}
-
-/* Report every name after its first occurrence ("duplicate shard name 'x' (first at line N)"). */
-static void report_duplicate_names(struct loader *L, struct named *v, size_t n, const char *what)
-{
-    if (n > 1)
-        qsort(v, n, sizeof(*v), named_cmp);
-    for (size_t i = 1, first = 0; i < n; i++) {
-        if (strcmp(v[i].name, v[first].name)) {
-            first = i;
-            continue;
-        }
-        error_at(L, v[i].node, "duplicate %s '%s' (first at line %d)", what, v[i].name,
-                 v[first].node->line);
-    }
-}
 
 static void load_shards(struct loader *L, const struct ynode *v)
 {
@@ -938,7 +959,7 @@ static void load_shards(struct loader *L, const struct ynode *v)
         }
         path_pop(L, old);
     }
-    report_duplicate_names(L, names, nnames, "shard name");
+    report_duplicate_names(L, names, nnames, "shard name", false);
     free(names);
 }
 

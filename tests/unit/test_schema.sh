@@ -528,6 +528,7 @@ WHOLE = [
     ("stats port on the listen port", [("proxies.0.stats_port", 22121)]),
     ("quorum above the sentinel count", [("sentinel.quorum", 4)]),
     ("duplicate shard name", [("shards.1", {"name": "s1", "master": "10.0.0.3:7001"})]),
+    ("a redis.config directive twice, in two cases", [("redis.config.MaxMemory", "1gb")]),
     ("undefined proxy host", [("proxies.0.host", "h9")]),
 ]
 

@@ -308,6 +308,24 @@ TEST(duplicate_key_and_managed_directive)
                     "5:1: error: duplicate key 'cluster' (first at line 1)\n");
     free(t);
     diags_release(&d);
+
+    /* redis reads directive names in any case */
+    s = load("cluster: x\n"
+             "redis:\n"
+             "  config:\n"
+             "    maxmemory: 1mb\n"
+             "    hz: 10\n"
+             "    MAXMEMORY: 2mb\n"
+             "    MaxMemory: 3mb\n"
+             "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
+             "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+             &d);
+    CHECK(s == NULL);
+    t = diag_text(&d);
+    CHECK_STR_EQ(t, "6:5: error: duplicate redis.config directive 'MAXMEMORY' (first at line 4)\n"
+                    "7:5: error: duplicate redis.config directive 'MaxMemory' (first at line 4)\n");
+    free(t);
+    diags_release(&d);
 }
 
 TEST(aliases_are_copied)
