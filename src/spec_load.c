@@ -171,9 +171,11 @@ static const char *suggest(const char *word, const char *const *cands, size_t n)
 /* ------------------------------------------------------------------------ */
 /* value checks */
 
+#define MAX_NAME 63 /* a DNS label: names may end up in host names and directories */
+
 static bool valid_name(const char *s)
 {
-    if (!*s)
+    if (!*s || strlen(s) > MAX_NAME)
         return false;
     for (; *s; s++)
         if (!isalnum((unsigned char)*s) && *s != '.' && *s != '_' && *s != '-')
@@ -181,9 +183,11 @@ static bool valid_name(const char *s)
     return true;
 }
 
+/* 1-63 of [a-z0-9-], starting and ending with a letter or digit (a DNS label). */
 static bool valid_cluster_name(const char *s)
 {
-    if (!*s)
+    size_t n = strlen(s);
+    if (n < 1 || n > MAX_NAME || s[0] == '-' || s[n - 1] == '-')
         return false;
     for (; *s; s++)
         if (!(*s >= 'a' && *s <= 'z') && !(*s >= '0' && *s <= '9') && *s != '-')
@@ -407,6 +411,10 @@ static void set_name(struct loader *L, const struct field *f, const struct ynode
     const char *s = get_string(L, v);
     if (!s)
         return;
+    if (strlen(s) > MAX_NAME) {
+        error_at(L, v, "'%s' is longer than %d characters", path(L), MAX_NAME);
+        return;
+    }
     if (!valid_name(s)) {
         error_at(L, v, "bad name '%s' for '%s': use only letters, digits, '.', '_' and '-'", s,
                  path(L));
@@ -764,6 +772,10 @@ static void load_hosts(struct loader *L, const struct ynode *v)
     s->hosts = xcalloc(v->npairs ? v->npairs : 1, sizeof(*s->hosts));
     for (size_t i = 0; i < v->npairs; i++) {
         const struct ynode *key = v->pairs[i].key, *val = v->pairs[i].value;
+        if (strlen(key->scalar) > MAX_NAME) {
+            error_at(L, key, "bad host name: longer than %d characters", MAX_NAME);
+            continue;
+        }
         if (!valid_name(key->scalar)) {
             error_at(L, key, "bad host name '%s': use only letters, digits, '.', '_' and '-'",
                      key->scalar);
@@ -1073,7 +1085,10 @@ static void set_cluster(struct loader *L, const struct field *f, const struct yn
     if (!name)
         return;
     if (!valid_cluster_name(name)) {
-        error_at(L, v, "bad cluster name '%s': use only lowercase letters, digits and '-'", name);
+        error_at(L, v,
+                 "bad cluster name '%s': use 1 to %d lowercase letters, digits and '-', "
+                 "starting and ending with a letter or digit",
+                 strlen(name) > 80 ? "..." : name, MAX_NAME);
         return;
     }
     s->cluster = xstrdup(name);

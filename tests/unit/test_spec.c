@@ -537,6 +537,36 @@ TEST(ipv6_spelled_two_ways)
     diags_release(&d);
 }
 
+/* Cluster names are DNS labels; other names are at most 63 characters too. */
+TEST(name_lengths)
+{
+    struct diags d = {0};
+    char *text = xasprintf("cluster: a-\n"
+                           "hosts: { %0*d: { address: 10.0.0.1 } }\n"
+                           "shards: [{ name: s%0*d, master: 127.0.0.1:7001 }]\n"
+                           "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+                           64, 0, 63, 0);
+    text[strstr(text, "00000") - text] = 'h'; /* a host name of 64 characters: h000... */
+    struct spec *s = load(text, &d);
+    CHECK(s == NULL);
+    char *t = diag_text(&d);
+    CHECK_STR_EQ(t, "1:10: error: bad cluster name 'a-': use 1 to 63 lowercase letters, digits and '-', "
+                    "starting and ending with a letter or digit\n"
+                    "2:10: error: bad host name: longer than 63 characters\n"
+                    "3:18: error: 'shards[0].name' is longer than 63 characters\n");
+    free(t);
+    free(text);
+    diags_release(&d);
+
+    s = load("cluster: 0a-b\n"
+             "shards: [{ name: s, master: 127.0.0.1:7001 }]\n"
+             "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+             &d);
+    CHECK(s != NULL);
+    spec_free(s);
+    diags_release(&d);
+}
+
 TEST(tree_positions)
 {
     struct diags d = {0};
@@ -680,6 +710,7 @@ int main(void)
     RUN(string_fields_refuse_typed_scalars);
     RUN(ipv6_addresses);
     RUN(tree_positions);
+    RUN(name_lengths);
     RUN(ipv6_spelled_two_ways);
     RUN(yaml12_core_typing);
     RUN(ip_literals_and_names);
