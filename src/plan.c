@@ -212,6 +212,29 @@ static bool redis_holds_data(const struct obs_redis *r)
     return r && (r->keys > 0 || r->connected_slaves > 0 || r->master_repl_offset > 0);
 }
 
+/*
+ * The first member of shard sh other than M that is not known to be stopped
+ * (running ones first, then ones that could not be observed), or NULL when
+ * every other member is down.
+ */
+static const struct spec_addr *member_not_down(const struct observed *o,
+                                               const struct spec_shard *sh,
+                                               const struct spec_addr *M)
+{
+    const struct spec_addr *unknown = NULL;
+    for (size_t k = 0; k < 1 + sh->nreplicas; k++) {
+        const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
+        if (a->port == M->port && str_eq(a->ip, M->ip))
+            continue;
+        enum reach rc = redis_reach(observed_redis(o, a->ip, a->port));
+        if (rc == REACH_OK)
+            return a;
+        if (rc != REACH_REFUSED && !unknown)
+            unknown = a;
+    }
+    return unknown;
+}
+
 static const char *detail_or(const char *detail, const char *dflt)
 {
     return detail && *detail ? detail : dflt;
@@ -535,7 +558,9 @@ static bool shard_truth(struct builder *b, size_t i)
                          mr->master_port);
             return false;
         }
-        if (view->flags && strstr(view->flags, "down"))
+        /* a master left down for Sentinel gets its own warning in redis_steps() */
+        bool left_down = redis_reach(mr) == REACH_REFUSED && member_not_down(b->o, sh, M);
+        if (view->flags && strstr(view->flags, "down") && !left_down)
             warn(b, "sentinels report %s master %s:%d as down (%s): a failover may be under way",
                  sh->name, M->ip, M->port, view->flags);
         if (!shard_foreign_replicas(b, sh, M))
@@ -582,16 +607,36 @@ static bool shard_truth(struct builder *b, size_t i)
                          mr->master_port);
             return false;
         }
+        /*
+         * No Sentinel will fail over: a master restarted empty would wipe every
+         * replica that resyncs from it. Starting it is only safe when the
+         * others are known to hold nothing (or are down too).
+         */
         if (redis_reach(mr) == REACH_REFUSED) {
-            for (size_t k = 1; k < shard_nmembers(sh); k++) {
+            for (size_t k = 0; k < shard_nmembers(sh); k++) {
                 const struct spec_addr *a = shard_member(sh, k);
                 const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
-                if (redis_reach(r) == REACH_OK && r->keys > 0) {
+                enum reach rc = redis_reach(r);
+                if (a == M || rc == REACH_REFUSED)
+                    continue;
+                if (rc == REACH_OK && (r->keys > 0 || r->loading)) {
+                    char *what = r->loading ? xstrdup("is loading its data")
+                                            : xasprintf("holds %lld keys", r->keys);
                     refuse_shard(b, sh,
-                                 "%s master %s:%d is not running while %s:%d holds %lld keys "
-                                 "and no sentinel monitors the shard: starting the master "
-                                 "could wipe that replica when it resyncs",
-                                 sh->name, M->ip, M->port, a->ip, a->port, r->keys);
+                                 "%s master %s:%d is not running while %s:%d %s and no "
+                                 "sentinel monitors the shard: starting the master could "
+                                 "wipe that replica when it resyncs",
+                                 sh->name, M->ip, M->port, a->ip, a->port, what);
+                    free(what);
+                    return false;
+                }
+                if (rc != REACH_OK) {
+                    refuse_shard(b, sh,
+                                 "%s master %s:%d is not running while %s:%d could not be "
+                                 "observed (%s) and no sentinel monitors the shard: whether "
+                                 "it holds data is unknown, and starting the master could "
+                                 "wipe it when it resyncs",
+                                 sh->name, M->ip, M->port, a->ip, a->port, reach_name(rc));
                     return false;
                 }
             }
@@ -761,11 +806,60 @@ static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
     }
 }
 
+/* down-after-milliseconds of shard sh as a sentinel reports it, else the spec's */
+static long shard_down_after_ms(struct builder *b, const struct spec_shard *sh)
+{
+    const struct spec_sentinel *ss = &b->s->sentinel;
+    for (size_t j = 0; j < ss->nnodes; j++) {
+        const struct obs_sentinel *os = observed_sentinel(b->o, ss->nodes[j].ip, ss->nodes[j].port);
+        const struct obs_sentinel_master *m =
+            os && os->reach == REACH_OK ? sentinel_find_master(os, sh->name) : NULL;
+        if (m && m->down_after_ms > 0)
+            return m->down_after_ms;
+    }
+    return ss->down_after_ms;
+}
+
+/*
+ * The "=" line for a Sentinel-owned master that is down while another member
+ * is up (or cannot be seen): restarted without persistence it would come
+ * back empty, and its replicas would wipe themselves resyncing from it. It
+ * is left for Sentinel to fail over; the next plan starts it as a replica.
+ */
+static void master_left_down(struct builder *b, const struct spec_shard *sh,
+                             const struct spec_addr *a, const struct spec_addr *up)
+{
+    const struct obs_redis *ur = observed_redis(b->o, up->ip, up->port);
+    long down_after = shard_down_after_ms(b, sh);
+    struct step *st = add_step(
+        b, STEP_OBSERVED, ACTION_NONE, SAFETY_SAFE, WAVE_PROCESSES, INSTANCE_REDIS, sh->name, a,
+        "%s master %s:%d is down; waiting for Sentinel to fail over to a replica (down-after "
+        "%ld ms); no restart, it would come back empty and wipe the replicas",
+        sh->name, a->ip, a->port, down_after);
+    st->shard = xstrdup(sh->name);
+    warn(b,
+         "%s master %s:%d is not running while %s:%d %s: rmgr does not restart it (an empty "
+         "master wipes the replicas that resync from it); Sentinel promotes a replica once the "
+         "master has been down for %ld ms, and the next plan starts %s:%d as a replica of the "
+         "new master. If Sentinel cannot fail over (no quorum, no eligible replica), find the "
+         "node with the newest data before starting anything by hand",
+         sh->name, a->ip, a->port, up->ip, up->port,
+         redis_reach(ur) == REACH_OK ? "is running" : "could not be observed", down_after,
+         a->ip, a->port);
+    b->p->waiting++;
+}
+
 static void redis_steps(struct builder *b, size_t i)
 {
     const struct spec_shard *sh = &b->s->shards[i];
     const struct spec_addr *M = &b->p->masters[i];
     char *mstr = addr_ipport(M);
+    /* a Sentinel-owned master that is down while another member is not: Sentinel's turn */
+    const struct spec_addr *up =
+        b->p->master_from_sentinel[i] &&
+                redis_reach(observed_redis(b->o, M->ip, M->port)) == REACH_REFUSED
+            ? member_not_down(b->o, sh, M)
+            : NULL;
 
     for (size_t k = 0; k < shard_nmembers(sh); k++) {
         const struct spec_addr *a = shard_member(sh, k);
@@ -782,6 +876,10 @@ static void redis_steps(struct builder *b, size_t i)
                    "redis.conf missing");
         if (rc == REACH_REFUSED) {
             struct step *st;
+            if (is_m && up) {
+                master_left_down(b, sh, a, up);
+                continue;
+            }
             if (is_m) {
                 st = add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_PROCESSES,
                               INSTANCE_REDIS, sh->name, a, "not running; start as master");
@@ -816,7 +914,7 @@ static void redis_steps(struct builder *b, size_t i)
                 st->after = xasprintf("replica of %s", mstr);
                 st->shard = xstrdup(sh->name);
                 step_set_master(st, M);
-            } else if (r->master_link_status && !str_eq(r->master_link_status, "up")) {
+            } else if (r->master_link_status && !str_eq(r->master_link_status, "up") && !up) {
                 warn(b, "%s:%d replication link to %s is %s", a->host ? a->host : a->ip, a->port,
                      mstr, r->master_link_status);
             }
@@ -1442,7 +1540,7 @@ bool plan_has_changes(const struct plan *p)
 {
     if (!p)
         return false;
-    if (p->unreachable > 0)
+    if (p->unreachable > 0 || p->waiting > 0)
         return true;
     for (size_t i = 0; i < p->nsteps; i++)
         if (p->steps[i].action != ACTION_NONE)

@@ -103,6 +103,8 @@ struct plan {
     char **warnings;
     size_t nwarnings;
     size_t unreachable;   /* instances that could not be observed */
+    size_t waiting;       /* shards whose master is down and left to Sentinel's failover:
+                             rmgr does not restart it (it would come back empty) */
 
     /* per shard, the master the plan works with (index as spec->shards) */
     struct spec_addr *masters;
@@ -120,10 +122,12 @@ struct plan_counts {
 };
 struct plan_counts plan_count(const struct plan *p);
 /*
- * true when the cluster differs from the spec: any step that is not "=", or
- * any instance that could not be observed (unreachable > 0), so that
- * `plan --detailed-exitcode` reports drift rather than "no changes" for a
- * cluster it could not fully see. Refusals are reported separately.
+ * true when the cluster differs from the spec: any step that is not "=",
+ * any instance that could not be observed (unreachable > 0), or any shard
+ * whose master is down while rmgr waits for Sentinel's failover (waiting >
+ * 0), so that `plan --detailed-exitcode` reports drift rather than "no
+ * changes" for a cluster it could not fully see or deliberately left alone.
+ * Refusals are reported separately.
  */
 bool plan_has_changes(const struct plan *p);
 bool plan_has_destructive(const struct plan *p);

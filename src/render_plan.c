@@ -32,6 +32,7 @@
  *                   replica, sentinel-monitor), or null
  *     settings      {directive or option: new value}; {} when none
  *   summary         {add, change, remove, observed, unreachable,
+ *                    waiting: shards whose master is left down for Sentinel,
  *                    changes: plan_has_changes()}
  */
 #include "render.h"
@@ -179,6 +180,8 @@ char *render_plan_summary(const struct plan *p)
                          c.remove);
     if (p->unreachable)
         return xstrdup("No changes planned for the instances that could be observed.");
+    if (p->waiting)
+        return xstrdup("No changes planned while Sentinel fails over.");
     return xstrdup("No changes. The cluster matches the spec.");
 }
 
@@ -201,6 +204,10 @@ static void add_unreachable_line(struct strbuf *sb, const struct plan *p)
         sb_addf(sb, "Unreachable: %zu %s could not be observed; the plan does not cover %s.\n",
                 p->unreachable, p->unreachable == 1 ? "instance" : "instances",
                 p->unreachable == 1 ? "it" : "them");
+    if (p->waiting)
+        sb_addf(sb, "Waiting: %zu %s a master down; rmgr leaves %s to Sentinel's failover.\n",
+                p->waiting, p->waiting == 1 ? "shard has" : "shards have",
+                p->waiting == 1 ? "it" : "them");
 }
 
 char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
@@ -319,6 +326,7 @@ char *render_plan_json(const struct spec *s, const struct plan *p, const char *f
     json_object_set_new(sum, "remove", json_integer((json_int_t)c.remove));
     json_object_set_new(sum, "observed", json_integer((json_int_t)c.observed));
     json_object_set_new(sum, "unreachable", json_integer((json_int_t)p->unreachable));
+    json_object_set_new(sum, "waiting", json_integer((json_int_t)p->waiting));
     json_object_set_new(sum, "changes", json_boolean(plan_has_changes(p)));
     json_object_set_new(root, "summary", sum);
 
@@ -349,7 +357,7 @@ char *render_plan_markdown(const struct spec *s, const struct plan *p, const cha
     sb_addf(&sb, "### rmgr plan for `%s`\n\n", s->cluster ? s->cluster : "?");
     sb_addf(&sb, "**%s**\n\n", sum);
     free(sum);
-    if (p->unreachable) {
+    if (p->unreachable || p->waiting) {
         add_unreachable_line(&sb, p);
         sb_addc(&sb, '\n');
     }

@@ -24,6 +24,10 @@
  *                 it replicates from it; pointed back, Sentinel still lists it
  *                 for shard1: sentinel-reset, one sentinel at a time, until no
  *                 sentinel lists it
+ *   dead master   SIGKILL a master (no persistence) and apply at once: it is
+ *                 not started (it would come back empty and wipe the
+ *                 replicas), the replicas keep every key; after Sentinel's
+ *                 failover apply starts it as a replica and the keys survive
  *
  * Every pid rmgr starts is read from its pidfile and tracked, so the harness
  * stops it at exit even when a check fails.
@@ -760,6 +764,119 @@ TEST(a_stale_sentinel_replica_entry_is_reset)
     CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
 }
 
+/* ---- a dead master left to Sentinel ---------------------------------------- */
+
+static long dbsize(const struct ac *c, int port)
+{
+    char *v = ac_cmd(c, port, true, "DBSIZE");
+    long n = v && v[0] != '-' ? atol(v) : -1;
+    free(v);
+    return n;
+}
+
+struct promoted {
+    const struct ac *c;
+    int shard;
+    const int *candidates;
+    int n;
+    int port; /* out: the promoted node */
+};
+
+/*
+ * Every sentinel has one of the candidates as master, with no failover
+ * under way (SENTINEL MASTER flags), and that node is a master.
+ */
+static bool promoted_cond(void *arg)
+{
+    struct promoted *p = arg;
+    int port = ac_sentinel_master_port(p->c, p->c->sentinel[0], p->c->shard[p->shard]);
+    bool known = false;
+    for (int k = 0; k < p->n; k++)
+        known |= p->candidates[k] == port;
+    if (!known)
+        return false;
+    struct switched sw = {p->c, p->shard, port};
+    if (!switched_cond(&sw))
+        return false;
+    for (int j = 0; j < p->c->nsent; j++) {
+        char *m = ac_cmd(p->c, p->c->sentinel[j], false, "SENTINEL MASTER %s",
+                         p->c->shard[p->shard]);
+        char *flags = m ? ac_flat_get(m, "flags") : NULL;
+        char *mp = m ? ac_flat_get(m, "port") : NULL;
+        bool settled = flags && str_eq(flags, "master") && mp && atoi(mp) == port;
+        free(m);
+        free(flags);
+        free(mp);
+        if (!settled)
+            return false;
+    }
+    p->port = port;
+    return true;
+}
+
+/* shard masters of F as the tests leave them */
+static int f_masters[AC_MAX_SHARDS];
+
+TEST(a_dead_master_is_not_restarted_empty_before_the_failover)
+{
+    CHECK(f_ready);
+    if (!f_ready)
+        return;
+    f_masters[0] = F.replica[0][0];
+    f_masters[1] = F.master[1];
+    int per_shard[AC_MAX_SHARDS] = {0};
+    CHECK(write_and_place(&F, f_masters, "dead", 40, per_shard));
+    int old = F.master[1];
+    long keys = dbsize(&F, old);
+    CHECK(keys > 0);
+
+    /* no persistence (save "", no AOF): restarted now, it would come back empty */
+    pid_t pid = read_pid(&F, "redis", old);
+    CHECK(pid > 0 && kill(pid, SIGKILL) == 0);
+    CHECK(harness_wait_until(port_closed_cond, &old, 5000, 20));
+    struct ac_run r = ac_apply(&F, 0, NULL);
+    char *line = xasprintf("shard2 master 127.0.0.1:%d is down; waiting for Sentinel to fail "
+                           "over to a replica",
+                           old);
+    CHECK_CONTAINS(r.out, line);
+    free(line);
+    char *start = xasprintf("+ start 127.0.0.1:%d", old);
+    CHECK(!strstr(r.out, start));
+    CHECK(!strstr(r.out, "replicaof"));
+    CHECK(!strstr(r.out, "proxy-"));
+    ac_run_release(&r);
+    CHECK(!harness_wait_port(HARNESS_IP, old, 1)); /* still down */
+    for (int k = 0; k < F.nrep[1]; k++)
+        CHECK_INT_EQ(dbsize(&F, F.replica[1][k]), keys); /* nothing wiped */
+
+    /* Sentinel promotes a replica; then the old master rejoins as its replica */
+    struct promoted pr = {&F, 1, F.replica[1], F.nrep[1], 0};
+    CHECK(wait_for(promoted_cond, &pr, 30000));
+    r = ac_apply(&F, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    char *as_replica = xasprintf("%s: not running; start as replica of 127.0.0.1:%d", start + 2,
+                                 pr.port);
+    CHECK_CONTAINS(r.out, as_replica);
+    free(as_replica);
+    ac_run_release(&r);
+    free(start);
+    CHECK(ac_track(&F));
+    struct linked lk = {&F, old, pr.port};
+    CHECK(wait_for(linked_cond, &lk, 10000));
+    CHECK_INT_EQ(dbsize(&F, old), keys);
+    CHECK_INT_EQ(dbsize(&F, pr.port), keys);
+    for (int i = 0; i < 40; i++) {
+        char key[64], want[32];
+        make_key(key, sizeof(key), "dead", i);
+        snprintf(want, sizeof(want), "v%d", i);
+        char *v = ac_cmd(&F, F.proxy, true, "GET %s", key);
+        CHECK_STR_EQ(v, want);
+        free(v);
+    }
+    f_masters[1] = pr.port;
+    CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
+}
+
 /* ---- interrupted --------------------------------------------------------- */
 
 TEST(an_interrupted_apply_is_finished_by_the_next)
@@ -872,6 +989,7 @@ int main(void)
     RUN(saved_plan_applies_until_stale);
     RUN(a_held_lock_refuses_or_is_waited_for);
     RUN(a_stale_sentinel_replica_entry_is_reset);
+    RUN(a_dead_master_is_not_restarted_empty_before_the_failover);
     RUN(an_interrupted_apply_is_finished_by_the_next);
     RUN(a_failed_step_stops_the_run);
     harness_cleanup(H);

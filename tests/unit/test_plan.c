@@ -229,6 +229,17 @@ static void golden_case(const char *name)
             if (s->kind == STEP_REPLICAOF)
                 CHECK(!(s->port == m->port && str_eq(s->ip, m->ip)));
         }
+        /* a master is started as master only when no other member of its shard runs */
+        if (s->kind == STEP_START && s->instance == INSTANCE_REDIS && !s->master_ip) {
+            const struct spec_shard *sh = spec_shard_of(c.spec, s->ip, s->port);
+            for (size_t k = 0; sh && k <= sh->nreplicas; k++) {
+                const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
+                const struct obs_redis *r = observed_redis(c.obs, a->ip, a->port);
+                if (a->port == s->port && str_eq(a->ip, s->ip))
+                    continue;
+                CHECK(r && (r->reach == REACH_REFUSED || (r->reach == REACH_OK && r->keys == 0)));
+            }
+        }
     }
     free(text);
     free(json);
@@ -586,6 +597,99 @@ TEST(auth_drift_plans_only_the_placeholder)
     case_free(&c);
 }
 
+static struct obs_redis *obs_node(struct observed *o, int port)
+{
+    for (size_t i = 0; i < o->nredis; i++)
+        if (o->redis[i].port == port)
+            return &o->redis[i];
+    return NULL;
+}
+
+/* Make the observed node on port look stopped (connection refused). */
+static void obs_stop(struct observed *o, int port)
+{
+    struct obs_redis *r = obs_node(o, port);
+    if (r)
+        r->reach = REACH_REFUSED;
+}
+
+TEST(dead_master_is_left_to_sentinel_while_a_replica_runs)
+{
+    LOAD(c, "master-down-replica-alive");
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    /* never restarted empty: no start, no replicaof, the proxy keeps the master */
+    CHECK(!find_step(c.plan, STEP_START, "127.0.0.1:7001"));
+    CHECK_INT_EQ(count_kind(c.plan, STEP_REPLICAOF), 0);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_CONFIG), 0);
+    CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_RESTART), 0);
+    CHECK_INT_EQ(c.plan->masters[0].port, 7001);
+    const struct step *s = find_step(c.plan, STEP_OBSERVED, "127.0.0.1:7001");
+    CHECK(s && s->action == ACTION_NONE && !s->master_ip);
+    if (s)
+        CHECK_STR_EQ(s->reason, "shard1 master 127.0.0.1:7001 is down; waiting for Sentinel to "
+                                "fail over to a replica (down-after 5000 ms); no restart, it "
+                                "would come back empty and wipe the replicas");
+    CHECK_INT_EQ(c.plan->waiting, 1);
+    CHECK_INT_EQ(c.plan->unreachable, 0);
+    CHECK(plan_has_changes(c.plan)); /* --detailed-exitcode: 2 */
+    CHECK_INT_EQ(c.plan->nwarnings, 1);
+    if (c.plan->nwarnings)
+        CHECK_CONTAINS(c.plan->warnings[0], "rmgr does not restart it");
+    char *sum = render_plan_summary(c.plan);
+    CHECK_STR_EQ(sum, "No changes planned while Sentinel fails over.");
+    free(sum);
+
+    /* a replica that cannot be observed may hold the data too: still wait */
+    c.obs->redis[1].reach = REACH_TIMEOUT;
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK(!find_step(c.plan, STEP_START, "127.0.0.1:7001"));
+    CHECK_INT_EQ(c.plan->waiting, 1);
+
+    /* every member down: nothing to wipe, start the master as master */
+    obs_stop(c.obs, 7002);
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->waiting, 0);
+    s = find_step(c.plan, STEP_START, "127.0.0.1:7001");
+    CHECK(s && !s->master_ip);
+    s = find_step(c.plan, STEP_START, "127.0.0.1:7002");
+    CHECK(s && s->master_port == 7001);
+    case_free(&c);
+}
+
+TEST(dead_master_without_sentinel_starts_only_when_nothing_can_be_wiped)
+{
+    /* the replica holds keys: refused (golden master-down-no-sentinel) */
+    LOAD(c, "master-down-no-sentinel");
+    CHECK_INT_EQ(c.plan->nrefusals, 1);
+    /* loading its data: keys are not known yet */
+    struct obs_redis *r = obs_node(c.obs, 7002);
+    r->keys = 0;
+    r->loading = true;
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nrefusals, 1);
+    if (c.plan->nrefusals)
+        CHECK_CONTAINS(c.plan->refusals[0].diagnosis, "is loading its data");
+    /* not observable: unknown */
+    r->loading = false;
+    r->reach = REACH_TIMEOUT;
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nrefusals, 1);
+    if (c.plan->nrefusals)
+        CHECK_CONTAINS(c.plan->refusals[0].diagnosis, "could not be observed (timeout)");
+    /* an empty running replica: nothing to lose, the master is started */
+    r->reach = REACH_OK;
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    CHECK_INT_EQ(c.plan->waiting, 0);
+    CHECK(find_step(c.plan, STEP_START, "127.0.0.1:7001") != NULL);
+    case_free(&c);
+}
+
 /* Append key=value to a node's observed CONFIG GET results. */
 static void obs_config_add(struct obs_redis *r, const char *key, const char *value)
 {
@@ -818,6 +922,8 @@ int main(void)
     RUN(foreign_replica_refused_when_it_follows_the_master);
     RUN(auth_drift_plans_only_the_placeholder);
     RUN(password_unknown_to_the_spec_is_left_with_a_warning);
+    RUN(dead_master_is_left_to_sentinel_while_a_replica_runs);
+    RUN(dead_master_without_sentinel_starts_only_when_nothing_can_be_wiped);
     RUN(observed_json_round_trip);
     RUN(observed_json_rejects_bad_input);
     RUN(reach_names);
