@@ -3,12 +3,14 @@
  *
  * Shaped like twemproxy's nc_conf.c: yaml_tree.c turns libyaml events into
  * a tree with positions, then passes run over it:
- *   1. scan the whole tree for literal password keys;
- *   2. parse each section through a key -> handler table (unknown keys,
+ *   1. parse each section through a key -> handler table (unknown keys,
  *      wrong types, missing keys and bad values are reported, never fatal);
+ *   2. scan the whole tree for literal password keys (but a typo of a known
+ *      key, "passwordenv", was reported as a typo in pass 1);
  *   3. resolve addresses against hosts: and check the cluster as a whole
  *      (addresses used twice, quorum, duplicate shard names).
- * A load fails when it added any error; warnings alone do not fail it.
+ * A load fails when it added any error; warnings alone do not fail it. After
+ * SPEC_MAX_ERRORS errors it stops.
  */
 #include "spec.h"
 
@@ -36,6 +38,8 @@ struct loader {
     size_t errors;      /* errors reported so far, the parser's included */
     bool stopped;       /* SPEC_MAX_ERRORS reached: report and check nothing more */
     size_t suggestions; /* "did you mean" searches made: each costs edit distances */
+    const struct ynode **typos; /* unknown keys reported with a suggestion, not as secrets */
+    size_t ntypos, captypos;
 };
 
 /* ------------------------------------------------------------------------ */
@@ -165,6 +169,17 @@ static const char *suggest(const char *word, const char *const *cands, size_t n)
             bestd = dist;
         }
     }
+    return best;
+}
+
+/* A known key that `word` starts with its first 4+ characters of ("down_after"), or NULL. */
+static const char *suggest_prefix(const char *word, const char *const *cands, size_t n)
+{
+    const char *best = NULL;
+    size_t len = strlen(word);
+    for (size_t i = 0; len >= 4 && i < n; i++)
+        if (!strncmp(cands[i], word, len) && (!best || strlen(cands[i]) < strlen(best)))
+            best = cands[i];
     return best;
 }
 
@@ -665,17 +680,24 @@ static uint32_t load_map(struct loader *L, const struct ynode *map, const struct
     const char *names[32];
     for (size_t i = 0; i < n; i++)
         names[i] = fields[i].key;
-    for (size_t p = 0; p < map->npairs; p++) {
+    for (size_t p = 0; p < map->npairs && !L->stopped; p++) {
         const struct ynode *key = map->pairs[p].key, *val = map->pairs[p].value;
         size_t i;
         for (i = 0; i < n; i++)
             if (!strcmp(key->scalar, fields[i].key))
                 break;
         if (i == n) {
-            if (is_secret_key(key->scalar))
-                continue; /* reported by the secret scan */
-            char *w = where(L);
+            /* a typo of a known key ("passwordenv") is a typo before it is a secret */
             const char *s = suggest(key->scalar, names, n);
+            if (s) {
+                VEC_GROW(L->typos, L->ntypos, L->captypos);
+                L->typos[L->ntypos++] = key;
+            } else if (is_secret_key(key->scalar)) {
+                continue; /* reported by the secret scan */
+            } else {
+                s = suggest_prefix(key->scalar, names, n);
+            }
+            char *w = where(L);
             if (s)
                 error_at(L, key, "unknown key '%s'%s (did you mean '%s'?)", key->scalar, w, s);
             else
@@ -1102,7 +1124,19 @@ struct sections {
 /* ------------------------------------------------------------------------ */
 /* whole-tree passes */
 
-/* Report every key that would put a secret into the spec, at any depth. */
+static bool is_typo(const struct loader *L, const struct ynode *key)
+{
+    for (size_t i = 0; i < L->ntypos; i++)
+        if (L->typos[i] == key)
+            return true;
+    return false;
+}
+
+/*
+ * Report every key that would put a secret into the spec, at any depth; runs
+ * after the sections, so keys already reported as typos of known keys are
+ * not reported twice.
+ */
 static void scan_secrets(struct loader *L, const struct ynode *n)
 {
     if (L->stopped)
@@ -1110,7 +1144,7 @@ static void scan_secrets(struct loader *L, const struct ynode *n)
     if (n->kind == YNODE_MAP) {
         for (size_t i = 0; i < n->npairs; i++) {
             const struct ynode *k = n->pairs[i].key;
-            if (is_secret_key(k->scalar))
+            if (is_secret_key(k->scalar) && !is_typo(L, k))
                 error_at(L, k,
                          "literal password key '%s': secrets never go in a spec, use "
                          "auth.password_env or auth.password_file",
@@ -1304,8 +1338,6 @@ static void load_root(struct loader *L, const struct ynode *root)
         error_at(L, root, "a spec must be a mapping at top level, got %s", ynode_describe(root));
         return;
     }
-    scan_secrets(L, root);
-
     struct sections sec = {0};
     LOAD_MAP(L, root, top_fields, &sec);
 
@@ -1352,6 +1384,7 @@ static void load_root(struct loader *L, const struct ynode *root)
         load_proxies(L, sec.proxies);
         path_pop(L, old);
     }
+    scan_secrets(L, root);
     if (L->stopped)
         return;
     resolve_all(L);
@@ -1391,6 +1424,7 @@ struct spec *spec_load_buffer(const char *name, const char *data, size_t len, st
     sb_release(&L.path);
     free(L.stats_pos);
     free(L.host_index);
+    free(L.typos);
     ynode_free(root);
 
     if (diags_count(d, DIAG_ERROR) > errors_before) {

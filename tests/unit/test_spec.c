@@ -567,6 +567,25 @@ TEST(name_lengths)
     diags_release(&d);
 }
 
+/* A typo of a known key gets a suggestion, even when it looks like a secret. */
+TEST(typos_of_known_keys)
+{
+    struct diags d = {0};
+    struct spec *s = load("cluster: x\n"
+                          "auth: { passwordenv: X, password: y }\n"
+                          "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
+                          "sentinel: { quorum: 1, nodes: [127.0.0.1:26379], down_after: 1 }\n",
+                          &d);
+    CHECK(s == NULL);
+    char *t = diag_text(&d);
+    CHECK_STR_EQ(t, "2:9: error: unknown key 'passwordenv' in auth (did you mean 'password_env'?)\n"
+                    "2:25: error: literal password key 'password': secrets never go in a spec, "
+                    "use auth.password_env or auth.password_file\n"
+                    "4:50: error: unknown key 'down_after' in sentinel (did you mean 'down_after_ms'?)\n");
+    free(t);
+    diags_release(&d);
+}
+
 TEST(tree_positions)
 {
     struct diags d = {0};
@@ -710,6 +729,7 @@ int main(void)
     RUN(string_fields_refuse_typed_scalars);
     RUN(ipv6_addresses);
     RUN(tree_positions);
+    RUN(typos_of_known_keys);
     RUN(name_lengths);
     RUN(ipv6_spelled_two_ways);
     RUN(yaml12_core_typing);
