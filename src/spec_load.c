@@ -825,6 +825,10 @@ static void load_hosts(struct loader *L, const struct ynode *v)
             char *c = canonical_ip(raw.address);
             free(raw.address);
             raw.address = c;
+            /* 10.0.0.9:7001 would mean another machine than the address says */
+            if (is_ipv4(key->scalar) && strcmp(key->scalar, c))
+                error_at(L, key, "host name '%s' looks like an IP address, but its address is %s",
+                         key->scalar, c);
         }
         path_pop(L, old);
 

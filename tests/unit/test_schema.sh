@@ -547,6 +547,7 @@ WHOLE = [
     ("duplicate shard name", [("shards.1", {"name": "s1", "master": "10.0.0.3:7001"})]),
     ("a redis.config directive twice, in two cases", [("redis.config.MaxMemory", "1gb")]),
     ("undefined proxy host", [("proxies.0.host", "h9")]),
+    ("a host named as another IPv4 address", [(("hosts", "10.0.0.9"), {"address": "10.0.0.8"})]),
 ]
 
 rmgr = os.environ.get("RMGR_BIN") or "build/rmgr"

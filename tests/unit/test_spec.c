@@ -586,6 +586,22 @@ TEST(typos_of_known_keys)
     diags_release(&d);
 }
 
+/* A host may be named as its own IPv4 address, not as another one. */
+TEST(host_named_like_an_ip)
+{
+    struct diags d = {0};
+    struct spec *s = load("cluster: x\n"
+                          "hosts: { 10.0.0.9: { address: 10.0.0.8 }, 10.0.0.7: { address: 10.0.0.7 } }\n"
+                          "shards: [{ name: a, master: 10.0.0.7:7001 }]\n"
+                          "sentinel: { quorum: 1, nodes: [10.0.0.7:26379] }\n",
+                          &d);
+    CHECK(s == NULL);
+    char *t = diag_text(&d);
+    CHECK_STR_EQ(t, "2:10: error: host name '10.0.0.9' looks like an IP address, but its address is 10.0.0.8\n");
+    free(t);
+    diags_release(&d);
+}
+
 TEST(tree_positions)
 {
     struct diags d = {0};
@@ -729,6 +745,7 @@ int main(void)
     RUN(string_fields_refuse_typed_scalars);
     RUN(ipv6_addresses);
     RUN(tree_positions);
+    RUN(host_named_like_an_ip);
     RUN(typos_of_known_keys);
     RUN(name_lengths);
     RUN(ipv6_spelled_two_ways);
