@@ -1,5 +1,5 @@
 /*
- * cmd_validate.c - `rmgr validate PATH...`: load every spec named (files, or
+ * cmd_validate.c - `rmgr validate [-f] PATH...`: load every spec named (files, or
  * directories of *.yaml / *.yml), print every problem sorted by position,
  * and one summary line per cluster when all is well. Writes nothing.
  */
@@ -115,6 +115,25 @@ static void print_summary(const struct spec *s)
            s->sentinel.nnodes == 1 ? "" : "s", s->nproxies, s->nproxies == 1 ? "y" : "ies");
 }
 
+/*
+ * "-f PATH", "--file PATH" or "--file=PATH", as the other commands take a spec:
+ * 1 with *value set, 0 when argv[*i] is another argument, -1 when the value is missing.
+ */
+static int file_option(int argc, char **argv, int *i, const char **value)
+{
+    const char *a = argv[*i];
+    if (!strncmp(a, "--file=", 7)) {
+        *value = a + 7;
+        return **value ? 1 : -1;
+    }
+    if (strcmp(a, "-f") != 0 && strcmp(a, "--file") != 0)
+        return 0;
+    if (*i + 1 >= argc || !argv[*i + 1][0])
+        return -1;
+    *value = argv[++*i];
+    return 1;
+}
+
 int cmd_validate(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("validate");
@@ -124,6 +143,16 @@ int cmd_validate(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         if (!opts_done && !strcmp(argv[i], "--")) {
             opts_done = true;
+            continue;
+        }
+        const char *file;
+        int frc = opts_done ? 0 : file_option(argc, argv, &i, &file);
+        if (frc < 0) {
+            free(args.v);
+            return cli_usage_error(cmd, "option '%s' needs a value", argv[i]);
+        }
+        if (frc > 0) {
+            pathlist_add(&args, (char *)file);
             continue;
         }
         if (!opts_done && argv[i][0] == '-' && argv[i][1]) {

@@ -13,7 +13,7 @@
 
 static const struct command commands[] = {
     {"validate", cmd_validate, "check specs for errors, every one with file:line:col",
-     "usage: rmgr validate PATH...\n"
+     "usage: rmgr validate [-f] PATH...\n"
      "       rmgr validate --repo URL [--ref REF] [--path DIR] [--cache-dir DIR]\n"
      "\n"
      "Load every spec named (a file, or a directory: every *.yaml and *.yml in it,\n"
@@ -24,6 +24,7 @@ static const struct command commands[] = {
      "commit and its subject, and specs are named by their path in the repository).\n"
      "\n"
      "Options:\n"
+     "  -f, --file PATH    the same as PATH, as the other commands take a spec\n"
      GIT_SOURCE_USAGE
      "\n"
      "Exit status: 0 all specs valid (warnings allowed), 1 a spec has errors, 2 usage error.\n"},

@@ -138,6 +138,24 @@ fi
 validate
 if [ "$rc" -eq 2 ] && echo "$err" | grep -q "usage: rmgr validate"; then ok "no arguments: usage, exit 2"; else bad "no arguments (exit $rc)"; fi
 
+# -f PATH, as every other command takes a spec
+validate -f specs/local.yaml
+if [ "$rc" -eq 0 ] && [ "$out" = "specs/local.yaml: cluster 'local': 2 shards, 4 redis, 3 sentinels, 1 proxy" ]; then
+    ok "validate -f FILE"
+else
+    bad "validate -f FILE (exit $rc): $err"
+fi
+validate --file=tests/fixtures/spec/valid/minimal.yaml --file specs/local.yaml tests/fixtures/spec/valid/full.yaml
+if [ "$rc" -eq 0 ] && [ "$(echo "$out" | grep -c "cluster '")" -eq 3 ]; then
+    ok "validate --file=FILE --file FILE FILE"
+else
+    bad "validate --file (exit $rc): $err"
+fi
+validate -f
+if [ "$rc" -eq 2 ] && echo "$err" | grep -q "option '-f' needs a value"; then ok "-f without a value: exit 2"; else bad "-f without a value (exit $rc): $err"; fi
+validate -f tests/fixtures/spec/invalid/syntax.yaml
+if [ "$rc" -eq 1 ] && [ -z "$out" ]; then ok "validate -f of a bad spec: exit 1"; else bad "validate -f of a bad spec (exit $rc)"; fi
+
 validate --frobnicate specs/
 if [ "$rc" -eq 2 ]; then ok "unknown option: exit 2"; else bad "unknown option (exit $rc)"; fi
 
