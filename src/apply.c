@@ -1492,29 +1492,40 @@ static bool run_wave(struct run *r, enum step_wave w)
         return true;
     }
     struct lane *lanes = xcalloc(nlanes, sizeof(*lanes));
+    size_t last = SIZE_MAX; /* a lane that must wait for all the others */
     for (size_t i = 0; i < p->nsteps; i++) {
         if (lane_of[i] == SIZE_MAX)
             continue;
         struct lane *l = &lanes[lane_of[i]];
+        l->r = r;
         VEC_GROW(l->steps, l->n, l->cap);
         l->steps[l->n++] = i;
+        /* in the clean-up, Sentinel forgets removed replicas only once they are stopped */
+        if (w == WAVE_CLEANUP && p->steps[i].kind == STEP_SENTINEL_RESET)
+            last = lane_of[i];
     }
-    r->live = nlanes == 1;
-    if (nlanes == 1) {
-        lanes[0].r = r;
-        run_lane(&lanes[0]);
+    size_t nfirst = nlanes - (last != SIZE_MAX);
+    r->live = nfirst == 1;
+    if (nfirst == 1) {
+        for (size_t k = 0; k < nlanes; k++)
+            if (k != last)
+                run_lane(&lanes[k]);
     } else {
-        for (size_t k = 0; k < nlanes; k++) {
-            lanes[k].r = r;
-            lanes[k].threaded = pthread_create(&lanes[k].tid, NULL, lane_thread, &lanes[k]) == 0;
-        }
+        for (size_t k = 0; k < nlanes; k++)
+            if (k != last)
+                lanes[k].threaded =
+                    pthread_create(&lanes[k].tid, NULL, lane_thread, &lanes[k]) == 0;
         /* out of threads: the rest run here, one after the other */
         for (size_t k = 0; k < nlanes; k++)
-            if (!lanes[k].threaded)
+            if (k != last && !lanes[k].threaded)
                 run_lane(&lanes[k]);
         for (size_t k = 0; k < nlanes; k++)
             if (lanes[k].threaded)
                 pthread_join(lanes[k].tid, NULL);
+    }
+    if (last != SIZE_MAX) {
+        r->live = true;
+        run_lane(&lanes[last]); /* does nothing after a failure: r->abort */
     }
     for (size_t k = 0; k < nlanes; k++)
         free(lanes[k].steps);

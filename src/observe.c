@@ -8,6 +8,10 @@
  * dead host costs its own timeout: the whole observation takes as long as
  * the slowest thread.
  *
+ * A second round looks at the redis nodes the sentinels report that the
+ * spec does not name but that run on the spec's hosts (a replica removed
+ * from the spec): their INFO and whether their instance directory exists.
+ *
  * Parsing of what the servers say is in redis_parse.c; this file only
  * talks. No secret enters the model: CONFIG GET values and config files
  * pass through obs_mask_secret() before they are stored.
@@ -50,7 +54,9 @@ struct observe_ctx {
     const struct spec *spec;
     const struct observe_options *opts;
     struct observed *obs;
-    const struct spec_addr **redis_addrs; /* spec address of obs->redis[i] */
+    const char **redis_hosts; /* the host of obs->redis[i] (spec spelling) */
+    size_t redis_from;        /* files jobs read obs->redis[redis_from..] */
+    bool redis_only;          /* files jobs skip sentinels and proxies */
 };
 
 struct job {
@@ -547,9 +553,9 @@ static void observe_files(struct job *j)
     const char **rkeys;
     size_t nrkeys = redis_file_keys(s, &rkeys);
 
-    for (size_t i = 0; i < o->nredis; i++) {
+    for (size_t i = j->ctx->redis_from; i < o->nredis; i++) {
         struct obs_redis *r = &o->redis[i];
-        if (!str_eq(j->ctx->redis_addrs[i]->host, j->host))
+        if (!str_eq(j->ctx->redis_hosts[i], j->host))
             continue;
         if (!failed && read_instance_files(t, s, "redis", r->port, rkeys, nrkeys, pw,
                                            &r->files, NULL, NULL, &err) < 0) {
@@ -559,7 +565,7 @@ static void observe_files(struct job *j)
         if (failed)
             files_failed(&r->files, failed);
     }
-    for (size_t i = 0; i < o->nsentinels; i++) {
+    for (size_t i = 0; i < o->nsentinels && !j->ctx->redis_only; i++) {
         struct obs_sentinel *sn = &o->sentinels[i];
         if (!str_eq(s->sentinel.nodes[i].host, j->host))
             continue;
@@ -572,7 +578,7 @@ static void observe_files(struct job *j)
         if (failed)
             files_failed(&sn->files, failed);
     }
-    for (size_t i = 0; i < o->nproxies; i++) {
+    for (size_t i = 0; i < o->nproxies && !j->ctx->redis_only; i++) {
         struct obs_proxy *p = &o->proxies[i];
         if (!str_eq(s->proxies[i].host, j->host))
             continue;
@@ -646,21 +652,21 @@ static size_t spec_hosts(const struct spec *s, const char ***out)
 
 /*
  * The empty model for the spec: one record per instance, nothing checked.
- * *addrs gets the spec address of each Redis record (caller frees).
+ * *hosts gets the host of each Redis record (caller frees the array).
  */
-static struct observed *observed_skeleton(const struct spec *s, const struct spec_addr ***addrs)
+static struct observed *observed_skeleton(const struct spec *s, const char ***hosts)
 {
     struct observed *o = xcalloc(1, sizeof(*o));
     size_t n = 0;
     for (size_t i = 0; i < s->nshards; i++)
         n += 1 + s->shards[i].nreplicas;
     o->redis = xcalloc(n ? n : 1, sizeof(*o->redis));
-    *addrs = xcalloc(n ? n : 1, sizeof(**addrs));
+    *hosts = xcalloc(n ? n : 1, sizeof(**hosts));
     for (size_t i = 0; i < s->nshards; i++) {
         const struct spec_shard *sh = &s->shards[i];
         for (size_t k = 0; k <= sh->nreplicas; k++) {
             const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
-            (*addrs)[o->nredis] = a;
+            (*hosts)[o->nredis] = a->host;
             struct obs_redis *r = &o->redis[o->nredis++];
             r->ip = xstrdup(a->ip);
             r->port = a->port;
@@ -683,6 +689,107 @@ static struct observed *observed_skeleton(const struct spec *s, const struct spe
         p->reach = REACH_NOT_CHECKED;
     }
     return o;
+}
+
+/* ------------------------------------------------------------- extras */
+
+/*
+ * The host an address Sentinel reports is on, when this cluster could have
+ * deployed an instance there: a hosts: entry with that address (or name),
+ * or an IP the spec's own instances use. NULL for any other address.
+ */
+static const char *deployable_host(const struct spec *s, const char *ip)
+{
+    if (!ip)
+        return NULL;
+    for (size_t h = 0; h < s->nhosts; h++)
+        if (str_eq(s->hosts[h].address, ip) || str_eq(s->hosts[h].name, ip))
+            return s->hosts[h].name;
+    for (size_t i = 0; i < s->nshards; i++)
+        for (size_t k = 0; k <= s->shards[i].nreplicas; k++) {
+            const struct spec_shard *sh = &s->shards[i];
+            const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
+            if (str_eq(a->ip, ip))
+                return a->host;
+        }
+    for (size_t j = 0; j < s->sentinel.nnodes; j++)
+        if (str_eq(s->sentinel.nodes[j].ip, ip))
+            return s->sentinel.nodes[j].host;
+    for (size_t p = 0; p < s->nproxies; p++)
+        if (str_eq(s->proxies[p].host_ip, ip))
+            return s->proxies[p].host;
+    return NULL;
+}
+
+/* Append a record for ip:port on host unless there is one. */
+static void extra_add(struct observed *o, const char ***hosts, size_t *cap, const char *host,
+                      const char *ip, int port)
+{
+    if (observed_redis(o, ip, port))
+        return;
+    if (o->nredis == *cap) {
+        *cap = *cap ? 2 * *cap : 8;
+        o->redis = xrealloc(o->redis, *cap * sizeof(*o->redis));
+        *hosts = xrealloc(*hosts, *cap * sizeof(**hosts));
+    }
+    struct obs_redis *r = &o->redis[o->nredis];
+    memset(r, 0, sizeof(*r));
+    r->ip = xstrdup(ip);
+    r->port = port;
+    r->reach = REACH_NOT_CHECKED;
+    (*hosts)[o->nredis++] = host;
+}
+
+/*
+ * Records for the redis nodes the sentinels report (replicas of any shard,
+ * masters of shards the spec no longer has) that the spec does not name but
+ * that run where this cluster deploys: the planner tells a replica removed
+ * from the spec (its instance directory is there) from a foreign node.
+ * Returns how many were added after the spec's records.
+ */
+static size_t add_extras(const struct spec *s, struct observed *o, const char ***hosts)
+{
+    size_t first = o->nredis, cap = o->nredis;
+    for (size_t j = 0; j < o->nsentinels; j++) {
+        const struct obs_sentinel *sn = &o->sentinels[j];
+        if (sn->reach != REACH_OK)
+            continue;
+        for (size_t m = 0; m < sn->nmasters; m++) {
+            const struct obs_sentinel_master *ms = &sn->masters[m];
+            const char *host = deployable_host(s, ms->ip);
+            if (host && !spec_shard_of(s, ms->ip, ms->port))
+                extra_add(o, hosts, &cap, host, ms->ip, ms->port);
+            for (size_t k = 0; k < ms->nreplicas; k++) {
+                const struct obs_sentinel_peer *pe = &ms->replicas[k];
+                host = deployable_host(s, pe->ip);
+                if (host && pe->port > 0 && !spec_shard_of(s, pe->ip, pe->port))
+                    extra_add(o, hosts, &cap, host, pe->ip, pe->port);
+            }
+        }
+    }
+    return o->nredis - first;
+}
+
+/* ------------------------------------------------------------- jobs */
+
+/* Run every job, one thread each (inline when out of threads), and wait for all. */
+static void run_jobs(struct job *jobs, size_t n, const struct observe_ctx *ctx)
+{
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, THREAD_STACK_SIZE);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].ctx = ctx;
+        jobs[i].threaded = pthread_create(&jobs[i].tid, &attr, job_thread, &jobs[i]) == 0;
+    }
+    pthread_attr_destroy(&attr);
+    /* out of threads (thousands of instances): the rest run here, one by one */
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].threaded)
+            run_job(&jobs[i]);
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].threaded)
+            pthread_join(jobs[i].tid, NULL);
 }
 
 /* hiredis writes with write(2): a peer that closed must not kill rmgr */
@@ -709,7 +816,7 @@ struct observed *observe_cluster(const struct spec *s, const struct observe_opti
     ignore_sigpipe();
 
     struct observe_ctx ctx = {.spec = s, .opts = &o};
-    struct observed *obs = observed_skeleton(s, &ctx.redis_addrs);
+    struct observed *obs = observed_skeleton(s, &ctx.redis_hosts);
     ctx.obs = obs;
     const char **hosts = NULL;
     size_t nhosts = o.skip_files ? 0 : spec_hosts(s, &hosts);
@@ -725,24 +832,30 @@ struct observed *observe_cluster(const struct spec *s, const struct observe_opti
     for (size_t i = 0; i < nhosts; i++)
         jobs[n++] = (struct job){.kind = JOB_FILES, .host = hosts[i]};
 
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, THREAD_STACK_SIZE);
-    for (size_t i = 0; i < n; i++) {
-        jobs[i].ctx = &ctx;
-        jobs[i].threaded = pthread_create(&jobs[i].tid, &attr, job_thread, &jobs[i]) == 0;
-    }
-    pthread_attr_destroy(&attr);
-    /* out of threads (thousands of instances): the rest run here, one by one */
-    for (size_t i = 0; i < n; i++)
-        if (!jobs[i].threaded)
-            run_job(&jobs[i]);
-    for (size_t i = 0; i < n; i++)
-        if (jobs[i].threaded)
-            pthread_join(jobs[i].tid, NULL);
+    run_jobs(jobs, n, &ctx);
     free(jobs);
     free(hosts);
-    free(ctx.redis_addrs);
+
+    /* second round: nodes the sentinels report that the spec does not name */
+    size_t first = obs->nredis;
+    size_t nextra = add_extras(s, obs, &ctx.redis_hosts);
+    if (nextra) {
+        jobs = xcalloc(2 * nextra, sizeof(*jobs));
+        n = 0;
+        for (size_t i = first; i < obs->nredis; i++) {
+            jobs[n++] = (struct job){.kind = JOB_REDIS, .index = i};
+            bool seen = o.skip_files;
+            for (size_t k = first; k < i && !seen; k++)
+                seen = str_eq(ctx.redis_hosts[k], ctx.redis_hosts[i]);
+            if (!seen)
+                jobs[n++] = (struct job){.kind = JOB_FILES, .host = ctx.redis_hosts[i]};
+        }
+        ctx.redis_from = first;
+        ctx.redis_only = true;
+        run_jobs(jobs, n, &ctx);
+        free(jobs);
+    }
+    free(ctx.redis_hosts);
     obs->took_ms = now_ms() - start;
     return obs;
 }

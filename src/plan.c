@@ -87,6 +87,7 @@ struct builder {
     struct plan *p;
     size_t steps_cap, warnings_cap, refusals_cap;
     const char *password; /* CONF_SECRET_PLACEHOLDER when the spec has auth */
+    bool *reset_late;     /* per shard: sentinel resets wait for the clean-up wave */
 };
 
 static void warn(struct builder *b, const char *fmt, ...) RMGR_PRINTF(2, 3);
@@ -269,6 +270,29 @@ static void addr_copy(struct spec_addr *dst, const struct spec_addr *src)
     dst->pos = src->pos;
 }
 
+/*
+ * The hosts: name for an address the spec uses (Sentinel may report a
+ * hosts: name itself), the IP when spec instances use it without a hosts:
+ * entry, or NULL when the address is foreign to this cluster.
+ */
+static const char *spec_host_for_ip(const struct spec *s, const char *ip)
+{
+    for (size_t h = 0; h < s->nhosts; h++)
+        if (str_eq(s->hosts[h].address, ip) || str_eq(s->hosts[h].name, ip))
+            return s->hosts[h].name;
+    for (size_t i = 0; i < s->nshards; i++)
+        for (size_t k = 0; k < shard_nmembers(&s->shards[i]); k++)
+            if (str_eq(shard_member(&s->shards[i], k)->ip, ip))
+                return ip;
+    for (size_t j = 0; j < s->sentinel.nnodes; j++)
+        if (str_eq(s->sentinel.nodes[j].ip, ip))
+            return ip;
+    for (size_t p = 0; p < s->nproxies; p++)
+        if (str_eq(s->proxies[p].host_ip, ip))
+            return ip;
+    return NULL;
+}
+
 /* a set of addresses in first-seen order */
 struct node_list {
     struct spec_addr *v;
@@ -402,19 +426,63 @@ static bool replicates_from(struct builder *b, const struct obs_redis *mr, const
 }
 
 /*
+ * Whether ip:port, named by no shard of the spec, is an instance this
+ * cluster deployed: it is on a host of the spec and observation found its
+ * instance directory (<base_dir>/<cluster>/redis-<port>) there. The host
+ * goes to *host.
+ */
+static bool deployed_here(struct builder *b, const char *ip, int port, const char **host)
+{
+    const struct obs_redis *r = observed_redis(b->o, ip, port);
+    *host = spec_host_for_ip(b->s, ip);
+    return *host && r && !spec_shard_of(b->s, ip, port) && r->files.checked &&
+           r->files.dir_present;
+}
+
+/*
+ * stop + remove-files (clean-up wave) for replicas of shard sh that the spec
+ * no longer has; the sentinels that list them are reset after that
+ * (sentinel_reset_step), or Sentinel would learn them again from the master.
+ */
+static void removed_replica_steps(struct builder *b, const struct spec_shard *sh,
+                                  const struct node_list *nl)
+{
+    for (size_t i = 0; i < nl->n; i++) {
+        const struct spec_addr *a = &nl->v[i];
+        const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
+        struct step *st;
+        if (redis_reach(r) != REACH_REFUSED) {
+            st = add_step(b, STEP_STOP, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP,
+                          INSTANCE_REDIS, sh->name, a,
+                          "not a member of %s in the spec but replicates from its master, and "
+                          "Sentinel could promote it: a replica removed from the spec",
+                          sh->name);
+            st->shard = xstrdup(sh->name);
+        }
+        st = add_step(b, STEP_REMOVE_FILES, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP,
+                      INSTANCE_REDIS, sh->name, a,
+                      "removed from %s in the spec: delete its instance directory and data",
+                      sh->name);
+        st->shard = xstrdup(sh->name);
+    }
+}
+
+/*
  * Sentinel keeps every replica it ever saw in SENTINEL REPLICAS, and a
  * failover may promote any of them: an entry that is not a member of the
  * shard could take the shard over and wipe it. Such a node that really
- * replicates from the master M (or when M could not be observed to tell)
- * is refused; otherwise the entry is stale, and sentinel_steps() resets the
- * sentinels that list it. Returns false after a refusal.
+ * replicates from the master M is stopped and its files removed when this
+ * cluster deployed it (a replica removed from the spec), and refused
+ * otherwise, as when M could not be observed to tell; any other entry is
+ * stale. sentinel_steps() resets the sentinels that list either kind.
+ * Returns false after a refusal.
  */
-static bool shard_foreign_replicas(struct builder *b, const struct spec_shard *sh,
-                                   const struct spec_addr *M)
+static bool shard_foreign_replicas(struct builder *b, size_t i, const struct spec_addr *M)
 {
+    const struct spec_shard *sh = &b->s->shards[i];
     const struct spec_sentinel *ss = &b->s->sentinel;
     const struct obs_redis *mr = observed_redis(b->o, M->ip, M->port);
-    struct node_list stale = {0};
+    struct node_list stale = {0}, removed = {0};
     size_t nlisting = 0;
     for (size_t j = 0; j < ss->nnodes; j++) {
         const struct obs_sentinel *os = observed_sentinel(b->o, ss->nodes[j].ip, ss->nodes[j].port);
@@ -426,6 +494,12 @@ static bool shard_foreign_replicas(struct builder *b, const struct spec_shard *s
             if (!pe->ip || shard_find_member(sh, pe->ip, pe->port))
                 continue;
             bool unknown = redis_reach(mr) != REACH_OK;
+            const char *host;
+            if (!unknown && replicates_from(b, mr, pe->ip, pe->port, M) &&
+                deployed_here(b, pe->ip, pe->port, &host)) {
+                node_list_add(&removed, host, pe->ip, pe->port);
+                continue;
+            }
             if (unknown || replicates_from(b, mr, pe->ip, pe->port, M)) {
                 struct strbuf h = {0};
                 sb_addf(&h,
@@ -449,6 +523,7 @@ static bool shard_foreign_replicas(struct builder *b, const struct spec_shard *s
                 refuse(b, sh->name, diagnosis(b, sh, headline));
                 free(headline);
                 node_list_release(&stale);
+                node_list_release(&removed);
                 return false;
             }
             node_list_add(&stale, pe->ip, pe->ip, pe->port);
@@ -469,7 +544,12 @@ static bool shard_foreign_replicas(struct builder *b, const struct spec_shard *s
              stale.n == 1 ? "it" : "them", sh->name);
         free(nodes);
     }
+    if (removed.n) {
+        removed_replica_steps(b, sh, &removed);
+        b->reset_late[i] = true;
+    }
     node_list_release(&stale);
+    node_list_release(&removed);
     return true;
 }
 
@@ -563,7 +643,7 @@ static bool shard_truth(struct builder *b, size_t i)
         if (view->flags && strstr(view->flags, "down") && !left_down)
             warn(b, "sentinels report %s master %s:%d as down (%s): a failover may be under way",
                  sh->name, M->ip, M->port, view->flags);
-        if (!shard_foreign_replicas(b, sh, M))
+        if (!shard_foreign_replicas(b, i, M))
             return false;
     } else {
         /* nobody monitors the shard: what the nodes report */
@@ -1016,12 +1096,18 @@ static void sentinel_reset_step(struct builder *b, const struct spec_addr *a, si
     }
     if (!before.len)
         return;
+    /* a replica being removed must be stopped first, or Sentinel learns it again */
+    bool late = b->reset_late[i];
     struct step *st = add_step(b, STEP_SENTINEL_RESET, ACTION_CHANGE, SAFETY_DISRUPTIVE,
-                               WAVE_SENTINELS, INSTANCE_SENTINEL, "sentinels", a,
-                               "lists nodes outside %s as its replicas (stale entries a failover "
-                               "could promote): SENTINEL RESET %s, then wait until it knows the "
-                               "master and the other sentinels again",
-                               sh->name, sh->name);
+                               late ? WAVE_CLEANUP : WAVE_SENTINELS, INSTANCE_SENTINEL,
+                               "sentinels", a,
+                               "lists nodes outside %s as its replicas (%s): SENTINEL RESET %s%s, "
+                               "then wait until it knows the master and the other sentinels "
+                               "again",
+                               sh->name,
+                               late ? "replicas removed from the spec"
+                                    : "stale entries a failover could promote",
+                               sh->name, late ? " once they are stopped" : "");
     st->shard = xstrdup(sh->name);
     step_set_master(st, &b->p->masters[i]);
     st->before = sb_detach(&before);
@@ -1105,25 +1191,6 @@ static void sentinel_steps(struct builder *b, struct removed *rm)
 }
 
 /* ---------------------------------------------------------------- removed shards */
-
-/* the hosts: name for an IP the spec uses, or NULL when the IP is foreign */
-static const char *spec_host_for_ip(const struct spec *s, const char *ip)
-{
-    for (size_t h = 0; h < s->nhosts; h++)
-        if (str_eq(s->hosts[h].address, ip))
-            return s->hosts[h].name;
-    for (size_t i = 0; i < s->nshards; i++)
-        for (size_t k = 0; k < shard_nmembers(&s->shards[i]); k++)
-            if (str_eq(shard_member(&s->shards[i], k)->ip, ip))
-                return ip;
-    for (size_t j = 0; j < s->sentinel.nnodes; j++)
-        if (str_eq(s->sentinel.nodes[j].ip, ip))
-            return ip;
-    for (size_t p = 0; p < s->nproxies; p++)
-        if (str_eq(s->proxies[p].host_ip, ip))
-            return ip;
-    return NULL;
-}
 
 /* whether ip:port is an instance the spec still wants */
 static bool spec_uses_addr(const struct spec *s, const char *ip, int port)
@@ -1469,6 +1536,7 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
     p->master_from_sentinel = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
 
     bool *ok = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
+    b.reset_late = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
     for (size_t i = 0; i < spec->nshards; i++) {
         ok[i] = shard_truth(&b, i);
         if (!ok[i])
@@ -1486,6 +1554,7 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
     }
     free(rm.names);
     free(ok);
+    free(b.reset_late);
 
     if (p->nrefusals) {
         /* a plan that refuses must not be applied, even in part */

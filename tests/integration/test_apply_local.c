@@ -28,6 +28,9 @@
  *                 not started (it would come back empty and wipe the
  *                 replicas), the replicas keep every key; after Sentinel's
  *                 failover apply starts it as a replica and the keys survive
+ *   removed       a replica dropped from the spec: stopped, its directory
+ *                 removed (only with --allow-destructive), then every sentinel
+ *                 reset so none lists it as a failover candidate
  *
  * Every pid rmgr starts is read from its pidfile and tracked, so the harness
  * stops it at exit even when a check fails.
@@ -877,6 +880,64 @@ TEST(a_dead_master_is_not_restarted_empty_before_the_failover)
     CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
 }
 
+/* ---- a replica removed from the spec --------------------------------------- */
+
+TEST(a_replica_removed_from_the_spec_is_stopped_and_forgotten)
+{
+    CHECK(f_ready && f_masters[1]);
+    if (!f_ready || !f_masters[1] || F.nrep[1] != 2)
+        return;
+    /* drop a replica of shard2 that is not its master now */
+    int gone = F.replica[1][1], kept = F.replica[1][0];
+    if (gone == f_masters[1]) {
+        gone = F.replica[1][0];
+        kept = F.replica[1][1];
+    }
+    pid_t pid = read_pid(&F, "redis", gone);
+    CHECK(pid > 0);
+    struct listing l = {&F, "shard2", gone, true};
+    CHECK(wait_for(listing_cond, &l, 25000));
+    F.replica[1][0] = kept;
+    F.nrep[1] = 1;
+    ac_write_spec(&F);
+
+    struct ac_run r = ac_rmgr("plan", "-f", F.spec, "--no-color", NULL);
+    CHECK_INT_EQ(r.status, 0);
+    char *stop = xasprintf("- stop 127.0.0.1:%d: not a member of shard2 in the spec", gone);
+    CHECK_CONTAINS(r.out, stop);
+    free(stop);
+    CHECK_CONTAINS(r.out, "SENTINEL RESET shard2 once they are stopped");
+    ac_run_release(&r);
+    r = ac_apply(&F, 1, NULL);
+    CHECK_CONTAINS(r.err, "--allow-destructive");
+    ac_run_release(&r);
+    CHECK(harness_pid_alive(pid));
+
+    r = ac_apply(&F, 0, "--allow-destructive");
+    CHECK_INT_EQ(r.status, 0);
+    char *stopped = xasprintf("- stop 127.0.0.1:%d ... done", gone);
+    char *reset = xasprintf("~ sentinel-reset 127.0.0.1:%d shard2 ... done", F.sentinel[0]);
+    const char *a = strstr(r.out, stopped), *b = strstr(r.out, reset);
+    CHECK(a && b && a < b); /* forgotten only once it is stopped */
+    free(stopped);
+    free(reset);
+    ac_run_release(&r);
+    CHECK(!harness_pid_alive(pid));
+    char *dir = ac_instance_dir(&F, "redis", gone);
+    CHECK(!file_exists(dir));
+    free(dir);
+    l.want = false;
+    CHECK(listing_cond(&l)); /* no sentinel could promote it any more */
+    int members[] = {F.master[1], kept};
+    for (size_t k = 0; k < ARRAY_SIZE(members); k++) {
+        struct linked lk = {&F, members[k], f_masters[1]};
+        if (members[k] != f_masters[1])
+            CHECK(wait_for(linked_cond, &lk, 10000));
+    }
+    CHECK(sentinels_agree(&F, f_masters));
+    CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
+}
+
 /* ---- interrupted --------------------------------------------------------- */
 
 TEST(an_interrupted_apply_is_finished_by_the_next)
@@ -990,6 +1051,7 @@ int main(void)
     RUN(a_held_lock_refuses_or_is_waited_for);
     RUN(a_stale_sentinel_replica_entry_is_reset);
     RUN(a_dead_master_is_not_restarted_empty_before_the_failover);
+    RUN(a_replica_removed_from_the_spec_is_stopped_and_forgotten);
     RUN(an_interrupted_apply_is_finished_by_the_next);
     RUN(a_failed_step_stops_the_run);
     harness_cleanup(H);

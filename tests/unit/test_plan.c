@@ -8,6 +8,7 @@
  * code as well, so a careless golden update cannot hide them.
  */
 #include <dirent.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -690,6 +691,90 @@ TEST(dead_master_without_sentinel_starts_only_when_nothing_can_be_wiped)
     case_free(&c);
 }
 
+static size_t step_index(const struct plan *p, enum step_kind k, const char *target)
+{
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].kind == k && (!target || str_eq(p->steps[i].target, target)))
+            return i;
+    return SIZE_MAX;
+}
+
+TEST(removed_replica_is_stopped_then_forgotten_by_sentinel)
+{
+    LOAD(c, "replica-removed");
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    size_t stop = step_index(c.plan, STEP_STOP, "127.0.0.1:7005");
+    size_t rm = step_index(c.plan, STEP_REMOVE_FILES, "127.0.0.1:7005");
+    CHECK(stop != SIZE_MAX && rm != SIZE_MAX);
+    if (stop == SIZE_MAX || rm == SIZE_MAX) {
+        case_free(&c);
+        return;
+    }
+    CHECK(stop < rm);
+    const struct step *st = &c.plan->steps[stop];
+    CHECK(st->action == ACTION_REMOVE && st->safety == SAFETY_DESTRUCTIVE &&
+          st->wave == WAVE_CLEANUP && st->instance == INSTANCE_REDIS);
+    CHECK_STR_EQ(st->shard, "shard1");
+    st = &c.plan->steps[rm];
+    CHECK(st->action == ACTION_REMOVE && st->safety == SAFETY_DESTRUCTIVE &&
+          st->wave == WAVE_CLEANUP);
+    CHECK(plan_has_destructive(c.plan));
+    /* every sentinel forgets it, after the stop, one at a time */
+    CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_RESET), 3);
+    size_t lane_of[16];
+    CHECK(c.plan->nsteps <= ARRAY_SIZE(lane_of));
+    if (c.plan->nsteps <= ARRAY_SIZE(lane_of)) {
+        CHECK_INT_EQ(apply_lanes(c.plan, WAVE_CLEANUP, lane_of), 2);
+        for (size_t i = 0; i < c.plan->nsteps; i++) {
+            const struct step *s = &c.plan->steps[i];
+            if (s->kind != STEP_SENTINEL_RESET)
+                continue;
+            CHECK(s->wave == WAVE_CLEANUP && i > rm);
+            CHECK(lane_of[i] != lane_of[stop]);
+            CHECK_STR_EQ(s->before, "replica 127.0.0.1:7005");
+            CHECK_INT_EQ(s->master_port, 7001);
+        }
+    }
+    case_free(&c);
+
+    /* no instance directory of this cluster there: not ours, refused */
+    LOAD(d, "replica-removed");
+    obs_node(d.obs, 7005)->files.dir_present = false;
+    plan_free(d.plan);
+    d.plan = plan_compute(d.spec, d.obs);
+    CHECK_INT_EQ(d.plan->nrefusals, 1);
+    if (d.plan->nrefusals)
+        CHECK_CONTAINS(d.plan->refusals[0].diagnosis,
+                       "unknown node 127.0.0.1:7005 replicates from the master of shard1");
+    /* its files could not be looked at: not known to be ours */
+    obs_node(d.obs, 7005)->files.dir_present = true;
+    obs_node(d.obs, 7005)->files.checked = false;
+    plan_free(d.plan);
+    d.plan = plan_compute(d.spec, d.obs);
+    CHECK_INT_EQ(d.plan->nrefusals, 1);
+    /* the master cannot be observed: still refused */
+    obs_node(d.obs, 7005)->files.checked = true;
+    obs_node(d.obs, 7001)->reach = REACH_TIMEOUT;
+    plan_free(d.plan);
+    d.plan = plan_compute(d.spec, d.obs);
+    CHECK_INT_EQ(d.plan->nrefusals, 1);
+    case_free(&d);
+
+    /* pointed elsewhere (shard2's master) and gone from shard1's INFO: a stale entry */
+    LOAD(e, "replica-removed");
+    obs_node(e.obs, 7005)->master_port = 7003;
+    obs_node(e.obs, 7001)->nreplicas = 1; /* the array keeps its entry for freeing */
+    plan_free(e.plan);
+    e.plan = plan_compute(e.spec, e.obs);
+    CHECK_INT_EQ(e.plan->nrefusals, 0);
+    CHECK_INT_EQ(count_kind(e.plan, STEP_STOP), 0);
+    CHECK_INT_EQ(count_kind(e.plan, STEP_SENTINEL_RESET), 3);
+    for (size_t i = 0; i < e.plan->nsteps; i++)
+        CHECK(e.plan->steps[i].wave == WAVE_SENTINELS);
+    obs_node(e.obs, 7001)->nreplicas = 2;
+    case_free(&e);
+}
+
 /* Append key=value to a node's observed CONFIG GET results. */
 static void obs_config_add(struct obs_redis *r, const char *key, const char *value)
 {
@@ -923,6 +1008,7 @@ int main(void)
     RUN(auth_drift_plans_only_the_placeholder);
     RUN(password_unknown_to_the_spec_is_left_with_a_warning);
     RUN(dead_master_is_left_to_sentinel_while_a_replica_runs);
+    RUN(removed_replica_is_stopped_then_forgotten_by_sentinel);
     RUN(dead_master_without_sentinel_starts_only_when_nothing_can_be_wiped);
     RUN(observed_json_round_trip);
     RUN(observed_json_rejects_bad_input);
