@@ -88,6 +88,8 @@ struct builder {
     size_t steps_cap, warnings_cap, refusals_cap;
     const char *password; /* CONF_SECRET_PLACEHOLDER when the spec has auth */
     bool *reset_late;     /* per shard: sentinel resets wait for the clean-up wave */
+    size_t nauth_failed;  /* spec redis instances that refused the password */
+    size_t nredis;        /* spec redis instances */
 };
 
 static void warn(struct builder *b, const char *fmt, ...) RMGR_PRINTF(2, 3);
@@ -554,6 +556,41 @@ static bool shard_foreign_replicas(struct builder *b, size_t i, const struct spe
 }
 
 /*
+ * A password the servers refuse: nothing can be seen or done right (the
+ * proxy's redis_auth would look edited, its restart would break it), and
+ * rmgr does not rotate passwords. Refuses shard sh when one of its members
+ * answered "auth". Never names the password, only where it comes from.
+ */
+static bool shard_auth_refused(struct builder *b, const struct spec_shard *sh)
+{
+    const struct spec_auth *au = &b->s->auth;
+    for (size_t k = 0; k < shard_nmembers(sh); k++) {
+        const struct spec_addr *a = shard_member(sh, k);
+        if (redis_reach(observed_redis(b->o, a->ip, a->port)) != REACH_AUTH)
+            continue;
+        char *source = au->password_env    ? xasprintf("environment variable %s", au->password_env)
+                       : au->password_file ? xasprintf("file %s", au->password_file)
+                                           : NULL;
+        if (source)
+            refuse_shard(b, sh,
+                         "authentication failed on %zu of %zu redis instances: the password "
+                         "from %s does not match the cluster's; rmgr does not rotate "
+                         "passwords: change requirepass/masterauth on every node and auth-pass "
+                         "on every sentinel first",
+                         b->nauth_failed, b->nredis, source);
+        else
+            refuse_shard(b, sh,
+                         "authentication failed on %zu of %zu redis instances: they require a "
+                         "password and the spec sets none (auth: password_env or "
+                         "password_file); rmgr does not change passwords",
+                         b->nauth_failed, b->nredis);
+        free(source);
+        return true;
+    }
+    return false;
+}
+
+/*
  * Work out shard i's current master into plan->masters[i]. Returns false
  * (with a refusal recorded) when it cannot be told safely.
  */
@@ -563,6 +600,9 @@ static bool shard_truth(struct builder *b, size_t i)
     const struct spec_sentinel *ss = &b->s->sentinel;
     const struct spec_addr *M = NULL;
     bool from_sentinel = false;
+
+    if (shard_auth_refused(b, sh))
+        return false;
 
     /* what every reachable sentinel says */
     const struct obs_sentinel_master *view = NULL;
@@ -1537,6 +1577,12 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
 
     bool *ok = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
     b.reset_late = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
+    for (size_t i = 0; i < spec->nshards; i++)
+        for (size_t k = 0; k < shard_nmembers(&spec->shards[i]); k++) {
+            const struct spec_addr *a = shard_member(&spec->shards[i], k);
+            b.nredis++;
+            b.nauth_failed += redis_reach(observed_redis(obs, a->ip, a->port)) == REACH_AUTH;
+        }
     for (size_t i = 0; i < spec->nshards; i++) {
         ok[i] = shard_truth(&b, i);
         if (!ok[i])

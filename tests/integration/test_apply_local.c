@@ -8,8 +8,9 @@
  *                 spec's quorum; plan says no changes; a second apply too;
  *                 the password is in no output; a masterauth changed by hand
  *                 and a requirepass edited in a redis.conf are set back to the
- *                 spec's password (the plan shows only placeholders); destroy
- *                 stops every pid
+ *                 spec's password (the plan shows only placeholders); with a
+ *                 wrong password the plan refuses and the proxy is left
+ *                 running; destroy stops every pid
  *   failover      SIGKILL a master: Sentinel promotes its replica; the plan
  *                 keeps the new master ("=" line, no replicaof), restarts the
  *                 proxy and starts the old master as a replica of the new
@@ -385,6 +386,24 @@ TEST(deploy_with_password_then_no_changes_then_destroy)
     free(rconf);
     CHECK(all_linked(&c, NULL));
     CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+
+    /* a password the cluster does not have: refused, the proxy is left alone */
+    pid_t proxy_pid = read_pid(&c, "proxy", c.proxy);
+    setenv(PW_ENV, "wrong-pw-41b7", 1);
+    r = ac_apply(&c, 1, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "authentication failed on 4 of 4 redis instances: the password from "
+                          "environment variable " PW_ENV " does not match the cluster's");
+    CHECK(!strstr(r.out, "proxy-restart") && !strstr(r.err, "proxy-restart"));
+    CHECK(!strstr(r.out, "wrong-pw-41b7") && !strstr(r.err, "wrong-pw-41b7"));
+    CHECK(!strstr(r.out, PW) && !strstr(r.err, PW));
+    ac_run_release(&r);
+    setenv(PW_ENV, PW, 1);
+    CHECK(proxy_pid > 0 && harness_pid_alive(proxy_pid));
+    CHECK_INT_EQ(read_pid(&c, "proxy", c.proxy), proxy_pid);
+    ok = ac_cmd(&c, c.proxy, true, "SET after-wrong-pw 1");
+    CHECK_STR_EQ(ok, "OK");
+    free(ok);
 
     /* destroy: refused without --allow-destructive, then every pid gone */
     pid_t pids[16];

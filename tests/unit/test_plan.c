@@ -775,6 +775,36 @@ TEST(removed_replica_is_stopped_then_forgotten_by_sentinel)
     case_free(&e);
 }
 
+TEST(a_password_the_servers_refuse_refuses_the_plan)
+{
+    LOAD(c, "wrong-password");
+    CHECK_INT_EQ(c.plan->nrefusals, 2);
+    CHECK_INT_EQ(c.plan->nsteps, 0); /* no proxy-config or restart with the wrong password */
+    for (size_t i = 0; i < c.plan->nrefusals; i++) {
+        const char *d = c.plan->refusals[i].diagnosis;
+        CHECK_CONTAINS(d, "authentication failed on 4 of 4 redis instances: the password "
+                          "from environment variable RMGR_TEST_PASSWORD does not match the "
+                          "cluster's; rmgr does not rotate passwords");
+        CHECK_CONTAINS(d, "auth-pass on every sentinel");
+    }
+    case_free(&c);
+
+    /* one node is enough; a spec without auth: says it sets none */
+    LOAD(d, "converged");
+    d.obs->redis[3].reach = REACH_AUTH;
+    plan_free(d.plan);
+    d.plan = plan_compute(d.spec, d.obs);
+    CHECK_INT_EQ(d.plan->nrefusals, 1);
+    CHECK_INT_EQ(d.plan->nsteps, 0);
+    if (d.plan->nrefusals) {
+        CHECK_STR_EQ(d.plan->refusals[0].shard, "shard2");
+        CHECK_CONTAINS(d.plan->refusals[0].diagnosis,
+                       "authentication failed on 1 of 4 redis instances: they require a "
+                       "password and the spec sets none");
+    }
+    case_free(&d);
+}
+
 /* Append key=value to a node's observed CONFIG GET results. */
 static void obs_config_add(struct obs_redis *r, const char *key, const char *value)
 {
@@ -1009,6 +1039,7 @@ int main(void)
     RUN(password_unknown_to_the_spec_is_left_with_a_warning);
     RUN(dead_master_is_left_to_sentinel_while_a_replica_runs);
     RUN(removed_replica_is_stopped_then_forgotten_by_sentinel);
+    RUN(a_password_the_servers_refuse_refuses_the_plan);
     RUN(dead_master_without_sentinel_starts_only_when_nothing_can_be_wiped);
     RUN(observed_json_round_trip);
     RUN(observed_json_rejects_bad_input);
