@@ -943,6 +943,23 @@ static int do_remove_files(struct run *r, struct hostc *h, const struct step *st
     return rc;
 }
 
+/*
+ * The value to send for a step's setting key=value: a secret (requirepass,
+ * masterauth, Sentinel's auth-pass) is planned only as the placeholder, and
+ * the password goes in its place here. *secret says whether replies must
+ * not be shown. NULL and *err when the spec has no password to send.
+ */
+static const char *setting_value(const struct run *r, const char *where, const char *key,
+                                 const char *value, bool *secret, char **err)
+{
+    *secret = redis_is_secret_directive(key);
+    if (!*secret || !str_eq(value, CONF_SECRET_PLACEHOLDER))
+        return value;
+    if (!r->password)
+        *err = xasprintf("%s: the step sets %s but the spec has no password", where, key);
+    return r->password;
+}
+
 /* replicaof / config-set / config-rewrite on the redis of step st, then CONFIG REWRITE. */
 static int do_redis(struct run *r, const struct step *st, char **err)
 {
@@ -961,17 +978,12 @@ static int do_redis(struct run *r, const struct step *st, char **err)
     }
     case STEP_CONFIG_SET:
         for (size_t i = 0; rc == 0 && i < st->nsettings; i++) {
-            const char *key = st->settings[i].key, *value = st->settings[i].value;
-            bool secret = redis_is_secret_directive(key);
-            /* the plan holds only the placeholder: the password itself goes here */
-            if (secret && str_eq(value, CONF_SECRET_PLACEHOLDER)) {
-                if (!r->password) {
-                    *err = xasprintf("%s: the step sets %s but the spec has no password", where,
-                                     key);
-                    rc = -1;
-                    break;
-                }
-                value = r->password;
+            const char *key = st->settings[i].key;
+            bool secret;
+            const char *value = setting_value(r, where, key, st->settings[i].value, &secret, err);
+            if (!value) {
+                rc = -1;
+                break;
             }
             const char *argv[] = {"CONFIG", "SET", key, value};
             char *what = xasprintf("CONFIG SET %s", key);
@@ -992,21 +1004,30 @@ static int do_redis(struct run *r, const struct step *st, char **err)
 }
 
 /* SENTINEL SET <shard> k v ... for the step's settings (all when `with_quorum`). */
-static int sentinel_set(redisContext *c, const char *where, const struct step *st,
-                        bool with_quorum, char **err)
+static int sentinel_set(const struct run *r, redisContext *c, const char *where,
+                        const struct step *st, bool with_quorum, char **err)
 {
     const char **argv = xcalloc(3 + 2 * st->nsettings, sizeof(*argv));
     int argc = 0;
+    bool any_secret = false;
     argv[argc++] = "SENTINEL";
     argv[argc++] = "SET";
     argv[argc++] = st->shard;
     for (size_t i = 0; i < st->nsettings; i++) {
         if (!with_quorum && str_eq(st->settings[i].key, "quorum"))
             continue;
+        bool secret;
+        const char *value =
+            setting_value(r, where, st->settings[i].key, st->settings[i].value, &secret, err);
+        if (!value) {
+            free(argv);
+            return -1;
+        }
+        any_secret |= secret;
         argv[argc++] = st->settings[i].key;
-        argv[argc++] = st->settings[i].value;
+        argv[argc++] = value;
     }
-    int rc = argc > 3 ? rcmd_ok(c, where, "SENTINEL SET", false, argc, argv, err) : 0;
+    int rc = argc > 3 ? rcmd_ok(c, where, "SENTINEL SET", any_secret, argc, argv, err) : 0;
     free(argv);
     return rc;
 }
@@ -1242,7 +1263,7 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
             freeReplyObject(rep);
         free(port);
         if (rc == 0)
-            rc = sentinel_set(c, where, st, true, err);
+            rc = sentinel_set(r, c, where, st, true, err);
         if (rc == 0 && r->password) {
             const char *argv2[] = {"SENTINEL", "SET", st->shard, "auth-pass", r->password};
             rc = rcmd_ok(c, where, "SENTINEL SET auth-pass", true, 5, argv2, err);
@@ -1250,7 +1271,7 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
         break;
     }
     case STEP_SENTINEL_SET:
-        rc = sentinel_set(c, where, st, true, err);
+        rc = sentinel_set(r, c, where, st, true, err);
         break;
     case STEP_SENTINEL_RESET:
         rc = sentinel_reset(r, c, where, st, err);

@@ -533,6 +533,22 @@ out:
     return rc;
 }
 
+/*
+ * Sentinel's `auth-pass` per monitored master, masked, into f->conf as
+ * "auth-pass <name>": a monitor added without it cannot reach its master.
+ */
+static void add_auth_pass(struct obs_files *f, const char *text, const char *password)
+{
+    struct obs_kv *ap = NULL;
+    size_t n = redis_parse_sentinel_auth_pass(text, password, &ap);
+    if (!n)
+        return;
+    f->conf = xrealloc(f->conf, (f->nconf + n) * sizeof(*f->conf));
+    memcpy(&f->conf[f->nconf], ap, n * sizeof(*ap));
+    f->nconf += n;
+    free(ap);
+}
+
 static void observe_files(struct job *j)
 {
     const struct spec *s = j->ctx->spec;
@@ -569,14 +585,21 @@ static void observe_files(struct job *j)
         struct obs_sentinel *sn = &o->sentinels[i];
         if (!str_eq(s->sentinel.nodes[i].host, j->host))
             continue;
+        char *text = NULL;
         if (!failed && read_instance_files(t, s, "sentinel", sn->port, sentinel_file_directives,
                                            ARRAY_SIZE(sentinel_file_directives), pw,
-                                           &sn->files, NULL, NULL, &err) < 0) {
+                                           &sn->files, &text, NULL, &err) < 0) {
             failed = err;
             err = NULL;
         }
         if (failed)
             files_failed(&sn->files, failed);
+        else if (text)
+            add_auth_pass(&sn->files, text, pw);
+        if (text) {
+            memset(text, 0, strlen(text)); /* auth-pass lines hold the password */
+            free(text);
+        }
     }
     for (size_t i = 0; i < o->nproxies && !j->ctx->redis_only; i++) {
         struct obs_proxy *p = &o->proxies[i];

@@ -1080,8 +1080,15 @@ static void sentinel_monitor_step(struct builder *b, const struct spec_addr *a, 
     free(v);
 }
 
+/*
+ * sentinel-set for the options of shard i that differ from the spec, and
+ * for auth-pass when the spec has a password and the sentinel's file has
+ * none or another one for the shard (a monitor added by an interrupted
+ * apply: the sentinel cannot talk to its master). The plan holds only the
+ * placeholder; apply sends the password.
+ */
 static void sentinel_set_step(struct builder *b, const struct spec_addr *a, size_t i,
-                              const struct obs_sentinel_master *m)
+                              const struct obs_sentinel *os, const struct obs_sentinel_master *m)
 {
     const struct spec_sentinel *ss = &b->s->sentinel;
     const struct spec_shard *sh = &b->s->shards[i];
@@ -1110,6 +1117,25 @@ static void sentinel_set_step(struct builder *b, const struct spec_addr *a, size
         free(v);
         sb_addf(&before, "%s%s %lld", before.len ? "\n" : "", opts[k].key, opts[k].have);
         sb_addf(&after, "%s%s %lld", after.len ? "\n" : "", opts[k].key, opts[k].want);
+    }
+    if (b->password && os->files.checked && os->files.conf_present) {
+        char *key = xasprintf("auth-pass %s", sh->name);
+        const char *have = obs_kv_get(os->files.conf, os->files.nconf, key);
+        free(key);
+        if (!str_eq(have, CONF_SECRET_PLACEHOLDER)) {
+            if (!st) {
+                st = add_step(b, STEP_SENTINEL_SET, ACTION_CHANGE, SAFETY_SAFE, WAVE_SENTINELS,
+                              INSTANCE_SENTINEL, "sentinels", a,
+                              "%s %s", sh->name,
+                              have && *have ? "auth-pass is not the spec's password"
+                                            : "has no auth-pass: the sentinel cannot "
+                                              "authenticate to the master");
+                st->shard = xstrdup(sh->name);
+            }
+            step_add_setting(st, "auth-pass", CONF_SECRET_PLACEHOLDER);
+            sb_addf(&before, "%sauth-pass %s", before.len ? "\n" : "", secret_shown(have));
+            sb_addf(&after, "%sauth-pass %s", after.len ? "\n" : "", CONF_SECRET_PLACEHOLDER);
+        }
     }
     if (st) {
         st->before = sb_detach(&before);
@@ -1210,7 +1236,7 @@ static void sentinel_steps(struct builder *b, struct removed *rm)
             if (!m) {
                 sentinel_monitor_step(b, a, i, "not monitored yet");
             } else {
-                sentinel_set_step(b, a, i, m);
+                sentinel_set_step(b, a, i, os, m);
                 sentinel_reset_step(b, a, i, m);
             }
         }

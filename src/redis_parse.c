@@ -346,7 +346,49 @@ int redis_parse_config_get(const redisReply *reply, char **value, char **err)
 
 bool redis_is_secret_directive(const char *key)
 {
-    return key && (str_ieq(key, "requirepass") || str_ieq(key, "masterauth"));
+    return key && (str_ieq(key, "requirepass") || str_ieq(key, "masterauth") ||
+                   str_ieq(key, "auth-pass"));
+}
+
+size_t redis_parse_sentinel_auth_pass(const char *text, const char *password,
+                                      struct obs_kv **out)
+{
+    struct obs_kv *kv = NULL;
+    size_t n = 0, cap = 0;
+    for (const char *p = text ? text : ""; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        p += len + (nl ? 1 : 0);
+        /* Sentinel reads its file with sdssplitargs: so does this */
+        int argc = 0;
+        sds *argv = sdssplitargs(line, &argc);
+        if (argv && argc >= 4 && str_ieq(argv[0], "sentinel") && str_ieq(argv[1], "auth-pass")) {
+            char *key = xasprintf("auth-pass %s", argv[2]);
+            const char *masked = obs_mask_secret(argv[3], password);
+            size_t k = 0;
+            while (k < n && !str_eq(kv[k].key, key))
+                k++;
+            if (k == n) { /* last one wins, as when Sentinel loads the file */
+                VEC_GROW(kv, n, cap);
+                kv[n].key = key;
+                kv[n++].value = xstrdup(masked);
+            } else {
+                free(key);
+                free(kv[k].value);
+                kv[k].value = xstrdup(masked);
+            }
+        }
+        if (argv) {
+            for (int i = 0; i < argc; i++) /* it held the password */
+                memset(argv[i], 0, sdslen(argv[i]));
+            sdsfreesplitres(argv, argc);
+        }
+        memset(line, 0, len);
+        free(line);
+    }
+    *out = kv;
+    return n;
 }
 
 const char *obs_mask_secret(const char *value, const char *password)

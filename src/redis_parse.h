@@ -60,8 +60,18 @@ void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n);
  */
 int redis_parse_config_get(const redisReply *reply, char **value, char **err);
 
-/* Directives whose values are passwords (requirepass, masterauth). */
+/* Directives whose values are passwords (requirepass, masterauth; Sentinel's auth-pass). */
 bool redis_is_secret_directive(const char *key);
+
+/*
+ * The `sentinel auth-pass <name> <password>` lines of a sentinel.conf text
+ * as {"auth-pass <name>", obs_mask_secret(password, password)}, in file
+ * order, the last line per name winning: the password itself is never
+ * kept. Returns the count; the caller frees every key and value of *out,
+ * then *out (NULL when none).
+ */
+size_t redis_parse_sentinel_auth_pass(const char *text, const char *password,
+                                      struct obs_kv **out);
 
 /*
  * What is stored instead of a secret `value`: "" when it is empty (no

@@ -10,7 +10,8 @@
  *                 and a requirepass edited in a redis.conf are set back to the
  *                 spec's password (the plan shows only placeholders); with a
  *                 wrong password the plan refuses and the proxy is left
- *                 running; destroy stops every pid
+ *                 running; a sentinel monitor without auth-pass gets it back;
+ *                 destroy stops every pid
  *   failover      SIGKILL a master: Sentinel promotes its replica; the plan
  *                 keeps the new master ("=" line, no replicaof), restarts the
  *                 proxy and starts the old master as a replica of the new
@@ -404,6 +405,36 @@ TEST(deploy_with_password_then_no_changes_then_destroy)
     ok = ac_cmd(&c, c.proxy, true, "SET after-wrong-pw 1");
     CHECK_STR_EQ(ok, "OK");
     free(ok);
+
+    /* an interrupted sentinel-monitor: MONITOR done, SET auth-pass not */
+    ok = ac_cmd(&c, c.sentinel[0], false, "SENTINEL REMOVE %s", c.shard[0]);
+    CHECK_STR_EQ(ok, "OK");
+    free(ok);
+    ok = ac_cmd(&c, c.sentinel[0], false, "SENTINEL MONITOR %s %s %d %d", c.shard[0], HARNESS_IP,
+                c.master[0], c.quorum);
+    CHECK_STR_EQ(ok, "OK");
+    free(ok);
+    r = ac_rmgr("plan", "-f", c.spec, "--no-color", NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "auth-pass (absent) -> <secret>");
+    CHECK(!strstr(r.out, PW) && !strstr(r.err, PW));
+    ac_run_release(&r);
+    r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "sentinel-set");
+    CHECK(!strstr(r.out, PW) && !strstr(r.err, PW));
+    ac_run_release(&r);
+    char *sdir = ac_instance_dir(&c, "sentinel", c.sentinel[0]);
+    char *sconf = xasprintf("%s/sentinel.conf", sdir);
+    text = test_slurp(sconf);
+    char *line = xasprintf("sentinel auth-pass %s %s\n", c.shard[0], PW);
+    CHECK(text && strstr(text, line));
+    free(line);
+    free(text);
+    free(sconf);
+    free(sdir);
+    CHECK(sentinels_agree(&c, NULL));
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
 
     /* destroy: refused without --allow-destructive, then every pid gone */
     pid_t pids[16];

@@ -805,6 +805,40 @@ TEST(a_password_the_servers_refuse_refuses_the_plan)
     case_free(&d);
 }
 
+TEST(sentinel_auth_pass_missing_or_other_is_set)
+{
+    LOAD(c, "sentinel-auth-missing");
+    CHECK_INT_EQ(c.plan->nrefusals, 0);
+    CHECK_INT_EQ(c.plan->nsteps, 2);
+    const struct step *s = find_step(c.plan, STEP_SENTINEL_SET, "127.0.0.1:26002");
+    CHECK(s && s->safety == SAFETY_SAFE && s->action == ACTION_CHANGE && s->nsettings == 1);
+    if (s && s->nsettings == 1) {
+        CHECK_STR_EQ(s->shard, "shard2");
+        CHECK_STR_EQ(s->settings[0].key, "auth-pass");
+        CHECK_STR_EQ(s->settings[0].value, CONF_SECRET_PLACEHOLDER);
+        CHECK_STR_EQ(s->before, "auth-pass (absent)");
+        CHECK_STR_EQ(s->after, "auth-pass " CONF_SECRET_PLACEHOLDER);
+    }
+    s = find_step(c.plan, STEP_SENTINEL_SET, "127.0.0.1:26003");
+    CHECK(s && s->nsettings == 1);
+    if (s)
+        CHECK_STR_EQ(s->shard, "shard1");
+    /* with an option drift on the same shard: one step */
+    for (size_t k = 0; k < c.obs->sentinels[1].nmasters; k++)
+        if (str_eq(c.obs->sentinels[1].masters[k].name, "shard2"))
+            c.obs->sentinels[1].masters[k].quorum = 1;
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    s = find_step(c.plan, STEP_SENTINEL_SET, "127.0.0.1:26002");
+    CHECK(s && s->nsettings == 2);
+    if (s) {
+        CHECK_STR_EQ(s->before, "quorum 1\nauth-pass (absent)");
+        CHECK_STR_EQ(obs_kv_get(s->settings, s->nsettings, "quorum"), "2");
+    }
+    CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_SET), 2);
+    case_free(&c);
+}
+
 /* Append key=value to a node's observed CONFIG GET results. */
 static void obs_config_add(struct obs_redis *r, const char *key, const char *value)
 {
@@ -1040,6 +1074,7 @@ int main(void)
     RUN(dead_master_is_left_to_sentinel_while_a_replica_runs);
     RUN(removed_replica_is_stopped_then_forgotten_by_sentinel);
     RUN(a_password_the_servers_refuse_refuses_the_plan);
+    RUN(sentinel_auth_pass_missing_or_other_is_set);
     RUN(dead_master_without_sentinel_starts_only_when_nothing_can_be_wiped);
     RUN(observed_json_round_trip);
     RUN(observed_json_rejects_bad_input);

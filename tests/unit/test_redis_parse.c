@@ -378,6 +378,37 @@ TEST(mask_secret)
     CHECK(!redis_is_secret_directive(NULL));
 }
 
+TEST(sentinel_auth_pass)
+{
+    /* as Sentinel 7.0 rewrites its file (quoted when needed) */
+    const char *conf = "port 26379\n"
+                       "sentinel monitor shard1 127.0.0.1 7001 2\n"
+                       "sentinel auth-pass shard1 s3cret\n"
+                       "# sentinel auth-pass shard9 s3cret\n"
+                       "sentinel monitor shard2 127.0.0.1 7003 2\n"
+                       "  SENTINEL auth-pass shard2 \"s3 cret\"\r\n"
+                       "sentinel auth-pass shard3 other\n"
+                       "sentinel auth-pass shard1 s3cret\n"
+                       "sentinel auth-pass broken \"unterminated\n";
+    struct obs_kv *kv = NULL;
+    size_t n = redis_parse_sentinel_auth_pass(conf, "s3cret", &kv);
+    CHECK_INT_EQ(n, 3);
+    CHECK_STR_EQ(obs_kv_get(kv, n, "auth-pass shard1"), CONF_SECRET_PLACEHOLDER);
+    CHECK_STR_EQ(obs_kv_get(kv, n, "auth-pass shard2"), CONF_SECRET_MISMATCH);
+    CHECK_STR_EQ(obs_kv_get(kv, n, "auth-pass shard3"), CONF_SECRET_MISMATCH);
+    CHECK(!obs_kv_get(kv, n, "auth-pass shard9"));
+    for (size_t i = 0; i < n; i++) {
+        CHECK(!strstr(kv[i].value, "s3cret"));
+        free(kv[i].key);
+        free(kv[i].value);
+    }
+    free(kv);
+    n = redis_parse_sentinel_auth_pass("port 1\n", "pw", &kv);
+    CHECK_INT_EQ(n, 0);
+    CHECK(kv == NULL);
+    CHECK(redis_is_secret_directive("auth-pass"));
+}
+
 TEST(mask_nutcracker_auth)
 {
     const char *yml = "shards:\n"
@@ -540,6 +571,7 @@ int main(void)
     RUN(sentinel_peers);
     RUN(config_get);
     RUN(mask_secret);
+    RUN(sentinel_auth_pass);
     RUN(mask_nutcracker_auth);
     RUN(mask_nutcracker_auth_any_yaml_form);
     RUN(nutcracker_servers);
