@@ -33,6 +33,7 @@
 #define POLL_MS 100
 #define KILL_WAIT_MS 5000
 #define RESET_WAIT_MS 30000 /* a reset sentinel relearns its shard (measured 1-10 s) */
+#define SENTINEL_REPLICAS_WAIT_MS 25000 /* replicas come with the master's INFO, every 10 s */
 
 /* ====================================================================
  * Pure pieces
@@ -1729,7 +1730,53 @@ static bool peers_have(const struct obs_sentinel_peer *peers, size_t n, const ch
     return false;
 }
 
-/* every sentinel monitors every shard at the planned master and knows the others */
+/*
+ * Whether sentinel c (at a) lists, in SENTINEL REPLICAS, every replica of
+ * shard i that runs: a failover can only promote a replica Sentinel knows.
+ * Shards whose master the plan could not see (or left down) are skipped:
+ * Sentinel learns replicas from the master's INFO.
+ */
+static bool sentinel_lists_replicas(struct run *r, redisContext *c, const struct spec_addr *a,
+                                    size_t i, struct strbuf *seen)
+{
+    const struct spec_shard *sh = &r->s->shards[i];
+    const struct spec_addr *M = &r->p->masters[i];
+    if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port))
+        return true;
+    struct obs_sentinel_peer *peers = NULL;
+    size_t np = 0;
+    char *err = NULL;
+    redisReply *rep = redisCommand(c, "SENTINEL REPLICAS %s", sh->name);
+    bool ok = true;
+    if (!rep || redis_parse_sentinel_peers(rep, false, &peers, &np, &err) < 0) {
+        seen_add(seen, "sentinel %s:%d: SENTINEL REPLICAS %s: %s", a->ip, a->port, sh->name,
+                 err ? err : c->errstr);
+        ok = false;
+    }
+    for (size_t k = 0; ok && k <= sh->nreplicas; k++) {
+        const struct spec_addr *m = k == 0 ? &sh->master : &sh->replicas[k - 1];
+        if ((m->port == M->port && str_eq(m->ip, M->ip)) ||
+            plan_unreachable(r, INSTANCE_REDIS, m->ip, m->port) || !port_open(r, m->ip, m->port))
+            continue;
+        if (!peers_have(peers, np, m->ip, m->port)) {
+            seen_add(seen,
+                     "sentinel %s:%d does not list replica %s:%d of %s yet (Sentinel learns "
+                     "replicas from the master's INFO every 10 s)",
+                     a->ip, a->port, m->ip, m->port, sh->name);
+            ok = false;
+        }
+    }
+    free(err);
+    obs_sentinel_peers_free(peers, np);
+    if (rep)
+        freeReplyObject(rep);
+    return ok;
+}
+
+/*
+ * every sentinel monitors every shard at the planned master, lists its
+ * running replicas and knows the other sentinels
+ */
 static bool check_sentinels(struct run *r, struct strbuf *seen)
 {
     const struct spec *s = r->s;
@@ -1777,6 +1824,8 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
                 ok = false;
                 continue;
             }
+            if (!sentinel_lists_replicas(r, c, a, i, seen))
+                ok = false;
             rep = redisCommand(c, "SENTINEL SENTINELS %s", name);
             struct obs_sentinel_peer *peers = NULL;
             size_t np = 0;
@@ -1808,22 +1857,96 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
     return ok;
 }
 
-/* every proxy answers PING on its listen port */
+#define HEALTH_KEYS 64
+
+/*
+ * Health key n: distinct, fixed, and different in its first bytes, since
+ * nutcracker 0.5.0's fnv1a_64 (32-bit, prime truncated to 435) puts keys
+ * that differ only at the end ("rmgr:health:1", ":2" ...) on one server.
+ */
+static void health_key(char *buf, size_t size, int n)
+{
+    snprintf(buf, size, "%08x:rmgr:health:%d", ((unsigned)n + 1u) * 2654435761u, n);
+}
+
+/*
+ * GET HEALTH_KEYS fixed keys through the proxy at ip:port (after AUTH when
+ * the spec has a password): they hash onto the pool's servers, so a proxy
+ * that cannot reach or authenticate to one of them answers an error for
+ * some. Every reply must be nil or a value. false and *why otherwise.
+ */
+static bool proxy_round_trip(struct run *r, const char *ip, int port, char **why)
+{
+    redisContext *c = rconnect(r, ip, port, true, why);
+    if (!c)
+        return false;
+    char key[64];
+    for (int n = 0; n < HEALTH_KEYS; n++) {
+        health_key(key, sizeof(key), n);
+        redisAppendCommand(c, "GET %s", key);
+    }
+    bool ok = true;
+    for (int n = 0; n < HEALTH_KEYS && ok; n++) {
+        redisReply *rep = NULL;
+        health_key(key, sizeof(key), n);
+        if (redisGetReply(c, (void **)&rep) != REDIS_OK || !rep) {
+            *why = xasprintf("proxy %s:%d: GET %s: %s", ip, port, key,
+                             c->errstr[0] ? c->errstr : "no reply");
+            ok = false;
+        } else if (rep->type != REDIS_REPLY_NIL && rep->type != REDIS_REPLY_STRING) {
+            *why = xasprintf("proxy %s:%d: GET %s answered %s", ip, port, key,
+                             rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str
+                                                                       : "something else");
+            ok = false;
+        }
+        if (rep)
+            freeReplyObject(rep);
+    }
+    redisFree(c); /* replies still pending after a failure go with it */
+    return ok;
+}
+
+/* whether the plan saw every shard master (none down, none unobservable) */
+static bool plan_saw_every_master(const struct run *r)
+{
+    for (size_t i = 0; i < r->s->nshards; i++)
+        if (plan_unreachable(r, INSTANCE_REDIS, r->p->masters[i].ip, r->p->masters[i].port))
+            return false;
+    return true;
+}
+
+/*
+ * every proxy answers PING (after AUTH) on its listen port and, when every
+ * shard master is up, serves GETs from its servers
+ */
 static bool check_proxies(struct run *r, struct strbuf *seen)
 {
-    bool ok = true;
+    bool ok = true, round_trip = plan_saw_every_master(r);
     for (size_t i = 0; i < r->s->nproxies; i++) {
         const struct spec_proxy *sp = &r->s->proxies[i];
         if (plan_unreachable(r, INSTANCE_PROXY, sp->host_ip, sp->listen.port))
             continue;
         char *why = NULL;
-        if (!answers(r, sp->listen.ip, sp->listen.port, true, &why)) {
+        if (!answers(r, sp->listen.ip, sp->listen.port, true, &why) ||
+            (round_trip && !proxy_round_trip(r, sp->listen.ip, sp->listen.port, &why))) {
             seen_add(seen, "%s", why ? why : "no answer");
             ok = false;
         }
         free(why);
     }
     return ok;
+}
+
+/* Whether the plan changes replication: starts a replica or re-points one. */
+static bool plan_changes_replication(const struct run *r)
+{
+    for (size_t i = 0; i < r->p->nsteps; i++) {
+        const struct step *st = &r->p->steps[i];
+        if (step_acts(st) && st->instance == INSTANCE_REDIS &&
+            (st->kind == STEP_REPLICAOF || (st->kind == STEP_START && st->master_ip)))
+            return true;
+    }
+    return false;
 }
 
 /* The health check after wave w, if the plan changed what it checks. */
@@ -1839,15 +1962,28 @@ static bool gate_after(struct run *r, enum step_wave w, char **err)
             return true;
         return gate(r, "every replica is linked to its master", check_replication,
                     r->o.repl_timeout_ms, err);
-    case WAVE_SENTINELS:
-        if (!plan_touches(r, INSTANCE_SENTINEL, WAVE_SENTINELS, WAVE_SENTINELS))
+    case WAVE_SENTINELS: {
+        /* a replica started or re-pointed must become a failover candidate too */
+        if (!plan_touches(r, INSTANCE_SENTINEL, WAVE_SENTINELS, WAVE_SENTINELS) &&
+            !plan_changes_replication(r))
             return true;
-        return gate(r, "every sentinel monitors every shard and knows the other sentinels",
-                    check_sentinels, r->o.sentinel_timeout_ms, err);
+        /* Sentinel learns replicas from the master's INFO every 10 s */
+        long timeout = r->o.sentinel_timeout_ms > SENTINEL_REPLICAS_WAIT_MS
+                           ? r->o.sentinel_timeout_ms
+                           : SENTINEL_REPLICAS_WAIT_MS;
+        return gate(r,
+                    "every sentinel monitors every shard, lists its replicas and knows the "
+                    "other sentinels",
+                    check_sentinels, timeout, err);
+    }
     case WAVE_PROXIES:
         if (!plan_touches(r, INSTANCE_PROXY, WAVE_PROXIES, WAVE_PROXIES))
             return true;
-        return gate(r, "every proxy answers", check_proxies, r->o.ready_timeout_ms, err);
+        return gate(r,
+                    plan_saw_every_master(r) ? "every proxy answers and reaches its servers"
+                                             : "every proxy answers (a shard master is down: "
+                                               "not reaching the servers)",
+                    check_proxies, r->o.ready_timeout_ms, err);
     default:
         return true;
     }

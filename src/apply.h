@@ -7,7 +7,18 @@
  * steps in plan order, and every proxy step of WAVE_PROXIES is in one lane
  * (proxies restart one at a time so the pool never loses all of them). When
  * a step fails, running steps finish, no new step starts, no later wave
- * runs, and the result says what was done and what was not.
+ * runs, and the result says what was done and what was not. The sentinel
+ * resets of WAVE_CLEANUP run after the wave's other steps (a replica removed
+ * from the spec is stopped before Sentinel is made to forget it).
+ *
+ * Health checks after a wave that changed what they check: every started
+ * instance answers; every replica is linked to its master; every sentinel
+ * monitors every shard at the planned master, lists each running replica
+ * (a failover candidate; allowed 25 s, as Sentinel learns replicas from the
+ * master's INFO every 10 s) and knows the other sentinels, checked whenever
+ * the plan touched sentinels or replication; every proxy answers PING after
+ * AUTH and, unless a shard master is down, GETs 64 fixed keys from its
+ * servers without an error reply.
  *
  * One transport per host, opened on first use and reused for the whole run.
  * Secrets: the password is sent to servers and written into config files,

@@ -30,6 +30,8 @@
  *                 not started (it would come back empty and wipe the
  *                 replicas), the replicas keep every key; after Sentinel's
  *                 failover apply starts it as a replica and the keys survive
+ *   proxy gate    a proxy whose server refuses GET (ACL) fails the gate
+ *                 after a restart, though it answers PING
  *   removed       a replica dropped from the spec: stopped, its directory
  *                 removed (only with --allow-destructive), then every sentinel
  *                 reset so none lists it as a failover candidate
@@ -44,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -673,6 +676,8 @@ TEST(saved_plan_applies_until_stale)
         ac_show("rmgr apply PLANFILE", &r);
     CHECK_INT_EQ(r.status, 0);
     CHECK_CONTAINS(r.out, "Apply complete");
+    /* a restarted replica is a failover candidate only once every sentinel lists it */
+    CHECK_CONTAINS(r.out, "lists its replicas and knows the other sentinels ... ok");
     ac_run_release(&r);
 
     /* the spec changed since: stale as well */
@@ -988,6 +993,46 @@ TEST(a_replica_removed_from_the_spec_is_stopped_and_forgotten)
     CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
 }
 
+/* ---- the proxy gate reaches the servers ------------------------------------ */
+
+TEST(the_proxy_gate_fails_when_the_proxy_cannot_use_a_server)
+{
+    CHECK(f_ready && f_masters[0]);
+    if (!f_ready || !f_masters[0])
+        return;
+    /* shard1's master refuses GET to the proxy; PING and what rmgr observes still work */
+    char *ok = ac_cmd(&F, f_masters[0], false, "ACL SETUSER default -get");
+    CHECK_STR_EQ(ok, "OK");
+    free(ok);
+    /* a nutcracker.yml newer than the process: the plan restarts the proxy */
+    char *dir = ac_instance_dir(&F, "proxy", F.proxy);
+    char *yml = xasprintf("%s/nutcracker.yml", dir);
+    sleep(1);
+    CHECK(utimes(yml, NULL) == 0);
+    struct ac_run r = ac_apply(&F, 1, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.out, "~ proxy-restart");
+    CHECK_CONTAINS(r.out, "check: every proxy answers and reaches its servers ... failed");
+    CHECK_CONTAINS(r.err, ":rmgr:health:");
+    CHECK_CONTAINS(r.err, "NOPERM");
+    ac_run_release(&r);
+    CHECK(ac_track(&F));
+
+    ok = ac_cmd(&F, f_masters[0], false, "ACL SETUSER default +get");
+    CHECK_STR_EQ(ok, "OK");
+    free(ok);
+    sleep(1); /* newer than the restarted process, to the second */
+    CHECK(utimes(yml, NULL) == 0);
+    r = ac_apply(&F, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "check: every proxy answers and reaches its servers ... ok");
+    ac_run_release(&r);
+    CHECK(ac_track(&F));
+    free(yml);
+    free(dir);
+    CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
+}
+
 /* ---- interrupted --------------------------------------------------------- */
 
 TEST(an_interrupted_apply_is_finished_by_the_next)
@@ -1102,6 +1147,7 @@ int main(void)
     RUN(a_stale_sentinel_replica_entry_is_reset);
     RUN(a_dead_master_is_not_restarted_empty_before_the_failover);
     RUN(a_replica_removed_from_the_spec_is_stopped_and_forgotten);
+    RUN(the_proxy_gate_fails_when_the_proxy_cannot_use_a_server);
     RUN(an_interrupted_apply_is_finished_by_the_next);
     RUN(a_failed_step_stops_the_run);
     harness_cleanup(H);
