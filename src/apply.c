@@ -868,6 +868,50 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
 
 /* ---- steps --------------------------------------------------------------- */
 
+/*
+ * Install nutcracker.yml `text` for proxy sp at `conf`: to <conf>.new
+ * first, checked with `nutcracker -t` (it gives no reason), then over the
+ * config atomically, so a config nutcracker rejects is never started.
+ */
+static int write_nutcracker_checked(struct run *r, struct hostc *h, const struct spec_proxy *sp,
+                                    const char *conf, const char *text, int mode, char **err)
+{
+    struct transport *t = host_transport(r, h, err);
+    if (!t)
+        return -1;
+    const char *bin = host_binary(r, h, INSTANCE_PROXY, err);
+    if (!bin)
+        return -1;
+    char *next = xasprintf("%s.new", conf);
+    char *e = NULL;
+    int rc = -1;
+    if (transport_write_file(t, next, text, strlen(text), mode, &e) < 0) {
+        *err = e;
+        e = NULL;
+        goto out;
+    }
+    const char *check[] = {bin, "-t", "-c", next, NULL};
+    if (host_run(r, h, check, NULL, &e) < 0) {
+        *err = xasprintf("nutcracker -t rejects the new config for proxy %s:%d (it gives no "
+                         "reason; the file is left at '%s')",
+                         sp->listen.ip, sp->listen.port, next);
+        goto out;
+    }
+    if (transport_write_file(t, conf, text, strlen(text), mode, &e) < 0) {
+        *err = e;
+        e = NULL;
+        goto out;
+    }
+    const char *rm[] = {"rm", "-f", "--", next, NULL};
+    if (host_run(r, h, rm, NULL, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    free(e);
+    free(next);
+    return rc;
+}
+
 static int do_install_files(struct run *r, struct hostc *h, const struct step *st, char **err)
 {
     struct transport *t = host_transport(r, h, err);
@@ -905,8 +949,12 @@ static int do_install_files(struct run *r, struct hostc *h, const struct step *s
             goto out;
         }
         text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
-        if (r->password)
-            mode = 0600;
+        /* checked like a proxy-config: a rejected file is never started */
+        if (write_nutcracker_checked(r, h, sp, path, text, r->password ? 0600 : 0640, &e) < 0)
+            goto out;
+        memset(text, 0, strlen(text));
+        free(text);
+        text = NULL; /* installed */
         break;
     }
     }
@@ -1312,45 +1360,12 @@ static int do_proxy_config(struct run *r, struct hostc *h, const struct step *st
         *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
         return -1;
     }
-    struct transport *t = host_transport(r, h, err);
-    if (!t)
-        return -1;
-    const char *bin = host_binary(r, h, INSTANCE_PROXY, err);
-    if (!bin)
-        return -1;
     char *conf = conf_path(r->s, "proxy", st->port);
-    char *next = xasprintf("%s.new", conf);
     char *text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
-    int mode = r->password ? 0600 : 0640;
-    char *e = NULL;
-    int rc = -1;
-    if (transport_write_file(t, next, text, strlen(text), mode, &e) < 0) {
-        *err = e;
-        e = NULL;
-        goto out;
-    }
-    const char *check[] = {bin, "-t", "-c", next, NULL};
-    if (host_run(r, h, check, NULL, &e) < 0) {
-        *err = xasprintf("nutcracker -t rejects the new config for proxy %s:%d (it gives no "
-                         "reason; the file is left at '%s')",
-                         sp->listen.ip, sp->listen.port, next);
-        goto out;
-    }
-    if (transport_write_file(t, conf, text, strlen(text), mode, &e) < 0) {
-        *err = e;
-        e = NULL;
-        goto out;
-    }
-    const char *rm[] = {"rm", "-f", "--", next, NULL};
-    if (host_run(r, h, rm, NULL, err) < 0)
-        goto out;
-    rc = 0;
-out:
-    free(e);
+    int rc = write_nutcracker_checked(r, h, sp, conf, text, r->password ? 0600 : 0640, err);
     memset(text, 0, strlen(text));
     free(text);
     free(conf);
-    free(next);
     return rc;
 }
 

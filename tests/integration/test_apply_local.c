@@ -18,6 +18,9 @@
  *                 one; afterwards no changes, never a move back
  *   spec edits    add a shard, add a replica, quorum/down-after, maxmemory;
  *                 remove a shard: refused without --allow-destructive
+ *   proxy files   install-files of a proxy checks nutcracker.yml with
+ *                 nutcracker -t: a rejected file is neither installed nor
+ *                 started
  *   interrupted   rmgr killed during a deploy; the next apply finishes it
  *   lock          a held lock refuses (naming the holder) or is waited for;
  *                 two applies at once: one acts, the other finds no changes
@@ -1033,6 +1036,63 @@ TEST(the_proxy_gate_fails_when_the_proxy_cannot_use_a_server)
     CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
 }
 
+/* ---- a proxy config nutcracker rejects -------------------------------------- */
+
+TEST(install_files_of_a_proxy_checks_the_config_before_starting_it)
+{
+    struct ac c;
+    ac_init(&c, H, "ncbad", 1, 0, 1);
+    ac_write_spec(&c);
+    /* a nutcracker that rejects every config with -t and runs normally otherwise */
+    char *fake = xasprintf("%s/fake-nutcracker", harness_dir(H));
+    FILE *f = fopen(fake, "w");
+    CHECK(f != NULL);
+    if (f) {
+        fputs("#!/bin/sh\n"
+              "for a in \"$@\"; do [ \"$a\" = -t ] && exit 1; done\n"
+              "exec /usr/sbin/nutcracker \"$@\"\n",
+              f);
+        fclose(f);
+    }
+    CHECK(chmod(fake, 0755) == 0);
+    char *spec = test_slurp(c.spec);
+    char *base = xasprintf("  base_dir: %s\n", c.base);
+    char *at = spec ? strstr(spec, base) : NULL;
+    CHECK(at != NULL);
+    if (at) {
+        at += strlen(base);
+        f = fopen(c.spec, "w");
+        CHECK(f && fprintf(f, "%.*s  binaries:\n    nutcracker: %s\n%s", (int)(at - spec), spec,
+                           fake, at) > 0 && fclose(f) == 0);
+    }
+    free(base);
+    free(spec);
+
+    struct ac_run r = ac_apply(&c, 1, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.out, "+ install-files 127.0.0.1:");
+    CHECK_CONTAINS(r.err, "nutcracker -t rejects the new config for proxy");
+    ac_run_release(&r);
+    for (int i = 0; i < c.nshards; i++)
+        ac_track_one(&c, "redis", c.master[i]);
+    ac_track_one(&c, "sentinel", c.sentinel[0]);
+    CHECK(!harness_wait_port(HARNESS_IP, c.proxy, 1)); /* never started */
+    char *dir = ac_instance_dir(&c, "proxy", c.proxy);
+    char *yml = xasprintf("%s/nutcracker.yml", dir);
+    CHECK(!file_exists(yml)); /* nor installed */
+    free(yml);
+    free(dir);
+
+    ac_write_spec(&c); /* the real nutcracker */
+    r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    CHECK(ac_track(&c));
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+    free(fake);
+    ac_release(&c);
+}
+
 /* ---- interrupted --------------------------------------------------------- */
 
 TEST(an_interrupted_apply_is_finished_by_the_next)
@@ -1148,6 +1208,7 @@ int main(void)
     RUN(a_dead_master_is_not_restarted_empty_before_the_failover);
     RUN(a_replica_removed_from_the_spec_is_stopped_and_forgotten);
     RUN(the_proxy_gate_fails_when_the_proxy_cannot_use_a_server);
+    RUN(install_files_of_a_proxy_checks_the_config_before_starting_it);
     RUN(an_interrupted_apply_is_finished_by_the_next);
     RUN(a_failed_step_stops_the_run);
     harness_cleanup(H);
