@@ -225,9 +225,9 @@ static const struct spec_addr *member_not_down(const struct observed *o,
                                                const struct spec_addr *M)
 {
     const struct spec_addr *unknown = NULL;
-    for (size_t k = 0; k < 1 + sh->nreplicas; k++) {
-        const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
-        if (a->port == M->port && str_eq(a->ip, M->ip))
+    for (size_t k = 0; k < shard_nmembers(sh); k++) {
+        const struct spec_addr *a = shard_member(sh, k);
+        if (addr_is(a, M->ip, M->port))
             continue;
         enum reach rc = redis_reach(observed_redis(o, a->ip, a->port));
         if (rc == REACH_OK)
