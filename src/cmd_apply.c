@@ -363,6 +363,12 @@ int cmd_apply(int argc, char **argv)
     fputs(text, stdout);
     fflush(stdout);
     if (acting_steps(p) == 0) {
+        if (p->waiting) {
+            fprintf(stderr, "rmgr: nothing to apply while Sentinel fails over %zu shard%s "
+                            "(a master is down): re-run apply after the failover\n",
+                    p->waiting, p->waiting == 1 ? "" : "s");
+            goto out;
+        }
         if (p->unreachable) {
             fprintf(stderr, "rmgr: nothing to apply, but %zu instance%s could not be observed "
                             "(see the warnings above)\n",

@@ -100,6 +100,8 @@ char *reconcile_drift_canonical(const struct plan *p)
         sb_addf(&sb, "refused %s\n", p->refusals[i].shard);
     if (p->unreachable)
         sb_addf(&sb, "unreachable %zu\n", p->unreachable);
+    if (p->waiting)
+        sb_addf(&sb, "waiting %zu\n", p->waiting);
     return sb_detach(&sb);
 }
 
@@ -722,9 +724,14 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
             break;
         }
         if (!has_acting_steps(p)) {
-            log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
-                      "%zu instances could not be observed and there is nothing to apply",
-                      p->unreachable);
+            if (p->waiting)
+                log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
+                          "a master is down in %zu shard%s: waiting for Sentinel to fail over",
+                          p->waiting, p->waiting == 1 ? "" : "s");
+            else
+                log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
+                          "%zu instances could not be observed and there is nothing to apply",
+                          p->unreachable);
             tell_drift(j, s.spec, p, true, NULL);
             st = RECONCILE_DRIFT;
             break;
