@@ -1499,12 +1499,17 @@ static void run_step(struct run *r, size_t i)
     pthread_mutex_unlock(&r->lock);
 }
 
+static bool stop_requested(const struct run *r)
+{
+    return r->o.stop && *r->o.stop;
+}
+
 static void run_lane(struct lane *l)
 {
     struct run *r = l->r;
     for (size_t k = 0; k < l->n; k++) {
         pthread_mutex_lock(&r->lock);
-        bool stop = r->abort;
+        bool stop = r->abort || stop_requested(r);
         pthread_mutex_unlock(&r->lock);
         if (stop)
             break;
@@ -2085,9 +2090,20 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
         host_add(&r, p->steps[i].host, &hcap);
     }
 
+    static const char stopped[] = "stopped by a signal: the running steps finished, no other "
+                                  "step was started; the next apply finishes the job";
     char *failure = NULL;
     for (int w = WAVE_FILES; w <= WAVE_CLEANUP && !failure; w++) {
-        if (!run_wave(&r, (enum step_wave)w)) {
+        bool ran = run_wave(&r, (enum step_wave)w);
+        if (ran && stop_requested(&r)) {
+            bool pending = false;
+            for (size_t i = 0; i < p->nsteps; i++)
+                pending = pending || (r.number[i] && r.state[i] == ST_PENDING);
+            if (pending)
+                failure = xstrdup(stopped);
+            break; /* every step ran: only the last health checks are skipped */
+        }
+        if (!ran) {
             for (size_t i = 0; i < p->nsteps && !failure; i++)
                 if (r.state[i] == ST_FAILED) {
                     char *label = step_label(&r, i);

@@ -27,6 +27,7 @@
 #ifndef RMGR_APPLY_H
 #define RMGR_APPLY_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -52,6 +53,9 @@ struct apply_options {
     long sentinel_timeout_ms;
     FILE *out;                /* progress lines ("[3/12] + start ... done"); NULL: silent */
     bool color;
+    /* when set and non-zero (a signal arrived), the running steps finish and no
+     * further step starts; the next apply finishes the job. May be NULL. */
+    const volatile sig_atomic_t *stop;
 };
 
 struct apply_result {

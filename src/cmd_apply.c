@@ -27,6 +27,14 @@
 #include "spec_source.h"
 #include "util.h"
 
+static volatile sig_atomic_t stop_signalled;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    stop_signalled = 1;
+}
+
 #define SAVED_PLAN_KIND "rmgr-saved-plan"
 #define MAX_SAVED_PLAN_SIZE (16 * 1024 * 1024)
 
@@ -392,7 +400,17 @@ int cmd_apply(int argc, char **argv)
     printf("\n");
     struct apply_options ao =
         apply_cli_run_options(&co, so.connect_timeout_ms, so.command_timeout_ms);
+    /* the first SIGINT/SIGTERM lets the running steps finish; a second one kills */
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    ao.stop = &stop_signalled;
     int arc = apply_run(s.spec, p, s.password, &ao, &res);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
     apply_cli_print_result("Apply", &res, color);
     rc = arc == 0 ? EXIT_OK : EXIT_FAILURE_;
 out:

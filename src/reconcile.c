@@ -592,6 +592,7 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
         setvbuf(out, NULL, _IOLBF, 0);
     ao.out = out;
     ao.color = false;
+    ao.stop = j->stop; /* SIGTERM: finish the running step, start no other */
     struct apply_result res = {0};
     long long t0 = now_ms();
     int rc = apply_run(s->spec, s->plan, s->password, &ao, &res);
