@@ -600,6 +600,14 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
         fclose(out);
     lock_release(lk);
     long long took = now_ms() - t0;
+    if (rc != 0 && stopping(j)) {
+        /* shutting down is not a failure to tell the team about: the next run finishes */
+        log_event(LOG_INFO, "apply-stopped", cluster, j->commit, NULL, 0,
+                  "%zu done, %zu not run: %s", res.done, res.not_run,
+                  res.error ? res.error : "stopped");
+        apply_result_release(&res);
+        return RECONCILE_SKIPPED;
+    }
 
     char *plan_text = render_plan_text(s->spec, s->plan, false);
     char *summary = render_plan_summary(s->plan);
