@@ -123,9 +123,15 @@ static bool converge(struct fx_cluster *c, const char *spec_path)
         }
     }
     for (int i = 0; i < FX_SENTINELS; i++) {
+        struct strbuf sb = {0};
         char *text = conf_render_sentinel(s, HARNESS_IP, hproc_port(c->sentinel[i]));
-        ok = ok && put_file(s, "sentinel", hproc_port(c->sentinel[i]), text, false);
+        sb_add(&sb, text);
         free(text);
+        /* what Sentinel writes after apply's SENTINEL SET <shard> auth-pass */
+        for (int k = 0; c->password && k < FX_SHARDS; k++)
+            sb_addf(&sb, "sentinel auth-pass shard%d %s\n", k + 1, c->password);
+        ok = ok && put_file(s, "sentinel", hproc_port(c->sentinel[i]), sb_str(&sb), false);
+        sb_release(&sb);
     }
     char *text = conf_render_nutcracker(s, &s->proxies[0], NULL, c->password);
     ok = ok && put_file(s, "proxy", hproc_port(c->proxy), text, true);
