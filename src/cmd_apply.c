@@ -12,7 +12,6 @@
  * shares (apply.h).
  */
 #include <errno.h>
-#include <git2.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 
 #include "apply.h"
 #include "cli.h"
+#include "fingerprint.h"
 #include "git_source.h"
 #include "lock.h"
 #include "render.h"
@@ -227,20 +227,6 @@ static int saved_plan_load(const char *path, struct saved_plan *sp)
     return 0;
 }
 
-/* The git blob id of the spec's bytes, as `rmgr plan --out` records it. Caller frees. */
-static char *spec_blob_sha(const struct spec *s)
-{
-    git_oid oid;
-    char hex[GIT_OID_HEXSZ + 1];
-    git_libgit2_init();
-    int rc = git_odb_hash(&oid, s->source ? s->source : "", s->source_len, GIT_OBJECT_BLOB);
-    git_libgit2_shutdown();
-    if (rc < 0)
-        return NULL;
-    git_oid_tostr(hex, sizeof(hex), &oid);
-    return xstrdup(hex);
-}
-
 /* ---- the command ------------------------------------------------------------ */
 
 static size_t acting_steps(const struct plan *p)
@@ -341,7 +327,7 @@ int cmd_apply(int argc, char **argv)
         goto out;
     }
     if (planfile) {
-        char *sha = spec_blob_sha(s.spec);
+        char *sha = fingerprint_spec_sha(s.spec);
         bool same = sha && saved.spec_sha && !strcmp(sha, saved.spec_sha);
         free(sha);
         if (!same) {

@@ -6,12 +6,12 @@
  * A plan that refuses a shard shows the diagnosis, no steps, and exits 1.
  */
 #include <errno.h>
-#include <git2.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "fingerprint.h"
 #include "git_source.h"
 #include "render.h"
 #include "session.h"
@@ -21,20 +21,6 @@
 #define SAVED_PLAN_KIND "rmgr-saved-plan"
 
 enum plan_format { FORMAT_TEXT, FORMAT_JSON, FORMAT_MARKDOWN };
-
-/* The git blob id of the spec's bytes (what `git hash-object` prints). Caller frees. */
-static char *spec_blob_sha(const struct spec *s)
-{
-    git_oid oid;
-    char hex[GIT_OID_HEXSZ + 1];
-    git_libgit2_init();
-    int rc = git_odb_hash(&oid, s->source ? s->source : "", s->source_len, GIT_OBJECT_BLOB);
-    git_libgit2_shutdown();
-    if (rc < 0)
-        return NULL;
-    git_oid_tostr(hex, sizeof(hex), &oid);
-    return xstrdup(hex);
-}
 
 /*
  * Save the plan as {format_version, kind, spec_file, spec_sha, commit,
@@ -49,7 +35,7 @@ static int save_plan(const struct session *s, const char *plan_json, const char 
         fprintf(stderr, "rmgr: internal error: plan JSON does not parse: %s\n", je.text);
         return -1;
     }
-    char *sha = spec_blob_sha(s->spec);
+    char *sha = fingerprint_spec_sha(s->spec);
     json_t *doc = json_object();
     json_object_set_new(doc, "format_version", json_integer(PLAN_FORMAT_VERSION));
     json_object_set_new(doc, "kind", json_string(SAVED_PLAN_KIND));

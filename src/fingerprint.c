@@ -150,6 +150,13 @@ char *fingerprint_canonical(const struct spec *s, const char *commit, const stru
     return sb_detach(&sb);
 }
 
+char *fingerprint_spec_sha(const struct spec *s)
+{
+    char hex[GIT_OID_HEXSZ + 1];
+    hash_hex(s->source ? s->source : "", s->source_len, hex);
+    return xstrdup(hex);
+}
+
 char *fingerprint_compute(const struct spec *s, const char *commit, const struct observed *o)
 {
     char hex[GIT_OID_HEXSZ + 1];

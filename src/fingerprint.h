@@ -21,6 +21,9 @@
 /* 40 hex digits (SHA-1 through libgit2). `commit` and `o` may be NULL. Caller frees. */
 char *fingerprint_compute(const struct spec *s, const char *commit, const struct observed *o);
 
+/* The git blob id of the spec's bytes (what `git hash-object` prints); saved plans record it. */
+char *fingerprint_spec_sha(const struct spec *s);
+
 /* The canonical text that fingerprint_compute() hashes, for debugging. Caller frees. */
 char *fingerprint_canonical(const struct spec *s, const char *commit, const struct observed *o);
 
