@@ -181,7 +181,7 @@ int cmd_plan(int argc, char **argv)
         text = xstrdup(json);
         break;
     case FORMAT_MARKDOWN:
-        text = render_plan_markdown(s.spec, p, s.fingerprint, so.commit);
+        text = render_plan_markdown(s.spec, p, s.fingerprint, so.commit, subject);
         break;
     }
     /* a refusal in text form is an error message; JSON and Markdown are documents */

@@ -36,7 +36,7 @@ char *render_plan_json(const struct spec *s, const struct plan *p, const char *f
  * `fingerprint` and `commit` may be NULL (then not shown).
  */
 char *render_plan_markdown(const struct spec *s, const struct plan *p, const char *fingerprint,
-                           const char *commit);
+                           const char *commit, const char *subject);
 
 /* "Plan: 3 to add, 1 to change, 0 to remove." or "No changes. The cluster matches the spec." */
 char *render_plan_summary(const struct plan *p);

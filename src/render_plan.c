@@ -349,8 +349,19 @@ static size_t group_count(const struct plan *p, const char *name)
     return n;
 }
 
+/* ": subject" for the footer, with Markdown/HTML specials neutralised (it is a commit message) */
+static void md_escaped_subject(struct strbuf *sb, const char *subject)
+{
+    sb_add(sb, ": ");
+    for (const char *c = subject; *c && *c != '\n'; c++) {
+        if (strchr("\\`*_[]<>|#~", *c))
+            sb_addc(sb, '\\');
+        sb_addc(sb, *c);
+    }
+}
+
 char *render_plan_markdown(const struct spec *s, const struct plan *p, const char *fingerprint,
-                           const char *commit)
+                           const char *commit, const char *subject)
 {
     struct strbuf sb = {0};
     char *sum = render_plan_summary(p);
@@ -400,6 +411,8 @@ char *render_plan_markdown(const struct spec *s, const struct plan *p, const cha
         sb_add(&sb, "<sub>");
         if (commit)
             sb_addf(&sb, "spec commit `%.12s`", commit);
+        if (commit && subject && *subject)
+            md_escaped_subject(&sb, subject);
         if (fingerprint)
             sb_addf(&sb, "%sfingerprint `%s`", commit ? " · " : "", fingerprint);
         sb_add(&sb, "</sub>\n");

@@ -207,7 +207,8 @@ static void golden_case(const char *name)
     struct stat st;
     if (stat(path, &st) == 0) {
         char *md = render_plan_markdown(c.spec, c.plan, fp,
-                                        "0123456789abcdef0123456789abcdef01234567");
+                                        "0123456789abcdef0123456789abcdef01234567",
+                                        "Lower `maxmemory` <b>now</b>");
         check_golden(path, md);
         CHECK(!strchr(md, '\033'));
         free(md);
