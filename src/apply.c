@@ -39,12 +39,6 @@
  * Pure pieces
  * ==================================================================== */
 
-/* Whether step kind `k` acts (an "=" line does not). */
-static bool step_acts(const struct step *st)
-{
-    return st->kind != STEP_OBSERVED && st->action != ACTION_NONE;
-}
-
 size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of)
 {
     const char **keys = xcalloc(p->nsteps ? p->nsteps : 1, sizeof(*keys));
@@ -302,13 +296,6 @@ struct run {
     bool abort;
     bool live;             /* one lane: print a step's line before it runs */
 };
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
 
 static struct timeval ms_tv(long ms)
 {
@@ -2018,17 +2005,6 @@ static char *cluster_root(const struct spec *s)
     const char *base = s->defaults.base_dir ? s->defaults.base_dir : "/";
     size_t n = strlen(base);
     return xasprintf("%s%s%s", base, n && base[n - 1] == '/' ? "" : "/", s->cluster);
-}
-
-/* hiredis writes with write(2): a peer that closed must not kill rmgr */
-static void ignore_sigpipe(void)
-{
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &sa, NULL);
-    }
 }
 
 static void options_defaults(struct apply_options *o)

@@ -32,14 +32,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool is_spec_name(const char *name)
-{
-    size_t n = strlen(name);
-    if (name[0] == '.')
-        return false;
-    return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
-}
-
 /* Add `arg` (a file), or the sorted .yaml and .yml files of `arg` (a directory). */
 static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
 {
@@ -63,7 +55,7 @@ static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
     const char *sep = len && arg[len - 1] == '/' ? "" : "/";
     struct dirent *de;
     while ((de = readdir(dir))) {
-        if (!is_spec_name(de->d_name))
+        if (!spec_is_file_name(de->d_name))
             continue;
         char *p = xasprintf("%s%s%s", arg, sep, de->d_name);
         if (stat(p, &st) == 0 && S_ISREG(st.st_mode))

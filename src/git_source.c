@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "spec.h"
 #include "util.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS (10L * 60 * 1000)
@@ -1290,12 +1291,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool has_spec_ext(const char *name)
-{
-    size_t n = strlen(name);
-    return (n > 5 && !strcmp(name + n - 5, ".yaml")) || (n > 4 && !strcmp(name + n - 4, ".yml"));
-}
-
 int git_source_list_specs(const struct git_checkout *c, char ***out, size_t *nout, char **err)
 {
     char **v = NULL;
@@ -1323,7 +1318,7 @@ int git_source_list_specs(const struct git_checkout *c, char ***out, size_t *nou
     struct dirent *de;
     int rc = 0;
     while ((de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.' || !has_spec_ext(de->d_name))
+        if (!spec_is_file_name(de->d_name))
             continue;
         char *p = xasprintf("%s/%s", c->spec_path, de->d_name);
         struct stat st;

@@ -130,15 +130,7 @@ char *notify_url_display(const char *url)
 
 /* --------------------------------------------------------------- options */
 
-const char notify_options_usage[] =
-    "  --webhook URL            post notifications to URL (repeatable; FORMAT=URL\n"
-    "                           gives one webhook its own format); default: the\n"
-    "                           URLs in $RMGR_WEBHOOK_URL (space separated)\n"
-    "  --webhook-format FORMAT  slack (default), mattermost, discord or generic\n"
-    "  --webhook-timeout DUR    time limit of one POST (default 10s)\n"
-    "  --webhook-retries N      retries after a network error, 5xx or 429 (default 3)\n"
-    "  --remind-after DUR       repeat an unchanged drift after DUR (e.g. 24h;\n"
-    "                           default 0 = never)\n";
+const char notify_options_usage[] = NOTIFY_OPTIONS_USAGE;
 
 void notify_options_init(struct notify_options *o)
 {
@@ -821,13 +813,6 @@ static char *body_snippet(const char *body, const char *url)
     char *r = notify_redact(sb_str(&sb), secrets, 1);
     sb_release(&sb);
     return r;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 int notify_post(const struct notify_options *o, const struct notify_target *t,

@@ -108,6 +108,16 @@ int notify_options_set(struct notify_options *o, const char *name, const char *v
 int notify_options_finish(struct notify_options *o, const char *env, char **err);
 
 /* Help text for the options above, for a command's usage. */
+/* The option lines, as a literal so a command's usage text can embed them. */
+#define NOTIFY_OPTIONS_USAGE\
+    "  --webhook URL            post notifications to URL (repeatable; FORMAT=URL\n"\
+    "                           gives one webhook its own format); default: the\n"\
+    "                           URLs in $RMGR_WEBHOOK_URL (space separated)\n"\
+    "  --webhook-format FORMAT  slack (default), mattermost, discord or generic\n"\
+    "  --webhook-timeout DUR    time limit of one POST (default 10s)\n"\
+    "  --webhook-retries N      retries after a network error, 5xx or 429 (default 3)\n"\
+    "  --remind-after DUR       repeat an unchanged drift after DUR (e.g. 24h;\n"\
+    "                           default 0 = never)\n"
 extern const char notify_options_usage[];
 
 /* "slack" ... ; and back (false for an unknown name). */

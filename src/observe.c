@@ -815,17 +815,6 @@ static void run_jobs(struct job *jobs, size_t n, const struct observe_ctx *ctx)
             pthread_join(jobs[i].tid, NULL);
 }
 
-/* hiredis writes with write(2): a peer that closed must not kill rmgr */
-static void ignore_sigpipe(void)
-{
-    struct sigaction sa;
-    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) {
-        memset(&sa, 0, sizeof(sa));
-        sa.sa_handler = SIG_IGN;
-        sigaction(SIGPIPE, &sa, NULL);
-    }
-}
-
 struct observed *observe_cluster(const struct spec *s, const struct observe_options *opts)
 {
     long long start = now_ms();

@@ -1696,3 +1696,8 @@ bool plan_has_destructive(const struct plan *p)
             return true;
     return false;
 }
+
+bool step_acts(const struct step *st)
+{
+    return st->kind != STEP_OBSERVED && st->action != ACTION_NONE;
+}

@@ -131,5 +131,7 @@ struct plan_counts plan_count(const struct plan *p);
  */
 bool plan_has_changes(const struct plan *p);
 bool plan_has_destructive(const struct plan *p);
+/* Whether a step does something (every kind but an observed "=" line). */
+bool step_acts(const struct step *st);
 
 #endif

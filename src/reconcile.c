@@ -72,11 +72,6 @@ int reconcile_exit_code(enum reconcile_status worst, bool detailed_exitcode)
 
 /* ---------------------------------------------------------------- drift text */
 
-static bool step_acts(const struct step *st)
-{
-    return st->action != ACTION_NONE;
-}
-
 char *reconcile_drift_canonical(const struct plan *p)
 {
     struct strbuf sb = {0};
@@ -797,13 +792,6 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static bool is_spec_name(const char *name)
-{
-    size_t n = strlen(name);
-    return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
-                              (n > 4 && !strcmp(name + n - 4, ".yml")));
-}
-
 /* -f: the file, or the sorted *.yaml / *.yml files of the directory. */
 static int list_local(const char *path, char ***out, size_t *n, char **err)
 {
@@ -830,7 +818,7 @@ static int list_local(const char *path, char ***out, size_t *n, char **err)
     const char *sep = len && path[len - 1] == '/' ? "" : "/";
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (!is_spec_name(de->d_name))
+        if (!spec_is_file_name(de->d_name))
             continue;
         char *p = xasprintf("%s%s%s", path, sep, de->d_name);
         if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {

@@ -149,6 +149,9 @@ struct spec *spec_load_buffer(const char *name, const char *data, size_t len, st
 
 void spec_free(struct spec *s);
 
+/* Whether a directory entry is a spec file: *.yaml or *.yml, not hidden. */
+bool spec_is_file_name(const char *name);
+
 /* The host entry for a hosts: name, or NULL when `host` is an IP literal. */
 const struct spec_host *spec_find_host(const struct spec *s, const char *host);
 

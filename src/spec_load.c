@@ -1612,3 +1612,10 @@ int spec_read_password(const struct spec *s, char **out, char **err)
     }
     return 0;
 }
+
+bool spec_is_file_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+                              (n > 4 && !strcmp(name + n - 4, ".yml")));
+}

@@ -29,13 +29,6 @@ struct local_transport {
 
 /* ---- exec --------------------------------------------------------------- */
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
-
 static int status_of(int wstatus)
 {
     if (WIFEXITED(wstatus))

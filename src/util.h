@@ -86,6 +86,13 @@ int write_file_atomic(const char *path, const void *data, size_t len, int mode);
  */
 bool proc_stat_says_gone(const char *stat);
 
+/* Sleep for ms milliseconds, resuming after signals. */
+void sleep_ms(long ms);
+
+/* Ignore SIGPIPE unless someone chose a handler: hiredis and libssh2 write to
+ * sockets with write(2), and a peer that closed must not kill rmgr. */
+void ignore_sigpipe(void);
+
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);
 

@@ -237,17 +237,6 @@ static int sentinel_index(const struct spec *s, const char *ip, int port)
 }
 
 /* Whether ip:port is the master or a replica of shard `i` in the spec. */
-static bool shard_member(const struct spec *s, size_t i, const char *ip, int port)
-{
-    const struct spec_shard *sh = &s->shards[i];
-    if (str_eq(sh->master.ip, ip) && sh->master.port == port)
-        return true;
-    for (size_t r = 0; r < sh->nreplicas; r++)
-        if (str_eq(sh->replicas[r].ip, ip) && sh->replicas[r].port == port)
-            return true;
-    return false;
-}
-
 static bool same_layout(const struct spec *a, const struct spec *b)
 {
     if (a->nshards != b->nshards || a->sentinel.nnodes != b->sentinel.nnodes)
@@ -856,7 +845,7 @@ static void on_switch(struct watch *w, struct wconn *cn, const char *payload, lo
     const char *q = watch_quorum_master(row, c->nsentinels, s->sentinel.quorum);
     if (!q || str_eq(q, c->current[si]))
         goto out;
-    if (!shard_member(s, (size_t)si, nip, nport)) {
+    if (spec_shard_of(s, nip, nport) != &s->shards[si]) {
         if (!str_eq(c->refused[si], q)) {
             log_event(LOG_ERROR, "failover-refused", c->name, commit, f, ARRAY_SIZE(f),
                       "sentinels promoted %s, which the spec does not list in shard %s: "
