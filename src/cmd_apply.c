@@ -19,6 +19,7 @@
 
 #include "apply.h"
 #include "cli.h"
+#include "failover_wait.h"
 #include "fingerprint.h"
 #include "git_source.h"
 #include "lock.h"
@@ -229,6 +230,60 @@ static int saved_plan_load(const char *path, struct saved_plan *sp)
 
 /* ---- the command ------------------------------------------------------------ */
 
+/* new failovers while apply waits, before it gives up */
+#define APPLY_MAX_FAILOVER_ROUNDS 5
+
+/*
+ * Wait while Sentinel fails over the shards s->plan leaves to it (at most
+ * wait_ms, or each shard's down-after + failover-timeout), saying what it
+ * waits for. EXIT_OK when Sentinel is done; EXIT_FAILURE_ after saying why
+ * not (deadline passed, or a signal).
+ */
+static int wait_for_sentinel(struct session *s, const struct session_options *so, long wait_ms)
+{
+    const struct plan *p = s->plan;
+    long bound = 0;
+    for (size_t i = 0; i < s->spec->nshards; i++)
+        if (p->shard_waiting[i]) {
+            long b = wait_ms >= 0 ? wait_ms : failover_wait_bound_ms(s->spec, s->observed, i);
+            bound = b > bound ? b : bound;
+        }
+    printf("\nWaiting for Sentinel on %zu shard%s (at most %.0f s; --failover-wait changes it, "
+           "0 does not wait):\n",
+           p->waiting, p->waiting == 1 ? "" : "s", (double)bound / 1000.0);
+    fflush(stdout);
+    struct failover_wait_options fo = {
+        .wait_ms = wait_ms,
+        .observe = session_observe_options(s, so),
+        .stop = &stop_signalled,
+        .out = stdout,
+    };
+    /* the first SIGINT/SIGTERM ends the wait; nothing has been changed yet */
+    struct sigaction sa = {0}, old_int, old_term;
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    char *why = NULL;
+    enum failover_wait_result r = failover_wait(s->spec, p, &fo, &why);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    if (r == FAILOVER_WAIT_STOPPED) {
+        fprintf(stderr, "rmgr: stopped by a signal while waiting for Sentinel; nothing was "
+                        "changed\n");
+        return EXIT_FAILURE_;
+    }
+    if (r == FAILOVER_WAIT_TIMEOUT) {
+        fprintf(stderr, "rmgr: %s; nothing was changed: look at the sentinels' logs, then "
+                        "re-run apply\n",
+                why);
+        free(why);
+        return EXIT_FAILURE_;
+    }
+    return EXIT_OK;
+}
+
 static size_t acting_steps(const struct plan *p)
 {
     size_t n = 0;
@@ -245,9 +300,19 @@ int cmd_apply(int argc, char **argv)
     struct apply_cli_options co = {0};
     struct git_source_opts git = {0};
     const char *planfile = NULL;
+    long failover_wait_ms = FAILOVER_WAIT_DEFAULT;
 
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
+        const char *a = argv[i], *v;
+        int frc = session_option_value("--failover-wait", cmd, argc, argv, &i, &v);
+        if (frc < 0)
+            return EXIT_USAGE;
+        if (frc > 0) {
+            if (!parse_duration_ms(v, &failover_wait_ms) || failover_wait_ms < 0)
+                return cli_usage_error(cmd, "option '--failover-wait' needs a duration (90s, "
+                                            "2m, 0 not to wait), not '%s'", v);
+            continue;
+        }
         int grc = git_source_parse_opt(&git, a, i + 1 < argc ? argv[i + 1] : NULL);
         if (grc < 0)
             return cli_usage_error(cmd, "option '%s' needs a value", a);
@@ -356,11 +421,39 @@ int cmd_apply(int argc, char **argv)
     }
     fputs(text, stdout);
     fflush(stdout);
+    /* a saved plan is what was reviewed: it is applied as it stands, never re-planned */
+    for (int round = 0; p->waiting && !planfile && failover_wait_ms != 0; round++) {
+        if (round == APPLY_MAX_FAILOVER_ROUNDS) {
+            fprintf(stderr, "rmgr: Sentinel started a new failover %d times while apply "
+                            "waited: giving up; re-run apply when the cluster is calmer\n",
+                    round);
+            goto out;
+        }
+        int wrc = wait_for_sentinel(&s, &so, failover_wait_ms);
+        if (wrc != EXIT_OK) {
+            rc = wrc;
+            goto out;
+        }
+        session_observe(&s, &so);
+        session_plan(&s, &so);
+        p = s.plan;
+        free(text);
+        text = render_plan_text(s.spec, p, color);
+        printf("\nSentinel is done; the plan now:\n\n");
+        if (p->nrefusals) {
+            fputs(text, stderr);
+            goto out;
+        }
+        fputs(text, stdout);
+        fflush(stdout);
+    }
     if (acting_steps(p) == 0) {
         if (p->waiting) {
-            fprintf(stderr, "rmgr: nothing to apply while Sentinel fails over %zu shard%s "
-                            "(a master is down): re-run apply after the failover\n",
-                    p->waiting, p->waiting == 1 ? "" : "s");
+            fprintf(stderr, "rmgr: nothing to apply while Sentinel fails over %zu shard%s%s: "
+                            "re-run apply after the failover\n",
+                    p->waiting, p->waiting == 1 ? "" : "s",
+                    planfile ? " (a saved plan does not wait)" : " (--failover-wait 0)");
+            rc = EXIT_CHANGES;
             goto out;
         }
         if (p->unreachable) {
@@ -399,6 +492,12 @@ int cmd_apply(int argc, char **argv)
     sigaction(SIGTERM, &old_term, NULL);
     apply_cli_print_result("Apply", &res, color);
     rc = arc == 0 ? EXIT_OK : EXIT_FAILURE_;
+    if (rc == EXIT_OK && p->waiting) {
+        fprintf(stderr, "rmgr: applied the rest; %zu shard%s still wait%s on Sentinel: re-run "
+                        "apply after the failover\n",
+                p->waiting, p->waiting == 1 ? "" : "s", p->waiting == 1 ? "s" : "");
+        rc = EXIT_CHANGES;
+    }
 out:
     apply_result_release(&res);
     free(text);

@@ -105,11 +105,20 @@ static const struct command commands[] = {
      "made with --repo is checked against the spec at its commit, fetched again\n"
      "(--cache-dir may be given).\n"
      "\n"
+     "A shard whose master is down, or that Sentinel is failing over, is left to\n"
+     "Sentinel: apply says what Sentinel is doing, waits until it is done (watching\n"
+     "only that shard's members and the sentinels), plans again and carries out the\n"
+     "rest: the proxies repointed at the promoted master, the old master restarted\n"
+     "as its replica. A saved PLANFILE does not wait.\n"
+     "\n"
      "Options:\n"
      "  -f, --file SPEC         the cluster spec (YAML)\n"
      GIT_SOURCE_USAGE
      "                     (--path must lead to one spec; the commit and its\n"
      "                     subject are printed first)\n"
+     "  --failover-wait DUR     wait at most DUR (90s, 2m) for Sentinel (default: each\n"
+     "                          shard's down-after + failover-timeout); 0: do not\n"
+     "                          wait, apply the rest and exit 2\n"
      "  --auto-approve          do not ask for confirmation (needed without a terminal)\n"
      "  --allow-destructive     allow steps marked [destructive] (stopping and deleting\n"
      "                          instances of removed shards, SENTINEL REMOVE)\n"
@@ -124,8 +133,9 @@ static const struct command commands[] = {
      "                          5000 to apply)\n"
      "  --no-color              no ANSI colours (also: NO_COLOR set, or not a tty)\n"
      "\n"
-     "Exit status: 0 applied (or no changes), 1 error, refusal, cancelled or a failed\n"
-     "step or health check, 2 usage error.\n"},
+     "Exit status: 0 applied (or no changes), 1 error, refusal, cancelled, a failed\n"
+     "step or health check, or a failover that did not finish in time, 2 usage error,\n"
+     "or shards still left to Sentinel (--failover-wait 0, a saved plan).\n"},
     {"destroy", cmd_destroy, "stop every instance of the spec and delete its data",
      "usage: rmgr destroy -f SPEC [options]\n"
      "\n"

@@ -795,6 +795,14 @@ static size_t add_extras(const struct spec *s, struct observed *o, const char **
 
 /* ------------------------------------------------------------- jobs */
 
+/* Whether redis record r is a member of a shard that o->only_shards selects. */
+static bool wanted_shard(const struct spec *s, const struct observe_options *o,
+                         const struct obs_redis *r)
+{
+    const struct spec_shard *sh = spec_shard_of(s, r->ip, r->port);
+    return sh && o->only_shards[sh - s->shards];
+}
+
 /* Run every job, one thread each (inline when out of threads), and wait for all. */
 static void run_jobs(struct job *jobs, size_t n, const struct observe_ctx *ctx)
 {
@@ -831,15 +839,18 @@ struct observed *observe_cluster(const struct spec *s, const struct observe_opti
     struct observed *obs = observed_skeleton(s, &ctx.redis_hosts);
     ctx.obs = obs;
     const char **hosts = NULL;
+    if (o.only_shards)
+        o.skip_files = true;
     size_t nhosts = o.skip_files ? 0 : spec_hosts(s, &hosts);
     size_t njobs = obs->nredis + obs->nsentinels + obs->nproxies + nhosts;
     struct job *jobs = xcalloc(njobs ? njobs : 1, sizeof(*jobs));
     size_t n = 0;
     for (size_t i = 0; i < obs->nredis; i++)
-        jobs[n++] = (struct job){.kind = JOB_REDIS, .index = i};
+        if (!o.only_shards || wanted_shard(s, &o, &obs->redis[i]))
+            jobs[n++] = (struct job){.kind = JOB_REDIS, .index = i};
     for (size_t i = 0; i < obs->nsentinels; i++)
         jobs[n++] = (struct job){.kind = JOB_SENTINEL, .index = i};
-    for (size_t i = 0; i < obs->nproxies; i++)
+    for (size_t i = 0; i < obs->nproxies && !o.only_shards; i++)
         jobs[n++] = (struct job){.kind = JOB_PROXY, .index = i};
     for (size_t i = 0; i < nhosts; i++)
         jobs[n++] = (struct job){.kind = JOB_FILES, .host = hosts[i]};
@@ -850,7 +861,7 @@ struct observed *observe_cluster(const struct spec *s, const struct observe_opti
 
     /* second round: nodes the sentinels report that the spec does not name */
     size_t first = obs->nredis;
-    size_t nextra = add_extras(s, obs, &ctx.redis_hosts);
+    size_t nextra = o.only_shards ? 0 : add_extras(s, obs, &ctx.redis_hosts);
     if (nextra) {
         jobs = xcalloc(2 * nextra, sizeof(*jobs));
         n = 0;

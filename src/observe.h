@@ -15,6 +15,9 @@ struct observe_options {
     long command_timeout_ms; /* default 2000 */
     const char *password;    /* from spec_read_password(); NULL for none */
     bool skip_files;         /* do not look at files through transports */
+    const bool *only_shards; /* per spec shard; non-NULL: observe only these shards'
+                                members and the sentinels (no proxies, no files, no
+                                nodes outside the spec): a cheap look while waiting */
 };
 
 /* Never fails as a whole: per-instance problems are recorded as reach/detail. */

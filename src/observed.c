@@ -50,14 +50,28 @@ static void files_release(struct obs_files *f)
     kv_free(f->conf, f->nconf);
 }
 
-static void peers_free(struct obs_sentinel_peer *p, size_t n)
+void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; p && i < n; i++) {
         free(p[i].ip);
         free(p[i].flags);
         free(p[i].runid);
+        free(p[i].voted_leader);
     }
     free(p);
+}
+
+void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n)
+{
+    for (size_t i = 0; m && i < n; i++) {
+        free(m[i].name);
+        free(m[i].ip);
+        free(m[i].flags);
+        free(m[i].failover_state);
+        obs_sentinel_peers_free(m[i].replicas, m[i].nreplicas);
+        obs_sentinel_peers_free(m[i].sentinels, m[i].nsentinels);
+    }
+    free(m);
 }
 
 static void redis_release(struct obs_redis *r)
@@ -82,15 +96,7 @@ static void sentinel_release(struct obs_sentinel *s)
     free(s->ip);
     free(s->reach_detail);
     free(s->run_id);
-    for (size_t i = 0; i < s->nmasters; i++) {
-        struct obs_sentinel_master *m = &s->masters[i];
-        free(m->name);
-        free(m->ip);
-        free(m->flags);
-        peers_free(m->replicas, m->nreplicas);
-        peers_free(m->sentinels, m->nsentinels);
-    }
-    free(s->masters);
+    obs_sentinel_masters_free(s->masters, s->nmasters);
     files_release(&s->files);
 }
 

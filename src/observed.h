@@ -81,6 +81,8 @@ struct obs_sentinel_peer {  /* SENTINEL REPLICAS / SENTINEL SENTINELS entry */
     int port;
     char *flags;
     char *runid;            /* sentinels only */
+    char *voted_leader;     /* sentinels only: run id this peer voted for, "?" for none */
+    long long voted_leader_epoch; /* the epoch of that vote */
 };
 
 struct obs_sentinel_master {  /* one SENTINEL MASTERS entry */
@@ -94,6 +96,10 @@ struct obs_sentinel_master {  /* one SENTINEL MASTERS entry */
     int parallel_syncs;
     long long config_epoch;
     int num_other_sentinels;
+    char *failover_state;    /* while this sentinel leads a failover: "wait_start",
+                                "select_slave", "send_slaveof_noone", "wait_promotion",
+                                "reconf_slaves", "update_config"; else NULL */
+    long long odown_ms;      /* ms since this sentinel flagged the master o_down; -1 if not */
     struct obs_sentinel_peer *replicas;
     size_t nreplicas;
     struct obs_sentinel_peer *sentinels;
@@ -136,6 +142,8 @@ struct observed {
 };
 
 void observed_free(struct observed *o);
+void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n);
+void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n);
 
 const struct obs_redis *observed_redis(const struct observed *o, const char *ip, int port);
 const struct obs_sentinel *observed_sentinel(const struct observed *o, const char *ip, int port);

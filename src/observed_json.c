@@ -25,6 +25,7 @@
  *         "name": "shard1", "ip", "port", "flags": "master",
  *         "quorum": 2, "down_after_ms": 5000, "failover_timeout_ms": 60000,
  *         "parallel_syncs": 1, "config_epoch": 0, "num_other_sentinels": 2,
+ *         "failover_state": "wait_promotion", "odown_ms": 1200,   only while set
  *         "replicas": [ PEER ], "sentinels": [ PEER ] } ],
  *       "files": FILES } ],
  *     "proxies": [ {
@@ -35,7 +36,8 @@
  *   }
  *   FILES = { "checked": true, "error": null, "dir_present": true,
  *             "conf_present": true, "conf": { "maxmemory": "256mb" } }
- *   PEER  = { "ip", "port", "flags", "runid" }
+ *   PEER  = { "ip", "port", "flags", "runid",
+ *             "voted_leader", "voted_leader_epoch" }   the last two: sentinels, when known
  *
  * Reading: every key may be left out (0, false, null, empty) except "ip",
  * "port" (or "listen_port") and "reach"; an unknown key is an error, so a
@@ -76,10 +78,17 @@ static json_t *files_to_json(const struct obs_files *f)
 static json_t *peers_to_json(const struct obs_sentinel_peer *p, size_t n)
 {
     json_t *a = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(a, json_pack("{s:o, s:i, s:o, s:o}", "ip", str_or_null(p[i].ip),
-                                           "port", p[i].port, "flags", str_or_null(p[i].flags),
-                                           "runid", str_or_null(p[i].runid)));
+    for (size_t i = 0; i < n; i++) {
+        json_t *x = json_pack("{s:o, s:i, s:o, s:o}", "ip", str_or_null(p[i].ip), "port",
+                              p[i].port, "flags", str_or_null(p[i].flags), "runid",
+                              str_or_null(p[i].runid));
+        /* a sentinel's vote matters only around a failover: written when known */
+        if (p[i].voted_leader) {
+            json_object_set_new(x, "voted_leader", json_string(p[i].voted_leader));
+            json_object_set_new(x, "voted_leader_epoch", json_integer(p[i].voted_leader_epoch));
+        }
+        json_array_append_new(a, x);
+    }
     return a;
 }
 
@@ -136,6 +145,11 @@ static json_t *sentinel_to_json(const struct obs_sentinel *s)
         json_object_set_new(x, "parallel_syncs", json_integer(m->parallel_syncs));
         json_object_set_new(x, "config_epoch", json_integer(m->config_epoch));
         json_object_set_new(x, "num_other_sentinels", json_integer(m->num_other_sentinels));
+        /* present only while a failover runs / the master is objectively down */
+        if (m->failover_state)
+            json_object_set_new(x, "failover_state", json_string(m->failover_state));
+        if (m->odown_ms >= 0)
+            json_object_set_new(x, "odown_ms", json_integer(m->odown_ms));
         json_object_set_new(x, "replicas", peers_to_json(m->replicas, m->nreplicas));
         json_object_set_new(x, "sentinels", peers_to_json(m->sentinels, m->nsentinels));
         json_array_append_new(ms, x);
@@ -401,7 +415,8 @@ static void rd_redis(struct rd *rd, const char *path, json_t *v, struct obs_redi
 static size_t rd_peers(struct rd *rd, const char *path, json_t *obj, const char *key,
                        struct obs_sentinel_peer **out)
 {
-    static const char *const pkeys[] = {"ip", "port", "flags", "runid"};
+    static const char *const pkeys[] = {"ip",    "port",         "flags",
+                                        "runid", "voted_leader", "voted_leader_epoch"};
     *out = NULL;
     json_t *a = rd_array(rd, path, obj, key);
     if (!a || !json_array_size(a))
@@ -418,6 +433,8 @@ static size_t rd_peers(struct rd *rd, const char *path, json_t *obj, const char 
             pe->port = rd_port(rd, p, x, "port", false);
             pe->flags = rd_str(rd, p, x, "flags");
             pe->runid = rd_str(rd, p, x, "runid");
+            pe->voted_leader = rd_str(rd, p, x, "voted_leader");
+            pe->voted_leader_epoch = rd_int(rd, p, x, "voted_leader_epoch");
         }
         free(p);
     }
@@ -431,7 +448,8 @@ static void rd_sentinel(struct rd *rd, const char *path, json_t *v, struct obs_s
     static const char *const mkeys[] = {
         "name",           "ip",           "port",        "flags",
         "quorum",         "down_after_ms", "failover_timeout_ms", "parallel_syncs",
-        "config_epoch",   "num_other_sentinels", "replicas", "sentinels"};
+        "config_epoch",   "num_other_sentinels", "replicas", "sentinels",
+        "failover_state", "odown_ms"};
     if (!rd_is_object(rd, path, v))
         return;
     rd_check_keys(rd, path, v, keys, ARRAY_SIZE(keys));
@@ -464,6 +482,8 @@ static void rd_sentinel(struct rd *rd, const char *path, json_t *v, struct obs_s
                 m->parallel_syncs = (int)rd_int(rd, p, x, "parallel_syncs");
                 m->config_epoch = rd_int(rd, p, x, "config_epoch");
                 m->num_other_sentinels = (int)rd_int(rd, p, x, "num_other_sentinels");
+                m->failover_state = rd_str(rd, p, x, "failover_state");
+                m->odown_ms = json_object_get(x, "odown_ms") ? rd_int(rd, p, x, "odown_ms") : -1;
                 m->nreplicas = rd_peers(rd, p, x, "replicas", &m->replicas);
                 m->nsentinels = rd_peers(rd, p, x, "sentinels", &m->sentinels);
             }

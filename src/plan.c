@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "failover.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- names */
@@ -590,6 +591,51 @@ static bool shard_auth_refused(struct builder *b, const struct spec_shard *sh)
     return false;
 }
 
+/* Whether a reachable spec sentinel lists member a among the shard's replicas. */
+static bool sentinel_lists_replica(struct builder *b, const struct spec_shard *sh,
+                                   const struct spec_addr *a)
+{
+    const struct spec_sentinel *ss = &b->s->sentinel;
+    for (size_t j = 0; j < ss->nnodes; j++) {
+        const struct obs_sentinel *os = observed_sentinel(b->o, ss->nodes[j].ip, ss->nodes[j].port);
+        const struct obs_sentinel_master *m =
+            os && os->reach == REACH_OK ? sentinel_find_master(os, sh->name) : NULL;
+        for (size_t k = 0; m && k < m->nreplicas; k++)
+            if (m->replicas[k].port == a->port && str_eq(m->replicas[k].ip, a->ip))
+                return true;
+    }
+    return false;
+}
+
+/*
+ * A failover under way is a state, not an ambiguity: an "=" line says what
+ * Sentinel is doing, the shard counts as waiting, and nothing touches its
+ * roles (redis_steps, sentinel_steps skip it; proxies keep the server they
+ * have for it). The plan works with the master being replaced until
+ * Sentinel names the new one. Returns true when shard i is failing over.
+ */
+static bool shard_failing_over(struct builder *b, size_t i)
+{
+    const struct spec_shard *sh = &b->s->shards[i];
+    struct failover_view fv;
+    if (!failover_detect(b->s, b->o, i, &fv))
+        return false;
+    addr_copy(&b->p->masters[i], fv.old_master);
+    b->p->master_from_sentinel[i] = true;
+    b->p->shard_failover[i] = true;
+    b->p->shard_waiting[i] = true;
+    b->p->waiting++;
+    char *what = failover_describe(&fv, true);
+    struct step *st = add_step(b, STEP_OBSERVED, ACTION_NONE, SAFETY_SAFE, WAVE_FILES,
+                               INSTANCE_REDIS, sh->name, fv.promoting ? fv.promoting : fv.old_master,
+                               "%s: %s; nothing touches its roles until it ends", sh->name, what);
+    st->shard = xstrdup(sh->name);
+    if (fv.promoting)
+        step_set_master(st, fv.promoting);
+    free(what);
+    return true;
+}
+
 /*
  * Work out shard i's current master into plan->masters[i]. Returns false
  * (with a refusal recorded) when it cannot be told safely.
@@ -603,6 +649,8 @@ static bool shard_truth(struct builder *b, size_t i)
 
     if (shard_auth_refused(b, sh))
         return false;
+    if (shard_failing_over(b, i))
+        return true;
 
     /* what every reachable sentinel says */
     const struct obs_sentinel_master *view = NULL;
@@ -662,10 +710,22 @@ static bool shard_truth(struct builder *b, size_t i)
         for (size_t k = 0; k < shard_nmembers(sh); k++) {
             const struct spec_addr *a = shard_member(sh, k);
             if (a != M && redis_is_master(observed_redis(b->o, a->ip, a->port))) {
-                refuse_shard(b, sh,
-                             "%s:%d came back as a second master of %s while Sentinel owns "
-                             "%s:%d; Sentinel will demote it within ~10 s, re-run plan then",
-                             a->ip, a->port, sh->name, M->ip, M->port);
+                /* Sentinel demotes only a node it lists as a replica of the shard */
+                if (sentinel_lists_replica(b, sh, a))
+                    refuse_shard(b, sh,
+                                 "%s:%d runs as a second master of %s while Sentinel owns "
+                                 "%s:%d; Sentinel lists it as a replica and demotes it "
+                                 "(+convert-to-slave) within ~10 s: re-run plan then",
+                                 a->ip, a->port, sh->name, M->ip, M->port);
+                else
+                    refuse_shard(b, sh,
+                                 "%s:%d runs as a second master of %s while Sentinel owns "
+                                 "%s:%d, and no sentinel lists it, so none will demote it: "
+                                 "check which node holds the newest data, then make %s:%d a "
+                                 "replica of %s:%d by hand (or fail over to it with SENTINEL "
+                                 "FAILOVER after making it a replica)",
+                                 a->ip, a->port, sh->name, M->ip, M->port, a->ip, a->port,
+                                 M->ip, M->port);
                 return false;
             }
         }
@@ -966,12 +1026,27 @@ static void master_left_down(struct builder *b, const struct spec_shard *sh,
          sh->name, a->ip, a->port, up->ip, up->port,
          redis_reach(ur) == REACH_OK ? "is running" : "could not be observed", down_after,
          a->ip, a->port);
-    b->p->waiting++;
+    for (size_t i = 0; i < b->s->nshards; i++)
+        if (&b->s->shards[i] == sh && !b->p->shard_waiting[i]) {
+            b->p->shard_waiting[i] = true;
+            b->p->waiting++;
+        }
 }
 
 static void redis_steps(struct builder *b, size_t i)
 {
     const struct spec_shard *sh = &b->s->shards[i];
+    if (b->p->shard_failover[i]) {
+        /* Sentinel is reconfiguring the members: only say what could not be seen */
+        for (size_t k = 0; k < shard_nmembers(sh); k++) {
+            const struct spec_addr *a = shard_member(sh, k);
+            const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
+            if (reach_unreachable(redis_reach(r)))
+                unreachable_step(b, INSTANCE_REDIS, WAVE_FILES, sh->name, a, redis_reach(r),
+                                 r ? r->reach_detail : "not observed");
+        }
+        return;
+    }
     const struct spec_addr *M = &b->p->masters[i];
     char *mstr = addr_ipport(M);
     /* a Sentinel-owned master that is down while another member is not: Sentinel's turn */
@@ -1233,6 +1308,8 @@ static void sentinel_steps(struct builder *b, struct removed *rm)
         }
         for (size_t i = 0; i < s->nshards; i++) {
             const struct obs_sentinel_master *m = sentinel_find_master(os, s->shards[i].name);
+            if (b->p->shard_failover[i])
+                continue; /* Sentinel's own settings stay as they are until it is done */
             if (!m) {
                 sentinel_monitor_step(b, a, i, "not monitored yet");
             } else {
@@ -1477,6 +1554,35 @@ static bool proxy_config_diff(const char *have, const char *want, char **before,
     return equal;
 }
 
+/*
+ * The masters a proxy is to be rendered with: the plan's, except that a shard
+ * Sentinel is failing over keeps the member the proxy has now (a proxy already
+ * repointed at the promoted replica is never turned back). Caller frees the
+ * array, not its strings.
+ */
+static struct spec_addr *proxy_masters(struct builder *b, const struct obs_proxy *op)
+{
+    const struct spec *s = b->s;
+    struct spec_addr *ms = xcalloc(s->nshards + 1, sizeof(*ms));
+    memcpy(ms, b->p->masters, s->nshards * sizeof(*ms));
+    struct yml y;
+    yml_parse(&y, op->config_text);
+    for (size_t i = 0; i < s->nshards; i++) {
+        const char *have = b->p->shard_failover[i] ? yml_server(&y, s->shards[i].name) : NULL;
+        for (size_t k = 0; have && k < shard_nmembers(&s->shards[i]); k++) {
+            const struct spec_addr *a = shard_member(&s->shards[i], k);
+            char *ap = addr_ipport(a);
+            if (str_eq(ap, have)) {
+                ms[i].ip = a->ip;
+                ms[i].port = a->port;
+            }
+            free(ap);
+        }
+    }
+    yml_release(&y);
+    return ms;
+}
+
 static void proxy_steps(struct builder *b)
 {
     const struct spec *s = b->s;
@@ -1508,7 +1614,9 @@ static void proxy_steps(struct builder *b)
             restart = true;
             restart_why = "running without its nutcracker.yml: restart to load the new one";
         } else {
-            char *want = conf_render_nutcracker(s, sp, b->p->masters, b->password);
+            struct spec_addr *ms = proxy_masters(b, op);
+            char *want = conf_render_nutcracker(s, sp, ms, b->password);
+            free(ms);
             char *before, *after;
             bool servers_changed;
             if (!proxy_config_diff(op->config_text, want, &before, &after, &servers_changed)) {
@@ -1600,6 +1708,8 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
     p->masters = xcalloc(spec->nshards + 1, sizeof(*p->masters));
     p->nmasters = spec->nshards;
     p->master_from_sentinel = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
+    p->shard_waiting = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
+    p->shard_failover = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
 
     bool *ok = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
     b.reset_late = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
@@ -1658,6 +1768,8 @@ void plan_free(struct plan *p)
         free(p->masters[i].ip);
     }
     free(p->masters);
+    free(p->shard_waiting);
+    free(p->shard_failover);
     free(p->master_from_sentinel);
     free(p);
 }

@@ -103,12 +103,16 @@ struct plan {
     char **warnings;
     size_t nwarnings;
     size_t unreachable;   /* instances that could not be observed */
-    size_t waiting;       /* shards whose master is down and left to Sentinel's failover:
-                             rmgr does not restart it (it would come back empty) */
+    size_t waiting;       /* shards left to Sentinel: the master is down and Sentinel is
+                             to fail it over (rmgr does not restart it: it would come back
+                             empty), or a failover is under way (nothing touches the
+                             shard's roles until it ends) */
 
     /* per shard, the master the plan works with (index as spec->shards) */
     struct spec_addr *masters;
     bool *master_from_sentinel;
+    bool *shard_waiting;  /* per shard: counted in `waiting` */
+    bool *shard_failover; /* per shard: a failover is under way (failover.h) */
     size_t nmasters;      /* entries of masters (== spec->nshards); plan_free() frees them */
 };
 

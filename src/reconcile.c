@@ -19,6 +19,8 @@
 
 #include "apply.h"
 #include "drift_state.h"
+#include "failover.h"
+#include "failover_wait.h"
 #include "lock.h"
 #include "render.h"
 #include "session.h"
@@ -353,7 +355,8 @@ static void on_watch_event(const struct watch_event *ev, void *arg)
  * the watcher did not report), and give the watcher its baseline.
  */
 static void note_masters(struct reconciler *r, const struct spec *s, const struct plan *p,
-                         const char *commit, const char *subject, unsigned long gen)
+                         const char *commit, const char *subject, unsigned long gen,
+                         char **held)
 {
     if (p->nrefusals || !p->masters)
         return;
@@ -379,8 +382,14 @@ static void note_masters(struct reconciler *r, const struct spec *s, const struc
         log_event(LOG_INFO, "failover-observed", s->cluster, commit, NULL, 0, "%s",
                   changes.buf);
         char *summary = xasprintf("Failover observed: %s.", changes.buf);
-        queue_event(r, NOTIFY_FAILOVER_OBSERVED, s->cluster, commit, subject, summary, NULL);
-        free(summary);
+        if (held) {
+            /* the caller heals it first and posts one message for both */
+            free(*held);
+            *held = summary;
+        } else {
+            queue_event(r, NOTIFY_FAILOVER_OBSERVED, s->cluster, commit, subject, summary, NULL);
+            free(summary);
+        }
     }
     sb_release(&changes);
 }
@@ -388,7 +397,7 @@ static void note_masters(struct reconciler *r, const struct spec *s, const struc
 /* ---- apply progress into the log ------------------------------------------------ */
 
 struct progress_sink {
-    const char *cluster, *commit;
+    const char *event, *cluster, *commit;
     struct strbuf line;
 };
 
@@ -401,7 +410,7 @@ static ssize_t progress_write(void *cookie, const char *buf, size_t n)
             continue;
         }
         if (ps->line.len)
-            log_event(LOG_INFO, "apply-step", ps->cluster, ps->commit, NULL, 0, "%s",
+            log_event(LOG_INFO, ps->event, ps->cluster, ps->commit, NULL, 0, "%s",
                       ps->line.buf);
         sb_release(&ps->line);
     }
@@ -412,7 +421,7 @@ static int progress_close(void *cookie)
 {
     struct progress_sink *ps = cookie;
     if (ps->line.len)
-        log_event(LOG_INFO, "apply-step", ps->cluster, ps->commit, NULL, 0, "%s", ps->line.buf);
+        log_event(LOG_INFO, ps->event, ps->cluster, ps->commit, NULL, 0, "%s", ps->line.buf);
     sb_release(&ps->line);
     return 0;
 }
@@ -545,7 +554,8 @@ static bool apply_outcome_is_news(struct reconciler *r, const char *cluster, con
 
 /* Carry out s->plan under the cluster lock; then look again. Returns the status. */
 static enum reconcile_status apply_drift(struct cluster_job *j, struct session *s,
-                                         const struct session_options *so, unsigned long *gen)
+                                         const struct session_options *so, unsigned long *gen,
+                                         const char *failover)
 {
     struct reconciler *r = j->r;
     const struct reconcile_options *o = r->o;
@@ -560,7 +570,7 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
         log_event(LOG_WARN, "apply-skipped", cluster, j->commit, NULL, 0,
                   "not applying this run: %s", err ? err : "cannot take the cluster lock");
         free(err);
-        tell_drift(j, s->spec, s->plan, true, NULL);
+        tell_drift(j, s->spec, s->plan, true, failover);
         return RECONCILE_DRIFT;
     }
     if (r->watch && watch_generation(r->watch, cluster) != *gen) {
@@ -580,7 +590,7 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     if (o->connect_timeout_ms > 0)
         ao.transport.connect_timeout_ms = o->connect_timeout_ms > 5000 ? o->connect_timeout_ms
                                                                        : 5000;
-    struct progress_sink sink = {cluster, j->commit, {0}};
+    struct progress_sink sink = {"apply-step", cluster, j->commit, {0}};
     cookie_io_functions_t io = {.write = progress_write, .close = progress_close};
     FILE *out = fopencookie(&sink, "w", io);
     if (out)
@@ -647,6 +657,16 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
         if (apply_outcome_is_news(r, cluster, j->commit, s->plan, outcome))
             send_now(r, &ev);
         free(outcome);
+    } else if (failover) {
+        /* one message per failover: what Sentinel did and that rmgr followed it */
+        apply_outcome_is_news(r, cluster, j->commit, s->plan, NULL);
+        char *healed = xasprintf("%s Healed by reconcile --apply (%zu step%s applied): the "
+                                 "cluster matches the spec.",
+                                 failover, res.done, res.done == 1 ? "" : "s");
+        char *body = xasprintf("%s\nApplied:\n%s", healed, plan_text);
+        queue_event(r, NOTIFY_FAILOVER_OBSERVED, cluster, j->commit, j->subject, healed, body);
+        free(body);
+        free(healed);
     } else {
         apply_outcome_is_news(r, cluster, j->commit, s->plan, NULL);
         note = xasprintf("Drift resolved by reconcile --apply (%zu step%s applied).", res.done,
@@ -658,7 +678,8 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     free(summary);
     apply_result_release(&res);
 
-    tell_drift(j, s->spec, s->plan, left, note);
+    /* a held failover not healed is said with the drift it leaves */
+    tell_drift(j, s->spec, s->plan, left, note ? note : left ? failover : NULL);
     free(note);
     if (rc != 0)
         return RECONCILE_ERROR;
@@ -669,6 +690,58 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
         return s->plan->nrefusals ? RECONCILE_ERROR : RECONCILE_DRIFT;
     }
     return RECONCILE_CORRECTED;
+}
+
+/*
+ * s->plan leaves shards to Sentinel (a master down, a failover under way):
+ * say so in the log, never as drift or a failed apply, and wait until
+ * Sentinel is done (each shard's down-after + failover-timeout at most).
+ * RECONCILE_SKIPPED: done, look again. Otherwise the run's status: a
+ * failover that did not finish is told as drift, with why.
+ */
+static enum reconcile_status wait_for_sentinel(struct cluster_job *j, struct session *s,
+                                               const struct session_options *so)
+{
+    const struct plan *p = s->plan;
+    const char *cluster = s->spec->cluster;
+    for (size_t i = 0; i < s->spec->nshards; i++) {
+        if (!p->shard_waiting[i])
+            continue;
+        struct log_field f[] = {{"shard", s->spec->shards[i].name}};
+        struct failover_view fv;
+        char *what = p->shard_failover[i] && failover_detect(s->spec, s->observed, i, &fv)
+                         ? failover_describe(&fv, true)
+                         : xasprintf("master %s:%d is down; waiting for Sentinel to fail it "
+                                     "over",
+                                     p->masters[i].ip, p->masters[i].port);
+        log_event(LOG_INFO, "failover-in-progress", cluster, j->commit, f, 1, "%s", what);
+        free(what);
+    }
+    struct progress_sink sink = {"failover-wait", cluster, j->commit, {0}};
+    cookie_io_functions_t io = {.write = progress_write, .close = progress_close};
+    struct failover_wait_options fo = {
+        .wait_ms = FAILOVER_WAIT_DEFAULT,
+        .observe = session_observe_options(s, so),
+        .stop = j->stop,
+        .out = fopencookie(&sink, "w", io),
+    };
+    if (fo.out)
+        setvbuf(fo.out, NULL, _IOLBF, 0);
+    char *why = NULL;
+    enum failover_wait_result wr = failover_wait(s->spec, p, &fo, &why);
+    if (fo.out)
+        fclose(fo.out);
+    if (wr == FAILOVER_WAIT_STOPPED)
+        return RECONCILE_DRIFT; /* shutting down: the next run looks again */
+    if (wr == FAILOVER_WAIT_TIMEOUT) {
+        log_event(LOG_ERROR, "failover-timeout", cluster, j->commit, NULL, 0, "%s", why);
+        char *note = xasprintf("Sentinel did not finish: %s.", why);
+        tell_drift(j, s->spec, p, true, note);
+        free(note);
+        free(why);
+        return RECONCILE_ERROR;
+    }
+    return RECONCILE_SKIPPED;
 }
 
 static enum reconcile_status reconcile_cluster(struct cluster_job *j)
@@ -685,13 +758,27 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
     };
     const char *cluster = s.spec->cluster;
     enum reconcile_status st = RECONCILE_SKIPPED;
+    bool waited = false;   /* this run waited for Sentinel once already */
+    char *failover = NULL; /* "Failover observed: ..." held until healed */
     for (int attempt = 0; attempt < MAX_PLAN_ATTEMPTS && !stopping(j); attempt++) {
         unsigned long gen;
         look(j, &s, &so, &gen);
         if (stopping(j))
             break;
         const struct plan *p = s.plan;
-        note_masters(r, s.spec, p, j->commit, j->subject, gen);
+        note_masters(r, s.spec, p, j->commit, j->subject, gen,
+                     waited && o->apply ? &failover : NULL);
+        if (p->waiting && !p->nrefusals && !waited) {
+            /* Sentinel at work is no drift to report: wait for its outcome, then look again */
+            enum reconcile_status ws = wait_for_sentinel(j, &s, &so);
+            if (ws != RECONCILE_SKIPPED) {
+                st = ws;
+                break;
+            }
+            waited = true;
+            attempt--;
+            continue;
+        }
         if (p->nrefusals) {
             for (size_t i = 0; i < p->nrefusals; i++) {
                 struct log_field f[] = {{"shard", p->refusals[i].shard}};
@@ -740,16 +827,21 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
             st = RECONCILE_DRIFT;
             break;
         }
-        /* the drift is news before it is fixed: found, then resolved */
-        tell_drift(j, s.spec, p, true, NULL);
-        st = apply_drift(j, &s, &so, &gen);
+        /* the drift is news before it is fixed: found, then resolved; a failover that
+           was waited for is told once, healed */
+        if (!failover)
+            tell_drift(j, s.spec, p, true, NULL);
+        st = apply_drift(j, &s, &so, &gen, failover);
         if (st != RECONCILE_SKIPPED) {
-            note_masters(r, s.spec, s.plan, j->commit, j->subject, gen);
+            note_masters(r, s.spec, s.plan, j->commit, j->subject, gen, NULL);
             break;
         }
         log_event(LOG_INFO, "replan", cluster, j->commit, NULL, 0,
                   "a failover was handled while planning: planning again");
     }
+    if (failover && st != RECONCILE_CORRECTED && st != RECONCILE_ERROR)
+        queue_event(r, NOTIFY_FAILOVER_OBSERVED, cluster, j->commit, j->subject, failover, NULL);
+    free(failover);
     session_release(&s);
     return st;
 }

@@ -255,6 +255,9 @@ int redis_parse_sentinel_masters(const redisReply *reply, struct obs_sentinel_ma
         x->parallel_syncs = (int)flat_ll(e, "parallel-syncs", 0);
         x->config_epoch = flat_ll(e, "config-epoch", 0);
         x->num_other_sentinels = (int)flat_ll(e, "num-other-sentinels", 0);
+        /* only while a failover runs / the master is objectively down */
+        x->failover_state = xstrdup(flat_get(e, "failover-state"));
+        x->odown_ms = flat_ll(e, "o-down-time", -1);
     }
     /* Sentinel answers in hash-table order: sort, so output is stable */
     if (k > 1)
@@ -282,36 +285,17 @@ int redis_parse_sentinel_peers(const redisReply *reply, bool with_runid,
         x->ip = xstrdup(ip);
         x->port = flat_port(e);
         x->flags = xstrdup(flat_get(e, "flags"));
-        if (with_runid)
+        if (with_runid) {
             x->runid = xstrdup(flat_get(e, "runid"));
+            x->voted_leader = xstrdup(flat_get(e, "voted-leader"));
+            x->voted_leader_epoch = flat_ll(e, "voted-leader-epoch", 0);
+        }
     }
     if (k > 1)
         qsort(p, k, sizeof(*p), cmp_peer);
     *out = p;
     *n = k;
     return 0;
-}
-
-void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n)
-{
-    for (size_t i = 0; p && i < n; i++) {
-        free(p[i].ip);
-        free(p[i].flags);
-        free(p[i].runid);
-    }
-    free(p);
-}
-
-void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n)
-{
-    for (size_t i = 0; m && i < n; i++) {
-        free(m[i].name);
-        free(m[i].ip);
-        free(m[i].flags);
-        obs_sentinel_peers_free(m[i].replicas, m[i].nreplicas);
-        obs_sentinel_peers_free(m[i].sentinels, m[i].nsentinels);
-    }
-    free(m);
 }
 
 /* ------------------------------------------------------------ CONFIG GET */

@@ -50,8 +50,6 @@ int redis_parse_sentinel_peers(const redisReply *reply, bool with_runid,
                                struct obs_sentinel_peer **out, size_t *n, char **err);
 
 /* Free what the two functions above return. */
-void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n);
-void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n);
 
 /*
  * The value in a CONFIG GET reply for one parameter ([name, value]).

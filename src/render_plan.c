@@ -204,10 +204,23 @@ static void add_unreachable_line(struct strbuf *sb, const struct plan *p)
         sb_addf(sb, "Unreachable: %zu %s could not be observed; the plan does not cover %s.\n",
                 p->unreachable, p->unreachable == 1 ? "instance" : "instances",
                 p->unreachable == 1 ? "it" : "them");
-    if (p->waiting)
-        sb_addf(sb, "Waiting: %zu %s a master down; rmgr leaves %s to Sentinel's failover.\n",
-                p->waiting, p->waiting == 1 ? "shard has" : "shards have",
-                p->waiting == 1 ? "it" : "them");
+    if (p->waiting) {
+        size_t moving = 0;
+        for (size_t i = 0; p->shard_failover && i < p->nmasters; i++)
+            moving += p->shard_failover[i];
+        if (moving == p->waiting)
+            sb_addf(sb, "Waiting: Sentinel is failing over %zu %s; rmgr leaves %s roles alone "
+                        "until it is done.\n",
+                    moving, moving == 1 ? "shard" : "shards", moving == 1 ? "its" : "their");
+        else if (!moving)
+            sb_addf(sb, "Waiting: %zu %s a master down; rmgr leaves %s to Sentinel's failover.\n",
+                    p->waiting, p->waiting == 1 ? "shard has" : "shards have",
+                    p->waiting == 1 ? "it" : "them");
+        else
+            sb_addf(sb, "Waiting: %zu shards are left to Sentinel (%zu failing over, %zu with "
+                        "a master down).\n",
+                    p->waiting, moving, p->waiting - moving);
+    }
 }
 
 char *render_plan_text(const struct spec *s, const struct plan *p, bool color)

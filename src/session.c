@@ -83,9 +83,10 @@ int session_load(struct session *s, const struct session_options *o, FILE *err)
     return 0;
 }
 
-void session_observe(struct session *s, const struct session_options *o)
+struct observe_options session_observe_options(const struct session *s,
+                                               const struct session_options *o)
 {
-    struct observe_options oo = {
+    return (struct observe_options){
         .connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms
                                                         : SESSION_DEFAULT_CONNECT_TIMEOUT_MS,
         .command_timeout_ms = o->command_timeout_ms > 0 ? o->command_timeout_ms
@@ -93,6 +94,11 @@ void session_observe(struct session *s, const struct session_options *o)
         .password = s->password,
         .skip_files = o->skip_files,
     };
+}
+
+void session_observe(struct session *s, const struct session_options *o)
+{
+    struct observe_options oo = session_observe_options(s, o);
     observed_free(s->observed);
     s->observed = observe_cluster(s->spec, &oo);
 }

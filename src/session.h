@@ -14,6 +14,7 @@
 #include <stdio.h>
 
 #include "cli.h"
+#include "observe.h"
 #include "observed.h"
 #include "plan.h"
 #include "spec.h"
@@ -62,6 +63,10 @@ int session_option_value(const char *name, const struct command *cmd, int argc, 
 
 /* Load the spec and read the password. 0, or -1 with the reasons on `err`. */
 int session_load(struct session *s, const struct session_options *o, FILE *err);
+
+/* The observation options for these session options (timeouts, password). */
+struct observe_options session_observe_options(const struct session *s,
+                                               const struct session_options *o);
 
 /* Observe the cluster the loaded spec names (never fails as a whole). */
 void session_observe(struct session *s, const struct session_options *o);

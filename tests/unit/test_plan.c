@@ -349,7 +349,7 @@ TEST(refusals_plan_nothing)
     struct {
         const char *name, *needle;
     } cases[] = {
-        {"second-master", "came back as a second master"},
+        {"second-master", "runs as a second master of shard1 while Sentinel owns 127.0.0.1:7002; Sentinel lists it as a replica and demotes it"},
         {"sentinels-disagree", "sentinels disagree"},
         {"no-quorum", "no quorum"},
         {"replica-outside-shard", "127.0.0.1:7099, which is not a member of shard1"},
@@ -613,6 +613,133 @@ static void obs_stop(struct observed *o, int port)
     struct obs_redis *r = obs_node(o, port);
     if (r)
         r->reach = REACH_REFUSED;
+}
+
+/* whether any acting step of plan p touches shard `shard` (its members or its sentinel entries) */
+static bool acts_on_shard(const struct plan *p, const char *shard)
+{
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (step_acts(&p->steps[i]) &&
+            (str_eq(p->steps[i].shard, shard) || str_eq(p->steps[i].group, shard)))
+            return true;
+    return false;
+}
+
+/* the observed sentinel entry of shard `name` on the sentinel at `port` */
+static struct obs_sentinel_master *entry_of(struct observed *o, int port, const char *name)
+{
+    for (size_t j = 0; j < o->nsentinels; j++)
+        for (size_t m = 0; o->sentinels[j].port == port && m < o->sentinels[j].nmasters; m++)
+            if (str_eq(o->sentinels[j].masters[m].name, name))
+                return &o->sentinels[j].masters[m];
+    return NULL;
+}
+
+/* Observations taken during real failovers: a state to wait on, never a refusal. */
+TEST(failover_in_progress_is_waiting_not_refused)
+{
+    static const struct {
+        const char *name, *state;
+        size_t switched;
+    } cases[] = {
+        {"failover-leader-behind", "reconf_slaves", 2},
+        {"failover-promoted-unannounced", "wait_promotion", 0},
+        {"failover-replicas-reconfiguring", "reconf_slaves", 0},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        LOAD(c, cases[i].name);
+        CHECK_INT_EQ(c.plan->nrefusals, 0);
+        CHECK_INT_EQ(c.plan->waiting, 1);
+        CHECK(c.plan->shard_failover[0] && c.plan->shard_waiting[0]);
+        CHECK(!c.plan->shard_failover[1] && !c.plan->shard_failover[2]);
+        CHECK(!acts_on_shard(c.plan, "alpha"));
+        CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_CONFIG), 0);
+        CHECK(plan_has_changes(c.plan)); /* --detailed-exitcode: 2 */
+        const struct step *st = find_step(c.plan, STEP_OBSERVED, "127.0.0.1:17002");
+        CHECK(st != NULL);
+        if (st) {
+            char *want = xasprintf("alpha: Sentinel failover in progress (leader "
+                                   "127.0.0.1:17103, epoch 3, state %s, promoting "
+                                   "127.0.0.1:17002",
+                                   cases[i].state);
+            CHECK_CONTAINS(st->reason, want);
+            free(want);
+            CHECK_INT_EQ(st->master_port, 17002);
+            if (cases[i].switched)
+                CHECK_CONTAINS(st->reason, "2 of 3 sentinels switched");
+            else
+                CHECK(!strstr(st->reason, "switched"));
+        }
+        char *j = render_plan_json(c.spec, c.plan, NULL, NULL, NULL);
+        CHECK_CONTAINS(j, "\"waiting\": 1");
+        CHECK_CONTAINS(j, "\"refused\": false");
+        free(j);
+        char *t = render_plan_text(c.spec, c.plan, false);
+        CHECK_CONTAINS(t, "Waiting: Sentinel is failing over 1 shard");
+        CHECK(!strstr(t, "demote"));
+        free(t);
+
+        /* a proxy already repointed at the promoted replica is never turned back */
+        struct obs_proxy *op = &c.obs->proxies[0];
+        char *at = strstr(op->config_text, "127.0.0.1:17003:1 alpha");
+        CHECK(at != NULL);
+        if (at) {
+            memcpy(at, "127.0.0.1:17002", 15);
+            plan_free(c.plan);
+            c.plan = plan_compute(c.spec, c.obs);
+            CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_CONFIG), 0);
+            CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_RESTART), 0);
+        }
+        case_free(&c);
+    }
+
+    /* the same split without a failover running (the old master not flagged down):
+       a real disagreement, refused as before */
+    LOAD(d, "failover-leader-behind");
+    struct obs_sentinel_master *m = entry_of(d.obs, 17103, "alpha");
+    CHECK(m != NULL);
+    if (m) {
+        free(m->flags);
+        m->flags = xstrdup("master");
+        free(m->failover_state);
+        m->failover_state = NULL;
+        m->config_epoch = 2;
+        plan_free(d.plan);
+        d.plan = plan_compute(d.spec, d.obs);
+        CHECK_INT_EQ(d.plan->nrefusals, 1);
+        CHECK_INT_EQ(d.plan->waiting, 0);
+        if (d.plan->nrefusals)
+            CHECK_CONTAINS(d.plan->refusals[0].diagnosis, "sentinels disagree on the master of alpha");
+    }
+    case_free(&d);
+
+    /* a failover flagged for a master outside the shard is no failover of ours */
+    LOAD(e, "failover-promoted-unannounced");
+    m = entry_of(e.obs, 17103, "alpha");
+    if (m) {
+        m->port = 17999;
+        plan_free(e.plan);
+        e.plan = plan_compute(e.spec, e.obs);
+        CHECK_INT_EQ(e.plan->waiting, 0);
+        CHECK_INT_EQ(e.plan->nrefusals, 1);
+    }
+    case_free(&e);
+}
+
+/* An old master back as a master beside a finished failover, named by a sentinel that missed it. */
+TEST(stale_master_beside_a_finished_failover_is_refused)
+{
+    LOAD(c, "failover-stale-master");
+    CHECK_INT_EQ(c.plan->nrefusals, 1);
+    CHECK_INT_EQ(c.plan->nsteps, 0);
+    CHECK_INT_EQ(c.plan->waiting, 0);
+    if (c.plan->nrefusals) {
+        CHECK_STR_EQ(c.plan->refusals[0].shard, "alpha");
+        CHECK_CONTAINS(c.plan->refusals[0].diagnosis, "sentinels disagree on the master of alpha");
+        CHECK_CONTAINS(c.plan->refusals[0].diagnosis,
+                       "sentinel 127.0.0.1:17101: master 127.0.0.1:17002 (flags master, epoch 3)");
+    }
+    case_free(&c);
 }
 
 TEST(dead_master_is_left_to_sentinel_while_a_replica_runs)
@@ -1073,6 +1200,8 @@ int main(void)
     RUN(auth_drift_plans_only_the_placeholder);
     RUN(password_unknown_to_the_spec_is_left_with_a_warning);
     RUN(dead_master_is_left_to_sentinel_while_a_replica_runs);
+    RUN(failover_in_progress_is_waiting_not_refused);
+    RUN(stale_master_beside_a_finished_failover_is_refused);
     RUN(removed_replica_is_stopped_then_forgotten_by_sentinel);
     RUN(a_password_the_servers_refuse_refuses_the_plan);
     RUN(sentinel_auth_pass_missing_or_other_is_set);
