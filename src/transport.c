@@ -30,6 +30,7 @@ void transport_base_init(struct transport *t, const struct transport_ops *ops, c
 {
     t->ops = ops;
     t->host = xstrdup(host ? host : "localhost");
+    t->host_key_failed = false;
     if (opts)
         t->opts = *opts;
     else
@@ -46,13 +47,34 @@ void transport_base_release(struct transport *t)
     t->host = NULL;
 }
 
+struct transport *transport_open_ex(const struct spec *spec, const char *host,
+                                    const struct transport_options *opts,
+                                    enum transport_failure *failure, char **err)
+{
+    enum transport_failure dummy;
+    if (!failure)
+        failure = &dummy;
+    *failure = TRANSPORT_FAILURE_NONE;
+    *err = NULL;
+    struct transport *t;
+    if (!spec || spec_host_transport(spec, host) == TRANSPORT_LOCAL)
+        t = transport_local_open(host, opts, err);
+    else
+        t = transport_ssh_open(spec, host, opts, failure, err);
+    if (!t && *failure == TRANSPORT_FAILURE_NONE)
+        *failure = TRANSPORT_FAILURE_OTHER;
+    return t;
+}
+
 struct transport *transport_open(const struct spec *spec, const char *host,
                                  const struct transport_options *opts, char **err)
 {
-    *err = NULL;
-    if (!spec || spec_host_transport(spec, host) == TRANSPORT_LOCAL)
-        return transport_local_open(host, opts, err);
-    return transport_ssh_open(spec, host, opts, err);
+    return transport_open_ex(spec, host, opts, NULL, err);
+}
+
+bool transport_host_key_failed(const struct transport *t)
+{
+    return t && t->host_key_failed;
 }
 
 void transport_close(struct transport *t)

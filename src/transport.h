@@ -30,17 +30,47 @@ struct exec_result {
 void exec_result_release(struct exec_result *r);
 
 /*
+ * Why a transport could not be opened, or a call on it failed. A host key
+ * that is not trusted is not a host that is down: the host answers, but it
+ * may not be the host it claims to be, so callers treat it as an error of
+ * the whole run (nothing is changed anywhere), never as "unreachable".
+ */
+enum transport_failure {
+    TRANSPORT_FAILURE_NONE,     /* no failure */
+    TRANSPORT_FAILURE_OTHER,    /* down, refused, timed out, login refused, I/O error ... */
+    TRANSPORT_FAILURE_HOST_KEY, /* the ssh host key is unknown, changed or revoked */
+};
+
+/*
  * Open a transport to `host` (a hosts: name or an IP) of `spec`. Returns NULL
  * and a message in *err (caller frees) when the host cannot be reached,
  * its host key is unknown or changed, or the key is refused.
  * A NULL spec opens the local transport (for tests and local-only commands).
  * An ssh transport holds one session, reused by every call; a transport is
  * used by one thread at a time.
+ *
+ * A host key message names the host, the key type, the fingerprint the
+ * server sent and the one known_hosts has (SHA256:..., as OpenSSH prints
+ * them), and the fix; its first line reads on its own, detail lines follow
+ * indented by two spaces.
  */
 struct transport *transport_open(const struct spec *spec, const char *host,
                                  const struct transport_options *opts, char **err);
+
+/* transport_open, and *failure (may be NULL) says why it failed (NONE when it did not). */
+struct transport *transport_open_ex(const struct spec *spec, const char *host,
+                                    const struct transport_options *opts,
+                                    enum transport_failure *failure, char **err);
 void transport_close(struct transport *t);
 const char *transport_host(const struct transport *t);
+
+/*
+ * Whether the host key of t failed verification when a call reconnected
+ * (a session is dropped after a timeout and opened again by the next call).
+ * It stays failed: every later call on t fails at once with the same
+ * message, and nothing more is sent to that address. NULL is false.
+ */
+bool transport_host_key_failed(const struct transport *t);
 
 /*
  * Run argv[0] with arguments. Returns 0 when it ran (see r->status), -1 and *err otherwise.

@@ -24,13 +24,15 @@ struct transport {
     const struct transport_ops *ops;
     char *host;                    /* name as given to transport_open */
     struct transport_options opts; /* defaults applied */
+    bool host_key_failed;          /* set by a backend; see transport_host_key_failed() */
 };
 
 /* Backends. Both take ownership of nothing; they copy what they keep. */
 struct transport *transport_local_open(const char *host, const struct transport_options *opts,
                                        char **err);
 struct transport *transport_ssh_open(const struct spec *spec, const char *host,
-                                     const struct transport_options *opts, char **err);
+                                     const struct transport_options *opts,
+                                     enum transport_failure *failure, char **err);
 
 /* Fill the fields of `struct transport` common to every backend. */
 void transport_base_init(struct transport *t, const struct transport_ops *ops, const char *host,

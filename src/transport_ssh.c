@@ -11,6 +11,10 @@
  * stderr are read together against one deadline. A timeout or a socket error
  * leaves the session in an unknown state: it is dropped and the next call
  * connects again.
+ *
+ * A host key that is not trusted (unknown, changed, revoked) is remembered:
+ * the transport never connects to that address again, every later call
+ * fails with the same message, and transport_host_key_failed() says so.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -22,6 +26,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +51,7 @@ struct ssh_transport {
     LIBSSH2_SESSION *session;
     LIBSSH2_SFTP *sftp;
     unsigned tmp_seq;  /* makes temp names unique within this process */
+    char *host_key_err;/* why the host key is not trusted, once it was not: sticky */
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -109,6 +115,88 @@ static unsigned char *base64_decode(const char *in, size_t len, size_t *out_len)
     }
     *out_len = n;
     return out;
+}
+
+/*
+ * SHA-256 (FIPS 180-4) of `len` bytes into out[32]: the fingerprint of a
+ * known_hosts key, which libssh2 computes only for the key the server sent.
+ */
+static void sha256(const unsigned char *in, size_t len, unsigned char out[32])
+{
+    static const uint32_t k[64] = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+        0xc67178f2,
+    };
+    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+    /* the message, a 0x80 byte, zeros, and the length in bits: whole 64-byte blocks */
+    size_t total = (len + 9 + 63) / 64 * 64;
+    for (size_t off = 0; off < total; off += 64) {
+        unsigned char blk[64];
+        for (size_t i = 0; i < 64; i++) {
+            size_t at = off + i;
+            blk[i] = at < len ? in[at] : at == len ? 0x80 : 0;
+        }
+        if (off + 64 == total)
+            for (int i = 0; i < 8; i++)
+                blk[56 + i] = (unsigned char)((unsigned long long)len * 8 >> (56 - 8 * i));
+        uint32_t w[64];
+        for (int i = 0; i < 16; i++)
+            w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16 |
+                   (uint32_t)blk[4 * i + 2] << 8 | blk[4 * i + 3];
+        for (int i = 16; i < 64; i++) {
+            uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
+            uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
+            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6],
+                 hh = h[7];
+        for (int i = 0; i < 64; i++) {
+            uint32_t t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) +
+                          k[i] + w[i];
+            uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+            hh = g;
+            g = f;
+            f = e;
+            e = d + t1;
+            d = c;
+            c = b;
+            b = a;
+            a = t1 + t2;
+        }
+        h[0] += a;
+        h[1] += b;
+        h[2] += c;
+        h[3] += d;
+        h[4] += e;
+        h[5] += f;
+        h[6] += g;
+        h[7] += hh;
+    }
+#undef ROR
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++)
+            out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
+}
+
+/* "SHA256:<base64 without padding>" of a raw key blob, as ssh-keygen -l prints it. */
+static char *key_fingerprint(const unsigned char *key, size_t len)
+{
+    unsigned char digest[32];
+    sha256(key, len, digest);
+    char *b64 = base64_encode(digest, sizeof(digest), false);
+    char *fp = xasprintf("SHA256:%s", b64);
+    free(b64);
+    return fp;
 }
 
 static const char *session_error(LIBSSH2_SESSION *s)
@@ -256,15 +344,20 @@ struct keytype {
     int kh_type;      /* LIBSSH2_KNOWNHOST_KEY_* */
     const char *name; /* as OpenSSH shows it */
     const char *method; /* host key algorithm to prefer when known_hosts has this type */
+    const char *file; /* the server's key: /etc/ssh/ssh_host_<file>_key.pub */
 };
 
 static const struct keytype keytypes[] = {
-    {LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519, "ED25519", "ssh-ed25519"},
-    {LIBSSH2_HOSTKEY_TYPE_ECDSA_256, LIBSSH2_KNOWNHOST_KEY_ECDSA_256, "ECDSA", "ecdsa-sha2-nistp256"},
-    {LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_384, "ECDSA", "ecdsa-sha2-nistp384"},
-    {LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ECDSA", "ecdsa-sha2-nistp521"},
-    {LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_KNOWNHOST_KEY_SSHRSA, "RSA", "ssh-rsa"},
-    {LIBSSH2_HOSTKEY_TYPE_DSS, LIBSSH2_KNOWNHOST_KEY_SSHDSS, "DSA", "ssh-dss"},
+    {LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519, "ED25519", "ssh-ed25519",
+     "ed25519"},
+    {LIBSSH2_HOSTKEY_TYPE_ECDSA_256, LIBSSH2_KNOWNHOST_KEY_ECDSA_256, "ECDSA",
+     "ecdsa-sha2-nistp256", "ecdsa"},
+    {LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_384, "ECDSA",
+     "ecdsa-sha2-nistp384", "ecdsa"},
+    {LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ECDSA",
+     "ecdsa-sha2-nistp521", "ecdsa"},
+    {LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_KNOWNHOST_KEY_SSHRSA, "RSA", "ssh-rsa", "rsa"},
+    {LIBSSH2_HOSTKEY_TYPE_DSS, LIBSSH2_KNOWNHOST_KEY_SSHDSS, "DSA", "ssh-dss", "dsa"},
 };
 
 /* Name of the host in known_hosts: "ip", or "[ip]:port" when the port is not 22. */
@@ -327,6 +420,27 @@ static unsigned known_types_for_host(const struct ssh_transport *st, LIBSSH2_KNO
             mask |= 1u << i;
     }
     return mask;
+}
+
+/*
+ * The fingerprint of the key known_hosts has for this host with type
+ * keytypes[i], or NULL when it has none. A key that matches nothing makes
+ * libssh2 hand back the entry it compared with.
+ */
+static char *known_fingerprint(const struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh, size_t i)
+{
+    struct libssh2_knownhost *entry = NULL;
+    int rc = libssh2_knownhost_checkp(kh, st->ip, st->port, "AAAA", 4,
+                                      LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                          LIBSSH2_KNOWNHOST_KEYENC_BASE64 | keytypes[i].kh_type,
+                                      &entry);
+    if (rc != LIBSSH2_KNOWNHOST_CHECK_MISMATCH || !entry || !entry->key)
+        return NULL;
+    size_t len = 0;
+    unsigned char *blob = base64_decode(entry->key, strlen(entry->key), &len);
+    char *fp = key_fingerprint(blob, len);
+    free(blob);
+    return fp;
 }
 
 /* Ask for the host key types known_hosts already has, so a known host is checked with its known key. */
@@ -399,7 +513,30 @@ static int append_known_host(struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh,
     return rc;
 }
 
-/* Check the server's key. Unknown: refuse, or add with accept_new. Changed: always refuse. */
+/* The label with the spec's name for the host: "ssh 10.0.0.1:22 (host 'redis1')". */
+static char *host_label(const struct ssh_transport *st)
+{
+    const char *host = st->base.host;
+    if (!host || str_eq(host, st->ip))
+        return xstrdup(st->label);
+    return xasprintf("%s (host '%s')", st->label, host);
+}
+
+/* Record a host key failure: *err gets the message, and the transport keeps it (sticky). */
+static int host_key_refused(struct ssh_transport *st, char *msg, char **err)
+{
+    st->base.host_key_failed = true;
+    free(st->host_key_err);
+    st->host_key_err = msg;
+    *err = xstrdup(msg);
+    return -1;
+}
+
+/*
+ * Check the server's key. Unknown: refuse, or add with accept_new. Changed:
+ * always refuse. Every refusal names the host, the key type, the
+ * fingerprint the server sent and the one known_hosts has, and the fix.
+ */
 static int verify_host_key(struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh,
                            const struct strbuf *revoked, unsigned known, char **err)
 {
@@ -421,11 +558,14 @@ static int verify_host_key(struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh,
         *err = xasprintf("%s: the server's host key has a type rmgr does not know", st->label);
         return -1;
     }
-    const char *hash = libssh2_hostkey_hash(st->session, LIBSSH2_HOSTKEY_HASH_SHA256);
-    char *fp_b64 = hash ? base64_encode((const unsigned char *)hash, 32, false) : xstrdup("?");
-    char *fp = xasprintf("%s SHA256:%s", kt->name, fp_b64);
-    free(fp_b64);
+    char *sent = key_fingerprint((const unsigned char *)key, key_len);
+    char *fp = xasprintf("%s %s", kt->name, sent);
     char *name = known_hosts_name(st);
+    char *label = host_label(st);
+    /* ssh-keygen -R wants the name as known_hosts spells it, quoted for the shell */
+    char *remove = xasprintf("ssh-keygen -R '%s' -f '%s'", name, st->known_hosts);
+    char *check = xasprintf("check it on the host: ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub",
+                            kt->file);
     int rc = -1;
 
     char *key_b64 = base64_encode((const unsigned char *)key, key_len, true);
@@ -438,41 +578,81 @@ static int verify_host_key(struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh,
     }
     free(key_b64);
     if (is_revoked) {
-        *err = xasprintf("%s: host key for %s (%s) is marked @revoked in '%s'", st->label, name,
-                         fp, st->known_hosts);
+        rc = host_key_refused(
+            st,
+            xasprintf("%s: host key for %s (%s) is marked @revoked in '%s'\n"
+                      "  server sent: %s, which known_hosts says never to trust\n"
+                      "  the host needs a new key; rmgr does not connect to it until then",
+                      label, name, fp, st->known_hosts, fp),
+            err);
         goto out;
     }
 
-    int check = libssh2_knownhost_checkp(kh, st->ip, st->port, key, key_len,
-                                         LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-                                             LIBSSH2_KNOWNHOST_KEYENC_RAW | kt->kh_type,
-                                         NULL);
-    switch (check) {
+    int check_rc = libssh2_knownhost_checkp(kh, st->ip, st->port, key, key_len,
+                                            LIBSSH2_KNOWNHOST_TYPE_PLAIN |
+                                                LIBSSH2_KNOWNHOST_KEYENC_RAW | kt->kh_type,
+                                            NULL);
+    switch (check_rc) {
     case LIBSSH2_KNOWNHOST_CHECK_MATCH:
         rc = 0;
         break;
-    case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-        *err = xasprintf("%s: host key CHANGED for %s: the server offers %s, known_hosts '%s' "
-                         "has a different key; possible man-in-the-middle (if the host was "
-                         "reinstalled, remove the old entry)",
-                         st->label, name, fp, st->known_hosts);
+    case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: {
+        char *had = known_fingerprint(st, kh, kt_index);
+        rc = host_key_refused(
+            st,
+            xasprintf("%s: host key CHANGED for %s: the server offers %s, known_hosts has %s "
+                      "%s; possible man-in-the-middle (or the host was reinstalled)\n"
+                      "  known_hosts: %s %s ('%s')\n"
+                      "  server sent: %s\n"
+                      "  if the new key is the host's (%s), remove the old entry with\n"
+                      "    %s\n"
+                      "  then run again with --accept-new-host-keys (it adds keys never seen; "
+                      "it never replaces a changed one)",
+                      label, name, fp, kt->name, had ? had : "another key", kt->name,
+                      had ? had : "another key", st->known_hosts, fp, check, remove),
+            err);
+        free(had);
         break;
+    }
     case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
         if (known & ~(1u << kt_index)) {
             /* known with another type the server did not offer: treat like a change */
-            *err = xasprintf("%s: host key for %s is not in known_hosts (%s), which has a key of "
-                             "another type for it that the server did not offer; possible "
-                             "man-in-the-middle",
-                             st->label, name, fp);
+            size_t other = 0;
+            while (other < ARRAY_SIZE(keytypes) && !((known >> other) & 1u))
+                other++;
+            char *had = known_fingerprint(st, kh, other);
+            rc = host_key_refused(
+                st,
+                xasprintf("%s: host key for %s is not in known_hosts (%s), which has a key of "
+                          "another type for it that the server did not offer; possible "
+                          "man-in-the-middle\n"
+                          "  known_hosts: %s %s ('%s')\n"
+                          "  server sent: %s\n"
+                          "  if the new key is the host's (%s), remove the old entry with\n"
+                          "    %s\n"
+                          "  then run again with --accept-new-host-keys",
+                          label, name, fp, keytypes[other].name, had ? had : "a key",
+                          st->known_hosts, fp, check, remove),
+                err);
+            free(had);
             break;
         }
         if (!st->base.opts.accept_new_host_keys) {
-            *err = xasprintf("%s: host key for %s is not in known_hosts (%s); add it to '%s' or "
-                             "pass --accept-new-host-keys",
-                             st->label, name, fp, st->known_hosts);
+            rc = host_key_refused(
+                st,
+                xasprintf("%s: host key for %s is not in known_hosts (%s); add it to '%s' or "
+                          "pass --accept-new-host-keys\n"
+                          "  known_hosts: no key for %s ('%s')\n"
+                          "  server sent: %s\n"
+                          "  if that is the host's key (%s), add it to known_hosts, or run "
+                          "again with --accept-new-host-keys (trust on first use)",
+                          label, name, fp, st->known_hosts, name, st->known_hosts, fp, check),
+                err);
             break;
         }
         rc = append_known_host(st, kh, name, key, key_len, kt->kh_type, err);
+        if (rc < 0) /* still not trusted: a host key failure, not a host that is down */
+            rc = host_key_refused(st, *err, err);
         break;
     default:
         *err = xasprintf("%s: cannot check the host key: %s", st->label,
@@ -481,7 +661,11 @@ static int verify_host_key(struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh,
     }
 out:
     free(fp);
+    free(sent);
     free(name);
+    free(label);
+    free(remove);
+    free(check);
     return rc;
 }
 
@@ -662,6 +846,11 @@ static int ssh_ready(struct ssh_transport *st, char **err)
 {
     if (st->session)
         return 0;
+    if (st->host_key_err) {
+        /* that address failed its host key check once: never talk to it again */
+        *err = xstrdup(st->host_key_err);
+        return -1;
+    }
     return ssh_connect(st, err);
 }
 
@@ -1108,6 +1297,7 @@ static void ssh_close(struct transport *t)
     free(st->identity);
     free(st->known_hosts);
     free(st->label);
+    free(st->host_key_err);
     transport_base_release(t);
     free(st);
 }
@@ -1122,7 +1312,8 @@ static const struct transport_ops ssh_ops = {
 };
 
 struct transport *transport_ssh_open(const struct spec *spec, const char *host,
-                                     const struct transport_options *opts, char **err)
+                                     const struct transport_options *opts,
+                                     enum transport_failure *failure, char **err)
 {
     pthread_once(&init_once, ssh_global_init);
     if (init_rc != 0) {
@@ -1154,6 +1345,7 @@ struct transport *transport_ssh_open(const struct spec *spec, const char *host,
     st->label = strchr(ip, ':') ? xasprintf("ssh [%s]:%d", ip, st->port)
                                 : xasprintf("ssh %s:%d", ip, st->port);
     if (ssh_connect(st, err) < 0) {
+        *failure = st->base.host_key_failed ? TRANSPORT_FAILURE_HOST_KEY : TRANSPORT_FAILURE_OTHER;
         ssh_close(&st->base);
         return NULL;
     }
