@@ -3,7 +3,8 @@
  * that would make it match the spec, and show them (text, JSON or
  * Markdown); optionally save them for `rmgr apply`.
  *
- * A plan that refuses a shard shows the diagnosis, no steps, and exits 1.
+ * A plan that refuses a shard shows the diagnosis, no steps, and exits 1;
+ * so does an ssh host key that is unknown or changed (session_check_host_keys).
  */
 #include <errno.h>
 #include <jansson.h>
@@ -159,6 +160,14 @@ int cmd_plan(int argc, char **argv)
         session_plan(&s, &so);
     } else if (session_open(&s, &so, stderr) < 0) {
         session_release(&s);
+        return EXIT_FAILURE_;
+    }
+    /* an untrusted host key is an error of the whole run, like a refusal: no plan */
+    if (session_check_host_keys(&s, &so, false, stderr) < 0) {
+        if (out)
+            fprintf(stderr, "rmgr: not saving a plan to '%s'\n", out);
+        session_release(&s);
+        spec_source_release(&src);
         return EXIT_FAILURE_;
     }
     const struct plan *p = s.plan;

@@ -280,9 +280,12 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
 
     json_t *servers = json_object();
     if (!p->files.checked) {
-        sb_addf(out, "; config not read: %s", p->files.error ? p->files.error : "not checked");
-        problem(pr, "proxy %s: cannot read its config: %s", label,
-                p->files.error ? p->files.error : "not checked");
+        /* a host key message has detail lines: they are printed once, on stderr */
+        char line[1024];
+        const char *e = p->files.error ? first_line(p->files.error, line, sizeof(line))
+                                       : "not checked";
+        sb_addf(out, "; config not read: %s", e);
+        problem(pr, "proxy %s: cannot read its config: %s", label, e);
     } else if (!p->config_present) {
         sb_add(out, "; no nutcracker.yml");
         problem(pr, "proxy %s has no nutcracker.yml", label);
@@ -315,6 +318,31 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
     json_object_set_new(js, "servers", servers);
     free(label);
     return js;
+}
+
+/* One problem per host whose ssh host key is not trusted (the first line of its message). */
+static void host_key_problems(const struct observed *o, struct problems *pr)
+{
+    size_t n = o->nredis + o->nsentinels + o->nproxies;
+    const char **seen = xcalloc(n ? n : 1, sizeof(*seen));
+    size_t nseen = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct obs_files *f = i < o->nredis ? &o->redis[i].files
+                                    : i < o->nredis + o->nsentinels
+                                        ? &o->sentinels[i - o->nredis].files
+                                        : &o->proxies[i - o->nredis - o->nsentinels].files;
+        if (!f->host_key_error || !f->error)
+            continue;
+        bool dup = false;
+        for (size_t k = 0; k < nseen && !dup; k++)
+            dup = str_eq(seen[k], f->error);
+        if (dup)
+            continue;
+        seen[nseen++] = f->error;
+        char line[1024];
+        problem(pr, "ssh host key not trusted: %s", first_line(f->error, line, sizeof(line)));
+    }
+    free(seen);
 }
 
 /* "2 shards, 3 sentinels, 1 proxy" */
@@ -354,6 +382,8 @@ int cmd_status(int argc, char **argv)
         session_release(&s);
         return EXIT_FAILURE_;
     }
+    /* an untrusted host key is an error, said in full; the health below is still shown */
+    bool host_keys_ok = session_check_host_keys(&s, &so, false, stderr) == 0;
     const struct spec *sp = s.spec;
     struct problems pr = {0};
     struct strbuf out = {0};
@@ -372,6 +402,7 @@ int cmd_status(int argc, char **argv)
         sb_add(&out, "proxies:\n");
     for (size_t i = 0; i < s.observed->nproxies; i++)
         json_array_append_new(proxies, status_proxy(&s, i, &out, &pr));
+    host_key_problems(s.observed, &pr);
 
     if (json) {
         json_t *probs = json_array();
@@ -403,7 +434,7 @@ int cmd_status(int argc, char **argv)
             printf("\n%s: all healthy\n", counts);
     }
     json_decref(root);
-    int rc = pr.n ? EXIT_FAILURE_ : EXIT_OK;
+    int rc = pr.n || !host_keys_ok ? EXIT_FAILURE_ : EXIT_OK;
     free(counts);
     sb_release(&out);
     problems_release(&pr);

@@ -454,9 +454,10 @@ static void observe_proxy(struct job *j)
 /* ---------------------------------------------------------------- files */
 
 /* A host's files could not be read: say why on every instance of it. */
-static void files_failed(struct obs_files *f, const char *why)
+static void files_failed(struct obs_files *f, const char *why, bool host_key)
 {
     f->checked = false;
+    f->host_key_error = host_key;
     f->dir_present = f->conf_present = false;
     free(f->error);
     f->error = xstrdup(why);
@@ -561,8 +562,11 @@ static void observe_files(struct job *j)
         .accept_new_host_keys = false, /* observing never trusts a new key */
     };
     char *err = NULL;
-    struct transport *t = transport_open(s, j->host, &topts, &err);
+    enum transport_failure why = TRANSPORT_FAILURE_NONE;
+    struct transport *t = transport_open_ex(s, j->host, &topts, &why, &err);
     char *failed = t ? NULL : xstrdup(err ? err : "cannot open transport");
+    /* a host key not trusted is no host that is down: flagged for the whole run */
+    bool host_key = !t && why == TRANSPORT_FAILURE_HOST_KEY;
     free(err);
     err = NULL;
 
@@ -577,9 +581,10 @@ static void observe_files(struct job *j)
                                            &r->files, NULL, NULL, &err) < 0) {
             failed = err;
             err = NULL;
+            host_key = transport_host_key_failed(t);
         }
         if (failed)
-            files_failed(&r->files, failed);
+            files_failed(&r->files, failed, host_key);
     }
     for (size_t i = 0; i < o->nsentinels && !j->ctx->redis_only; i++) {
         struct obs_sentinel *sn = &o->sentinels[i];
@@ -591,9 +596,10 @@ static void observe_files(struct job *j)
                                            &sn->files, &text, NULL, &err) < 0) {
             failed = err;
             err = NULL;
+            host_key = transport_host_key_failed(t);
         }
         if (failed)
-            files_failed(&sn->files, failed);
+            files_failed(&sn->files, failed, host_key);
         else if (text)
             add_auth_pass(&sn->files, text, pw);
         if (text) {
@@ -610,9 +616,10 @@ static void observe_files(struct job *j)
                                            &p->files, &text, &p->config_mtime_s, &err) < 0) {
             failed = err;
             err = NULL;
+            host_key = transport_host_key_failed(t);
         }
         if (failed) {
-            files_failed(&p->files, failed); /* reach stays as the stats port said */
+            files_failed(&p->files, failed, host_key); /* reach stays as the stats port said */
             p->config_mtime_s = 0;
         } else if (text) {
             p->config_present = true;

@@ -35,6 +35,9 @@ struct obs_kv {
 struct obs_files {
     bool checked;        /* false when the host could not be reached */
     char *error;         /* why not, when !checked */
+    bool host_key_error; /* !checked because the host's ssh key is unknown, changed or
+                            revoked (error says which): an error of the whole run, not
+                            an unreachable host (session_check_host_keys) */
     bool dir_present;
     bool conf_present;
     /* managed directives as they stand in the config file; for a proxy the

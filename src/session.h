@@ -74,6 +74,20 @@ void session_observe(struct session *s, const struct session_options *o);
 /* Compute the plan and its fingerprint from the spec and what was observed. */
 void session_plan(struct session *s, const struct session_options *o);
 
+/*
+ * Whether every ssh host key the observation met is trusted. A host key
+ * that is unknown, changed or revoked is an error of the whole run, not an
+ * unreachable host: call this after session_plan() and before anything is
+ * shown as a plan or changed. With accept_new (apply's
+ * --accept-new-host-keys), keys never seen are added to known_hosts first
+ * (trust on first use; a changed key never is) and the cluster is observed
+ * and planned again. Returns 0, or -1 after printing on `err`, once per
+ * host, its problem: the host, the key type, the fingerprint known_hosts
+ * has and the one the server sent, and the fix.
+ */
+int session_check_host_keys(struct session *s, const struct session_options *o, bool accept_new,
+                            FILE *err);
+
 /* All three in order. 0, or -1 with the reasons on `err`. */
 int session_open(struct session *s, const struct session_options *o, FILE *err);
 
