@@ -277,6 +277,7 @@ struct hostc {
     const char *name;     /* borrowed from the plan or spec */
     struct transport *t;  /* opened on first use */
     char *open_err;       /* why it could not be opened */
+    bool open_host_key;   /* ... because its ssh host key is not trusted */
     char *bin[3];         /* per instance kind: the shipped binary, once checked */
 };
 
@@ -294,6 +295,7 @@ struct run {
     char **error;          /* per step */
     pthread_mutex_t lock;  /* output, abort */
     bool abort;
+    bool host_key;         /* a step failed on a host key not trusted (implies abort) */
     bool live;             /* one lane: print a step's line before it runs */
 };
 
@@ -327,8 +329,13 @@ static struct transport *host_transport(struct run *r, struct hostc *h, char **e
         return h->t;
     if (!h->open_err) {
         char *e = NULL;
-        h->t = transport_open(r->s, h->name, &r->o.transport, &e);
-        if (!h->t)
+        enum transport_failure why = TRANSPORT_FAILURE_NONE;
+        h->t = transport_open_ex(r->s, h->name, &r->o.transport, &why, &e);
+        h->open_host_key = !h->t && why == TRANSPORT_FAILURE_HOST_KEY;
+        if (h->open_host_key)
+            h->open_err = xasprintf("the ssh host key of host '%s' is not trusted: %s", h->name,
+                                    e ? e : "unknown error");
+        else if (!h->t)
             h->open_err = xasprintf("cannot reach host '%s': %s", h->name,
                                     e ? e : "unknown error");
         free(e);
@@ -336,6 +343,12 @@ static struct transport *host_transport(struct run *r, struct hostc *h, char **e
     if (!h->t)
         *err = xstrdup(h->open_err);
     return h->t;
+}
+
+/* Whether host h's ssh host key failed verification, at open or on a reconnect since. */
+static bool host_key_failed(const struct hostc *h)
+{
+    return h && (h->open_host_key || transport_host_key_failed(h->t));
 }
 
 /* First line(s) of a command's stderr/stdout for a message. Caller frees. */
@@ -751,6 +764,11 @@ static int stop_instance(struct run *r, struct hostc *h, enum instance_kind k, c
         goto out;
     }
     if (send_signal(r, h, pid, "TERM", &e) < 0) {
+        if (host_key_failed(h)) {
+            *err = e;
+            e = NULL;
+            goto out;
+        }
         /* it may have exited just now; the wait below tells */
         free(e);
         e = NULL;
@@ -760,6 +778,11 @@ static int stop_instance(struct run *r, struct hostc *h, enum instance_kind k, c
         goto out;
     if (g == 0) {
         if (send_signal(r, h, pid, "KILL", &e) < 0) {
+            if (host_key_failed(h)) {
+                *err = e;
+                e = NULL;
+                goto out;
+            }
             free(e);
             e = NULL;
         }
@@ -1481,6 +1504,9 @@ static void run_step(struct run *r, size_t i)
         r->state[i] = ST_FAILED;
         r->error[i] = err ? err : xstrdup("failed");
         r->abort = true;
+        /* a host that may not be the host it claims: fatal for the whole apply */
+        if (host_key_failed(host_find(r, st->host)))
+            r->host_key = true;
     }
     print_result(r, i, rc == 0, note, ms, r->error[i]);
     pthread_mutex_unlock(&r->lock);
@@ -2000,6 +2026,72 @@ static bool gate_after(struct run *r, enum step_wave w, char **err)
  * apply_run
  * ==================================================================== */
 
+/* ---- before the first step: every host's transport ------------------------- */
+
+struct preflight {
+    struct run *r;
+    struct hostc *h;
+    pthread_t tid;
+    bool threaded;
+};
+
+static void *preflight_thread(void *arg)
+{
+    struct preflight *pf = arg;
+    char *e = NULL;
+    host_transport(pf->r, pf->h, &e); /* failures stay in h->open_err */
+    free(e);
+    return NULL;
+}
+
+/* Whether the plan has a step that acts on host h. */
+static bool host_acts(const struct run *r, const struct hostc *h)
+{
+    for (size_t i = 0; i < r->p->nsteps; i++)
+        if (step_acts(&r->p->steps[i]) && str_eq(r->p->steps[i].host, h->name))
+            return true;
+    return false;
+}
+
+/*
+ * Open the transport of every host a step acts on, in parallel, before
+ * anything runs. Returns NULL, or (caller frees) the message when a host's
+ * ssh key is not trusted: then nothing may run anywhere. A host that is
+ * only down is left to its steps, which fail as they always did (and a
+ * host with nothing to do is not contacted at all).
+ */
+static char *preflight_host_keys(struct run *r)
+{
+    struct preflight *pf = xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*pf));
+    size_t n = 0;
+    for (size_t i = 0; i < r->nhosts; i++)
+        if (host_acts(r, &r->hosts[i]))
+            pf[n++] = (struct preflight){.r = r, .h = &r->hosts[i]};
+    for (size_t i = 0; i < n; i++)
+        pf[i].threaded = n > 1 && pthread_create(&pf[i].tid, NULL, preflight_thread, &pf[i]) == 0;
+    for (size_t i = 0; i < n; i++)
+        if (!pf[i].threaded)
+            preflight_thread(&pf[i]);
+    for (size_t i = 0; i < n; i++)
+        if (pf[i].threaded)
+            pthread_join(pf[i].tid, NULL);
+    struct strbuf sb = {0};
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++)
+        if (pf[i].h->open_host_key) {
+            sb_addf(&sb, "\n%s", pf[i].h->open_err);
+            bad++;
+        }
+    free(pf);
+    if (!bad)
+        return NULL;
+    char *msg = xasprintf("refusing to apply: the ssh host key of %zu host%s is not trusted; "
+                          "nothing was changed on any host%s",
+                          bad, bad == 1 ? "" : "s", sb_str(&sb));
+    sb_release(&sb);
+    return msg;
+}
+
 static char *cluster_root(const struct spec *s)
 {
     const char *base = s->defaults.base_dir ? s->defaults.base_dir : "/";
@@ -2068,7 +2160,7 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
 
     static const char stopped[] = "stopped by a signal: the running steps finished, no other "
                                   "step was started; the next apply finishes the job";
-    char *failure = NULL;
+    char *failure = preflight_host_keys(&r);
     for (int w = WAVE_FILES; w <= WAVE_CLEANUP && !failure; w++) {
         bool ran = run_wave(&r, (enum step_wave)w);
         if (ran && stop_requested(&r)) {
@@ -2081,9 +2173,15 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
         }
         if (!ran) {
             for (size_t i = 0; i < p->nsteps && !failure; i++)
-                if (r.state[i] == ST_FAILED) {
+                if (r.state[i] == ST_FAILED &&
+                    (!r.host_key || host_key_failed(host_find(&r, p->steps[i].host)))) {
                     char *label = step_label(&r, i);
-                    failure = xasprintf("%s: %s", label, r.error[i]);
+                    failure = r.host_key
+                                  ? xasprintf("the ssh host key of host '%s' is not trusted any "
+                                              "more: no further step was started on any host\n"
+                                              "%s: %s",
+                                              p->steps[i].host, label, r.error[i])
+                                  : xasprintf("%s: %s", label, r.error[i]);
                     free(label);
                 }
             if (!failure)
@@ -2220,8 +2318,14 @@ int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *
             /* only when empty: anything else there is not ours to delete */
             const char *rmdir[] = {"rmdir", "--", r.cluster_root, NULL};
             char *e = NULL;
-            if (host_run(&r, h, rmdir, NULL, &e) < 0 && !host_transport(&r, h, err))
+            if (host_run(&r, h, rmdir, NULL, &e) < 0 &&
+                (!host_transport(&r, h, err) || host_key_failed(h))) {
+                if (!*err) {
+                    *err = e;
+                    e = NULL;
+                }
                 rc = -1;
+            }
             free(e);
         }
     }
