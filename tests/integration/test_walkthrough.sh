@@ -2,7 +2,8 @@
 # test_walkthrough.sh - the classic walk-through, automated: four Redis hosts
 # and a manager (network namespaces on this machine, see walkthrough/hosts.sh),
 # rmgr deploying over real ssh, a failover, the old master coming back as a
-# replica, and everything torn down again. contrib/vagrant/README.md is the
+# replica, a changed host key that stops the whole run, and everything torn
+# down again. contrib/vagrant/README.md is the
 # same walk-through by hand on five VMs: keep both in step.
 #
 # Needs root (namespaces, bind mounts, sshd). When it cannot build the hosts
@@ -311,6 +312,83 @@ h_check "5: plan never proposes redis1 as master" \
 h_check "5: all ten keys read back through the proxy" \
     [ "$(for k in a b c d e f g h i j; do proxy GET $k; done | tr '\n' ' ')" = \
       "v2-a v2-b v2-c v2-d v2-e value-f value-g value-h value-i value-j " ]
+
+# ---------------------------------------------------------------- 5b. changed host key
+
+echo "# step 5b: redis2's ssh host key changes while redis4's Redis and the proxy are down"
+# A host key that changed is an error of the whole run, not an unreachable host:
+# apply must refuse before it changes anything on any host (before the fix it
+# warned "files ... could not be checked", started redis4 and the proxy, exit 0).
+r4=$(wt_daemon_pid redis4 redis 6379) px=$(wt_daemon_pid mgr proxy 6379)
+kill -KILL "$r4" "$px" 2>/dev/null
+h_check "5b: redis4's Redis and the proxy are gone" \
+    wait_for 10 "redis4 and the proxy stop" eval '! h_starttime "$r4" >/dev/null && ! h_starttime "$px" >/dev/null'
+rmgr plan -f "$SPEC"
+h_check "5b: plan starts redis4 and the proxy again (on redis4 and mgr, not on redis2)" \
+    eval 'plan_steps | grep -qE "\+ start redis4:6379" && plan_steps | grep -qE "\+ start (mgr|127\.0\.0\.1):6379" &&
+          ! plan_steps | grep -q redis2'
+kh=$WT_DIR/keys/known_hosts
+cp "$kh" "$WT_DIR/known_hosts.good"
+ssh-keygen -q -t ed25519 -N '' -C impostor -f "$WT_DIR/keys/impostor" || fatal "cannot make a key"
+old_fp=$(ssh-keygen -lf "$WT_DIR/keys/impostor.pub" | awk '{print $2}')
+new_fp=$(ssh-keygen -lf "$WT_DIR/hosts/redis2/sshd/ssh_host_ed25519_key.pub" | awk '{print $2}')
+# known_hosts now has another key for redis2 than the one its sshd offers
+awk -v ip="${WT_IP[redis2]}" -v key="$(cut -d' ' -f1,2 "$WT_DIR/keys/impostor.pub")" \
+    '$1 == ip { print ip " " key; next } { print }' "$WT_DIR/known_hosts.good" >"$kh"
+kh_sum=$(sha256sum <"$kh")
+fix="ssh-keygen -R '${WT_IP[redis2]}' -f '$kh'"
+# every file on every host (logs, Sentinel's own config and dumps aside: servers write
+# those themselves) with its mode, size, mtime and content; every daemon's pid
+wt_files() {
+    local d
+    for d in "$WT_DIR"/hosts/*/base; do
+        find "$d" \( -name '*.log' -o -name sentinel.conf -o -name dump.rdb \) -prune -o \
+            -printf '%p %y %m %s %T@\n'
+        find "$d" -type f ! -name '*.log' ! -name sentinel.conf ! -name dump.rdb -exec sha256sum {} +
+    done | sort
+}
+wt_pids() {
+    local h k
+    for h in "${WT_HOSTS[@]}"; do
+        for k in redis:6379 sentinel:26379 proxy:6379; do
+            echo "$h ${k%:*} $(wt_daemon_pid "$h" "${k%:*}" "${k#*:}")"
+        done
+    done
+}
+files_before=$(wt_files) pids_before=$(wt_pids)
+r2_logins() { grep -c 'Accepted publickey' "$WT_DIR/hosts/redis2/sshd/sshd.log"; }
+r2_before=$(r2_logins)
+for flag in "" --accept-new-host-keys; do
+    rmgr apply -f "$SPEC" --auto-approve ${flag:+"$flag"}
+    h_check "5b: apply ${flag:+$flag }exits 1" [ "$RC" = 1 ]
+    h_check "5b: apply ${flag:+$flag }names redis2, the key type and both fingerprints" \
+        eval 'grep -q "host .redis2." <<<"$ERR" && grep -q "CHANGED" <<<"$ERR" &&
+              grep -q ED25519 <<<"$ERR" && grep -qF -- "$old_fp" <<<"$ERR" &&
+              grep -qF -- "$new_fp" <<<"$ERR"'
+    h_check "5b: apply ${flag:+$flag }says how to fix it ($fix)" \
+        eval 'grep -qF -- "$fix" <<<"$ERR" && grep -qF -- --accept-new-host-keys <<<"$ERR"'
+    h_check "5b: apply ${flag:+$flag }ran no step" eval '! grep -qE "^\[[0-9]+/[0-9]+\] " <<<"$OUT"'
+done
+rmgr plan -f "$SPEC" --detailed-exitcode
+h_check "5b: plan --detailed-exitcode exits 1 (an error, not drift)" [ "$RC" = 1 ]
+h_check "5b: plan names redis2's changed key" eval 'grep -q "host .redis2." <<<"$ERR" && grep -qF -- "$new_fp" <<<"$ERR"'
+h_check "5b: no file changed on any host" [ "$(wt_files)" = "$files_before" ]
+h_check "5b: no process was started or restarted on any host" [ "$(wt_pids)" = "$pids_before" ]
+h_check "5b: redis4's Redis and the proxy are still down" \
+    eval '[ -z "$(wt_daemon_pid redis4 redis 6379)" ] && [ -z "$(wt_daemon_pid mgr proxy 6379)" ]'
+h_check "5b: known_hosts was not touched" [ "$(sha256sum <"$kh")" = "$kh_sum" ]
+h_check "5b: rmgr never logged into redis2" [ "$(r2_logins)" = "$r2_before" ]
+
+cp "$WT_DIR/known_hosts.good" "$kh"
+rmgr apply -f "$SPEC" --auto-approve
+h_check "5b: with the right key back, apply exits 0" [ "$RC" = 0 ]
+wt_track_daemons
+h_check "5b: redis4 replicates redis2 again" wait_for 10 "redis4 replicates redis2" replica_of redis4 redis2
+h_check "5b: the proxy serves the keys again" \
+    [ "$(for k in a b c d e f g h i j; do proxy GET $k; done | tr '\n' ' ')" = \
+      "v2-a v2-b v2-c v2-d v2-e value-f value-g value-h value-i value-j " ]
+rmgr plan -f "$SPEC" --detailed-exitcode
+h_check "5b: plan --detailed-exitcode exits 0 (no changes)" [ "$RC" = 0 ]
 
 h_check "the password never appears in rmgr's output" \
     eval '! grep -rqF -- "$PW" "$WT_DIR/out"'
