@@ -407,6 +407,9 @@ int cmd_apply(int argc, char **argv)
         goto out;
     session_observe(&s, &so);
     session_plan(&s, &so);
+    /* an ssh host key not trusted stops the whole run before anything is shown or done */
+    if (session_check_host_keys(&s, &so, co.accept_new_host_keys, stderr) < 0)
+        goto out;
     if (planfile && !str_eq(s.fingerprint, saved.fingerprint)) {
         fprintf(stderr, "rmgr: plan is stale: re-run plan (the cluster changed since the plan "
                         "was saved)\n");
@@ -436,6 +439,8 @@ int cmd_apply(int argc, char **argv)
         }
         session_observe(&s, &so);
         session_plan(&s, &so);
+        if (session_check_host_keys(&s, &so, co.accept_new_host_keys, stderr) < 0)
+            goto out;
         p = s.plan;
         free(text);
         text = render_plan_text(s.spec, p, color);

@@ -101,7 +101,7 @@ enum failover_wait_result failover_wait(const struct spec *s, const struct plan 
             if (now >= deadline[i] && res == FAILOVER_WAIT_SETTLED) {
                 char *now_what = waiting_for(s, obs, q, i, true);
                 *why = xasprintf("shard %s: Sentinel did not finish within %.1f s (%s): %s",
-                                 s->shards[i].name, (double)(now - start) / 1000.0,
+                                 s->shards[i].name, (double)(deadline[i] - start) / 1000.0,
                                  o->wait_ms >= 0 ? "--failover-wait"
                                                  : "down-after + failover-timeout",
                                  now_what);

@@ -693,6 +693,38 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
 }
 
 /*
+ * An ssh host key that is unknown, changed or revoked is an error of the
+ * whole run (session_check_host_keys): logged, told like drift (a person
+ * must look), and nothing is applied. --accept-new-host-keys trusts keys
+ * never seen, as apply does.
+ */
+static bool host_keys_trusted(struct cluster_job *j, struct session *s,
+                              const struct session_options *so)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&text, &len);
+    if (!mem)
+        return session_check_host_keys(s, so, j->r->o->accept_new_host_keys, stderr) == 0;
+    int rc = session_check_host_keys(s, so, j->r->o->accept_new_host_keys, mem);
+    fclose(mem);
+    if (rc == 0) {
+        free(text);
+        return true;
+    }
+    for (char *c = text; *c; c++)
+        if (*c == '\n')
+            *c = ' ';
+    log_event(LOG_ERROR, "host-key-untrusted", s->spec->cluster, j->commit, NULL, 0, "%s",
+              text);
+    char *note = xasprintf("Not applied: %s", text);
+    tell_drift(j, s->spec, s->plan, true, note);
+    free(note);
+    free(text);
+    return false;
+}
+
+/*
  * s->plan leaves shards to Sentinel (a master down, a failover under way):
  * say so in the log, never as drift or a failed apply, and wait until
  * Sentinel is done (each shard's down-after + failover-timeout at most).
@@ -765,6 +797,10 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
         look(j, &s, &so, &gen);
         if (stopping(j))
             break;
+        if (!host_keys_trusted(j, &s, &so)) {
+            st = RECONCILE_ERROR;
+            break;
+        }
         const struct plan *p = s.plan;
         note_masters(r, s.spec, p, j->commit, j->subject, gen,
                      waited && o->apply ? &failover : NULL);

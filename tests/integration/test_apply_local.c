@@ -895,7 +895,9 @@ TEST(a_dead_master_is_not_restarted_empty_before_the_failover)
     pid_t pid = read_pid(&F, "redis", old);
     CHECK(pid > 0 && kill(pid, SIGKILL) == 0);
     CHECK(harness_wait_until(port_closed_cond, &old, 5000, 20));
-    struct ac_run r = ac_apply(&F, 0, NULL);
+    /* not waiting for Sentinel: nothing to do for that shard yet, exit 2 */
+    struct ac_run r = ac_apply(&F, 2, "--failover-wait=0");
+    CHECK_INT_EQ(r.status, 2);
     char *line = xasprintf("shard2 master 127.0.0.1:%d is down; waiting for Sentinel to fail "
                            "over to a replica",
                            old);
@@ -910,11 +912,14 @@ TEST(a_dead_master_is_not_restarted_empty_before_the_failover)
     for (int k = 0; k < F.nrep[1]; k++)
         CHECK_INT_EQ(dbsize(&F, F.replica[1][k]), keys); /* nothing wiped */
 
-    /* Sentinel promotes a replica; then the old master rejoins as its replica */
-    struct promoted pr = {&F, 1, F.replica[1], F.nrep[1], 0};
-    CHECK(wait_for(promoted_cond, &pr, 30000));
+    /* apply waits while Sentinel promotes a replica; then the old master rejoins as its
+       replica */
     r = ac_apply(&F, 0, NULL);
     CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "Waiting for Sentinel on 1 shard");
+    CHECK_CONTAINS(r.out, "Sentinel is done; the plan now:");
+    struct promoted pr = {&F, 1, F.replica[1], F.nrep[1], 0};
+    CHECK(wait_for(promoted_cond, &pr, 1000));
     char *as_replica = xasprintf("%s: not running; start as replica of 127.0.0.1:%d", start + 2,
                                  pr.port);
     CHECK_CONTAINS(r.out, as_replica);

@@ -250,27 +250,36 @@ h_check "3: both shards got keys ($SHARD1: $on1, $SHARD2: $on2)" [ "$on1" -gt 0 
 
 # ---------------------------------------------------------------- 4. failover
 
-echo "# step 4: stop redis1's Redis over ssh; Sentinel promotes redis3; apply repoints the proxy"
+echo "# step 4: stop redis1's Redis over ssh, then plan and apply at once: apply waits for Sentinel"
 old=$(wt_daemon_pid redis1 redis 6379)
 wt_ssh redis1 "redis-cli -a '$PW' --no-auth-warning -h ${WT_IP[redis1]} -p 6379 shutdown"
 h_check "4: redis1's Redis is gone" wait_for 15 "redis1 stops" eval '! h_starttime "$old" >/dev/null'
 t=$(_wt_now_ms)
-h_check "4: every sentinel names redis3 as $SHARD1's master" \
-    wait_for 30 "failover to redis3" sentinels_say "$SHARD1" redis3
-echo "# failover seen after $(( $(_wt_now_ms) - t )) ms"
-h_check "4: redis3 is a master" wait_for 10 "redis3 master" eval '[ "$(info_field redis3 role)" = master ]'
 
-rmgr plan -f "$SPEC"
-h_check "4: plan repoints the proxy to redis3" \
-    eval 'plan_steps | grep -qE "~ proxy-config " && grep -qE "$SHARD1 ${WT_IP[redis1]}:6379 -> ${WT_IP[redis3]}:6379" <<<"$OUT"'
-h_check "4: plan starts redis1 as a replica of redis3" \
-    eval 'plan_steps | grep -E "\+ start redis1:6379" | grep -q "replica of ${WT_IP[redis3]}:6379"'
-h_check "4: plan never makes redis1 a master" \
-    eval '! plan_steps | grep -E "redis1:6379" | grep -qiE "as master|replicaof no one"'
-h_check "4: plan changes no sentinel" eval '! plan_steps | grep -qE " (sentinel-[a-z]+|start) redis[1-4]:26379"'
+# during the failover: a state to wait on, never an error or a promised demotion
+rmgr plan -f "$SPEC" --detailed-exitcode
+h_check "4: plan right after the shutdown exits 2 (waiting), not 1" [ "$RC" = 2 ]
+h_check "4: plan right after the shutdown refuses nothing" eval '! grep -q "refusing" <<<"$OUT$ERR"'
+h_check "4: plan right after the shutdown claims no demotion" eval '! grep -qi "demote" <<<"$OUT$ERR"'
+h_check "4: plan says the shard is left to Sentinel" \
+    eval 'grep -qE "waiting for Sentinel|Sentinel failover in progress" <<<"$OUT"'
 
 rmgr apply -f "$SPEC" --auto-approve
-h_check "4: apply --auto-approve exits 0" [ "$RC" = 0 ]
+h_check "4: apply at once exits 0" [ "$RC" = 0 ]
+echo "# apply done $(( $(_wt_now_ms) - t )) ms after the shutdown"
+h_check "4: apply said what it waited for" grep -q "^wait: $SHARD1: " <<<"$OUT"
+AFTER=$(sed -n '/^Sentinel is done; the plan now:/,$p' <<<"$OUT")
+h_check "4: apply planned again after the failover" [ -n "$AFTER" ]
+h_check "4: every sentinel names redis3 as $SHARD1's master" \
+    wait_for 30 "failover to redis3" sentinels_say "$SHARD1" redis3
+h_check "4: redis3 is a master" wait_for 10 "redis3 master" eval '[ "$(info_field redis3 role)" = master ]'
+h_check "4: the new plan repoints the proxy to redis3" \
+    eval 'grep -qE "~ proxy-config " <<<"$AFTER" && grep -qE "$SHARD1 ${WT_IP[redis1]}:6379 -> ${WT_IP[redis3]}:6379" <<<"$AFTER"'
+h_check "4: the new plan starts redis1 as a replica of redis3" \
+    eval 'grep -E "\+ start redis1:6379" <<<"$AFTER" | grep -q "replica of ${WT_IP[redis3]}:6379"'
+h_check "4: apply never makes redis1 a master" \
+    eval '! grep -E "^ *[-+~].*redis1:6379" <<<"$OUT" | grep -qiE "as master|replicaof no one"'
+h_check "4: apply changes no sentinel" eval '! grep -qE "^ *[-+~/]+ (sentinel-[a-z]+|start) redis[1-4]:26379" <<<"$OUT"'
 wt_track_daemons
 for k in "${keys[@]}"; do
     h_check "4: GET $k through the proxy" [ "$(proxy GET "$k")" = "value-$k" ]
