@@ -36,6 +36,27 @@ static void on_stop_signal(int sig)
     stop_signalled = 1;
 }
 
+struct stop_signals {
+    struct sigaction old_int, old_term;
+};
+
+/* The first SIGINT/SIGTERM sets stop_signalled (a second one kills); undo with stop_signals_end. */
+static void stop_signals_begin(struct stop_signals *ss)
+{
+    struct sigaction sa = {0};
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &ss->old_int);
+    sigaction(SIGTERM, &sa, &ss->old_term);
+}
+
+static void stop_signals_end(const struct stop_signals *ss)
+{
+    sigaction(SIGINT, &ss->old_int, NULL);
+    sigaction(SIGTERM, &ss->old_term, NULL);
+}
+
 #define SAVED_PLAN_KIND "rmgr-saved-plan"
 #define MAX_SAVED_PLAN_SIZE (16 * 1024 * 1024)
 
@@ -259,16 +280,11 @@ static int wait_for_sentinel(struct session *s, const struct session_options *so
         .out = stdout,
     };
     /* the first SIGINT/SIGTERM ends the wait; nothing has been changed yet */
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct stop_signals sig;
+    stop_signals_begin(&sig);
     char *why = NULL;
     enum failover_wait_result r = failover_wait(s->spec, p, &fo, &why);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    stop_signals_end(&sig);
     if (r == FAILOVER_WAIT_STOPPED) {
         fprintf(stderr, "rmgr: stopped by a signal while waiting for Sentinel; nothing was "
                         "changed\n");
@@ -485,16 +501,11 @@ int cmd_apply(int argc, char **argv)
     struct apply_options ao =
         apply_cli_run_options(&co, so.connect_timeout_ms, so.command_timeout_ms);
     /* the first SIGINT/SIGTERM lets the running steps finish; a second one kills */
-    struct sigaction sa = {0}, old_int, old_term;
-    sa.sa_handler = on_stop_signal;
-    sa.sa_flags = SA_RESETHAND;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    struct stop_signals sig;
+    stop_signals_begin(&sig);
     ao.stop = &stop_signalled;
     int arc = apply_run(s.spec, p, s.password, &ao, &res);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    stop_signals_end(&sig);
     apply_cli_print_result("Apply", &res, color);
     rc = arc == 0 ? EXIT_OK : EXIT_FAILURE_;
     if (rc == EXIT_OK && p->waiting) {

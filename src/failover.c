@@ -51,6 +51,20 @@ static const struct obs_sentinel_master *shard_entry(const struct obs_sentinel *
     return NULL;
 }
 
+/* What spec sentinel j reports for shard sh (NULL: unreachable, or not monitoring it);
+   *named gets the member it names as master (NULL: none of the shard's). */
+static const struct obs_sentinel_master *sentinel_view(const struct spec *s,
+                                                       const struct observed *o, size_t j,
+                                                       const struct spec_shard *sh,
+                                                       const struct spec_addr **named)
+{
+    const struct spec_addr *a = &s->sentinel.nodes[j];
+    const struct obs_sentinel_master *m = shard_entry(observed_sentinel(o, a->ip, a->port),
+                                                      sh->name);
+    *named = m ? member_at(sh, m->ip, m->port) : NULL;
+    return m;
+}
+
 /* A member that sentinel entry m flags as promoted among its replicas, or NULL. */
 static const struct spec_addr *promoted_in(const struct spec_shard *sh,
                                            const struct obs_sentinel_master *m)
@@ -99,11 +113,10 @@ bool failover_detect(const struct spec *s, const struct observed *o, size_t shar
 
     /* pass 1: the leader, the master being replaced, and what is flagged */
     for (size_t j = 0; j < ss->nnodes; j++) {
-        const struct obs_sentinel *os = observed_sentinel(o, ss->nodes[j].ip, ss->nodes[j].port);
-        const struct obs_sentinel_master *m = shard_entry(os, sh->name);
+        const struct spec_addr *named;
+        const struct obs_sentinel_master *m = sentinel_view(s, o, j, sh, &named);
         if (!m)
             continue;
-        const struct spec_addr *named = member_at(sh, m->ip, m->port);
         if (!named)
             return false; /* a master outside the shard: not ours to explain */
         v.sentinels++;
@@ -169,11 +182,9 @@ bool failover_detect(const struct spec *s, const struct observed *o, size_t shar
 
     /* pass 2: every sentinel names the old master or the promoted one */
     for (size_t j = 0; j < ss->nnodes; j++) {
-        const struct obs_sentinel *os = observed_sentinel(o, ss->nodes[j].ip, ss->nodes[j].port);
-        const struct obs_sentinel_master *m = shard_entry(os, sh->name);
-        if (!m)
+        const struct spec_addr *named;
+        if (!sentinel_view(s, o, j, sh, &named))
             continue;
-        const struct spec_addr *named = member_at(sh, m->ip, m->port);
         if (named == v.old_master)
             continue;
         if (!v.promoting && answers_master(o, named))
