@@ -19,6 +19,19 @@
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
+/*
+ * A precondition a contract comment states. Active in every build (it does
+ * not depend on NDEBUG): a broken one is a bug in rmgr, so it aborts with
+ * file:line and the expression rather than go on with a wrong plan.
+ */
+#define ASSERT(cond)                                                            \
+    ((cond) ? (void)0 : rmgr_assert_failed(#cond, __FILE__, __LINE__, __func__))
+
+#if defined(__GNUC__)
+__attribute__((noreturn, cold))
+#endif
+void rmgr_assert_failed(const char *expr, const char *file, int line, const char *func);
+
 void *xmalloc(size_t n);
 void *xcalloc(size_t nmemb, size_t size);
 void *xrealloc(void *p, size_t n);
