@@ -24,28 +24,27 @@
 
 /* ---------------------------------------------------------------- names */
 
-static const char *const step_kind_names[] = {
-    [STEP_OBSERVED] = "observed",
-    [STEP_INSTALL_FILES] = "install-files",
-    [STEP_START] = "start",
-    [STEP_STOP] = "stop",
-    [STEP_REMOVE_FILES] = "remove-files",
-    [STEP_CONFIG_SET] = "config-set",
-    [STEP_CONFIG_REWRITE] = "config-rewrite",
-    [STEP_REPLICAOF] = "replicaof",
-    [STEP_SENTINEL_MONITOR] = "sentinel-monitor",
-    [STEP_SENTINEL_SET] = "sentinel-set",
-    [STEP_SENTINEL_REMOVE] = "sentinel-remove",
-    [STEP_PROXY_CONFIG] = "proxy-config",
-    [STEP_PROXY_RESTART] = "proxy-restart",
-    [STEP_SENTINEL_RESET] = "sentinel-reset",
+static const struct step_kind_desc step_kinds[] = {
+#define STEP_KIND_ROW(kind, name, lane, flags, gates, exec) [kind] = {name, lane, flags, gates},
+    STEP_KINDS(STEP_KIND_ROW)
+#undef STEP_KIND_ROW
 };
+_Static_assert(ARRAY_SIZE(step_kinds) == STEP_KIND_COUNT, "a row per step kind");
+
+const struct step_kind_desc *step_kind_desc(enum step_kind k)
+{
+    ASSERT((size_t)k < ARRAY_SIZE(step_kinds));
+    return &step_kinds[k];
+}
 
 const char *step_kind_name(enum step_kind k)
 {
-    if ((size_t)k < ARRAY_SIZE(step_kind_names) && step_kind_names[k])
-        return step_kind_names[k];
-    return "unknown";
+    return step_kind_desc(k)->name;
+}
+
+bool step_kind_has(enum step_kind k, unsigned flags)
+{
+    return (step_kind_desc(k)->flags & flags) == flags;
 }
 
 const char *step_action_symbol(enum step_action a)
@@ -1811,5 +1810,5 @@ bool plan_has_destructive(const struct plan *p)
 
 bool step_acts(const struct step *st)
 {
-    return st->kind != STEP_OBSERVED && st->action != ACTION_NONE;
+    return !step_kind_has(st->kind, STEPF_FACT) && st->action != ACTION_NONE;
 }

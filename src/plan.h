@@ -19,26 +19,96 @@
 
 #define PLAN_FORMAT_VERSION 1
 
+/*
+ * Every step kind, one row each: adding a kind is a row here, its executor
+ * in apply_steps.c (the exec column names it: a missing one fails to
+ * compile) and its golden case under tests/fixtures/plan/.
+ *
+ *   kind   the enum step_kind constant
+ *   name   as in JSON, messages and progress lines
+ *   lane   how apply runs the steps of one wave side by side (enum step_lane)
+ *   flags  STEPF_*: how the kind is drawn and counted
+ *   gates  GATE_*: which health checks a step of this kind makes apply run
+ *   exec   the function in apply_steps.c that carries it out
+ */
+#define STEP_KINDS(X)                                                                        \
+    /* "=": an observed fact, no action */                                                 \
+    X(STEP_OBSERVED, "observed", LANE_HOST, STEPF_FACT, GATE_NONE, exec_observed)          \
+    /* instance dir + generated config (+ binaries) */                                     \
+    X(STEP_INSTALL_FILES, "install-files", LANE_HOST, 0, GATE_OWN, exec_install_files)     \
+    /* start, wait until it answers (a redis: CONFIG REWRITE its role) */                  \
+    X(STEP_START, "start", LANE_HOST, STEPF_STARTS, GATE_OWN | GATE_SENTINELS_IF_REPLICA,  \
+      exec_start)                                                                          \
+    X(STEP_STOP, "stop", LANE_HOST, 0, GATE_NONE, exec_stop)                               \
+    /* wipe an instance dir: destructive */                                                \
+    X(STEP_REMOVE_FILES, "remove-files", LANE_HOST, 0, GATE_NONE, exec_remove_files)       \
+    /* CONFIG SET + CONFIG REWRITE */                                                      \
+    X(STEP_CONFIG_SET, "config-set", LANE_HOST, STEPF_KV_DETAILS, GATE_OWN, exec_config_set) \
+    /* runtime is right, the file drifted */                                               \
+    X(STEP_CONFIG_REWRITE, "config-rewrite", LANE_HOST, STEPF_KV_DETAILS, GATE_OWN,         \
+      exec_config_rewrite)                                                                 \
+    X(STEP_REPLICAOF, "replicaof", LANE_HOST, 0, GATE_OWN | GATE_SENTINELS_IF_REPLICA,      \
+      exec_replicaof)                                                                      \
+    X(STEP_SENTINEL_MONITOR, "sentinel-monitor", LANE_HOST, STEPF_LABEL_SHARD, GATE_OWN,    \
+      exec_sentinel_monitor)                                                               \
+    X(STEP_SENTINEL_SET, "sentinel-set", LANE_HOST, STEPF_LABEL_SHARD | STEPF_KV_DETAILS,   \
+      GATE_OWN, exec_sentinel_set)                                                         \
+    X(STEP_SENTINEL_REMOVE, "sentinel-remove", LANE_HOST, STEPF_LABEL_SHARD, GATE_OWN,      \
+      exec_sentinel_remove)                                                                \
+    /* write nutcracker.yml (checked with nutcracker -t) */                                \
+    X(STEP_PROXY_CONFIG, "proxy-config", LANE_HOST, STEPF_KV_DETAILS, GATE_OWN,             \
+      exec_proxy_config)                                                                   \
+    X(STEP_PROXY_RESTART, "proxy-restart", LANE_HOST, STEPF_STARTS, GATE_OWN,               \
+      exec_proxy_restart)                                                                  \
+    /* SENTINEL RESET <shard> on one sentinel, then wait until it knows the master and     \
+       the other sentinels again */                                                        \
+    X(STEP_SENTINEL_RESET, "sentinel-reset", LANE_SENTINEL_RESET, STEPF_LABEL_SHARD,        \
+      GATE_OWN, exec_sentinel_reset)
+
 enum step_kind {
-    STEP_OBSERVED,         /* "=": an observed fact, no action */
-    STEP_INSTALL_FILES,    /* instance dir + generated config (+ binaries) */
-    STEP_START,
-    STEP_STOP,
-    STEP_REMOVE_FILES,     /* wipe an instance dir: destructive */
-    STEP_CONFIG_SET,       /* CONFIG SET + CONFIG REWRITE */
-    STEP_CONFIG_REWRITE,   /* runtime is right, the file drifted */
-    STEP_REPLICAOF,
-    STEP_SENTINEL_MONITOR,
-    STEP_SENTINEL_SET,
-    STEP_SENTINEL_REMOVE,
-    STEP_PROXY_CONFIG,     /* write nutcracker.yml (checked with nutcracker -t) */
-    STEP_PROXY_RESTART,
-    STEP_SENTINEL_RESET,   /* SENTINEL RESET <shard> on one sentinel, then wait until
-                              it knows the master and the other sentinels again */
+#define STEP_KIND_ENUM(kind, name, lane, flags, gates, exec) kind,
+    STEP_KINDS(STEP_KIND_ENUM)
+#undef STEP_KIND_ENUM
+};
+/* the number of rows (not an enumerator, so that a switch over every kind needs no default) */
+#define STEP_KIND_ONE(kind, name, lane, flags, gates, exec) +1
+#define STEP_KIND_COUNT (0 STEP_KINDS(STEP_KIND_ONE))
+
+enum step_lane {
+    LANE_HOST,           /* one lane per host: hosts run side by side, a host's steps in order.
+                            (In the proxies wave every proxy step shares one lane whatever its
+                            kind: proxies restart one at a time.) */
+    LANE_SENTINEL_RESET, /* one lane for all hosts (the other sentinels keep what they know
+                            while one relearns it), and in the clean-up wave after every other
+                            lane (Sentinel forgets removed replicas once they are stopped) */
 };
 
+/* flags of a step kind */
+#define STEPF_FACT 0x1        /* an observed fact: never acts, never numbered */
+#define STEPF_STARTS 0x2      /* starts its instance: checked to answer after the wave */
+#define STEPF_KV_DETAILS 0x4  /* before/after lines are "key value": the key is drawn once */
+#define STEPF_LABEL_SHARD 0x8 /* progress lines name the shard after the target */
+
+/* health gates a step of a kind triggers (apply_gates.c) */
+#define GATE_NONE 0x0
+#define GATE_OWN 0x1 /* the check of its instance kind after the wave: redis answer and
+                        replicas linked, sentinels agree, proxies answer */
+#define GATE_SENTINELS_IF_REPLICA 0x2 /* on a redis pointed at a master (master_ip): the
+                                         sentinel check, a new failover candidate */
+
+struct step_kind_desc {
+    const char *name;
+    enum step_lane lane;
+    unsigned flags; /* STEPF_* */
+    unsigned gates; /* GATE_* */
+};
+
+/* The row of kind k; never NULL (a value outside the enum aborts). */
+const struct step_kind_desc *step_kind_desc(enum step_kind k);
 /* "observed", "install-files", "start", ... as used in JSON and messages */
 const char *step_kind_name(enum step_kind k);
+/* Whether kind k has every flag in `flags`. */
+bool step_kind_has(enum step_kind k, unsigned flags);
 
 enum step_action {  /* the symbol a step is drawn with */
     ACTION_NONE,    /* "=" */

@@ -16,6 +16,7 @@
  *     kind          observed|install-files|start|stop|remove-files|config-set|
  *                   config-rewrite|replicaof|sentinel-monitor|sentinel-set|
  *                   sentinel-remove|sentinel-reset|proxy-config|proxy-restart
+ *                   (the name column of STEP_KINDS in plan.h)
  *     action        "=" observed fact, "+" create, "~" change, "-" remove, "-/+" replace
  *     safety        safe|disruptive|destructive
  *     wave          1 files, 2 processes, 3 replication, 4 sentinels, 5 proxies,
@@ -103,13 +104,6 @@ static void groups_collect(struct groups *g, const struct spec *s, const struct 
 
 /* ---------------------------------------------------------------- details */
 
-/* steps whose before/after lines are "key value" pairs */
-static bool step_is_settings_like(const struct step *st)
-{
-    return st->kind == STEP_CONFIG_SET || st->kind == STEP_CONFIG_REWRITE ||
-           st->kind == STEP_SENTINEL_SET || st->kind == STEP_PROXY_CONFIG;
-}
-
 /* the n-th line of a "\n"-joined string, into a new string; "" past the end */
 static char *nth_line(const char *s, size_t n)
 {
@@ -148,7 +142,7 @@ static void add_details(struct strbuf *sb, const struct step *st, const char *in
     for (size_t i = 0; i < n; i++) {
         char *b = nth_line(st->before, i), *a = nth_line(st->after, i);
         const char *bsp = strchr(b, ' '), *asp = strchr(a, ' ');
-        if (step_is_settings_like(st) && bsp && asp && bsp - b == asp - a &&
+        if (step_kind_has(st->kind, STEPF_KV_DETAILS) && bsp && asp && bsp - b == asp - a &&
             !strncmp(b, a, (size_t)(bsp - b)))
             sb_addf(sb, "%s%s -> %s\n", indent, b, asp + 1);
         else
