@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "spec.h"
+#include "spec_source.h"
 #include "util.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS (10L * 60 * 1000)
@@ -1286,15 +1287,8 @@ out:
 /* ------------------------------------------------------------------------ */
 /* spec files                                                                */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int git_source_list_specs(const struct git_checkout *c, char ***out, size_t *nout, char **err)
 {
-    char **v = NULL;
-    size_t n = 0, cap = 0;
     *out = NULL;
     *nout = 0;
     if (!c || !c->spec_path) {
@@ -1302,69 +1296,33 @@ int git_source_list_specs(const struct git_checkout *c, char ***out, size_t *nou
         return -1;
     }
     if (c->spec_is_file) {
-        v = xmalloc(sizeof(*v));
+        char **v = xmalloc(sizeof(*v));
         v[0] = xstrdup(c->spec_path);
         *out = v;
         *nout = 1;
         return 0;
     }
-    DIR *d = opendir(c->spec_path);
-    if (!d) {
-        set_err(err, "cannot open '%s': %s", c->spec_path, strerror(errno));
+    char *msg = NULL;
+    int rc = spec_list_dir(c->spec_path, c->workdir, out, nout, &msg);
+    if (rc == -2)
+        set_err(err, "spec '%s' in %s is a symlink that leads outside the repository", msg,
+                c->url);
+    else if (rc < 0)
+        set_err(err, "%s", msg);
+    free(msg);
+    if (rc < 0)
         return -1;
-    }
-    char *realwd = realpath(c->workdir, NULL);
-    size_t wn = realwd ? strlen(realwd) : 0;
-    struct dirent *de;
-    int rc = 0;
-    while ((de = readdir(d)) != NULL) {
-        if (!spec_is_file_name(de->d_name))
-            continue;
-        char *p = xasprintf("%s/%s", c->spec_path, de->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISLNK(st.st_mode)) {
-            char *real = realpath(p, NULL);
-            bool inside = real && realwd && !strncmp(real, realwd, wn) && real[wn] == '/';
-            free(real);
-            if (!inside) {
-                set_err(err, "spec '%s' in %s is a symlink that leads outside the repository",
-                        de->d_name, c->url);
-                free(p);
-                rc = -1;
-                break;
-            }
-        }
-        if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
-            free(p);
-            continue;
-        }
-        VEC_GROW(v, n, cap);
-        v[n++] = p;
-    }
-    closedir(d);
-    free(realwd);
-    if (rc == 0 && n == 0) {
+    if (*nout == 0) {
         set_err(err, "no spec files (*.yaml, *.yml) in '%s' of %s at %s (%.7s)",
                 *c->path ? c->path : ".", c->url, c->ref, c->commit);
-        rc = -1;
-    }
-    if (rc != 0) {
-        git_source_free_list(v, n);
         return -1;
     }
-    qsort(v, n, sizeof(*v), cmp_str);
-    *out = v;
-    *nout = n;
     return 0;
 }
 
 void git_source_free_list(char **list, size_t n)
 {
-    if (!list)
-        return;
-    for (size_t i = 0; i < n; i++)
-        free(list[i]);
-    free(list);
+    spec_list_free(list, n);
 }
 
 /* ------------------------------------------------------------------------ */

@@ -4,7 +4,6 @@
  */
 #include "reconcile.h" /* fopencookie: _GNU_SOURCE comes from the Makefile */
 
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <poll.h>
@@ -915,11 +914,6 @@ static void run_specs_release(struct run_specs *rs)
     memset(rs, 0, sizeof(*rs));
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* -f: the file, or the sorted *.yaml / *.yml files of the directory. */
 static int list_local(const char *path, char ***out, size_t *n, char **err)
 {
@@ -936,32 +930,14 @@ static int list_local(const char *path, char ***out, size_t *n, char **err)
         *n = 1;
         return 0;
     }
-    DIR *d = opendir(path);
-    if (!d) {
-        *err = xasprintf("cannot open directory '%s': %s", path, strerror(errno));
+    if (spec_list_dir(path, NULL, out, n, err) < 0)
         return -1;
-    }
-    size_t cap = 0;
-    size_t len = strlen(path);
-    const char *sep = len && path[len - 1] == '/' ? "" : "/";
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        if (!spec_is_file_name(de->d_name))
-            continue;
-        char *p = xasprintf("%s%s%s", path, sep, de->d_name);
-        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
-            VEC_GROW(*out, *n, cap);
-            (*out)[(*n)++] = p;
-        } else {
-            free(p);
-        }
-    }
-    closedir(d);
     if (*n == 0) {
+        free(*out);
+        *out = NULL;
         *err = xasprintf("no *.yaml or *.yml files in '%s'", path);
         return -1;
     }
-    qsort(*out, *n, sizeof(char *), cmp_str);
     return 0;
 }
 
@@ -1053,7 +1029,7 @@ static void load_specs(struct reconciler *r, struct run_specs *rs)
             diags_release(&d);
             add_spec(rs, files[i], s);
         }
-        git_source_free_list(files, nfiles);
+        spec_list_free(files, nfiles);
     }
     save_sources(r, rs);
     return;

@@ -1,14 +1,92 @@
 /*
- * spec_source.c - specs from a git checkout, named by their repository
- * path. See spec_source.h.
+ * spec_source.c - the spec files of a directory, and specs from a git
+ * checkout, named by their repository path. See spec_source.h.
  */
 #include "spec_source.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "util.h"
+
+/* ---- the spec files of a directory ------------------------------------- */
+
+static int cmp_path(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Whether the symlink `path` resolves to somewhere under `realroot` (of length rn). */
+static bool link_stays_inside(const char *path, const char *realroot, size_t rn)
+{
+    char *real = realpath(path, NULL);
+    bool inside = real && realroot && !strncmp(real, realroot, rn) && real[rn] == '/';
+    free(real);
+    return inside;
+}
+
+int spec_list_dir(const char *dir, const char *root, char ***out, size_t *n, char **err)
+{
+    *out = NULL;
+    *n = 0;
+    DIR *d = opendir(dir);
+    if (!d) {
+        *err = xasprintf("cannot open directory '%s': %s", dir, strerror(errno));
+        return -1;
+    }
+    char *realroot = root ? realpath(root, NULL) : NULL;
+    size_t rn = realroot ? strlen(realroot) : 0;
+    size_t len = strlen(dir);
+    const char *sep = len && dir[len - 1] == '/' ? "" : "/";
+    char **v = NULL;
+    size_t nv = 0, cap = 0;
+    int rc = 0;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!spec_is_file_name(de->d_name))
+            continue;
+        char *p = xasprintf("%s%s%s", dir, sep, de->d_name);
+        struct stat st;
+        if (root && lstat(p, &st) == 0 && S_ISLNK(st.st_mode) &&
+            !link_stays_inside(p, realroot, rn)) {
+            *err = xstrdup(de->d_name);
+            free(p);
+            rc = -2;
+            break;
+        }
+        if (stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            VEC_GROW(v, nv, cap);
+            v[nv++] = p;
+        } else {
+            free(p);
+        }
+    }
+    closedir(d);
+    free(realroot);
+    if (rc < 0) {
+        spec_list_free(v, nv);
+        return rc;
+    }
+    if (nv > 1)
+        qsort(v, nv, sizeof(*v), cmp_path);
+    *out = v;
+    *n = nv;
+    return 0;
+}
+
+void spec_list_free(char **list, size_t n)
+{
+    if (!list)
+        return;
+    for (size_t i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+}
+
+/* ---- specs from a git checkout ----------------------------------------- */
 
 int spec_source_open(const struct git_source_opts *o, struct spec_source *out, char **err)
 {

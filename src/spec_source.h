@@ -1,5 +1,6 @@
 /*
- * spec_source.h - the specs a command reads from a git repository
+ * spec_source.h - where specs come from: the spec files of a directory, and
+ * the specs a command reads from a git repository
  * (`--repo URL [--ref REF] [--path DIR] [--cache-dir DIR]`, git_source.h).
  *
  * Commands show a spec by its path inside the repository ("specs/prod.yaml"),
@@ -15,6 +16,20 @@
 #include "diag.h"
 #include "git_source.h"
 #include "spec.h"
+
+/*
+ * The spec files of directory `dir` (spec_is_file_name: *.yaml, *.yml, not
+ * hidden; regular files, symlinks followed), sorted by name, each as
+ * "dir/name" (no doubled '/'). With `root` set, a symlink among them that
+ * leads outside the directory `root` is refused. Returns 0 with *out (caller
+ * frees with spec_list_free; *n may be 0: the caller says what "no spec"
+ * means), -1 with *err when the directory cannot be opened, or -2 with *err
+ * the entry's file name when a symlink leads outside `root`.
+ */
+int spec_list_dir(const char *dir, const char *root, char ***out, size_t *n, char **err);
+
+/* Free a list from spec_list_dir. NULL is fine. */
+void spec_list_free(char **list, size_t n);
 
 struct spec_source {
     struct git_checkout co; /* url, commit, subject, ref; the cache lock until released */
