@@ -20,6 +20,7 @@
 
 #include "conf.h"
 #include "failover.h"
+#include "nutcracker_yml.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- names */
@@ -1392,102 +1393,16 @@ static void removed_shard_steps(struct builder *b, const char *name)
 
 /* ---------------------------------------------------------------- proxies */
 
-/* the line without trailing blanks; NULL for blank and comment lines */
-static char *norm_line(const char *start, size_t len)
+/* the "ip:port" nutcracker.yml y has for server `name`, or NULL */
+static const char *yml_server(const struct nc_yml *y, const char *name)
 {
-    while (len && (start[len - 1] == ' ' || start[len - 1] == '\t' || start[len - 1] == '\r'))
-        len--;
-    size_t lead = 0;
-    while (lead < len && (start[lead] == ' ' || start[lead] == '\t'))
-        lead++;
-    if (lead == len || start[lead] == '#')
-        return NULL;
-    return xstrndup(start, len);
+    const struct nc_yml_server *sv = nc_yml_find(y, name);
+    return sv ? sv->addr : NULL;
 }
 
-/* servers parsed out of a nutcracker.yml: name -> "ip:port" */
-struct server_line {
-    char *name;
-    char *addr;
-};
-
-struct yml {
-    char **other; /* every meaningful line that is not a server */
-    size_t nother, cother;
-    struct server_line *servers;
-    size_t nservers, cservers;
-};
-
-/* "- ip:port:weight name" (after the indent) as a server, or false */
-static bool parse_server(const char *line, struct server_line *out)
+static const char *yml_key(const struct nc_yml *y, size_t i)
 {
-    while (*line == ' ' || *line == '\t')
-        line++;
-    if (line[0] != '-' || line[1] != ' ')
-        return false;
-    line += 2;
-    while (*line == ' ')
-        line++;
-    const char *sp = strchr(line, ' ');
-    size_t alen = sp ? (size_t)(sp - line) : strlen(line);
-    char *tok = xstrndup(line, alen);
-    char *c1 = strchr(tok, ':');
-    char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-    if (!c1) {
-        free(tok);
-        return false;
-    }
-    if (c2)
-        *c2 = '\0'; /* drop the weight */
-    const char *name = sp ? sp + 1 : NULL;
-    while (name && *name == ' ')
-        name++;
-    out->addr = tok;
-    out->name = xstrdup(name && *name ? name : tok);
-    return true;
-}
-
-static void yml_parse(struct yml *y, const char *text)
-{
-    memset(y, 0, sizeof(*y));
-    const char *p = text ? text : "";
-    while (*p) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        char *line = norm_line(p, len);
-        if (line) {
-            struct server_line sl;
-            if (parse_server(line, &sl)) {
-                VEC_GROW(y->servers, y->nservers, y->cservers);
-                y->servers[y->nservers++] = sl;
-                free(line);
-            } else {
-                VEC_GROW(y->other, y->nother, y->cother);
-                y->other[y->nother++] = line;
-            }
-        }
-        p += len + (nl ? 1 : 0);
-    }
-}
-
-static void yml_release(struct yml *y)
-{
-    for (size_t i = 0; i < y->nother; i++)
-        free(y->other[i]);
-    free(y->other);
-    for (size_t i = 0; i < y->nservers; i++) {
-        free(y->servers[i].name);
-        free(y->servers[i].addr);
-    }
-    free(y->servers);
-}
-
-static const char *yml_server(const struct yml *y, const char *name)
-{
-    for (size_t i = 0; i < y->nservers; i++)
-        if (str_eq(y->servers[i].name, name))
-            return y->servers[i].addr;
-    return NULL;
+    return nc_yml_server_key(&y->servers[i]);
 }
 
 /*
@@ -1499,24 +1414,24 @@ static const char *yml_server(const struct yml *y, const char *name)
 static bool proxy_config_diff(const char *have, const char *want, char **before, char **after,
                               bool *servers_changed)
 {
-    struct yml h, w;
-    yml_parse(&h, have);
-    yml_parse(&w, want);
+    struct nc_yml h, w;
+    nc_yml_parse(&h, have);
+    nc_yml_parse(&w, want);
     struct strbuf bb = {0}, ab = {0};
     *servers_changed = false;
 
     for (size_t i = 0; i < w.nservers; i++) {
-        const char *old = yml_server(&h, w.servers[i].name);
+        const char *old = yml_server(&h, yml_key(&w, i));
         if (old && str_eq(old, w.servers[i].addr))
             continue;
-        sb_addf(&bb, "%s%s %s", bb.len ? "\n" : "", w.servers[i].name, old ? old : "(missing)");
-        sb_addf(&ab, "%s%s %s", ab.len ? "\n" : "", w.servers[i].name, w.servers[i].addr);
+        sb_addf(&bb, "%s%s %s", bb.len ? "\n" : "", yml_key(&w, i), old ? old : "(missing)");
+        sb_addf(&ab, "%s%s %s", ab.len ? "\n" : "", yml_key(&w, i), w.servers[i].addr);
     }
     for (size_t i = 0; i < h.nservers; i++) {
-        if (yml_server(&w, h.servers[i].name))
+        if (yml_server(&w, yml_key(&h, i)))
             continue;
-        sb_addf(&bb, "%s%s %s", bb.len ? "\n" : "", h.servers[i].name, h.servers[i].addr);
-        sb_addf(&ab, "%s%s (removed)", ab.len ? "\n" : "", h.servers[i].name);
+        sb_addf(&bb, "%s%s %s", bb.len ? "\n" : "", yml_key(&h, i), h.servers[i].addr);
+        sb_addf(&ab, "%s%s (removed)", ab.len ? "\n" : "", yml_key(&h, i));
     }
     *servers_changed = bb.len > 0;
     /* every other line, and the order of the servers both files name */
@@ -1525,22 +1440,22 @@ static bool proxy_config_diff(const char *have, const char *want, char **before,
         others_same = str_eq(h.other[i], w.other[i]);
     size_t hi = 0, wi = 0;
     while (others_same) {
-        while (hi < h.nservers && !yml_server(&w, h.servers[hi].name))
+        while (hi < h.nservers && !yml_server(&w, yml_key(&h, hi)))
             hi++;
-        while (wi < w.nservers && !yml_server(&h, w.servers[wi].name))
+        while (wi < w.nservers && !yml_server(&h, yml_key(&w, wi)))
             wi++;
         if (hi == h.nservers || wi == w.nservers) {
             others_same = hi == h.nservers && wi == w.nservers;
             break;
         }
-        others_same = str_eq(h.servers[hi++].name, w.servers[wi++].name);
+        others_same = str_eq(yml_key(&h, hi++), yml_key(&w, wi++));
     }
     if (!others_same) {
         sb_addf(&bb, "%sedited by hand", bb.len ? "\n" : "");
         sb_addf(&ab, "%srendered from the spec", ab.len ? "\n" : "");
     }
-    yml_release(&h);
-    yml_release(&w);
+    nc_yml_release(&h);
+    nc_yml_release(&w);
     bool equal = !*servers_changed && others_same;
     if (equal) {
         sb_release(&bb);
@@ -1564,8 +1479,8 @@ static struct spec_addr *proxy_masters(struct builder *b, const struct obs_proxy
     const struct spec *s = b->s;
     struct spec_addr *ms = xcalloc(s->nshards + 1, sizeof(*ms));
     memcpy(ms, b->p->masters, s->nshards * sizeof(*ms));
-    struct yml y;
-    yml_parse(&y, op->config_text);
+    struct nc_yml y;
+    nc_yml_parse(&y, op->config_text);
     for (size_t i = 0; i < s->nshards; i++) {
         const char *have = b->p->shard_failover[i] ? yml_server(&y, s->shards[i].name) : NULL;
         for (size_t k = 0; have && k < shard_nmembers(&s->shards[i]); k++) {
@@ -1578,7 +1493,7 @@ static struct spec_addr *proxy_masters(struct builder *b, const struct obs_proxy
             free(ap);
         }
     }
-    yml_release(&y);
+    nc_yml_release(&y);
     return ms;
 }
 

@@ -12,6 +12,7 @@
 #include <yaml.h>
 
 #include "conf.h"
+#include "nutcracker_yml.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- INFO */
@@ -717,83 +718,18 @@ char *redis_mask_nutcracker_auth(const char *text, const char *password)
 
 /* ------------------------------------------------------------ nutcracker */
 
-/* Parse "ip:port:weight [name]" (quotes already removed) into s. */
-static bool parse_server(const char *v, struct nc_server *s)
-{
-    const char *sp = strchr(v, ' ');
-    size_t alen = sp ? (size_t)(sp - v) : strlen(v);
-    char *addr = xstrndup(v, alen);
-    char *wcolon = strrchr(addr, ':');
-    bool ok = false;
-    if (wcolon) {
-        *wcolon = '\0';
-        char *pcolon = strrchr(addr, ':');
-        long port;
-        if (pcolon && pcolon > addr) {
-            *pcolon = '\0';
-            if (parse_long(pcolon + 1, 1, 65535, &port)) {
-                s->ip = xstrdup(addr);
-                s->port = (int)port;
-                ok = true;
-            }
-        }
-    }
-    free(addr);
-    if (ok && sp) {
-        while (*sp == ' ')
-            sp++;
-        if (*sp)
-            s->name = xstrdup(sp);
-    }
-    return ok;
-}
-
 size_t redis_parse_nutcracker_servers(const char *text, struct nc_server **out)
 {
-    struct nc_server *v = NULL;
-    size_t n = 0, cap = 0;
-    bool in_servers = false;
-    int servers_indent = -1;
-    const char *p = text ? text : "";
-
-    while (*p) {
-        const char *eol = strchr(p, '\n');
-        size_t len = eol ? (size_t)(eol - p) : strlen(p);
-        char *line = xstrndup(p, len);
-        p += len + (eol ? 1 : 0);
-        char *c = line;
-        while (*c == ' ' || *c == '\t')
-            c++;
-        int indent = (int)(c - line);
-        char *e = c + strlen(c);
-        while (e > c && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-            *--e = '\0';
-        if (!*c || *c == '#') {
-            free(line);
-            continue;
-        }
-        if (!strcmp(c, "servers:")) {
-            in_servers = true;
-            servers_indent = indent;
-        } else if (in_servers && c[0] == '-' && (c[1] == ' ' || c[1] == '\t')) {
-            c += 2;
-            while (*c == ' ' || *c == '\t')
-                c++;
-            size_t l = strlen(c);
-            if (l >= 2 && (c[0] == '"' || c[0] == '\'') && c[l - 1] == c[0]) {
-                c[l - 1] = '\0';
-                c++;
-            }
-            struct nc_server s = {0};
-            if (parse_server(c, &s)) {
-                VEC_GROW(v, n, cap);
-                v[n++] = s;
-            }
-        } else if (indent <= servers_indent) {
-            in_servers = false; /* the next key of the pool, or the next pool */
-        }
-        free(line);
+    struct nc_yml y;
+    nc_yml_parse(&y, text);
+    struct nc_server *v = y.nservers ? xcalloc(y.nservers, sizeof(*v)) : NULL;
+    for (size_t i = 0; i < y.nservers; i++) {
+        v[i].name = xstrdup(y.servers[i].name);
+        v[i].ip = xstrdup(y.servers[i].ip);
+        v[i].port = y.servers[i].port;
     }
+    size_t n = y.nservers;
+    nc_yml_release(&y);
     *out = v;
     return n;
 }

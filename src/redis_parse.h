@@ -96,7 +96,8 @@ struct nc_server {
 };
 
 /*
- * The servers listed in a nutcracker.yml text, in file order. Returns the
+ * The servers listed in a nutcracker.yml text, in file order, as
+ * nc_yml_parse() (nutcracker_yml.h) reads them. Returns the
  * count; *out is freed with nc_servers_free().
  */
 size_t redis_parse_nutcracker_servers(const char *text, struct nc_server **out);
