@@ -28,8 +28,11 @@ else ifneq ($(SANITIZER),)
 endif
 
 BUILD     := build$(if $(SANITIZER),-$(SANITIZER))
-CORE_SRC  := $(filter-out src/main.c,$(wildcard src/*.c))
+CORE_SRC  := $(wildcard src/*.c)
 CORE_OBJ  := $(CORE_SRC:src/%.c=$(BUILD)/src/%.o)
+# the command line (src/cli/): linked into rmgr only, never into libcore.a
+CLI_SRC   := $(wildcard src/cli/*.c)
+CLI_OBJ   := $(CLI_SRC:src/%.c=$(BUILD)/src/%.o)
 UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
@@ -49,10 +52,15 @@ rmgr: $(BUILD)/rmgr
 $(BUILD)/src/%.o: src/%.c $(wildcard src/*.h) | $(BUILD)/src
 	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
+$(BUILD)/src/cli/%.o: src/cli/%.c $(wildcard src/*.h src/cli/*.h) | $(BUILD)/src/cli
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+# anew each time: `ar r` would keep members whose source moved away
 $(BUILD)/libcore.a: $(CORE_OBJ)
+	rm -f $@
 	$(AR) rcs $@ $^
 
-$(BUILD)/rmgr: $(BUILD)/src/main.o $(BUILD)/libcore.a
+$(BUILD)/rmgr: $(CLI_OBJ) $(BUILD)/libcore.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # static pattern: a plain % rule cannot match tests/harness.c (empty stem)
@@ -65,7 +73,7 @@ $(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/libcore.a | $(BUILD)/test
 $(BUILD)/tests/%: tests/integration/%.c tests/test.h $(HARNESS) $(BUILD)/libcore.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(HARNESS) $(BUILD)/libcore.a $(LDLIBS)
 
-$(BUILD)/src $(BUILD)/tests:
+$(BUILD)/src $(BUILD)/src/cli $(BUILD)/tests:
 	mkdir -p $@
 
 tests-build: $(RMGR_BIN) $(UNIT_BIN) $(INTEG_BIN)

@@ -23,6 +23,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "exit_code.h"
 #include "git_source.h"
 #include "log.h"
 #include "notify.h"

@@ -13,7 +13,6 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "cli.h"
 #include "observe.h"
 #include "observed.h"
 #include "plan.h"
@@ -43,23 +42,6 @@ struct session {
     struct plan *plan;
     char *fingerprint;       /* 40 hex digits */
 };
-
-/*
- * Take one shared option at argv[*i] (-f/--file, --connect-timeout,
- * --timeout; also in --opt=VALUE form), moving *i past its value. Returns 1
- * when it was one, 0 when argv[*i] is not a shared option, -1 after
- * printing a usage error for `cmd` (the command then returns EXIT_USAGE).
- */
-int session_parse_option(struct session_options *o, const struct command *cmd, int argc,
-                         char **argv, int *i);
-
-/*
- * The value of option `name` at argv[*i] ("--out FILE" or "--out=FILE"),
- * moving *i past it. Returns 1 and sets *value when argv[*i] is `name`, 0
- * when it is not, -1 after printing a usage error when the value is missing.
- */
-int session_option_value(const char *name, const struct command *cmd, int argc, char **argv,
-                         int *i, const char **value);
 
 /* Load the spec and read the password. 0, or -1 with the reasons on `err`. */
 int session_load(struct session *s, const struct session_options *o, FILE *err);

@@ -8,35 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
 #include "log.h"
 #include "reconcile.h"
 #include "test.h"
 #include "util.h"
 #include "watch.h"
-
-/*
- * The command table lives in main.c, which unit tests do not link; session.c
- * (pulled in by reconcile.c) refers to these for its usage errors.
- */
-int cli_usage_error(const struct command *cmd, const char *fmt, ...)
-{
-    (void)cmd;
-    (void)fmt;
-    return EXIT_USAGE;
-}
-
-const struct command *cli_find_command(const char *name)
-{
-    (void)name;
-    return NULL;
-}
-
-bool cli_use_color(bool no_color_flag)
-{
-    (void)no_color_flag;
-    return false;
-}
 
 /* 2026-11-24T10:00:00.123Z */
 #define T_MS 1795514400123LL

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "apply.h"
+#include "apply_cli.h"
 #include "cli.h"
 #include "diag.h"
 #include "lock.h"

@@ -8,12 +8,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-enum exit_code {
-    EXIT_OK = 0,
-    EXIT_FAILURE_ = 1,  /* an error, or a plan that refuses */
-    EXIT_USAGE = 2,     /* unknown command or option */
-    EXIT_CHANGES = 2,   /* plan --detailed-exitcode: changes pending */
-};
+#include "exit_code.h"
+
+struct session_options;
 
 struct command {
     const char *name;
@@ -31,6 +28,23 @@ const struct command *cli_find_command(const char *name);
 
 /* true when stdout is a terminal and neither NO_COLOR nor --no-color says otherwise */
 bool cli_use_color(bool no_color_flag);
+
+/*
+ * Take one shared option at argv[*i] (-f/--file, --connect-timeout,
+ * --timeout; also in --opt=VALUE form), moving *i past its value. Returns 1
+ * when it was one, 0 when argv[*i] is not a shared option, -1 after
+ * printing a usage error for `cmd` (the command then returns EXIT_USAGE).
+ */
+int session_parse_option(struct session_options *o, const struct command *cmd, int argc,
+                         char **argv, int *i);
+
+/*
+ * The value of option `name` at argv[*i] ("--out FILE" or "--out=FILE"),
+ * moving *i past it. Returns 1 and sets *value when argv[*i] is `name`, 0
+ * when it is not, -1 after printing a usage error when the value is missing.
+ */
+int session_option_value(const char *name, const struct command *cmd, int argc, char **argv,
+                         int *i, const char **value);
 
 /* Implemented subcommands (cmd_<name>.c). */
 int cmd_validate(int argc, char **argv);
