@@ -1,0 +1,181 @@
+/*
+ * plan_impl.h - what the planner's files share (plan.c, plan_truth.c,
+ * plan_redis.c, plan_sentinel.c, plan_proxy.c, destroy_plan.c): the
+ * builder steps are added with, and small helpers over the spec and the
+ * observed state. Private to the planner; pure, no I/O.
+ */
+#ifndef RMGR_PLAN_IMPL_H
+#define RMGR_PLAN_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "plan.h"
+#include "util.h"
+
+/* ---------------------------------------------------------------- builder */
+
+struct builder {
+    const struct spec *s;
+    const struct observed *o; /* NULL for a plan from the spec alone (destroy) */
+    struct plan *p;
+    size_t steps_cap, warnings_cap, refusals_cap;
+    const char *password; /* CONF_SECRET_PLACEHOLDER when the spec has auth */
+    bool *reset_late;     /* per shard: sentinel resets wait for the clean-up wave */
+    size_t nauth_failed;  /* spec redis instances that refused the password */
+    size_t nredis;        /* spec redis instances */
+};
+
+/* Add a warning to the plan; the text is formatted. */
+void plan_warn(struct builder *b, const char *fmt, ...) RMGR_PRINTF(2, 3);
+
+/* Refuse shard `shard` (copied); takes ownership of `diagnosis` (not NULL). */
+void plan_refuse(struct builder *b, const char *shard, char *diagnosis);
+
+/*
+ * Append a step of kind `kind` running on `at` (spec spelling for target
+ * and host) and return it; the reason is formatted, everything else is
+ * filled in by the caller. Preconditions (ASSERTed): b has a plan, kind
+ * and wave are values of their enums, `at` has an ip and a port in
+ * 1..65535, group and fmt are not NULL, and only an observed fact is
+ * drawn with ACTION_NONE.
+ */
+struct step *plan_add_step(struct builder *b, enum step_kind kind, enum step_action action,
+                           enum step_safety safety, enum step_wave wave,
+                           enum instance_kind inst, const char *group,
+                           const struct spec_addr *at, const char *fmt, ...)
+    RMGR_PRINTF(9, 10);
+
+/* Add the setting key=value (both copied, neither NULL) to step st. */
+void plan_step_add_setting(struct step *st, const char *key, const char *value);
+
+/* The master step st points at: m's ip (not NULL) and port. */
+void plan_step_set_master(struct step *st, const struct spec_addr *m);
+
+/* ---------------------------------------------------------------- passes */
+
+/* Work out shard i's master into p->masters[i]; false after a refusal. plan_truth.c */
+bool plan_shard_truth(struct builder *b, size_t i);
+
+/* Steps for the members of shard i around p->masters[i]. plan_redis.c */
+void plan_redis_steps(struct builder *b, size_t i);
+
+/* names of monitored shards the spec no longer has, first-seen order */
+struct removed {
+    char **names;
+    size_t n, cap;
+};
+
+/* Steps for every sentinel; shards it monitors that the spec lacks go to rm. plan_sentinel.c */
+void plan_sentinel_steps(struct builder *b, struct removed *rm);
+
+/* stop + remove-files for the nodes Sentinel reports for removed shard `name`. plan_sentinel.c */
+void plan_removed_shard_steps(struct builder *b, const char *name);
+
+/* Steps for every proxy. plan_proxy.c */
+void plan_proxy_steps(struct builder *b);
+
+/* ---------------------------------------------------------------- steps every pass adds */
+
+/* "=" line and warning for an instance that could not be observed */
+void plan_unreachable_step(struct builder *b, enum instance_kind inst, enum step_wave wave,
+                           const char *group, const struct spec_addr *a, enum reach rc,
+                           const char *detail);
+
+/* install-files when the files were looked at and something is missing */
+void plan_files_step(struct builder *b, enum instance_kind inst, enum step_wave wave,
+                     const char *group, const char *shard, const struct spec_addr *a,
+                     const struct obs_files *f, const char *conf_name);
+
+/* how a masked password shows in before/after: "" is no password at all */
+const char *plan_secret_shown(const char *have);
+
+/* ---------------------------------------------------------------- helpers */
+
+static inline bool addr_is(const struct spec_addr *a, const char *ip, int port)
+{
+    return a->port == port && str_eq(a->ip, ip);
+}
+
+static inline size_t shard_nmembers(const struct spec_shard *sh)
+{
+    return 1 + sh->nreplicas;
+}
+
+/* member 0 is the spec master, then the replicas in spec order */
+static inline const struct spec_addr *shard_member(const struct spec_shard *sh, size_t k)
+{
+    return k == 0 ? &sh->master : &sh->replicas[k - 1];
+}
+
+static inline enum reach redis_reach(const struct obs_redis *r)
+{
+    return r ? r->reach : REACH_NOT_CHECKED;
+}
+
+static inline bool reach_unreachable(enum reach r)
+{
+    return r != REACH_OK && r != REACH_REFUSED;
+}
+
+static inline bool redis_is_master(const struct obs_redis *r)
+{
+    return r && r->reach == REACH_OK && str_eq(r->role, "master");
+}
+
+static inline bool redis_is_slave(const struct obs_redis *r)
+{
+    return r && r->reach == REACH_OK && str_eq(r->role, "slave");
+}
+
+/* keys, replicas or a replication offset: the node has served writes */
+static inline bool redis_holds_data(const struct obs_redis *r)
+{
+    return r && (r->keys > 0 || r->connected_slaves > 0 || r->master_repl_offset > 0);
+}
+
+static inline const char *detail_or(const char *detail, const char *dflt)
+{
+    return detail && *detail ? detail : dflt;
+}
+
+/* the member of shard sh at ip:port, or NULL */
+const struct spec_addr *plan_shard_find_member(const struct spec_shard *sh, const char *ip,
+                                               int port);
+
+/*
+ * The first member of shard sh other than M that is not known to be stopped
+ * (running ones first, then ones that could not be observed), or NULL when
+ * every other member is down.
+ */
+const struct spec_addr *plan_member_not_down(const struct observed *o,
+                                             const struct spec_shard *sh,
+                                             const struct spec_addr *M);
+
+/* sentinel os's entry for shard `name`, or NULL (also when os is NULL) */
+const struct obs_sentinel_master *plan_sentinel_find_master(const struct obs_sentinel *os,
+                                                            const char *name);
+
+/* *dst = a copy of src (host defaults to the ip); plan_free() frees plan->masters' */
+void plan_addr_copy(struct spec_addr *dst, const struct spec_addr *src);
+
+/*
+ * The hosts: name for an address the spec uses (Sentinel may report a
+ * hosts: name itself), the IP when spec instances use it without a hosts:
+ * entry, or NULL when the address is foreign to this cluster.
+ */
+const char *plan_spec_host_for_ip(const struct spec *s, const char *ip);
+
+/* "ip:port" of a spec address, for reasons about masters. Caller frees. */
+char *plan_addr_ipport(const struct spec_addr *a);
+
+/* a set of addresses in first-seen order */
+struct node_list {
+    struct spec_addr *v;
+    size_t n, cap;
+};
+
+void plan_node_list_add(struct node_list *nl, const char *host, const char *ip, int port);
+void plan_node_list_release(struct node_list *nl);
+
+#endif
