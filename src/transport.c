@@ -28,6 +28,9 @@ void exec_result_release(struct exec_result *r)
 void transport_base_init(struct transport *t, const struct transport_ops *ops, const char *host,
                          const struct transport_options *opts)
 {
+    ASSERT(t && ops);
+    ASSERT(ops->close && ops->exec && ops->read_file && ops->stat_mtime && ops->write_file &&
+           ops->mkdir);
     t->ops = ops;
     t->host = xstrdup(host ? host : "localhost");
     t->host_key_failed = false;
@@ -85,11 +88,13 @@ void transport_close(struct transport *t)
 
 const char *transport_host(const struct transport *t)
 {
+    ASSERT(t);
     return t->host;
 }
 
 int transport_exec(struct transport *t, const char *const *argv, struct exec_result *r, char **err)
 {
+    ASSERT(t && r && err);
     *err = NULL;
     memset(r, 0, sizeof(*r));
     if (!argv || !argv[0]) {
@@ -102,6 +107,7 @@ int transport_exec(struct transport *t, const char *const *argv, struct exec_res
 int transport_read_file(struct transport *t, const char *path, size_t max_size, char **out,
                         size_t *out_len, char **err)
 {
+    ASSERT(t && path && out && err);
     *err = NULL;
     *out = NULL;
     if (out_len)
@@ -112,6 +118,7 @@ int transport_read_file(struct transport *t, const char *path, size_t max_size, 
 
 int transport_stat_mtime(struct transport *t, const char *path, long long *mtime_s, char **err)
 {
+    ASSERT(t && path && mtime_s && err);
     *err = NULL;
     *mtime_s = 0;
     return t->ops->stat_mtime(t, path, mtime_s, err);
@@ -120,6 +127,7 @@ int transport_stat_mtime(struct transport *t, const char *path, long long *mtime
 int transport_write_file(struct transport *t, const char *path, const void *data, size_t len,
                          int mode, char **err)
 {
+    ASSERT(t && err && (data || len == 0));
     *err = NULL;
     if (!path || path[0] != '/') {
         *err = xasprintf("cannot write '%s': path is not absolute", path ? path : "");
@@ -130,6 +138,7 @@ int transport_write_file(struct transport *t, const char *path, const void *data
 
 int transport_mkdir(struct transport *t, const char *path, int mode, char **err)
 {
+    ASSERT(t && err);
     *err = NULL;
     if (!path || path[0] != '/') {
         *err = xasprintf("cannot create directory '%s': path is not absolute", path ? path : "");

@@ -73,6 +73,12 @@ const char *transport_host(const struct transport *t);
 bool transport_host_key_failed(const struct transport *t);
 
 /*
+ * The calls below take a transport that transport_open() returned (never
+ * NULL) and non-NULL out-parameters (`out_len` of transport_read_file()
+ * may be NULL); `path` is not NULL. These preconditions are ASSERTed.
+ */
+
+/*
  * Run argv[0] with arguments. Returns 0 when it ran (see r->status), -1 and *err otherwise.
  * The command gets an empty stdin. A command that cannot be found or executed
  * ran and failed: status 127 (126), as with a shell. A timeout (command_timeout_ms)
