@@ -1179,6 +1179,21 @@ TEST(names)
     CHECK_STR_EQ(instance_kind_name(INSTANCE_SENTINEL), "sentinel");
 }
 
+/* every row of STEP_KINDS has a name of its own; only "observed" is a fact */
+TEST(step_kind_table)
+{
+    for (size_t k = 0; k < STEP_KIND_COUNT; k++) {
+        const char *name = step_kind_name((enum step_kind)k);
+        CHECK(name && *name);
+        for (size_t j = 0; j < k; j++)
+            CHECK(!str_eq(name, step_kind_name((enum step_kind)j)));
+        CHECK(step_kind_has((enum step_kind)k, STEPF_FACT) == (k == STEP_OBSERVED));
+    }
+    CHECK(step_kind_desc(STEP_SENTINEL_RESET)->lane == LANE_SENTINEL_RESET);
+    CHECK(step_kind_has(STEP_SENTINEL_SET, STEPF_LABEL_SHARD | STEPF_KV_DETAILS));
+    CHECK(!(step_kind_desc(STEP_STOP)->gates & GATE_OWN));
+}
+
 int main(void)
 {
     RUN(goldens);
@@ -1213,5 +1228,6 @@ int main(void)
     RUN(text_colour_only_when_asked);
     RUN(summary_lines);
     RUN(names);
+    RUN(step_kind_table);
     return test_done();
 }
