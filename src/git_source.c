@@ -23,7 +23,6 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <git2.h>
-#include <libssh2.h>
 #include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -35,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "known_hosts.h"
 #include "spec.h"
 #include "spec_source.h"
 #include "util.h"
@@ -661,10 +661,14 @@ static int acquire_cred(git_credential **out, const char *url, const char *user_
     return GIT_EAUTH;
 }
 
+enum { HOST_KEY_REVOKED = -100 }; /* beside LIBSSH2_KNOWNHOST_CHECK_* */
+
 /*
- * Look the raw host key of host:port up in the known_hosts file `file`:
- * LIBSSH2_KNOWNHOST_CHECK_MATCH, _MISMATCH (the host is listed with another
- * key of this type) or _NOTFOUND (also when the file cannot be read).
+ * Look the raw host key of host:port up in the known_hosts file `file`, read
+ * as the ssh transport reads it (known_hosts.h): HOST_KEY_REVOKED (marked
+ * @revoked), LIBSSH2_KNOWNHOST_CHECK_MATCH, _MISMATCH (the host is listed
+ * with another key of this type) or _NOTFOUND (also when the file cannot be
+ * read).
  */
 static int known_host_check(const char *file, const char *host, int port,
                             const git_cert_hostkey *hk)
@@ -680,34 +684,35 @@ static int known_host_check(const char *file, const char *host, int port,
     default: return LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
     }
     int rc = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
-    LIBSSH2_SESSION *session = libssh2_session_init(); /* knownhost needs one; never connected */
-    if (!session)
+    struct known_hosts kh;
+    char *msg = NULL;
+    if (known_hosts_init(&kh, NULL, "git", &msg) < 0) {
+        free(msg);
         return rc;
-    LIBSSH2_KNOWNHOSTS *kh = libssh2_knownhost_init(session);
-    if (kh && libssh2_knownhost_readfile(kh, file, LIBSSH2_KNOWNHOST_FILE_OPENSSH) >= 0)
-        rc = libssh2_knownhost_checkp(kh, host, port, hk->hostkey, hk->hostkey_len,
-                                      LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-                                          keybit,
-                                      NULL);
-    if (kh)
-        libssh2_knownhost_free(kh);
-    libssh2_session_free(session);
+    }
+    if (known_hosts_read(&kh, file, "git", &msg) == 0) {
+        if (known_hosts_revoked(&kh, hk->hostkey, hk->hostkey_len))
+            rc = HOST_KEY_REVOKED;
+        else
+            rc = known_hosts_check(&kh, host, port, hk->hostkey, hk->hostkey_len, keybit);
+    }
+    free(msg);
+    known_hosts_release(&kh);
     return rc == LIBSSH2_KNOWNHOST_CHECK_FAILURE ? LIBSSH2_KNOWNHOST_CHECK_NOTFOUND : rc;
 }
 
 /*
- * TLS certificates: libgit2's verdict stands. ssh host keys: libgit2 has
- * checked ~/.ssh/known_hosts (`valid`); RMGR_GIT_KNOWN_HOSTS may add keys.
- * An unknown key is refused (there is nobody to ask in a pipeline), and so
- * is a key that differs from a listed one in either file.
+ * TLS certificates: libgit2's verdict stands. ssh host keys: a key marked
+ * @revoked in ~/.ssh/known_hosts or RMGR_GIT_KNOWN_HOSTS is refused; else
+ * libgit2 has checked ~/.ssh/known_hosts (`valid`), and RMGR_GIT_KNOWN_HOSTS
+ * may add keys. An unknown key is refused (there is nobody to ask in a
+ * pipeline), and so is a key that differs from a listed one in either file.
  */
 static int check_cert(git_cert *cert, int valid, const char *host, void *payload)
 {
     struct remote_ctx *cx = payload;
     if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
         return GIT_PASSTHROUGH;
-    if (valid)
-        return 0;
     const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
     const char *extra = env_nonempty("RMGR_GIT_KNOWN_HOSTS");
     const char *home = getenv("HOME");
@@ -720,11 +725,21 @@ static int check_cert(git_cert *cert, int valid, const char *host, void *payload
             in_extra = known_host_check(extra, host, cx->u->port, hk);
     }
     free(home_file);
-    if (in_extra == LIBSSH2_KNOWNHOST_CHECK_MATCH && in_home != LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+    bool revoked = in_home == HOST_KEY_REVOKED || in_extra == HOST_KEY_REVOKED;
+    if (valid && !revoked)
+        return 0;
+    if (!revoked && in_extra == LIBSSH2_KNOWNHOST_CHECK_MATCH &&
+        in_home != LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
         return 0;
     cx->cert_rejected = true;
     free(cx->cert_error);
-    if (in_home == LIBSSH2_KNOWNHOST_CHECK_MISMATCH || in_extra == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+    if (revoked)
+        cx->cert_error = xasprintf("host key of '%s' is marked @revoked in %s: never trust it "
+                                   "(the host needs a new key)",
+                                   host, in_home == HOST_KEY_REVOKED ? "~/.ssh/known_hosts"
+                                                                     : "$RMGR_GIT_KNOWN_HOSTS");
+    else if (in_home == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ||
+             in_extra == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
         cx->cert_error = xasprintf("host key of '%s' does not match the one in %s: the server's "
                                    "key changed, or someone is in between",
                                    host, in_home == LIBSSH2_KNOWNHOST_CHECK_MISMATCH

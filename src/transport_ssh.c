@@ -26,7 +26,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "known_hosts.h"
 #include "transport_impl.h"
 #include "util.h"
 
@@ -62,150 +62,6 @@ static int init_rc;
 static void ssh_global_init(void)
 {
     init_rc = libssh2_init(0);
-}
-
-static const char b64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-/* Standard base64; `pad` adds the trailing '=' (OpenSSH fingerprints have none). */
-static char *base64_encode(const unsigned char *in, size_t len, bool pad)
-{
-    struct strbuf sb = {0};
-    for (size_t i = 0; i < len; i += 3) {
-        unsigned v = (unsigned)in[i] << 16;
-        size_t n = len - i < 3 ? len - i : 3;
-        if (n > 1)
-            v |= (unsigned)in[i + 1] << 8;
-        if (n > 2)
-            v |= in[i + 2];
-        sb_addc(&sb, b64_alphabet[(v >> 18) & 63]);
-        sb_addc(&sb, b64_alphabet[(v >> 12) & 63]);
-        if (n > 1)
-            sb_addc(&sb, b64_alphabet[(v >> 6) & 63]);
-        else if (pad)
-            sb_addc(&sb, '=');
-        if (n > 2)
-            sb_addc(&sb, b64_alphabet[v & 63]);
-        else if (pad)
-            sb_addc(&sb, '=');
-    }
-    return sb_detach(&sb);
-}
-
-/* Decode base64, skipping whitespace and stopping at '=' or any other byte. */
-static unsigned char *base64_decode(const char *in, size_t len, size_t *out_len)
-{
-    unsigned char *out = xmalloc(len / 4 * 3 + 3);
-    size_t n = 0;
-    unsigned v = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        const char *p = in[i] ? strchr(b64_alphabet, in[i]) : NULL;
-        if (!p) {
-            if (in[i] == '\n' || in[i] == '\r' || in[i] == ' ')
-                continue;
-            break;
-        }
-        v = (v << 6) | (unsigned)(p - b64_alphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[n++] = (unsigned char)(v >> bits);
-        }
-    }
-    *out_len = n;
-    return out;
-}
-
-/*
- * SHA-256 (FIPS 180-4) of `len` bytes into out[32]: the fingerprint of a
- * known_hosts key, which libssh2 computes only for the key the server sent.
- */
-static void sha256(const unsigned char *in, size_t len, unsigned char out[32])
-{
-    static const uint32_t k[64] = {
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-        0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-        0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-        0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-        0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-        0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-        0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-        0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
-        0xc67178f2,
-    };
-    uint32_t h[8] = {0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
-                     0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19};
-#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
-    /* the message, a 0x80 byte, zeros, and the length in bits: whole 64-byte blocks */
-    size_t total = (len + 9 + 63) / 64 * 64;
-    for (size_t off = 0; off < total; off += 64) {
-        unsigned char blk[64];
-        for (size_t i = 0; i < 64; i++) {
-            size_t at = off + i;
-            blk[i] = at < len ? in[at] : at == len ? 0x80 : 0;
-        }
-        if (off + 64 == total)
-            for (int i = 0; i < 8; i++)
-                blk[56 + i] = (unsigned char)((unsigned long long)len * 8 >> (56 - 8 * i));
-        uint32_t w[64];
-        for (int i = 0; i < 16; i++)
-            w[i] = (uint32_t)blk[4 * i] << 24 | (uint32_t)blk[4 * i + 1] << 16 |
-                   (uint32_t)blk[4 * i + 2] << 8 | blk[4 * i + 3];
-        for (int i = 16; i < 64; i++) {
-            uint32_t s0 = ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3);
-            uint32_t s1 = ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10);
-            w[i] = w[i - 16] + s0 + w[i - 7] + s1;
-        }
-        uint32_t a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6],
-                 hh = h[7];
-        for (int i = 0; i < 64; i++) {
-            uint32_t t1 = hh + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) +
-                          k[i] + w[i];
-            uint32_t t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
-            hh = g;
-            g = f;
-            f = e;
-            e = d + t1;
-            d = c;
-            c = b;
-            b = a;
-            a = t1 + t2;
-        }
-        h[0] += a;
-        h[1] += b;
-        h[2] += c;
-        h[3] += d;
-        h[4] += e;
-        h[5] += f;
-        h[6] += g;
-        h[7] += hh;
-    }
-#undef ROR
-    for (int i = 0; i < 8; i++)
-        for (int j = 0; j < 4; j++)
-            out[4 * i + j] = (unsigned char)(h[i] >> (24 - 8 * j));
-}
-
-/* "SHA256:<base64 without padding>" of a raw key blob, as ssh-keygen -l prints it. */
-static char *key_fingerprint(const unsigned char *key, size_t len)
-{
-    unsigned char digest[32];
-    sha256(key, len, digest);
-    char *b64 = base64_encode(digest, sizeof(digest), false);
-    char *fp = xasprintf("SHA256:%s", b64);
-    free(b64);
-    return fp;
-}
-
-static const char *session_error(LIBSSH2_SESSION *s)
-{
-    char *msg = NULL;
-    if (!s)
-        return "no session";
-    libssh2_session_last_error(s, &msg, NULL, 0);
-    return msg && *msg ? msg : "unknown error";
 }
 
 /* Errors after which the session cannot be trusted to be in step with the server. */
@@ -339,180 +195,6 @@ static int tcp_connect(struct ssh_transport *st, char **err)
 
 /* ---- host keys ---------------------------------------------------------- */
 
-struct keytype {
-    int session_type; /* LIBSSH2_HOSTKEY_TYPE_* */
-    int kh_type;      /* LIBSSH2_KNOWNHOST_KEY_* */
-    const char *name; /* as OpenSSH shows it */
-    const char *method; /* host key algorithm to prefer when known_hosts has this type */
-    const char *file; /* the server's key: /etc/ssh/ssh_host_<file>_key.pub */
-};
-
-static const struct keytype keytypes[] = {
-    {LIBSSH2_HOSTKEY_TYPE_ED25519, LIBSSH2_KNOWNHOST_KEY_ED25519, "ED25519", "ssh-ed25519",
-     "ed25519"},
-    {LIBSSH2_HOSTKEY_TYPE_ECDSA_256, LIBSSH2_KNOWNHOST_KEY_ECDSA_256, "ECDSA",
-     "ecdsa-sha2-nistp256", "ecdsa"},
-    {LIBSSH2_HOSTKEY_TYPE_ECDSA_384, LIBSSH2_KNOWNHOST_KEY_ECDSA_384, "ECDSA",
-     "ecdsa-sha2-nistp384", "ecdsa"},
-    {LIBSSH2_HOSTKEY_TYPE_ECDSA_521, LIBSSH2_KNOWNHOST_KEY_ECDSA_521, "ECDSA",
-     "ecdsa-sha2-nistp521", "ecdsa"},
-    {LIBSSH2_HOSTKEY_TYPE_RSA, LIBSSH2_KNOWNHOST_KEY_SSHRSA, "RSA", "ssh-rsa", "rsa"},
-    {LIBSSH2_HOSTKEY_TYPE_DSS, LIBSSH2_KNOWNHOST_KEY_SSHDSS, "DSA", "ssh-dss", "dsa"},
-};
-
-/* Name of the host in known_hosts: "ip", or "[ip]:port" when the port is not 22. */
-static char *known_hosts_name(const struct ssh_transport *st)
-{
-    return st->port == 22 ? xstrdup(st->ip) : xasprintf("[%s]:%d", st->ip, st->port);
-}
-
-/*
- * Load known_hosts line by line: libssh2_knownhost_readfile gives up on the
- * first line it cannot parse (markers, security-key types), which would make
- * every later host unknown. @revoked keys are collected into *revoked
- * (base64, one per line). A missing file is an empty list.
- */
-static int load_known_hosts(struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh,
-                            struct strbuf *revoked, char **err)
-{
-    FILE *f = fopen(st->known_hosts, "r");
-    if (!f) {
-        if (errno == ENOENT)
-            return 0;
-        *err = xasprintf("%s: cannot read known_hosts '%s': %s", st->label, st->known_hosts,
-                         strerror(errno));
-        return -1;
-    }
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        const char *p = line + strspn(line, " \t");
-        if (str_starts_with(p, "@revoked")) {
-            /* "@revoked host-pattern keytype base64": remember the key */
-            char pat[1024], type[128], key[8192];
-            if (sscanf(p, "@revoked %1023s %127s %8191s", pat, type, key) == 3) {
-                sb_add(revoked, key);
-                sb_addc(revoked, '\n');
-            }
-            continue;
-        }
-        if (*p == '@')
-            continue; /* @cert-authority: not supported by libssh2 */
-        libssh2_knownhost_readline(kh, line, (size_t)n, LIBSSH2_KNOWNHOST_FILE_OPENSSH);
-    }
-    free(line);
-    fclose(f);
-    return 0;
-}
-
-/* Key types known_hosts holds for this host, as a LIBSSH2_KNOWNHOST_KEY_* bit set per keytypes[] index. */
-static unsigned known_types_for_host(const struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh)
-{
-    /* a key that matches nothing: MISMATCH then means "an entry of this type exists" */
-    unsigned mask = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(keytypes); i++) {
-        int rc = libssh2_knownhost_checkp(kh, st->ip, st->port, "AAAA", 4,
-                                          LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-                                              LIBSSH2_KNOWNHOST_KEYENC_BASE64 | keytypes[i].kh_type,
-                                          NULL);
-        if (rc == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
-            mask |= 1u << i;
-    }
-    return mask;
-}
-
-/*
- * The fingerprint of the key known_hosts has for this host with type
- * keytypes[i], or NULL when it has none. A key that matches nothing makes
- * libssh2 hand back the entry it compared with.
- */
-static char *known_fingerprint(const struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh, size_t i)
-{
-    struct libssh2_knownhost *entry = NULL;
-    int rc = libssh2_knownhost_checkp(kh, st->ip, st->port, "AAAA", 4,
-                                      LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-                                          LIBSSH2_KNOWNHOST_KEYENC_BASE64 | keytypes[i].kh_type,
-                                      &entry);
-    if (rc != LIBSSH2_KNOWNHOST_CHECK_MISMATCH || !entry || !entry->key)
-        return NULL;
-    size_t len = 0;
-    unsigned char *blob = base64_decode(entry->key, strlen(entry->key), &len);
-    char *fp = key_fingerprint(blob, len);
-    free(blob);
-    return fp;
-}
-
-/* Ask for the host key types known_hosts already has, so a known host is checked with its known key. */
-static void prefer_known_types(struct ssh_transport *st, unsigned known)
-{
-    if (!known)
-        return;
-    struct strbuf sb = {0};
-    for (int pass = 0; pass < 2; pass++)
-        for (size_t i = 0; i < ARRAY_SIZE(keytypes); i++)
-            if (((known >> i) & 1u) == (pass == 0 ? 1u : 0u)) {
-                if (sb.len)
-                    sb_addc(&sb, ',');
-                sb_add(&sb, keytypes[i].method);
-            }
-    libssh2_session_method_pref(st->session, LIBSSH2_METHOD_HOSTKEY, sb_str(&sb));
-    sb_release(&sb);
-}
-
-/* Append one entry to the known_hosts file, creating it (and its directory) when missing. */
-static int append_known_host(struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh,
-                             const char *name, const char *key, size_t key_len, int kh_type,
-                             char **err)
-{
-    struct libssh2_knownhost *entry = NULL;
-    if (libssh2_knownhost_addc(kh, name, NULL, key, key_len, NULL, 0,
-                               LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
-                                   kh_type,
-                               &entry) != 0) {
-        *err = xasprintf("%s: cannot add host key: %s", st->label, session_error(st->session));
-        return -1;
-    }
-    char line[8192];
-    size_t len = 0;
-    if (libssh2_knownhost_writeline(kh, entry, line, sizeof(line), &len,
-                                    LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0) {
-        *err = xasprintf("%s: cannot format host key: %s", st->label, session_error(st->session));
-        return -1;
-    }
-    char *dir = xstrdup(st->known_hosts);
-    char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
-        *slash = '\0';
-        mkdir(dir, 0700); /* ~/.ssh may not exist yet; open() below reports real problems */
-    }
-    free(dir);
-    int fd = open(st->known_hosts, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        *err = xasprintf("%s: cannot update known_hosts '%s': %s", st->label, st->known_hosts,
-                         strerror(errno));
-        return -1;
-    }
-    struct strbuf sb = {0};
-    struct stat sst;
-    char last = '\n';
-    if (fstat(fd, &sst) == 0 && sst.st_size > 0 && pread(fd, &last, 1, sst.st_size - 1) == 1 &&
-        last != '\n')
-        sb_addc(&sb, '\n'); /* the file did not end its last line */
-    sb_addn(&sb, line, len);
-    ssize_t w = write(fd, sb.buf, sb.len);
-    int e = errno;
-    int rc = 0;
-    if (w != (ssize_t)sb.len || fsync(fd) < 0) {
-        *err = xasprintf("%s: cannot update known_hosts '%s': %s", st->label, st->known_hosts,
-                         w < 0 ? strerror(e) : "short write");
-        rc = -1;
-    }
-    close(fd);
-    sb_release(&sb);
-    return rc;
-}
-
 /* The label with the spec's name for the host: "ssh 10.0.0.1:22 (host 'redis1')". */
 static char *host_label(const struct ssh_transport *st)
 {
@@ -530,143 +212,6 @@ static int host_key_refused(struct ssh_transport *st, char *msg, char **err)
     st->host_key_err = msg;
     *err = xstrdup(msg);
     return -1;
-}
-
-/*
- * Check the server's key. Unknown: refuse, or add with accept_new. Changed:
- * always refuse. Every refusal names the host, the key type, the
- * fingerprint the server sent and the one known_hosts has, and the fix.
- */
-static int verify_host_key(struct ssh_transport *st, LIBSSH2_KNOWNHOSTS *kh,
-                           const struct strbuf *revoked, unsigned known, char **err)
-{
-    size_t key_len = 0;
-    int stype = 0;
-    const char *key = libssh2_session_hostkey(st->session, &key_len, &stype);
-    if (!key) {
-        *err = xasprintf("%s: the server sent no host key", st->label);
-        return -1;
-    }
-    const struct keytype *kt = NULL;
-    size_t kt_index = 0;
-    for (size_t i = 0; i < ARRAY_SIZE(keytypes); i++)
-        if (keytypes[i].session_type == stype) {
-            kt = &keytypes[i];
-            kt_index = i;
-        }
-    if (!kt) {
-        *err = xasprintf("%s: the server's host key has a type rmgr does not know", st->label);
-        return -1;
-    }
-    char *sent = key_fingerprint((const unsigned char *)key, key_len);
-    char *fp = xasprintf("%s %s", kt->name, sent);
-    char *name = known_hosts_name(st);
-    char *label = host_label(st);
-    /* ssh-keygen -R wants the name as known_hosts spells it, quoted for the shell */
-    char *remove = xasprintf("ssh-keygen -R '%s' -f '%s'", name, st->known_hosts);
-    char *check = xasprintf("check it on the host: ssh-keygen -lf /etc/ssh/ssh_host_%s_key.pub",
-                            kt->file);
-    int rc = -1;
-
-    char *key_b64 = base64_encode((const unsigned char *)key, key_len, true);
-    bool is_revoked = false;
-    for (const char *p = sb_str(revoked); *p;) {
-        size_t l = strcspn(p, "\n");
-        if (l == strlen(key_b64) && memcmp(p, key_b64, l) == 0)
-            is_revoked = true;
-        p += l + (p[l] == '\n');
-    }
-    free(key_b64);
-    if (is_revoked) {
-        rc = host_key_refused(
-            st,
-            xasprintf("%s: host key for %s (%s) is marked @revoked in '%s'\n"
-                      "  server sent: %s, which known_hosts says never to trust\n"
-                      "  the host needs a new key; rmgr does not connect to it until then",
-                      label, name, fp, st->known_hosts, fp),
-            err);
-        goto out;
-    }
-
-    int check_rc = libssh2_knownhost_checkp(kh, st->ip, st->port, key, key_len,
-                                            LIBSSH2_KNOWNHOST_TYPE_PLAIN |
-                                                LIBSSH2_KNOWNHOST_KEYENC_RAW | kt->kh_type,
-                                            NULL);
-    switch (check_rc) {
-    case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-        rc = 0;
-        break;
-    case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: {
-        char *had = known_fingerprint(st, kh, kt_index);
-        rc = host_key_refused(
-            st,
-            xasprintf("%s: host key CHANGED for %s: the server offers %s, known_hosts has %s "
-                      "%s; possible man-in-the-middle (or the host was reinstalled)\n"
-                      "  known_hosts: %s %s ('%s')\n"
-                      "  server sent: %s\n"
-                      "  if the new key is the host's (%s), remove the old entry with\n"
-                      "    %s\n"
-                      "  then run again with --accept-new-host-keys (it adds keys never seen; "
-                      "it never replaces a changed one)",
-                      label, name, fp, kt->name, had ? had : "another key", kt->name,
-                      had ? had : "another key", st->known_hosts, fp, check, remove),
-            err);
-        free(had);
-        break;
-    }
-    case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-        if (known & ~(1u << kt_index)) {
-            /* known with another type the server did not offer: treat like a change */
-            size_t other = 0;
-            while (other < ARRAY_SIZE(keytypes) && !((known >> other) & 1u))
-                other++;
-            char *had = known_fingerprint(st, kh, other);
-            rc = host_key_refused(
-                st,
-                xasprintf("%s: host key for %s is not in known_hosts (%s), which has a key of "
-                          "another type for it that the server did not offer; possible "
-                          "man-in-the-middle\n"
-                          "  known_hosts: %s %s ('%s')\n"
-                          "  server sent: %s\n"
-                          "  if the new key is the host's (%s), remove the old entry with\n"
-                          "    %s\n"
-                          "  then run again with --accept-new-host-keys",
-                          label, name, fp, keytypes[other].name, had ? had : "a key",
-                          st->known_hosts, fp, check, remove),
-                err);
-            free(had);
-            break;
-        }
-        if (!st->base.opts.accept_new_host_keys) {
-            rc = host_key_refused(
-                st,
-                xasprintf("%s: host key for %s is not in known_hosts (%s); add it to '%s' or "
-                          "pass --accept-new-host-keys\n"
-                          "  known_hosts: no key for %s ('%s')\n"
-                          "  server sent: %s\n"
-                          "  if that is the host's key (%s), add it to known_hosts, or run "
-                          "again with --accept-new-host-keys (trust on first use)",
-                          label, name, fp, st->known_hosts, name, st->known_hosts, fp, check),
-                err);
-            break;
-        }
-        rc = append_known_host(st, kh, name, key, key_len, kt->kh_type, err);
-        if (rc < 0) /* still not trusted: a host key failure, not a host that is down */
-            rc = host_key_refused(st, *err, err);
-        break;
-    default:
-        *err = xasprintf("%s: cannot check the host key: %s", st->label,
-                         session_error(st->session));
-        break;
-    }
-out:
-    free(fp);
-    free(sent);
-    free(name);
-    free(label);
-    free(remove);
-    free(check);
-    return rc;
 }
 
 /* ---- authentication ----------------------------------------------------- */
@@ -722,13 +267,13 @@ static int auth_with_key(struct ssh_transport *st, char **err)
     } else if (rc == LIBSSH2_ERROR_FILE) {
         *err = xasprintf("%s: cannot use key %s: %s (keys with a passphrase need ssh-agent: "
                          "leave identity unset)",
-                         st->label, st->identity, session_error(st->session));
+                         st->label, st->identity, ssh_session_error(st->session));
     } else if (rc == LIBSSH2_ERROR_TIMEOUT) {
         *err = xasprintf("%s: timed out after %ld ms during authentication", st->label,
                          st->base.opts.connect_timeout_ms);
     } else {
         *err = xasprintf("%s: authentication as %s failed: %s", st->label, st->user,
-                         session_error(st->session));
+                         ssh_session_error(st->session));
     }
     return -1;
 }
@@ -744,18 +289,18 @@ static int auth_with_agent(struct ssh_transport *st, char **err)
     }
     LIBSSH2_AGENT *agent = libssh2_agent_init(st->session);
     if (!agent) {
-        *err = xasprintf("%s: cannot use ssh-agent: %s", st->label, session_error(st->session));
+        *err = xasprintf("%s: cannot use ssh-agent: %s", st->label, ssh_session_error(st->session));
         return -1;
     }
     int rc = -1;
     if (libssh2_agent_connect(agent) != 0) {
         *err = xasprintf("%s: cannot connect to ssh-agent at '%s': %s", st->label, sock,
-                         session_error(st->session));
+                         ssh_session_error(st->session));
         goto out;
     }
     if (libssh2_agent_list_identities(agent) != 0) {
         *err = xasprintf("%s: cannot list ssh-agent keys: %s", st->label,
-                         session_error(st->session));
+                         ssh_session_error(st->session));
         goto disconnect;
     }
     struct libssh2_agent_publickey *id = NULL, *prev = NULL;
@@ -785,8 +330,7 @@ static int ssh_connect(struct ssh_transport *st, char **err)
     st->sock = tcp_connect(st, err);
     if (st->sock < 0)
         return -1;
-    LIBSSH2_KNOWNHOSTS *kh = NULL;
-    struct strbuf revoked = {0};
+    struct known_hosts kh = {0};
     st->session = libssh2_session_init();
     if (!st->session) {
         *err = xasprintf("%s: cannot create an ssh session", st->label);
@@ -798,15 +342,11 @@ static int ssh_connect(struct ssh_transport *st, char **err)
      * of slack so a 1000 ms timeout cannot expire after a few milliseconds. */
     libssh2_session_set_timeout(st->session, st->base.opts.connect_timeout_ms + 1000);
 
-    kh = libssh2_knownhost_init(st->session);
-    if (!kh) {
-        *err = xasprintf("%s: %s", st->label, session_error(st->session));
+    if (known_hosts_init(&kh, st->session, st->label, err) < 0 ||
+        known_hosts_read(&kh, st->known_hosts, st->label, err) < 0)
         goto fail;
-    }
-    if (load_known_hosts(st, kh, &revoked, err) < 0)
-        goto fail;
-    unsigned known = known_types_for_host(st, kh);
-    prefer_known_types(st, known);
+    unsigned known = known_hosts_types(&kh, st->ip, st->port);
+    known_hosts_prefer_types(st->session, known);
 
     int rc = libssh2_session_handshake(st->session, st->sock);
     if (rc != 0) {
@@ -816,17 +356,22 @@ static int ssh_connect(struct ssh_transport *st, char **err)
         else if (rc == LIBSSH2_ERROR_SOCKET_DISCONNECT || rc == LIBSSH2_ERROR_SOCKET_RECV)
             *err = xasprintf("%s: connection closed during the ssh handshake (is it an ssh "
                              "server?): %s",
-                             st->label, session_error(st->session));
+                             st->label, ssh_session_error(st->session));
         else
             *err = xasprintf("%s: ssh handshake failed: %s", st->label,
-                             session_error(st->session));
+                             ssh_session_error(st->session));
         goto fail;
     }
-    if (verify_host_key(st, kh, &revoked, known, err) < 0)
+    char *label = host_label(st);
+    struct host_key_peer peer = {st->ip, st->port, st->known_hosts, st->label, label,
+                                 st->base.opts.accept_new_host_keys};
+    rc = known_hosts_verify(&kh, &peer, known, err);
+    free(label);
+    if (rc == HOST_KEY_REFUSED)
+        host_key_refused(st, *err, err);
+    if (rc != HOST_KEY_TRUSTED)
         goto fail;
-    libssh2_knownhost_free(kh);
-    kh = NULL;
-    sb_release(&revoked);
+    known_hosts_release(&kh);
 
     if ((st->identity ? auth_with_key(st, err) : auth_with_agent(st, err)) < 0)
         goto fail;
@@ -834,9 +379,7 @@ static int ssh_connect(struct ssh_transport *st, char **err)
     return 0;
 
 fail:
-    if (kh)
-        libssh2_knownhost_free(kh);
-    sb_release(&revoked);
+    known_hosts_release(&kh);
     ssh_drop(st, st->session != NULL);
     return -1;
 }
@@ -870,7 +413,7 @@ static void ssh_fail(struct ssh_transport *st, int rc, char **err, const char *f
         *err = xasprintf("%s: %s: %s", st->label, what,
                          sftp_status_str(libssh2_sftp_last_error(st->sftp)));
     else
-        *err = xasprintf("%s: %s: %s", st->label, what, session_error(st->session));
+        *err = xasprintf("%s: %s: %s", st->label, what, ssh_session_error(st->session));
     free(what);
     if (session_is_broken(rc))
         ssh_drop(st, false);
@@ -1021,7 +564,7 @@ timeout:
     ssh_drop(st, false); /* frees the channel with the session */
     goto out;
 fail:
-    *err = xasprintf("%s: %s '%s': %s", st->label, stage, shown, session_error(s));
+    *err = xasprintf("%s: %s '%s': %s", st->label, stage, shown, ssh_session_error(s));
     if (ch) {
         libssh2_session_set_blocking(s, 1);
         if (!session_is_broken(rc))

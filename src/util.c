@@ -352,3 +352,56 @@ void ignore_sigpipe(void)
         sigaction(SIGPIPE, &sa, NULL);
     }
 }
+
+/* ---- base64 ------------------------------------------------------------ */
+
+static const char b64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+char *base64_encode(const unsigned char *in, size_t len, bool pad)
+{
+    struct strbuf sb = {0};
+    for (size_t i = 0; i < len; i += 3) {
+        unsigned v = (unsigned)in[i] << 16;
+        size_t n = len - i < 3 ? len - i : 3;
+        if (n > 1)
+            v |= (unsigned)in[i + 1] << 8;
+        if (n > 2)
+            v |= in[i + 2];
+        sb_addc(&sb, b64_alphabet[(v >> 18) & 63]);
+        sb_addc(&sb, b64_alphabet[(v >> 12) & 63]);
+        if (n > 1)
+            sb_addc(&sb, b64_alphabet[(v >> 6) & 63]);
+        else if (pad)
+            sb_addc(&sb, '=');
+        if (n > 2)
+            sb_addc(&sb, b64_alphabet[v & 63]);
+        else if (pad)
+            sb_addc(&sb, '=');
+    }
+    return sb_detach(&sb);
+}
+
+unsigned char *base64_decode(const char *in, size_t len, size_t *out_len)
+{
+    unsigned char *out = xmalloc(len / 4 * 3 + 3);
+    size_t n = 0;
+    unsigned v = 0;
+    int bits = 0;
+    for (size_t i = 0; i < len; i++) {
+        const char *p = in[i] ? strchr(b64_alphabet, in[i]) : NULL;
+        if (!p) {
+            if (in[i] == '\n' || in[i] == '\r' || in[i] == ' ')
+                continue;
+            break;
+        }
+        v = (v << 6) | (unsigned)(p - b64_alphabet);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[n++] = (unsigned char)(v >> bits);
+        }
+    }
+    *out_len = n;
+    return out;
+}

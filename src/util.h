@@ -109,4 +109,10 @@ void ignore_sigpipe(void);
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);
 
+/* Standard base64 of `len` bytes; `pad` adds the trailing '=' (OpenSSH fingerprints have none). Caller frees. */
+char *base64_encode(const unsigned char *in, size_t len, bool pad);
+
+/* Decode base64, skipping whitespace and stopping at '=' or any other byte. Caller frees. */
+unsigned char *base64_decode(const char *in, size_t len, size_t *out_len);
+
 #endif

@@ -930,6 +930,21 @@ TEST(ssh_with_key_and_known_host)
     setenv("RMGR_GIT_KNOWN_HOSTS", kh, 1);
     CHECK_INT_EQ(sync_ok(&o, &c), 0);
     git_checkout_release(&c);
+    /* read as the ssh transport reads it: lines libssh2 cannot parse are skipped */
+    char *text = xasprintf("not a known_hosts line\n@cert-authority * ssh-ed25519 AAAA\n%s",
+                           ssh_known);
+    write_text(kh, text);
+    free(text);
+    CHECK_INT_EQ(sync_ok(&o, &c), 0);
+    git_checkout_release(&c);
+    /* and a key marked @revoked is refused, even one ~/.ssh/known_hosts lists */
+    set_known_hosts(ssh_known);
+    text = xasprintf("@revoked %s", ssh_known);
+    write_text(kh, text);
+    free(text);
+    char *err = sync_err(&o);
+    CHECK_CONTAINS(err, "host key of '127.0.0.1' is marked @revoked in $RMGR_GIT_KNOWN_HOSTS");
+    free(err);
     unsetenv("RMGR_GIT_KNOWN_HOSTS");
     free(kh);
     free(cache4);
