@@ -22,16 +22,13 @@
 #include <hiredis/hiredis.h>
 
 #include "conf.h"
+#include "instance.h"
+#include "rclient.h"
 #include "redis_parse.h"
 #include "util.h"
 
-#define MAX_PIDFILE_SIZE 64
-#define MAX_CMDLINE_SIZE (64 * 1024)
-#define MAX_STAT_SIZE 4096
-#define MAX_BINARY_SIZE (512L * 1024 * 1024)
 #define LOG_TAIL_LINES 15
 #define POLL_MS 100
-#define KILL_WAIT_MS 5000
 #define RESET_WAIT_MS 30000 /* a reset sentinel relearns its shard (measured 1-10 s) */
 #define SENTINEL_REPLICAS_WAIT_MS 25000 /* replicas come with the master's INFO, every 10 s */
 
@@ -92,180 +89,34 @@ bool apply_path_inside(const char *path, const char *root)
     return true;
 }
 
-/* Whether NUL-separated `args` (len bytes) has an argument equal to `want`. */
-static bool has_arg(const char *args, size_t len, const char *want)
-{
-    size_t wl = strlen(want);
-    for (size_t i = 0; i < len;) {
-        size_t n = strnlen(args + i, len - i);
-        if (n == wl && !memcmp(args + i, want, wl))
-            return true;
-        i += n + 1;
-    }
-    return false;
-}
-
-/* Whether ":port" occurs in `text` not followed by another digit. */
-static bool has_port_token(const char *text, int port)
-{
-    char tok[16];
-    snprintf(tok, sizeof(tok), ":%d", port);
-    size_t tl = strlen(tok);
-    for (const char *p = strstr(text, tok); p; p = strstr(p + 1, tok))
-        if (p[tl] < '0' || p[tl] > '9')
-            return true;
-    return false;
-}
-
-/*
- * Whether the program of a command line is `name`: the base name of its
- * first word (redis puts its whole title into argv[0], "redis-server
- * 127.0.0.1:7001", and a path may come first).
- */
-static bool program_is(const char *cmdline, size_t len, const char *name)
-{
-    size_t n = strnlen(cmdline, len);
-    size_t end = 0;
-    while (end < n && cmdline[end] != ' ')
-        end++;
-    size_t start = end;
-    while (start > 0 && cmdline[start - 1] != '/')
-        start--;
-    return end - start == strlen(name) && !memcmp(cmdline + start, name, end - start);
-}
-
+/* The pure pieces of processes live in instance.c; these names stay for the unit tests. */
 bool apply_cmdline_matches(const char *cmdline, size_t len, enum instance_kind k, int port,
                            const char *conf)
 {
-    if (!cmdline || !len)
-        return false;
-    /* the whole command line as one string, for the process title */
-    char *flat = xmalloc(len + 1);
-    for (size_t i = 0; i < len; i++)
-        flat[i] = cmdline[i] ? cmdline[i] : ' ';
-    flat[len] = '\0';
-    bool with_conf = conf && has_arg(cmdline, len, conf);
-    bool sentinel_mode = strstr(flat, "[sentinel]") || has_arg(cmdline, len, "--sentinel");
-    bool ok;
-    switch (k) {
-    case INSTANCE_REDIS:
-        ok = program_is(cmdline, len, "redis-server") && !sentinel_mode &&
-             (has_port_token(flat, port) || with_conf);
-        break;
-    case INSTANCE_SENTINEL:
-        ok = (program_is(cmdline, len, "redis-sentinel") ||
-              (program_is(cmdline, len, "redis-server") && sentinel_mode)) &&
-             (has_port_token(flat, port) || with_conf);
-        break;
-    case INSTANCE_PROXY:
-    default:
-        ok = program_is(cmdline, len, "nutcracker") && with_conf;
-        break;
-    }
-    free(flat);
-    return ok;
+    return instance_cmdline_matches(cmdline, len, k, port, conf);
+}
+
+char **apply_start_argv(const struct spec *s, const struct step *st, const char *bin)
+{
+    return instance_start_argv(s, st, bin);
+}
+
+void apply_argv_free(char **argv)
+{
+    instance_argv_free(argv);
+}
+
+char *apply_tail_lines(const char *text, size_t n)
+{
+    return instance_tail_lines(text, n);
 }
 
 /* The spec proxy a proxy step is about (host IP + listen port), or NULL. */
 static const struct spec_proxy *step_proxy(const struct spec *s, const struct step *st)
 {
-    for (size_t i = 0; i < s->nproxies; i++)
-        if (str_eq(s->proxies[i].host_ip, st->ip) && s->proxies[i].listen.port == st->port)
-            return &s->proxies[i];
-    return NULL;
+    return instance_proxy(s, st->ip, st->port);
 }
 
-struct argv_builder {
-    char **v;
-    size_t n, cap;
-};
-
-static void argv_add(struct argv_builder *a, char *owned)
-{
-    VEC_GROW(a->v, a->n, a->cap);
-    a->v[a->n++] = owned;
-}
-
-char **apply_start_argv(const struct spec *s, const struct step *st, const char *bin)
-{
-    struct argv_builder a = {0};
-    const char *kind = instance_kind_name(st->instance);
-    argv_add(&a, xstrdup(bin));
-    switch (st->instance) {
-    case INSTANCE_REDIS:
-        argv_add(&a, conf_path(s, kind, st->port));
-        argv_add(&a, xstrdup("--replicaof"));
-        if (st->master_ip) {
-            argv_add(&a, xstrdup(st->master_ip));
-            argv_add(&a, xasprintf("%d", st->master_port));
-        } else {
-            argv_add(&a, xstrdup("no"));
-            argv_add(&a, xstrdup("one"));
-        }
-        break;
-    case INSTANCE_SENTINEL:
-        argv_add(&a, conf_path(s, kind, st->port));
-        break;
-    case INSTANCE_PROXY: {
-        const struct spec_proxy *sp = step_proxy(s, st);
-        if (!sp) {
-            for (size_t i = 0; i < a.n; i++)
-                free(a.v[i]);
-            free(a.v);
-            return NULL;
-        }
-        argv_add(&a, xstrdup("-d"));
-        argv_add(&a, xstrdup("-c"));
-        argv_add(&a, conf_path(s, kind, st->port));
-        argv_add(&a, xstrdup("-p"));
-        argv_add(&a, conf_pidfile_path(s, kind, st->port));
-        argv_add(&a, xstrdup("-o"));
-        argv_add(&a, conf_logfile_path(s, kind, st->port));
-        argv_add(&a, xstrdup("-s"));
-        argv_add(&a, xasprintf("%d", sp->stats_port));
-        argv_add(&a, xstrdup("-a"));
-        argv_add(&a, xstrdup(sp->host_ip));
-        break;
-    }
-    }
-    argv_add(&a, NULL);
-    return a.v;
-}
-
-void apply_argv_free(char **argv)
-{
-    for (size_t i = 0; argv && argv[i]; i++)
-        free(argv[i]);
-    free(argv);
-}
-
-char *apply_tail_lines(const char *text, size_t n)
-{
-    if (!text)
-        text = "";
-    size_t len = strlen(text);
-    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
-        len--;
-    size_t start = len, lines = 0;
-    while (start > 0 && lines < n) {
-        start--;
-        if (text[start] == '\n' && ++lines == n) {
-            start++;
-            break;
-        }
-    }
-    struct strbuf sb = {0};
-    const char *p = text + start, *end = text + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
-        sb_addf(&sb, "%s    %.*s", sb.len ? "\n" : "", (int)l, p);
-        p += l + 1;
-    }
-    if (!sb.buf)
-        return xstrdup("");
-    return sb_detach(&sb);
-}
 
 /* ====================================================================
  * The run
@@ -286,6 +137,8 @@ struct run {
     const struct plan *p;
     const char *password;
     struct apply_options o;
+    struct rclient_opts ro;          /* from o's timeouts */
+    struct instance_policy policy;   /* from o's timeouts */
     char *cluster_root;    /* <base_dir>/<cluster> */
     struct hostc *hosts;
     size_t nhosts;
@@ -298,12 +151,6 @@ struct run {
     bool host_key;         /* a step failed on a host key not trusted (implies abort) */
     bool live;             /* one lane: print a step's line before it runs */
 };
-
-static struct timeval ms_tv(long ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    return tv;
-}
 
 static struct hostc *host_find(struct run *r, const char *name)
 {
@@ -351,42 +198,6 @@ static bool host_key_failed(const struct hostc *h)
     return h && (h->open_host_key || transport_host_key_failed(h->t));
 }
 
-/* First line(s) of a command's stderr/stdout for a message. Caller frees. */
-static char *exec_reason(const struct exec_result *er)
-{
-    const char *text = er->err && *er->err ? er->err : er->out && *er->out ? er->out : "";
-    char *t = apply_tail_lines(text, 3);
-    /* the indentation is for log tails; here one line reads better */
-    struct strbuf sb = {0};
-    for (const char *p = t; *p; p++) {
-        if (*p == '\n') {
-            sb_add(&sb, "; ");
-            while (p[1] == ' ')
-                p++;
-        } else if (!(sb.len == 0 && *p == ' ')) {
-            sb_addc(&sb, *p);
-        }
-    }
-    free(t);
-    if (!sb.buf)
-        return xstrdup("no output");
-    return sb_detach(&sb);
-}
-
-/* argv joined by spaces, cut at ~200 bytes, for messages. Caller frees. */
-static char *argv_summary(const char *const *argv)
-{
-    struct strbuf sb = {0};
-    for (size_t i = 0; argv[i] && sb.len < 200; i++)
-        sb_addf(&sb, "%s%s", i ? " " : "", argv[i]);
-    if (sb.len > 200) {
-        sb.len = 200;
-        sb.buf[200] = '\0';
-        sb_add(&sb, "...");
-    }
-    return sb_detach(&sb);
-}
-
 /*
  * Run argv on host h; 0 when it exited 0, else -1 and *err naming `shown`
  * (the command as the user knows it; NULL: argv). *out (may be NULL) gets
@@ -398,27 +209,9 @@ static int host_run_as(struct run *r, struct hostc *h, const char *const *argv,
     struct transport *t = host_transport(r, h, err);
     if (!t)
         return -1;
-    struct exec_result er;
-    char *e = NULL;
-    if (transport_exec(t, argv, &er, &e) < 0) {
-        *err = e ? e : xstrdup("cannot run a command");
-        return -1;
-    }
-    int rc = 0;
-    if (er.status != 0) {
-        char *cmd = argv_summary(shown ? shown : argv);
-        char *why = exec_reason(&er);
-        *err = xasprintf("'%s' failed with status %d: %s", cmd, er.status, why);
-        free(cmd);
-        free(why);
-        rc = -1;
-    } else if (out) {
-        *out = er.out;
-        er.out = NULL;
-    }
-    exec_result_release(&er);
-    return rc;
+    return instance_run(t, argv, shown, out, err);
 }
+
 
 static int host_run(struct run *r, struct hostc *h, const char *const *argv, char **out,
                     char **err)
@@ -448,13 +241,6 @@ static char *log_tail(struct run *r, struct hostc *h, enum instance_kind k, int 
     return res;
 }
 
-/* ---- Redis ---------------------------------------------------------- */
-
-/* Whether an AUTH error only says the server has no password. */
-static bool auth_without_password(const char *e)
-{
-    return e && (strstr(e, "without any password configured") || strstr(e, "no password is set"));
-}
 
 /*
  * Connect to ip:port within the connect timeout, AUTH when `auth` and the
@@ -462,33 +248,10 @@ static bool auth_without_password(const char *e)
  */
 static redisContext *rconnect(struct run *r, const char *ip, int port, bool auth, char **err)
 {
-    redisContext *c = redisConnectWithTimeout(ip, port, ms_tv(r->o.connect_timeout_ms));
-    if (!c) {
-        *err = xasprintf("cannot connect to %s:%d: out of memory", ip, port);
-        return NULL;
-    }
-    if (c->err) {
-        *err = xasprintf("cannot connect to %s:%d: %s", ip, port, c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, ms_tv(r->o.command_timeout_ms));
-    if (auth && r->password) {
-        redisReply *rep = redisCommand(c, "AUTH %s", r->password);
-        if (!rep) {
-            *err = xasprintf("%s:%d: AUTH: %s", ip, port, c->errstr);
-            redisFree(c);
-            return NULL;
-        }
-        /* the reply text is not shown: a renamed AUTH would echo the password */
-        bool bad = rep->type == REDIS_REPLY_ERROR && !auth_without_password(rep->str);
-        freeReplyObject(rep);
-        if (bad) {
-            *err = xasprintf("%s:%d: authentication failed", ip, port);
-            redisFree(c);
-            return NULL;
-        }
-    }
+    struct rclient_err e;
+    redisContext *c = rclient_connect(ip, port, &r->ro, auth ? r->password : NULL, &e);
+    if (!c)
+        *err = rclient_connect_message(&e, ip, port);
     return c;
 }
 
@@ -500,19 +263,10 @@ static redisContext *rconnect(struct run *r, const char *ip, int port, bool auth
 static redisReply *rcmd(redisContext *c, const char *where, const char *what, bool secret,
                         int argc, const char **argv, char **err)
 {
-    redisReply *rep = redisCommandArgv(c, argc, argv, NULL);
-    if (!rep) {
-        *err = xasprintf("%s: %s: %s", where, what, c->errstr[0] ? c->errstr : "no reply");
-        return NULL;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        if (secret)
-            *err = xasprintf("%s: %s was refused", where, what);
-        else
-            *err = xasprintf("%s: %s: %s", where, what, rep->str ? rep->str : "error");
-        freeReplyObject(rep);
-        return NULL;
-    }
+    struct rclient_err e;
+    redisReply *rep = rclient_cmd(c, argc, argv, secret, &e);
+    if (!rep)
+        *err = rclient_cmd_message(&e, where, what);
     return rep;
 }
 
@@ -523,83 +277,23 @@ static int rcmd_ok(redisContext *c, const char *where, const char *what, bool se
     redisReply *rep = rcmd(c, where, what, secret, argc, argv, err);
     if (!rep)
         return -1;
-    freeReplyObject(rep);
+    rclient_reply_free(rep);
     return 0;
 }
 
-/*
- * Whether ip:port answers: any reply to PING except LOADING (NOAUTH means
- * alive). With `auth`, AUTH first (a proxy with redis_auth requires it).
- * On false *why says what was seen (caller frees).
- */
+/* Whether ip:port answers (rclient_answers); with `auth`, after AUTH. */
 static bool answers(struct run *r, const char *ip, int port, bool auth, char **why)
 {
-    char *err = NULL;
-    redisContext *c = rconnect(r, ip, port, auth, &err);
-    if (!c) {
-        *why = err;
-        return false;
-    }
-    bool ok = false;
-    redisReply *rep = redisCommand(c, "PING");
-    if (!rep)
-        *why = xasprintf("%s:%d: PING: %s", ip, port, c->errstr);
-    else if (rep->type == REDIS_REPLY_ERROR && rep->str && !strncmp(rep->str, "LOADING", 7))
-        *why = xasprintf("%s:%d is loading its data", ip, port);
-    else
-        ok = true;
-    if (rep)
-        freeReplyObject(rep);
-    redisFree(c);
-    return ok;
-}
-
-/* Poll answers() until it holds or timeout_ms passes. */
-static bool wait_answers(struct run *r, const char *ip, int port, bool auth, long timeout_ms,
-                         char **why)
-{
-    long long deadline = now_ms() + timeout_ms;
-    for (;;) {
-        free(*why);
-        *why = NULL;
-        if (answers(r, ip, port, auth, why))
-            return true;
-        if (now_ms() >= deadline)
-            return false;
-        sleep_ms(POLL_MS);
-    }
+    return rclient_answers(ip, port, &r->ro, auth ? r->password : NULL, why);
 }
 
 /* Whether something accepts connections on ip:port (nothing else is said). */
 static bool port_open(struct run *r, const char *ip, int port)
 {
-    redisContext *c = redisConnectWithTimeout(ip, port, ms_tv(r->o.connect_timeout_ms));
-    bool open = c && !c->err;
-    redisFree(c);
-    return open;
+    return rclient_port_open(ip, port, &r->ro);
 }
 
-/* ---- binaries --------------------------------------------------------- */
-
-static const char *bin_name(enum instance_kind k)
-{
-    switch (k) {
-    case INSTANCE_REDIS: return "redis-server";
-    case INSTANCE_SENTINEL: return "redis-sentinel";
-    case INSTANCE_PROXY: return "nutcracker";
-    }
-    return "unknown";
-}
-
-static const char *spec_bin(const struct spec *s, enum instance_kind k)
-{
-    switch (k) {
-    case INSTANCE_REDIS: return s->defaults.binaries.redis_server;
-    case INSTANCE_SENTINEL: return s->defaults.binaries.redis_sentinel;
-    case INSTANCE_PROXY: return s->defaults.binaries.nutcracker;
-    }
-    return NULL;
-}
+/* ---- binaries and processes (instance.c) --------------------------------- */
 
 /*
  * The program to run for kind k on host h. With binaries.ship the local
@@ -608,201 +302,29 @@ static const char *spec_bin(const struct spec *s, enum instance_kind k)
  */
 static const char *host_binary(struct run *r, struct hostc *h, enum instance_kind k, char **err)
 {
-    if (!r->s->defaults.binaries.ship)
-        return spec_bin(r->s, k);
     if (h->bin[k])
         return h->bin[k];
-    struct transport *t = host_transport(r, h, err);
-    if (!t)
-        return NULL;
-    const char *local = spec_bin(r->s, k);
-    char *data = NULL, *have = NULL, *e = NULL;
-    size_t len = 0, have_len = 0;
-    if (read_file(local, MAX_BINARY_SIZE, &data, &len) < 0) {
-        *err = xasprintf("cannot read '%s' to ship it: %s", local, strerror(errno));
-        return NULL;
+    if (r->s->defaults.binaries.ship) {
+        struct transport *t = host_transport(r, h, err);
+        if (!t || instance_ship_binary(t, r->s, k, err) < 0)
+            return NULL;
     }
-    char *remote = xasprintf("%s/bin/%s", r->cluster_root, bin_name(k));
-    int rc = transport_read_file(t, remote, len, &have, &have_len, &e);
-    bool same = rc == 0 && have_len == len && !memcmp(have, data, len);
-    free(have);
-    free(e);
-    e = NULL;
-    if (!same && transport_write_file(t, remote, data, len, 0755, &e) < 0) {
-        *err = xasprintf("cannot ship '%s' to %s: %s", local, h->name, e ? e : "write failed");
-        free(e);
-        free(data);
-        free(remote);
-        return NULL;
-    }
-    free(data);
-    h->bin[k] = remote;
-    return remote;
-}
-
-/* ---- processes ----------------------------------------------------------- */
-
-/* Whether /proc/PID is gone or a zombie on host h. -1 and *err when it cannot be told. */
-static int pid_gone(struct run *r, struct hostc *h, long pid, char **err)
-{
-    struct transport *t = host_transport(r, h, err);
-    if (!t)
-        return -1;
-    char *path = xasprintf("/proc/%ld/stat", pid);
-    char *text = NULL, *e = NULL;
-    size_t len = 0;
-    int rc = transport_read_file(t, path, MAX_STAT_SIZE, &text, &len, &e);
-    free(path);
-    if (rc < 0) {
-        *err = e;
-        return -1;
-    }
-    free(e);
-    if (rc == 1) {
-        free(text);
-        return 1;
-    }
-    bool gone = proc_stat_says_gone(text);
-    free(text);
-    return gone ? 1 : 0;
-}
-
-/* Send signal `sig` ("TERM", "KILL") to pid on host h. */
-static int send_signal(struct run *r, struct hostc *h, long pid, const char *sig, char **err)
-{
-    char *num = xasprintf("%ld", pid);
-    char *opt = xasprintf("-%s", sig);
-    const char *argv[] = {"kill", opt, num, NULL};
-    int rc = host_run(r, h, argv, NULL, err);
-    free(num);
-    free(opt);
-    return rc;
-}
-
-/* Wait up to timeout_ms for pid to go. 1 gone, 0 still there, -1 and *err. */
-static int wait_gone(struct run *r, struct hostc *h, long pid, long timeout_ms, char **err)
-{
-    long long deadline = now_ms() + timeout_ms;
-    for (;;) {
-        int g = pid_gone(r, h, pid, err);
-        if (g != 0)
-            return g;
-        if (now_ms() >= deadline)
-            return 0;
-        sleep_ms(POLL_MS);
-    }
-}
-
-/* ip:port an instance answers on: the proxy's listen address, else the step's. */
-static void instance_addr(const struct spec *s, enum instance_kind k, const char *ip, int port,
-                          const char **aip, int *aport)
-{
-    *aip = ip;
-    *aport = port;
-    if (k == INSTANCE_PROXY) {
-        for (size_t i = 0; i < s->nproxies; i++)
-            if (str_eq(s->proxies[i].host_ip, ip) && s->proxies[i].listen.port == port)
-                *aip = s->proxies[i].listen.ip;
-    }
+    h->bin[k] = instance_binary_path(r->s, k);
+    return h->bin[k];
 }
 
 /*
- * Stop the instance of kind k at ip:port on host h by its pidfile: check
- * that the pid is that instance (pids wrap), TERM, wait, KILL. An instance
- * without a pidfile whose port is closed is already stopped. 0, or -1 and
- * *err. *note (may be NULL) gets "not running" when there was nothing to do.
+ * Stop the instance of kind k at ip:port on host h (instance_stop with the
+ * run's policy). 0, or -1 and *err. *note (may be NULL) gets "not running"
+ * when there was nothing to do.
  */
 static int stop_instance(struct run *r, struct hostc *h, enum instance_kind k, const char *ip,
                          int port, const char **note, char **err)
 {
-    const char *kind = instance_kind_name(k);
     struct transport *t = host_transport(r, h, err);
     if (!t)
         return -1;
-    const char *aip;
-    int aport;
-    instance_addr(r->s, k, ip, port, &aip, &aport);
-    char *pidfile = conf_pidfile_path(r->s, kind, port);
-    char *conf = conf_path(r->s, kind, port);
-    char *text = NULL, *cmdline = NULL, *e = NULL, *cmdpath = NULL;
-    size_t len = 0;
-    long pid = 0;
-    int rc = -1;
-
-    int st = transport_read_file(t, pidfile, MAX_PIDFILE_SIZE, &text, &len, &e);
-    if (st < 0) {
-        *err = e;
-        e = NULL;
-        goto out;
-    }
-    if (st == 0) {
-        text[strcspn(text, " \t\r\n")] = '\0';
-        if (!parse_long(text, 2, 4194304, &pid))
-            pid = 0;
-    }
-    if (pid) {
-        cmdpath = xasprintf("/proc/%ld/cmdline", pid);
-        st = transport_read_file(t, cmdpath, MAX_CMDLINE_SIZE, &cmdline, &len, &e);
-        if (st < 0) {
-            *err = e;
-            e = NULL;
-            goto out;
-        }
-        if (st == 1 || !apply_cmdline_matches(cmdline, len, k, port, conf))
-            pid = 0; /* gone, or the pid now belongs to someone else */
-    }
-    if (!pid) {
-        if (port_open(r, aip, aport)) {
-            *err = xasprintf("%s %s:%d answers but its pidfile '%s' names no such process: "
-                             "stop it by hand",
-                             kind, aip, aport, pidfile);
-            goto out;
-        }
-        if (note)
-            *note = "not running";
-        rc = 0;
-        goto out;
-    }
-    if (send_signal(r, h, pid, "TERM", &e) < 0) {
-        if (host_key_failed(h)) {
-            *err = e;
-            e = NULL;
-            goto out;
-        }
-        /* it may have exited just now; the wait below tells */
-        free(e);
-        e = NULL;
-    }
-    int g = wait_gone(r, h, pid, r->o.stop_timeout_ms, err);
-    if (g < 0)
-        goto out;
-    if (g == 0) {
-        if (send_signal(r, h, pid, "KILL", &e) < 0) {
-            if (host_key_failed(h)) {
-                *err = e;
-                e = NULL;
-                goto out;
-            }
-            free(e);
-            e = NULL;
-        }
-        g = wait_gone(r, h, pid, KILL_WAIT_MS, err);
-        if (g < 0)
-            goto out;
-        if (g == 0) {
-            *err = xasprintf("%s %s:%d (pid %ld) survived SIGKILL", kind, aip, aport, pid);
-            goto out;
-        }
-    }
-    rc = 0;
-out:
-    free(e);
-    free(text);
-    free(cmdline);
-    free(cmdpath);
-    free(pidfile);
-    free(conf);
-    return rc;
+    return instance_stop(t, &r->policy, r->s, k, ip, port, note, err);
 }
 
 /*
@@ -815,30 +337,21 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
     const char *bin = host_binary(r, h, st->instance, err);
     if (!bin)
         return -1;
-    char **argv = apply_start_argv(r->s, st, bin);
-    if (!argv) {
-        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+    struct transport *t = host_transport(r, h, err);
+    if (!t)
         return -1;
-    }
     /*
      * Redis and Sentinel rewrite their files (CONFIG REWRITE, failovers) with
      * mode 0644 & ~umask, whatever mode rmgr wrote: start them under a umask
      * that keeps a password (requirepass, auth-pass) private.
      */
-    size_t n = 0;
-    while (argv[n])
-        n++;
-    const char **cmd = xcalloc(n + 5, sizeof(*cmd));
-    cmd[0] = "sh";
-    cmd[1] = "-c";
-    cmd[2] = r->password ? "umask 077 && exec \"$@\"" : "umask 027 && exec \"$@\"";
-    cmd[3] = "sh";
-    for (size_t i = 0; i < n; i++)
-        cmd[4 + i] = argv[i];
-    int rc = host_run_as(r, h, cmd, (const char *const *)argv, NULL, err);
-    free(cmd);
-    apply_argv_free(argv);
-    if (rc < 0 && h->t) { /* it ran (the host answered): its log may say why */
+    if (st->instance == INSTANCE_PROXY && !step_proxy(r->s, st)) {
+        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+        return -1;
+    }
+    int rc = instance_start(t, r->s, st, bin, r->password ? "077" : "027", err);
+    if (rc < 0) {
+        /* it ran (the host answered): its log may say why */
         char *tail = log_tail(r, h, st->instance, st->port);
         char *m = xasprintf("%s%s", *err, tail);
         free(*err);
@@ -846,14 +359,13 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
         *err = m;
         return -1;
     }
-    if (rc < 0)
-        return -1;
     const char *aip;
     int aport;
-    instance_addr(r->s, st->instance, st->ip, st->port, &aip, &aport);
+    instance_answer_addr(r->s, st->instance, st->ip, st->port, &aip, &aport);
     char *why = NULL;
-    if (!wait_answers(r, aip, aport, st->instance == INSTANCE_PROXY, r->o.ready_timeout_ms,
-                      &why)) {
+    if (!instance_wait_answers(aip, aport, &r->ro,
+                               st->instance == INSTANCE_PROXY ? r->password : NULL, &r->policy,
+                               r->o.ready_timeout_ms, &why)) {
         char *tail = log_tail(r, h, st->instance, st->port);
         *err = xasprintf("%s %s:%d did not answer within %ld ms (%s)%s",
                          instance_kind_name(st->instance), aip, aport, r->o.ready_timeout_ms,
@@ -872,7 +384,7 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
     const char *rw[] = {"CONFIG", "REWRITE"};
     rc = rcmd_ok(c, where, "CONFIG REWRITE", false, 2, rw, err);
     free(where);
-    redisFree(c);
+    rclient_close(c);
     return rc;
 }
 
@@ -892,33 +404,9 @@ static int write_nutcracker_checked(struct run *r, struct hostc *h, const struct
     const char *bin = host_binary(r, h, INSTANCE_PROXY, err);
     if (!bin)
         return -1;
-    char *next = xasprintf("%s.new", conf);
-    char *e = NULL;
-    int rc = -1;
-    if (transport_write_file(t, next, text, strlen(text), mode, &e) < 0) {
-        *err = e;
-        e = NULL;
-        goto out;
-    }
-    const char *check[] = {bin, "-t", "-c", next, NULL};
-    if (host_run(r, h, check, NULL, &e) < 0) {
-        *err = xasprintf("nutcracker -t rejects the new config for proxy %s:%d (it gives no "
-                         "reason; the file is left at '%s')",
-                         sp->listen.ip, sp->listen.port, next);
-        goto out;
-    }
-    if (transport_write_file(t, conf, text, strlen(text), mode, &e) < 0) {
-        *err = e;
-        e = NULL;
-        goto out;
-    }
-    const char *rm[] = {"rm", "-f", "--", next, NULL};
-    if (host_run(r, h, rm, NULL, err) < 0)
-        goto out;
-    rc = 0;
-out:
-    free(e);
-    free(next);
+    char *who = xasprintf("proxy %s:%d", sp->listen.ip, sp->listen.port);
+    int rc = instance_install_checked(t, &r->policy, bin, conf, text, mode, who, err);
+    free(who);
     return rc;
 }
 
@@ -962,8 +450,7 @@ static int do_install_files(struct run *r, struct hostc *h, const struct step *s
         /* checked like a proxy-config: a rejected file is never started */
         if (write_nutcracker_checked(r, h, sp, path, text, r->password ? 0600 : 0640, &e) < 0)
             goto out;
-        memset(text, 0, strlen(text));
-        free(text);
+        instance_secret_free(text);
         text = NULL; /* installed */
         break;
     }
@@ -978,11 +465,7 @@ out:
         *err = e ? e : xstrdup("install failed");
     else
         free(e);
-    if (text) {
-        /* it may hold the password */
-        memset(text, 0, strlen(text));
-        free(text);
-    }
+    instance_secret_free(text); /* it may hold the password */
     free(dir);
     free(path);
     return rc;
@@ -1058,7 +541,7 @@ static int do_redis(struct run *r, const struct step *st, char **err)
         rc = rcmd_ok(c, where, "CONFIG REWRITE", false, 2, argv, err);
     }
     free(where);
-    redisFree(c);
+    rclient_close(c);
     return rc;
 }
 
@@ -1117,24 +600,21 @@ static int sview_read(redisContext *c, const char *where, const char *shard, str
                       char **err)
 {
     char *e = NULL;
-    redisReply *rep = redisCommand(c, "SENTINEL MASTERS");
+    redisReply *rep = rclient_command(c, NULL, "SENTINEL", "MASTERS", NULL);
     int rc = rep ? redis_parse_sentinel_masters(rep, &v->ms, &v->nms, &e) : -1;
-    if (rep)
-        freeReplyObject(rep);
+    rclient_reply_free(rep);
     for (size_t k = 0; rc == 0 && k < v->nms; k++)
         if (str_eq(v->ms[k].name, shard))
             v->m = &v->ms[k];
     if (rc == 0 && v->m) {
-        rep = redisCommand(c, "SENTINEL REPLICAS %s", shard);
+        rep = rclient_command(c, NULL, "SENTINEL", "REPLICAS", shard, NULL);
         rc = rep ? redis_parse_sentinel_peers(rep, false, &v->replicas, &v->nreplicas, &e) : -1;
-        if (rep)
-            freeReplyObject(rep);
+        rclient_reply_free(rep);
     }
     if (rc == 0 && v->m) {
-        rep = redisCommand(c, "SENTINEL SENTINELS %s", shard);
+        rep = rclient_command(c, NULL, "SENTINEL", "SENTINELS", shard, NULL);
         rc = rep ? redis_parse_sentinel_peers(rep, true, &v->sentinels, &v->nsentinels, &e) : -1;
-        if (rep)
-            freeReplyObject(rep);
+        rclient_reply_free(rep);
     }
     if (rc < 0)
         *err = xasprintf("%s: cannot read what it knows of %s: %s", where, shard,
@@ -1287,7 +767,7 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
         char *port = xasprintf("%d", st->master_port);
         const char *argv[] = {"SENTINEL", "MONITOR", st->shard, st->master_ip ? st->master_ip : "",
                               port, quorum ? quorum : "1"};
-        redisReply *rep = redisCommandArgv(c, 6, argv, NULL);
+        redisReply *rep = rclient_call(c, 6, argv, NULL);
         if (!rep) {
             *err = xasprintf("%s: SENTINEL MONITOR: %s", where, c->errstr);
             rc = -1;
@@ -1310,7 +790,7 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
                                          where, st->shard);
                         rc = -1;
                     }
-                    freeReplyObject(a);
+                    rclient_reply_free(a);
                 }
             } else {
                 *err = xasprintf("%s: SENTINEL MONITOR %s: %s", where, st->shard,
@@ -1318,8 +798,7 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
                 rc = -1;
             }
         }
-        if (rep)
-            freeReplyObject(rep);
+        rclient_reply_free(rep);
         free(port);
         if (rc == 0)
             rc = sentinel_set(r, c, where, st, true, err);
@@ -1337,7 +816,7 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
         break;
     case STEP_SENTINEL_REMOVE: {
         const char *argv[] = {"SENTINEL", "REMOVE", st->shard};
-        redisReply *rep = redisCommandArgv(c, 3, argv, NULL);
+        redisReply *rep = rclient_call(c, 3, argv, NULL);
         if (!rep) {
             *err = xasprintf("%s: SENTINEL REMOVE: %s", where, c->errstr);
             rc = -1;
@@ -1347,15 +826,14 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
                              rep->str ? rep->str : "error");
             rc = -1;
         }
-        if (rep)
-            freeReplyObject(rep);
+        rclient_reply_free(rep);
         break;
     }
     default:
         break;
     }
     free(where);
-    redisFree(c);
+    rclient_close(c);
     return rc;
 }
 
@@ -1373,8 +851,7 @@ static int do_proxy_config(struct run *r, struct hostc *h, const struct step *st
     char *conf = conf_path(r->s, "proxy", st->port);
     char *text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
     int rc = write_nutcracker_checked(r, h, sp, conf, text, r->password ? 0600 : 0640, err);
-    memset(text, 0, strlen(text));
-    free(text);
+    instance_secret_free(text);
     free(conf);
     return rc;
 }
@@ -1715,7 +1192,7 @@ static bool check_replication(struct run *r, struct strbuf *seen)
                 ok = false;
                 continue;
             }
-            redisReply *rep = redisCommand(c, "INFO replication");
+            redisReply *rep = rclient_command(c, NULL, "INFO", "replication", NULL);
             if (!rep || rep->type != REDIS_REPLY_STRING) {
                 seen_add(seen, "%s:%d: INFO: %s", a->ip, a->port,
                          rep && rep->str ? rep->str : c->errstr);
@@ -1746,9 +1223,8 @@ static bool check_replication(struct run *r, struct strbuf *seen)
                 free(mp);
                 free(link);
             }
-            if (rep)
-                freeReplyObject(rep);
-            redisFree(c);
+            rclient_reply_free(rep);
+            rclient_close(c);
         }
     }
     return ok;
@@ -1779,7 +1255,7 @@ static bool sentinel_lists_replicas(struct run *r, redisContext *c, const struct
     struct obs_sentinel_peer *peers = NULL;
     size_t np = 0;
     char *err = NULL;
-    redisReply *rep = redisCommand(c, "SENTINEL REPLICAS %s", sh->name);
+    redisReply *rep = rclient_command(c, NULL, "SENTINEL", "REPLICAS", sh->name, NULL);
     bool ok = true;
     if (!rep || redis_parse_sentinel_peers(rep, false, &peers, &np, &err) < 0) {
         seen_add(seen, "sentinel %s:%d: SENTINEL REPLICAS %s: %s", a->ip, a->port, sh->name,
@@ -1801,8 +1277,7 @@ static bool sentinel_lists_replicas(struct run *r, redisContext *c, const struct
     }
     free(err);
     obs_sentinel_peers_free(peers, np);
-    if (rep)
-        freeReplyObject(rep);
+    rclient_reply_free(rep);
     return ok;
 }
 
@@ -1829,7 +1304,7 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
         }
         struct obs_sentinel_master *ms = NULL;
         size_t nms = 0;
-        redisReply *rep = redisCommand(c, "SENTINEL MASTERS");
+        redisReply *rep = rclient_command(c, NULL, "SENTINEL", "MASTERS", NULL);
         if (!rep || redis_parse_sentinel_masters(rep, &ms, &nms, &err) < 0) {
             seen_add(seen, "sentinel %s:%d: SENTINEL MASTERS: %s", a->ip, a->port,
                      err ? err : c->errstr);
@@ -1837,8 +1312,7 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
             err = NULL;
             ok = false;
         }
-        if (rep)
-            freeReplyObject(rep);
+        rclient_reply_free(rep);
         for (size_t i = 0; ok && i < s->nshards; i++) {
             const char *name = s->shards[i].name;
             const struct spec_addr *M = &r->p->masters[i];
@@ -1859,7 +1333,7 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
             }
             if (!sentinel_lists_replicas(r, c, a, i, seen))
                 ok = false;
-            rep = redisCommand(c, "SENTINEL SENTINELS %s", name);
+            rep = rclient_command(c, NULL, "SENTINEL", "SENTINELS", name, NULL);
             struct obs_sentinel_peer *peers = NULL;
             size_t np = 0;
             if (!rep || redis_parse_sentinel_peers(rep, true, &peers, &np, &err) < 0) {
@@ -1881,11 +1355,10 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
                 }
             }
             obs_sentinel_peers_free(peers, np);
-            if (rep)
-                freeReplyObject(rep);
+            rclient_reply_free(rep);
         }
         obs_sentinel_masters_free(ms, nms);
-        redisFree(c);
+        rclient_close(c);
     }
     return ok;
 }
@@ -1916,13 +1389,13 @@ static bool proxy_round_trip(struct run *r, const char *ip, int port, char **why
     char key[64];
     for (int n = 0; n < HEALTH_KEYS; n++) {
         health_key(key, sizeof(key), n);
-        redisAppendCommand(c, "GET %s", key);
+        rclient_append(c, 2, (const char *const[]){"GET", key});
     }
     bool ok = true;
     for (int n = 0; n < HEALTH_KEYS && ok; n++) {
-        redisReply *rep = NULL;
         health_key(key, sizeof(key), n);
-        if (redisGetReply(c, (void **)&rep) != REDIS_OK || !rep) {
+        redisReply *rep = rclient_get_reply(c, NULL);
+        if (!rep) {
             *why = xasprintf("proxy %s:%d: GET %s: %s", ip, port, key,
                              c->errstr[0] ? c->errstr : "no reply");
             ok = false;
@@ -1932,10 +1405,9 @@ static bool proxy_round_trip(struct run *r, const char *ip, int port, char **why
                                                                        : "something else");
             ok = false;
         }
-        if (rep)
-            freeReplyObject(rep);
+        rclient_reply_free(rep);
     }
-    redisFree(c); /* replies still pending after a failure go with it */
+    rclient_close(c); /* replies still pending after a failure go with it */
     return ok;
 }
 
@@ -2115,6 +1587,14 @@ static void options_defaults(struct apply_options *o)
         o->sentinel_timeout_ms = APPLY_DEFAULT_SENTINEL_TIMEOUT_MS;
 }
 
+/* The Redis client options and the instance policy from the run's options. */
+static void run_clients(struct run *r)
+{
+    r->ro.connect_timeout_ms = r->o.connect_timeout_ms;
+    r->ro.command_timeout_ms = r->o.command_timeout_ms;
+    r->policy = instance_policy_default(r->o.stop_timeout_ms, r->o.connect_timeout_ms);
+}
+
 static void run_release(struct run *r)
 {
     for (size_t i = 0; i < r->nhosts; i++) {
@@ -2146,6 +1626,7 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
     if (o)
         r.o = *o;
     options_defaults(&r.o);
+    run_clients(&r);
     pthread_mutex_init(&r.lock, NULL);
     r.cluster_root = cluster_root(s);
     size_t n = p->nsteps ? p->nsteps : 1, hcap = 0;
@@ -2294,6 +1775,7 @@ int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *
     if (o)
         r.o = *o;
     options_defaults(&r.o);
+    run_clients(&r);
     pthread_mutex_init(&r.lock, NULL);
     r.cluster_root = cluster_root(s);
     size_t hcap = 0;

@@ -1,0 +1,613 @@
+/*
+ * instance.c - the one instance controller. See instance.h.
+ */
+#include "instance.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "conf.h"
+#include "util.h"
+
+#define MAX_PIDFILE_SIZE 64
+#define MAX_CMDLINE_SIZE (64 * 1024)
+#define MAX_STAT_SIZE 4096
+#define MAX_BINARY_SIZE (512L * 1024 * 1024)
+
+struct instance_policy instance_policy_default(long term_timeout_ms, long connect_timeout_ms)
+{
+    struct instance_policy p = {
+        .poll_us = 100000,
+        .term_timeout_ms = term_timeout_ms,
+        .kill_timeout_ms = 5000,
+        .pid_min = 2,
+        .pid_max = 4194304, /* PID_MAX_LIMIT */
+        .connect_timeout_ms = connect_timeout_ms,
+        .direct = false,
+    };
+    return p;
+}
+
+static long long mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void sleep_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+/* ====================================================================
+ * Pure pieces
+ * ==================================================================== */
+
+const char *instance_bin_name(enum instance_kind k)
+{
+    switch (k) {
+    case INSTANCE_REDIS: return "redis-server";
+    case INSTANCE_SENTINEL: return "redis-sentinel";
+    case INSTANCE_PROXY: return "nutcracker";
+    }
+    return "unknown";
+}
+
+static const char *spec_bin(const struct spec *s, enum instance_kind k)
+{
+    switch (k) {
+    case INSTANCE_REDIS: return s->defaults.binaries.redis_server;
+    case INSTANCE_SENTINEL: return s->defaults.binaries.redis_sentinel;
+    case INSTANCE_PROXY: return s->defaults.binaries.nutcracker;
+    }
+    return NULL;
+}
+
+char *instance_binary_path(const struct spec *s, enum instance_kind k)
+{
+    if (!s->defaults.binaries.ship)
+        return xstrdup(spec_bin(s, k));
+    const char *base = s->defaults.base_dir ? s->defaults.base_dir : "/";
+    size_t n = strlen(base);
+    return xasprintf("%s%s%s/bin/%s", base, n && base[n - 1] == '/' ? "" : "/", s->cluster,
+                     instance_bin_name(k));
+}
+
+void instance_answer_addr(const struct spec *s, enum instance_kind k, const char *ip, int port,
+                          const char **aip, int *aport)
+{
+    *aip = ip;
+    *aport = port;
+    if (k != INSTANCE_PROXY)
+        return;
+    const struct spec_proxy *sp = instance_proxy(s, ip, port);
+    if (sp)
+        *aip = sp->listen.ip;
+}
+
+/* Whether NUL-separated `args` (len bytes) has an argument equal to `want`. */
+static bool has_arg(const char *args, size_t len, const char *want)
+{
+    size_t wl = strlen(want);
+    for (size_t i = 0; i < len;) {
+        size_t n = strnlen(args + i, len - i);
+        if (n == wl && !memcmp(args + i, want, wl))
+            return true;
+        i += n + 1;
+    }
+    return false;
+}
+
+/* Whether ":port" occurs in `text` not followed by another digit. */
+static bool has_port_token(const char *text, int port)
+{
+    char tok[16];
+    snprintf(tok, sizeof(tok), ":%d", port);
+    size_t tl = strlen(tok);
+    for (const char *p = strstr(text, tok); p; p = strstr(p + 1, tok))
+        if (p[tl] < '0' || p[tl] > '9')
+            return true;
+    return false;
+}
+
+/*
+ * Whether the program of a command line is `name`: the base name of its
+ * first word (redis puts its whole title into argv[0], "redis-server
+ * 127.0.0.1:7001", and a path may come first).
+ */
+static bool program_is(const char *cmdline, size_t len, const char *name)
+{
+    size_t n = strnlen(cmdline, len);
+    size_t end = 0;
+    while (end < n && cmdline[end] != ' ')
+        end++;
+    size_t start = end;
+    while (start > 0 && cmdline[start - 1] != '/')
+        start--;
+    return end - start == strlen(name) && !memcmp(cmdline + start, name, end - start);
+}
+
+bool instance_cmdline_matches(const char *cmdline, size_t len, enum instance_kind k, int port,
+                           const char *conf)
+{
+    if (!cmdline || !len)
+        return false;
+    /* the whole command line as one string, for the process title */
+    char *flat = xmalloc(len + 1);
+    for (size_t i = 0; i < len; i++)
+        flat[i] = cmdline[i] ? cmdline[i] : ' ';
+    flat[len] = '\0';
+    bool with_conf = conf && has_arg(cmdline, len, conf);
+    bool sentinel_mode = strstr(flat, "[sentinel]") || has_arg(cmdline, len, "--sentinel");
+    bool ok;
+    switch (k) {
+    case INSTANCE_REDIS:
+        ok = program_is(cmdline, len, "redis-server") && !sentinel_mode &&
+             (has_port_token(flat, port) || with_conf);
+        break;
+    case INSTANCE_SENTINEL:
+        ok = (program_is(cmdline, len, "redis-sentinel") ||
+              (program_is(cmdline, len, "redis-server") && sentinel_mode)) &&
+             (has_port_token(flat, port) || with_conf);
+        break;
+    case INSTANCE_PROXY:
+    default:
+        ok = program_is(cmdline, len, "nutcracker") && with_conf;
+        break;
+    }
+    free(flat);
+    return ok;
+}
+
+const struct spec_proxy *instance_proxy(const struct spec *s, const char *ip, int port)
+{
+    for (size_t i = 0; i < s->nproxies; i++)
+        if (str_eq(s->proxies[i].host_ip, ip) && s->proxies[i].listen.port == port)
+            return &s->proxies[i];
+    return NULL;
+}
+
+struct argv_builder {
+    char **v;
+    size_t n, cap;
+};
+
+static void argv_add(struct argv_builder *a, char *owned)
+{
+    VEC_GROW(a->v, a->n, a->cap);
+    a->v[a->n++] = owned;
+}
+
+char **instance_start_argv(const struct spec *s, const struct step *st, const char *bin)
+{
+    struct argv_builder a = {0};
+    const char *kind = instance_kind_name(st->instance);
+    argv_add(&a, xstrdup(bin));
+    switch (st->instance) {
+    case INSTANCE_REDIS:
+        argv_add(&a, conf_path(s, kind, st->port));
+        argv_add(&a, xstrdup("--replicaof"));
+        if (st->master_ip) {
+            argv_add(&a, xstrdup(st->master_ip));
+            argv_add(&a, xasprintf("%d", st->master_port));
+        } else {
+            argv_add(&a, xstrdup("no"));
+            argv_add(&a, xstrdup("one"));
+        }
+        break;
+    case INSTANCE_SENTINEL:
+        argv_add(&a, conf_path(s, kind, st->port));
+        break;
+    case INSTANCE_PROXY: {
+        const struct spec_proxy *sp = instance_proxy(s, st->ip, st->port);
+        if (!sp) {
+            for (size_t i = 0; i < a.n; i++)
+                free(a.v[i]);
+            free(a.v);
+            return NULL;
+        }
+        argv_add(&a, xstrdup("-d"));
+        argv_add(&a, xstrdup("-c"));
+        argv_add(&a, conf_path(s, kind, st->port));
+        argv_add(&a, xstrdup("-p"));
+        argv_add(&a, conf_pidfile_path(s, kind, st->port));
+        argv_add(&a, xstrdup("-o"));
+        argv_add(&a, conf_logfile_path(s, kind, st->port));
+        argv_add(&a, xstrdup("-s"));
+        argv_add(&a, xasprintf("%d", sp->stats_port));
+        argv_add(&a, xstrdup("-a"));
+        argv_add(&a, xstrdup(sp->host_ip));
+        break;
+    }
+    }
+    argv_add(&a, NULL);
+    return a.v;
+}
+
+void instance_argv_free(char **argv)
+{
+    for (size_t i = 0; argv && argv[i]; i++)
+        free(argv[i]);
+    free(argv);
+}
+
+char *instance_tail_lines(const char *text, size_t n)
+{
+    if (!text)
+        text = "";
+    size_t len = strlen(text);
+    while (len && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+        len--;
+    size_t start = len, lines = 0;
+    while (start > 0 && lines < n) {
+        start--;
+        if (text[start] == '\n' && ++lines == n) {
+            start++;
+            break;
+        }
+    }
+    struct strbuf sb = {0};
+    const char *p = text + start, *end = text + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t l = nl ? (size_t)(nl - p) : (size_t)(end - p);
+        sb_addf(&sb, "%s    %.*s", sb.len ? "\n" : "", (int)l, p);
+        p += l + 1;
+    }
+    if (!sb.buf)
+        return xstrdup("");
+    return sb_detach(&sb);
+}
+
+void instance_secret_free(char *text)
+{
+    if (!text)
+        return;
+    explicit_bzero(text, strlen(text));
+    free(text);
+}
+
+/* ====================================================================
+ * On a host
+ * ==================================================================== */
+
+/* First line(s) of a command's stderr/stdout for a message. Caller frees. */
+static char *exec_reason(const struct exec_result *er)
+{
+    const char *text = er->err && *er->err ? er->err : er->out && *er->out ? er->out : "";
+    char *t = instance_tail_lines(text, 3);
+    /* the indentation is for log tails; here one line reads better */
+    struct strbuf sb = {0};
+    for (const char *p = t; *p; p++) {
+        if (*p == '\n') {
+            sb_add(&sb, "; ");
+            while (p[1] == ' ')
+                p++;
+        } else if (!(sb.len == 0 && *p == ' ')) {
+            sb_addc(&sb, *p);
+        }
+    }
+    free(t);
+    if (!sb.buf)
+        return xstrdup("no output");
+    return sb_detach(&sb);
+}
+
+/* argv joined by spaces, cut at ~200 bytes, for messages. Caller frees. */
+static char *argv_summary(const char *const *argv)
+{
+    struct strbuf sb = {0};
+    for (size_t i = 0; argv[i] && sb.len < 200; i++)
+        sb_addf(&sb, "%s%s", i ? " " : "", argv[i]);
+    if (sb.len > 200) {
+        sb.len = 200;
+        sb.buf[200] = '\0';
+        sb_add(&sb, "...");
+    }
+    return sb_detach(&sb);
+}
+
+int instance_run(struct transport *t, const char *const *argv, const char *const *shown,
+                 char **out, char **err)
+{
+    struct exec_result er;
+    char *e = NULL;
+    if (transport_exec(t, argv, &er, &e) < 0) {
+        *err = e ? e : xstrdup("cannot run a command");
+        return -1;
+    }
+    int rc = 0;
+    if (er.status != 0) {
+        char *cmd = argv_summary(shown ? shown : argv);
+        char *why = exec_reason(&er);
+        *err = xasprintf("'%s' failed with status %d: %s", cmd, er.status, why);
+        free(cmd);
+        free(why);
+        rc = -1;
+    } else if (out) {
+        *out = er.out;
+        er.out = NULL;
+    }
+    exec_result_release(&er);
+    return rc;
+}
+
+int instance_pid_gone(struct transport *t, const struct instance_policy *pol, long pid,
+                      char **err)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+    char *text = NULL, *e = NULL;
+    size_t len = 0;
+    int rc;
+    if (pol->direct) {
+        rc = read_file(path, MAX_STAT_SIZE, &text, &len) == 0 ? 0
+             : errno == ENOENT || errno == ESRCH                ? 1
+                                                                : -1;
+        if (rc < 0)
+            e = xasprintf("cannot read '%s': %s", path, strerror(errno));
+    } else {
+        rc = transport_read_file(t, path, MAX_STAT_SIZE, &text, &len, &e);
+    }
+    if (rc < 0) {
+        *err = e;
+        return -1;
+    }
+    free(e);
+    if (rc == 1) {
+        free(text);
+        return 1;
+    }
+    bool gone = proc_stat_says_gone(text);
+    free(text);
+    return gone ? 1 : 0;
+}
+
+/* Send SIGTERM or SIGKILL to pid: kill(2) with a direct policy, else `kill -TERM pid` on t. */
+static int send_signal(struct transport *t, const struct instance_policy *pol, long pid, int sig,
+                       char **err)
+{
+    if (pol->direct) {
+        if (kill((pid_t)pid, sig) < 0 && errno != ESRCH) {
+            *err = xasprintf("cannot signal pid %ld: %s", pid, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    char num[32], opt[16];
+    snprintf(num, sizeof(num), "%ld", pid);
+    snprintf(opt, sizeof(opt), "-%s", sig == SIGKILL ? "KILL" : "TERM");
+    const char *argv[] = {"kill", opt, num, NULL};
+    return instance_run(t, argv, NULL, NULL, err);
+}
+
+int instance_wait_gone(struct transport *t, const struct instance_policy *pol, long pid,
+                       long timeout_ms, char **err)
+{
+    long long deadline = mono_us() + timeout_ms * 1000LL;
+    for (;;) {
+        int g = instance_pid_gone(t, pol, pid, err);
+        if (g != 0)
+            return g;
+        if (mono_us() >= deadline)
+            return 0;
+        sleep_us(pol->poll_us);
+    }
+}
+
+/*
+ * Signal pid; a failure is fatal only when the host key failed (the process
+ * may have exited just now: the wait after tells). 0 or -1 and *err.
+ */
+static int signal_checked(struct transport *t, const struct instance_policy *pol, long pid,
+                          int sig, char **err)
+{
+    char *e = NULL;
+    if (send_signal(t, pol, pid, sig, &e) < 0 && transport_host_key_failed(t)) {
+        *err = e;
+        return -1;
+    }
+    free(e);
+    return 0;
+}
+
+int instance_stop(struct transport *t, const struct instance_policy *pol, const struct spec *s,
+                  enum instance_kind k, const char *ip, int port, const char **note, char **err)
+{
+    const char *kind = instance_kind_name(k);
+    const char *aip;
+    int aport;
+    instance_answer_addr(s, k, ip, port, &aip, &aport);
+    char *pidfile = conf_pidfile_path(s, kind, port);
+    char *conf = conf_path(s, kind, port);
+    char *text = NULL, *cmdline = NULL, *e = NULL;
+    size_t len = 0;
+    long pid = 0;
+    int rc = -1;
+
+    int st = transport_read_file(t, pidfile, MAX_PIDFILE_SIZE, &text, &len, &e);
+    if (st < 0) {
+        *err = e;
+        e = NULL;
+        goto out;
+    }
+    if (st == 0) {
+        text[strcspn(text, " \t\r\n")] = '\0';
+        if (!parse_long(text, pol->pid_min, pol->pid_max, &pid))
+            pid = 0;
+    }
+    if (pid) {
+        char cmdpath[64];
+        snprintf(cmdpath, sizeof(cmdpath), "/proc/%ld/cmdline", pid);
+        st = transport_read_file(t, cmdpath, MAX_CMDLINE_SIZE, &cmdline, &len, &e);
+        if (st < 0) {
+            *err = e;
+            e = NULL;
+            goto out;
+        }
+        if (st == 1 || !instance_cmdline_matches(cmdline, len, k, port, conf))
+            pid = 0; /* gone, or the pid now belongs to someone else */
+    }
+    if (!pid) {
+        struct rclient_opts ro = {.connect_timeout_ms = pol->connect_timeout_ms};
+        if (rclient_port_open(aip, aport, &ro)) {
+            *err = xasprintf("%s %s:%d answers but its pidfile '%s' names no such process: "
+                             "stop it by hand",
+                             kind, aip, aport, pidfile);
+            goto out;
+        }
+        if (note)
+            *note = "not running";
+        rc = 0;
+        goto out;
+    }
+    if (signal_checked(t, pol, pid, SIGTERM, err) < 0)
+        goto out;
+    int g = instance_wait_gone(t, pol, pid, pol->term_timeout_ms, err);
+    if (g < 0)
+        goto out;
+    if (g == 0) {
+        if (signal_checked(t, pol, pid, SIGKILL, err) < 0)
+            goto out;
+        g = instance_wait_gone(t, pol, pid, pol->kill_timeout_ms, err);
+        if (g < 0)
+            goto out;
+        if (g == 0) {
+            *err = xasprintf("%s %s:%d (pid %ld) survived SIGKILL", kind, aip, aport, pid);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(e);
+    free(text);
+    free(cmdline);
+    free(pidfile);
+    free(conf);
+    return rc;
+}
+
+int instance_start(struct transport *t, const struct spec *s, const struct step *st,
+                   const char *bin, const char *umask, char **err)
+{
+    char **argv = instance_start_argv(s, st, bin);
+    if (!argv) {
+        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+        return -1;
+    }
+    int rc;
+    if (umask) {
+        size_t n = 0;
+        while (argv[n])
+            n++;
+        const char **cmd = xcalloc(n + 5, sizeof(*cmd));
+        char *script = xasprintf("umask %s && exec \"$@\"", umask);
+        cmd[0] = "sh";
+        cmd[1] = "-c";
+        cmd[2] = script;
+        cmd[3] = "sh";
+        for (size_t i = 0; i < n; i++)
+            cmd[4 + i] = argv[i];
+        rc = instance_run(t, cmd, (const char *const *)argv, NULL, err);
+        free(script);
+        free(cmd);
+    } else {
+        rc = instance_run(t, (const char *const *)argv, NULL, NULL, err);
+    }
+    instance_argv_free(argv);
+    return rc;
+}
+
+bool instance_wait_answers(const char *ip, int port, const struct rclient_opts *o,
+                           const char *password, const struct instance_policy *pol,
+                           long timeout_ms, char **why)
+{
+    long long deadline = mono_us() + timeout_ms * 1000LL;
+    for (;;) {
+        free(*why);
+        *why = NULL;
+        if (rclient_answers(ip, port, o, password, why))
+            return true;
+        if (mono_us() >= deadline)
+            return false;
+        sleep_us(pol->poll_us);
+    }
+}
+
+int instance_ship_binary(struct transport *t, const struct spec *s, enum instance_kind k,
+                         char **err)
+{
+    const char *local = spec_bin(s, k);
+    char *data = NULL, *have = NULL, *e = NULL;
+    size_t len = 0, have_len = 0;
+    if (read_file(local, MAX_BINARY_SIZE, &data, &len) < 0) {
+        *err = xasprintf("cannot read '%s' to ship it: %s", local, strerror(errno));
+        return -1;
+    }
+    char *remote = instance_binary_path(s, k);
+    int rc = transport_read_file(t, remote, len, &have, &have_len, &e);
+    bool same = rc == 0 && have_len == len && !memcmp(have, data, len);
+    free(have);
+    free(e);
+    e = NULL;
+    rc = 0;
+    if (!same && transport_write_file(t, remote, data, len, 0755, &e) < 0) {
+        *err = xasprintf("cannot ship '%s' to %s: %s", local, transport_host(t),
+                         e ? e : "write failed");
+        rc = -1;
+    }
+    free(e);
+    free(data);
+    free(remote);
+    return rc;
+}
+
+int instance_install_checked(struct transport *t, const struct instance_policy *pol,
+                             const char *bin, const char *conf, const char *text, int mode,
+                             const char *who, char **err)
+{
+    char *next = xasprintf("%s.new", conf);
+    char *e = NULL;
+    int rc = -1;
+    if (transport_write_file(t, next, text, strlen(text), mode, &e) < 0) {
+        *err = e;
+        e = NULL;
+        goto out;
+    }
+    const char *check[] = {bin, "-t", "-c", next, NULL};
+    if (instance_run(t, check, NULL, NULL, &e) < 0) {
+        *err = xasprintf("nutcracker -t rejects the new config for %s (it gives no "
+                         "reason; the file is left at '%s')",
+                         who, next);
+        goto out;
+    }
+    if (pol->direct) {
+        /* the checked file itself: written and synced above */
+        if (rename(next, conf) < 0) {
+            *err = xasprintf("cannot rename '%s' to '%s': %s", next, conf, strerror(errno));
+            goto out;
+        }
+    } else {
+        if (transport_write_file(t, conf, text, strlen(text), mode, &e) < 0) {
+            *err = e;
+            e = NULL;
+            goto out;
+        }
+        const char *rm[] = {"rm", "-f", "--", next, NULL};
+        if (instance_run(t, rm, NULL, NULL, err) < 0)
+            goto out;
+    }
+    rc = 0;
+out:
+    free(e);
+    free(next);
+    return rc;
+}

@@ -1,0 +1,133 @@
+/*
+ * rclient.h - the one blocking Redis client: connect with timeouts, AUTH
+ * with one rule, commands by argv. Used for redis-servers, sentinels and
+ * nutcracker alike (the event-loop subscriptions of watch.c use hiredis'
+ * non-blocking API themselves, with rclient_auth_tolerated for the rule).
+ *
+ * A failure is described by a struct rclient_err: how it ended (the same
+ * classification observe records, enum reach) and a text that never holds a
+ * secret. Replies come back as hiredis replies; rclient_reply_free frees
+ * them (NULL too), so a caller has one thing to call on every path.
+ */
+#ifndef RMGR_RCLIENT_H
+#define RMGR_RCLIENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "observed.h"
+
+struct rclient_opts {
+    long connect_timeout_ms; /* <= 0: 1000 */
+    long command_timeout_ms; /* <= 0: 2000 */
+};
+
+enum rclient_phase { RCLIENT_CONNECT, RCLIENT_AUTH, RCLIENT_COMMAND };
+
+/*
+ * Why a call failed. `reach` is REACH_OK when it did not. `io` is true when
+ * no reply came (refused, timed out, closed); then `text` is hiredis' own
+ * error text. Otherwise the server answered with an error: `text` is that
+ * reply, or, for AUTH and commands sent as secret, a fixed text (a server
+ * with a command renamed would echo the arguments back in "unknown command").
+ */
+struct rclient_err {
+    enum reach reach;
+    enum rclient_phase phase;
+    bool io;
+    bool redacted; /* text is a fixed word instead of the server's reply */
+    char text[256];
+};
+
+/*
+ * Connect to ip:port within the connect timeout and set the command
+ * timeout; then, when `password` is not NULL, AUTH with it (see
+ * rclient_auth). Returns the context, or NULL with *e set.
+ */
+redisContext *rclient_connect(const char *ip, int port, const struct rclient_opts *o,
+                              const char *password, struct rclient_err *e);
+
+/*
+ * The message apply and status print for a failed rclient_connect:
+ * "cannot connect to ip:port: text", "ip:port: AUTH: text" when AUTH got no
+ * reply, "ip:port: authentication failed" when it was refused. Caller frees.
+ */
+char *rclient_connect_message(const struct rclient_err *e, const char *ip, int port);
+
+/*
+ * Whether an AUTH error reply only says the server has no password at all
+ * (Redis: "ERR AUTH <password> called without any password configured",
+ * nutcracker and older Redis: "ERR Client sent AUTH, but no password is set"):
+ * the session may go on.
+ */
+bool rclient_auth_tolerated(const char *error_reply);
+
+/*
+ * AUTH with `password` (NULL: nothing to do). 0 when the session may go on
+ * (rclient_auth_tolerated included), -1 with *e set: REACH_AUTH for NOAUTH,
+ * WRONGPASS and the like ("authentication failed"), REACH_ERROR for another
+ * error reply ("AUTH failed"), the I/O classification when no reply came.
+ */
+int rclient_auth(redisContext *c, const char *password, struct rclient_err *e);
+
+/*
+ * Send argv (argc arguments) and return the reply, error replies included;
+ * NULL with *e (may be NULL) set only when no reply came.
+ */
+redisReply *rclient_call(redisContext *c, int argc, const char *const *argv,
+                         struct rclient_err *e);
+
+/*
+ * rclient_call with the arguments as a NULL-terminated list of strings:
+ * rclient_command(c, e, "SENTINEL", "REPLICAS", shard, NULL). e may be NULL.
+ */
+redisReply *rclient_command(redisContext *c, struct rclient_err *e, const char *arg0, ...);
+
+/* Pipelining: queue argv without waiting, then take the replies in order. */
+void rclient_append(redisContext *c, int argc, const char *const *argv);
+redisReply *rclient_get_reply(redisContext *c, struct rclient_err *e);
+
+/*
+ * rclient_call, but an error reply is a failure too: NULL with *e set
+ * (REACH_AUTH for NOAUTH and the like, else REACH_ERROR). With `secret`
+ * (an AUTH, a CONFIG SET of requirepass/masterauth, a SENTINEL SET
+ * auth-pass) the reply's text is not kept: e->text is "refused".
+ */
+redisReply *rclient_cmd(redisContext *c, int argc, const char *const *argv, bool secret,
+                        struct rclient_err *e);
+
+/* rclient_cmd when only success matters: 0, or -1 with *e set. */
+int rclient_ok(redisContext *c, int argc, const char *const *argv, bool secret,
+               struct rclient_err *e);
+
+/*
+ * "where: what: text" for a failed rclient_cmd/rclient_ok ("where: what was
+ * refused" for a secret command's error reply, "where: what: no reply"
+ * when hiredis said nothing). Caller frees.
+ */
+char *rclient_cmd_message(const struct rclient_err *e, const char *where, const char *what);
+
+/* Free a reply (NULL is fine). */
+void rclient_reply_free(redisReply *r);
+
+/*
+ * Close. Never sends QUIT: Sentinel 7.0 answers it with an error; closing
+ * the socket is enough for every server. NULL is fine.
+ */
+void rclient_close(redisContext *c);
+
+/* Whether something accepts connections on ip:port within the connect timeout. */
+bool rclient_port_open(const char *ip, int port, const struct rclient_opts *o);
+
+/*
+ * Whether ip:port answers: any reply to PING except LOADING (NOAUTH means
+ * alive). With `password`, AUTH first (a nutcracker with redis_auth
+ * requires it). On false *why says what was seen, "ip:port: ..." (caller
+ * frees); why may be NULL.
+ */
+bool rclient_answers(const char *ip, int port, const struct rclient_opts *o,
+                     const char *password, char **why);
+
+#endif
