@@ -43,7 +43,7 @@ RMGR_BIN  := $(BUILD)/rmgr
 # with a sanitizer, plain `make` builds and tests
 .DEFAULT_GOAL := $(if $(SANITIZER),test,all)
 
-.PHONY: all test unit integration valgrind demo bench clean tests-build deps install uninstall
+.PHONY: all test unit integration valgrind demo bench soak clean tests-build deps install uninstall
 all: rmgr
 
 rmgr: $(BUILD)/rmgr
@@ -102,6 +102,12 @@ deps:
 
 bench: rmgr
 	bench/run.sh
+
+# the chaos run of tests/integration/test_chaos.sh for 10 minutes, with its figures
+# (CHAOS_DURATION_S=120 make soak for a shorter one)
+soak: $(RMGR_BIN)
+	RMGR_BIN=$(abspath $(RMGR_BIN)) RMGR_TESTS_DIR=$(CURDIR)/tests \
+		CHAOS_DURATION_S=$${CHAOS_DURATION_S:-600} tests/integration/test_chaos.sh
 
 PREFIX    ?= /usr/local
 install: rmgr
