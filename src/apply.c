@@ -1705,68 +1705,8 @@ void apply_result_release(struct apply_result *r)
 }
 
 /* ====================================================================
- * destroy
+ * destroy (its plan: destroy_plan.c)
  * ==================================================================== */
-
-struct dplan {
-    struct plan *p;
-    size_t cap;
-};
-
-static void dstep(struct dplan *d, enum step_kind kind, enum step_wave wave,
-                  enum instance_kind inst, const char *group, const char *host, const char *ip,
-                  int port, const char *reason)
-{
-    VEC_GROW(d->p->steps, d->p->nsteps, d->cap);
-    struct step *st = &d->p->steps[d->p->nsteps++];
-    memset(st, 0, sizeof(*st));
-    st->kind = kind;
-    st->action = ACTION_REMOVE;
-    st->safety = SAFETY_DESTRUCTIVE;
-    st->wave = wave;
-    st->instance = inst;
-    st->group = xstrdup(group);
-    st->target = xasprintf("%s:%d", host ? host : ip, port);
-    st->host = xstrdup(host ? host : ip);
-    st->ip = xstrdup(ip);
-    st->port = port;
-    st->reason = xstrdup(reason);
-}
-
-/* stop (in `wave`) or remove-files (in WAVE_CLEANUP) for every instance, in destroy order */
-static void destroy_steps(struct dplan *d, const struct spec *s, enum step_kind kind)
-{
-    bool stop = kind == STEP_STOP;
-    const char *why = stop ? "destroy: stop" : "destroy: delete its directory and data";
-    for (size_t i = 0; i < s->nproxies; i++) {
-        const struct spec_proxy *sp = &s->proxies[i];
-        dstep(d, kind, stop ? WAVE_FILES : WAVE_CLEANUP, INSTANCE_PROXY, "proxies", sp->host,
-              sp->host_ip, sp->listen.port, why);
-    }
-    for (size_t j = 0; j < s->sentinel.nnodes; j++) {
-        const struct spec_addr *a = &s->sentinel.nodes[j];
-        dstep(d, kind, stop ? WAVE_PROCESSES : WAVE_CLEANUP, INSTANCE_SENTINEL, "sentinels",
-              a->host, a->ip, a->port, why);
-    }
-    for (size_t i = 0; i < s->nshards; i++) {
-        const struct spec_shard *sh = &s->shards[i];
-        /* replicas first: a master's shutdown waits for replicas that lag */
-        for (size_t k = 1; k <= sh->nreplicas + 1; k++) {
-            const struct spec_addr *a = k <= sh->nreplicas ? &sh->replicas[k - 1] : &sh->master;
-            dstep(d, kind, stop ? WAVE_REPLICATION : WAVE_CLEANUP, INSTANCE_REDIS, sh->name,
-                  a->host, a->ip, a->port, why);
-            d->p->steps[d->p->nsteps - 1].shard = xstrdup(sh->name);
-        }
-    }
-}
-
-struct plan *apply_destroy_plan(const struct spec *s)
-{
-    struct dplan d = {.p = xcalloc(1, sizeof(struct plan))};
-    destroy_steps(&d, s, STEP_STOP);
-    destroy_steps(&d, s, STEP_REMOVE_FILES);
-    return d.p;
-}
 
 int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *o, char **err)
 {
