@@ -37,6 +37,7 @@
 #include "known_hosts.h"
 #include "spec.h"
 #include "spec_source.h"
+#include "url.h"
 #include "util.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS (10L * 60 * 1000)
@@ -265,10 +266,9 @@ static int parse_url(const char *in, struct src_url *u, char **err)
 {
     memset(u, 0, sizeof(*u));
     u->port = 22;
-    const char *sep = strstr(in, "://");
-    if (sep) {
-        size_t slen = (size_t)(sep - in);
-        char *scheme = xstrndup(in, slen);
+    struct url_parts p;
+    if (url_split(in, &p)) {
+        char *scheme = xstrndup(in, p.scheme_len);
         for (char *c = scheme; *c; c++)
             *c = (char)tolower((unsigned char)*c);
         if (!strcmp(scheme, "http") || !strcmp(scheme, "https"))
@@ -284,30 +284,20 @@ static int parse_url(const char *in, struct src_url *u, char **err)
             free(shown);
             return -1;
         }
-        const char *auth = sep + 3;
-        const char *slash = strchr(auth, '/');
-        const char *auth_end = slash ? slash : auth + strlen(auth);
-        const char *at = NULL;
-        for (const char *c = auth; c < auth_end; c++)
-            if (*c == '@')
-                at = c;
-        const char *host = at ? at + 1 : auth;
-        if (at) {
-            const char *colon = memchr(auth, ':', (size_t)(at - auth));
-            const char *uend = colon ? colon : at;
-            if (uend > auth)
-                u->user = percent_decode(auth, (size_t)(uend - auth));
-            if (colon)
-                u->pass = percent_decode(colon + 1, (size_t)(at - colon - 1));
+        if (p.has_userinfo) {
+            if (p.user_len)
+                u->user = percent_decode(p.auth, p.user_len);
+            if (p.has_password)
+                u->pass = percent_decode(p.password, p.password_len);
         }
         if (u->ssh) {
             /* the port after the host, for known_hosts ("[host]:port") */
-            const char *hend = host;
+            const char *hend = p.host;
             if (*hend == '[')
-                hend = memchr(host, ']', (size_t)(auth_end - host));
-            const char *pc = hend ? memchr(hend, ':', (size_t)(auth_end - hend)) : NULL;
+                hend = memchr(p.host, ']', p.host_len);
+            const char *pc = hend ? memchr(hend, ':', (size_t)(p.rest - hend)) : NULL;
             long port;
-            char *ps = pc ? xstrndup(pc + 1, (size_t)(auth_end - pc - 1)) : NULL;
+            char *ps = pc ? xstrndup(pc + 1, (size_t)(p.rest - pc - 1)) : NULL;
             if (ps && *ps && parse_long(ps, 1, 65535, &port))
                 u->port = (int)port;
             free(ps);
@@ -315,16 +305,15 @@ static int parse_url(const char *in, struct src_url *u, char **err)
         struct strbuf sb = {0};
         sb_addf(&sb, "%s://", scheme);
         /* http(s) keeps no userinfo at all (a token is often the user); others keep the user */
-        if (!u->http && at) {
-            const char *ucolon = memchr(auth, ':', (size_t)(at - auth));
-            sb_addn(&sb, auth, (size_t)((ucolon ? ucolon : at) - auth));
+        if (!u->http && p.has_userinfo) {
+            sb_addn(&sb, p.auth, p.user_len);
             sb_addc(&sb, '@');
         }
-        sb_add(&sb, host);
+        sb_add(&sb, p.host); /* host, port, path and the rest */
         u->store = sb_detach(&sb);
         u->display = xstrdup(u->store);
         free(scheme);
-        if (!*host && !u->local) {
+        if (!p.host_len && !u->local) {
             set_err(err, "no host in URL '%s'", u->display);
             src_url_release(u);
             return -1;
@@ -370,28 +359,17 @@ char *git_source_redact_url(const char *url)
 {
     if (!url)
         return NULL;
-    const char *sep = strstr(url, "://");
-    if (!sep)
+    struct url_parts p;
+    if (!url_split(url, &p) || !p.has_userinfo)
         return xstrdup(url); /* scp-like and paths carry no password */
-    const char *auth = sep + 3;
-    const char *slash = strchr(auth, '/');
-    const char *auth_end = slash ? slash : auth + strlen(auth);
-    const char *at = NULL;
-    for (const char *c = auth; c < auth_end; c++)
-        if (*c == '@')
-            at = c;
-    if (!at)
-        return xstrdup(url);
-    bool http = (size_t)(sep - url) >= 4 && !strncasecmp(url, "http", 4) &&
-                ((size_t)(sep - url) == 4 || ((size_t)(sep - url) == 5 && (url[4] == 's' || url[4] == 'S')));
+    bool http = url_scheme_is(url, &p, "http") || url_scheme_is(url, &p, "https");
     struct strbuf sb = {0};
-    sb_addn(&sb, url, (size_t)(auth - url));
+    sb_addn(&sb, url, (size_t)(p.auth - url));
     if (!http) {
-        const char *colon = memchr(auth, ':', (size_t)(at - auth));
-        sb_addn(&sb, auth, (size_t)((colon ? colon : at) - auth));
+        sb_addn(&sb, p.auth, p.user_len);
         sb_addc(&sb, '@');
     }
-    sb_add(&sb, at + 1);
+    sb_add(&sb, p.host);
     return sb_detach(&sb);
 }
 

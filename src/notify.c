@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "url.h"
 #include "util.h"
 
 #ifndef RMGR_VERSION
@@ -95,36 +96,17 @@ size_t notify_format_limit(enum notify_format f)
 
 /* ------------------------------------------------------------------ urls */
 
-/* Length of "scheme" when `url` starts with scheme "://", else 0. */
-static size_t scheme_len(const char *url)
-{
-    size_t i = 0;
-    if (!url || !isalpha((unsigned char)url[0]))
-        return 0;
-    while (isalnum((unsigned char)url[i]) || url[i] == '+' || url[i] == '-' || url[i] == '.')
-        i++;
-    return strncmp(url + i, "://", 3) == 0 ? i : 0;
-}
-
 char *notify_url_display(const char *url)
 {
-    size_t sl = scheme_len(url);
-    if (!sl)
+    struct url_parts u;
+    if (!url_split(url, &u))
         return xstrdup("(invalid url)");
-    const char *auth = url + sl + 3;
-    size_t alen = strcspn(auth, "/?#");
-    /* drop user:password@ */
-    const char *at = NULL;
-    for (size_t i = 0; i < alen; i++)
-        if (auth[i] == '@')
-            at = auth + i;
-    const char *host = at ? at + 1 : auth;
-    size_t hlen = (size_t)(auth + alen - host);
+    /* drop user:password@, the path and the query */
     struct strbuf sb = {0};
-    for (size_t i = 0; i < sl; i++)
+    for (size_t i = 0; i < u.scheme_len; i++)
         sb_addc(&sb, (char)tolower((unsigned char)url[i]));
     sb_add(&sb, "://");
-    sb_addn(&sb, host, hlen);
+    sb_addn(&sb, u.host, u.host_len);
     return sb_detach(&sb);
 }
 
@@ -164,8 +146,9 @@ int notify_options_add_webhook(struct notify_options *o, const char *spec, char 
     struct notify_target t = {0};
     const char *url = spec ? spec : "";
     const char *eq = strchr(url, '=');
+    struct url_parts u;
     /* FORMAT=URL: '=' cannot appear in a scheme, so a prefix before "://" is a format */
-    if (eq && !scheme_len(url)) {
+    if (eq && !url_split(url, &u)) {
         char *name = xstrndup(url, (size_t)(eq - url));
         bool ok = notify_format_parse(name, &t.format);
         if (!ok) {
@@ -178,20 +161,17 @@ int notify_options_add_webhook(struct notify_options *o, const char *spec, char 
         t.format_given = true;
         url = eq + 1;
     }
-    size_t sl = scheme_len(url);
-    if (!sl) {
+    if (!url_split(url, &u)) {
         *err = xstrdup("webhook is not a URL (expected http://... or https://...)");
         return -1;
     }
-    if (!((sl == 4 && !strncasecmp(url, "http", 4)) ||
-          (sl == 5 && !strncasecmp(url, "https", 5)))) {
+    if (!url_scheme_is(url, &u, "http") && !url_scheme_is(url, &u, "https")) {
         char *shown = notify_url_display(url);
         *err = xasprintf("webhook '%s': only http and https URLs are supported", shown);
         free(shown);
         return -1;
     }
-    const char *auth = url + sl + 3;
-    if (strcspn(auth, "/?#") == 0) {
+    if (u.auth_len == 0) {
         *err = xstrdup("webhook URL has no host");
         return -1;
     }
