@@ -13,45 +13,6 @@
 #include "lock.h"
 #include "util.h"
 
-int apply_cli_parse_option(struct apply_cli_options *o, const struct command *cmd, int argc,
-                           char **argv, int *i)
-{
-    const char *a = argv[*i], *v;
-    int rc;
-    if (!strcmp(a, "--auto-approve")) {
-        o->auto_approve = true;
-        return 1;
-    }
-    if (!strcmp(a, "--allow-destructive")) {
-        o->allow_destructive = true;
-        return 1;
-    }
-    if (!strcmp(a, "--accept-new-host-keys")) {
-        o->accept_new_host_keys = true;
-        return 1;
-    }
-    if (!strcmp(a, "--no-color")) {
-        o->no_color = true;
-        return 1;
-    }
-    if ((rc = session_option_value("--lock-timeout", cmd, argc, argv, i, &v)) != 0) {
-        if (rc < 0)
-            return -1;
-        if (!parse_duration_ms(v, &o->lock_timeout_ms) || o->lock_timeout_ms < 0) {
-            cli_usage_error(cmd, "option '--lock-timeout' needs a duration (30s, 5m, 250ms), "
-                                 "not '%s'", v);
-            return -1;
-        }
-        return 1;
-    }
-    if ((rc = session_option_value("--lock-file", cmd, argc, argv, i, &v)) != 0) {
-        if (rc > 0)
-            o->lock_file = v;
-        return rc;
-    }
-    return 0;
-}
-
 struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster)
 {
     char *path = o->lock_file ? xstrdup(o->lock_file) : lock_default_path(cluster);

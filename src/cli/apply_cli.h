@@ -8,8 +8,8 @@
 #include <stdbool.h>
 
 #include "apply.h"
+#include "opt.h"
 
-struct command;
 struct cluster_lock;
 
 struct apply_cli_options {
@@ -21,12 +21,15 @@ struct apply_cli_options {
     const char *lock_file; /* --lock-file; NULL: lock_default_path() */
 };
 
-/*
- * Take one of the options above at argv[*i] like session_parse_option():
- * 1 taken, 0 not one of them, -1 after a usage error.
- */
-int apply_cli_parse_option(struct apply_cli_options *o, const struct command *cmd, int argc,
-                           char **argv, int *i);
+/* The option rows (opt.h) of the options above, into a struct apply_cli_options `m` of T. */
+#define CLI_OPTS_APPLY(T, m)                                                             \
+    {CLI_OPT_FLAG, 0, "auto-approve", offsetof(T, m.auto_approve)},                      \
+    {CLI_OPT_FLAG, 0, "allow-destructive", offsetof(T, m.allow_destructive)},            \
+    {CLI_OPT_FLAG, 0, "accept-new-host-keys", offsetof(T, m.accept_new_host_keys)},      \
+    {CLI_OPT_FLAG, 0, "no-color", offsetof(T, m.no_color)},                              \
+    {CLI_OPT_DURATION, 0, "lock-timeout", offsetof(T, m.lock_timeout_ms), NULL, 0, 0,    \
+     "30s, 5m, 250ms"},                                                                  \
+    {CLI_OPT_STRING, 0, "lock-file", offsetof(T, m.lock_file)}
 
 /* Take the cluster's lock; NULL after printing why (the holder) on stderr. */
 struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster);

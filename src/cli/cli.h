@@ -1,6 +1,6 @@
 /*
  * cli.h - what every subcommand shares: exit codes, the command table entry,
- * usage errors.
+ * usage errors. Options are parsed by the table-driven parser of opt.h.
  */
 #ifndef RMGR_CLI_H
 #define RMGR_CLI_H
@@ -9,8 +9,6 @@
 #include <stdio.h>
 
 #include "exit_code.h"
-
-struct session_options;
 
 struct command {
     const char *name;
@@ -29,22 +27,8 @@ const struct command *cli_find_command(const char *name);
 /* true when stdout is a terminal and neither NO_COLOR nor --no-color says otherwise */
 bool cli_use_color(bool no_color_flag);
 
-/*
- * Take one shared option at argv[*i] (-f/--file, --connect-timeout,
- * --timeout; also in --opt=VALUE form), moving *i past its value. Returns 1
- * when it was one, 0 when argv[*i] is not a shared option, -1 after
- * printing a usage error for `cmd` (the command then returns EXIT_USAGE).
- */
-int session_parse_option(struct session_options *o, const struct command *cmd, int argc,
-                         char **argv, int *i);
-
-/*
- * The value of option `name` at argv[*i] ("--out FILE" or "--out=FILE"),
- * moving *i past it. Returns 1 and sets *value when argv[*i] is `name`, 0
- * when it is not, -1 after printing a usage error when the value is missing.
- */
-int session_option_value(const char *name, const struct command *cmd, int argc, char **argv,
-                         int *i, const char **value);
+/* cli_usage_error(cmd, "%s", err), freeing err (from cli_opt_parse()); returns EXIT_USAGE. */
+int cli_opt_usage_error(const struct command *cmd, char *err);
 
 /* Implemented subcommands (cmd_<name>.c). */
 int cmd_validate(int argc, char **argv);

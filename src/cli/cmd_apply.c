@@ -199,46 +199,35 @@ static size_t acting_steps(const struct plan *p)
     return n;
 }
 
+struct apply_args {
+    struct session_options so;
+    struct apply_cli_options co;
+    struct git_source_opts git;
+    const char *planfile;
+    long failover_wait_ms;
+};
+
+static const struct cli_opt apply_opts[] = {
+    {CLI_OPT_DURATION, 0, "failover-wait", offsetof(struct apply_args, failover_wait_ms), NULL,
+     0, 0, "90s, 2m, 0 not to wait"},
+    CLI_OPTS_GIT_SOURCE(struct apply_args, git),
+    CLI_OPTS_SESSION(struct apply_args, so),
+    CLI_OPTS_APPLY(struct apply_args, co),
+    {CLI_OPT_ARG, 0, NULL, offsetof(struct apply_args, planfile)}, /* PLANFILE */
+};
+
 int cmd_apply(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("apply");
-    struct session_options so = {0};
-    struct apply_cli_options co = {0};
-    struct git_source_opts git = {0};
-    const char *planfile = NULL;
-    long failover_wait_ms = FAILOVER_WAIT_DEFAULT;
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int frc = session_option_value("--failover-wait", cmd, argc, argv, &i, &v);
-        if (frc < 0)
-            return EXIT_USAGE;
-        if (frc > 0) {
-            if (!parse_duration_ms(v, &failover_wait_ms) || failover_wait_ms < 0)
-                return cli_usage_error(cmd, "option '--failover-wait' needs a duration (90s, "
-                                            "2m, 0 not to wait), not '%s'", v);
-            continue;
-        }
-        int grc = git_source_parse_opt(&git, a, i + 1 < argc ? argv[i + 1] : NULL);
-        if (grc < 0)
-            return cli_usage_error(cmd, "option '%s' needs a value", a);
-        if (grc > 0) {
-            i += grc - 1;
-            continue;
-        }
-        int rc = session_parse_option(&so, cmd, argc, argv, &i);
-        if (rc == 0)
-            rc = apply_cli_parse_option(&co, cmd, argc, argv, &i);
-        if (rc < 0)
-            return EXIT_USAGE;
-        if (rc > 0)
-            continue;
-        if (a[0] == '-')
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        if (planfile)
-            return cli_usage_error(cmd, "unexpected argument '%s'", a);
-        planfile = a;
-    }
+    struct apply_args args = {.failover_wait_ms = FAILOVER_WAIT_DEFAULT};
+    char *perr = NULL;
+    if (cli_opt_parse(apply_opts, ARRAY_SIZE(apply_opts), 0, argc, argv, &args, &perr) < 0)
+        return cli_opt_usage_error(cmd, perr);
+    struct session_options so = args.so;
+    const struct apply_cli_options co = args.co;
+    struct git_source_opts git = args.git;
+    const char *planfile = args.planfile;
+    const long failover_wait_ms = args.failover_wait_ms;
     if (!so.spec_path && !planfile && !git_source_enabled(&git))
         return cli_usage_error(cmd, "apply needs a spec (-f SPEC or --repo URL) or a saved "
                                     "plan (PLANFILE)");

@@ -15,29 +15,30 @@
 #include "cli.h"
 #include "diag.h"
 #include "lock.h"
+#include "opt.h"
 #include "render.h"
 #include "session.h"
 #include "util.h"
 
+struct destroy_args {
+    struct session_options so;
+    struct apply_cli_options co;
+};
+
+static const struct cli_opt destroy_opts[] = {
+    CLI_OPTS_SESSION(struct destroy_args, so),
+    CLI_OPTS_APPLY(struct destroy_args, co),
+};
+
 int cmd_destroy(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("destroy");
-    struct session_options so = {0};
-    struct apply_cli_options co = {0};
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        int rc = session_parse_option(&so, cmd, argc, argv, &i);
-        if (rc == 0)
-            rc = apply_cli_parse_option(&co, cmd, argc, argv, &i);
-        if (rc < 0)
-            return EXIT_USAGE;
-        if (rc > 0)
-            continue;
-        if (a[0] == '-')
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        return cli_usage_error(cmd, "unexpected argument '%s'", a);
-    }
+    struct destroy_args args = {0};
+    char *perr = NULL;
+    if (cli_opt_parse(destroy_opts, ARRAY_SIZE(destroy_opts), 0, argc, argv, &args, &perr) < 0)
+        return cli_opt_usage_error(cmd, perr);
+    const struct session_options so = args.so;
+    const struct apply_cli_options co = args.co;
     if (!so.spec_path)
         return cli_usage_error(cmd, "destroy needs a spec: -f SPEC");
 

@@ -9,6 +9,7 @@
 
 #include "cli.h"
 #include "observed.h"
+#include "opt.h"
 #include "session.h"
 #include "util.h"
 
@@ -75,26 +76,26 @@ static void print_proxy(const struct obs_proxy *p)
     putchar('\n');
 }
 
+struct observe_args {
+    struct session_options so;
+    bool json;
+};
+
+static const struct cli_opt observe_opts[] = {
+    CLI_OPTS_SESSION(struct observe_args, so),
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct observe_args, json)},
+    {CLI_OPT_FLAG, 0, "skip-files", offsetof(struct observe_args, so.skip_files)},
+};
+
 int cmd_observe(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("observe");
-    struct session_options so = {0};
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        int rc = session_parse_option(&so, cmd, argc, argv, &i);
-        if (rc < 0)
-            return EXIT_USAGE;
-        if (rc > 0)
-            continue;
-        if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (!strcmp(argv[i], "--skip-files"))
-            so.skip_files = true;
-        else if (argv[i][0] == '-')
-            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        else
-            return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
-    }
+    struct observe_args args = {0};
+    char *err = NULL;
+    if (cli_opt_parse(observe_opts, ARRAY_SIZE(observe_opts), 0, argc, argv, &args, &err) < 0)
+        return cli_opt_usage_error(cmd, err);
+    struct session_options so = args.so;
+    bool json = args.json;
     if (!so.spec_path)
         return cli_usage_error(cmd, "observe needs a spec: -f SPEC");
 

@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fingerprint.h"
 #include "git_source.h"
+#include "opt.h"
 #include "render.h"
 #include "session.h"
 #include "spec_source.h"
@@ -91,50 +92,49 @@ static int load_from_repo(struct session *s, const struct git_source_opts *git,
     return 0;
 }
 
+struct plan_args {
+    struct session_options so;
+    struct git_source_opts git;
+    enum plan_format fmt;
+    bool detailed, no_color;
+    const char *out;
+};
+
+/* --json or --markdown (the row's name): one format, given any number of times */
+static int set_format(void *dest, const struct cli_opt *opt, const char *value, char **err)
+{
+    (void)value;
+    enum plan_format *fmt = dest, f = opt->name[0] == 'j' ? FORMAT_JSON : FORMAT_MARKDOWN;
+    if (*fmt != FORMAT_TEXT && *fmt != f) {
+        *err = xstrdup("--json and --markdown exclude each other");
+        return -1;
+    }
+    *fmt = f;
+    return 0;
+}
+
+static const struct cli_opt plan_opts[] = {
+    CLI_OPTS_GIT_SOURCE(struct plan_args, git),
+    CLI_OPTS_SESSION(struct plan_args, so),
+    {CLI_OPT_STRING, 0, "out", offsetof(struct plan_args, out)},
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct plan_args, fmt), set_format},
+    {CLI_OPT_FLAG, 0, "markdown", offsetof(struct plan_args, fmt), set_format},
+    {CLI_OPT_FLAG, 0, "detailed-exitcode", offsetof(struct plan_args, detailed)},
+    {CLI_OPT_FLAG, 0, "no-color", offsetof(struct plan_args, no_color)},
+};
+
 int cmd_plan(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("plan");
-    struct session_options so = {0};
-    enum plan_format fmt = FORMAT_TEXT;
-    bool detailed = false, no_color = false;
-    const char *out = NULL;
-    struct git_source_opts git = {0};
-
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v;
-        int grc = git_source_parse_opt(&git, a, i + 1 < argc ? argv[i + 1] : NULL);
-        if (grc < 0)
-            return cli_usage_error(cmd, "option '%s' needs a value", a);
-        if (grc > 0) {
-            i += grc - 1;
-            continue;
-        }
-        int rc = session_parse_option(&so, cmd, argc, argv, &i);
-        if (rc == 0)
-            rc = session_option_value("--out", cmd, argc, argv, &i, &v);
-        if (rc < 0)
-            return EXIT_USAGE;
-        if (rc > 0) {
-            if (!strncmp(a, "--out", 5))
-                out = v;
-            continue;
-        }
-        if (!strcmp(a, "--json") || !strcmp(a, "--markdown")) {
-            enum plan_format f = a[2] == 'j' ? FORMAT_JSON : FORMAT_MARKDOWN;
-            if (fmt != FORMAT_TEXT && fmt != f)
-                return cli_usage_error(cmd, "--json and --markdown exclude each other");
-            fmt = f;
-        } else if (!strcmp(a, "--detailed-exitcode")) {
-            detailed = true;
-        } else if (!strcmp(a, "--no-color")) {
-            no_color = true;
-        } else if (a[0] == '-') {
-            return cli_usage_error(cmd, "unknown option '%s'", a);
-        } else {
-            return cli_usage_error(cmd, "unexpected argument '%s'", a);
-        }
-    }
+    struct plan_args args = {.fmt = FORMAT_TEXT};
     char *gerr = NULL;
+    if (cli_opt_parse(plan_opts, ARRAY_SIZE(plan_opts), 0, argc, argv, &args, &gerr) < 0)
+        return cli_opt_usage_error(cmd, gerr);
+    struct session_options so = args.so;
+    const struct git_source_opts git = args.git;
+    const enum plan_format fmt = args.fmt;
+    const bool detailed = args.detailed, no_color = args.no_color;
+    const char *out = args.out;
     if (git_source_enabled(&git) && so.spec_path)
         return cli_usage_error(cmd, "-f and --repo exclude each other");
     if (git_source_check_opts(&git, &gerr) < 0) {

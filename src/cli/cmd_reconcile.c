@@ -15,6 +15,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "opt.h"
 #include "reconcile.h"
 #include "session.h"
 #include "util.h"
@@ -87,48 +88,53 @@ const char reconcile_usage[] =
 
 /* ---- options ------------------------------------------------------------- */
 
-/* "--name VALUE" or "--name=VALUE" at argv[*i]: 1 (and *v), 0 not it, -1 missing value. */
-static int opt_value(const char *name, int argc, char **argv, int *i, const char **v,
-                     char **err)
+/* --log-format text|json */
+static int set_log_format(void *dest, const struct cli_opt *opt, const char *value, char **err)
 {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (strncmp(a, name, n))
+    (void)opt;
+    if (log_format_parse(value, dest))
         return 0;
-    if (a[n] == '=')
-        *v = a + n + 1;
-    else if (a[n] == '\0' && *i + 1 < argc)
-        *v = argv[++*i];
-    else if (a[n] == '\0')
-        *v = "";
-    else
-        return 0;
-    if (!**v) {
-        *err = xasprintf("option '%s' needs a value", name);
-        return -1;
-    }
-    return 1;
+    *err = xasprintf("option '--log-format' needs text or json, not '%s'", value);
+    return -1;
 }
 
-static bool parse_ms_option(const char *name, const char *v, long min, long max, long *out,
-                            char **err)
+/* --log-level debug|info|warn|error */
+static int set_log_level(void *dest, const struct cli_opt *opt, const char *value, char **err)
 {
-    if (parse_long(v, min, max, out))
-        return true;
-    *err = xasprintf("option '%s' needs milliseconds (%ld-%ld), not '%s'", name, min, max, v);
-    return false;
+    (void)opt;
+    static const enum log_level levels[] = {LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR};
+    for (size_t k = 0; k < ARRAY_SIZE(levels); k++)
+        if (str_eq(value, log_level_name(levels[k]))) {
+            *(enum log_level *)dest = levels[k];
+            return 0;
+        }
+    *err = xasprintf("option '--log-level' needs debug, info, warn or error, not '%s'", value);
+    return -1;
 }
 
-static bool parse_duration_option(const char *name, const char *v, long min, long *out,
-                                  char **err)
-{
-    if (parse_duration_ms(v, out) && *out >= min)
-        return true;
-    *err = min > 0 ? xasprintf("option '%s' needs a duration of at least %ld ms (30s, 5m, 1h), "
-                               "not '%s'", name, min, v)
-                   : xasprintf("option '%s' needs a duration (30s, 5m, 250ms), not '%s'", name, v);
-    return false;
-}
+#define RO(field) offsetof(struct reconcile_options, field)
+
+static const struct cli_opt reconcile_opts[] = {
+    {CLI_OPT_STRING, 'f', "file", RO(spec_path)},
+    CLI_OPTS_GIT_SOURCE(struct reconcile_options, git),
+    CLI_OPTS_NOTIFY(struct reconcile_options, notify),
+    {CLI_OPT_DURATION, 0, "interval", RO(interval_ms), NULL, 1000, 0, "30s, 5m, 1h"},
+    {CLI_OPT_DURATION, 0, "lock-timeout", RO(lock_timeout_ms), NULL, 0, 0, "30s, 5m, 250ms"},
+    {CLI_OPT_STRING, 0, "state-dir", RO(state_dir)},
+    {CLI_OPT_MS, 0, "connect-timeout", RO(connect_timeout_ms), NULL, 1, 3600 * 1000},
+    {CLI_OPT_MS, 0, "timeout", RO(command_timeout_ms), NULL, 1, 3600 * 1000},
+    {CLI_OPT_STRING, 0, "log-format", RO(log_format), set_log_format},
+    {CLI_OPT_STRING, 0, "log-file", RO(log_file)},
+    {CLI_OPT_STRING, 0, "log-level", RO(log_level), set_log_level},
+    {CLI_OPT_FLAG, 0, "once", RO(once)},
+    {CLI_OPT_FLAG, 0, "watch", RO(watch)},
+    {CLI_OPT_FLAG, 0, "apply", RO(apply)},
+    {CLI_OPT_FLAG, 0, "allow-destructive", RO(allow_destructive)},
+    {CLI_OPT_FLAG, 0, "detailed-exitcode", RO(detailed_exitcode)},
+    {CLI_OPT_FLAG, 0, "accept-new-host-keys", RO(accept_new_host_keys)},
+};
+
+#undef RO
 
 /*
  * Parse argv into o (initialised here). 0, or -1 with *err (a usage error).
@@ -137,96 +143,13 @@ static bool parse_duration_option(const char *name, const char *v, long min, lon
 static int parse_args(int argc, char **argv, struct reconcile_options *o, char **err)
 {
     reconcile_options_init(o);
-    bool interval_given = false;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = NULL;
-        int rc;
-        if ((rc = opt_value("-f", argc, argv, &i, &v, err)) != 0 ||
-            (rc = opt_value("--file", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0)
-                return -1;
-            o->spec_path = v;
-            continue;
-        }
-        rc = git_source_parse_opt(&o->git, a, i + 1 < argc ? argv[i + 1] : NULL);
-        if (rc < 0) {
-            *err = xasprintf("option '%s' needs a value", a);
-            return -1;
-        }
-        if (rc > 0) {
-            i += rc - 1;
-            continue;
-        }
-        rc = notify_options_parse_arg(&o->notify, argc, argv, &i, err);
-        if (rc < 0)
-            return -1;
-        if (rc > 0)
-            continue;
-        if ((rc = opt_value("--interval", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0 || !parse_duration_option("--interval", v, 1000, &o->interval_ms, err))
-                return -1;
-            interval_given = true;
-        } else if ((rc = opt_value("--lock-timeout", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0 || !parse_duration_option("--lock-timeout", v, 0, &o->lock_timeout_ms, err))
-                return -1;
-        } else if ((rc = opt_value("--state-dir", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0)
-                return -1;
-            o->state_dir = v;
-        } else if ((rc = opt_value("--connect-timeout", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0 ||
-                !parse_ms_option("--connect-timeout", v, 1, 3600000, &o->connect_timeout_ms, err))
-                return -1;
-        } else if ((rc = opt_value("--timeout", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0 ||
-                !parse_ms_option("--timeout", v, 1, 3600000, &o->command_timeout_ms, err))
-                return -1;
-        } else if ((rc = opt_value("--log-format", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0)
-                return -1;
-            if (!log_format_parse(v, &o->log_format)) {
-                *err = xasprintf("option '--log-format' needs text or json, not '%s'", v);
-                return -1;
-            }
-        } else if ((rc = opt_value("--log-file", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0)
-                return -1;
-            o->log_file = v;
-        } else if ((rc = opt_value("--log-level", argc, argv, &i, &v, err)) != 0) {
-            if (rc < 0)
-                return -1;
-            static const enum log_level levels[] = {LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR};
-            bool ok = false;
-            for (size_t k = 0; k < ARRAY_SIZE(levels) && !ok; k++)
-                if (str_eq(v, log_level_name(levels[k]))) {
-                    o->log_level = levels[k];
-                    ok = true;
-                }
-            if (!ok) {
-                *err = xasprintf("option '--log-level' needs debug, info, warn or error, not '%s'",
-                                 v);
-                return -1;
-            }
-        } else if (!strcmp(a, "--once")) {
-            o->once = true;
-        } else if (!strcmp(a, "--watch")) {
-            o->watch = true;
-        } else if (!strcmp(a, "--apply")) {
-            o->apply = true;
-        } else if (!strcmp(a, "--allow-destructive")) {
-            o->allow_destructive = true;
-        } else if (!strcmp(a, "--detailed-exitcode")) {
-            o->detailed_exitcode = true;
-        } else if (!strcmp(a, "--accept-new-host-keys")) {
-            o->accept_new_host_keys = true;
-        } else if (a[0] == '-') {
-            *err = xasprintf("unknown option '%s'", a);
-            return -1;
-        } else {
-            *err = xasprintf("unexpected argument '%s'", a);
-            return -1;
-        }
-    }
+    long default_interval_ms = o->interval_ms;
+    o->interval_ms = -1; /* whether --interval was given: it is at least 1000 */
+    if (cli_opt_parse(reconcile_opts, ARRAY_SIZE(reconcile_opts), 0, argc, argv, o, err) < 0)
+        return -1;
+    bool interval_given = o->interval_ms >= 0;
+    if (!interval_given)
+        o->interval_ms = default_interval_ms;
     if (!!o->spec_path == git_source_enabled(&o->git)) {
         *err = xstrdup(o->spec_path ? "-f and --repo exclude each other"
                                     : "reconcile needs specs: -f SPEC|DIR or --repo URL");
@@ -319,11 +242,9 @@ int cmd_reconcile(int argc, char **argv)
     struct reconcile_options *o = xcalloc(1, sizeof(*o));
     char *err = NULL;
     if (parse_args(argc, argv, o, &err) < 0) {
-        int rc = cli_usage_error(cmd, "%s", err ? err : "invalid options");
-        free(err);
         reconcile_options_release(o);
         free(o);
-        return rc;
+        return cli_opt_usage_error(cmd, err);
     }
     if (log_open(o->log_file, o->log_format, o->log_level, &err) < 0) {
         fprintf(stderr, "rmgr: %s\n", err);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "opt.h"
 #include "redis_parse.h"
 #include "session.h"
 #include "util.h"
@@ -354,26 +355,27 @@ static char *counts_line(const struct spec *sp)
                      sp->nproxies == 1 ? "y" : "ies");
 }
 
+struct status_args {
+    struct session_options so;
+    bool json;
+    bool no_color; /* accepted like every command's: status prints no colour */
+};
+
+static const struct cli_opt status_opts[] = {
+    CLI_OPTS_SESSION(struct status_args, so),
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct status_args, json)},
+    {CLI_OPT_FLAG, 0, "no-color", offsetof(struct status_args, no_color)},
+};
+
 int cmd_status(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("status");
-    struct session_options so = {0};
-    bool json = false;
-    for (int i = 1; i < argc; i++) {
-        int rc = session_parse_option(&so, cmd, argc, argv, &i);
-        if (rc < 0)
-            return EXIT_USAGE;
-        if (rc > 0)
-            continue;
-        if (!strcmp(argv[i], "--json"))
-            json = true;
-        else if (!strcmp(argv[i], "--no-color"))
-            ; /* accepted like every command's: status prints no colour */
-        else if (argv[i][0] == '-')
-            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        else
-            return cli_usage_error(cmd, "unexpected argument '%s'", argv[i]);
-    }
+    struct status_args args = {0};
+    char *err = NULL;
+    if (cli_opt_parse(status_opts, ARRAY_SIZE(status_opts), 0, argc, argv, &args, &err) < 0)
+        return cli_opt_usage_error(cmd, err);
+    struct session_options so = args.so;
+    bool json = args.json;
     if (!so.spec_path)
         return cli_usage_error(cmd, "status needs a spec: -f SPEC");
 

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "git_source.h"
+#include "opt.h"
 #include "spec.h"
 #include "spec_source.h"
 #include "util.h"
@@ -107,59 +108,38 @@ static void print_summary(const struct spec *s)
            s->sentinel.nnodes == 1 ? "" : "s", s->nproxies, s->nproxies == 1 ? "y" : "ies");
 }
 
-/*
- * "-f PATH", "--file PATH" or "--file=PATH", as the other commands take a spec:
- * 1 with *value set, 0 when argv[*i] is another argument, -1 when the value is missing.
- */
-static int file_option(int argc, char **argv, int *i, const char **value)
+struct validate_args {
+    struct pathlist paths; /* PATH arguments and -f values, in order; borrowed from argv */
+    struct git_source_opts git;
+};
+
+/* A PATH, or the value of -f/--file: the same, as the other commands take a spec. */
+static int add_path(void *dest, const struct cli_opt *opt, const char *value, char **err)
 {
-    const char *a = argv[*i];
-    if (!strncmp(a, "--file=", 7)) {
-        *value = a + 7;
-        return **value ? 1 : -1;
-    }
-    if (strcmp(a, "-f") != 0 && strcmp(a, "--file") != 0)
-        return 0;
-    if (*i + 1 >= argc || !argv[*i + 1][0])
-        return -1;
-    *value = argv[++*i];
-    return 1;
+    (void)opt;
+    (void)err;
+    pathlist_add(dest, (char *)value);
+    return 0;
 }
+
+static const struct cli_opt validate_opts[] = {
+    {CLI_OPT_STRING, 'f', "file", offsetof(struct validate_args, paths), add_path},
+    CLI_OPTS_GIT_SOURCE(struct validate_args, git),
+    {CLI_OPT_ARG, 0, NULL, offsetof(struct validate_args, paths), add_path}, /* PATH... */
+};
 
 int cmd_validate(int argc, char **argv)
 {
     const struct command *cmd = cli_find_command("validate");
-    struct pathlist args = {0};
-    struct git_source_opts git = {0};
-    bool opts_done = false;
-    for (int i = 1; i < argc; i++) {
-        if (!opts_done && !strcmp(argv[i], "--")) {
-            opts_done = true;
-            continue;
-        }
-        const char *file;
-        int frc = opts_done ? 0 : file_option(argc, argv, &i, &file);
-        if (frc < 0) {
-            free(args.v);
-            return cli_usage_error(cmd, "option '%s' needs a value", argv[i]);
-        }
-        if (frc > 0) {
-            pathlist_add(&args, (char *)file);
-            continue;
-        }
-        if (!opts_done && argv[i][0] == '-' && argv[i][1]) {
-            int rc = git_source_parse_opt(&git, argv[i], i + 1 < argc ? argv[i + 1] : NULL);
-            if (rc > 0) {
-                i += rc - 1;
-                continue;
-            }
-            free(args.v);
-            if (rc < 0)
-                return cli_usage_error(cmd, "option '%s' needs a value", argv[i]);
-            return cli_usage_error(cmd, "unknown option '%s'", argv[i]);
-        }
-        pathlist_add(&args, argv[i]);
+    struct validate_args va = {0};
+    char *perr = NULL;
+    if (cli_opt_parse(validate_opts, ARRAY_SIZE(validate_opts), CLI_PARSE_DASHDASH, argc, argv,
+                      &va, &perr) < 0) {
+        free(va.paths.v);
+        return cli_opt_usage_error(cmd, perr);
     }
+    struct pathlist args = va.paths;
+    const struct git_source_opts git = va.git;
     char *gerr = NULL;
     if (git_source_enabled(&git) && args.n) {
         free(args.v);

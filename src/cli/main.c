@@ -191,6 +191,13 @@ int cli_usage_error(const struct command *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+int cli_opt_usage_error(const struct command *cmd, char *err)
+{
+    int rc = cli_usage_error(cmd, "%s", err ? err : "invalid options");
+    free(err);
+    return rc;
+}
+
 bool cli_use_color(bool no_color_flag)
 {
     if (no_color_flag)

@@ -35,6 +35,34 @@ for c in $commands; do
     check "$c --no-such-option: usage on stderr" grep -q "usage: rmgr $c" <<<"$ERR"
 done
 
+# usage errors of the option parser (src/cli/opt.c), word for word
+usage() { # expected message, args...
+    local msg=$1; shift
+    run "$@"
+    check "$* exits 2" [ "$RC" = 2 ]
+    check "$*: '$msg'" grep -qxF "rmgr: $msg" <<<"$ERR"
+}
+usage "option '-f' needs a value" plan -f
+usage "option '--file' needs a value" plan --file=
+usage "option '-f' needs a value" validate -f ''
+usage "option '--repo' needs a value" validate --repo=
+usage "option '--timeout' needs milliseconds (1-3600000), not '0'" status -f x --timeout=0
+usage "option '--failover-wait' needs a duration (90s, 2m, 0 not to wait), not 'soon'" \
+    apply -f x --failover-wait soon
+usage "option '--lock-timeout' needs a duration (30s, 5m, 250ms), not 'x'" destroy -f x --lock-timeout x
+usage "option '--interval' needs a duration of at least 1000 ms (30s, 5m, 1h), not '10ms'" \
+    reconcile -f x --interval 10ms
+usage "option '--webhook' needs a value" reconcile -f x --once --webhook
+usage "--json and --markdown exclude each other" plan -f x --json --markdown
+usage "unexpected argument 'b'" apply a b
+usage "unexpected argument 'x'" observe -f x x
+usage "unknown option '--json=x'" plan -f x --json=x
+usage "unknown option '--'" plan -f x --
+usage "unknown option '-'" apply -
+usage "unknown option '--paths'" validate --paths x
+run validate -- --bogus
+check "validate: '--' ends the options" grep -qF "cannot access '--bogus'" <<<"$ERR"
+
 run bogus
 check "unknown command exits 2" [ "$RC" = 2 ]
 check "unknown command is named on stderr" grep -q "unknown command 'bogus'" <<<"$ERR"

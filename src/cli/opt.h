@@ -1,0 +1,108 @@
+/*
+ * opt.h - the one option parser of the command line: each command declares
+ * a static table of its options and calls cli_opt_parse(), in the spirit of
+ * libgit2's src/cli/opt.c and git's parse-options.
+ *
+ * A row names an option (short letter and/or long name), its type and
+ * where its value goes: an offset into the caller's options struct (so one
+ * table serves every parse, as reconcile's SIGHUP re-parse needs). Every
+ * option is spelled exactly:
+ *   --name VALUE, --name=VALUE, -n VALUE, -n=VALUE   options with a value
+ *   --name, -n                                       flags ("--name=x" is unknown)
+ * A value is the next word whatever it starts with; an empty value is a
+ * usage error ("option '--name' needs a value") unless the row allows it.
+ * Words that are not options are positional arguments, taken by the
+ * table's CLI_OPT_ARG row ("unexpected argument 'x'" without one).
+ */
+#ifndef RMGR_CLI_OPT_H
+#define RMGR_CLI_OPT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum cli_opt_type {
+    CLI_OPT_FLAG,     /* bool: set to true; no value */
+    CLI_OPT_STRING,   /* const char *: the value, borrowed from argv; the last one wins */
+    CLI_OPT_MS,       /* long: milliseconds from min to max */
+    CLI_OPT_DURATION, /* long: a duration in ms (30s, 5m, 250ms, parse_duration_ms), >= min */
+    CLI_OPT_ARG,      /* a positional argument: const char * (one only), or given to fn */
+};
+
+enum cli_opt_flags {
+    CLI_OPT_EMPTY_OK = 1 << 0, /* an empty value goes to fn, which judges it */
+};
+
+struct cli_opt;
+
+/*
+ * Takes an option instead of storing it: `dest` is the caller's struct plus
+ * the row's offset, `value` the option's value (NULL for a flag). Returns
+ * 0, or -1 with *err set (a usage error; caller frees).
+ */
+typedef int (*cli_opt_fn)(void *dest, const struct cli_opt *opt, const char *value, char **err);
+
+struct cli_opt {
+    enum cli_opt_type type;
+    char short_name;  /* 'f' for -f, or 0 */
+    const char *name; /* "file" for --file, or NULL */
+    size_t off;       /* offsetof() the destination in the caller's struct */
+    cli_opt_fn fn;    /* NULL: store by type */
+    long min, max;    /* CLI_OPT_MS: the range; CLI_OPT_DURATION: min (max unused) */
+    const char *hint; /* CLI_OPT_DURATION: examples for the error, "30s, 5m, 250ms" */
+    unsigned flags;   /* enum cli_opt_flags */
+};
+
+/* How cli_opt_parse() reads the command line. */
+enum cli_parse_flags {
+    /* "--" ends the options (every later word is positional) and "-" is positional;
+     * otherwise both are unknown options */
+    CLI_PARSE_DASHDASH = 1 << 0,
+};
+
+/*
+ * Parse argv[1..argc-1] (argv[0] is the command's name) into `base` by the
+ * n rows of `opts`, in order. Returns 0, or -1 at the first usage error
+ * with *err set (caller frees): "unknown option '--x'", "unexpected
+ * argument 'x'", "option '--x' needs a value", "option '--timeout' needs
+ * milliseconds (1-3600000), not 'x'", "option '--lock-timeout' needs a
+ * duration (30s, 5m, 250ms), not 'x'", or what a row's fn said.
+ */
+int cli_opt_parse(const struct cli_opt *opts, size_t n, unsigned flags, int argc, char **argv,
+                  void *base, char **err);
+
+/* ---- rows shared by several commands ----------------------------------------- */
+
+/* -f/--file SPEC, --connect-timeout MS, --timeout MS into a struct session_options `m` of T */
+#define CLI_OPTS_SESSION(T, m)                                                           \
+    {CLI_OPT_STRING, 'f', "file", offsetof(T, m.spec_path)},                             \
+    {CLI_OPT_MS, 0, "connect-timeout", offsetof(T, m.connect_timeout_ms), NULL, 1,       \
+     3600 * 1000},                                                                       \
+    {CLI_OPT_MS, 0, "timeout", offsetof(T, m.command_timeout_ms), NULL, 1, 3600 * 1000}
+
+/* --repo, --ref, --path, --cache-dir into a struct git_source_opts `m` of T */
+#define CLI_OPTS_GIT_SOURCE(T, m)                                                        \
+    {CLI_OPT_STRING, 0, "repo", offsetof(T, m.repo)},                                    \
+    {CLI_OPT_STRING, 0, "ref", offsetof(T, m.ref)},                                      \
+    {CLI_OPT_STRING, 0, "path", offsetof(T, m.path)},                                    \
+    {CLI_OPT_STRING, 0, "cache-dir", offsetof(T, m.cache_dir)}
+
+/*
+ * --webhook (repeatable), --webhook-format, --webhook-timeout,
+ * --webhook-retries, --remind-after into a struct notify_options `m` of T
+ * (notify_options_set() judges the values).
+ */
+#define CLI_OPTS_NOTIFY(T, m)                                                            \
+    {CLI_OPT_STRING, 0, "webhook", offsetof(T, m), cli_opt_notify, .flags = CLI_OPT_EMPTY_OK}, \
+    {CLI_OPT_STRING, 0, "webhook-format", offsetof(T, m), cli_opt_notify,                \
+     .flags = CLI_OPT_EMPTY_OK},                                                         \
+    {CLI_OPT_STRING, 0, "webhook-timeout", offsetof(T, m), cli_opt_notify,               \
+     .flags = CLI_OPT_EMPTY_OK},                                                         \
+    {CLI_OPT_STRING, 0, "webhook-retries", offsetof(T, m), cli_opt_notify,               \
+     .flags = CLI_OPT_EMPTY_OK},                                                         \
+    {CLI_OPT_STRING, 0, "remind-after", offsetof(T, m), cli_opt_notify,                  \
+     .flags = CLI_OPT_EMPTY_OK}
+
+/* The fn of CLI_OPTS_NOTIFY: notify_options_set() on the struct notify_options at dest. */
+int cli_opt_notify(void *dest, const struct cli_opt *opt, const char *value, char **err);
+
+#endif
