@@ -32,6 +32,7 @@
 #include <hiredis/hiredis.h>
 
 #include "conf.h"
+#include "rclient.h"
 #include "redis_parse.h"
 #include "transport.h"
 #include "util.h"
@@ -68,12 +69,6 @@ struct job {
     bool threaded;
 };
 
-static struct timeval ms_to_tv(long ms)
-{
-    struct timeval tv = {.tv_sec = ms / 1000, .tv_usec = (ms % 1000) * 1000};
-    return tv;
-}
-
 /* ---------------------------------------------------------------- Redis */
 
 /* Record a failure to reach a server. */
@@ -85,83 +80,43 @@ static void set_reach(enum reach *reach, char **detail, enum reach r, const char
 }
 
 /*
- * Connect within the connect timeout and set the command timeout. Returns
- * the context, or NULL with *reach and *detail set.
+ * Record a failure the client described: a timeout as "connect timed out"
+ * or "command timed out", an error reply to `what` as "what: reply" (NOAUTH
+ * and the like as "authentication failed"), AUTH's own texts as they are.
+ */
+static void set_reach_from(enum reach *reach, char **detail, const struct rclient_err *e,
+                           const char *what)
+{
+    if (e->io && e->reach == REACH_TIMEOUT) {
+        set_reach(reach, detail, e->reach,
+                  e->phase == RCLIENT_CONNECT ? "connect timed out" : "command timed out");
+    } else if (e->io || e->phase == RCLIENT_AUTH) {
+        set_reach(reach, detail, e->reach, e->text);
+    } else if (e->reach == REACH_AUTH) {
+        set_reach(reach, detail, REACH_AUTH, "authentication failed");
+    } else {
+        char *d = xasprintf("%s: %s", what, e->text[0] ? e->text : "error");
+        set_reach(reach, detail, e->reach, d);
+        free(d);
+    }
+}
+
+/*
+ * Connect within the connect timeout, set the command timeout and, with a
+ * password, AUTH (a server without any password is not an error: the
+ * planner then sees an empty requirepass). Returns the context, or NULL
+ * with *reach and *detail set.
  */
 static redisContext *redis_open(const char *ip, int port, const struct observe_options *o,
-                                enum reach *reach, char **detail)
+                                const char *password, enum reach *reach, char **detail)
 {
-    redisContext *c = redisConnectWithTimeout(ip, port, ms_to_tv(o->connect_timeout_ms));
-    if (!c) {
-        set_reach(reach, detail, REACH_ERROR, "cannot allocate a redis context");
-        return NULL;
-    }
-    if (c->err) {
-        enum reach r = redis_reach_from_io(c->err, c->errstr);
-        set_reach(reach, detail, r, r == REACH_TIMEOUT ? "connect timed out" : c->errstr);
-        redisFree(c);
-        return NULL;
-    }
-    if (redisSetTimeout(c, ms_to_tv(o->command_timeout_ms)) != REDIS_OK) {
-        set_reach(reach, detail, REACH_ERROR, c->errstr[0] ? c->errstr : "cannot set timeout");
-        redisFree(c);
-        return NULL;
-    }
+    struct rclient_opts ro = {.connect_timeout_ms = o->connect_timeout_ms,
+                              .command_timeout_ms = o->command_timeout_ms};
+    struct rclient_err e;
+    redisContext *c = rclient_connect(ip, port, &ro, password, &e);
+    if (!c)
+        set_reach_from(reach, detail, &e, "AUTH");
     return c;
-}
-
-/* Record an I/O failure of `c` (reply was NULL). */
-static void redis_io_failed(redisContext *c, enum reach *reach, char **detail)
-{
-    enum reach r = redis_reach_from_io(c->err, c->errstr);
-    set_reach(reach, detail, r, r == REACH_TIMEOUT ? "command timed out" : c->errstr);
-}
-
-/*
- * Record an error reply: NOAUTH and the like mean the password is missing
- * or wrong. `what` names the command in the detail.
- */
-static void redis_error_reply(const redisReply *rep, const char *what, enum reach *reach,
-                              char **detail)
-{
-    if (redis_error_is_auth(rep->str)) {
-        set_reach(reach, detail, REACH_AUTH, "authentication failed");
-        return;
-    }
-    char *d = xasprintf("%s: %s", what, rep->str ? rep->str : "error");
-    set_reach(reach, detail, REACH_ERROR, d);
-    free(d);
-}
-
-/*
- * AUTH with the configured password. Returns 0 when the session may go on
- * (also when the server has no password at all: the planner then sees an
- * empty requirepass), -1 with reach set otherwise. The reply text of a
- * failed AUTH is never kept: a server with AUTH renamed would echo the
- * password back in "unknown command".
- */
-static int redis_auth(redisContext *c, const char *password, enum reach *reach, char **detail)
-{
-    redisReply *rep = redisCommand(c, "AUTH %s", password);
-    if (!rep) {
-        redis_io_failed(c, reach, detail);
-        return -1;
-    }
-    int rc = 0;
-    if (rep->type == REDIS_REPLY_ERROR) {
-        const char *e = rep->str ? rep->str : "";
-        if (strstr(e, "without any password configured") || strstr(e, "no password is set"))
-            rc = 0;
-        else if (redis_error_is_auth(e)) {
-            set_reach(reach, detail, REACH_AUTH, "authentication failed");
-            rc = -1;
-        } else {
-            set_reach(reach, detail, REACH_ERROR, "AUTH failed");
-            rc = -1;
-        }
-    }
-    freeReplyObject(rep);
-    return rc;
 }
 
 /* The directives whose runtime value observation reads with CONFIG GET. */
@@ -190,12 +145,13 @@ static void redis_read_config(redisContext *c, const struct spec *s, const char 
     const char **keys;
     size_t n = config_keys(s, &keys);
     for (size_t i = 0; i < n; i++)
-        redisAppendCommand(c, "CONFIG GET %s", keys[i]);
+        rclient_append(c, 3, (const char *const[]){"CONFIG", "GET", keys[i]});
     r->config = xcalloc(n ? n : 1, sizeof(*r->config));
     for (size_t i = 0; i < n; i++) {
-        redisReply *rep = NULL;
-        if (redisGetReply(c, (void **)&rep) != REDIS_OK) {
-            redis_io_failed(c, &r->reach, &r->reach_detail);
+        struct rclient_err e;
+        redisReply *rep = rclient_get_reply(c, &e);
+        if (!rep) {
+            set_reach_from(&r->reach, &r->reach_detail, &e, "CONFIG GET");
             break;
         }
         char *value = NULL, *err = NULL;
@@ -214,7 +170,7 @@ static void redis_read_config(redisContext *c, const struct spec *s, const char 
             set_reach(&r->reach, &r->reach_detail, REACH_AUTH, "authentication failed");
         }
         free(err);
-        freeReplyObject(rep);
+        rclient_reply_free(rep);
     }
     free(keys);
 }
@@ -223,33 +179,26 @@ static void observe_redis(struct job *j)
 {
     const struct observe_options *o = j->ctx->opts;
     struct obs_redis *r = &j->ctx->obs->redis[j->index];
-    redisContext *c = redis_open(r->ip, r->port, o, &r->reach, &r->reach_detail);
+    redisContext *c = redis_open(r->ip, r->port, o, o->password, &r->reach, &r->reach_detail);
     if (!c)
         return;
-    if (o->password && redis_auth(c, o->password, &r->reach, &r->reach_detail) < 0)
-        goto out;
-
-    redisReply *rep = redisCommand(c, "INFO");
+    struct rclient_err e;
+    redisReply *rep = rclient_cmd(c, 1, (const char *const[]){"INFO"}, false, &e);
     if (!rep) {
-        redis_io_failed(c, &r->reach, &r->reach_detail);
-        goto out;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        redis_error_reply(rep, "INFO", &r->reach, &r->reach_detail);
-        freeReplyObject(rep);
+        set_reach_from(&r->reach, &r->reach_detail, &e, "INFO");
         goto out;
     }
     if (rep->type != REDIS_REPLY_STRING || redis_parse_info(rep->str, r) < 0) {
         set_reach(&r->reach, &r->reach_detail, REACH_ERROR,
                   "INFO has no role: not a redis server (a sentinel?)");
-        freeReplyObject(rep);
+        rclient_reply_free(rep);
         goto out;
     }
-    freeReplyObject(rep);
+    rclient_reply_free(rep);
     r->reach = REACH_OK;
     redis_read_config(c, j->ctx->spec, o->password, r);
 out:
-    redisFree(c); /* no QUIT: closing is enough */
+    rclient_close(c); /* no QUIT: closing is enough */
 }
 
 /* ------------------------------------------------------------- Sentinel */
@@ -259,13 +208,14 @@ static int sentinel_peers(redisContext *c, struct obs_sentinel *s, const char *s
                           const char *fallback, const char *name, bool with_runid,
                           struct obs_sentinel_peer **out, size_t *n)
 {
-    redisReply *rep = redisCommand(c, "SENTINEL %s %s", sub, name);
+    struct rclient_err e;
+    redisReply *rep = rclient_command(c, &e, "SENTINEL", sub, name, NULL);
     if (rep && rep->type == REDIS_REPLY_ERROR && fallback) {
-        freeReplyObject(rep); /* before Redis 5: SENTINEL SLAVES */
-        rep = redisCommand(c, "SENTINEL %s %s", fallback, name);
+        rclient_reply_free(rep); /* before Redis 5: SENTINEL SLAVES */
+        rep = rclient_command(c, &e, "SENTINEL", fallback, name, NULL);
     }
     if (!rep) {
-        redis_io_failed(c, &s->reach, &s->reach_detail);
+        set_reach_from(&s->reach, &s->reach_detail, &e, "SENTINEL");
         return -1;
     }
     char *err = NULL;
@@ -276,7 +226,7 @@ static int sentinel_peers(redisContext *c, struct obs_sentinel *s, const char *s
         free(d);
     }
     free(err);
-    freeReplyObject(rep);
+    rclient_reply_free(rep);
     return rc;
 }
 
@@ -284,37 +234,27 @@ static int sentinel_peers(redisContext *c, struct obs_sentinel *s, const char *s
 static void observe_sentinel(struct job *j)
 {
     struct obs_sentinel *s = &j->ctx->obs->sentinels[j->index];
-    redisContext *c = redis_open(s->ip, s->port, j->ctx->opts, &s->reach, &s->reach_detail);
+    redisContext *c = redis_open(s->ip, s->port, j->ctx->opts, NULL, &s->reach, &s->reach_detail);
     if (!c)
         return;
-
-    redisReply *rep = redisCommand(c, "INFO server");
+    struct rclient_err e;
+    redisReply *rep = rclient_cmd(c, 2, (const char *const[]){"INFO", "server"}, false, &e);
     if (!rep) {
-        redis_io_failed(c, &s->reach, &s->reach_detail);
-        goto out;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        redis_error_reply(rep, "INFO", &s->reach, &s->reach_detail);
-        freeReplyObject(rep);
+        set_reach_from(&s->reach, &s->reach_detail, &e, "INFO");
         goto out;
     }
     if (rep->type == REDIS_REPLY_STRING)
         s->run_id = redis_info_field(rep->str, "run_id");
-    freeReplyObject(rep);
+    rclient_reply_free(rep);
 
-    rep = redisCommand(c, "SENTINEL MASTERS");
+    rep = rclient_cmd(c, 2, (const char *const[]){"SENTINEL", "MASTERS"}, false, &e);
     if (!rep) {
-        redis_io_failed(c, &s->reach, &s->reach_detail);
-        goto out;
-    }
-    if (rep->type == REDIS_REPLY_ERROR) {
-        redis_error_reply(rep, "SENTINEL MASTERS", &s->reach, &s->reach_detail);
-        freeReplyObject(rep);
+        set_reach_from(&s->reach, &s->reach_detail, &e, "SENTINEL MASTERS");
         goto out;
     }
     char *err = NULL;
     int rc = redis_parse_sentinel_masters(rep, &s->masters, &s->nmasters, &err);
-    freeReplyObject(rep);
+    rclient_reply_free(rep);
     if (rc < 0) {
         char *d = xasprintf("SENTINEL MASTERS: %s", err);
         set_reach(&s->reach, &s->reach_detail, REACH_ERROR, d);
@@ -334,7 +274,7 @@ static void observe_sentinel(struct job *j)
     free(s->reach_detail);
     s->reach_detail = NULL;
 out:
-    redisFree(c); /* Sentinel 7.0 answers QUIT with an error: just close */
+    rclient_close(c); /* Sentinel 7.0 answers QUIT with an error: just close */
 }
 
 /* ---------------------------------------------------------------- proxy */
