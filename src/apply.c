@@ -3,34 +3,25 @@
  * in its own thread, with a health check after each wave. See apply.h.
  *
  * Every step is a small function that talks to one host (through its
- * transport) or one server (through hiredis). The run is a state machine
+ * transport) or one server (through rclient). The run is a state machine
  * over the steps: PENDING -> DONE | FAILED, and whatever is still PENDING
  * when a step or a health check fails is reported as not run.
+ *
+ * This file: the run loop (hosts, lanes, waves, the result). The executors
+ * are in apply_steps.c, the health checks in apply_gates.c, the output in
+ * apply_progress.c, the destroy plan in destroy_plan.c.
  */
 #include "apply.h"
+#include "apply_impl.h"
 
-#include <errno.h>
 #include <pthread.h>
-#include <signal.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/time.h>
-#include <time.h>
 
-#include <hiredis/hiredis.h>
-
-#include "conf.h"
 #include "instance.h"
 #include "rclient.h"
-#include "redis_parse.h"
 #include "util.h"
-
-#define LOG_TAIL_LINES 15
-#define POLL_MS 100
-#define RESET_WAIT_MS 30000 /* a reset sentinel relearns its shard (measured 1-10 s) */
-#define SENTINEL_REPLICAS_WAIT_MS 25000 /* replicas come with the master's INFO, every 10 s */
 
 /* ====================================================================
  * Pure pieces
@@ -111,48 +102,11 @@ char *apply_tail_lines(const char *text, size_t n)
     return instance_tail_lines(text, n);
 }
 
-/* The spec proxy a proxy step is about (host IP + listen port), or NULL. */
-static const struct spec_proxy *step_proxy(const struct spec *s, const struct step *st)
-{
-    return instance_proxy(s, st->ip, st->port);
-}
-
-
 /* ====================================================================
- * The run
+ * The run: hosts and servers every step and check goes through
  * ==================================================================== */
 
-enum step_state { ST_PENDING, ST_DONE, ST_FAILED };
-
-struct hostc {
-    const char *name;     /* borrowed from the plan or spec */
-    struct transport *t;  /* opened on first use */
-    char *open_err;       /* why it could not be opened */
-    bool open_host_key;   /* ... because its ssh host key is not trusted */
-    char *bin[3];         /* per instance kind: the shipped binary, once checked */
-};
-
-struct run {
-    const struct spec *s;
-    const struct plan *p;
-    const char *password;
-    struct apply_options o;
-    struct rclient_opts ro;          /* from o's timeouts */
-    struct instance_policy policy;   /* from o's timeouts */
-    char *cluster_root;    /* <base_dir>/<cluster> */
-    struct hostc *hosts;
-    size_t nhosts;
-    size_t *number;        /* 1-based number of each acting step, 0 for "=" */
-    size_t total;
-    enum step_state *state;
-    char **error;          /* per step */
-    pthread_mutex_t lock;  /* output, abort */
-    bool abort;
-    bool host_key;         /* a step failed on a host key not trusted (implies abort) */
-    bool live;             /* one lane: print a step's line before it runs */
-};
-
-static struct hostc *host_find(struct run *r, const char *name)
+struct hostc *run_host_find(struct run *r, const char *name)
 {
     for (size_t i = 0; i < r->nhosts; i++)
         if (str_eq(r->hosts[i].name, name))
@@ -162,7 +116,7 @@ static struct hostc *host_find(struct run *r, const char *name)
 
 static void host_add(struct run *r, const char *name, size_t *cap)
 {
-    if (!name || host_find(r, name))
+    if (!name || run_host_find(r, name))
         return;
     VEC_GROW(r->hosts, r->nhosts, *cap);
     memset(&r->hosts[r->nhosts], 0, sizeof(r->hosts[0]));
@@ -170,7 +124,7 @@ static void host_add(struct run *r, const char *name, size_t *cap)
 }
 
 /* The host's transport, opened on first use. NULL and *err when it cannot be. */
-static struct transport *host_transport(struct run *r, struct hostc *h, char **err)
+struct transport *run_host_transport(struct run *r, struct hostc *h, char **err)
 {
     if (h->t)
         return h->t;
@@ -193,7 +147,7 @@ static struct transport *host_transport(struct run *r, struct hostc *h, char **e
 }
 
 /* Whether host h's ssh host key failed verification, at open or on a reconnect since. */
-static bool host_key_failed(const struct hostc *h)
+bool run_host_key_failed(const struct hostc *h)
 {
     return h && (h->open_host_key || transport_host_key_failed(h->t));
 }
@@ -203,50 +157,26 @@ static bool host_key_failed(const struct hostc *h)
  * (the command as the user knows it; NULL: argv). *out (may be NULL) gets
  * stdout.
  */
-static int host_run_as(struct run *r, struct hostc *h, const char *const *argv,
+int run_host_cmd_as(struct run *r, struct hostc *h, const char *const *argv,
                        const char *const *shown, char **out, char **err)
 {
-    struct transport *t = host_transport(r, h, err);
+    struct transport *t = run_host_transport(r, h, err);
     if (!t)
         return -1;
     return instance_run(t, argv, shown, out, err);
 }
 
-
-static int host_run(struct run *r, struct hostc *h, const char *const *argv, char **out,
+int run_host_cmd(struct run *r, struct hostc *h, const char *const *argv, char **out,
                     char **err)
 {
-    return host_run_as(r, h, argv, NULL, out, err);
+    return run_host_cmd_as(r, h, argv, NULL, out, err);
 }
-
-/* "\n  last lines of LOG:\n    ..." for a message, or "" when it cannot be read. Caller frees. */
-static char *log_tail(struct run *r, struct hostc *h, enum instance_kind k, int port)
-{
-    char *log = conf_logfile_path(r->s, instance_kind_name(k), port);
-    char *n = xasprintf("%d", LOG_TAIL_LINES);
-    const char *argv[] = {"tail", "-n", n, log, NULL};
-    char *out = NULL, *err = NULL;
-    char *res;
-    if (host_run(r, h, argv, &out, &err) == 0 && out && *out) {
-        char *t = apply_tail_lines(out, LOG_TAIL_LINES);
-        res = xasprintf("\n  last lines of %s:\n%s", log, t);
-        free(t);
-    } else {
-        res = xasprintf("\n  (no log at %s)", log);
-    }
-    free(out);
-    free(err);
-    free(n);
-    free(log);
-    return res;
-}
-
 
 /*
  * Connect to ip:port within the connect timeout, AUTH when `auth` and the
  * spec has a password. NULL and *err when that fails.
  */
-static redisContext *rconnect(struct run *r, const char *ip, int port, bool auth, char **err)
+redisContext *run_connect(struct run *r, const char *ip, int port, bool auth, char **err)
 {
     struct rclient_err e;
     redisContext *c = rclient_connect(ip, port, &r->ro, auth ? r->password : NULL, &e);
@@ -260,7 +190,7 @@ static redisContext *rconnect(struct run *r, const char *ip, int port, bool auth
  * `what` (never the arguments). With `secret` the error reply is not shown
  * either (it could quote an argument).
  */
-static redisReply *rcmd(redisContext *c, const char *where, const char *what, bool secret,
+redisReply *run_cmd(redisContext *c, const char *where, const char *what, bool secret,
                         int argc, const char **argv, char **err)
 {
     struct rclient_err e;
@@ -271,10 +201,10 @@ static redisReply *rcmd(redisContext *c, const char *where, const char *what, bo
 }
 
 /* rcmd when only success matters. 0 or -1. */
-static int rcmd_ok(redisContext *c, const char *where, const char *what, bool secret, int argc,
+int run_cmd_ok(redisContext *c, const char *where, const char *what, bool secret, int argc,
                    const char **argv, char **err)
 {
-    redisReply *rep = rcmd(c, where, what, secret, argc, argv, err);
+    redisReply *rep = run_cmd(c, where, what, secret, argc, argv, err);
     if (!rep)
         return -1;
     rclient_reply_free(rep);
@@ -282,669 +212,15 @@ static int rcmd_ok(redisContext *c, const char *where, const char *what, bool se
 }
 
 /* Whether ip:port answers (rclient_answers); with `auth`, after AUTH. */
-static bool answers(struct run *r, const char *ip, int port, bool auth, char **why)
+bool run_answers(struct run *r, const char *ip, int port, bool auth, char **why)
 {
     return rclient_answers(ip, port, &r->ro, auth ? r->password : NULL, why);
 }
 
 /* Whether something accepts connections on ip:port (nothing else is said). */
-static bool port_open(struct run *r, const char *ip, int port)
+bool run_port_open(struct run *r, const char *ip, int port)
 {
     return rclient_port_open(ip, port, &r->ro);
-}
-
-/* ---- binaries and processes (instance.c) --------------------------------- */
-
-/*
- * The program to run for kind k on host h. With binaries.ship the local
- * file is copied to <base_dir>/<cluster>/bin/ first (once per run and host,
- * skipped when the same bytes are there). NULL and *err on failure.
- */
-static const char *host_binary(struct run *r, struct hostc *h, enum instance_kind k, char **err)
-{
-    if (h->bin[k])
-        return h->bin[k];
-    if (r->s->defaults.binaries.ship) {
-        struct transport *t = host_transport(r, h, err);
-        if (!t || instance_ship_binary(t, r->s, k, err) < 0)
-            return NULL;
-    }
-    h->bin[k] = instance_binary_path(r->s, k);
-    return h->bin[k];
-}
-
-/*
- * Stop the instance of kind k at ip:port on host h (instance_stop with the
- * run's policy). 0, or -1 and *err. *note (may be NULL) gets "not running"
- * when there was nothing to do.
- */
-static int stop_instance(struct run *r, struct hostc *h, enum instance_kind k, const char *ip,
-                         int port, const char **note, char **err)
-{
-    struct transport *t = host_transport(r, h, err);
-    if (!t)
-        return -1;
-    return instance_stop(t, &r->policy, r->s, k, ip, port, note, err);
-}
-
-/*
- * Start the instance of start step st and wait until it answers. For a
- * redis, CONFIG REWRITE then records the role it was started with, so a
- * restart outside rmgr does not bring a replica back as a master.
- */
-static int start_instance(struct run *r, struct hostc *h, const struct step *st, char **err)
-{
-    const char *bin = host_binary(r, h, st->instance, err);
-    if (!bin)
-        return -1;
-    struct transport *t = host_transport(r, h, err);
-    if (!t)
-        return -1;
-    /*
-     * Redis and Sentinel rewrite their files (CONFIG REWRITE, failovers) with
-     * mode 0644 & ~umask, whatever mode rmgr wrote: start them under a umask
-     * that keeps a password (requirepass, auth-pass) private.
-     */
-    if (st->instance == INSTANCE_PROXY && !step_proxy(r->s, st)) {
-        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
-        return -1;
-    }
-    int rc = instance_start(t, r->s, st, bin, r->password ? "077" : "027", err);
-    if (rc < 0) {
-        /* it ran (the host answered): its log may say why */
-        char *tail = log_tail(r, h, st->instance, st->port);
-        char *m = xasprintf("%s%s", *err, tail);
-        free(*err);
-        free(tail);
-        *err = m;
-        return -1;
-    }
-    const char *aip;
-    int aport;
-    instance_answer_addr(r->s, st->instance, st->ip, st->port, &aip, &aport);
-    char *why = NULL;
-    if (!instance_wait_answers(aip, aport, &r->ro,
-                               st->instance == INSTANCE_PROXY ? r->password : NULL, &r->policy,
-                               r->o.ready_timeout_ms, &why)) {
-        char *tail = log_tail(r, h, st->instance, st->port);
-        *err = xasprintf("%s %s:%d did not answer within %ld ms (%s)%s",
-                         instance_kind_name(st->instance), aip, aport, r->o.ready_timeout_ms,
-                         why ? why : "no answer", tail);
-        free(tail);
-        free(why);
-        return -1;
-    }
-    free(why);
-    if (st->instance != INSTANCE_REDIS)
-        return 0;
-    redisContext *c = rconnect(r, st->ip, st->port, true, err);
-    if (!c)
-        return -1;
-    char *where = xasprintf("%s:%d", st->ip, st->port);
-    const char *rw[] = {"CONFIG", "REWRITE"};
-    rc = rcmd_ok(c, where, "CONFIG REWRITE", false, 2, rw, err);
-    free(where);
-    rclient_close(c);
-    return rc;
-}
-
-/* ---- steps --------------------------------------------------------------- */
-
-/*
- * Install nutcracker.yml `text` for proxy sp at `conf`: to <conf>.new
- * first, checked with `nutcracker -t` (it gives no reason), then over the
- * config atomically, so a config nutcracker rejects is never started.
- */
-static int write_nutcracker_checked(struct run *r, struct hostc *h, const struct spec_proxy *sp,
-                                    const char *conf, const char *text, int mode, char **err)
-{
-    struct transport *t = host_transport(r, h, err);
-    if (!t)
-        return -1;
-    const char *bin = host_binary(r, h, INSTANCE_PROXY, err);
-    if (!bin)
-        return -1;
-    char *who = xasprintf("proxy %s:%d", sp->listen.ip, sp->listen.port);
-    int rc = instance_install_checked(t, &r->policy, bin, conf, text, mode, who, err);
-    free(who);
-    return rc;
-}
-
-static int do_install_files(struct run *r, struct hostc *h, const struct step *st, char **err)
-{
-    struct transport *t = host_transport(r, h, err);
-    if (!t)
-        return -1;
-    const char *kind = instance_kind_name(st->instance);
-    char *dir = spec_instance_dir(r->s, kind, st->port);
-    char *path = conf_path(r->s, kind, st->port);
-    char *text = NULL, *e = NULL;
-    int rc = -1;
-    if (transport_mkdir(t, dir, 0750, &e) < 0)
-        goto out;
-    long long mtime;
-    int present = transport_stat_mtime(t, path, &mtime, &e);
-    if (present < 0)
-        goto out;
-    int mode = 0640;
-    switch (st->instance) {
-    case INSTANCE_REDIS:
-        /* never overwritten: Redis keeps replicaof and CONFIG REWRITE results there */
-        if (present == 1)
-            text = conf_render_redis(r->s, st->ip, st->port, r->password);
-        if (r->password)
-            mode = 0600;
-        break;
-    case INSTANCE_SENTINEL:
-        /* never overwritten: Sentinel keeps its monitors and epochs there */
-        if (present == 1)
-            text = conf_render_sentinel(r->s, st->ip, st->port);
-        break;
-    case INSTANCE_PROXY: {
-        const struct spec_proxy *sp = step_proxy(r->s, st);
-        if (!sp) {
-            e = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
-            goto out;
-        }
-        text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
-        /* checked like a proxy-config: a rejected file is never started */
-        if (write_nutcracker_checked(r, h, sp, path, text, r->password ? 0600 : 0640, &e) < 0)
-            goto out;
-        instance_secret_free(text);
-        text = NULL; /* installed */
-        break;
-    }
-    }
-    if (text && transport_write_file(t, path, text, strlen(text), mode, &e) < 0)
-        goto out;
-    if (!host_binary(r, h, st->instance, &e))
-        goto out;
-    rc = 0;
-out:
-    if (rc < 0)
-        *err = e ? e : xstrdup("install failed");
-    else
-        free(e);
-    instance_secret_free(text); /* it may hold the password */
-    free(dir);
-    free(path);
-    return rc;
-}
-
-static int do_remove_files(struct run *r, struct hostc *h, const struct step *st, char **err)
-{
-    char *dir = spec_instance_dir(r->s, instance_kind_name(st->instance), st->port);
-    int rc = -1;
-    if (!apply_path_inside(dir, r->cluster_root)) {
-        *err = xasprintf("refusing to remove '%s': not inside '%s/'", dir, r->cluster_root);
-    } else {
-        const char *argv[] = {"rm", "-rf", "--", dir, NULL};
-        rc = host_run(r, h, argv, NULL, err);
-    }
-    free(dir);
-    return rc;
-}
-
-/*
- * The value to send for a step's setting key=value: a secret (requirepass,
- * masterauth, Sentinel's auth-pass) is planned only as the placeholder, and
- * the password goes in its place here. *secret says whether replies must
- * not be shown. NULL and *err when the spec has no password to send.
- */
-static const char *setting_value(const struct run *r, const char *where, const char *key,
-                                 const char *value, bool *secret, char **err)
-{
-    *secret = redis_is_secret_directive(key);
-    if (!*secret || !str_eq(value, CONF_SECRET_PLACEHOLDER))
-        return value;
-    if (!r->password)
-        *err = xasprintf("%s: the step sets %s but the spec has no password", where, key);
-    return r->password;
-}
-
-/* replicaof / config-set / config-rewrite on the redis of step st, then CONFIG REWRITE. */
-static int do_redis(struct run *r, const struct step *st, char **err)
-{
-    redisContext *c = rconnect(r, st->ip, st->port, true, err);
-    if (!c)
-        return -1;
-    char *where = xasprintf("%s:%d", st->ip, st->port);
-    int rc = 0;
-    switch (st->kind) {
-    case STEP_REPLICAOF: {
-        char *port = xasprintf("%d", st->master_port);
-        const char *argv[] = {"REPLICAOF", st->master_ip ? st->master_ip : "", port};
-        rc = rcmd_ok(c, where, "REPLICAOF", false, 3, argv, err);
-        free(port);
-        break;
-    }
-    case STEP_CONFIG_SET:
-        for (size_t i = 0; rc == 0 && i < st->nsettings; i++) {
-            const char *key = st->settings[i].key;
-            bool secret;
-            const char *value = setting_value(r, where, key, st->settings[i].value, &secret, err);
-            if (!value) {
-                rc = -1;
-                break;
-            }
-            const char *argv[] = {"CONFIG", "SET", key, value};
-            char *what = xasprintf("CONFIG SET %s", key);
-            rc = rcmd_ok(c, where, what, secret, 4, argv, err);
-            free(what);
-        }
-        break;
-    default:
-        break;
-    }
-    if (rc == 0) {
-        const char *argv[] = {"CONFIG", "REWRITE"};
-        rc = rcmd_ok(c, where, "CONFIG REWRITE", false, 2, argv, err);
-    }
-    free(where);
-    rclient_close(c);
-    return rc;
-}
-
-/* SENTINEL SET <shard> k v ... for the step's settings (all when `with_quorum`). */
-static int sentinel_set(const struct run *r, redisContext *c, const char *where,
-                        const struct step *st, bool with_quorum, char **err)
-{
-    const char **argv = xcalloc(3 + 2 * st->nsettings, sizeof(*argv));
-    int argc = 0;
-    bool any_secret = false;
-    argv[argc++] = "SENTINEL";
-    argv[argc++] = "SET";
-    argv[argc++] = st->shard;
-    for (size_t i = 0; i < st->nsettings; i++) {
-        if (!with_quorum && str_eq(st->settings[i].key, "quorum"))
-            continue;
-        bool secret;
-        const char *value =
-            setting_value(r, where, st->settings[i].key, st->settings[i].value, &secret, err);
-        if (!value) {
-            free(argv);
-            return -1;
-        }
-        any_secret |= secret;
-        argv[argc++] = st->settings[i].key;
-        argv[argc++] = value;
-    }
-    int rc = argc > 3 ? rcmd_ok(c, where, "SENTINEL SET", any_secret, argc, argv, err) : 0;
-    free(argv);
-    return rc;
-}
-
-/* defined with the health checks below */
-static void seen_add(struct strbuf *seen, const char *fmt, ...) RMGR_PRINTF(2, 3);
-static bool peers_have(const struct obs_sentinel_peer *peers, size_t n, const char *ip, int port);
-
-/* What a sentinel knows of one shard. */
-struct sview {
-    struct obs_sentinel_master *ms; /* SENTINEL MASTERS */
-    size_t nms;
-    const struct obs_sentinel_master *m; /* the shard's entry in ms, or NULL */
-    struct obs_sentinel_peer *replicas, *sentinels;
-    size_t nreplicas, nsentinels;
-};
-
-static void sview_release(struct sview *v)
-{
-    obs_sentinel_masters_free(v->ms, v->nms);
-    obs_sentinel_peers_free(v->replicas, v->nreplicas);
-    obs_sentinel_peers_free(v->sentinels, v->nsentinels);
-    memset(v, 0, sizeof(*v));
-}
-
-/* Read sentinel c's view of `shard` into v (empty on entry). 0, or -1 and *err. */
-static int sview_read(redisContext *c, const char *where, const char *shard, struct sview *v,
-                      char **err)
-{
-    char *e = NULL;
-    redisReply *rep = rclient_command(c, NULL, "SENTINEL", "MASTERS", NULL);
-    int rc = rep ? redis_parse_sentinel_masters(rep, &v->ms, &v->nms, &e) : -1;
-    rclient_reply_free(rep);
-    for (size_t k = 0; rc == 0 && k < v->nms; k++)
-        if (str_eq(v->ms[k].name, shard))
-            v->m = &v->ms[k];
-    if (rc == 0 && v->m) {
-        rep = rclient_command(c, NULL, "SENTINEL", "REPLICAS", shard, NULL);
-        rc = rep ? redis_parse_sentinel_peers(rep, false, &v->replicas, &v->nreplicas, &e) : -1;
-        rclient_reply_free(rep);
-    }
-    if (rc == 0 && v->m) {
-        rep = rclient_command(c, NULL, "SENTINEL", "SENTINELS", shard, NULL);
-        rc = rep ? redis_parse_sentinel_peers(rep, true, &v->sentinels, &v->nsentinels, &e) : -1;
-        rclient_reply_free(rep);
-    }
-    if (rc < 0)
-        *err = xasprintf("%s: cannot read what it knows of %s: %s", where, shard,
-                         e ? e : c->errstr[0] ? c->errstr : "no reply");
-    free(e);
-    return rc;
-}
-
-/* a peer Sentinel currently sees as up */
-static bool peer_up(const struct obs_sentinel_peer *pe)
-{
-    return pe->ip && !(pe->flags && (strstr(pe->flags, "down") || strstr(pe->flags, "disconnected")));
-}
-
-static bool spec_shard_has(const struct spec *s, const char *shard, const char *ip, int port)
-{
-    for (size_t i = 0; i < s->nshards; i++) {
-        const struct spec_shard *sh = &s->shards[i];
-        if (!str_eq(sh->name, shard))
-            continue;
-        for (size_t k = 0; k <= sh->nreplicas; k++) {
-            const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
-            if (a->port == port && str_eq(a->ip, ip))
-                return true;
-        }
-    }
-    return false;
-}
-
-/*
- * Whether a reset sentinel knows again what it knew before (`was`): the
- * same master, every sentinel and member replica it saw up, and no replica
- * outside the shard. What is missing goes to *seen.
- */
-static bool sview_restored(const struct run *r, const struct step *st, const struct sview *was,
-                           const struct sview *now, struct strbuf *seen)
-{
-    if (!now->m) {
-        seen_add(seen, "it does not monitor %s", st->shard);
-        return false;
-    }
-    bool ok = true;
-    if (now->m->port != st->master_port || !str_eq(now->m->ip, st->master_ip)) {
-        seen_add(seen, "it has %s:%d as master of %s, not %s:%d", now->m->ip ? now->m->ip : "?",
-                 now->m->port, st->shard, st->master_ip, st->master_port);
-        ok = false;
-    }
-    for (size_t k = 0; k < was->nsentinels; k++) {
-        const struct obs_sentinel_peer *pe = &was->sentinels[k];
-        if (peer_up(pe) && !peers_have(now->sentinels, now->nsentinels, pe->ip, pe->port)) {
-            seen_add(seen, "it does not know sentinel %s:%d yet", pe->ip, pe->port);
-            ok = false;
-        }
-    }
-    for (size_t k = 0; k < was->nreplicas; k++) {
-        const struct obs_sentinel_peer *pe = &was->replicas[k];
-        if (peer_up(pe) && spec_shard_has(r->s, st->shard, pe->ip, pe->port) &&
-            !peers_have(now->replicas, now->nreplicas, pe->ip, pe->port)) {
-            seen_add(seen, "it does not know replica %s:%d yet", pe->ip, pe->port);
-            ok = false;
-        }
-    }
-    for (size_t k = 0; k < now->nreplicas; k++) {
-        const struct obs_sentinel_peer *pe = &now->replicas[k];
-        if (pe->ip && !spec_shard_has(r->s, st->shard, pe->ip, pe->port)) {
-            seen_add(seen, "it still lists %s:%d, which is not a member of %s", pe->ip, pe->port,
-                     st->shard);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
-/*
- * SENTINEL RESET <shard> on one sentinel (it forgets its replicas and the
- * other sentinels, stale entries included), then wait until it knows them
- * again, so that the next reset never leaves the quorum without knowledge.
- * Refuses to start while that sentinel sees another master or a failover.
- */
-static int sentinel_reset(struct run *r, redisContext *c, const char *where,
-                          const struct step *st, char **err)
-{
-    struct sview was = {0}, now = {0};
-    struct strbuf seen = {0};
-    int rc = -1;
-    if (sview_read(c, where, st->shard, &was, err) < 0)
-        goto out;
-    if (!was.m) {
-        *err = xasprintf("%s no longer monitors %s: re-run plan", where, st->shard);
-        goto out;
-    }
-    if (was.m->port != st->master_port || !str_eq(was.m->ip, st->master_ip)) {
-        *err = xasprintf("%s has %s:%d as master of %s, not the planned %s:%d: re-run plan",
-                         where, was.m->ip ? was.m->ip : "?", was.m->port, st->shard,
-                         st->master_ip ? st->master_ip : "?", st->master_port);
-        goto out;
-    }
-    if (was.m->flags && (strstr(was.m->flags, "down") || strstr(was.m->flags, "failover"))) {
-        *err = xasprintf("%s reports the master of %s as %s: not resetting it during a "
-                         "failover; re-run plan when it settles",
-                         where, st->shard, was.m->flags);
-        goto out;
-    }
-    const char *argv[] = {"SENTINEL", "RESET", st->shard};
-    if (rcmd_ok(c, where, "SENTINEL RESET", false, 3, argv, err) < 0)
-        goto out;
-    /* replicas come back with the master's INFO, every 10 s: allow a full period */
-    long wait_ms = r->o.sentinel_timeout_ms > RESET_WAIT_MS ? r->o.sentinel_timeout_ms
-                                                             : RESET_WAIT_MS;
-    long long t0 = now_ms(), deadline = t0 + wait_ms;
-    for (;;) {
-        sb_release(&seen);
-        sview_release(&now);
-        char *e = NULL;
-        if (sview_read(c, where, st->shard, &now, &e) < 0)
-            seen_add(&seen, "%s", e);
-        else if (sview_restored(r, st, &was, &now, &seen))
-            break;
-        free(e);
-        if (now_ms() >= deadline) {
-            *err = xasprintf("%s: after SENTINEL RESET %s it did not know the shard again within "
-                             "%lld ms: %s",
-                             where, st->shard, now_ms() - t0, sb_str(&seen));
-            goto out;
-        }
-        sleep_ms(POLL_MS);
-    }
-    rc = 0;
-out:
-    sb_release(&seen);
-    sview_release(&was);
-    sview_release(&now);
-    return rc;
-}
-
-static int do_sentinel(struct run *r, const struct step *st, char **err)
-{
-    if (!st->shard) {
-        *err = xstrdup("the step names no shard");
-        return -1;
-    }
-    redisContext *c = rconnect(r, st->ip, st->port, false, err);
-    if (!c)
-        return -1;
-    char *where = xasprintf("sentinel %s:%d", st->ip, st->port);
-    int rc = 0;
-    switch (st->kind) {
-    case STEP_SENTINEL_MONITOR: {
-        const char *quorum = obs_kv_get(st->settings, st->nsettings, "quorum");
-        char *port = xasprintf("%d", st->master_port);
-        const char *argv[] = {"SENTINEL", "MONITOR", st->shard, st->master_ip ? st->master_ip : "",
-                              port, quorum ? quorum : "1"};
-        redisReply *rep = rclient_call(c, 6, argv, NULL);
-        if (!rep) {
-            *err = xasprintf("%s: SENTINEL MONITOR: %s", where, c->errstr);
-            rc = -1;
-        } else if (rep->type == REDIS_REPLY_ERROR) {
-            /* already monitored: fine when it is the same master */
-            if (rep->str && strstr(rep->str, "Duplicate")) {
-                const char *q[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", st->shard};
-                redisReply *a =
-                    rcmd(c, where, "SENTINEL GET-MASTER-ADDR-BY-NAME", false, 3, q, err);
-                if (!a) {
-                    rc = -1;
-                } else {
-                    bool same = a->type == REDIS_REPLY_ARRAY && a->elements == 2 &&
-                                a->element[0]->str && a->element[1]->str &&
-                                str_eq(a->element[0]->str, st->master_ip) &&
-                                str_eq(a->element[1]->str, port);
-                    if (!same) {
-                        *err = xasprintf("%s already monitors %s with another master; "
-                                         "re-run plan",
-                                         where, st->shard);
-                        rc = -1;
-                    }
-                    rclient_reply_free(a);
-                }
-            } else {
-                *err = xasprintf("%s: SENTINEL MONITOR %s: %s", where, st->shard,
-                                 rep->str ? rep->str : "error");
-                rc = -1;
-            }
-        }
-        rclient_reply_free(rep);
-        free(port);
-        if (rc == 0)
-            rc = sentinel_set(r, c, where, st, true, err);
-        if (rc == 0 && r->password) {
-            const char *argv2[] = {"SENTINEL", "SET", st->shard, "auth-pass", r->password};
-            rc = rcmd_ok(c, where, "SENTINEL SET auth-pass", true, 5, argv2, err);
-        }
-        break;
-    }
-    case STEP_SENTINEL_SET:
-        rc = sentinel_set(r, c, where, st, true, err);
-        break;
-    case STEP_SENTINEL_RESET:
-        rc = sentinel_reset(r, c, where, st, err);
-        break;
-    case STEP_SENTINEL_REMOVE: {
-        const char *argv[] = {"SENTINEL", "REMOVE", st->shard};
-        redisReply *rep = rclient_call(c, 3, argv, NULL);
-        if (!rep) {
-            *err = xasprintf("%s: SENTINEL REMOVE: %s", where, c->errstr);
-            rc = -1;
-        } else if (rep->type == REDIS_REPLY_ERROR &&
-                   !(rep->str && strstr(rep->str, "No such master"))) {
-            *err = xasprintf("%s: SENTINEL REMOVE %s: %s", where, st->shard,
-                             rep->str ? rep->str : "error");
-            rc = -1;
-        }
-        rclient_reply_free(rep);
-        break;
-    }
-    default:
-        break;
-    }
-    free(where);
-    rclient_close(c);
-    return rc;
-}
-
-/*
- * Write the proxy's new nutcracker.yml: to <conf>.new first, checked with
- * `nutcracker -t`, then over the config atomically.
- */
-static int do_proxy_config(struct run *r, struct hostc *h, const struct step *st, char **err)
-{
-    const struct spec_proxy *sp = step_proxy(r->s, st);
-    if (!sp) {
-        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
-        return -1;
-    }
-    char *conf = conf_path(r->s, "proxy", st->port);
-    char *text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
-    int rc = write_nutcracker_checked(r, h, sp, conf, text, r->password ? 0600 : 0640, err);
-    instance_secret_free(text);
-    free(conf);
-    return rc;
-}
-
-/* Run one step. 0, or -1 and *err. *note may get a remark for the progress line. */
-static int do_step(struct run *r, const struct step *st, const char **note, char **err)
-{
-    struct hostc *h = host_find(r, st->host);
-    if (!h) {
-        *err = xasprintf("no host '%s'", st->host ? st->host : "");
-        return -1;
-    }
-    switch (st->kind) {
-    case STEP_OBSERVED:
-        return 0;
-    case STEP_INSTALL_FILES:
-        return do_install_files(r, h, st, err);
-    case STEP_START:
-        return start_instance(r, h, st, err);
-    case STEP_STOP:
-        return stop_instance(r, h, st->instance, st->ip, st->port, note, err);
-    case STEP_REMOVE_FILES:
-        return do_remove_files(r, h, st, err);
-    case STEP_CONFIG_SET:
-    case STEP_CONFIG_REWRITE:
-    case STEP_REPLICAOF:
-        return do_redis(r, st, err);
-    case STEP_SENTINEL_MONITOR:
-    case STEP_SENTINEL_SET:
-    case STEP_SENTINEL_REMOVE:
-    case STEP_SENTINEL_RESET:
-        return do_sentinel(r, st, err);
-    case STEP_PROXY_CONFIG:
-        return do_proxy_config(r, h, st, err);
-    case STEP_PROXY_RESTART:
-        if (stop_instance(r, h, INSTANCE_PROXY, st->ip, st->port, NULL, err) < 0)
-            return -1;
-        return start_instance(r, h, st, err);
-    }
-    *err = xasprintf("unknown step kind %d", (int)st->kind);
-    return -1;
-}
-
-/* ---- progress ------------------------------------------------------------ */
-
-#define C_GREEN "\033[32m"
-#define C_RED "\033[31m"
-#define C_RESET "\033[0m"
-
-/* "[3/12] + start 127.0.0.1:7001" (+ the shard for sentinel steps). Caller frees. */
-static char *step_label(const struct run *r, size_t i)
-{
-    const struct step *st = &r->p->steps[i];
-    bool shard = st->shard && (st->kind == STEP_SENTINEL_MONITOR ||
-                               st->kind == STEP_SENTINEL_SET || st->kind == STEP_SENTINEL_REMOVE ||
-                               st->kind == STEP_SENTINEL_RESET);
-    return xasprintf("[%zu/%zu] %s %s %s%s%s", r->number[i], r->total,
-                     step_action_symbol(st->action), step_kind_name(st->kind), st->target,
-                     shard ? " " : "", shard ? st->shard : "");
-}
-
-/* Indent every line after the first of `msg` for the progress output. */
-static void print_error_lines(FILE *out, const char *msg)
-{
-    fputs("      ", out);
-    for (const char *p = msg; *p; p++) {
-        fputc(*p, out);
-        if (*p == '\n')
-            fputs("      ", out);
-    }
-    fputc('\n', out);
-}
-
-static void print_result(const struct run *r, size_t i, bool ok, const char *note, long long ms,
-                         const char *err)
-{
-    FILE *out = r->o.out;
-    if (!out)
-        return;
-    if (!r->live) {
-        char *label = step_label(r, i);
-        fprintf(out, "%s ... ", label);
-        free(label);
-    }
-    if (ok)
-        fprintf(out, "%sdone%s (%s%s%lld ms)\n", r->o.color ? C_GREEN : "",
-                r->o.color ? C_RESET : "", note ? note : "", note ? ", " : "", ms);
-    else
-        fprintf(out, "%sfailed%s (%lld ms)\n", r->o.color ? C_RED : "",
-                r->o.color ? C_RESET : "", ms);
-    if (!ok && err)
-        print_error_lines(out, err);
-    fflush(out);
 }
 
 /* ---- lanes and waves ------------------------------------------------------- */
@@ -960,18 +236,11 @@ struct lane {
 static void run_step(struct run *r, size_t i)
 {
     const struct step *st = &r->p->steps[i];
-    if (r->live && r->o.out) {
-        pthread_mutex_lock(&r->lock);
-        char *label = step_label(r, i);
-        fprintf(r->o.out, "%s ... ", label);
-        fflush(r->o.out);
-        free(label);
-        pthread_mutex_unlock(&r->lock);
-    }
+    run_print_start(r, i);
     long long t0 = now_ms();
     const char *note = NULL;
     char *err = NULL;
-    int rc = do_step(r, st, &note, &err);
+    int rc = run_exec_step(r, st, &note, &err);
     long long ms = now_ms() - t0;
     pthread_mutex_lock(&r->lock);
     if (rc == 0) {
@@ -982,10 +251,10 @@ static void run_step(struct run *r, size_t i)
         r->error[i] = err ? err : xstrdup("failed");
         r->abort = true;
         /* a host that may not be the host it claims: fatal for the whole apply */
-        if (host_key_failed(host_find(r, st->host)))
+        if (run_host_key_failed(run_host_find(r, st->host)))
             r->host_key = true;
     }
-    print_result(r, i, rc == 0, note, ms, r->error[i]);
+    run_print_result(r, i, rc == 0, note, ms, r->error[i]);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -1067,434 +336,6 @@ static bool run_wave(struct run *r, enum step_wave w)
 }
 
 /* ====================================================================
- * Health checks between waves
- * ==================================================================== */
-
-/* Whether the plan could not observe this instance ("=" line that is not a master fact). */
-static bool plan_unreachable(const struct run *r, enum instance_kind k, const char *ip, int port)
-{
-    for (size_t i = 0; i < r->p->nsteps; i++) {
-        const struct step *st = &r->p->steps[i];
-        if (st->kind != STEP_OBSERVED || st->instance != k || st->port != port ||
-            !str_eq(st->ip, ip))
-            continue;
-        /* the "shard master is X" fact names a master, an unreachable line does not */
-        if (k == INSTANCE_REDIS && st->master_ip)
-            continue;
-        return true;
-    }
-    return false;
-}
-
-/* Whether the plan has a step that changes things of kind k in waves up to `upto`. */
-static bool plan_touches(const struct run *r, enum instance_kind k, enum step_wave from,
-                         enum step_wave upto)
-{
-    for (size_t i = 0; i < r->p->nsteps; i++) {
-        const struct step *st = &r->p->steps[i];
-        if (!step_acts(st) || st->instance != k || st->wave < from || st->wave > upto)
-            continue;
-        if (st->kind == STEP_STOP || st->kind == STEP_REMOVE_FILES)
-            continue;
-        return true;
-    }
-    return false;
-}
-
-/*
- * A health check: `check` is called until it returns true or timeout_ms
- * passes; it leaves what it saw in *seen (freed between calls).
- */
-typedef bool (*check_fn)(struct run *r, struct strbuf *seen);
-
-static bool gate(struct run *r, const char *what, check_fn check, long timeout_ms, char **err)
-{
-    if (r->o.out) {
-        fprintf(r->o.out, "check: %s ... ", what);
-        fflush(r->o.out);
-    }
-    long long t0 = now_ms(), deadline = t0 + timeout_ms;
-    struct strbuf seen = {0};
-    bool ok;
-    for (;;) {
-        sb_release(&seen);
-        ok = check(r, &seen);
-        if (ok || now_ms() >= deadline)
-            break;
-        sleep_ms(POLL_MS);
-    }
-    long long ms = now_ms() - t0;
-    if (r->o.out) {
-        if (ok)
-            fprintf(r->o.out, "%sok%s (%lld ms)\n", r->o.color ? C_GREEN : "",
-                    r->o.color ? C_RESET : "", ms);
-        else
-            fprintf(r->o.out, "%sfailed%s (%lld ms)\n", r->o.color ? C_RED : "",
-                    r->o.color ? C_RESET : "", ms);
-        fflush(r->o.out);
-    }
-    if (!ok)
-        *err = xasprintf("health check failed after %lld ms: %s: %s", ms, what, sb_str(&seen));
-    sb_release(&seen);
-    return ok;
-}
-
-static void seen_add(struct strbuf *seen, const char *fmt, ...) RMGR_PRINTF(2, 3);
-
-static void seen_add(struct strbuf *seen, const char *fmt, ...)
-{
-    if (seen->len)
-        sb_add(seen, "; ");
-    va_list ap;
-    va_start(ap, fmt);
-    sb_vaddf(seen, fmt, ap);
-    va_end(ap);
-}
-
-/* every instance started in WAVE_PROCESSES answers */
-static bool check_started(struct run *r, struct strbuf *seen)
-{
-    bool ok = true;
-    for (size_t i = 0; i < r->p->nsteps; i++) {
-        const struct step *st = &r->p->steps[i];
-        if (st->kind != STEP_START || st->wave != WAVE_PROCESSES || r->state[i] != ST_DONE)
-            continue;
-        char *why = NULL;
-        if (!answers(r, st->ip, st->port, false, &why)) {
-            seen_add(seen, "%s", why ? why : "no answer");
-            ok = false;
-        }
-        free(why);
-    }
-    return ok;
-}
-
-/* every replica of every shard is linked to the planned master */
-static bool check_replication(struct run *r, struct strbuf *seen)
-{
-    const struct spec *s = r->s;
-    bool ok = true;
-    for (size_t i = 0; i < s->nshards; i++) {
-        const struct spec_shard *sh = &s->shards[i];
-        const struct spec_addr *M = &r->p->masters[i];
-        if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port))
-            continue; /* the plan could not see the master: nothing to check against */
-        for (size_t k = 0; k <= sh->nreplicas; k++) {
-            const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
-            if ((a->port == M->port && str_eq(a->ip, M->ip)) ||
-                plan_unreachable(r, INSTANCE_REDIS, a->ip, a->port))
-                continue;
-            char *err = NULL;
-            redisContext *c = rconnect(r, a->ip, a->port, true, &err);
-            if (!c) {
-                seen_add(seen, "%s", err);
-                free(err);
-                ok = false;
-                continue;
-            }
-            redisReply *rep = rclient_command(c, NULL, "INFO", "replication", NULL);
-            if (!rep || rep->type != REDIS_REPLY_STRING) {
-                seen_add(seen, "%s:%d: INFO: %s", a->ip, a->port,
-                         rep && rep->str ? rep->str : c->errstr);
-                ok = false;
-            } else {
-                char *role = redis_info_field(rep->str, "role");
-                char *mh = redis_info_field(rep->str, "master_host");
-                char *mp = redis_info_field(rep->str, "master_port");
-                char *link = redis_info_field(rep->str, "master_link_status");
-                long port = 0;
-                bool follows = str_eq(role, "slave") && str_eq(mh, M->ip) && mp &&
-                               parse_long(mp, 1, 65535, &port) && port == M->port;
-                if (!follows) {
-                    if (str_eq(role, "slave"))
-                        seen_add(seen, "%s:%d replicates from %s:%s, not %s:%d", a->ip,
-                                 a->port, mh ? mh : "?", mp ? mp : "?", M->ip, M->port);
-                    else
-                        seen_add(seen, "%s:%d is a %s, not a replica of %s:%d", a->ip, a->port,
-                                 role ? role : "?", M->ip, M->port);
-                    ok = false;
-                } else if (!str_eq(link, "up")) {
-                    seen_add(seen, "%s:%d link to %s:%d is %s", a->ip, a->port, M->ip, M->port,
-                             link ? link : "unknown");
-                    ok = false;
-                }
-                free(role);
-                free(mh);
-                free(mp);
-                free(link);
-            }
-            rclient_reply_free(rep);
-            rclient_close(c);
-        }
-    }
-    return ok;
-}
-
-/* whether `peers` lists ip:port */
-static bool peers_have(const struct obs_sentinel_peer *peers, size_t n, const char *ip, int port)
-{
-    for (size_t i = 0; i < n; i++)
-        if (peers[i].port == port && str_eq(peers[i].ip, ip))
-            return true;
-    return false;
-}
-
-/*
- * Whether sentinel c (at a) lists, in SENTINEL REPLICAS, every replica of
- * shard i that runs: a failover can only promote a replica Sentinel knows.
- * Shards whose master the plan could not see (or left down) are skipped:
- * Sentinel learns replicas from the master's INFO.
- */
-static bool sentinel_lists_replicas(struct run *r, redisContext *c, const struct spec_addr *a,
-                                    size_t i, struct strbuf *seen)
-{
-    const struct spec_shard *sh = &r->s->shards[i];
-    const struct spec_addr *M = &r->p->masters[i];
-    if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port))
-        return true;
-    struct obs_sentinel_peer *peers = NULL;
-    size_t np = 0;
-    char *err = NULL;
-    redisReply *rep = rclient_command(c, NULL, "SENTINEL", "REPLICAS", sh->name, NULL);
-    bool ok = true;
-    if (!rep || redis_parse_sentinel_peers(rep, false, &peers, &np, &err) < 0) {
-        seen_add(seen, "sentinel %s:%d: SENTINEL REPLICAS %s: %s", a->ip, a->port, sh->name,
-                 err ? err : c->errstr);
-        ok = false;
-    }
-    for (size_t k = 0; ok && k <= sh->nreplicas; k++) {
-        const struct spec_addr *m = k == 0 ? &sh->master : &sh->replicas[k - 1];
-        if ((m->port == M->port && str_eq(m->ip, M->ip)) ||
-            plan_unreachable(r, INSTANCE_REDIS, m->ip, m->port) || !port_open(r, m->ip, m->port))
-            continue;
-        if (!peers_have(peers, np, m->ip, m->port)) {
-            seen_add(seen,
-                     "sentinel %s:%d does not list replica %s:%d of %s yet (Sentinel learns "
-                     "replicas from the master's INFO every 10 s)",
-                     a->ip, a->port, m->ip, m->port, sh->name);
-            ok = false;
-        }
-    }
-    free(err);
-    obs_sentinel_peers_free(peers, np);
-    rclient_reply_free(rep);
-    return ok;
-}
-
-/*
- * every sentinel monitors every shard at the planned master, lists its
- * running replicas and knows the other sentinels
- */
-static bool check_sentinels(struct run *r, struct strbuf *seen)
-{
-    const struct spec *s = r->s;
-    const struct spec_sentinel *ss = &s->sentinel;
-    bool ok = true;
-    for (size_t j = 0; j < ss->nnodes; j++) {
-        const struct spec_addr *a = &ss->nodes[j];
-        if (plan_unreachable(r, INSTANCE_SENTINEL, a->ip, a->port))
-            continue;
-        char *err = NULL;
-        redisContext *c = rconnect(r, a->ip, a->port, false, &err);
-        if (!c) {
-            seen_add(seen, "%s", err);
-            free(err);
-            ok = false;
-            continue;
-        }
-        struct obs_sentinel_master *ms = NULL;
-        size_t nms = 0;
-        redisReply *rep = rclient_command(c, NULL, "SENTINEL", "MASTERS", NULL);
-        if (!rep || redis_parse_sentinel_masters(rep, &ms, &nms, &err) < 0) {
-            seen_add(seen, "sentinel %s:%d: SENTINEL MASTERS: %s", a->ip, a->port,
-                     err ? err : c->errstr);
-            free(err);
-            err = NULL;
-            ok = false;
-        }
-        rclient_reply_free(rep);
-        for (size_t i = 0; ok && i < s->nshards; i++) {
-            const char *name = s->shards[i].name;
-            const struct spec_addr *M = &r->p->masters[i];
-            const struct obs_sentinel_master *m = NULL;
-            for (size_t k = 0; k < nms; k++)
-                if (str_eq(ms[k].name, name))
-                    m = &ms[k];
-            if (!m) {
-                seen_add(seen, "sentinel %s:%d does not monitor %s", a->ip, a->port, name);
-                ok = false;
-                continue;
-            }
-            if (m->port != M->port || !str_eq(m->ip, M->ip)) {
-                seen_add(seen, "sentinel %s:%d has %s:%d as master of %s, not %s:%d", a->ip,
-                         a->port, m->ip ? m->ip : "?", m->port, name, M->ip, M->port);
-                ok = false;
-                continue;
-            }
-            if (!sentinel_lists_replicas(r, c, a, i, seen))
-                ok = false;
-            rep = rclient_command(c, NULL, "SENTINEL", "SENTINELS", name, NULL);
-            struct obs_sentinel_peer *peers = NULL;
-            size_t np = 0;
-            if (!rep || redis_parse_sentinel_peers(rep, true, &peers, &np, &err) < 0) {
-                seen_add(seen, "sentinel %s:%d: SENTINEL SENTINELS %s: %s", a->ip, a->port,
-                         name, err ? err : c->errstr);
-                free(err);
-                err = NULL;
-                ok = false;
-            } else {
-                for (size_t o = 0; o < ss->nnodes; o++) {
-                    const struct spec_addr *b = &ss->nodes[o];
-                    if (o == j || plan_unreachable(r, INSTANCE_SENTINEL, b->ip, b->port))
-                        continue;
-                    if (!peers_have(peers, np, b->ip, b->port)) {
-                        seen_add(seen, "sentinel %s:%d does not know sentinel %s:%d for %s yet",
-                                 a->ip, a->port, b->ip, b->port, name);
-                        ok = false;
-                    }
-                }
-            }
-            obs_sentinel_peers_free(peers, np);
-            rclient_reply_free(rep);
-        }
-        obs_sentinel_masters_free(ms, nms);
-        rclient_close(c);
-    }
-    return ok;
-}
-
-#define HEALTH_KEYS 64
-
-/*
- * Health key n: distinct, fixed, and different in its first bytes, since
- * nutcracker 0.5.0's fnv1a_64 (32-bit, prime truncated to 435) puts keys
- * that differ only at the end ("rmgr:health:1", ":2" ...) on one server.
- */
-static void health_key(char *buf, size_t size, int n)
-{
-    snprintf(buf, size, "%08x:rmgr:health:%d", ((unsigned)n + 1u) * 2654435761u, n);
-}
-
-/*
- * GET HEALTH_KEYS fixed keys through the proxy at ip:port (after AUTH when
- * the spec has a password): they hash onto the pool's servers, so a proxy
- * that cannot reach or authenticate to one of them answers an error for
- * some. Every reply must be nil or a value. false and *why otherwise.
- */
-static bool proxy_round_trip(struct run *r, const char *ip, int port, char **why)
-{
-    redisContext *c = rconnect(r, ip, port, true, why);
-    if (!c)
-        return false;
-    char key[64];
-    for (int n = 0; n < HEALTH_KEYS; n++) {
-        health_key(key, sizeof(key), n);
-        rclient_append(c, 2, (const char *const[]){"GET", key});
-    }
-    bool ok = true;
-    for (int n = 0; n < HEALTH_KEYS && ok; n++) {
-        health_key(key, sizeof(key), n);
-        redisReply *rep = rclient_get_reply(c, NULL);
-        if (!rep) {
-            *why = xasprintf("proxy %s:%d: GET %s: %s", ip, port, key,
-                             c->errstr[0] ? c->errstr : "no reply");
-            ok = false;
-        } else if (rep->type != REDIS_REPLY_NIL && rep->type != REDIS_REPLY_STRING) {
-            *why = xasprintf("proxy %s:%d: GET %s answered %s", ip, port, key,
-                             rep->type == REDIS_REPLY_ERROR && rep->str ? rep->str
-                                                                       : "something else");
-            ok = false;
-        }
-        rclient_reply_free(rep);
-    }
-    rclient_close(c); /* replies still pending after a failure go with it */
-    return ok;
-}
-
-/* whether the plan saw every shard master (none down, none unobservable) */
-static bool plan_saw_every_master(const struct run *r)
-{
-    for (size_t i = 0; i < r->s->nshards; i++)
-        if (plan_unreachable(r, INSTANCE_REDIS, r->p->masters[i].ip, r->p->masters[i].port))
-            return false;
-    return true;
-}
-
-/*
- * every proxy answers PING (after AUTH) on its listen port and, when every
- * shard master is up, serves GETs from its servers
- */
-static bool check_proxies(struct run *r, struct strbuf *seen)
-{
-    bool ok = true, round_trip = plan_saw_every_master(r);
-    for (size_t i = 0; i < r->s->nproxies; i++) {
-        const struct spec_proxy *sp = &r->s->proxies[i];
-        if (plan_unreachable(r, INSTANCE_PROXY, sp->host_ip, sp->listen.port))
-            continue;
-        char *why = NULL;
-        if (!answers(r, sp->listen.ip, sp->listen.port, true, &why) ||
-            (round_trip && !proxy_round_trip(r, sp->listen.ip, sp->listen.port, &why))) {
-            seen_add(seen, "%s", why ? why : "no answer");
-            ok = false;
-        }
-        free(why);
-    }
-    return ok;
-}
-
-/* Whether the plan changes replication: starts a replica or re-points one. */
-static bool plan_changes_replication(const struct run *r)
-{
-    for (size_t i = 0; i < r->p->nsteps; i++) {
-        const struct step *st = &r->p->steps[i];
-        if (step_acts(st) && st->instance == INSTANCE_REDIS &&
-            (st->kind == STEP_REPLICAOF || (st->kind == STEP_START && st->master_ip)))
-            return true;
-    }
-    return false;
-}
-
-/* The health check after wave w, if the plan changed what it checks. */
-static bool gate_after(struct run *r, enum step_wave w, char **err)
-{
-    switch (w) {
-    case WAVE_PROCESSES:
-        if (!plan_touches(r, INSTANCE_REDIS, WAVE_PROCESSES, WAVE_PROCESSES))
-            return true;
-        return gate(r, "every started redis answers", check_started, r->o.ready_timeout_ms, err);
-    case WAVE_REPLICATION:
-        if (!plan_touches(r, INSTANCE_REDIS, WAVE_FILES, WAVE_REPLICATION))
-            return true;
-        return gate(r, "every replica is linked to its master", check_replication,
-                    r->o.repl_timeout_ms, err);
-    case WAVE_SENTINELS: {
-        /* a replica started or re-pointed must become a failover candidate too */
-        if (!plan_touches(r, INSTANCE_SENTINEL, WAVE_SENTINELS, WAVE_SENTINELS) &&
-            !plan_changes_replication(r))
-            return true;
-        /* Sentinel learns replicas from the master's INFO every 10 s */
-        long timeout = r->o.sentinel_timeout_ms > SENTINEL_REPLICAS_WAIT_MS
-                           ? r->o.sentinel_timeout_ms
-                           : SENTINEL_REPLICAS_WAIT_MS;
-        return gate(r,
-                    "every sentinel monitors every shard, lists its replicas and knows the "
-                    "other sentinels",
-                    check_sentinels, timeout, err);
-    }
-    case WAVE_PROXIES:
-        if (!plan_touches(r, INSTANCE_PROXY, WAVE_PROXIES, WAVE_PROXIES))
-            return true;
-        return gate(r,
-                    plan_saw_every_master(r) ? "every proxy answers and reaches its servers"
-                                             : "every proxy answers (a shard master is down: "
-                                               "not reaching the servers)",
-                    check_proxies, r->o.ready_timeout_ms, err);
-    default:
-        return true;
-    }
-}
-
-/* ====================================================================
  * apply_run
  * ==================================================================== */
 
@@ -1511,7 +352,7 @@ static void *preflight_thread(void *arg)
 {
     struct preflight *pf = arg;
     char *e = NULL;
-    host_transport(pf->r, pf->h, &e); /* failures stay in h->open_err */
+    run_host_transport(pf->r, pf->h, &e); /* failures stay in h->open_err */
     free(e);
     return NULL;
 }
@@ -1655,8 +496,8 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
         if (!ran) {
             for (size_t i = 0; i < p->nsteps && !failure; i++)
                 if (r.state[i] == ST_FAILED &&
-                    (!r.host_key || host_key_failed(host_find(&r, p->steps[i].host)))) {
-                    char *label = step_label(&r, i);
+                    (!r.host_key || run_host_key_failed(run_host_find(&r, p->steps[i].host)))) {
+                    char *label = run_step_label(&r, i);
                     failure = r.host_key
                                   ? xasprintf("the ssh host key of host '%s' is not trusted any "
                                               "more: no further step was started on any host\n"
@@ -1670,7 +511,7 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
             break;
         }
         char *err = NULL;
-        if (!gate_after(&r, (enum step_wave)w, &err))
+        if (!run_gate_after(&r, (enum step_wave)w, &err))
             failure = err ? err : xstrdup("health check failed");
     }
 
@@ -1684,7 +525,7 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
             res->failed++;
         } else {
             res->not_run++;
-            char *label = step_label(&r, i);
+            char *label = run_step_label(&r, i);
             sb_addf(&pending, "%s\n", label);
             free(label);
         }
@@ -1734,14 +575,14 @@ int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *
         struct hostc *h = &r.hosts[i];
         if (s->defaults.binaries.ship) {
             const char *rm[] = {"rm", "-rf", "--", bin, NULL};
-            rc = host_run(&r, h, rm, NULL, err);
+            rc = run_host_cmd(&r, h, rm, NULL, err);
         }
         if (rc == 0) {
             /* only when empty: anything else there is not ours to delete */
             const char *rmdir[] = {"rmdir", "--", r.cluster_root, NULL};
             char *e = NULL;
-            if (host_run(&r, h, rmdir, NULL, &e) < 0 &&
-                (!host_transport(&r, h, err) || host_key_failed(h))) {
+            if (run_host_cmd(&r, h, rmdir, NULL, &e) < 0 &&
+                (!run_host_transport(&r, h, err) || run_host_key_failed(h))) {
                 if (!*err) {
                     *err = e;
                     e = NULL;

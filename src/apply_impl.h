@@ -1,0 +1,135 @@
+/*
+ * apply_impl.h - what the executor's files share: the run and its hosts,
+ * and the calls every step and health check goes through. Private to
+ * apply.c (the run loop: hosts, lanes, waves), apply_steps.c (one
+ * executor per step kind), apply_gates.c (health checks between waves)
+ * and apply_progress.c (what the run prints).
+ */
+#ifndef RMGR_APPLY_IMPL_H
+#define RMGR_APPLY_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <hiredis/hiredis.h>
+
+#include "apply.h"
+#include "instance.h"
+#include "rclient.h"
+#include "util.h"
+
+#define POLL_MS 100 /* between two tries of a wait */
+
+enum step_state { ST_PENDING, ST_DONE, ST_FAILED };
+
+struct hostc {
+    const char *name;     /* borrowed from the plan or spec */
+    struct transport *t;  /* opened on first use */
+    char *open_err;       /* why it could not be opened */
+    bool open_host_key;   /* ... because its ssh host key is not trusted */
+    char *bin[3];         /* per instance kind: the shipped binary, once checked */
+};
+
+struct run {
+    const struct spec *s;
+    const struct plan *p;
+    const char *password;
+    struct apply_options o;
+    struct rclient_opts ro;          /* from o's timeouts */
+    struct instance_policy policy;   /* from o's timeouts */
+    char *cluster_root;    /* <base_dir>/<cluster> */
+    struct hostc *hosts;
+    size_t nhosts;
+    size_t *number;        /* 1-based number of each acting step, 0 for "=" */
+    size_t total;
+    enum step_state *state;
+    char **error;          /* per step */
+    pthread_mutex_t lock;  /* output, abort */
+    bool abort;
+    bool host_key;         /* a step failed on a host key not trusted (implies abort) */
+    bool live;             /* one lane: print a step's line before it runs */
+};
+
+
+/* ---------------------------------------------------------------- hosts and servers (apply.c) */
+
+/* The host named `name` of the run, or NULL. */
+struct hostc *run_host_find(struct run *r, const char *name);
+
+/* The host's transport, opened on first use. NULL and *err when it cannot be. */
+struct transport *run_host_transport(struct run *r, struct hostc *h, char **err);
+
+/* Whether host h's ssh host key failed verification, at open or on a reconnect since. */
+bool run_host_key_failed(const struct hostc *h);
+
+/*
+ * Run argv on host h; 0 when it exited 0, else -1 and *err naming `shown`
+ * (the command as the user knows it; NULL: argv). *out (may be NULL) gets
+ * stdout.
+ */
+int run_host_cmd_as(struct run *r, struct hostc *h, const char *const *argv,
+                    const char *const *shown, char **out, char **err);
+int run_host_cmd(struct run *r, struct hostc *h, const char *const *argv, char **out,
+                 char **err);
+
+/*
+ * Connect to ip:port within the connect timeout, AUTH when `auth` and the
+ * spec has a password. NULL and *err when that fails.
+ */
+redisContext *run_connect(struct run *r, const char *ip, int port, bool auth, char **err);
+
+/*
+ * Send argv; the reply when it is not an error, else NULL and *err naming
+ * `what` (never the arguments). With `secret` the error reply is not shown
+ * either (it could quote an argument).
+ */
+redisReply *run_cmd(redisContext *c, const char *where, const char *what, bool secret, int argc,
+                    const char **argv, char **err);
+
+/* run_cmd when only success matters. 0 or -1. */
+int run_cmd_ok(redisContext *c, const char *where, const char *what, bool secret, int argc,
+               const char **argv, char **err);
+
+/* Whether ip:port answers (rclient_answers); with `auth`, after AUTH. */
+bool run_answers(struct run *r, const char *ip, int port, bool auth, char **why);
+
+/* Whether something accepts connections on ip:port (nothing else is said). */
+bool run_port_open(struct run *r, const char *ip, int port);
+
+/* ---------------------------------------------------------------- steps (apply_steps.c) */
+
+/*
+ * Run step st with the executor its kind's row of STEP_KINDS names. 0, or
+ * -1 and *err. *note may get a remark for the progress line.
+ */
+int run_exec_step(struct run *r, const struct step *st, const char **note, char **err);
+
+/* ---------------------------------------------------------------- health checks (apply_gates.c) */
+
+/* The health check after wave w, if the plan changed what it checks. false and *err. */
+bool run_gate_after(struct run *r, enum step_wave w, char **err);
+
+/* Append "; "-separated what a check saw. */
+void run_seen_add(struct strbuf *seen, const char *fmt, ...) RMGR_PRINTF(2, 3);
+
+/* whether `peers` lists ip:port */
+bool run_peers_have(const struct obs_sentinel_peer *peers, size_t n, const char *ip, int port);
+
+/* ---------------------------------------------------------------- progress (apply_progress.c) */
+
+/* "[3/12] + start 127.0.0.1:7001" (+ the shard for sentinel steps). Caller frees. */
+char *run_step_label(const struct run *r, size_t i);
+
+/* With one lane (r->live): "<label> ... " before step i runs. Takes r->lock. */
+void run_print_start(struct run *r, size_t i);
+
+/* "done (note, N ms)" or "failed (N ms)" and the error lines of step i. Called under r->lock. */
+void run_print_result(const struct run *r, size_t i, bool ok, const char *note, long long ms,
+                      const char *err);
+
+/* "check: <what> ... " before a health check, then "ok (N ms)" or "failed (N ms)". */
+void run_print_check(const struct run *r, const char *what);
+void run_print_check_result(const struct run *r, bool ok, long long ms);
+
+#endif

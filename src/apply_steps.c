@@ -1,0 +1,637 @@
+/*
+ * apply_steps.c - the executors: one function per step kind, named by the
+ * exec column of STEP_KINDS (plan.h). Each talks to one host through its
+ * transport (instance.c for processes) or to one server through rclient.
+ */
+#include "apply_impl.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "redis_parse.h"
+
+#define LOG_TAIL_LINES 15
+#define RESET_WAIT_MS 30000 /* a reset sentinel relearns its shard (measured 1-10 s) */
+
+/* The spec proxy a proxy step is about (host IP + listen port), or NULL. */
+static const struct spec_proxy *step_proxy(const struct spec *s, const struct step *st)
+{
+    return instance_proxy(s, st->ip, st->port);
+}
+
+/* "\n  last lines of LOG:\n    ..." for a message, or "" when it cannot be read. Caller frees. */
+static char *log_tail(struct run *r, struct hostc *h, enum instance_kind k, int port)
+{
+    char *log = conf_logfile_path(r->s, instance_kind_name(k), port);
+    char *n = xasprintf("%d", LOG_TAIL_LINES);
+    const char *argv[] = {"tail", "-n", n, log, NULL};
+    char *out = NULL, *err = NULL;
+    char *res;
+    if (run_host_cmd(r, h, argv, &out, &err) == 0 && out && *out) {
+        char *t = apply_tail_lines(out, LOG_TAIL_LINES);
+        res = xasprintf("\n  last lines of %s:\n%s", log, t);
+        free(t);
+    } else {
+        res = xasprintf("\n  (no log at %s)", log);
+    }
+    free(out);
+    free(err);
+    free(n);
+    free(log);
+    return res;
+}
+
+/*
+ * The program to run for kind k on host h. With binaries.ship the local
+ * file is copied to <base_dir>/<cluster>/bin/ first (once per run and host,
+ * skipped when the same bytes are there). NULL and *err on failure.
+ */
+static const char *host_binary(struct run *r, struct hostc *h, enum instance_kind k, char **err)
+{
+    if (h->bin[k])
+        return h->bin[k];
+    if (r->s->defaults.binaries.ship) {
+        struct transport *t = run_host_transport(r, h, err);
+        if (!t || instance_ship_binary(t, r->s, k, err) < 0)
+            return NULL;
+    }
+    h->bin[k] = instance_binary_path(r->s, k);
+    return h->bin[k];
+}
+
+/*
+ * Stop the instance of kind k at ip:port on host h (instance_stop with the
+ * run's policy). 0, or -1 and *err. *note (may be NULL) gets "not running"
+ * when there was nothing to do.
+ */
+static int stop_instance(struct run *r, struct hostc *h, enum instance_kind k, const char *ip,
+                         int port, const char **note, char **err)
+{
+    struct transport *t = run_host_transport(r, h, err);
+    if (!t)
+        return -1;
+    return instance_stop(t, &r->policy, r->s, k, ip, port, note, err);
+}
+
+/*
+ * Start the instance of start step st and wait until it answers. For a
+ * redis, CONFIG REWRITE then records the role it was started with, so a
+ * restart outside rmgr does not bring a replica back as a master.
+ */
+static int start_instance(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    const char *bin = host_binary(r, h, st->instance, err);
+    if (!bin)
+        return -1;
+    struct transport *t = run_host_transport(r, h, err);
+    if (!t)
+        return -1;
+    /*
+     * Redis and Sentinel rewrite their files (CONFIG REWRITE, failovers) with
+     * mode 0644 & ~umask, whatever mode rmgr wrote: start them under a umask
+     * that keeps a password (requirepass, auth-pass) private.
+     */
+    if (st->instance == INSTANCE_PROXY && !step_proxy(r->s, st)) {
+        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+        return -1;
+    }
+    int rc = instance_start(t, r->s, st, bin, r->password ? "077" : "027", err);
+    if (rc < 0) {
+        /* it ran (the host answered): its log may say why */
+        char *tail = log_tail(r, h, st->instance, st->port);
+        char *m = xasprintf("%s%s", *err, tail);
+        free(*err);
+        free(tail);
+        *err = m;
+        return -1;
+    }
+    const char *aip;
+    int aport;
+    instance_answer_addr(r->s, st->instance, st->ip, st->port, &aip, &aport);
+    char *why = NULL;
+    if (!instance_wait_answers(aip, aport, &r->ro,
+                               st->instance == INSTANCE_PROXY ? r->password : NULL, &r->policy,
+                               r->o.ready_timeout_ms, &why)) {
+        char *tail = log_tail(r, h, st->instance, st->port);
+        *err = xasprintf("%s %s:%d did not answer within %ld ms (%s)%s",
+                         instance_kind_name(st->instance), aip, aport, r->o.ready_timeout_ms,
+                         why ? why : "no answer", tail);
+        free(tail);
+        free(why);
+        return -1;
+    }
+    free(why);
+    if (st->instance != INSTANCE_REDIS)
+        return 0;
+    redisContext *c = run_connect(r, st->ip, st->port, true, err);
+    if (!c)
+        return -1;
+    char *where = xasprintf("%s:%d", st->ip, st->port);
+    const char *rw[] = {"CONFIG", "REWRITE"};
+    rc = run_cmd_ok(c, where, "CONFIG REWRITE", false, 2, rw, err);
+    free(where);
+    rclient_close(c);
+    return rc;
+}
+
+/*
+ * Install nutcracker.yml `text` for proxy sp at `conf`: to <conf>.new
+ * first, checked with `nutcracker -t` (it gives no reason), then over the
+ * config atomically, so a config nutcracker rejects is never started.
+ */
+static int write_nutcracker_checked(struct run *r, struct hostc *h, const struct spec_proxy *sp,
+                                    const char *conf, const char *text, int mode, char **err)
+{
+    struct transport *t = run_host_transport(r, h, err);
+    if (!t)
+        return -1;
+    const char *bin = host_binary(r, h, INSTANCE_PROXY, err);
+    if (!bin)
+        return -1;
+    char *who = xasprintf("proxy %s:%d", sp->listen.ip, sp->listen.port);
+    int rc = instance_install_checked(t, &r->policy, bin, conf, text, mode, who, err);
+    free(who);
+    return rc;
+}
+
+static int do_install_files(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    struct transport *t = run_host_transport(r, h, err);
+    if (!t)
+        return -1;
+    const char *kind = instance_kind_name(st->instance);
+    char *dir = spec_instance_dir(r->s, kind, st->port);
+    char *path = conf_path(r->s, kind, st->port);
+    char *text = NULL, *e = NULL;
+    int rc = -1;
+    if (transport_mkdir(t, dir, 0750, &e) < 0)
+        goto out;
+    long long mtime;
+    int present = transport_stat_mtime(t, path, &mtime, &e);
+    if (present < 0)
+        goto out;
+    int mode = 0640;
+    switch (st->instance) {
+    case INSTANCE_REDIS:
+        /* never overwritten: Redis keeps replicaof and CONFIG REWRITE results there */
+        if (present == 1)
+            text = conf_render_redis(r->s, st->ip, st->port, r->password);
+        if (r->password)
+            mode = 0600;
+        break;
+    case INSTANCE_SENTINEL:
+        /* never overwritten: Sentinel keeps its monitors and epochs there */
+        if (present == 1)
+            text = conf_render_sentinel(r->s, st->ip, st->port);
+        break;
+    case INSTANCE_PROXY: {
+        const struct spec_proxy *sp = step_proxy(r->s, st);
+        if (!sp) {
+            e = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+            goto out;
+        }
+        text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
+        /* checked like a proxy-config: a rejected file is never started */
+        if (write_nutcracker_checked(r, h, sp, path, text, r->password ? 0600 : 0640, &e) < 0)
+            goto out;
+        instance_secret_free(text);
+        text = NULL; /* installed */
+        break;
+    }
+    }
+    if (text && transport_write_file(t, path, text, strlen(text), mode, &e) < 0)
+        goto out;
+    if (!host_binary(r, h, st->instance, &e))
+        goto out;
+    rc = 0;
+out:
+    if (rc < 0)
+        *err = e ? e : xstrdup("install failed");
+    else
+        free(e);
+    instance_secret_free(text); /* it may hold the password */
+    free(dir);
+    free(path);
+    return rc;
+}
+
+static int do_remove_files(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    char *dir = spec_instance_dir(r->s, instance_kind_name(st->instance), st->port);
+    int rc = -1;
+    if (!apply_path_inside(dir, r->cluster_root)) {
+        *err = xasprintf("refusing to remove '%s': not inside '%s/'", dir, r->cluster_root);
+    } else {
+        const char *argv[] = {"rm", "-rf", "--", dir, NULL};
+        rc = run_host_cmd(r, h, argv, NULL, err);
+    }
+    free(dir);
+    return rc;
+}
+
+/*
+ * The value to send for a step's setting key=value: a secret (requirepass,
+ * masterauth, Sentinel's auth-pass) is planned only as the placeholder, and
+ * the password goes in its place here. *secret says whether replies must
+ * not be shown. NULL and *err when the spec has no password to send.
+ */
+static const char *setting_value(const struct run *r, const char *where, const char *key,
+                                 const char *value, bool *secret, char **err)
+{
+    *secret = redis_is_secret_directive(key);
+    if (!*secret || !str_eq(value, CONF_SECRET_PLACEHOLDER))
+        return value;
+    if (!r->password)
+        *err = xasprintf("%s: the step sets %s but the spec has no password", where, key);
+    return r->password;
+}
+
+/* replicaof / config-set / config-rewrite on the redis of step st, then CONFIG REWRITE. */
+static int do_redis(struct run *r, const struct step *st, char **err)
+{
+    redisContext *c = run_connect(r, st->ip, st->port, true, err);
+    if (!c)
+        return -1;
+    char *where = xasprintf("%s:%d", st->ip, st->port);
+    int rc = 0;
+    switch (st->kind) {
+    case STEP_REPLICAOF: {
+        char *port = xasprintf("%d", st->master_port);
+        const char *argv[] = {"REPLICAOF", st->master_ip ? st->master_ip : "", port};
+        rc = run_cmd_ok(c, where, "REPLICAOF", false, 3, argv, err);
+        free(port);
+        break;
+    }
+    case STEP_CONFIG_SET:
+        for (size_t i = 0; rc == 0 && i < st->nsettings; i++) {
+            const char *key = st->settings[i].key;
+            bool secret;
+            const char *value = setting_value(r, where, key, st->settings[i].value, &secret, err);
+            if (!value) {
+                rc = -1;
+                break;
+            }
+            const char *argv[] = {"CONFIG", "SET", key, value};
+            char *what = xasprintf("CONFIG SET %s", key);
+            rc = run_cmd_ok(c, where, what, secret, 4, argv, err);
+            free(what);
+        }
+        break;
+    default:
+        break;
+    }
+    if (rc == 0) {
+        const char *argv[] = {"CONFIG", "REWRITE"};
+        rc = run_cmd_ok(c, where, "CONFIG REWRITE", false, 2, argv, err);
+    }
+    free(where);
+    rclient_close(c);
+    return rc;
+}
+
+/* SENTINEL SET <shard> k v ... for the step's settings (all when `with_quorum`). */
+static int sentinel_set(const struct run *r, redisContext *c, const char *where,
+                        const struct step *st, bool with_quorum, char **err)
+{
+    const char **argv = xcalloc(3 + 2 * st->nsettings, sizeof(*argv));
+    int argc = 0;
+    bool any_secret = false;
+    argv[argc++] = "SENTINEL";
+    argv[argc++] = "SET";
+    argv[argc++] = st->shard;
+    for (size_t i = 0; i < st->nsettings; i++) {
+        if (!with_quorum && str_eq(st->settings[i].key, "quorum"))
+            continue;
+        bool secret;
+        const char *value =
+            setting_value(r, where, st->settings[i].key, st->settings[i].value, &secret, err);
+        if (!value) {
+            free(argv);
+            return -1;
+        }
+        any_secret |= secret;
+        argv[argc++] = st->settings[i].key;
+        argv[argc++] = value;
+    }
+    int rc = argc > 3 ? run_cmd_ok(c, where, "SENTINEL SET", any_secret, argc, argv, err) : 0;
+    free(argv);
+    return rc;
+}
+
+/* What a sentinel knows of one shard. */
+struct sview {
+    struct obs_sentinel_master *ms; /* SENTINEL MASTERS */
+    size_t nms;
+    const struct obs_sentinel_master *m; /* the shard's entry in ms, or NULL */
+    struct obs_sentinel_peer *replicas, *sentinels;
+    size_t nreplicas, nsentinels;
+};
+
+static void sview_release(struct sview *v)
+{
+    obs_sentinel_masters_free(v->ms, v->nms);
+    obs_sentinel_peers_free(v->replicas, v->nreplicas);
+    obs_sentinel_peers_free(v->sentinels, v->nsentinels);
+    memset(v, 0, sizeof(*v));
+}
+
+/* Read sentinel c's view of `shard` into v (empty on entry). 0, or -1 and *err. */
+static int sview_read(redisContext *c, const char *where, const char *shard, struct sview *v,
+                      char **err)
+{
+    char *e = NULL;
+    redisReply *rep = rclient_command(c, NULL, "SENTINEL", "MASTERS", NULL);
+    int rc = rep ? redis_parse_sentinel_masters(rep, &v->ms, &v->nms, &e) : -1;
+    rclient_reply_free(rep);
+    for (size_t k = 0; rc == 0 && k < v->nms; k++)
+        if (str_eq(v->ms[k].name, shard))
+            v->m = &v->ms[k];
+    if (rc == 0 && v->m) {
+        rep = rclient_command(c, NULL, "SENTINEL", "REPLICAS", shard, NULL);
+        rc = rep ? redis_parse_sentinel_peers(rep, false, &v->replicas, &v->nreplicas, &e) : -1;
+        rclient_reply_free(rep);
+    }
+    if (rc == 0 && v->m) {
+        rep = rclient_command(c, NULL, "SENTINEL", "SENTINELS", shard, NULL);
+        rc = rep ? redis_parse_sentinel_peers(rep, true, &v->sentinels, &v->nsentinels, &e) : -1;
+        rclient_reply_free(rep);
+    }
+    if (rc < 0)
+        *err = xasprintf("%s: cannot read what it knows of %s: %s", where, shard,
+                         e ? e : c->errstr[0] ? c->errstr : "no reply");
+    free(e);
+    return rc;
+}
+
+/* a peer Sentinel currently sees as up */
+static bool peer_up(const struct obs_sentinel_peer *pe)
+{
+    return pe->ip && !(pe->flags && (strstr(pe->flags, "down") || strstr(pe->flags, "disconnected")));
+}
+
+static bool spec_shard_has(const struct spec *s, const char *shard, const char *ip, int port)
+{
+    for (size_t i = 0; i < s->nshards; i++) {
+        const struct spec_shard *sh = &s->shards[i];
+        if (!str_eq(sh->name, shard))
+            continue;
+        for (size_t k = 0; k <= sh->nreplicas; k++) {
+            const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
+            if (a->port == port && str_eq(a->ip, ip))
+                return true;
+        }
+    }
+    return false;
+}
+
+/*
+ * Whether a reset sentinel knows again what it knew before (`was`): the
+ * same master, every sentinel and member replica it saw up, and no replica
+ * outside the shard. What is missing goes to *seen.
+ */
+static bool sview_restored(const struct run *r, const struct step *st, const struct sview *was,
+                           const struct sview *now, struct strbuf *seen)
+{
+    if (!now->m) {
+        run_seen_add(seen, "it does not monitor %s", st->shard);
+        return false;
+    }
+    bool ok = true;
+    if (now->m->port != st->master_port || !str_eq(now->m->ip, st->master_ip)) {
+        run_seen_add(seen, "it has %s:%d as master of %s, not %s:%d", now->m->ip ? now->m->ip : "?",
+                 now->m->port, st->shard, st->master_ip, st->master_port);
+        ok = false;
+    }
+    for (size_t k = 0; k < was->nsentinels; k++) {
+        const struct obs_sentinel_peer *pe = &was->sentinels[k];
+        if (peer_up(pe) && !run_peers_have(now->sentinels, now->nsentinels, pe->ip, pe->port)) {
+            run_seen_add(seen, "it does not know sentinel %s:%d yet", pe->ip, pe->port);
+            ok = false;
+        }
+    }
+    for (size_t k = 0; k < was->nreplicas; k++) {
+        const struct obs_sentinel_peer *pe = &was->replicas[k];
+        if (peer_up(pe) && spec_shard_has(r->s, st->shard, pe->ip, pe->port) &&
+            !run_peers_have(now->replicas, now->nreplicas, pe->ip, pe->port)) {
+            run_seen_add(seen, "it does not know replica %s:%d yet", pe->ip, pe->port);
+            ok = false;
+        }
+    }
+    for (size_t k = 0; k < now->nreplicas; k++) {
+        const struct obs_sentinel_peer *pe = &now->replicas[k];
+        if (pe->ip && !spec_shard_has(r->s, st->shard, pe->ip, pe->port)) {
+            run_seen_add(seen, "it still lists %s:%d, which is not a member of %s", pe->ip, pe->port,
+                     st->shard);
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/*
+ * SENTINEL RESET <shard> on one sentinel (it forgets its replicas and the
+ * other sentinels, stale entries included), then wait until it knows them
+ * again, so that the next reset never leaves the quorum without knowledge.
+ * Refuses to start while that sentinel sees another master or a failover.
+ */
+static int sentinel_reset(struct run *r, redisContext *c, const char *where,
+                          const struct step *st, char **err)
+{
+    struct sview was = {0}, now = {0};
+    struct strbuf seen = {0};
+    int rc = -1;
+    if (sview_read(c, where, st->shard, &was, err) < 0)
+        goto out;
+    if (!was.m) {
+        *err = xasprintf("%s no longer monitors %s: re-run plan", where, st->shard);
+        goto out;
+    }
+    if (was.m->port != st->master_port || !str_eq(was.m->ip, st->master_ip)) {
+        *err = xasprintf("%s has %s:%d as master of %s, not the planned %s:%d: re-run plan",
+                         where, was.m->ip ? was.m->ip : "?", was.m->port, st->shard,
+                         st->master_ip ? st->master_ip : "?", st->master_port);
+        goto out;
+    }
+    if (was.m->flags && (strstr(was.m->flags, "down") || strstr(was.m->flags, "failover"))) {
+        *err = xasprintf("%s reports the master of %s as %s: not resetting it during a "
+                         "failover; re-run plan when it settles",
+                         where, st->shard, was.m->flags);
+        goto out;
+    }
+    const char *argv[] = {"SENTINEL", "RESET", st->shard};
+    if (run_cmd_ok(c, where, "SENTINEL RESET", false, 3, argv, err) < 0)
+        goto out;
+    /* replicas come back with the master's INFO, every 10 s: allow a full period */
+    long wait_ms = r->o.sentinel_timeout_ms > RESET_WAIT_MS ? r->o.sentinel_timeout_ms
+                                                             : RESET_WAIT_MS;
+    long long t0 = now_ms(), deadline = t0 + wait_ms;
+    for (;;) {
+        sb_release(&seen);
+        sview_release(&now);
+        char *e = NULL;
+        if (sview_read(c, where, st->shard, &now, &e) < 0)
+            run_seen_add(&seen, "%s", e);
+        else if (sview_restored(r, st, &was, &now, &seen))
+            break;
+        free(e);
+        if (now_ms() >= deadline) {
+            *err = xasprintf("%s: after SENTINEL RESET %s it did not know the shard again within "
+                             "%lld ms: %s",
+                             where, st->shard, now_ms() - t0, sb_str(&seen));
+            goto out;
+        }
+        sleep_ms(POLL_MS);
+    }
+    rc = 0;
+out:
+    sb_release(&seen);
+    sview_release(&was);
+    sview_release(&now);
+    return rc;
+}
+
+static int do_sentinel(struct run *r, const struct step *st, char **err)
+{
+    if (!st->shard) {
+        *err = xstrdup("the step names no shard");
+        return -1;
+    }
+    redisContext *c = run_connect(r, st->ip, st->port, false, err);
+    if (!c)
+        return -1;
+    char *where = xasprintf("sentinel %s:%d", st->ip, st->port);
+    int rc = 0;
+    switch (st->kind) {
+    case STEP_SENTINEL_MONITOR: {
+        const char *quorum = obs_kv_get(st->settings, st->nsettings, "quorum");
+        char *port = xasprintf("%d", st->master_port);
+        const char *argv[] = {"SENTINEL", "MONITOR", st->shard, st->master_ip ? st->master_ip : "",
+                              port, quorum ? quorum : "1"};
+        redisReply *rep = rclient_call(c, 6, argv, NULL);
+        if (!rep) {
+            *err = xasprintf("%s: SENTINEL MONITOR: %s", where, c->errstr);
+            rc = -1;
+        } else if (rep->type == REDIS_REPLY_ERROR) {
+            /* already monitored: fine when it is the same master */
+            if (rep->str && strstr(rep->str, "Duplicate")) {
+                const char *q[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", st->shard};
+                redisReply *a =
+                    run_cmd(c, where, "SENTINEL GET-MASTER-ADDR-BY-NAME", false, 3, q, err);
+                if (!a) {
+                    rc = -1;
+                } else {
+                    bool same = a->type == REDIS_REPLY_ARRAY && a->elements == 2 &&
+                                a->element[0]->str && a->element[1]->str &&
+                                str_eq(a->element[0]->str, st->master_ip) &&
+                                str_eq(a->element[1]->str, port);
+                    if (!same) {
+                        *err = xasprintf("%s already monitors %s with another master; "
+                                         "re-run plan",
+                                         where, st->shard);
+                        rc = -1;
+                    }
+                    rclient_reply_free(a);
+                }
+            } else {
+                *err = xasprintf("%s: SENTINEL MONITOR %s: %s", where, st->shard,
+                                 rep->str ? rep->str : "error");
+                rc = -1;
+            }
+        }
+        rclient_reply_free(rep);
+        free(port);
+        if (rc == 0)
+            rc = sentinel_set(r, c, where, st, true, err);
+        if (rc == 0 && r->password) {
+            const char *argv2[] = {"SENTINEL", "SET", st->shard, "auth-pass", r->password};
+            rc = run_cmd_ok(c, where, "SENTINEL SET auth-pass", true, 5, argv2, err);
+        }
+        break;
+    }
+    case STEP_SENTINEL_SET:
+        rc = sentinel_set(r, c, where, st, true, err);
+        break;
+    case STEP_SENTINEL_RESET:
+        rc = sentinel_reset(r, c, where, st, err);
+        break;
+    case STEP_SENTINEL_REMOVE: {
+        const char *argv[] = {"SENTINEL", "REMOVE", st->shard};
+        redisReply *rep = rclient_call(c, 3, argv, NULL);
+        if (!rep) {
+            *err = xasprintf("%s: SENTINEL REMOVE: %s", where, c->errstr);
+            rc = -1;
+        } else if (rep->type == REDIS_REPLY_ERROR &&
+                   !(rep->str && strstr(rep->str, "No such master"))) {
+            *err = xasprintf("%s: SENTINEL REMOVE %s: %s", where, st->shard,
+                             rep->str ? rep->str : "error");
+            rc = -1;
+        }
+        rclient_reply_free(rep);
+        break;
+    }
+    default:
+        break;
+    }
+    free(where);
+    rclient_close(c);
+    return rc;
+}
+
+/*
+ * Write the proxy's new nutcracker.yml: to <conf>.new first, checked with
+ * `nutcracker -t`, then over the config atomically.
+ */
+static int do_proxy_config(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    const struct spec_proxy *sp = step_proxy(r->s, st);
+    if (!sp) {
+        *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
+        return -1;
+    }
+    char *conf = conf_path(r->s, "proxy", st->port);
+    char *text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
+    int rc = write_nutcracker_checked(r, h, sp, conf, text, r->password ? 0600 : 0640, err);
+    instance_secret_free(text);
+    free(conf);
+    return rc;
+}
+
+/* Run one step. 0, or -1 and *err. *note may get a remark for the progress line. */
+int run_exec_step(struct run *r, const struct step *st, const char **note, char **err)
+{
+    struct hostc *h = run_host_find(r, st->host);
+    if (!h) {
+        *err = xasprintf("no host '%s'", st->host ? st->host : "");
+        return -1;
+    }
+    switch (st->kind) {
+    case STEP_OBSERVED:
+        return 0;
+    case STEP_INSTALL_FILES:
+        return do_install_files(r, h, st, err);
+    case STEP_START:
+        return start_instance(r, h, st, err);
+    case STEP_STOP:
+        return stop_instance(r, h, st->instance, st->ip, st->port, note, err);
+    case STEP_REMOVE_FILES:
+        return do_remove_files(r, h, st, err);
+    case STEP_CONFIG_SET:
+    case STEP_CONFIG_REWRITE:
+    case STEP_REPLICAOF:
+        return do_redis(r, st, err);
+    case STEP_SENTINEL_MONITOR:
+    case STEP_SENTINEL_SET:
+    case STEP_SENTINEL_REMOVE:
+    case STEP_SENTINEL_RESET:
+        return do_sentinel(r, st, err);
+    case STEP_PROXY_CONFIG:
+        return do_proxy_config(r, h, st, err);
+    case STEP_PROXY_RESTART:
+        if (stop_instance(r, h, INSTANCE_PROXY, st->ip, st->port, NULL, err) < 0)
+            return -1;
+        return start_instance(r, h, st, err);
+    }
+    *err = xasprintf("unknown step kind %d", (int)st->kind);
+    return -1;
+}
