@@ -67,6 +67,11 @@ $(BUILD)/rmgr: $(CLI_OBJ) $(BUILD)/libcore.a
 $(HARNESS): $(BUILD)/tests/%.o: tests/%.c $(wildcard tests/harness*.h) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -c -o $@ $<
 
+# unit tests of the command line's option parser link it explicitly
+UNIT_CLI  := $(BUILD)/tests/test_cli_opt $(BUILD)/tests/test_notify_format
+$(UNIT_CLI): $(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/src/cli/opt.o $(BUILD)/libcore.a | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/src/cli/opt.o $(BUILD)/libcore.a $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/libcore.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(LDLIBS)
 

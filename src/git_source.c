@@ -96,40 +96,6 @@ static bool is_hex(const char *s, size_t min, size_t max)
 /* ------------------------------------------------------------------------ */
 /* options                                                                   */
 
-int git_source_parse_opt(struct git_source_opts *o, const char *opt, const char *val)
-{
-    static const struct {
-        const char *name;
-        size_t off;
-    } table[] = {
-        {"--repo", offsetof(struct git_source_opts, repo)},
-        {"--ref", offsetof(struct git_source_opts, ref)},
-        {"--path", offsetof(struct git_source_opts, path)},
-        {"--cache-dir", offsetof(struct git_source_opts, cache_dir)},
-    };
-    if (!opt)
-        return 0;
-    for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
-        size_t n = strlen(table[i].name);
-        if (strncmp(opt, table[i].name, n) != 0)
-            continue;
-        const char **slot = (const char **)((char *)o + table[i].off);
-        if (opt[n] == '=') {
-            if (!opt[n + 1])
-                return -1;
-            *slot = opt + n + 1;
-            return 1;
-        }
-        if (opt[n] != '\0')
-            continue;
-        if (!val || !*val)
-            return -1;
-        *slot = val;
-        return 2;
-    }
-    return 0;
-}
-
 bool git_source_enabled(const struct git_source_opts *o)
 {
     return o && o->repo;

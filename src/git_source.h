@@ -29,16 +29,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* The option lines for a command's --help text. */
-#define GIT_SOURCE_USAGE                                                              \
-    "  --repo URL         read specs from this git repository instead of -f\n"        \
-    "                     (https://, ssh://, user@host:path, file:// or a path)\n"   \
-    "  --ref REF          branch, tag, full ref name or commit id to check out\n"    \
-    "                     (default: the remote's HEAD branch)\n"                     \
-    "  --path DIR         directory of specs (or one spec file) inside the\n"        \
-    "                     repository (default: its root)\n"                          \
-    "  --cache-dir DIR    where clones are kept (default:\n"                         \
-    "                     $XDG_CACHE_HOME/rmgr/repos or ~/.cache/rmgr/repos)\n"
+/* The command line's options for these (--repo ...) are rows of src/cli/opt.h. */
 
 /*
  * What the user asked for. The strings are borrowed (typically argv) and
@@ -67,14 +58,6 @@ struct git_checkout {
     bool locked;       /* private: the cache lock is held (lock_fd) */
     int lock_fd;
 };
-
-/*
- * Take one command-line option: `opt` is the argument (e.g. "--ref" or
- * "--ref=main"), `val` the one after it (may be NULL). Returns 0 when `opt`
- * is not a git-source option, 1 when only `opt` was used (the --opt=value
- * form), 2 when `val` was used too, -1 when the value is missing or empty.
- */
-int git_source_parse_opt(struct git_source_opts *o, const char *opt, const char *val);
 
 /* true when --repo was given */
 bool git_source_enabled(const struct git_source_opts *o);

@@ -112,8 +112,6 @@ char *notify_url_display(const char *url)
 
 /* --------------------------------------------------------------- options */
 
-const char notify_options_usage[] = NOTIFY_OPTIONS_USAGE;
-
 void notify_options_init(struct notify_options *o)
 {
     memset(o, 0, sizeof(*o));
@@ -238,33 +236,6 @@ int notify_options_set(struct notify_options *o, const char *name, const char *v
         }
         o->remind_after_s = v / 1000;
         return 1;
-    }
-    return 0;
-}
-
-int notify_options_parse_arg(struct notify_options *o, int argc, char **argv, int *i,
-                             char **err)
-{
-    static const char *const names[] = {"webhook", "webhook-format", "webhook-timeout",
-                                        "webhook-retries", "remind-after"};
-    const char *arg = argv[*i];
-    if (strncmp(arg, "--", 2) != 0)
-        return 0;
-    arg += 2;
-    for (size_t k = 0; k < ARRAY_SIZE(names); k++) {
-        size_t n = strlen(names[k]);
-        if (strncmp(arg, names[k], n) != 0)
-            continue;
-        if (arg[n] == '=')
-            return notify_options_set(o, names[k], arg + n + 1, err);
-        if (arg[n] != '\0')
-            continue;
-        if (*i + 1 >= argc) {
-            *err = xasprintf("option '--%s' needs a value", names[k]);
-            return -1;
-        }
-        (*i)++;
-        return notify_options_set(o, names[k], argv[*i], err);
     }
     return 0;
 }

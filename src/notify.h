@@ -82,20 +82,16 @@ int notify_options_add_webhook(struct notify_options *o, const char *spec, char 
 void notify_options_add_secret(struct notify_options *o, const char *secret);
 
 /*
- * Option parsing for the commands that notify (reconcile). Tries argv[*i]:
+ * Take one option of the commands that notify (reconcile); `name` without
+ * its dashes, the command line's parser (src/cli/opt.h) splits it:
  *   --webhook URL | --webhook=URL          (repeatable; FORMAT=URL allowed)
  *   --webhook-format slack|mattermost|discord|generic
  *   --webhook-timeout DURATION             (per attempt, e.g. 10s)
  *   --webhook-retries N                    (attempts in all, 1..10)
  *   --remind-after DURATION                (e.g. 24h; 0 = never)
- * Returns 1 when the option was ours (*i then indexes its last word, so the
- * caller's loop can i++ as usual), 0 when it is not ours, -1 on a usage error
- * with *err set (caller frees).
+ * Returns 1 when the option was one of these, 0 when it is not, -1 on a
+ * usage error with *err set (caller frees).
  */
-int notify_options_parse_arg(struct notify_options *o, int argc, char **argv, int *i,
-                             char **err);
-
-/* The same for callers that split "name" and "value" themselves (getopt_long). */
 int notify_options_set(struct notify_options *o, const char *name, const char *value,
                        char **err);
 
@@ -106,19 +102,6 @@ int notify_options_set(struct notify_options *o, const char *name, const char *v
  * Returns 0, or -1 with *err set.
  */
 int notify_options_finish(struct notify_options *o, const char *env, char **err);
-
-/* Help text for the options above, for a command's usage. */
-/* The option lines, as a literal so a command's usage text can embed them. */
-#define NOTIFY_OPTIONS_USAGE\
-    "  --webhook URL            post notifications to URL (repeatable; FORMAT=URL\n"\
-    "                           gives one webhook its own format); default: the\n"\
-    "                           URLs in $RMGR_WEBHOOK_URL (space separated)\n"\
-    "  --webhook-format FORMAT  slack (default), mattermost, discord or generic\n"\
-    "  --webhook-timeout DUR    time limit of one POST (default 10s)\n"\
-    "  --webhook-retries N      retries after a network error, 5xx or 429 (default 3)\n"\
-    "  --remind-after DUR       repeat an unchanged drift after DUR (e.g. 24h;\n"\
-    "                           default 0 = never)\n"
-extern const char notify_options_usage[];
 
 /* "slack" ... ; and back (false for an unknown name). */
 const char *notify_format_name(enum notify_format f);

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "git_source.h"
+#include "opt.h"
 
 static const struct command commands[] = {
     {"validate", cmd_validate, "check specs for errors, every one with file:line:col",

@@ -102,6 +102,28 @@ int cli_opt_parse(const struct cli_opt *opts, size_t n, unsigned flags, int argc
     {CLI_OPT_STRING, 0, "remind-after", offsetof(T, m), cli_opt_notify,                  \
      .flags = CLI_OPT_EMPTY_OK}
 
+/* The --help lines of CLI_OPTS_GIT_SOURCE. */
+#define GIT_SOURCE_USAGE                                                              \
+    "  --repo URL         read specs from this git repository instead of -f\n"        \
+    "                     (https://, ssh://, user@host:path, file:// or a path)\n"   \
+    "  --ref REF          branch, tag, full ref name or commit id to check out\n"    \
+    "                     (default: the remote's HEAD branch)\n"                     \
+    "  --path DIR         directory of specs (or one spec file) inside the\n"        \
+    "                     repository (default: its root)\n"                          \
+    "  --cache-dir DIR    where clones are kept (default:\n"                         \
+    "                     $XDG_CACHE_HOME/rmgr/repos or ~/.cache/rmgr/repos)\n"
+
+/* The --help lines of CLI_OPTS_NOTIFY, as a literal so a command's usage text can embed them. */
+#define NOTIFY_OPTIONS_USAGE\
+    "  --webhook URL            post notifications to URL (repeatable; FORMAT=URL\n"\
+    "                           gives one webhook its own format); default: the\n"\
+    "                           URLs in $RMGR_WEBHOOK_URL (space separated)\n"\
+    "  --webhook-format FORMAT  slack (default), mattermost, discord or generic\n"\
+    "  --webhook-timeout DUR    time limit of one POST (default 10s)\n"\
+    "  --webhook-retries N      retries after a network error, 5xx or 429 (default 3)\n"\
+    "  --remind-after DUR       repeat an unchanged drift after DUR (e.g. 24h;\n"\
+    "                           default 0 = never)\n"
+
 /* The fn of CLI_OPTS_NOTIFY: notify_options_set() on the struct notify_options at dest. */
 int cli_opt_notify(void *dest, const struct cli_opt *opt, const char *value, char **err);
 

@@ -1,42 +1,12 @@
-/* test_git_source_args.c - --repo/--ref/--path/--cache-dir parsing, checks,
- * URL redaction and cache naming; nothing here touches disk or network. */
+/* test_git_source_args.c - --repo/--ref/--path/--cache-dir checks, URL
+ * redaction and cache naming; nothing here touches disk or network. (Their
+ * parsing is the command line's: tests/unit/test_cli_opt.c.) */
 #include <stdlib.h>
 #include <string.h>
 
 #include "git_source.h"
 #include "test.h"
 #include "util.h"
-
-TEST(parse_opt_takes_both_forms)
-{
-    struct git_source_opts o = {0};
-    CHECK(!git_source_enabled(&o));
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--repo", "file:///x"), 2);
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--ref=v1", "next"), 1);
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--cache-dir", "/c"), 2);
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--path=specs/prod", NULL), 1);
-    CHECK_STR_EQ(o.repo, "file:///x");
-    CHECK_STR_EQ(o.ref, "v1");
-    CHECK_STR_EQ(o.cache_dir, "/c");
-    CHECK_STR_EQ(o.path, "specs/prod");
-    CHECK(git_source_enabled(&o));
-    /* the last one wins, as with any option */
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--ref", "main"), 2);
-    CHECK_STR_EQ(o.ref, "main");
-}
-
-TEST(parse_opt_rejects_missing_values_and_ignores_others)
-{
-    struct git_source_opts o = {0};
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--path", NULL), -1);
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--path", ""), -1);
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--path=", NULL), -1);
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--paths", "x"), 0);
-    CHECK_INT_EQ(git_source_parse_opt(&o, "--reference", "x"), 0);
-    CHECK_INT_EQ(git_source_parse_opt(&o, "-f", "x"), 0);
-    CHECK_INT_EQ(git_source_parse_opt(&o, NULL, "x"), 0);
-    CHECK(o.path == NULL && o.repo == NULL && o.ref == NULL);
-}
 
 TEST(check_opts_needs_repo)
 {
@@ -168,8 +138,6 @@ TEST(cache_path_is_stable_safe_and_secret_free)
 
 int main(void)
 {
-    RUN(parse_opt_takes_both_forms);
-    RUN(parse_opt_rejects_missing_values_and_ignores_others);
     RUN(check_opts_needs_repo);
     RUN(check_opts_keeps_path_inside_the_repository);
     RUN(check_opts_refuses_odd_refs);

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/opt.h"
 #include "notify.h"
 #include "test.h"
 #include "util.h"
@@ -423,16 +424,21 @@ TEST(url_display_shows_scheme_and_host_only)
 
 /* ---------------------------------------------------------------- options */
 
+/* reconcile's notify options: the rows of the command line's option table (src/cli/opt.h) */
+struct notify_args {
+    struct notify_options o;
+};
+
+static const struct cli_opt notify_opts[] = {CLI_OPTS_NOTIFY(struct notify_args, o)};
+
+/* Parse argv[0..argc-1] (no command name) into o. 0, or -1 with *err. */
 static int parse(struct notify_options *o, char **argv, int argc, char **err)
 {
-    for (int i = 0; i < argc; i++) {
-        int rc = notify_options_parse_arg(o, argc, argv, &i, err);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            return -2; /* not ours */
-    }
-    return 0;
+    char *av[16] = {"reconcile"};
+    for (int i = 0; i < argc && i < 15; i++)
+        av[i + 1] = argv[i];
+    /* o is notify_args.o at offset 0 */
+    return cli_opt_parse(notify_opts, ARRAY_SIZE(notify_opts), 0, argc + 1, av, o, err);
 }
 
 TEST(options_parse_webhooks_and_formats)
@@ -511,7 +517,10 @@ TEST(options_errors_hide_the_url)
     free(err);
     err = NULL;
     char *a6[] = {"--webhooks", "x"};
-    CHECK_INT_EQ(parse(&o, a6, 2, &err), -2); /* not ours: the caller reports it */
+    CHECK_INT_EQ(parse(&o, a6, 2, &err), -1); /* not a notify option */
+    CHECK_STR_EQ(err, "unknown option '--webhooks'");
+    free(err);
+    err = NULL;
     char *a7[] = {"--remind-after", "0"};
     CHECK_INT_EQ(parse(&o, a7, 2, &err), 0);
     CHECK_INT_EQ(o.remind_after_s, 0);
