@@ -109,6 +109,8 @@ struct known_cluster {
     char **shards;
     char **masters;
     size_t n;
+    bool announced;  /* the watcher posted a failover the next runs heal: they post no
+                        drift of their own for it */
     struct known_cluster *next;
 };
 
@@ -318,12 +320,27 @@ static char *known_update(struct reconciler *r, const char *cluster, const char 
     return NULL;
 }
 
+/* Whether the watcher announced a failover of `cluster` since the last call (cleared). */
+static bool take_announced(struct reconciler *r, const char *cluster)
+{
+    pthread_mutex_lock(&r->mu);
+    struct known_cluster *k = known_find(r, cluster);
+    bool a = k && k->announced;
+    if (k)
+        k->announced = false;
+    pthread_mutex_unlock(&r->mu);
+    return a;
+}
+
 /* The watcher repointed (or failed to): log nothing more, tell the team. */
 static void on_watch_event(const struct watch_event *ev, void *arg)
 {
     struct reconciler *r = arg;
     pthread_mutex_lock(&r->mu);
     char *old = known_update(r, ev->cluster, ev->shard, ev->new_master);
+    struct known_cluster *k = known_find(r, ev->cluster);
+    if (k && ev->kind == WATCH_REPOINTED)
+        k->announced = true;
     pthread_mutex_unlock(&r->mu);
     free(old);
     const char *old_master = ev->old_master ? ev->old_master : "(unknown)";
@@ -362,10 +379,14 @@ static void note_masters(struct reconciler *r, const struct spec *s, const struc
     if (r->watch && watch_generation(r->watch, s->cluster) != gen)
         return; /* a repoint happened meanwhile: this plan's masters may be older */
     struct strbuf changes = {0};
+    /* a shard Sentinel is failing over has no settled master yet: the plan works
+       with the old one, which must neither count as a fail-back nor reach the watcher */
+    struct spec_addr *settled = xcalloc(s->nshards + 1, sizeof(*settled));
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < s->nshards; i++) {
-        if (!p->masters[i].ip)
+        if (!p->masters[i].ip || (p->shard_waiting && p->shard_waiting[i]))
             continue;
+        settled[i] = p->masters[i];
         char *m = xasprintf("%s:%d", p->masters[i].ip, p->masters[i].port);
         char *old = known_update(r, s->cluster, s->shards[i].name, m);
         if (old && p->master_from_sentinel && p->master_from_sentinel[i])
@@ -376,7 +397,8 @@ static void note_masters(struct reconciler *r, const struct spec *s, const struc
     }
     pthread_mutex_unlock(&r->mu);
     if (r->watch)
-        watch_set_masters(r->watch, s->cluster, p->masters, s->nshards, gen);
+        watch_set_masters(r->watch, s->cluster, settled, s->nshards, gen);
+    free(settled);
     if (changes.len) {
         log_event(LOG_INFO, "failover-observed", s->cluster, commit, NULL, 0, "%s",
                   changes.buf);
@@ -575,6 +597,24 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     if (r->watch && watch_generation(r->watch, cluster) != *gen) {
         lock_release(lk);
         return RECONCILE_SKIPPED; /* a failover was handled meanwhile: plan again */
+    }
+    if (r->watch) {
+        /*
+         * The generation moves when a repoint is queued, not when it ends: a look
+         * taken while one ran may have seen the proxy mid-restart (and planned to
+         * start a second one). Under the lock no repoint runs: look again, and plan
+         * again if anything differs.
+         */
+        char *before = xstrdup(s->fingerprint);
+        look(j, s, so, gen);
+        bool same = str_eq(before, s->fingerprint);
+        free(before);
+        if (!same) {
+            lock_release(lk);
+            log_event(LOG_INFO, "replan", cluster, j->commit, NULL, 0,
+                      "the cluster changed while the plan was made (a repoint): planning again");
+            return RECONCILE_SKIPPED;
+        }
     }
 
     struct plan_counts c = plan_count(s->plan);
@@ -791,6 +831,8 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
     enum reconcile_status st = RECONCILE_SKIPPED;
     bool waited = false;   /* this run waited for Sentinel once already */
     char *failover = NULL; /* "Failover observed: ..." held until healed */
+    /* the watcher told the team of a failover: healing what it left is no news */
+    bool quiet = o->apply && take_announced(r, cluster);
     for (int attempt = 0; attempt < MAX_PLAN_ATTEMPTS && !stopping(j); attempt++) {
         unsigned long gen;
         look(j, &s, &so, &gen);
@@ -811,6 +853,7 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
                 break;
             }
             waited = true;
+            quiet = quiet || (o->apply && take_announced(r, cluster));
             attempt--;
             continue;
         }
@@ -864,7 +907,7 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
         }
         /* the drift is news before it is fixed: found, then resolved; a failover that
            was waited for is told once, healed */
-        if (!failover)
+        if (!failover && !quiet)
             tell_drift(j, s.spec, p, true, NULL);
         st = apply_drift(j, &s, &so, &gen, failover);
         if (st != RECONCILE_SKIPPED) {

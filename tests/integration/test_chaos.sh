@@ -1157,6 +1157,12 @@ h_check "SIGTERM: the daemon exits 0" [ "$DRC" -eq 0 ]
 DAEMON=
 # (what it queued is delivered before it exits)
 h_check "daemon: no apply-failed posted" eval '[ "$(hooks apply-failed)" -eq 0 ]'
+NKILLS=$("$PY" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["kills"]))' "$H_DIR/chaos.json")
+# issue 9: one notification per failover: the watcher's, nothing from the runs that heal after it
+h_check "webhook: one failover-observed per kill ($(hooks failover-observed) for $NKILLS)" \
+    eval '[ "$(hooks failover-observed)" -eq "$NKILLS" ]'
+h_check "webhook: no drift-found or drift-resolved for the failovers" \
+    eval '[ "$(hooks drift-found)" -eq 0 ] && [ "$(hooks drift-resolved)" -eq 0 ]'
 fig "webhook: $(wc -l <"$HOOKLOG") posts ($(grep -o '"event":"[a-z-]*"' "$HOOKLOG" | cut -d'"' -f4 |
     sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'))"
 
