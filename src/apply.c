@@ -36,12 +36,12 @@ size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of)
         lane_of[i] = SIZE_MAX;
         if (st->wave != w || !step_acts(st))
             continue;
-        /* proxies one at a time, whatever host they are on; sentinel resets too (the
-         * other sentinels must keep what they know while one relearns it) */
-        const char *key = w == WAVE_PROXIES && st->instance == INSTANCE_PROXY
-                              ? "\001proxies"
-                          : st->kind == STEP_SENTINEL_RESET ? "\001sentinel-reset"
-                                                            : (st->host ? st->host : "");
+        /* proxies one at a time, whatever host they are on; a kind's own lane (the lane
+         * column of STEP_KINDS) is one for every host: sentinel resets one at a time */
+        enum step_lane lane = step_kind_desc(st->kind)->lane;
+        const char *key = w == WAVE_PROXIES && st->instance == INSTANCE_PROXY ? "\001proxies"
+                          : lane == LANE_SENTINEL_RESET ? "\001sentinel-reset"
+                                                        : (st->host ? st->host : "");
         size_t k = 0;
         while (k < nkeys && !str_eq(keys[k], key))
             k++;
@@ -302,7 +302,7 @@ static bool run_wave(struct run *r, enum step_wave w)
         VEC_GROW(l->steps, l->n, l->cap);
         l->steps[l->n++] = i;
         /* in the clean-up, Sentinel forgets removed replicas only once they are stopped */
-        if (w == WAVE_CLEANUP && p->steps[i].kind == STEP_SENTINEL_RESET)
+        if (w == WAVE_CLEANUP && step_kind_desc(p->steps[i].kind)->lane == LANE_SENTINEL_RESET)
             last = lane_of[i];
     }
     size_t nfirst = nlanes - (last != SIZE_MAX);

@@ -28,7 +28,7 @@ static bool plan_unreachable(const struct run *r, enum instance_kind k, const ch
 {
     for (size_t i = 0; i < r->p->nsteps; i++) {
         const struct step *st = &r->p->steps[i];
-        if (st->kind != STEP_OBSERVED || st->instance != k || st->port != port ||
+        if (!step_kind_has(st->kind, STEPF_FACT) || st->instance != k || st->port != port ||
             !str_eq(st->ip, ip))
             continue;
         /* the "shard master is X" fact names a master, an unreachable line does not */
@@ -47,8 +47,8 @@ static bool plan_touches(const struct run *r, enum instance_kind k, enum step_wa
         const struct step *st = &r->p->steps[i];
         if (!step_acts(st) || st->instance != k || st->wave < from || st->wave > upto)
             continue;
-        if (st->kind == STEP_STOP || st->kind == STEP_REMOVE_FILES)
-            continue;
+        if (!(step_kind_desc(st->kind)->gates & GATE_OWN))
+            continue; /* a stopped or removed instance has nothing to check */
         return true;
     }
     return false;
@@ -91,7 +91,8 @@ static bool check_started(struct run *r, struct strbuf *seen)
     bool ok = true;
     for (size_t i = 0; i < r->p->nsteps; i++) {
         const struct step *st = &r->p->steps[i];
-        if (st->kind != STEP_START || st->wave != WAVE_PROCESSES || r->state[i] != ST_DONE)
+        if (!step_kind_has(st->kind, STEPF_STARTS) || st->wave != WAVE_PROCESSES ||
+            r->state[i] != ST_DONE)
             continue;
         char *why = NULL;
         if (!run_answers(r, st->ip, st->port, false, &why)) {
@@ -380,8 +381,8 @@ static bool plan_changes_replication(const struct run *r)
 {
     for (size_t i = 0; i < r->p->nsteps; i++) {
         const struct step *st = &r->p->steps[i];
-        if (step_acts(st) && st->instance == INSTANCE_REDIS &&
-            (st->kind == STEP_REPLICAOF || (st->kind == STEP_START && st->master_ip)))
+        if (step_acts(st) && st->instance == INSTANCE_REDIS && st->master_ip &&
+            (step_kind_desc(st->kind)->gates & GATE_SENTINELS_IF_REPLICA))
             return true;
     }
     return false;

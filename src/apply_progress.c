@@ -16,9 +16,7 @@
 char *run_step_label(const struct run *r, size_t i)
 {
     const struct step *st = &r->p->steps[i];
-    bool shard = st->shard && (st->kind == STEP_SENTINEL_MONITOR ||
-                               st->kind == STEP_SENTINEL_SET || st->kind == STEP_SENTINEL_REMOVE ||
-                               st->kind == STEP_SENTINEL_RESET);
+    bool shard = st->shard && step_kind_has(st->kind, STEPF_LABEL_SHARD);
     return xasprintf("[%zu/%zu] %s %s %s%s%s", r->number[i], r->total,
                      step_action_symbol(st->action), step_kind_name(st->kind), st->target,
                      shard ? " " : "", shard ? st->shard : "");

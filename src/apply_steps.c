@@ -247,46 +247,57 @@ static const char *setting_value(const struct run *r, const char *where, const c
     return r->password;
 }
 
-/* replicaof / config-set / config-rewrite on the redis of step st, then CONFIG REWRITE. */
-static int do_redis(struct run *r, const struct step *st, char **err)
+/*
+ * Connect to the redis of step st, run `fn` on it (NULL: nothing), then
+ * CONFIG REWRITE so the file keeps what runs. 0, or -1 and *err.
+ */
+typedef int redis_step_fn(struct run *r, redisContext *c, const char *where,
+                          const struct step *st, char **err);
+
+static int redis_step(struct run *r, const struct step *st, redis_step_fn *fn, char **err)
 {
     redisContext *c = run_connect(r, st->ip, st->port, true, err);
     if (!c)
         return -1;
     char *where = xasprintf("%s:%d", st->ip, st->port);
-    int rc = 0;
-    switch (st->kind) {
-    case STEP_REPLICAOF: {
-        char *port = xasprintf("%d", st->master_port);
-        const char *argv[] = {"REPLICAOF", st->master_ip ? st->master_ip : "", port};
-        rc = run_cmd_ok(c, where, "REPLICAOF", false, 3, argv, err);
-        free(port);
-        break;
-    }
-    case STEP_CONFIG_SET:
-        for (size_t i = 0; rc == 0 && i < st->nsettings; i++) {
-            const char *key = st->settings[i].key;
-            bool secret;
-            const char *value = setting_value(r, where, key, st->settings[i].value, &secret, err);
-            if (!value) {
-                rc = -1;
-                break;
-            }
-            const char *argv[] = {"CONFIG", "SET", key, value};
-            char *what = xasprintf("CONFIG SET %s", key);
-            rc = run_cmd_ok(c, where, what, secret, 4, argv, err);
-            free(what);
-        }
-        break;
-    default:
-        break;
-    }
+    int rc = fn ? fn(r, c, where, st, err) : 0;
     if (rc == 0) {
         const char *argv[] = {"CONFIG", "REWRITE"};
         rc = run_cmd_ok(c, where, "CONFIG REWRITE", false, 2, argv, err);
     }
     free(where);
     rclient_close(c);
+    return rc;
+}
+
+/* REPLICAOF the step's master */
+static int replicaof(struct run *r, redisContext *c, const char *where, const struct step *st,
+                     char **err)
+{
+    (void)r;
+    char *port = xasprintf("%d", st->master_port);
+    const char *argv[] = {"REPLICAOF", st->master_ip ? st->master_ip : "", port};
+    int rc = run_cmd_ok(c, where, "REPLICAOF", false, 3, argv, err);
+    free(port);
+    return rc;
+}
+
+/* CONFIG SET every setting of the step, the password in place of its placeholder */
+static int config_set(struct run *r, redisContext *c, const char *where, const struct step *st,
+                      char **err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < st->nsettings; i++) {
+        const char *key = st->settings[i].key;
+        bool secret;
+        const char *value = setting_value(r, where, key, st->settings[i].value, &secret, err);
+        if (!value)
+            return -1;
+        const char *argv[] = {"CONFIG", "SET", key, value};
+        char *what = xasprintf("CONFIG SET %s", key);
+        rc = run_cmd_ok(c, where, what, secret, 4, argv, err);
+        free(what);
+    }
     return rc;
 }
 
@@ -421,8 +432,8 @@ static bool sview_restored(const struct run *r, const struct step *st, const str
     for (size_t k = 0; k < now->nreplicas; k++) {
         const struct obs_sentinel_peer *pe = &now->replicas[k];
         if (pe->ip && !spec_shard_has(r->s, st->shard, pe->ip, pe->port)) {
-            run_seen_add(seen, "it still lists %s:%d, which is not a member of %s", pe->ip, pe->port,
-                     st->shard);
+            run_seen_add(seen, "it still lists %s:%d, which is not a member of %s", pe->ip,
+                         pe->port, st->shard);
             ok = false;
         }
     }
@@ -491,7 +502,14 @@ out:
     return rc;
 }
 
-static int do_sentinel(struct run *r, const struct step *st, char **err)
+/*
+ * Connect to the sentinel of step st (no AUTH: Sentinel has no password
+ * here) and run `fn` on it for the step's shard. 0, or -1 and *err.
+ */
+typedef int sentinel_step_fn(struct run *r, redisContext *c, const char *where,
+                             const struct step *st, char **err);
+
+static int sentinel_step(struct run *r, const struct step *st, sentinel_step_fn *fn, char **err)
 {
     if (!st->shard) {
         *err = xstrdup("the step names no shard");
@@ -501,80 +519,92 @@ static int do_sentinel(struct run *r, const struct step *st, char **err)
     if (!c)
         return -1;
     char *where = xasprintf("sentinel %s:%d", st->ip, st->port);
+    int rc = fn(r, c, where, st, err);
+    free(where);
+    rclient_close(c);
+    return rc;
+}
+
+/*
+ * SENTINEL MONITOR the shard at the step's master (already monitoring the
+ * same master is fine), its options, and auth-pass when the spec has a
+ * password.
+ */
+static int sentinel_monitor(struct run *r, redisContext *c, const char *where,
+                            const struct step *st, char **err)
+{
     int rc = 0;
-    switch (st->kind) {
-    case STEP_SENTINEL_MONITOR: {
-        const char *quorum = obs_kv_get(st->settings, st->nsettings, "quorum");
-        char *port = xasprintf("%d", st->master_port);
-        const char *argv[] = {"SENTINEL", "MONITOR", st->shard, st->master_ip ? st->master_ip : "",
-                              port, quorum ? quorum : "1"};
-        redisReply *rep = rclient_call(c, 6, argv, NULL);
-        if (!rep) {
-            *err = xasprintf("%s: SENTINEL MONITOR: %s", where, c->errstr);
-            rc = -1;
-        } else if (rep->type == REDIS_REPLY_ERROR) {
-            /* already monitored: fine when it is the same master */
-            if (rep->str && strstr(rep->str, "Duplicate")) {
-                const char *q[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", st->shard};
-                redisReply *a =
-                    run_cmd(c, where, "SENTINEL GET-MASTER-ADDR-BY-NAME", false, 3, q, err);
-                if (!a) {
-                    rc = -1;
-                } else {
-                    bool same = a->type == REDIS_REPLY_ARRAY && a->elements == 2 &&
-                                a->element[0]->str && a->element[1]->str &&
-                                str_eq(a->element[0]->str, st->master_ip) &&
-                                str_eq(a->element[1]->str, port);
-                    if (!same) {
-                        *err = xasprintf("%s already monitors %s with another master; "
-                                         "re-run plan",
-                                         where, st->shard);
-                        rc = -1;
-                    }
-                    rclient_reply_free(a);
-                }
-            } else {
-                *err = xasprintf("%s: SENTINEL MONITOR %s: %s", where, st->shard,
-                                 rep->str ? rep->str : "error");
+    const char *quorum = obs_kv_get(st->settings, st->nsettings, "quorum");
+    char *port = xasprintf("%d", st->master_port);
+    const char *argv[] = {"SENTINEL", "MONITOR", st->shard, st->master_ip ? st->master_ip : "",
+                          port, quorum ? quorum : "1"};
+    redisReply *rep = rclient_call(c, 6, argv, NULL);
+    if (!rep) {
+        *err = xasprintf("%s: SENTINEL MONITOR: %s", where, c->errstr);
+        rc = -1;
+    } else if (rep->type == REDIS_REPLY_ERROR) {
+        /* already monitored: fine when it is the same master */
+        if (rep->str && strstr(rep->str, "Duplicate")) {
+            const char *q[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", st->shard};
+            redisReply *a =
+                run_cmd(c, where, "SENTINEL GET-MASTER-ADDR-BY-NAME", false, 3, q, err);
+            if (!a) {
                 rc = -1;
+            } else {
+                bool same = a->type == REDIS_REPLY_ARRAY && a->elements == 2 &&
+                            a->element[0]->str && a->element[1]->str &&
+                            str_eq(a->element[0]->str, st->master_ip) &&
+                            str_eq(a->element[1]->str, port);
+                if (!same) {
+                    *err = xasprintf("%s already monitors %s with another master; "
+                                     "re-run plan",
+                                     where, st->shard);
+                    rc = -1;
+                }
+                rclient_reply_free(a);
             }
-        }
-        rclient_reply_free(rep);
-        free(port);
-        if (rc == 0)
-            rc = sentinel_set(r, c, where, st, true, err);
-        if (rc == 0 && r->password) {
-            const char *argv2[] = {"SENTINEL", "SET", st->shard, "auth-pass", r->password};
-            rc = run_cmd_ok(c, where, "SENTINEL SET auth-pass", true, 5, argv2, err);
-        }
-        break;
-    }
-    case STEP_SENTINEL_SET:
-        rc = sentinel_set(r, c, where, st, true, err);
-        break;
-    case STEP_SENTINEL_RESET:
-        rc = sentinel_reset(r, c, where, st, err);
-        break;
-    case STEP_SENTINEL_REMOVE: {
-        const char *argv[] = {"SENTINEL", "REMOVE", st->shard};
-        redisReply *rep = rclient_call(c, 3, argv, NULL);
-        if (!rep) {
-            *err = xasprintf("%s: SENTINEL REMOVE: %s", where, c->errstr);
-            rc = -1;
-        } else if (rep->type == REDIS_REPLY_ERROR &&
-                   !(rep->str && strstr(rep->str, "No such master"))) {
-            *err = xasprintf("%s: SENTINEL REMOVE %s: %s", where, st->shard,
+        } else {
+            *err = xasprintf("%s: SENTINEL MONITOR %s: %s", where, st->shard,
                              rep->str ? rep->str : "error");
             rc = -1;
         }
-        rclient_reply_free(rep);
-        break;
     }
-    default:
-        break;
+    rclient_reply_free(rep);
+    free(port);
+    if (rc == 0)
+        rc = sentinel_set(r, c, where, st, true, err);
+    if (rc == 0 && r->password) {
+        const char *argv2[] = {"SENTINEL", "SET", st->shard, "auth-pass", r->password};
+        rc = run_cmd_ok(c, where, "SENTINEL SET auth-pass", true, 5, argv2, err);
     }
-    free(where);
-    rclient_close(c);
+    return rc;
+}
+
+/* SENTINEL SET every option of the step */
+static int sentinel_set_options(struct run *r, redisContext *c, const char *where,
+                                const struct step *st, char **err)
+{
+    return sentinel_set(r, c, where, st, true, err);
+}
+
+/* SENTINEL REMOVE the shard; one the sentinel does not know is removed already */
+static int sentinel_remove(struct run *r, redisContext *c, const char *where,
+                           const struct step *st, char **err)
+{
+    (void)r;
+    int rc = 0;
+    const char *argv[] = {"SENTINEL", "REMOVE", st->shard};
+    redisReply *rep = rclient_call(c, 3, argv, NULL);
+    if (!rep) {
+        *err = xasprintf("%s: SENTINEL REMOVE: %s", where, c->errstr);
+        rc = -1;
+    } else if (rep->type == REDIS_REPLY_ERROR &&
+               !(rep->str && strstr(rep->str, "No such master"))) {
+        *err = xasprintf("%s: SENTINEL REMOVE %s: %s", where, st->shard,
+                         rep->str ? rep->str : "error");
+        rc = -1;
+    }
+    rclient_reply_free(rep);
     return rc;
 }
 
@@ -597,41 +627,129 @@ static int do_proxy_config(struct run *r, struct hostc *h, const struct step *st
     return rc;
 }
 
-/* Run one step. 0, or -1 and *err. *note may get a remark for the progress line. */
+/* ---- the executor of each step kind ------------------------------------------ */
+
+/*
+ * An executor: carry out step st on host h. 0, or -1 and *err. *note (never
+ * NULL) may get a remark for the progress line.
+ */
+typedef int step_exec_fn(struct run *r, struct hostc *h, const struct step *st,
+                         const char **note, char **err);
+
+static int exec_observed(struct run *r, struct hostc *h, const struct step *st,
+                         const char **note, char **err)
+{
+    (void)r, (void)h, (void)st, (void)note, (void)err;
+    return 0; /* a fact: nothing to do */
+}
+
+static int exec_install_files(struct run *r, struct hostc *h, const struct step *st,
+                              const char **note, char **err)
+{
+    (void)note;
+    return do_install_files(r, h, st, err);
+}
+
+static int exec_start(struct run *r, struct hostc *h, const struct step *st, const char **note,
+                      char **err)
+{
+    (void)note;
+    return start_instance(r, h, st, err);
+}
+
+static int exec_stop(struct run *r, struct hostc *h, const struct step *st, const char **note,
+                     char **err)
+{
+    return stop_instance(r, h, st->instance, st->ip, st->port, note, err);
+}
+
+static int exec_remove_files(struct run *r, struct hostc *h, const struct step *st,
+                             const char **note, char **err)
+{
+    (void)note;
+    return do_remove_files(r, h, st, err);
+}
+
+static int exec_config_set(struct run *r, struct hostc *h, const struct step *st,
+                           const char **note, char **err)
+{
+    (void)h, (void)note;
+    return redis_step(r, st, config_set, err);
+}
+
+static int exec_config_rewrite(struct run *r, struct hostc *h, const struct step *st,
+                               const char **note, char **err)
+{
+    (void)h, (void)note;
+    return redis_step(r, st, NULL, err); /* the CONFIG REWRITE every redis step ends with */
+}
+
+static int exec_replicaof(struct run *r, struct hostc *h, const struct step *st,
+                          const char **note, char **err)
+{
+    (void)h, (void)note;
+    return redis_step(r, st, replicaof, err);
+}
+
+static int exec_sentinel_monitor(struct run *r, struct hostc *h, const struct step *st,
+                                 const char **note, char **err)
+{
+    (void)h, (void)note;
+    return sentinel_step(r, st, sentinel_monitor, err);
+}
+
+static int exec_sentinel_set(struct run *r, struct hostc *h, const struct step *st,
+                             const char **note, char **err)
+{
+    (void)h, (void)note;
+    return sentinel_step(r, st, sentinel_set_options, err);
+}
+
+static int exec_sentinel_remove(struct run *r, struct hostc *h, const struct step *st,
+                                const char **note, char **err)
+{
+    (void)h, (void)note;
+    return sentinel_step(r, st, sentinel_remove, err);
+}
+
+static int exec_sentinel_reset(struct run *r, struct hostc *h, const struct step *st,
+                               const char **note, char **err)
+{
+    (void)h, (void)note;
+    return sentinel_step(r, st, sentinel_reset, err);
+}
+
+static int exec_proxy_config(struct run *r, struct hostc *h, const struct step *st,
+                             const char **note, char **err)
+{
+    (void)note;
+    return do_proxy_config(r, h, st, err);
+}
+
+static int exec_proxy_restart(struct run *r, struct hostc *h, const struct step *st,
+                              const char **note, char **err)
+{
+    (void)note;
+    if (stop_instance(r, h, INSTANCE_PROXY, st->ip, st->port, NULL, err) < 0)
+        return -1;
+    return start_instance(r, h, st, err);
+}
+
+/* the exec column of STEP_KINDS: a kind without its executor does not compile */
+static step_exec_fn *const step_exec[] = {
+#define STEP_EXEC_ROW(kind, name, lane, flags, gates, exec) [kind] = exec,
+    STEP_KINDS(STEP_EXEC_ROW)
+#undef STEP_EXEC_ROW
+};
+_Static_assert(ARRAY_SIZE(step_exec) == STEP_KIND_COUNT, "an executor per step kind");
+
 int run_exec_step(struct run *r, const struct step *st, const char **note, char **err)
 {
+    ASSERT((size_t)st->kind < ARRAY_SIZE(step_exec) && step_exec[st->kind]);
     struct hostc *h = run_host_find(r, st->host);
     if (!h) {
         *err = xasprintf("no host '%s'", st->host ? st->host : "");
         return -1;
     }
-    switch (st->kind) {
-    case STEP_OBSERVED:
-        return 0;
-    case STEP_INSTALL_FILES:
-        return do_install_files(r, h, st, err);
-    case STEP_START:
-        return start_instance(r, h, st, err);
-    case STEP_STOP:
-        return stop_instance(r, h, st->instance, st->ip, st->port, note, err);
-    case STEP_REMOVE_FILES:
-        return do_remove_files(r, h, st, err);
-    case STEP_CONFIG_SET:
-    case STEP_CONFIG_REWRITE:
-    case STEP_REPLICAOF:
-        return do_redis(r, st, err);
-    case STEP_SENTINEL_MONITOR:
-    case STEP_SENTINEL_SET:
-    case STEP_SENTINEL_REMOVE:
-    case STEP_SENTINEL_RESET:
-        return do_sentinel(r, st, err);
-    case STEP_PROXY_CONFIG:
-        return do_proxy_config(r, h, st, err);
-    case STEP_PROXY_RESTART:
-        if (stop_instance(r, h, INSTANCE_PROXY, st->ip, st->port, NULL, err) < 0)
-            return -1;
-        return start_instance(r, h, st, err);
-    }
-    *err = xasprintf("unknown step kind %d", (int)st->kind);
-    return -1;
+    return step_exec[st->kind](r, h, st, note, err);
 }
