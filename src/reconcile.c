@@ -21,6 +21,7 @@
 #include "failover.h"
 #include "failover_wait.h"
 #include "lock.h"
+#include "notify_queue.h"
 #include "render.h"
 #include "session.h"
 #include "spec.h"
@@ -114,14 +115,6 @@ struct known_cluster {
     struct known_cluster *next;
 };
 
-/* A notification for the background sender (failovers seen by the watcher). */
-struct queued_event {
-    enum notify_event_kind kind;
-    char *cluster, *commit, *subject, *summary, *body;
-    long long timestamp;
-    struct queued_event *next;
-};
-
 /* A spec as it was last loaded successfully, to fall back on when git fails. */
 struct saved_spec {
     char *file;
@@ -133,14 +126,9 @@ struct reconciler {
     struct reconcile_options *o;
     char *state_dir;
     struct watch *watch;
-    pthread_mutex_t mu;             /* known, queue, o for the sender */
+    pthread_mutex_t mu;             /* known; o while it is swapped */
     struct known_cluster *known;
-    pthread_t sender;
-    bool sender_started;
-    pthread_cond_t cond;
-    struct queued_event *qhead, *qtail;
-    bool sending;
-    bool sender_stop;
+    struct notify_queue *queue;     /* the background sender (failovers seen by the watcher) */
     struct saved_spec *saved;       /* specs of the last good source read */
     size_t nsaved;
     char *saved_commit, *saved_subject;
@@ -207,64 +195,19 @@ static void send_now(struct reconciler *r, const struct notify_event *ev)
     free(err);
 }
 
+/* The sender could not deliver `ev`: log it. */
+static void notify_failed(const struct notify_event *ev, const char *err, void *arg)
+{
+    (void)arg;
+    log_warnings("notify-failed", ev->cluster, ev->commit, err);
+}
+
 static void queue_event(struct reconciler *r, enum notify_event_kind kind, const char *cluster,
                         const char *commit, const char *subject, const char *summary,
                         const char *body)
 {
-    struct queued_event *q = xcalloc(1, sizeof(*q));
-    q->kind = kind;
-    q->cluster = xstrdup(cluster);
-    q->commit = xstrdup(commit);
-    q->subject = xstrdup(subject);
-    q->summary = xstrdup(summary);
-    q->body = xstrdup(body);
-    q->timestamp = (long long)time(NULL);
-    pthread_mutex_lock(&r->mu);
-    if (r->qtail)
-        r->qtail->next = q;
-    else
-        r->qhead = q;
-    r->qtail = q;
-    pthread_cond_broadcast(&r->cond);
-    pthread_mutex_unlock(&r->mu);
-}
-
-static void queued_free(struct queued_event *q)
-{
-    free(q->cluster);
-    free(q->commit);
-    free(q->subject);
-    free(q->summary);
-    free(q->body);
-    free(q);
-}
-
-/* The background sender: webhooks may retry for seconds; nobody waits for them. */
-static void *sender_main(void *arg)
-{
-    struct reconciler *r = arg;
-    pthread_mutex_lock(&r->mu);
-    for (;;) {
-        while (!r->qhead && !r->sender_stop)
-            pthread_cond_wait(&r->cond, &r->mu);
-        if (!r->qhead)
-            break;
-        struct queued_event *q = r->qhead;
-        r->qhead = q->next;
-        if (!r->qhead)
-            r->qtail = NULL;
-        r->sending = true;
-        pthread_mutex_unlock(&r->mu);
-        struct notify_event ev = {q->kind, q->cluster, q->commit, q->subject, q->summary,
-                                  q->body, q->timestamp};
-        send_now(r, &ev);
-        queued_free(q);
-        pthread_mutex_lock(&r->mu);
-        r->sending = false;
-        pthread_cond_broadcast(&r->cond);
-    }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
+    struct notify_event ev = {kind, cluster, commit, subject, summary, body, 0};
+    notify_queue_push(r->queue, &ev);
 }
 
 /* ---- failovers -------------------------------------------------------------- */
@@ -1097,22 +1040,6 @@ failed:
     }
 }
 
-/* Redact `pw` from notifications too; waits while the sender reads the options. */
-static void add_notify_secret(struct reconciler *r, const char *pw)
-{
-    if (!pw || !*pw)
-        return;
-    pthread_mutex_lock(&r->mu);
-    bool known = false;
-    for (size_t i = 0; i < r->o->notify.nsecrets && !known; i++)
-        known = str_eq(r->o->notify.secrets[i], pw);
-    while (!known && r->sending)
-        pthread_cond_wait(&r->cond, &r->mu);
-    if (!known)
-        notify_options_add_secret(&r->o->notify, pw);
-    pthread_mutex_unlock(&r->mu);
-}
-
 /* ---- a run ---------------------------------------------------------------------- */
 
 enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t *stop)
@@ -1157,7 +1084,7 @@ enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t
         }
         /* secrets are registered before any thread sends or logs */
         log_add_secret(j->password);
-        add_notify_secret(r, j->password);
+        notify_queue_add_secret(r->queue, j->password); /* redacted from notifications too */
         if (r->watch)
             watch_set_cluster(r->watch, s, j->password, rs.commit, rs.subject);
         j->spec = s;
@@ -1230,8 +1157,7 @@ struct reconciler *reconciler_new(struct reconcile_options *o, char **err)
         return NULL;
     }
     pthread_mutex_init(&r->mu, NULL);
-    pthread_cond_init(&r->cond, NULL);
-    r->sender_started = pthread_create(&r->sender, NULL, sender_main, r) == 0;
+    r->queue = notify_queue_start(&o->notify, notify_failed, NULL);
     if (o->watch && start_watch(r, err) < 0) {
         reconciler_free(r);
         return NULL;
@@ -1260,8 +1186,7 @@ int reconciler_set_options(struct reconciler *r, struct reconcile_options *o, ch
         watch_set_report_only(r->watch, !o->apply);
     /* the sender reads r->o: swap only while it is not sending */
     pthread_mutex_lock(&r->mu);
-    while (r->sending)
-        pthread_cond_wait(&r->cond, &r->mu);
+    notify_queue_set_options(r->queue, &o->notify);
     r->o = o;
     free(r->state_dir);
     r->state_dir = dir;
@@ -1274,17 +1199,7 @@ void reconciler_free(struct reconciler *r)
     if (!r)
         return;
     watch_stop(r->watch); /* no more events after this */
-    pthread_mutex_lock(&r->mu);
-    r->sender_stop = true;
-    pthread_cond_broadcast(&r->cond);
-    pthread_mutex_unlock(&r->mu);
-    if (r->sender_started)
-        pthread_join(r->sender, NULL); /* delivers what is queued (bounded by retries) */
-    while (r->qhead) {
-        struct queued_event *q = r->qhead;
-        r->qhead = q->next;
-        queued_free(q);
-    }
+    notify_queue_stop(r->queue); /* delivers what is queued (bounded by retries) */
     while (r->known) {
         struct known_cluster *k = r->known;
         r->known = k->next;
@@ -1297,7 +1212,6 @@ void reconciler_free(struct reconciler *r)
     free(r->saved);
     free(r->saved_commit);
     free(r->saved_subject);
-    pthread_cond_destroy(&r->cond);
     pthread_mutex_destroy(&r->mu);
     free(r->state_dir);
     free(r);
