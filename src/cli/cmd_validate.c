@@ -3,7 +3,6 @@
  * directories of *.yaml / *.yml), print every problem sorted by position,
  * and one summary line per cluster when all is well. Writes nothing.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,11 +27,6 @@ static void pathlist_add(struct pathlist *pl, char *p)
     pl->v[pl->n++] = p;
 }
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 /* Add `arg` (a file), or the sorted .yaml and .yml files of `arg` (a directory). */
 static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
 {
@@ -45,33 +39,18 @@ static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
         pathlist_add(out, xstrdup(arg));
         return;
     }
-    DIR *dir = opendir(arg);
-    if (!dir) {
-        diags_add(d, DIAG_ERROR, NULL, 0, 0, "cannot open directory '%s': %s", arg,
-                  strerror(errno));
+    char **found = NULL, *err = NULL;
+    size_t nfound = 0;
+    if (spec_list_dir(arg, NULL, &found, &nfound, &err) < 0) {
+        diags_add(d, DIAG_ERROR, NULL, 0, 0, "%s", err);
+        free(err);
         return;
     }
-    struct pathlist found = {0};
-    size_t len = strlen(arg);
-    const char *sep = len && arg[len - 1] == '/' ? "" : "/";
-    struct dirent *de;
-    while ((de = readdir(dir))) {
-        if (!spec_is_file_name(de->d_name))
-            continue;
-        char *p = xasprintf("%s%s%s", arg, sep, de->d_name);
-        if (stat(p, &st) == 0 && S_ISREG(st.st_mode))
-            pathlist_add(&found, p);
-        else
-            free(p);
-    }
-    closedir(dir);
-    if (found.n == 0)
+    if (nfound == 0)
         diags_add(d, DIAG_ERROR, NULL, 0, 0, "no *.yaml or *.yml files in '%s'", arg);
-    if (found.n > 1)
-        qsort(found.v, found.n, sizeof(*found.v), cmp_str);
-    for (size_t i = 0; i < found.n; i++)
-        pathlist_add(out, found.v[i]);
-    free(found.v);
+    for (size_t i = 0; i < nfound; i++)
+        pathlist_add(out, found[i]); /* the paths move to out */
+    free(found);
 }
 
 /*
