@@ -3,8 +3,9 @@
  * repoint. See watch.h.
  *
  * Threads: one event loop (every subscription; owns the connections) and
- * one worker per cluster (repoints). They share the cluster records under
- * w->mu, which is only ever held for bookkeeping, never across I/O.
+ * one worker per cluster (repoints, carried out by repoint.c). They share
+ * the cluster records under w->mu, which is only ever held for
+ * bookkeeping, never across I/O.
  */
 #include "watch.h"
 
@@ -13,18 +14,14 @@
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "apply.h"
-#include "conf.h"
-#include "lock.h"
 #include "log.h"
-#include "transport.h"
+#include "repoint.h"
 #include "util.h"
 
 #define SWITCH_CHANNEL "+switch-master"
@@ -60,6 +57,8 @@ struct wcluster {
     char **refused;  /* [nshards]: a non-member master already warned about */
     unsigned long generation;
     struct wjob job;
+    bool precheck;   /* the worker checks the next failover's configs ahead when idle */
+    struct repoint_checked *checked;
     bool removed;
     bool worker_started;
     pthread_t worker;
@@ -107,13 +106,6 @@ static long long mono_us(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 static void free_strv(char **v, size_t n)
@@ -308,6 +300,7 @@ void watch_set_cluster(struct watch *w, const struct spec *s, const char *passwo
         c->reports = xcalloc(c->nshards * c->nsentinels + 1, sizeof(char *));
         c->refused = xcalloc(c->nshards + 1, sizeof(char *));
         pthread_cond_init(&c->cond, NULL);
+        c->checked = repoint_checked_new();
         c->next = w->clusters;
         w->clusters = c;
         if (pthread_create(&c->worker, NULL, worker_main, c) == 0)
@@ -316,6 +309,8 @@ void watch_set_cluster(struct watch *w, const struct spec *s, const char *passwo
             log_event(LOG_ERROR, "watch-error", c->name, commit, NULL, 0,
                       "cannot start the repoint worker: %s", strerror(errno));
     }
+    c->precheck = true;
+    pthread_cond_signal(&c->cond);
     w->dirty = true;
     pthread_mutex_unlock(&w->mu);
     wake_loop(w);
@@ -329,6 +324,7 @@ static void cluster_free(struct wcluster *c)
     free_strv(c->reports, c->nshards * c->nsentinels);
     free_strv(c->refused, c->nshards);
     pthread_cond_destroy(&c->cond);
+    repoint_checked_free(c->checked);
     free(c->name);
     free(c);
 }
@@ -389,6 +385,8 @@ void watch_set_masters(struct watch *w, const char *cluster, const struct spec_a
             free(c->current[i]);
             c->current[i] = xasprintf("%s:%d", masters[i].ip, masters[i].port);
         }
+        c->precheck = true;
+        pthread_cond_signal(&c->cond);
     }
     pthread_mutex_unlock(&w->mu);
 }
@@ -408,353 +406,39 @@ size_t watch_subscribed(struct watch *w)
     return n;
 }
 
-/* ---------------------------------------------------------------- the repoint */
-
-/* Split "ip:port" (the last colon) into a spec_addr; false on junk. */
-static bool parse_hostport(const char *s, struct spec_addr *out)
+/* repoint_precheck's stop: a repoint waits, or the cluster goes. */
+static bool job_waiting(void *arg)
 {
-    const char *colon = s ? strrchr(s, ':') : NULL;
-    long port;
-    if (!colon || colon == s || !parse_long(colon + 1, 1, 65535, &port))
-        return false;
-    out->ip = xstrndup(s, (size_t)(colon - s));
-    out->host = xstrdup(out->ip);
-    out->port = (int)port;
-    return true;
-}
-
-/* Ask the cluster's sentinels for a shard's master (the first that answers). */
-static char *ask_sentinels(const struct spec *s, const char *shard, long timeout_ms)
-{
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    for (size_t i = 0; i < s->sentinel.nnodes; i++) {
-        redisContext *c =
-            redisConnectWithTimeout(s->sentinel.nodes[i].ip, s->sentinel.nodes[i].port, tv);
-        if (!c || c->err) {
-            redisFree(c);
-            continue;
-        }
-        redisSetTimeout(c, tv);
-        redisReply *r = redisCommand(c, "SENTINEL GET-MASTER-ADDR-BY-NAME %s", shard);
-        char *addr = NULL;
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-            r->element[0]->type == REDIS_REPLY_STRING && r->element[1]->type == REDIS_REPLY_STRING)
-            addr = xasprintf("%s:%s", r->element[0]->str, r->element[1]->str);
-        freeReplyObject(r);
-        redisFree(c);
-        if (addr)
-            return addr;
-    }
-    return NULL;
-}
-
-/* Whether process `pid` is gone (no /proc entry, or a zombie). */
-static bool proc_gone(struct transport *t, bool local, long pid)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
-    char *text = NULL;
-    size_t len = 0;
-    char *err = NULL;
-    int rc;
-    if (local) {
-        rc = read_file(path, 4096, &text, &len) == 0 ? 0 : (errno == ENOENT || errno == ESRCH) ? 1 : -1;
-    } else {
-        rc = transport_read_file(t, path, 4096, &text, &len, &err);
-        free(err);
-    }
-    if (rc != 0) {
-        free(text);
-        return rc == 1;
-    }
-    bool gone = proc_stat_says_gone(text);
-    free(text);
-    return gone;
-}
-
-static int send_signal(struct transport *t, bool local, long pid, int sig, char **err)
-{
-    if (local) {
-        if (kill((pid_t)pid, sig) < 0 && errno != ESRCH) {
-            *err = xasprintf("cannot signal pid %ld: %s", pid, strerror(errno));
-            return -1;
-        }
-        return 0;
-    }
-    char pidtxt[32], sigtxt[16];
-    snprintf(pidtxt, sizeof(pidtxt), "%ld", pid);
-    snprintf(sigtxt, sizeof(sigtxt), "-%d", sig);
-    const char *argv[] = {"kill", sigtxt, pidtxt, NULL};
-    struct exec_result r = {0};
-    int rc = transport_exec(t, argv, &r, err);
-    exec_result_release(&r);
-    return rc;
-}
-
-/* Stop the nutcracker named by `pidfile` if it runs with config `conf`. */
-static int stop_proxy(struct transport *t, bool local, const char *pidfile, const char *conf,
-                      char **err)
-{
-    char *text = NULL;
-    size_t len = 0;
-    int rc = transport_read_file(t, pidfile, 64, &text, &len, err);
-    if (rc != 0)
-        return rc < 0 ? -1 : 0; /* no pidfile: nothing runs */
-    long pid;
-    text[strcspn(text, " \r\n")] = '\0';
-    bool ok = parse_long(text, 2, 1L << 30, &pid);
-    free(text);
-    if (!ok)
-        return 0;
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
-    char *cmd = NULL;
-    size_t cmdlen = 0;
-    char *rerr = NULL;
-    rc = transport_read_file(t, path, 65536, &cmd, &cmdlen, &rerr);
-    free(rerr);
-    bool ours = rc == 0 && apply_cmdline_matches(cmd, cmdlen, INSTANCE_PROXY, 0, conf);
-    free(cmd);
-    if (!ours)
-        return 0; /* a stale pidfile: the pid is gone or belongs to another program */
-    if (send_signal(t, local, pid, SIGTERM, err) < 0)
-        return -1;
-    long step_us = local ? 200 : 20000;
-    long long deadline = mono_us() + 5000000LL;
-    while (!proc_gone(t, local, pid)) {
-        if (mono_us() > deadline) {
-            if (send_signal(t, local, pid, SIGKILL, err) < 0)
-                return -1;
-            long long kill_deadline = mono_us() + 2000000LL;
-            while (!proc_gone(t, local, pid)) {
-                if (mono_us() > kill_deadline) {
-                    *err = xasprintf("nutcracker pid %ld survived SIGKILL", pid);
-                    return -1;
-                }
-                sleep_us(step_us);
-            }
-            break;
-        }
-        sleep_us(step_us);
-    }
-    return 0;
-}
-
-/* Whether the proxy at ip:port answers PING (after AUTH when password is set). */
-static bool proxy_answers(const char *ip, int port, const char *password)
-{
-    struct timeval tv = {0, 200000};
-    redisContext *c = redisConnectWithTimeout(ip, port, tv);
-    if (!c || c->err) {
-        redisFree(c);
-        return false;
-    }
-    redisSetTimeout(c, tv);
-    bool ok = true;
-    if (password) {
-        redisReply *r = redisCommand(c, "AUTH %s", password);
-        ok = r && r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-    }
-    if (ok) {
-        redisReply *r = redisCommand(c, "PING");
-        ok = r && r->type == REDIS_REPLY_STATUS && str_ieq(r->str, "PONG");
-        freeReplyObject(r);
-    }
-    redisFree(c);
-    return ok;
-}
-
-/* The nutcracker binary on the proxy's host: the shipped copy (as apply.c
- * places it) or the configured path. */
-static char *nutcracker_bin(const struct spec *s)
-{
-    if (!s->defaults.binaries.ship)
-        return xstrdup(s->defaults.binaries.nutcracker);
-    const char *base = s->defaults.base_dir ? s->defaults.base_dir : "/";
-    size_t n = strlen(base);
-    return xasprintf("%s%s%s/bin/nutcracker", base, n && base[n - 1] == '/' ? "" : "/",
-                     s->cluster);
-}
-
-struct repoint_arg {
-    const struct watch *w;
-    const struct spec *spec;
-    const struct spec_proxy *proxy;
-    const struct spec_addr *masters;
-    const char *password;
-    char *error; /* out */
-};
-
-/* Render, write, restart and wait for one proxy. 0, or -1 with a->error. */
-static int repoint_proxy(struct repoint_arg *a)
-{
-    const struct spec *s = a->spec;
-    const struct spec_proxy *p = a->proxy;
-    int port = p->listen.port;
-    struct transport_options to = {.connect_timeout_ms = a->w->o.connect_timeout_ms,
-                                   .command_timeout_ms = 30000};
-    char *err = NULL;
-    struct transport *t = transport_open(s, p->host, &to, &err);
-    if (!t) {
-        a->error = xasprintf("proxy %s:%d: %s", p->listen.ip, port, err ? err : "no transport");
-        free(err);
-        return -1;
-    }
-    bool local = spec_host_transport(s, p->host) == TRANSPORT_LOCAL;
-    char *text = conf_render_nutcracker(s, p, a->masters, a->password);
-    char *conf = conf_path(s, "proxy", port);
-    char *pidfile = conf_pidfile_path(s, "proxy", port);
-    char *logfile = conf_logfile_path(s, "proxy", port);
-    char *bin = nutcracker_bin(s);
-    char **argv = NULL;
-    int rc = -1;
-    if (transport_write_file(t, conf, text, strlen(text), a->password ? 0600 : 0640, &err) < 0)
-        goto out;
-    if (stop_proxy(t, local, pidfile, conf, &err) < 0)
-        goto out;
-    /*
-     * The command line apply uses, so pid checks and later applies agree. No
-     * umask wrapper as apply has for redis: nutcracker writes only its pid
-     * and log, and the extra sh would cost an exec on this fast path.
-     */
-    struct step st = {.kind = STEP_START, .instance = INSTANCE_PROXY, .ip = p->host_ip,
-                      .port = port};
-    argv = apply_start_argv(s, &st, bin);
-    if (!argv) {
-        err = xasprintf("no start command for the proxy");
-        goto out;
-    }
-    struct exec_result r = {0};
-    if (transport_exec(t, (const char *const *)argv, &r, &err) < 0) {
-        exec_result_release(&r);
-        goto out;
-    }
-    if (r.status != 0) {
-        err = xasprintf("'%s' exited with status %d%s%s", bin, r.status, r.err && *r.err ? ": " : "",
-                        r.err ? r.err : "");
-        exec_result_release(&r);
-        goto out;
-    }
-    exec_result_release(&r);
-    /* a wildcard listen address is reached through the host's own address */
-    const char *ip = str_eq(p->listen.ip, "0.0.0.0") || str_eq(p->listen.ip, "::")
-                         ? p->host_ip
-                         : p->listen.ip;
-    long long deadline = mono_us() + a->w->o.ready_timeout_ms * 1000LL;
-    while (!proxy_answers(ip, port, a->password)) {
-        if (mono_us() > deadline) {
-            err = xasprintf("nutcracker did not answer within %ld ms (see '%s')",
-                            a->w->o.ready_timeout_ms, logfile);
-            goto out;
-        }
-        sleep_us(250);
-    }
-    rc = 0;
-out:
-    if (rc < 0) {
-        size_t n = err ? strcspn(err, "\n") : 0;
-        a->error = xasprintf("proxy %s:%d: %.*s", p->listen.ip, port, (int)n,
-                             err ? err : "failed");
-    }
-    free(err);
-    free(text);
-    free(conf);
-    free(pidfile);
-    free(logfile);
-    free(bin);
-    apply_argv_free(argv);
-    transport_close(t);
-    return rc;
-}
-
-static void *repoint_thread(void *arg)
-{
-    repoint_proxy(arg);
-    return NULL;
-}
-
-static char *lock_path_for(const struct watch *w, const char *cluster)
-{
-    if (w->o.lock_dir)
-        return xasprintf("%s/%s.lock", w->o.lock_dir, cluster);
-    return lock_default_path(cluster);
+    struct wcluster *c = arg;
+    pthread_mutex_lock(&c->w->mu);
+    bool waiting = c->job.pending || c->removed || c->w->stopping;
+    pthread_mutex_unlock(&c->w->mu);
+    return waiting;
 }
 
 /*
- * Carry out job `j` with `conf`: complete the masters, take the cluster
- * lock, repoint every proxy (in parallel: all of them point at a master that
- * is gone). 0, or -1 with *err set.
+ * Idle: check with nutcracker -t, ahead, the configs the next failover of
+ * any one shard would install (repoint_precheck), so the repoint itself
+ * does not wait for the check. Called and returns with w->mu held.
  */
-static int run_job(struct watch *w, struct wconf *conf, struct wjob *j, char **err)
+static void worker_precheck(struct watch *w, struct wcluster *c)
 {
-    const struct spec *s = conf->spec;
-    struct spec_addr *masters = xcalloc(s->nshards + 1, sizeof(*masters));
-    int rc = -1;
-    for (size_t i = 0; i < s->nshards; i++) {
-        char *asked = NULL;
-        const char *m = i < j->nmasters ? j->masters[i] : NULL;
-        if (!m)
-            m = asked = ask_sentinels(s, s->shards[i].name, w->o.connect_timeout_ms);
-        bool ok = m && parse_hostport(m, &masters[i]);
-        free(asked);
-        if (!ok) {
-            *err = xasprintf("the master of shard '%s' is not known: leaving the proxies to "
-                             "the next full reconcile", s->shards[i].name);
-            goto out;
-        }
-    }
-    char *lockpath = lock_path_for(w, s->cluster);
-    char *lerr = NULL;
-    struct cluster_lock *lk = lock_acquire(lockpath, 0, &lerr);
-    if (!lk) {
-        log_event(LOG_WARN, "repoint-wait", s->cluster, conf->commit, NULL, 0,
-                  "waiting for the cluster lock: %s", lerr ? lerr : "");
-        free(lerr);
-        lerr = NULL;
-        lk = lock_acquire(lockpath, w->o.lock_timeout_ms, &lerr);
-    }
-    free(lockpath);
-    if (!lk) {
-        *err = lerr;
-        goto out;
-    }
-    size_t n = s->nproxies;
-    struct repoint_arg *args = xcalloc(n + 1, sizeof(*args));
-    pthread_t *tids = xcalloc(n + 1, sizeof(*tids));
-    bool *started = xcalloc(n + 1, sizeof(*started));
-    for (size_t i = 0; i < n; i++) {
-        args[i] = (struct repoint_arg){w, s, &s->proxies[i], masters, conf->password, NULL};
-        if (i + 1 < n)
-            started[i] = pthread_create(&tids[i], NULL, repoint_thread, &args[i]) == 0;
-        if (!started[i])
-            repoint_proxy(&args[i]); /* the last one (or one without a thread) here */
-    }
-    struct strbuf sb = {0};
-    for (size_t i = 0; i < n; i++) {
-        if (started[i])
-            pthread_join(tids[i], NULL);
-        if (args[i].error) {
-            sb_addf(&sb, "%s%s", sb.len ? "; " : "", args[i].error);
-            free(args[i].error);
-        }
-    }
-    lock_release(lk);
-    free(args);
-    free(tids);
-    free(started);
-    if (sb.len) {
-        *err = sb_detach(&sb);
-        goto out;
-    }
-    rc = 0;
-out:
-    for (size_t i = 0; i < s->nshards; i++) {
-        free(masters[i].ip);
-        free(masters[i].host);
-    }
-    free(masters);
-    return rc;
+    c->precheck = false;
+    if (w->o.report_only)
+        return;
+    struct wconf *conf = c->conf;
+    conf->refs++;
+    size_t n = c->nshards;
+    char **current = xcalloc(n + 1, sizeof(char *));
+    for (size_t i = 0; i < n; i++)
+        current[i] = c->current[i] ? xstrdup(c->current[i]) : NULL;
+    struct repoint_options ro = {.connect_timeout_ms = w->o.connect_timeout_ms,
+                                 .checked = c->checked};
+    pthread_mutex_unlock(&w->mu);
+    repoint_precheck(conf->spec, conf->password, current, n, &ro, job_waiting, c);
+    free_strv(current, n);
+    pthread_mutex_lock(&w->mu);
+    wconf_unref(conf);
 }
 
 static void *worker_main(void *arg)
@@ -763,10 +447,14 @@ static void *worker_main(void *arg)
     struct watch *w = c->w;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        while (!c->job.pending && !c->removed && !w->stopping)
+        while (!c->job.pending && !c->precheck && !c->removed && !w->stopping)
             pthread_cond_wait(&c->cond, &w->mu);
         if (c->removed || w->stopping)
             break;
+        if (!c->job.pending) {
+            worker_precheck(w, c);
+            continue;
+        }
         struct wjob job = c->job;
         memset(&c->job, 0, sizeof(c->job));
         job.pending = false;
@@ -775,7 +463,14 @@ static void *worker_main(void *arg)
         pthread_mutex_unlock(&w->mu);
 
         char *err = NULL;
-        int rc = run_job(w, conf, &job, &err);
+        struct repoint_options ro = {.connect_timeout_ms = w->o.connect_timeout_ms,
+                                     .ready_timeout_ms = w->o.ready_timeout_ms,
+                                     .lock_timeout_ms = w->o.lock_timeout_ms,
+                                     .lock_dir = w->o.lock_dir,
+                                     .commit = conf->commit,
+                                     .checked = c->checked};
+        int rc = repoint_proxies(conf->spec, conf->password, job.masters, job.nmasters, &ro,
+                                 &err);
         double took = (double)(mono_us() - job.quorum_us) / 1000.0;
         char took_txt[32];
         snprintf(took_txt, sizeof(took_txt), "%.2f", took);
@@ -806,6 +501,7 @@ static void *worker_main(void *arg)
         wjob_clear(&job);
         pthread_mutex_lock(&w->mu);
         wconf_unref(conf);
+        c->precheck = true; /* for the failover after this one */
     }
     pthread_mutex_unlock(&w->mu);
     return NULL;
