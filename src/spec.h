@@ -3,8 +3,9 @@
  *
  * This is the model every later stage reads: the planner compares it with
  * the observed state, the config renderer turns it into redis.conf,
- * sentinel.conf and nutcracker.yml. Loading is in spec_load.c; nothing here
- * does I/O except spec_load_file().
+ * sentinel.conf and nutcracker.yml. Loading is in spec_load.c, the lookups,
+ * the password and freeing in spec.c; nothing here does I/O except
+ * spec_load_file() and spec_read_password().
  *
  * After a successful load every address is resolved: `ip` is an IP literal,
  * `host` names the hosts: entry it came from (or equals the IP), and every

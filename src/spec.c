@@ -1,0 +1,182 @@
+/*
+ * spec.c - the spec model: lookups (hosts, shards, instance directories),
+ * the cluster password, and freeing. Loading is in spec_load.c. See spec.h.
+ */
+#include "spec.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+/* ---- freeing ------------------------------------------------------------ */
+
+static void ssh_release(struct spec_ssh *ssh)
+{
+    free(ssh->user);
+    free(ssh->identity);
+    free(ssh->known_hosts);
+}
+
+static void addr_release(struct spec_addr *a)
+{
+    free(a->host);
+    free(a->ip);
+}
+
+void spec_free(struct spec *s)
+{
+    if (!s)
+        return;
+    free(s->file);
+    free(s->source);
+    free(s->cluster);
+    for (size_t i = 0; i < s->nhosts; i++) {
+        free(s->hosts[i].name);
+        free(s->hosts[i].address);
+        ssh_release(&s->hosts[i].ssh);
+    }
+    free(s->hosts);
+    ssh_release(&s->defaults.ssh);
+    free(s->defaults.base_dir);
+    free(s->defaults.binaries.redis_server);
+    free(s->defaults.binaries.redis_sentinel);
+    free(s->defaults.binaries.nutcracker);
+    free(s->auth.password_env);
+    free(s->auth.password_file);
+    for (size_t i = 0; i < s->nredis_config; i++) {
+        free(s->redis_config[i].key);
+        free(s->redis_config[i].value);
+    }
+    free(s->redis_config);
+    for (size_t i = 0; i < s->nshards; i++) {
+        free(s->shards[i].name);
+        addr_release(&s->shards[i].master);
+        for (size_t j = 0; j < s->shards[i].nreplicas; j++)
+            addr_release(&s->shards[i].replicas[j]);
+        free(s->shards[i].replicas);
+    }
+    free(s->shards);
+    for (size_t i = 0; i < s->sentinel.nnodes; i++)
+        addr_release(&s->sentinel.nodes[i]);
+    free(s->sentinel.nodes);
+    for (size_t i = 0; i < s->nproxies; i++) {
+        struct spec_proxy *p = &s->proxies[i];
+        free(p->host);
+        free(p->host_ip);
+        addr_release(&p->listen);
+        free(p->hash);
+        free(p->distribution);
+        free(p->hash_tag);
+    }
+    free(s->proxies);
+    free(s);
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+const struct spec_host *spec_find_host(const struct spec *s, const char *host)
+{
+    if (!s || !host)
+        return NULL;
+    for (size_t i = 0; i < s->nhosts; i++)
+        if (!strcmp(s->hosts[i].name, host))
+            return &s->hosts[i];
+    return NULL;
+}
+
+/* The hosts: entry for a name, or for an IP that one of them has. */
+static const struct spec_host *host_by_name_or_ip(const struct spec *s, const char *host)
+{
+    const struct spec_host *h = spec_find_host(s, host);
+    if (h || !host)
+        return h;
+    for (size_t i = 0; i < s->nhosts; i++)
+        if (str_eq(s->hosts[i].address, host))
+            return &s->hosts[i];
+    return NULL;
+}
+
+enum transport_kind spec_host_transport(const struct spec *s, const char *host)
+{
+    const struct spec_host *h = host_by_name_or_ip(s, host);
+    return h ? h->transport : s->defaults.transport;
+}
+
+const struct spec_ssh *spec_host_ssh(const struct spec *s, const char *host)
+{
+    const struct spec_host *h = host_by_name_or_ip(s, host);
+    return h ? &h->ssh : &s->defaults.ssh;
+}
+
+char *spec_instance_dir(const struct spec *s, const char *kind, int port)
+{
+    const char *base = s->defaults.base_dir;
+    const char *sep = base[0] && base[strlen(base) - 1] == '/' ? "" : "/";
+    return xasprintf("%s%s%s/%s-%d", base, sep, s->cluster, kind, port);
+}
+
+const struct spec_shard *spec_shard_of(const struct spec *s, const char *ip, int port)
+{
+    for (size_t i = 0; i < s->nshards; i++) {
+        const struct spec_shard *sh = &s->shards[i];
+        if (str_eq(sh->master.ip, ip) && sh->master.port == port)
+            return sh;
+        for (size_t j = 0; j < sh->nreplicas; j++)
+            if (str_eq(sh->replicas[j].ip, ip) && sh->replicas[j].port == port)
+                return sh;
+    }
+    return NULL;
+}
+
+/* ---- the password and spec files ---------------------------------------- */
+
+int spec_read_password(const struct spec *s, char **out, char **err)
+{
+    *out = NULL;
+    *err = NULL;
+    if (s->auth.password_env) {
+        const char *v = getenv(s->auth.password_env);
+        if (!v || !*v) {
+            *err = xasprintf("environment variable '%s' is %s", s->auth.password_env,
+                             v ? "empty" : "not set");
+            return -1;
+        }
+        *out = xstrdup(v);
+        return 0;
+    }
+    if (s->auth.password_file) {
+        char *data;
+        size_t len;
+        if (read_file(s->auth.password_file, 64 * 1024, &data, &len) < 0) {
+            *err = xasprintf("cannot read password file '%s': %s", s->auth.password_file,
+                             strerror(errno));
+            return -1;
+        }
+        size_t n = 0;
+        while (n < len && data[n] != '\n')
+            n++;
+        if (n > 0 && data[n - 1] == '\r')
+            n--; /* a file written on Windows */
+        if (n == 0 || memchr(data, '\0', n)) {
+            *err = xasprintf("password file '%s' %s", s->auth.password_file,
+                             n ? "contains a NUL byte" : "has an empty first line");
+            free(data);
+            return -1;
+        }
+        *out = xstrndup(data, n);
+        /* wipe our copy of the secret */
+        explicit_bzero(data, len);
+        free(data);
+        return 0;
+    }
+    return 0;
+}
+
+bool spec_is_file_name(const char *name)
+{
+    size_t n = strlen(name);
+    return name[0] != '.' && ((n > 5 && !strcmp(name + n - 5, ".yaml")) ||
+                              (n > 4 && !strcmp(name + n - 4, ".yml")));
+}
