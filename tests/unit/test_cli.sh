@@ -28,6 +28,11 @@ for c in $commands; do
     check "$c --help starts with 'usage: rmgr $c'" grep -q "^usage: rmgr $c" <<<"$(head -n1 <<<"$OUT")"
     run help "$c"
     check "help $c exits 0" [ "$RC" = 0 ]
+    # every option the help lists is one the command's option table takes
+    for opt in $(grep -oE '^  (-[a-z], )?--[a-z-]+' <<<"$OUT" | sed -E 's/^  (-[a-z], )?//'); do
+        run "$c" "$opt" 1 --no-such-option # the unknown option last: nothing runs
+        check "$c takes $opt (its --help lists it)" bash -c '! grep -qF "unknown option '"'"'$1'"'"'" <<<"$2"' _ "$opt" "$ERR"
+    done
     run "$c" --no-such-option
     check "$c --no-such-option exits 2" [ "$RC" = 2 ]
     check "$c --no-such-option: nothing on stdout" [ -z "$OUT" ]
