@@ -232,6 +232,16 @@ static void known_free(struct known_cluster *k)
     free(k);
 }
 
+/* The master last remembered for `shard`, or NULL. Under r->mu. */
+static const char *known_master(struct reconciler *r, const char *cluster, const char *shard)
+{
+    struct known_cluster *k = known_find(r, cluster);
+    for (size_t i = 0; k && i < k->n; i++)
+        if (str_eq(k->shards[i], shard))
+            return k->masters[i];
+    return NULL;
+}
+
 /*
  * Remember the master of `shard`; returns the previous one (caller frees)
  * when it was known and differs, else NULL. Under r->mu.
@@ -327,9 +337,14 @@ static void note_masters(struct reconciler *r, const struct spec *s, const struc
     struct spec_addr *settled = xcalloc(s->nshards + 1, sizeof(*settled));
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < s->nshards; i++) {
-        if (!p->masters[i].ip || (p->shard_waiting && p->shard_waiting[i]))
+        if (!p->masters[i].ip)
             continue;
-        settled[i] = p->masters[i];
+        bool waiting = p->shard_waiting && p->shard_waiting[i];
+        /* ... but a first sight of it is the baseline the failover is told against */
+        if (waiting && known_master(r, s->cluster, s->shards[i].name))
+            continue;
+        if (!waiting)
+            settled[i] = p->masters[i];
         char *m = xasprintf("%s:%d", p->masters[i].ip, p->masters[i].port);
         char *old = known_update(r, s->cluster, s->shards[i].name, m);
         if (old && p->master_from_sentinel && p->master_from_sentinel[i])

@@ -11,6 +11,7 @@
 #      - 127.0.0.1:$m:1 s1"               # sets H_PID, H_PORT, H_STATS_PORT
 #   h_check "proxy answers" [ "$(h_cli "$H_PORT" SET k v)" = OK ]
 #   h_track_pidfile "$dir/nutcracker.pid" nutcracker   # pids started by rmgr
+#   h_start_webhook "$H_DIR/hook.log"   # loopback receiver; sets H_PORT and H_URL
 #   h_done                              # prints "N passed, N failed", returns 1 on failure
 #
 # Daemons run as background jobs of the test shell, each in $H_DIR/<kind>-<port>/
@@ -163,6 +164,43 @@ h_cleanup() {
         rm -rf -- "$H_DIR"
     fi
     H_DIR=
+}
+
+# h_start_webhook LOG: a loopback HTTP receiver that appends every POST body, as
+# one line, to LOG and answers 200; tracked like a daemon. Sets H_PORT and H_URL.
+h_start_webhook() {
+    local log=$1 port pid deadline
+    port=$(h_free_port) || return 1
+    cat >"$H_DIR/webhook.py" <<'EOF'
+import http.server, sys
+port, out = int(sys.argv[1]), sys.argv[2]
+class Hook(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(out, "ab") as f:
+            f.write(body.replace(b"\n", b" ") + b"\n")
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"ok")
+    def log_message(self, *args):
+        pass
+http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
+EOF
+    : >>"$log"
+    /usr/bin/python3 "$H_DIR/webhook.py" "$port" "$log" >"$H_DIR/webhook-$port.out" 2>&1 &
+    pid=$!
+    # tracked once it listens: before its exec the job is still a copy of this shell
+    deadline=$(( $(date +%s%3N) + H_READY_MS ))
+    until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+        if [ "$(date +%s%3N)" -ge "$deadline" ] || ! kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" 2>/dev/null
+            echo "harness: the webhook receiver did not start: $(cat "$H_DIR/webhook-$port.out")" >&2
+            return 1
+        fi
+        sleep 0.05
+    done
+    h_track "$pid" webhook.py || { kill "$pid" 2>/dev/null; return 1; }
+    H_PORT=$port H_URL="http://127.0.0.1:$port/hook"
 }
 
 # h_cli PORT [-a PASSWORD] ARGS...: one command with redis-cli on 127.0.0.1.

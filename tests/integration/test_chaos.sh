@@ -1044,27 +1044,9 @@ h_check "cluster deployed: $NSHARDS shards of master + 2 replicas, 3 sentinels, 
 [ "$RC" -eq 0 ] || { printf '%s\n' "$OUT" | tail -n 20 | sed 's/^/#   /'; fatal "apply failed"; }
 
 # a loopback webhook receiver: what the daemon posts is counted in the figures
-cat >"$H_DIR/hook.py" <<'EOF'
-import http.server, sys
-port, out = int(sys.argv[1]), sys.argv[2]
-class Hook(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(out, "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
-EOF
 HOOKLOG=$H_DIR/hook.log
-: >"$HOOKLOG"
-HOOK_PORT=$(h_free_port) || fatal "no free port"
-"$PY" "$H_DIR/hook.py" "$HOOK_PORT" "$HOOKLOG" >"$H_DIR/hook.out" 2>&1 &
-track_bg $! hook.py || fatal "webhook receiver did not start"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$HOOK_PORT") 2>/dev/null && break; sleep 0.05; done
+h_start_webhook "$HOOKLOG" || fatal "webhook receiver did not start"
+HOOK_PORT=$H_PORT
 hooks() { grep -c "\"event\":\"$1\"" "$HOOKLOG"; }
 
 "$RMGR" reconcile -f "$SPEC" --watch --apply --interval "$RC_INTERVAL" --state-dir "$H_DIR/state" \

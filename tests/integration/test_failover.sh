@@ -272,29 +272,12 @@ calm
 
 # ---------------------------------------------------------------- 5. reconcile in the window
 
-cat >"$H_DIR/hook.py" <<'EOF'
-import http.server, sys
-port, out = int(sys.argv[1]), sys.argv[2]
-class Hook(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(out, "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
-EOF
-HOOK_PORT=$(h_free_port) || fatal "no free port"
-"$PY" "$H_DIR/hook.py" "$HOOK_PORT" "$HOOKLOG" >"$H_DIR/hook.out" 2>&1 &
-h_track $! hook.py || fatal "webhook receiver did not start"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$HOOK_PORT") 2>/dev/null && break; sleep 0.05; done
+h_start_webhook "$HOOKLOG" || fatal "webhook receiver did not start"
+HOOK_URL=$H_URL
 hooks() { grep -c "\"event\":\"$1\"" "$HOOKLOG"; }
 export XDG_CACHE_HOME=$H_DIR/xdg-cache
 
-RARGS=(-f "$SPEC" --webhook "http://127.0.0.1:$HOOK_PORT/hook" --webhook-format generic
+RARGS=(-f "$SPEC" --webhook "$HOOK_URL" --webhook-format generic
        --webhook-retries 1)
 # the reconciler's baseline of masters, so that it can tell a failover
 "$RMGR" reconcile --once "${RARGS[@]}" >"$H_DIR/r0.log" 2>&1

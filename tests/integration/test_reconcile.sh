@@ -38,25 +38,8 @@ fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
 
 # ---------------------------------------------------------------- receiver
 
-cat >"$H_DIR/hook.py" <<'EOF'
-import http.server, sys
-port, out = int(sys.argv[1]), sys.argv[2]
-class Hook(http.server.BaseHTTPRequestHandler):
-    def do_POST(self):
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        with open(out, "ab") as f:
-            f.write(body.replace(b"\n", b" ") + b"\n")
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"ok")
-    def log_message(self, *args):
-        pass
-http.server.HTTPServer(("127.0.0.1", port), Hook).serve_forever()
-EOF
-HOOK_PORT=$(h_free_port) || fatal "no free port"
-"$PY" "$H_DIR/hook.py" "$HOOK_PORT" "$HOOKLOG" >"$H_DIR/hook.out" 2>&1 &
-h_track $! hook.py || fatal "webhook receiver did not start"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$HOOK_PORT") 2>/dev/null && break; sleep 0.05; done
+h_start_webhook "$HOOKLOG" || fatal "webhook receiver did not start"
+HOOK_PORT=$H_PORT
 HOOK="http://127.0.0.1:$HOOK_PORT/hook"
 hooks() { grep -c "\"event\":\"$1\"" "$HOOKLOG"; }
 
