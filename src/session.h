@@ -21,12 +21,6 @@
 #define SESSION_DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define SESSION_DEFAULT_COMMAND_TIMEOUT_MS 2000
 
-/* The option lines every session command shares, for --help texts. */
-#define SESSION_OPTIONS_USAGE                                                        \
-    "  -f, --file SPEC         the cluster spec (YAML)\n"                            \
-    "  --connect-timeout MS    connect timeout per server (default 1000)\n"          \
-    "  --timeout MS            command timeout per server (default 2000)\n"
-
 struct session_options {
     const char *spec_path;   /* -f; borrowed */
     long connect_timeout_ms; /* 0: SESSION_DEFAULT_CONNECT_TIMEOUT_MS */

@@ -8,8 +8,8 @@
  * plan is still confirmed like any other (or --auto-approve): the file says
  * what was reviewed, not that it may run unattended.
  *
- * Also home of the option parsing, lock, prompt and summary that destroy
- * shares (apply.h).
+ * The options, lock, prompt and summary it shares with destroy are in
+ * apply_cli.c.
  */
 #include <errno.h>
 #include <jansson.h>
