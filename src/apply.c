@@ -80,28 +80,6 @@ bool apply_path_inside(const char *path, const char *root)
     return true;
 }
 
-/* The pure pieces of processes live in instance.c; these names stay for the unit tests. */
-bool apply_cmdline_matches(const char *cmdline, size_t len, enum instance_kind k, int port,
-                           const char *conf)
-{
-    return instance_cmdline_matches(cmdline, len, k, port, conf);
-}
-
-char **apply_start_argv(const struct spec *s, const struct step *st, const char *bin)
-{
-    return instance_start_argv(s, st, bin);
-}
-
-void apply_argv_free(char **argv)
-{
-    instance_argv_free(argv);
-}
-
-char *apply_tail_lines(const char *text, size_t n)
-{
-    return instance_tail_lines(text, n);
-}
-
 /* ====================================================================
  * The run: hosts and servers every step and check goes through
  * ==================================================================== */

@@ -101,24 +101,4 @@ size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of);
 /* Whether `path` is strictly inside directory `root` (no "..", "." or "//" in it). */
 bool apply_path_inside(const char *path, const char *root);
 
-/*
- * Whether /proc/PID/cmdline text (NUL-separated, `len` bytes) is the
- * instance: redis-server / redis-sentinel with ":port" in its process title
- * or `conf` among its arguments; nutcracker with `conf` among its arguments.
- */
-bool apply_cmdline_matches(const char *cmdline, size_t len, enum instance_kind k, int port,
-                           const char *conf);
-
-/*
- * The argv (NULL-terminated, caller frees with apply_argv_free) that starts
- * the instance of start step `st` with program `bin`: a redis that is not
- * its shard's master gets --replicaof <master>, the master --replicaof no
- * one (so a stale replicaof line in its file cannot demote it).
- */
-char **apply_start_argv(const struct spec *s, const struct step *st, const char *bin);
-void apply_argv_free(char **argv);
-
-/* The last `n` lines of `text`, each indented by four spaces. Caller frees. */
-char *apply_tail_lines(const char *text, size_t n);
-
 #endif

@@ -29,7 +29,7 @@ static char *log_tail(struct run *r, struct hostc *h, enum instance_kind k, int 
     char *out = NULL, *err = NULL;
     char *res;
     if (run_host_cmd(r, h, argv, &out, &err) == 0 && out && *out) {
-        char *t = apply_tail_lines(out, LOG_TAIL_LINES);
+        char *t = instance_tail_lines(out, LOG_TAIL_LINES);
         res = xasprintf("\n  last lines of %s:\n%s", log, t);
         free(t);
     } else {

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "apply.h"
+#include "instance.h"
 #include "test.h"
 #include "util.h"
 
@@ -130,35 +131,35 @@ TEST(remove_files_only_inside_the_cluster_dir)
 TEST(pid_checks_match_the_instance_only)
 {
     /* redis and sentinel rewrite their title; the rest of argv becomes NULs or blanks */
-    CHECK(apply_cmdline_matches(CMDLINE("redis-server 127.0.0.1:7001\0\0\0\0"), INSTANCE_REDIS,
+    CHECK(instance_cmdline_matches(CMDLINE("redis-server 127.0.0.1:7001\0\0\0\0"), INSTANCE_REDIS,
                                 7001, "/x/redis.conf"));
-    CHECK(apply_cmdline_matches(CMDLINE("/srv/rmgr/c1/bin/redis-server 127.0.0.1:7001      "),
+    CHECK(instance_cmdline_matches(CMDLINE("/srv/rmgr/c1/bin/redis-server 127.0.0.1:7001      "),
                                 INSTANCE_REDIS, 7001, NULL));
-    CHECK(!apply_cmdline_matches(CMDLINE("redis-server 127.0.0.1:70011\0"), INSTANCE_REDIS, 7001,
+    CHECK(!instance_cmdline_matches(CMDLINE("redis-server 127.0.0.1:70011\0"), INSTANCE_REDIS, 7001,
                                  NULL));
-    CHECK(!apply_cmdline_matches(CMDLINE("redis-server 127.0.0.1:7002\0"), INSTANCE_REDIS, 7001,
+    CHECK(!instance_cmdline_matches(CMDLINE("redis-server 127.0.0.1:7002\0"), INSTANCE_REDIS, 7001,
                                  NULL));
-    CHECK(!apply_cmdline_matches(CMDLINE("redis-sentinel 127.0.0.1:7001 [sentinel]\0"),
+    CHECK(!instance_cmdline_matches(CMDLINE("redis-sentinel 127.0.0.1:7001 [sentinel]\0"),
                                  INSTANCE_REDIS, 7001, NULL));
-    CHECK(apply_cmdline_matches(CMDLINE("redis-sentinel 127.0.0.1:26001 [sentinel]\0"),
+    CHECK(instance_cmdline_matches(CMDLINE("redis-sentinel 127.0.0.1:26001 [sentinel]\0"),
                                 INSTANCE_SENTINEL, 26001, NULL));
-    CHECK(apply_cmdline_matches(CMDLINE("redis-server *:26001 [sentinel]\0"), INSTANCE_SENTINEL,
+    CHECK(instance_cmdline_matches(CMDLINE("redis-server *:26001 [sentinel]\0"), INSTANCE_SENTINEL,
                                 26001, NULL));
     /* set-proc-title no: the arguments are still there */
-    CHECK(apply_cmdline_matches(CMDLINE("redis-server\0/x/redis.conf\0--replicaof\0no\0one\0"),
+    CHECK(instance_cmdline_matches(CMDLINE("redis-server\0/x/redis.conf\0--replicaof\0no\0one\0"),
                                 INSTANCE_REDIS, 7001, "/x/redis.conf"));
-    CHECK(!apply_cmdline_matches(CMDLINE("redis-server\0/y/redis.conf\0"), INSTANCE_REDIS, 7001,
+    CHECK(!instance_cmdline_matches(CMDLINE("redis-server\0/y/redis.conf\0"), INSTANCE_REDIS, 7001,
                                  "/x/redis.conf"));
     /* a reused pid running something else */
-    CHECK(!apply_cmdline_matches(CMDLINE("sleep\0" "1000\0"), INSTANCE_REDIS, 7001, NULL));
-    CHECK(!apply_cmdline_matches(CMDLINE("bash\0-c\0echo :7001\0"), INSTANCE_REDIS, 7001, NULL));
-    CHECK(apply_cmdline_matches(CMDLINE("nutcracker\0-d\0-c\0/x/nutcracker.yml\0-p\0/x/p\0"),
+    CHECK(!instance_cmdline_matches(CMDLINE("sleep\0" "1000\0"), INSTANCE_REDIS, 7001, NULL));
+    CHECK(!instance_cmdline_matches(CMDLINE("bash\0-c\0echo :7001\0"), INSTANCE_REDIS, 7001, NULL));
+    CHECK(instance_cmdline_matches(CMDLINE("nutcracker\0-d\0-c\0/x/nutcracker.yml\0-p\0/x/p\0"),
                                 INSTANCE_PROXY, 22121, "/x/nutcracker.yml"));
-    CHECK(!apply_cmdline_matches(CMDLINE("nutcracker\0-d\0-c\0/y/nutcracker.yml\0"),
+    CHECK(!instance_cmdline_matches(CMDLINE("nutcracker\0-d\0-c\0/y/nutcracker.yml\0"),
                                  INSTANCE_PROXY, 22121, "/x/nutcracker.yml"));
-    CHECK(!apply_cmdline_matches(CMDLINE("vi\0/x/nutcracker.yml\0"), INSTANCE_PROXY, 22121,
+    CHECK(!instance_cmdline_matches(CMDLINE("vi\0/x/nutcracker.yml\0"), INSTANCE_PROXY, 22121,
                                  "/x/nutcracker.yml"));
-    CHECK(!apply_cmdline_matches("", 0, INSTANCE_REDIS, 7001, NULL));
+    CHECK(!instance_cmdline_matches("", 0, INSTANCE_REDIS, 7001, NULL));
 }
 
 static char *joined(char **argv)
@@ -187,52 +188,52 @@ TEST(start_commands)
     r->master_ip = xstrdup("127.0.0.1");
     r->master_port = 7001;
 
-    char **v = apply_start_argv(s, m, "/usr/bin/redis-server");
+    char **v = instance_start_argv(s, m, "/usr/bin/redis-server");
     char *j = joined(v);
     CHECK_STR_EQ(j, "/usr/bin/redis-server /srv/rmgr/c1/redis-7001/redis.conf --replicaof no one");
     free(j);
-    apply_argv_free(v);
+    instance_argv_free(v);
 
-    v = apply_start_argv(s, r, "redis-server");
+    v = instance_start_argv(s, r, "redis-server");
     j = joined(v);
     CHECK_STR_EQ(j, "redis-server /srv/rmgr/c1/redis-7002/redis.conf --replicaof 127.0.0.1 7001");
     free(j);
-    apply_argv_free(v);
+    instance_argv_free(v);
 
-    v = apply_start_argv(s, sn, "redis-sentinel");
+    v = instance_start_argv(s, sn, "redis-sentinel");
     j = joined(v);
     CHECK_STR_EQ(j, "redis-sentinel /srv/rmgr/c1/sentinel-26002/sentinel.conf");
     free(j);
-    apply_argv_free(v);
+    instance_argv_free(v);
 
-    v = apply_start_argv(s, px, "/usr/sbin/nutcracker");
+    v = instance_start_argv(s, px, "/usr/sbin/nutcracker");
     j = joined(v);
     CHECK_STR_EQ(j, "/usr/sbin/nutcracker -d -c /srv/rmgr/c1/proxy-22121/nutcracker.yml "
                     "-p /srv/rmgr/c1/proxy-22121/proxy.pid -o /srv/rmgr/c1/proxy-22121/proxy.log "
                     "-s 22232 -a 127.0.0.2");
     free(j);
-    apply_argv_free(v);
+    instance_argv_free(v);
 
-    CHECK(apply_start_argv(s, bad, "nutcracker") == NULL);
+    CHECK(instance_start_argv(s, bad, "nutcracker") == NULL);
     plan_free(p);
     spec_free(s);
 }
 
 TEST(log_tails)
 {
-    char *t = apply_tail_lines("a\nb\nc\nd\n", 2);
+    char *t = instance_tail_lines("a\nb\nc\nd\n", 2);
     CHECK_STR_EQ(t, "    c\n    d");
     free(t);
-    t = apply_tail_lines("only", 5);
+    t = instance_tail_lines("only", 5);
     CHECK_STR_EQ(t, "    only");
     free(t);
-    t = apply_tail_lines("x\ny\n\n\n", 5);
+    t = instance_tail_lines("x\ny\n\n\n", 5);
     CHECK_STR_EQ(t, "    x\n    y");
     free(t);
-    t = apply_tail_lines("", 3);
+    t = instance_tail_lines("", 3);
     CHECK_STR_EQ(t, "");
     free(t);
-    t = apply_tail_lines(NULL, 3);
+    t = instance_tail_lines(NULL, 3);
     CHECK_STR_EQ(t, "");
     free(t);
 }
