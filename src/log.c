@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "notify.h"
+#include "redact.h"
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct {
@@ -240,11 +240,11 @@ void log_event(enum log_level level, const char *event, const char *cluster, con
     char *msg = xvasprintf(fmt, ap);
     va_end(ap);
     /* redact the parts, not the line: JSON escaping could hide a secret */
-    char *clean = notify_redact(msg, L.secrets, L.nsecrets);
+    char *clean = redact_secrets(msg, L.secrets, L.nsecrets);
     struct log_field *fv = xcalloc(nfields ? nfields : 1, sizeof(*fv));
     for (size_t i = 0; i < nfields; i++) {
         fv[i].key = fields[i].key;
-        fv[i].value = notify_redact(fields[i].value, L.secrets, L.nsecrets);
+        fv[i].value = redact_secrets(fields[i].value, L.secrets, L.nsecrets);
     }
     char *line = log_format_line(L.format, wall_ms(), level, event, cluster, commit, fv,
                                  nfields, clean);

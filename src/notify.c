@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "redact.h"
 #include "url.h"
 #include "util.h"
 
@@ -35,7 +36,6 @@
 #define RMGR_VERSION "0"
 #endif
 
-#define REDACTED "******"
 #define PAYLOAD_VERSION 1
 
 /* ---------------------------------------------------------------- names */
@@ -267,47 +267,6 @@ int notify_options_finish(struct notify_options *o, const char *env, char **err)
     return 0;
 }
 
-/* ------------------------------------------------------------- redaction */
-
-static int cmp_len_desc(const void *a, const void *b)
-{
-    size_t x = strlen(*(char *const *)a), y = strlen(*(char *const *)b);
-    return x < y ? 1 : x > y ? -1 : 0;
-}
-
-char *notify_redact(const char *text, char *const *secrets, size_t nsecrets)
-{
-    if (!text)
-        return NULL;
-    char *out = xstrdup(text);
-    if (!nsecrets)
-        return out;
-    char **sorted = xcalloc(nsecrets, sizeof(*sorted));
-    size_t n = 0;
-    for (size_t i = 0; i < nsecrets; i++)
-        if (secrets[i] && *secrets[i])
-            sorted[n++] = secrets[i];
-    qsort(sorted, n, sizeof(*sorted), cmp_len_desc);
-    for (size_t i = 0; i < n; i++) {
-        const char *s = sorted[i];
-        size_t sl = strlen(s);
-        if (!strstr(out, s))
-            continue;
-        struct strbuf sb = {0};
-        const char *p = out, *hit;
-        while ((hit = strstr(p, s))) {
-            sb_addn(&sb, p, (size_t)(hit - p));
-            sb_add(&sb, REDACTED);
-            p = hit + sl;
-        }
-        sb_add(&sb, p);
-        free(out);
-        out = sb_detach(&sb);
-    }
-    free(sorted);
-    return out;
-}
-
 /* ------------------------------------------------------------------ utf-8 */
 
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 when invalid. */
@@ -413,7 +372,7 @@ static char *clean_field(const char *s, char *const *secrets, size_t nsecrets, s
 {
     if (!s)
         return NULL;
-    char *r = notify_redact(s, secrets, nsecrets);
+    char *r = redact_secrets(s, secrets, nsecrets);
     char *u = utf8_sanitize(r);
     free(r);
     if (!cap)
@@ -761,7 +720,7 @@ static char *body_snippet(const char *body, const char *url)
         sb_addc(&sb, isprint((unsigned char)*p) ? *p : ' ');
     /* some services echo the URL back: never print its path */
     char *secrets[1] = {(char *)url};
-    char *r = notify_redact(sb_str(&sb), secrets, 1);
+    char *r = redact_secrets(sb_str(&sb), secrets, 1);
     sb_release(&sb);
     return r;
 }
@@ -828,7 +787,7 @@ int notify_post(const struct notify_options *o, const struct notify_target *t,
             d.http_status = 0;
             retry = curl_retryable(rc);
             char *secrets[1] = {t->url};
-            char *msg = notify_redact(errbuf[0] ? errbuf : curl_easy_strerror(rc), secrets, 1);
+            char *msg = redact_secrets(errbuf[0] ? errbuf : curl_easy_strerror(rc), secrets, 1);
             problem = msg;
         }
         sb_release(&resp);

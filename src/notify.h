@@ -112,13 +112,6 @@ const char *notify_event_name(enum notify_event_kind k);
 /* scheme://host[:port] of a URL, never its user, path or query. Caller frees. */
 char *notify_url_display(const char *url);
 
-/*
- * Copy of `text` with every occurrence of each secret replaced by "******"
- * (longest secrets first, so one secret inside another leaves no piece).
- * NULL and empty secrets are skipped; NULL text gives NULL. Caller frees.
- */
-char *notify_redact(const char *text, char *const *secrets, size_t nsecrets);
-
 /* The size limit of a format: characters of the message text, or JSON bytes (generic). */
 size_t notify_format_limit(enum notify_format f);
 
