@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
-#include <time.h>
 
 #include "conf.h"
 #include "util.h"
@@ -31,20 +30,6 @@ struct instance_policy instance_policy_default(long term_timeout_ms, long connec
         .direct = false,
     };
     return p;
-}
-
-static long long mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
 }
 
 /* ====================================================================
@@ -392,12 +377,12 @@ static int send_signal(struct transport *t, const struct instance_policy *pol, l
 int instance_wait_gone(struct transport *t, const struct instance_policy *pol, long pid,
                        long timeout_ms, char **err)
 {
-    long long deadline = mono_us() + timeout_ms * 1000LL;
+    long long deadline = now_us() + timeout_ms * 1000LL;
     for (;;) {
         int g = instance_pid_gone(t, pol, pid, err);
         if (g != 0)
             return g;
-        if (mono_us() >= deadline)
+        if (now_us() >= deadline)
             return 0;
         sleep_us(pol->poll_us);
     }
@@ -530,13 +515,13 @@ bool instance_wait_answers(const char *ip, int port, const struct rclient_opts *
                            const char *password, const struct instance_policy *pol,
                            long timeout_ms, char **why)
 {
-    long long deadline = mono_us() + timeout_ms * 1000LL;
+    long long deadline = now_us() + timeout_ms * 1000LL;
     for (;;) {
         free(*why);
         *why = NULL;
         if (rclient_answers(ip, port, o, password, why))
             return true;
-        if (mono_us() >= deadline)
+        if (now_us() >= deadline)
             return false;
         sleep_us(pol->poll_us);
     }

@@ -109,6 +109,10 @@ void ignore_sigpipe(void);
 /* Milliseconds from a monotonic clock. */
 long long now_ms(void);
 
+/* Microseconds from a monotonic clock, and a sleep in microseconds (resumed after signals). */
+long long now_us(void);
+void sleep_us(long us);
+
 /* Standard base64 of `len` bytes; `pad` adds the trailing '=' (OpenSSH fingerprints have none). Caller frees. */
 char *base64_encode(const unsigned char *in, size_t len, bool pad);
 

@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -100,13 +99,6 @@ struct watch {
     struct wconn **conns;      /* loop thread only */
     size_t nconns, conns_cap;
 };
-
-static long long mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 static void free_strv(char **v, size_t n)
 {
@@ -471,7 +463,7 @@ static void *worker_main(void *arg)
                                      .checked = c->checked};
         int rc = repoint_proxies(conf->spec, conf->password, job.masters, job.nmasters, &ro,
                                  &err);
-        double took = (double)(mono_us() - job.quorum_us) / 1000.0;
+        double took = (double)(now_us() - job.quorum_us) / 1000.0;
         char took_txt[32];
         snprintf(took_txt, sizeof(took_txt), "%.2f", took);
         struct log_field f[] = {{"shard", job.shard}, {"master", job.new_master},
@@ -731,7 +723,7 @@ static void conn_reply(struct watch *w, struct wconn *cn, redisReply *r, long lo
 
 static void conn_readable(struct watch *w, struct wconn *cn)
 {
-    long long at_us = mono_us();
+    long long at_us = now_us();
     if (redisBufferRead(cn->c) != REDIS_OK) {
         conn_fail(w, cn, cn->c->errstr[0] ? cn->c->errstr : "connection closed");
         return;
