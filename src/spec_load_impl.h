@@ -1,0 +1,112 @@
+/*
+ * spec_load_impl.h - what the spec loader's files share; private to
+ * spec_load.c (fields, sections, the load), spec_check.c (messages,
+ * suggestions, value checks) and spec_addr.c (addresses: IP literals,
+ * NAME:PORT, resolution against hosts:, one instance per address).
+ */
+#ifndef RMGR_SPEC_LOAD_IMPL_H
+#define RMGR_SPEC_LOAD_IMPL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "spec.h"
+#include "util.h"
+#include "yaml_tree.h"
+
+#define MAX_NAME 63 /* a DNS label: names may end up in host names and directories */
+
+/* The state of one load. */
+struct loader {
+    const char *file;
+    struct diags *d;
+    struct spec *s;
+    struct strbuf path; /* dotted path of the value being read, for messages */
+    struct spec_pos *stats_pos; /* per proxy: where stats_port is written (or the proxy) */
+    const struct spec_host **host_index; /* hosts sorted by name, for resolution */
+    size_t errors;      /* errors reported so far, the parser's included */
+    bool stopped;       /* SPEC_MAX_ERRORS reached: report and check nothing more */
+    size_t suggestions; /* "did you mean" searches made: each costs edit distances */
+    const struct ynode **typos; /* unknown keys reported with a suggestion, not as secrets */
+    size_t ntypos, captypos;
+};
+
+/* ---- the key -> handler table (spec_load.c) ---- */
+
+struct field;
+typedef void (*field_fn)(struct loader *L, const struct field *f, const struct ynode *v,
+                         void *obj);
+
+struct field {
+    const char *key;
+    field_fn set;
+    size_t off;
+    bool required;
+    long min, max;              /* integers */
+    const char *const *choices; /* enumerations, NULL-terminated */
+};
+
+#define AT(obj, f, type) ((type *)(void *)((char *)(obj) + (f)->off))
+
+const char *sl_get_string(struct loader *L, const struct ynode *v);
+bool sl_expect_kind(struct loader *L, const struct ynode *v, enum ynode_kind kind);
+
+/* ---- messages, suggestions and value checks (spec_check.c) ---- */
+
+/* An error or warning at a node; the first error past SPEC_MAX_ERRORS stops the load, there. */
+void sl_error_at(struct loader *L, const struct ynode *at, const char *fmt, ...)
+    RMGR_PRINTF(3, 4);
+void sl_warning_at(struct loader *L, const struct ynode *at, const char *fmt, ...)
+    RMGR_PRINTF(3, 4);
+/* An error at a position that has no node of its own (a resolved address). */
+void sl_error_pos(struct loader *L, struct spec_pos pos, const char *fmt, ...)
+    RMGR_PRINTF(3, 4);
+
+/* The dotted path of the value being read: push returns what pop restores. */
+size_t sl_path_push_key(struct loader *L, const char *key);
+size_t sl_path_push_index(struct loader *L, size_t i);
+void sl_path_pop(struct loader *L, size_t old);
+const char *sl_path(const struct loader *L);
+/* " in sentinel" or " at top level", for unknown and missing keys. Caller frees. */
+char *sl_where(const struct loader *L);
+
+/* The candidate closest to `word` ("did you mean"), or NULL when none is close. */
+const char *sl_suggest(const char *word, const char *const *cands, size_t n);
+/* The candidate `word` is a prefix of, or NULL. */
+const char *sl_suggest_prefix(const char *word, const char *const *cands, size_t n);
+
+bool sl_valid_name(const char *s);
+bool sl_valid_cluster_name(const char *s);
+bool sl_valid_env_name(const char *s);
+bool sl_has_control_chars(const struct ynode *v);
+/* Keys that would hold a secret: secrets come from auth.password_env/_file only. */
+bool sl_is_secret_key(const char *key);
+/* Expand a leading "~" or "~/" to the home directory. Caller frees. */
+char *sl_expand_home(const char *p);
+bool sl_has_dotdot(const char *p);
+
+/* ---- addresses (spec_addr.c) ---- */
+
+bool sl_is_ipv4(const char *s);
+bool sl_is_ipv6(const char *s);
+bool sl_is_ip(const char *s);
+/* The one spelling of an IP literal; a copy of `s` when it is no IP. Caller frees. */
+char *sl_canonical_ip(const char *s);
+/* Digits and dots alone read as an IPv4 address, never as a name. */
+bool sl_dotted_digits(const char *s);
+bool sl_is_loopback_or_any(const char *ip);
+/* "a.b.c.d:port" or "[v6]:port". Caller frees. */
+char *sl_format_addr(const char *ip, int port);
+
+/* Field handlers: one address, a shard's replicas, the sentinel nodes. */
+void sl_set_addr(struct loader *L, const struct field *f, const struct ynode *v, void *obj);
+void sl_set_replicas(struct loader *L, const struct field *f, const struct ynode *v, void *obj);
+void sl_set_sentinel_nodes(struct loader *L, const struct field *f, const struct ynode *v,
+                           void *obj);
+
+/* Resolve every address against hosts: (after the sections are loaded). */
+void sl_resolve_all(struct loader *L);
+/* Every ip:port is bound by exactly one instance, across all roles. */
+void sl_check_addresses(struct loader *L);
+
+#endif
