@@ -13,7 +13,7 @@
  * tree equals that commit; otherwise it is deleted and cloned again. The
  * cache's own config holds no credentials: http(s) userinfo is stripped
  * from the stored URL and handed to libgit2 through the credentials
- * callback instead.
+ * callback instead (URLs, credentials and host keys: git_remote.c).
  */
 #include "git_source.h"
 
@@ -34,10 +34,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "known_hosts.h"
+#include "git_remote.h"
 #include "spec.h"
 #include "spec_source.h"
-#include "url.h"
 #include "util.h"
 
 #define DEFAULT_LOCK_TIMEOUT_MS (10L * 60 * 1000)
@@ -64,22 +63,6 @@ static int git_err_class(void)
 {
     const git_error *e = git_error_last();
     return e ? e->klass : GIT_ERROR_NONE;
-}
-
-static void set_err(char **err, const char *fmt, ...) RMGR_PRINTF(2, 3);
-
-static void set_err(char **err, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    char *msg = xvasprintf(fmt, ap);
-    va_end(ap);
-    if (err) {
-        free(*err);
-        *err = msg;
-    } else {
-        free(msg);
-    }
 }
 
 static bool is_hex(const char *s, size_t min, size_t max)
@@ -112,7 +95,7 @@ static char *normalize_path(const char *path, char **err)
     if (!path)
         return xstrdup("");
     if (path[0] == '/') {
-        set_err(err, "--path '%s' must be relative to the repository", path);
+        git_set_err(err, "--path '%s' must be relative to the repository", path);
         return NULL;
     }
     const char *p = path;
@@ -120,12 +103,12 @@ static char *normalize_path(const char *path, char **err)
         const char *end = strchr(p, '/');
         size_t n = end ? (size_t)(end - p) : strlen(p);
         if ((n == 2 && !strncmp(p, "..", 2))) {
-            set_err(err, "--path '%s' leaves the repository", path);
+            git_set_err(err, "--path '%s' leaves the repository", path);
             sb_release(&sb);
             return NULL;
         }
         if (n == 4 && !strncmp(p, ".git", 4)) {
-            set_err(err, "--path '%s' points into the .git directory", path);
+            git_set_err(err, "--path '%s' points into the .git directory", path);
             sb_release(&sb);
             return NULL;
         }
@@ -148,34 +131,34 @@ int git_source_check_opts(const struct git_source_opts *o, char **err)
     if (!o->repo) {
         const char *orphan = o->ref ? "--ref" : o->path ? "--path" : o->cache_dir ? "--cache-dir" : NULL;
         if (orphan) {
-            set_err(err, "%s needs --repo", orphan);
+            git_set_err(err, "%s needs --repo", orphan);
             return -1;
         }
         return 0;
     }
     if (!*o->repo) {
-        set_err(err, "--repo needs a URL");
+        git_set_err(err, "--repo needs a URL");
         return -1;
     }
     if (o->ref) {
         if (!*o->ref || o->ref[0] == '-') {
-            set_err(err, "invalid --ref '%s'", o->ref);
+            git_set_err(err, "invalid --ref '%s'", o->ref);
             return -1;
         }
         for (const char *c = o->ref; *c; c++) {
             if ((unsigned char)*c < 0x20 || *c == 0x7f || *c == ' ' || *c == '~' || *c == '^' ||
                 *c == ':' || *c == '?' || *c == '*' || *c == '[' || *c == '\\') {
-                set_err(err, "invalid --ref '%s'", o->ref);
+                git_set_err(err, "invalid --ref '%s'", o->ref);
                 return -1;
             }
         }
         if (strstr(o->ref, "..") || strstr(o->ref, "@{")) {
-            set_err(err, "invalid --ref '%s'", o->ref);
+            git_set_err(err, "invalid --ref '%s'", o->ref);
             return -1;
         }
     }
     if (o->cache_dir && !*o->cache_dir) {
-        set_err(err, "--cache-dir needs a directory");
+        git_set_err(err, "--cache-dir needs a directory");
         return -1;
     }
     char *np = normalize_path(o->path, err);
@@ -183,160 +166,6 @@ int git_source_check_opts(const struct git_source_opts *o, char **err)
         return -1;
     free(np);
     return 0;
-}
-
-/* ------------------------------------------------------------------------ */
-/* URLs                                                                      */
-
-struct src_url {
-    char *store;   /* given to libgit2 and kept in the cache config */
-    char *display; /* shown in messages */
-    char *user;    /* from the URL, percent-decoded; may be NULL */
-    char *pass;    /* from the URL, percent-decoded; may be NULL; never shown */
-    int port;      /* ssh port (for known_hosts), 22 by default */
-    bool http, ssh, local;
-};
-
-static void src_url_release(struct src_url *u)
-{
-    free(u->store);
-    free(u->display);
-    free(u->user);
-    if (u->pass) {
-        memset(u->pass, 0, strlen(u->pass));
-        free(u->pass);
-    }
-    memset(u, 0, sizeof(*u));
-}
-
-static char *percent_decode(const char *s, size_t n)
-{
-    char *out = xmalloc(n + 1);
-    size_t j = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
-            isxdigit((unsigned char)s[i + 2])) {
-            char hex[3] = {s[i + 1], s[i + 2], '\0'};
-            out[j++] = (char)strtol(hex, NULL, 16);
-            i += 2;
-        } else {
-            out[j++] = s[i];
-        }
-    }
-    out[j] = '\0';
-    return out;
-}
-
-/* Split a URL into what libgit2 gets, what users see and the credentials. */
-static int parse_url(const char *in, struct src_url *u, char **err)
-{
-    memset(u, 0, sizeof(*u));
-    u->port = 22;
-    struct url_parts p;
-    if (url_split(in, &p)) {
-        char *scheme = xstrndup(in, p.scheme_len);
-        for (char *c = scheme; *c; c++)
-            *c = (char)tolower((unsigned char)*c);
-        if (!strcmp(scheme, "http") || !strcmp(scheme, "https"))
-            u->http = true;
-        else if (!strcmp(scheme, "ssh") || !strcmp(scheme, "ssh+git") || !strcmp(scheme, "git+ssh"))
-            u->ssh = true;
-        else if (!strcmp(scheme, "file"))
-            u->local = true;
-        else if (strcmp(scheme, "git") != 0) {
-            free(scheme);
-            char *shown = git_source_redact_url(in);
-            set_err(err, "unsupported URL scheme in '%s' (use https, ssh, git, file or a path)", shown);
-            free(shown);
-            return -1;
-        }
-        if (p.has_userinfo) {
-            if (p.user_len)
-                u->user = percent_decode(p.auth, p.user_len);
-            if (p.has_password)
-                u->pass = percent_decode(p.password, p.password_len);
-        }
-        if (u->ssh) {
-            /* the port after the host, for known_hosts ("[host]:port") */
-            const char *hend = p.host;
-            if (*hend == '[')
-                hend = memchr(p.host, ']', p.host_len);
-            const char *pc = hend ? memchr(hend, ':', (size_t)(p.rest - hend)) : NULL;
-            long port;
-            char *ps = pc ? xstrndup(pc + 1, (size_t)(p.rest - pc - 1)) : NULL;
-            if (ps && *ps && parse_long(ps, 1, 65535, &port))
-                u->port = (int)port;
-            free(ps);
-        }
-        struct strbuf sb = {0};
-        sb_addf(&sb, "%s://", scheme);
-        /* http(s) keeps no userinfo at all (a token is often the user); others keep the user */
-        if (!u->http && p.has_userinfo) {
-            sb_addn(&sb, p.auth, p.user_len);
-            sb_addc(&sb, '@');
-        }
-        sb_add(&sb, p.host); /* host, port, path and the rest */
-        u->store = sb_detach(&sb);
-        u->display = xstrdup(u->store);
-        free(scheme);
-        if (!p.host_len && !u->local) {
-            set_err(err, "no host in URL '%s'", u->display);
-            src_url_release(u);
-            return -1;
-        }
-        return 0;
-    }
-    const char *colon = strchr(in, ':');
-    const char *slash = strchr(in, '/');
-    if (colon && colon != in && (!slash || colon < slash)) {
-        /* scp-like user@host:path */
-        u->ssh = true;
-        const char *at = memchr(in, '@', (size_t)(colon - in));
-        if (at && at > in)
-            u->user = xstrndup(in, (size_t)(at - in));
-        u->store = xstrdup(in);
-        u->display = xstrdup(in);
-        return 0;
-    }
-    /* a local path: absolute and canonical, so every spelling shares one cache */
-    u->local = true;
-    char *abs = realpath(in, NULL);
-    if (!abs) {
-        if (in[0] == '/') {
-            abs = xstrdup(in);
-        } else {
-            char cwd[PATH_MAX];
-            if (!getcwd(cwd, sizeof(cwd))) {
-                set_err(err, "cannot get the current directory: %s", strerror(errno));
-                return -1;
-            }
-            abs = xasprintf("%s/%s", cwd, in);
-        }
-        size_t n = strlen(abs);
-        while (n > 1 && abs[n - 1] == '/')
-            abs[--n] = '\0';
-    }
-    u->store = xstrdup(abs);
-    u->display = abs;
-    return 0;
-}
-
-char *git_source_redact_url(const char *url)
-{
-    if (!url)
-        return NULL;
-    struct url_parts p;
-    if (!url_split(url, &p) || !p.has_userinfo)
-        return xstrdup(url); /* scp-like and paths carry no password */
-    bool http = url_scheme_is(url, &p, "http") || url_scheme_is(url, &p, "https");
-    struct strbuf sb = {0};
-    sb_addn(&sb, url, (size_t)(p.auth - url));
-    if (!http) {
-        sb_addn(&sb, p.auth, p.user_len);
-        sb_addc(&sb, '@');
-    }
-    sb_add(&sb, p.host);
-    return sb_detach(&sb);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -350,7 +179,7 @@ static char *cache_root(const struct git_source_opts *o, char **err)
             return xstrdup(o->cache_dir);
         char cwd[PATH_MAX];
         if (!getcwd(cwd, sizeof(cwd))) {
-            set_err(err, "cannot get the current directory: %s", strerror(errno));
+            git_set_err(err, "cannot get the current directory: %s", strerror(errno));
             return NULL;
         }
         return xasprintf("%s/%s", cwd, o->cache_dir);
@@ -364,7 +193,7 @@ static char *cache_root(const struct git_source_opts *o, char **err)
         home = pw ? pw->pw_dir : NULL;
     }
     if (!home || home[0] != '/') {
-        set_err(err, "no cache directory: set HOME or XDG_CACHE_HOME, or pass --cache-dir");
+        git_set_err(err, "no cache directory: set HOME or XDG_CACHE_HOME, or pass --cache-dir");
         return NULL;
     }
     return xasprintf("%s/.cache/rmgr/repos", home);
@@ -404,11 +233,11 @@ char *git_source_cache_path(const struct git_source_opts *o, char **err)
 {
     pthread_once(&git_once, git_init_once);
     if (!o->repo || !*o->repo) {
-        set_err(err, "no --repo given");
+        git_set_err(err, "no --repo given");
         return NULL;
     }
     struct src_url u;
-    if (parse_url(o->repo, &u, err) != 0)
+    if (git_url_parse(o->repo, &u, err) != 0)
         return NULL;
     char *root = cache_root(o, err);
     char *path = NULL;
@@ -418,7 +247,7 @@ char *git_source_cache_path(const struct git_source_opts *o, char **err)
         free(name);
     }
     free(root);
-    src_url_release(&u);
+    git_url_release(&u);
     return path;
 }
 
@@ -431,7 +260,7 @@ static int mkdir_p(const char *path, char **err)
             char saved = *c;
             *c = '\0';
             if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-                set_err(err, "cannot create '%s': %s", p, strerror(errno));
+                git_set_err(err, "cannot create '%s': %s", p, strerror(errno));
                 free(p);
                 return -1;
             }
@@ -443,7 +272,7 @@ static int mkdir_p(const char *path, char **err)
     free(p);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        set_err(err, "cache directory '%s' is not a directory", path);
+        git_set_err(err, "cache directory '%s' is not a directory", path);
         return -1;
     }
     return 0;
@@ -462,16 +291,16 @@ static int rm_rf(const char *path, char **err)
 {
     struct stat st;
     if (lstat(path, &st) != 0)
-        return errno == ENOENT ? 0 : (set_err(err, "cannot remove '%s': %s", path, strerror(errno)), -1);
+        return errno == ENOENT ? 0 : (git_set_err(err, "cannot remove '%s': %s", path, strerror(errno)), -1);
     if (!S_ISDIR(st.st_mode)) {
         if (unlink(path) != 0 && errno != ENOENT) {
-            set_err(err, "cannot remove '%s': %s", path, strerror(errno));
+            git_set_err(err, "cannot remove '%s': %s", path, strerror(errno));
             return -1;
         }
         return 0;
     }
     if (nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS) != 0) {
-        set_err(err, "cannot remove '%s': %s", path, strerror(errno));
+        git_set_err(err, "cannot remove '%s': %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -501,7 +330,7 @@ static int lock_cache(const char *lockpath, long timeout_ms, char **err)
 {
     int fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (fd < 0) {
-        set_err(err, "cannot open lock file '%s': %s", lockpath, strerror(errno));
+        git_set_err(err, "cannot open lock file '%s': %s", lockpath, strerror(errno));
         return -1;
     }
     long long deadline = now_ms() + (timeout_ms > 0 ? timeout_ms : DEFAULT_LOCK_TIMEOUT_MS);
@@ -509,11 +338,11 @@ static int lock_cache(const char *lockpath, long timeout_ms, char **err)
         if (flock(fd, LOCK_EX | LOCK_NB) == 0)
             return fd;
         if (errno != EWOULDBLOCK && errno != EINTR) {
-            set_err(err, "cannot lock '%s': %s", lockpath, strerror(errno));
+            git_set_err(err, "cannot lock '%s': %s", lockpath, strerror(errno));
             break;
         }
         if (now_ms() >= deadline) {
-            set_err(err, "cache '%s' is locked by another rmgr process", lockpath);
+            git_set_err(err, "cache '%s' is locked by another rmgr process", lockpath);
             break;
         }
         struct timespec ts = {0, 50 * 1000 * 1000};
@@ -521,179 +350,6 @@ static int lock_cache(const char *lockpath, long timeout_ms, char **err)
     }
     close(fd);
     return -1;
-}
-
-/* ------------------------------------------------------------------------ */
-/* credentials and host keys                                                 */
-
-struct remote_ctx {
-    const struct src_url *u;
-    bool tried_userpass, tried_key, tried_agent, tried_username;
-    bool offered;   /* some credential was handed to libgit2 */
-    bool exhausted; /* libgit2 asked again after every credential failed */
-    bool cert_rejected;
-    char *cert_error;
-};
-
-static const char *env_nonempty(const char *name)
-{
-    const char *v = getenv(name);
-    return v && *v ? v : NULL;
-}
-
-static int acquire_cred(git_credential **out, const char *url, const char *user_from_url,
-                        unsigned int allowed, void *payload)
-{
-    struct remote_ctx *cx = payload;
-    (void)url;
-    const char *url_user = user_from_url && *user_from_url ? user_from_url : cx->u->user;
-
-    if ((allowed & GIT_CREDENTIAL_USERPASS_PLAINTEXT) && !cx->tried_userpass) {
-        cx->tried_userpass = true;
-        const char *user = NULL, *pass = NULL;
-        const char *token = env_nonempty("RMGR_GIT_TOKEN");
-        if (cx->u->pass) {
-            user = cx->u->user ? cx->u->user : "";
-            pass = cx->u->pass;
-        } else if (token) {
-            user = env_nonempty("RMGR_GIT_USERNAME");
-            if (!user)
-                user = url_user ? url_user : "x-access-token";
-            pass = token;
-        } else if (env_nonempty("RMGR_GIT_PASSWORD")) {
-            user = env_nonempty("RMGR_GIT_USERNAME");
-            if (!user)
-                user = url_user ? url_user : "";
-            pass = getenv("RMGR_GIT_PASSWORD");
-        } else if (url_user) {
-            /* a token given as the URL's user (https://TOKEN@host/...) */
-            user = url_user;
-            pass = "";
-        }
-        if (pass) {
-            cx->offered = true;
-            return git_credential_userpass_plaintext_new(out, user, pass);
-        }
-    }
-    if (allowed & GIT_CREDENTIAL_SSH_KEY) {
-        const char *user = url_user ? url_user : env_nonempty("RMGR_GIT_USERNAME");
-        if (!user)
-            user = "git";
-        const char *key = env_nonempty("RMGR_GIT_SSH_KEY");
-        if (key && !cx->tried_key) {
-            cx->tried_key = true;
-            cx->offered = true;
-            char *pub = xasprintf("%s.pub", key);
-            int rc = git_credential_ssh_key_new(out, user, access(pub, R_OK) == 0 ? pub : NULL,
-                                                key, getenv("RMGR_GIT_SSH_PASSPHRASE"));
-            free(pub);
-            return rc;
-        }
-        if (!key && env_nonempty("SSH_AUTH_SOCK") && !cx->tried_agent) {
-            cx->tried_agent = true;
-            cx->offered = true;
-            return git_credential_ssh_key_from_agent(out, user);
-        }
-    }
-    if ((allowed & GIT_CREDENTIAL_USERNAME) && !cx->tried_username) {
-        cx->tried_username = true;
-        const char *user = url_user ? url_user : env_nonempty("RMGR_GIT_USERNAME");
-        return git_credential_username_new(out, user ? user : "git");
-    }
-    cx->exhausted = true;
-    git_error_set_str(GIT_ERROR_NET, "authentication failed");
-    return GIT_EAUTH;
-}
-
-enum { HOST_KEY_REVOKED = -100 }; /* beside LIBSSH2_KNOWNHOST_CHECK_* */
-
-/*
- * Look the raw host key of host:port up in the known_hosts file `file`, read
- * as the ssh transport reads it (known_hosts.h): HOST_KEY_REVOKED (marked
- * @revoked), LIBSSH2_KNOWNHOST_CHECK_MATCH, _MISMATCH (the host is listed
- * with another key of this type) or _NOTFOUND (also when the file cannot be
- * read).
- */
-static int known_host_check(const char *file, const char *host, int port,
-                            const git_cert_hostkey *hk)
-{
-    int keybit;
-    switch (hk->raw_type) {
-    case GIT_CERT_SSH_RAW_TYPE_RSA: keybit = LIBSSH2_KNOWNHOST_KEY_SSHRSA; break;
-    case GIT_CERT_SSH_RAW_TYPE_DSS: keybit = LIBSSH2_KNOWNHOST_KEY_SSHDSS; break;
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_256: keybit = LIBSSH2_KNOWNHOST_KEY_ECDSA_256; break;
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_384: keybit = LIBSSH2_KNOWNHOST_KEY_ECDSA_384; break;
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ECDSA_521: keybit = LIBSSH2_KNOWNHOST_KEY_ECDSA_521; break;
-    case GIT_CERT_SSH_RAW_TYPE_KEY_ED25519: keybit = LIBSSH2_KNOWNHOST_KEY_ED25519; break;
-    default: return LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
-    }
-    int rc = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
-    struct known_hosts kh;
-    char *msg = NULL;
-    if (known_hosts_init(&kh, NULL, "git", &msg) < 0) {
-        free(msg);
-        return rc;
-    }
-    if (known_hosts_read(&kh, file, "git", &msg) == 0) {
-        if (known_hosts_revoked(&kh, hk->hostkey, hk->hostkey_len))
-            rc = HOST_KEY_REVOKED;
-        else
-            rc = known_hosts_check(&kh, host, port, hk->hostkey, hk->hostkey_len, keybit);
-    }
-    free(msg);
-    known_hosts_release(&kh);
-    return rc == LIBSSH2_KNOWNHOST_CHECK_FAILURE ? LIBSSH2_KNOWNHOST_CHECK_NOTFOUND : rc;
-}
-
-/*
- * TLS certificates: libgit2's verdict stands. ssh host keys: a key marked
- * @revoked in ~/.ssh/known_hosts or RMGR_GIT_KNOWN_HOSTS is refused; else
- * libgit2 has checked ~/.ssh/known_hosts (`valid`), and RMGR_GIT_KNOWN_HOSTS
- * may add keys. An unknown key is refused (there is nobody to ask in a
- * pipeline), and so is a key that differs from a listed one in either file.
- */
-static int check_cert(git_cert *cert, int valid, const char *host, void *payload)
-{
-    struct remote_ctx *cx = payload;
-    if (cert->cert_type != GIT_CERT_HOSTKEY_LIBSSH2)
-        return GIT_PASSTHROUGH;
-    const git_cert_hostkey *hk = (const git_cert_hostkey *)cert;
-    const char *extra = env_nonempty("RMGR_GIT_KNOWN_HOSTS");
-    const char *home = getenv("HOME");
-    char *home_file = home ? xasprintf("%s/.ssh/known_hosts", home) : NULL;
-    int in_home = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND, in_extra = LIBSSH2_KNOWNHOST_CHECK_NOTFOUND;
-    if (hk->type & GIT_CERT_SSH_RAW) {
-        if (home_file)
-            in_home = known_host_check(home_file, host, cx->u->port, hk);
-        if (extra)
-            in_extra = known_host_check(extra, host, cx->u->port, hk);
-    }
-    free(home_file);
-    bool revoked = in_home == HOST_KEY_REVOKED || in_extra == HOST_KEY_REVOKED;
-    if (valid && !revoked)
-        return 0;
-    if (!revoked && in_extra == LIBSSH2_KNOWNHOST_CHECK_MATCH &&
-        in_home != LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
-        return 0;
-    cx->cert_rejected = true;
-    free(cx->cert_error);
-    if (revoked)
-        cx->cert_error = xasprintf("host key of '%s' is marked @revoked in %s: never trust it "
-                                   "(the host needs a new key)",
-                                   host, in_home == HOST_KEY_REVOKED ? "~/.ssh/known_hosts"
-                                                                     : "$RMGR_GIT_KNOWN_HOSTS");
-    else if (in_home == LIBSSH2_KNOWNHOST_CHECK_MISMATCH ||
-             in_extra == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
-        cx->cert_error = xasprintf("host key of '%s' does not match the one in %s: the server's "
-                                   "key changed, or someone is in between",
-                                   host, in_home == LIBSSH2_KNOWNHOST_CHECK_MISMATCH
-                                             ? "~/.ssh/known_hosts" : "$RMGR_GIT_KNOWN_HOSTS");
-    else
-        cx->cert_error = xasprintf("host key of '%s' is not in ~/.ssh/known_hosts%s (add it with "
-                                   "ssh-keyscan after checking its fingerprint)",
-                                   host, extra ? " nor in $RMGR_GIT_KNOWN_HOSTS" : "");
-    git_error_set_str(GIT_ERROR_SSH, cx->cert_error);
-    return GIT_ECERTIFICATE;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -707,23 +363,23 @@ static int fetch_error(int rc, const struct remote_ctx *cx, char **err)
 {
     const char *url = cx->u->display;
     if (cx->cert_rejected) {
-        set_err(err, "cannot fetch from %s: %s", url, cx->cert_error);
+        git_set_err(err, "cannot fetch from %s: %s", url, cx->cert_error);
         return SYNC_FAIL;
     }
     if (rc == GIT_EAUTH || cx->exhausted) {
         if (cx->offered)
-            set_err(err, "authentication failed for %s", url);
+            git_set_err(err, "authentication failed for %s", url);
         else
-            set_err(err, "authentication failed for %s: no credentials (set RMGR_GIT_TOKEN, "
+            git_set_err(err, "authentication failed for %s: no credentials (set RMGR_GIT_TOKEN, "
                          "RMGR_GIT_USERNAME and RMGR_GIT_PASSWORD, or RMGR_GIT_SSH_KEY)", url);
         return SYNC_FAIL;
     }
     if (rc == GIT_ECERTIFICATE) {
-        set_err(err, "cannot fetch from %s: certificate check failed: %s", url, git_msg());
+        git_set_err(err, "cannot fetch from %s: certificate check failed: %s", url, git_msg());
         return SYNC_FAIL;
     }
     int klass = git_err_class();
-    set_err(err, "cannot fetch from %s: %s", url, git_msg());
+    git_set_err(err, "cannot fetch from %s: %s", url, git_msg());
     switch (klass) {
     case GIT_ERROR_ODB:
     case GIT_ERROR_OBJECT:
@@ -762,12 +418,12 @@ static int do_fetch(git_repository *repo, struct remote_ctx *cx, const char *ref
     ro.repository = repo;
     ro.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC;
     if (git_remote_create_with_opts(&remote, cx->u->store, &ro) != 0) {
-        set_err(err, "cannot set up remote %s: %s", cx->u->display, git_msg());
+        git_set_err(err, "cannot set up remote %s: %s", cx->u->display, git_msg());
         return SYNC_LOCAL;
     }
     git_fetch_options fo = GIT_FETCH_OPTIONS_INIT;
-    fo.callbacks.credentials = acquire_cred;
-    fo.callbacks.certificate_check = check_cert;
+    fo.callbacks.credentials = git_remote_credentials;
+    fo.callbacks.certificate_check = git_remote_check_cert;
     fo.callbacks.payload = cx;
     fo.prune = refspec ? GIT_FETCH_NO_PRUNE : GIT_FETCH_PRUNE;
     fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE; /* tags come through the refspec */
@@ -857,7 +513,7 @@ static int resolve(git_repository *repo, struct remote_ctx *cx, const char *ref,
 
     if (!ref) {
         if (!default_branch) {
-            set_err(err, "%s has no default branch (is it empty?): pass --ref", url);
+            git_set_err(err, "%s has no default branch (is it empty?): pass --ref", url);
             return SYNC_FAIL;
         }
         name = xasprintf("refs/remotes/origin/%s", default_branch);
@@ -865,7 +521,7 @@ static int resolve(git_repository *repo, struct remote_ctx *cx, const char *ref,
         free(name);
         if (rc == 0)
             return SYNC_OK;
-        set_err(err, "default branch '%s' of %s cannot be read: %s", default_branch, url, git_msg());
+        git_set_err(err, "default branch '%s' of %s cannot be read: %s", default_branch, url, git_msg());
         return SYNC_LOCAL;
     }
     if (str_starts_with(ref, "refs/heads/")) {
@@ -891,7 +547,7 @@ static int resolve(git_repository *repo, struct remote_ctx *cx, const char *ref,
         if (rc == GIT_ENOTFOUND && is_hex(ref, 4, GIT_OID_HEXSZ)) {
             rc = lookup_commit_id(repo, ref, out);
             if (rc == GIT_EAMBIGUOUS) {
-                set_err(err, "commit id '%s' is ambiguous in %s: give more digits", ref, url);
+                git_set_err(err, "commit id '%s' is ambiguous in %s: give more digits", ref, url);
                 return SYNC_FAIL;
             }
             if (rc == GIT_ENOTFOUND && strlen(ref) == GIT_OID_HEXSZ) {
@@ -900,7 +556,7 @@ static int resolve(git_repository *repo, struct remote_ctx *cx, const char *ref,
                 if (fetch_one(repo, cx, ref, &ferr) == SYNC_OK) {
                     rc = lookup_commit_id(repo, ref, out);
                 } else {
-                    set_err(err, "ref '%s' not found in %s (fetching it by id: %s)", ref, url, ferr);
+                    git_set_err(err, "ref '%s' not found in %s (fetching it by id: %s)", ref, url, ferr);
                     free(ferr);
                     return SYNC_FAIL;
                 }
@@ -910,10 +566,10 @@ static int resolve(git_repository *repo, struct remote_ctx *cx, const char *ref,
     if (rc == 0)
         return SYNC_OK;
     if (rc == GIT_ENOTFOUND) {
-        set_err(err, "ref '%s' not found in %s", ref, url);
+        git_set_err(err, "ref '%s' not found in %s", ref, url);
         return SYNC_FAIL;
     }
-    set_err(err, "cannot resolve ref '%s' in %s: %s", ref, url, git_msg());
+    git_set_err(err, "cannot resolve ref '%s' in %s: %s", ref, url, git_msg());
     return SYNC_LOCAL;
 }
 
@@ -942,7 +598,7 @@ static int checkout_commit(git_repository *repo, const git_oid *id, struct commi
     if (git_commit_lookup(&commit, repo, id) != 0 ||
         git_checkout_tree(repo, (const git_object *)commit, &co) != 0 ||
         git_repository_set_head_detached(repo, id) != 0) {
-        set_err(err, "cannot check out %.12s: %s", git_oid_tostr_s(id), git_msg());
+        git_set_err(err, "cannot check out %.12s: %s", git_oid_tostr_s(id), git_msg());
         git_commit_free(commit);
         return SYNC_LOCAL;
     }
@@ -1068,7 +724,7 @@ static int clone_fresh(struct sync_job *j, struct commit_info *ci, char **err)
     int rc = SYNC_FAIL;
 
     if (!mkdtemp(tmp)) {
-        set_err(err, "cannot create '%s': %s", tmp, strerror(errno));
+        git_set_err(err, "cannot create '%s': %s", tmp, strerror(errno));
         free(tmp);
         return SYNC_FAIL;
     }
@@ -1084,7 +740,7 @@ static int clone_fresh(struct sync_job *j, struct commit_info *ci, char **err)
         git_config_set_string(cfg, "remote.origin.url", j->u.store) != 0 ||
         git_config_set_string(cfg, "remote.origin.fetch", "+refs/heads/*:refs/remotes/origin/*") != 0 ||
         git_config_set_bool(cfg, "core.autocrlf", 0) != 0) {
-        set_err(err, "cannot create a repository in '%s': %s", tmp, git_msg());
+        git_set_err(err, "cannot create a repository in '%s': %s", tmp, git_msg());
         git_config_free(cfg);
         git_repository_free(repo);
         goto out;
@@ -1099,7 +755,7 @@ static int clone_fresh(struct sync_job *j, struct commit_info *ci, char **err)
         goto out;
     }
     if (rename(tmp, j->workdir) != 0) {
-        set_err(err, "cannot move the clone to '%s': %s", j->workdir, strerror(errno));
+        git_set_err(err, "cannot move the clone to '%s': %s", j->workdir, strerror(errno));
         rc = SYNC_FAIL;
         goto out;
     }
@@ -1125,26 +781,26 @@ static int locate_specs(struct git_checkout *out, char **err)
     int rc = -1;
 
     if (lstat(p, &st) != 0) {
-        set_err(err, "path '%s' not found in %s at %s (%.7s)", shown, out->url, out->ref, out->commit);
+        git_set_err(err, "path '%s' not found in %s at %s (%.7s)", shown, out->url, out->ref, out->commit);
         goto out;
     }
     real = realpath(p, NULL);
     realwd = realpath(out->workdir, NULL);
     size_t n = realwd ? strlen(realwd) : 0;
     if (!real && realwd) {
-        set_err(err, "path '%s' in %s is a broken symlink", shown, out->url);
+        git_set_err(err, "path '%s' in %s is a broken symlink", shown, out->url);
         goto out;
     }
     if (!real || !realwd || strncmp(real, realwd, n) != 0 || (real[n] != '/' && real[n] != '\0')) {
-        set_err(err, "path '%s' leaves the repository %s", shown, out->url);
+        git_set_err(err, "path '%s' leaves the repository %s", shown, out->url);
         goto out;
     }
     if (strstr(real + n, "/.git/") || !strcmp(real + n, "/.git")) {
-        set_err(err, "path '%s' points into the .git directory", shown);
+        git_set_err(err, "path '%s' points into the .git directory", shown);
         goto out;
     }
     if (stat(p, &st) != 0 || !(S_ISDIR(st.st_mode) || S_ISREG(st.st_mode))) {
-        set_err(err, "path '%s' in %s is neither a directory nor a file", shown, out->url);
+        git_set_err(err, "path '%s' in %s is neither a directory nor a file", shown, out->url);
         goto out;
     }
     out->spec_is_file = S_ISREG(st.st_mode);
@@ -1171,12 +827,12 @@ int git_source_sync(const struct git_source_opts *o, struct git_checkout *out, c
     out->lock_fd = -1;
     pthread_once(&git_once, git_init_once);
     if (!o->repo) {
-        set_err(err, "no --repo given");
+        git_set_err(err, "no --repo given");
         return -1;
     }
     if (git_source_check_opts(o, err) != 0 || !(rel = normalize_path(o->path, err)))
         return -1;
-    if (parse_url(o->repo, &j.u, err) != 0) {
+    if (git_url_parse(o->repo, &j.u, err) != 0) {
         free(rel);
         return -1;
     }
@@ -1194,7 +850,7 @@ int git_source_sync(const struct git_source_opts *o, struct git_checkout *out, c
     if (lstat(j.workdir, &st) == 0) {
         why = cache_problem(j.workdir, j.u.store, &repo);
     } else if (errno != ENOENT) {
-        set_err(err, "cannot use cache '%s': %s", j.workdir, strerror(errno));
+        git_set_err(err, "cannot use cache '%s': %s", j.workdir, strerror(errno));
         goto out;
     }
     if (repo) {
@@ -1233,7 +889,7 @@ out:
         git_checkout_release(out);
     commit_info_release(&ci);
     free(j.cx.cert_error);
-    src_url_release(&j.u);
+    git_url_release(&j.u);
     free(j.root);
     free(j.name);
     free(j.workdir);
@@ -1251,7 +907,7 @@ int git_source_list_specs(const struct git_checkout *c, char ***out, size_t *nou
     *out = NULL;
     *nout = 0;
     if (!c || !c->spec_path) {
-        set_err(err, "no checkout");
+        git_set_err(err, "no checkout");
         return -1;
     }
     if (c->spec_is_file) {
@@ -1264,15 +920,15 @@ int git_source_list_specs(const struct git_checkout *c, char ***out, size_t *nou
     char *msg = NULL;
     int rc = spec_list_dir(c->spec_path, c->workdir, out, nout, &msg);
     if (rc == -2)
-        set_err(err, "spec '%s' in %s is a symlink that leads outside the repository", msg,
+        git_set_err(err, "spec '%s' in %s is a symlink that leads outside the repository", msg,
                 c->url);
     else if (rc < 0)
-        set_err(err, "%s", msg);
+        git_set_err(err, "%s", msg);
     free(msg);
     if (rc < 0)
         return -1;
     if (*nout == 0) {
-        set_err(err, "no spec files (*.yaml, *.yml) in '%s' of %s at %s (%.7s)",
+        git_set_err(err, "no spec files (*.yaml, *.yml) in '%s' of %s at %s (%.7s)",
                 *c->path ? c->path : ".", c->url, c->ref, c->commit);
         return -1;
     }
