@@ -1,6 +1,7 @@
 /*
  * reconcile.c - runs over every cluster, each on its own thread; the daemon
- * loop; notifications; glue to the watcher. See reconcile.h.
+ * loop; notifications; glue to the watcher. See reconcile.h; failovers are
+ * in reconcile_failover.c, the specs of a run in reconcile_specs.c.
  */
 #include "reconcile.h" /* fopencookie: _GNU_SOURCE comes from the Makefile */
 
@@ -22,6 +23,7 @@
 #include "failover_wait.h"
 #include "lock.h"
 #include "notify_queue.h"
+#include "reconcile_impl.h"
 #include "render.h"
 #include "session.h"
 #include "spec.h"
@@ -104,37 +106,6 @@ char *reconcile_drift_canonical(const struct plan *p)
 
 /* ---------------------------------------------------------------- reconciler */
 
-/* The masters a cluster's shards had at the last look, to notice failovers. */
-struct known_cluster {
-    char *name;
-    char **shards;
-    char **masters;
-    size_t n;
-    bool announced;  /* the watcher posted a failover the next runs heal: they post no
-                        drift of their own for it */
-    struct known_cluster *next;
-};
-
-/* A spec as it was last loaded successfully, to fall back on when git fails. */
-struct saved_spec {
-    char *file;
-    char *source;
-    size_t len;
-};
-
-struct reconciler {
-    struct reconcile_options *o;
-    char *state_dir;
-    struct watch *watch;
-    pthread_mutex_t mu;             /* known; o while it is swapped */
-    struct known_cluster *known;
-    struct notify_queue *queue;     /* the background sender (failovers seen by the watcher) */
-    struct saved_spec *saved;       /* specs of the last good source read */
-    size_t nsaved;
-    char *saved_commit, *saved_subject;
-    unsigned long runs;
-};
-
 static char *abs_path(const char *p)
 {
     if (p[0] == '/')
@@ -173,8 +144,8 @@ static char *state_dir_for(const struct reconcile_options *o, char **err)
 
 /* ---- notifications -------------------------------------------------------- */
 
-static void log_warnings(const char *event, const char *cluster, const char *commit,
-                         const char *text)
+void reconcile_log_warnings(const char *event, const char *cluster, const char *commit,
+                            const char *text)
 {
     if (!text)
         return;
@@ -191,7 +162,7 @@ static void send_now(struct reconciler *r, const struct notify_event *ev)
         return;
     char *err = NULL;
     if (notify_send(&r->o->notify, ev, &err) > 0)
-        log_warnings("notify-failed", ev->cluster, ev->commit, err);
+        reconcile_log_warnings("notify-failed", ev->cluster, ev->commit, err);
     free(err);
 }
 
@@ -199,178 +170,15 @@ static void send_now(struct reconciler *r, const struct notify_event *ev)
 static void notify_failed(const struct notify_event *ev, const char *err, void *arg)
 {
     (void)arg;
-    log_warnings("notify-failed", ev->cluster, ev->commit, err);
+    reconcile_log_warnings("notify-failed", ev->cluster, ev->commit, err);
 }
 
-static void queue_event(struct reconciler *r, enum notify_event_kind kind, const char *cluster,
-                        const char *commit, const char *subject, const char *summary,
-                        const char *body)
+void reconcile_queue_event(struct reconciler *r, enum notify_event_kind kind, const char *cluster,
+                           const char *commit, const char *subject, const char *summary,
+                           const char *body)
 {
     struct notify_event ev = {kind, cluster, commit, subject, summary, body, 0};
     notify_queue_push(r->queue, &ev);
-}
-
-/* ---- failovers -------------------------------------------------------------- */
-
-static struct known_cluster *known_find(struct reconciler *r, const char *name)
-{
-    for (struct known_cluster *k = r->known; k; k = k->next)
-        if (str_eq(k->name, name))
-            return k;
-    return NULL;
-}
-
-static void known_free(struct known_cluster *k)
-{
-    for (size_t i = 0; i < k->n; i++) {
-        free(k->shards[i]);
-        free(k->masters[i]);
-    }
-    free(k->shards);
-    free(k->masters);
-    free(k->name);
-    free(k);
-}
-
-/* The master last remembered for `shard`, or NULL. Under r->mu. */
-static const char *known_master(struct reconciler *r, const char *cluster, const char *shard)
-{
-    struct known_cluster *k = known_find(r, cluster);
-    for (size_t i = 0; k && i < k->n; i++)
-        if (str_eq(k->shards[i], shard))
-            return k->masters[i];
-    return NULL;
-}
-
-/*
- * Remember the master of `shard`; returns the previous one (caller frees)
- * when it was known and differs, else NULL. Under r->mu.
- */
-static char *known_update(struct reconciler *r, const char *cluster, const char *shard,
-                          const char *master)
-{
-    struct known_cluster *k = known_find(r, cluster);
-    if (!k) {
-        k = xcalloc(1, sizeof(*k));
-        k->name = xstrdup(cluster);
-        k->next = r->known;
-        r->known = k;
-    }
-    for (size_t i = 0; i < k->n; i++) {
-        if (!str_eq(k->shards[i], shard))
-            continue;
-        if (str_eq(k->masters[i], master))
-            return NULL;
-        char *old = k->masters[i];
-        k->masters[i] = xstrdup(master);
-        return old;
-    }
-    k->shards = xrealloc(k->shards, (k->n + 1) * sizeof(char *));
-    k->masters = xrealloc(k->masters, (k->n + 1) * sizeof(char *));
-    k->shards[k->n] = xstrdup(shard);
-    k->masters[k->n] = xstrdup(master);
-    k->n++;
-    return NULL;
-}
-
-/* Whether the watcher announced a failover of `cluster` since the last call (cleared). */
-static bool take_announced(struct reconciler *r, const char *cluster)
-{
-    pthread_mutex_lock(&r->mu);
-    struct known_cluster *k = known_find(r, cluster);
-    bool a = k && k->announced;
-    if (k)
-        k->announced = false;
-    pthread_mutex_unlock(&r->mu);
-    return a;
-}
-
-/* The watcher repointed (or failed to): log nothing more, tell the team. */
-static void on_watch_event(const struct watch_event *ev, void *arg)
-{
-    struct reconciler *r = arg;
-    pthread_mutex_lock(&r->mu);
-    char *old = known_update(r, ev->cluster, ev->shard, ev->new_master);
-    struct known_cluster *k = known_find(r, ev->cluster);
-    if (k && ev->kind == WATCH_REPOINTED)
-        k->announced = true;
-    pthread_mutex_unlock(&r->mu);
-    free(old);
-    const char *old_master = ev->old_master ? ev->old_master : "(unknown)";
-    char *summary;
-    switch (ev->kind) {
-    case WATCH_REPOINTED:
-        summary = xasprintf("Failover: shard %s master %s -> %s; proxies repointed in %.1f ms.",
-                            ev->shard, old_master, ev->new_master, ev->took_ms);
-        break;
-    case WATCH_REPOINT_FAILED:
-        summary = xasprintf("Failover: shard %s master %s -> %s; repointing the proxies "
-                            "failed: %s",
-                            ev->shard, old_master, ev->new_master,
-                            ev->error ? ev->error : "unknown error");
-        break;
-    default:
-        summary = xasprintf("Failover: shard %s master %s -> %s; proxies not repointed "
-                            "(report only).",
-                            ev->shard, old_master, ev->new_master);
-        break;
-    }
-    queue_event(r, NOTIFY_FAILOVER_OBSERVED, ev->cluster, ev->commit, ev->subject, summary, NULL);
-    free(summary);
-}
-
-/*
- * After a plan: note masters Sentinel moved since the last look (a failover
- * the watcher did not report), and give the watcher its baseline.
- */
-static void note_masters(struct reconciler *r, const struct spec *s, const struct plan *p,
-                         const char *commit, const char *subject, unsigned long gen,
-                         char **held)
-{
-    if (p->nrefusals || !p->masters)
-        return;
-    if (r->watch && watch_generation(r->watch, s->cluster) != gen)
-        return; /* a repoint happened meanwhile: this plan's masters may be older */
-    struct strbuf changes = {0};
-    /* a shard Sentinel is failing over has no settled master yet: the plan works
-       with the old one, which must neither count as a fail-back nor reach the watcher */
-    struct spec_addr *settled = xcalloc(s->nshards + 1, sizeof(*settled));
-    pthread_mutex_lock(&r->mu);
-    for (size_t i = 0; i < s->nshards; i++) {
-        if (!p->masters[i].ip)
-            continue;
-        bool waiting = p->shard_waiting && p->shard_waiting[i];
-        /* ... but a first sight of it is the baseline the failover is told against */
-        if (waiting && known_master(r, s->cluster, s->shards[i].name))
-            continue;
-        if (!waiting)
-            settled[i] = p->masters[i];
-        char *m = xasprintf("%s:%d", p->masters[i].ip, p->masters[i].port);
-        char *old = known_update(r, s->cluster, s->shards[i].name, m);
-        if (old && p->master_from_sentinel && p->master_from_sentinel[i])
-            sb_addf(&changes, "%sshard %s master %s -> %s", changes.len ? "; " : "",
-                    s->shards[i].name, old, m);
-        free(old);
-        free(m);
-    }
-    pthread_mutex_unlock(&r->mu);
-    if (r->watch)
-        watch_set_masters(r->watch, s->cluster, settled, s->nshards, gen);
-    free(settled);
-    if (changes.len) {
-        log_event(LOG_INFO, "failover-observed", s->cluster, commit, NULL, 0, "%s",
-                  changes.buf);
-        char *summary = xasprintf("Failover observed: %s.", changes.buf);
-        if (held) {
-            /* the caller heals it first and posts one message for both */
-            free(*held);
-            *held = summary;
-        } else {
-            queue_event(r, NOTIFY_FAILOVER_OBSERVED, s->cluster, commit, subject, summary, NULL);
-            free(summary);
-        }
-    }
-    sb_release(&changes);
 }
 
 /* ---- apply progress into the log ------------------------------------------------ */
@@ -453,7 +261,7 @@ static void tell_drift(struct cluster_job *j, const struct spec *s, const struct
                              (long long)time(NULL)};
     char *warn = NULL;
     enum drift_action a = drift_notify(&r->o->notify, r->state_dir, &in, &warn);
-    log_warnings("notify-failed", s->cluster, j->commit, warn);
+    reconcile_log_warnings("notify-failed", s->cluster, j->commit, warn);
     free(warn);
     enum notify_event_kind kind;
     if (drift_action_event(a, &kind)) {
@@ -515,13 +323,13 @@ static bool apply_outcome_is_news(struct reconciler *r, const char *cluster, con
     struct drift_state prev = {0}, next = {0};
     char *warn = NULL, *err = NULL;
     drift_state_load(r->state_dir, key, &prev, &warn);
-    log_warnings("notify-state", cluster, commit, warn);
+    reconcile_log_warnings("notify-state", cluster, commit, warn);
     enum drift_action a =
         drift_transition(&prev, fp, (long long)time(NULL), r->o->notify.remind_after_s, &next);
     bool news = a == DRIFT_FOUND || a == DRIFT_CHANGED || a == DRIFT_REMIND;
     /* a state that cannot be saved repeats a message at worst */
     if (a != DRIFT_NONE && drift_state_save(r->state_dir, key, &next, &err) < 0)
-        log_warnings("notify-state", cluster, commit, err);
+        reconcile_log_warnings("notify-state", cluster, commit, err);
     drift_state_release(&prev);
     drift_state_release(&next);
     free(warn);
@@ -661,7 +469,8 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
                                  "cluster matches the spec.",
                                  failover, res.done, res.done == 1 ? "" : "s");
         char *body = xasprintf("%s\nApplied:\n%s", healed, plan_text);
-        queue_event(r, NOTIFY_FAILOVER_OBSERVED, cluster, j->commit, j->subject, healed, body);
+        reconcile_queue_event(r, NOTIFY_FAILOVER_OBSERVED, cluster, j->commit, j->subject, healed,
+                              body);
         free(body);
         free(healed);
     } else {
@@ -790,7 +599,7 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
     bool waited = false;   /* this run waited for Sentinel once already */
     char *failover = NULL; /* "Failover observed: ..." held until healed */
     /* the watcher told the team of a failover: healing what it left is no news */
-    bool quiet = o->apply && take_announced(r, cluster);
+    bool quiet = o->apply && reconcile_take_announced(r, cluster);
     for (int attempt = 0; attempt < MAX_PLAN_ATTEMPTS && !stopping(j); attempt++) {
         unsigned long gen;
         look(j, &s, &so, &gen);
@@ -801,8 +610,8 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
             break;
         }
         const struct plan *p = s.plan;
-        note_masters(r, s.spec, p, j->commit, j->subject, gen,
-                     waited && o->apply ? &failover : NULL);
+        reconcile_note_masters(r, s.spec, p, j->commit, j->subject, gen,
+                               waited && o->apply ? &failover : NULL);
         if (p->waiting && !p->nrefusals && !waited) {
             /* Sentinel at work is no drift to report: wait for its outcome, then look again */
             enum reconcile_status ws = wait_for_sentinel(j, &s, &so);
@@ -811,7 +620,7 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
                 break;
             }
             waited = true;
-            quiet = quiet || (o->apply && take_announced(r, cluster));
+            quiet = quiet || (o->apply && reconcile_take_announced(r, cluster));
             attempt--;
             continue;
         }
@@ -869,14 +678,15 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
             tell_drift(j, s.spec, p, true, NULL);
         st = apply_drift(j, &s, &so, &gen, failover);
         if (st != RECONCILE_SKIPPED) {
-            note_masters(r, s.spec, s.plan, j->commit, j->subject, gen, NULL);
+            reconcile_note_masters(r, s.spec, s.plan, j->commit, j->subject, gen, NULL);
             break;
         }
         log_event(LOG_INFO, "replan", cluster, j->commit, NULL, 0,
                   "a failover was handled while planning: planning again");
     }
     if (failover && st != RECONCILE_CORRECTED && st != RECONCILE_ERROR)
-        queue_event(r, NOTIFY_FAILOVER_OBSERVED, cluster, j->commit, j->subject, failover, NULL);
+        reconcile_queue_event(r, NOTIFY_FAILOVER_OBSERVED, cluster, j->commit, j->subject, failover,
+                              NULL);
     free(failover);
     session_release(&s);
     return st;
@@ -889,172 +699,6 @@ static void *cluster_thread(void *arg)
     return NULL;
 }
 
-/* ---- specs of a run --------------------------------------------------------------- */
-
-struct run_spec {
-    char *file;
-    struct spec *spec;   /* NULL when it did not load */
-};
-
-struct run_specs {
-    struct run_spec *v;
-    size_t n, cap;
-    char *commit, *subject;
-    bool source_failed;  /* the specs could not be read (this run is an error) */
-};
-
-static void run_specs_release(struct run_specs *rs)
-{
-    for (size_t i = 0; i < rs->n; i++) {
-        free(rs->v[i].file);
-        spec_free(rs->v[i].spec);
-    }
-    free(rs->v);
-    free(rs->commit);
-    free(rs->subject);
-    memset(rs, 0, sizeof(*rs));
-}
-
-/* -f: the file, or the sorted *.yaml / *.yml files of the directory. */
-static int list_local(const char *path, char ***out, size_t *n, char **err)
-{
-    struct stat st;
-    *out = NULL;
-    *n = 0;
-    if (stat(path, &st) < 0) {
-        *err = xasprintf("cannot access '%s': %s", path, strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        *out = xcalloc(1, sizeof(char *));
-        (*out)[0] = xstrdup(path);
-        *n = 1;
-        return 0;
-    }
-    if (spec_list_dir(path, NULL, out, n, err) < 0)
-        return -1;
-    if (*n == 0) {
-        free(*out);
-        *out = NULL;
-        *err = xasprintf("no *.yaml or *.yml files in '%s'", path);
-        return -1;
-    }
-    return 0;
-}
-
-static void log_diags(const struct diags *d, const char *commit)
-{
-    for (size_t i = 0; i < d->n; i++) {
-        const struct diag *g = &d->v[i];
-        char where[64];
-        snprintf(where, sizeof(where), "%d:%d", g->line, g->col);
-        struct log_field f[] = {{"file", g->file}, {"at", g->line ? where : NULL}};
-        log_event(g->severity == DIAG_ERROR ? LOG_ERROR : LOG_WARN,
-                  g->severity == DIAG_ERROR ? "spec-error" : "spec-warning", NULL, commit, f,
-                  ARRAY_SIZE(f), "%s", g->message);
-    }
-}
-
-static void add_spec(struct run_specs *rs, const char *file, struct spec *s)
-{
-    VEC_GROW(rs->v, rs->n, rs->cap);
-    rs->v[rs->n++] = (struct run_spec){xstrdup(file), s};
-}
-
-/* Keep the sources of a good read, for a run where the source fails. */
-static void save_sources(struct reconciler *r, const struct run_specs *rs)
-{
-    for (size_t i = 0; i < r->nsaved; i++) {
-        free(r->saved[i].file);
-        free(r->saved[i].source);
-    }
-    free(r->saved);
-    r->saved = xcalloc(rs->n + 1, sizeof(*r->saved));
-    r->nsaved = 0;
-    for (size_t i = 0; i < rs->n; i++) {
-        const struct spec *s = rs->v[i].spec;
-        if (!s)
-            continue;
-        struct saved_spec *sv = &r->saved[r->nsaved++];
-        sv->file = xstrdup(s->file);
-        sv->len = s->source_len;
-        sv->source = xmalloc(s->source_len + 1);
-        memcpy(sv->source, s->source, s->source_len);
-        sv->source[s->source_len] = '\0';
-    }
-    free(r->saved_commit);
-    free(r->saved_subject);
-    r->saved_commit = xstrdup(rs->commit);
-    r->saved_subject = xstrdup(rs->subject);
-}
-
-/* Load every spec of this run. Problems are logged; rs->source_failed says the run failed. */
-static void load_specs(struct reconciler *r, struct run_specs *rs)
-{
-    const struct reconcile_options *o = r->o;
-    char *err = NULL;
-    if (git_source_enabled(&o->git)) {
-        struct spec_source src;
-        if (spec_source_open(&o->git, &src, &err) < 0)
-            goto failed;
-        const struct git_checkout *co = &src.co;
-        rs->commit = xstrdup(co->commit);
-        rs->subject = xstrdup(co->subject);
-        bool changed = !str_eq(r->saved_commit, co->commit);
-        struct log_field f[] = {{"ref", co->ref}, {"subject", co->subject}};
-        log_event(changed ? LOG_INFO : LOG_DEBUG, "git-sync", NULL, co->commit, f,
-                  ARRAY_SIZE(f), "%s %s at %.12s: %s", co->cloned ? "cloned" : "fetched",
-                  co->url, co->commit, co->subject ? co->subject : "");
-        if (co->rebuilt)
-            log_event(LOG_WARN, "git-cache-rebuilt", NULL, co->commit, NULL, 0,
-                      "the cache was cloned again: %s", co->rebuilt);
-        for (size_t i = 0; i < src.n; i++) {
-            struct diags d = {0};
-            struct spec *s = spec_source_load(&src, i, &d);
-            diags_sort(&d);
-            log_diags(&d, rs->commit);
-            diags_release(&d);
-            add_spec(rs, src.names[i], s);
-        }
-        spec_source_release(&src);
-    } else {
-        char **files = NULL;
-        size_t nfiles = 0;
-        if (list_local(o->spec_path, &files, &nfiles, &err) < 0)
-            goto failed;
-        for (size_t i = 0; i < nfiles; i++) {
-            struct diags d = {0};
-            struct spec *s = spec_load_file(files[i], &d);
-            diags_sort(&d);
-            log_diags(&d, rs->commit);
-            diags_release(&d);
-            add_spec(rs, files[i], s);
-        }
-        spec_list_free(files, nfiles);
-    }
-    save_sources(r, rs);
-    return;
-
-failed:
-    log_event(LOG_ERROR, "source-failed", NULL, NULL, NULL, 0, "%s",
-              err ? err : "cannot read the specs");
-    free(err);
-    rs->source_failed = true;
-    if (r->nsaved) {
-        log_event(LOG_WARN, "source-fallback", NULL, r->saved_commit, NULL, 0,
-                  "using the specs of the last good read (%zu clusters)", r->nsaved);
-        rs->commit = xstrdup(r->saved_commit);
-        rs->subject = xstrdup(r->saved_subject);
-        for (size_t i = 0; i < r->nsaved; i++) {
-            struct diags d = {0};
-            struct spec *s = spec_load_buffer(r->saved[i].file, r->saved[i].source,
-                                              r->saved[i].len, &d);
-            diags_release(&d);
-            add_spec(rs, r->saved[i].file, s);
-        }
-    }
-}
-
 /* ---- a run ---------------------------------------------------------------------- */
 
 enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t *stop)
@@ -1062,7 +706,7 @@ enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t
     long long t0 = now_ms();
     r->runs++;
     struct run_specs rs = {0};
-    load_specs(r, &rs);
+    reconcile_load_specs(r, &rs);
     enum reconcile_status worst = rs.source_failed ? RECONCILE_ERROR : RECONCILE_SKIPPED;
 
     struct cluster_job *jobs = xcalloc(rs.n + 1, sizeof(*jobs));
@@ -1144,7 +788,7 @@ enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t
               counts[RECONCILE_SKIPPED] ? " (some skipped: stopping)" : "");
     free(names);
     free(jobs);
-    run_specs_release(&rs);
+    reconcile_specs_release(&rs);
     return worst;
 }
 
@@ -1155,7 +799,7 @@ static int start_watch(struct reconciler *r, char **err)
     struct watch_options wo = {
         .connect_timeout_ms = r->o->connect_timeout_ms,
         .report_only = !r->o->apply,
-        .on_event = on_watch_event,
+        .on_event = reconcile_on_watch_event,
         .arg = r,
     };
     r->watch = watch_start(&wo, err);
@@ -1218,7 +862,7 @@ void reconciler_free(struct reconciler *r)
     while (r->known) {
         struct known_cluster *k = r->known;
         r->known = k->next;
-        known_free(k);
+        reconcile_known_free(k);
     }
     for (size_t i = 0; i < r->nsaved; i++) {
         free(r->saved[i].file);

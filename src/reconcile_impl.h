@@ -1,0 +1,96 @@
+/*
+ * reconcile_impl.h - what the reconciler's files share; private to
+ * reconcile.c (runs, clusters, lifecycle), reconcile_failover.c (the
+ * masters last seen, failovers noticed and told) and reconcile_specs.c (the
+ * specs of a run, with a fallback on the last good read).
+ */
+#ifndef RMGR_RECONCILE_IMPL_H
+#define RMGR_RECONCILE_IMPL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "notify.h"
+#include "plan.h"
+#include "reconcile.h"
+#include "spec.h"
+#include "watch.h"
+
+/* The masters a cluster's shards had at the last look, to notice failovers. */
+struct known_cluster {
+    char *name;
+    char **shards;
+    char **masters;
+    size_t n;
+    bool announced;  /* the watcher posted a failover the next runs heal: they post no
+                        drift of their own for it */
+    struct known_cluster *next;
+};
+
+/* A spec as it was last loaded successfully, to fall back on when git fails. */
+struct saved_spec {
+    char *file;
+    char *source;
+    size_t len;
+};
+
+struct reconciler {
+    struct reconcile_options *o;
+    char *state_dir;
+    struct watch *watch;
+    pthread_mutex_t mu;             /* known; o while it is swapped */
+    struct known_cluster *known;
+    struct notify_queue *queue;     /* the background sender (failovers seen by the watcher) */
+    struct saved_spec *saved;       /* specs of the last good source read */
+    size_t nsaved;
+    char *saved_commit, *saved_subject;
+    unsigned long runs;
+};
+
+struct run_spec {
+    char *file;
+    struct spec *spec;   /* NULL when it did not load */
+};
+
+struct run_specs {
+    struct run_spec *v;
+    size_t n, cap;
+    char *commit, *subject;
+    bool source_failed;  /* the specs could not be read (this run is an error) */
+};
+
+/* ---- reconcile.c ---- */
+
+/* Log each line of `text` as a warning `event`. */
+void reconcile_log_warnings(const char *event, const char *cluster, const char *commit,
+                            const char *text);
+
+/* Queue a notification for the background sender. */
+void reconcile_queue_event(struct reconciler *r, enum notify_event_kind kind, const char *cluster,
+                           const char *commit, const char *subject, const char *summary,
+                           const char *body);
+
+/* ---- reconcile_failover.c ---- */
+
+void reconcile_known_free(struct known_cluster *k);
+
+/* Whether the watcher announced a failover of `cluster` since the last call (cleared). */
+bool reconcile_take_announced(struct reconciler *r, const char *cluster);
+
+/* The watcher's callback (`arg` is the reconciler). */
+void reconcile_on_watch_event(const struct watch_event *ev, void *arg);
+
+/* After a plan: note masters Sentinel moved since the last look, give the watcher its baseline. */
+void reconcile_note_masters(struct reconciler *r, const struct spec *s, const struct plan *p,
+                            const char *commit, const char *subject, unsigned long gen,
+                            char **held);
+
+/* ---- reconcile_specs.c ---- */
+
+void reconcile_specs_release(struct run_specs *rs);
+
+/* Read the specs of a run (git or -f), falling back on the last good read when the source fails. */
+void reconcile_load_specs(struct reconciler *r, struct run_specs *rs);
+
+#endif
