@@ -331,7 +331,10 @@ static int refused(char *msg, char **err)
     return HOST_KEY_REFUSED;
 }
 
-/* Every refusal names the host, the key type, the fingerprint the server sent and the one known_hosts has, and the fix. */
+/*
+ * Every refusal names the host, the key type, the fingerprint the server
+ * sent and the one known_hosts has, and the fix.
+ */
 int known_hosts_verify(struct known_hosts *k, const struct host_key_peer *p, unsigned known,
                        char **err)
 {
