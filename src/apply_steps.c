@@ -96,6 +96,25 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
         *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
         return -1;
     }
+    const char *aip;
+    int aport;
+    instance_answer_addr(r->s, st->instance, st->ip, st->port, &aip, &aport);
+    /*
+     * Something already serves the port (a process rmgr did not start, or one
+     * whose pidfile was lost): a second instance would fail to bind and, on its
+     * way out, delete the pidfile the live one wrote. Say so; start nothing.
+     */
+    const struct spec_proxy *sp = st->instance == INSTANCE_PROXY ? step_proxy(r->s, st) : NULL;
+    int busy = rclient_port_open(aip, aport, &r->ro) ? aport
+               : sp && rclient_port_open(st->ip, sp->stats_port, &r->ro) ? sp->stats_port
+                                                                          : 0;
+    if (busy) {
+        *err = xasprintf("%s %s:%d was not running, but port %d already accepts connections: "
+                         "another process holds it (not one of this cluster's pidfiles); "
+                         "nothing was started: stop that process or change the spec",
+                         instance_kind_name(st->instance), st->ip, st->port, busy);
+        return -1;
+    }
     int rc = instance_start(t, r->s, st, bin, r->password ? "077" : "027", err);
     if (rc < 0) {
         /* it ran (the host answered): its log may say why */
@@ -106,9 +125,6 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
         *err = m;
         return -1;
     }
-    const char *aip;
-    int aport;
-    instance_answer_addr(r->s, st->instance, st->ip, st->port, &aip, &aport);
     char *why = NULL;
     if (!instance_wait_answers(aip, aport, &r->ro,
                                st->instance == INSTANCE_PROXY ? r->password : NULL, &r->policy,

@@ -15,6 +15,8 @@
 #      exit 1, saying so, nothing changed
 #   5. reconcile --once --apply started at once after a kill: no "apply
 #      failed", no drift message: one failover message, healed
+#   6. an instance to start whose port another process holds: apply refuses
+#      to start a second one (it would delete the live one's pidfile)
 #
 # Every process started (by the harness or by rmgr) is tracked and stopped.
 # shellcheck disable=SC1091,SC2016,SC2034,SC2317  # harness; eval strings
@@ -298,6 +300,30 @@ h_check "5: the log says a failover was in progress, not a refusal" \
 check_healed 5 gamma "$OLD"
 "$RMGR" reconcile --once "${RARGS[@]}" >"$H_DIR/r2.log" 2>&1
 h_check "5: the next run posts nothing" [ "$(wc -l <"$HOOKLOG")" -eq 1 ]
+
+# ---------------------------------------------------------------- 6. a port taken by a stranger
+
+# the proxy dies; before apply restarts it, another process takes its port: a
+# second nutcracker would fail to bind and delete the live one's pidfile on exit
+ppid=$(head -n1 "$BASE/$CLUSTER/proxy-$PX/proxy.pid" | tr -dc 0-9)
+h_stop "$ppid"
+"$PY" -c 'import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(120)' "$PX" &
+STRANGER=$!
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PX") 2>/dev/null && break; sleep 0.05; done
+h_track "$STRANGER" python3 || fatal "the stranger did not start"
+OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
+h_check "6: apply with the proxy's port taken: exit 1" [ "$RC" -eq 1 ]
+h_check "6: it says the port is held by another process and nothing was started" \
+    grep -q "proxy 127.0.0.1:$PX was not running, but port $PX already accepts connections" <<<"$OUT"
+h_check "6: no nutcracker was started" eval '! pgrep -f "nutcracker.*proxy-$PX" >/dev/null'
+h_stop "$STRANGER"
+OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
+track_all
+h_check "6: the port free again, apply starts the proxy: exit 0" [ "$RC" -eq 0 ]
+h_check "6: writes through the proxy succeed" \
+    eval '[ "$(h_cli "$PX" -a "$PW" SET k6 v 2>/dev/null)" = OK ]'
 
 OUT=$("$RMGR" destroy -f "$SPEC" --auto-approve --allow-destructive 2>&1) || echo "$OUT"
 h_done
