@@ -28,6 +28,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "json_out.h"
 #include "redact.h"
 #include "url.h"
 #include "util.h"
@@ -529,19 +530,14 @@ static char *chat_text(enum notify_format f, const struct clean_event *c, struct
     return sb_detach(&sb);
 }
 
-static json_t *jstr_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 /* The generic payload showing body cut `k`. */
 static json_t *generic_json(const struct clean_event *c, struct cut k)
 {
     json_t *o = json_object();
     json_object_set_new(o, "event", json_string(kinds[c->kind].name));
     json_object_set_new(o, "cluster", json_string(c->cluster));
-    json_object_set_new(o, "commit", jstr_or_null(c->commit));
-    json_object_set_new(o, "subject", jstr_or_null(c->subject));
+    json_object_set_new(o, "commit", json_str_or_null(c->commit));
+    json_object_set_new(o, "subject", json_str_or_null(c->subject));
     json_object_set_new(o, "summary", json_string(c->summary));
     if (c->nlines == 0) {
         json_object_set_new(o, "body", json_null());

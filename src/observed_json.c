@@ -50,28 +50,24 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- writing */
-
-static json_t *str_or_null(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
 
 static json_t *kv_to_json(const struct obs_kv *kv, size_t n)
 {
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++)
         if (kv[i].key)
-            json_object_set_new(o, kv[i].key, str_or_null(kv[i].value));
+            json_object_set_new(o, kv[i].key, json_str_or_null(kv[i].value));
     return o;
 }
 
 static json_t *files_to_json(const struct obs_files *f)
 {
     return json_pack("{s:b, s:o, s:b, s:b, s:o}", "checked", f->checked, "error",
-                     str_or_null(f->error), "dir_present", f->dir_present, "conf_present",
+                     json_str_or_null(f->error), "dir_present", f->dir_present, "conf_present",
                      f->conf_present, "conf", kv_to_json(f->conf, f->nconf));
 }
 
@@ -79,9 +75,9 @@ static json_t *peers_to_json(const struct obs_sentinel_peer *p, size_t n)
 {
     json_t *a = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *x = json_pack("{s:o, s:i, s:o, s:o}", "ip", str_or_null(p[i].ip), "port",
-                              p[i].port, "flags", str_or_null(p[i].flags), "runid",
-                              str_or_null(p[i].runid));
+        json_t *x = json_pack("{s:o, s:i, s:o, s:o}", "ip", json_str_or_null(p[i].ip), "port",
+                              p[i].port, "flags", json_str_or_null(p[i].flags), "runid",
+                              json_str_or_null(p[i].runid));
         /* a sentinel's vote matters only around a failover: written when known */
         if (p[i].voted_leader) {
             json_object_set_new(x, "voted_leader", json_string(p[i].voted_leader));
@@ -95,24 +91,24 @@ static json_t *peers_to_json(const struct obs_sentinel_peer *p, size_t n)
 static json_t *redis_to_json(const struct obs_redis *r)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "ip", str_or_null(r->ip));
+    json_object_set_new(o, "ip", json_str_or_null(r->ip));
     json_object_set_new(o, "port", json_integer(r->port));
     json_object_set_new(o, "reach", json_string(reach_name(r->reach)));
-    json_object_set_new(o, "reach_detail", str_or_null(r->reach_detail));
-    json_object_set_new(o, "run_id", str_or_null(r->run_id));
-    json_object_set_new(o, "role", str_or_null(r->role));
-    json_object_set_new(o, "master_host", str_or_null(r->master_host));
+    json_object_set_new(o, "reach_detail", json_str_or_null(r->reach_detail));
+    json_object_set_new(o, "run_id", json_str_or_null(r->run_id));
+    json_object_set_new(o, "role", json_str_or_null(r->role));
+    json_object_set_new(o, "master_host", json_str_or_null(r->master_host));
     json_object_set_new(o, "master_port", json_integer(r->master_port));
-    json_object_set_new(o, "master_link_status", str_or_null(r->master_link_status));
+    json_object_set_new(o, "master_link_status", json_str_or_null(r->master_link_status));
     json_object_set_new(o, "master_repl_offset", json_integer(r->master_repl_offset));
     json_object_set_new(o, "slave_repl_offset", json_integer(r->slave_repl_offset));
     json_object_set_new(o, "connected_slaves", json_integer(r->connected_slaves));
     json_t *reps = json_array();
     for (size_t i = 0; i < r->nreplicas; i++) {
         const struct obs_redis_replica *x = &r->replicas[i];
-        json_array_append_new(reps, json_pack("{s:o, s:i, s:o, s:I}", "ip", str_or_null(x->ip),
+        json_array_append_new(reps, json_pack("{s:o, s:i, s:o, s:I}", "ip", json_str_or_null(x->ip),
                                               "port", x->port, "state",
-                                              str_or_null(x->state), "offset",
+                                              json_str_or_null(x->state), "offset",
                                               (json_int_t)x->offset));
     }
     json_object_set_new(o, "replicas", reps);
@@ -126,19 +122,19 @@ static json_t *redis_to_json(const struct obs_redis *r)
 static json_t *sentinel_to_json(const struct obs_sentinel *s)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "ip", str_or_null(s->ip));
+    json_object_set_new(o, "ip", json_str_or_null(s->ip));
     json_object_set_new(o, "port", json_integer(s->port));
     json_object_set_new(o, "reach", json_string(reach_name(s->reach)));
-    json_object_set_new(o, "reach_detail", str_or_null(s->reach_detail));
-    json_object_set_new(o, "run_id", str_or_null(s->run_id));
+    json_object_set_new(o, "reach_detail", json_str_or_null(s->reach_detail));
+    json_object_set_new(o, "run_id", json_str_or_null(s->run_id));
     json_t *ms = json_array();
     for (size_t i = 0; i < s->nmasters; i++) {
         const struct obs_sentinel_master *m = &s->masters[i];
         json_t *x = json_object();
-        json_object_set_new(x, "name", str_or_null(m->name));
-        json_object_set_new(x, "ip", str_or_null(m->ip));
+        json_object_set_new(x, "name", json_str_or_null(m->name));
+        json_object_set_new(x, "ip", json_str_or_null(m->ip));
         json_object_set_new(x, "port", json_integer(m->port));
-        json_object_set_new(x, "flags", str_or_null(m->flags));
+        json_object_set_new(x, "flags", json_str_or_null(m->flags));
         json_object_set_new(x, "quorum", json_integer(m->quorum));
         json_object_set_new(x, "down_after_ms", json_integer(m->down_after_ms));
         json_object_set_new(x, "failover_timeout_ms", json_integer(m->failover_timeout_ms));
@@ -162,15 +158,15 @@ static json_t *sentinel_to_json(const struct obs_sentinel *s)
 static json_t *proxy_to_json(const struct obs_proxy *p)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "ip", str_or_null(p->ip));
+    json_object_set_new(o, "ip", json_str_or_null(p->ip));
     json_object_set_new(o, "listen_port", json_integer(p->listen_port));
     json_object_set_new(o, "stats_port", json_integer(p->stats_port));
     json_object_set_new(o, "reach", json_string(reach_name(p->reach)));
-    json_object_set_new(o, "reach_detail", str_or_null(p->reach_detail));
+    json_object_set_new(o, "reach_detail", json_str_or_null(p->reach_detail));
     json_object_set_new(o, "uptime_s", json_integer(p->uptime_s));
     json_object_set_new(o, "timestamp_s", json_integer(p->timestamp_s));
     json_object_set_new(o, "config_present", json_boolean(p->config_present));
-    json_object_set_new(o, "config_text", str_or_null(p->config_text));
+    json_object_set_new(o, "config_text", json_str_or_null(p->config_text));
     json_object_set_new(o, "config_mtime_s", json_integer(p->config_mtime_s));
     json_object_set_new(o, "files", files_to_json(&p->files));
     return o;
@@ -193,13 +189,7 @@ char *observed_to_json(const struct observed *o)
         json_array_append_new(a, proxy_to_json(&o->proxies[i]));
     json_object_set_new(root, "proxies", a);
 
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    struct strbuf sb = {0};
-    sb_add(&sb, text ? text : "{}");
-    sb_addc(&sb, '\n');
-    free(text);
-    return sb_detach(&sb);
+    return json_out_doc(root);
 }
 
 /* ---------------------------------------------------------------- reading */

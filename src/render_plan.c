@@ -42,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_out.h"
 #include "util.h"
 
 #define C_RESET "\033[0m"
@@ -262,11 +263,6 @@ char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
 
 /* ---------------------------------------------------------------- JSON */
 
-static json_t *jstr(const char *s)
-{
-    return s ? json_string(s) : json_null();
-}
-
 static json_t *step_to_json(const struct step *st)
 {
     json_t *o = json_object();
@@ -275,15 +271,15 @@ static json_t *step_to_json(const struct step *st)
     json_object_set_new(o, "safety", json_string(step_safety_name(st->safety)));
     json_object_set_new(o, "wave", json_integer(st->wave));
     json_object_set_new(o, "instance", json_string(instance_kind_name(st->instance)));
-    json_object_set_new(o, "group", jstr(st->group));
-    json_object_set_new(o, "target", jstr(st->target));
-    json_object_set_new(o, "host", jstr(st->host));
-    json_object_set_new(o, "ip", jstr(st->ip));
+    json_object_set_new(o, "group", json_str_or_null(st->group));
+    json_object_set_new(o, "target", json_str_or_null(st->target));
+    json_object_set_new(o, "host", json_str_or_null(st->host));
+    json_object_set_new(o, "ip", json_str_or_null(st->ip));
     json_object_set_new(o, "port", json_integer(st->port));
-    json_object_set_new(o, "reason", jstr(st->reason));
-    json_object_set_new(o, "before", jstr(st->before));
-    json_object_set_new(o, "after", jstr(st->after));
-    json_object_set_new(o, "shard", jstr(st->shard));
+    json_object_set_new(o, "reason", json_str_or_null(st->reason));
+    json_object_set_new(o, "before", json_str_or_null(st->before));
+    json_object_set_new(o, "after", json_str_or_null(st->after));
+    json_object_set_new(o, "shard", json_str_or_null(st->shard));
     if (st->master_ip) {
         char *m = xasprintf("%s:%d", st->master_ip, st->master_port);
         json_object_set_new(o, "master", json_string(m));
@@ -293,7 +289,7 @@ static json_t *step_to_json(const struct step *st)
     }
     json_t *set = json_object();
     for (size_t i = 0; i < st->nsettings; i++)
-        json_object_set_new(set, st->settings[i].key, jstr(st->settings[i].value));
+        json_object_set_new(set, st->settings[i].key, json_str_or_null(st->settings[i].value));
     json_object_set_new(o, "settings", set);
     return o;
 }
@@ -303,22 +299,23 @@ char *render_plan_json(const struct spec *s, const struct plan *p, const char *f
 {
     json_t *root = json_object();
     json_object_set_new(root, "format_version", json_integer(PLAN_FORMAT_VERSION));
-    json_object_set_new(root, "cluster", jstr(s->cluster));
-    json_object_set_new(root, "spec", json_pack("{s:o, s:o, s:o}", "file", jstr(s->file),
-                                                "commit", jstr(commit), "subject",
-                                                jstr(subject)));
-    json_object_set_new(root, "fingerprint", jstr(fingerprint));
+    json_object_set_new(root, "cluster", json_str_or_null(s->cluster));
+    json_object_set_new(root, "spec",
+                        json_pack("{s:o, s:o, s:o}", "file", json_str_or_null(s->file), "commit",
+                                  json_str_or_null(commit), "subject", json_str_or_null(subject)));
+    json_object_set_new(root, "fingerprint", json_str_or_null(fingerprint));
     json_object_set_new(root, "refused", json_boolean(p->nrefusals > 0));
 
     json_t *a = json_array();
     for (size_t i = 0; i < p->nrefusals; i++)
-        json_array_append_new(a, json_pack("{s:o, s:o}", "shard", jstr(p->refusals[i].shard),
-                                           "diagnosis", jstr(p->refusals[i].diagnosis)));
+        json_array_append_new(a, json_pack("{s:o, s:o}", "shard",
+                                           json_str_or_null(p->refusals[i].shard), "diagnosis",
+                                           json_str_or_null(p->refusals[i].diagnosis)));
     json_object_set_new(root, "refusals", a);
 
     a = json_array();
     for (size_t i = 0; i < p->nwarnings; i++)
-        json_array_append_new(a, jstr(p->warnings[i]));
+        json_array_append_new(a, json_str_or_null(p->warnings[i]));
     json_object_set_new(root, "warnings", a);
 
     a = json_array();
@@ -337,13 +334,7 @@ char *render_plan_json(const struct spec *s, const struct plan *p, const char *f
     json_object_set_new(sum, "changes", json_boolean(plan_has_changes(p)));
     json_object_set_new(root, "summary", sum);
 
-    char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    json_decref(root);
-    struct strbuf sb = {0};
-    sb_add(&sb, text ? text : "{}");
-    sb_addc(&sb, '\n');
-    free(text);
-    return sb_detach(&sb);
+    return json_out_doc(root);
 }
 
 /* ---------------------------------------------------------------- Markdown */
