@@ -98,6 +98,31 @@ static void refuse_shard(struct builder *b, const struct spec_shard *sh, const c
     free(headline);
 }
 
+/*
+ * Refuse shard `sh` when `mr`, the master it is to keep, replicates from
+ * another node: "<who> replicates from H:P; <fix>", <who> formatted from
+ * `fmt`. Returns whether it refused.
+ */
+static bool refuse_replica_master(struct builder *b, const struct spec_shard *sh,
+                                  const struct obs_redis *mr, const char *fix, const char *fmt,
+                                  ...) RMGR_PRINTF(5, 6);
+
+static bool refuse_replica_master(struct builder *b, const struct spec_shard *sh,
+                                  const struct obs_redis *mr, const char *fix, const char *fmt,
+                                  ...)
+{
+    if (!redis_is_slave(mr))
+        return false;
+    va_list ap;
+    va_start(ap, fmt);
+    char *who = xvasprintf(fmt, ap);
+    va_end(ap);
+    refuse_shard(b, sh, "%s replicates from %s:%d; %s", who,
+                 mr->master_host ? mr->master_host : "?", mr->master_port, fix);
+    free(who);
+    return true;
+}
+
 /* ---------------------------------------------------------------- truth */
 
 /* Whether the master's INFO replication, or the node itself, says ip:port replicates from M. */
@@ -415,14 +440,11 @@ bool plan_shard_truth(struct builder *b, size_t i)
             }
         }
         const struct obs_redis *mr = observed_redis(b->o, M->ip, M->port);
-        if (redis_is_slave(mr)) {
-            refuse_shard(b, sh,
-                         "failover in progress: Sentinel reports %s:%d as master of %s but it "
-                         "replicates from %s:%d; re-run plan when it settles",
-                         M->ip, M->port, sh->name, mr->master_host ? mr->master_host : "?",
-                         mr->master_port);
+        if (refuse_replica_master(b, sh, mr, "re-run plan when it settles",
+                                  "failover in progress: Sentinel reports %s:%d as master of %s "
+                                  "but it",
+                                  M->ip, M->port, sh->name))
             return false;
-        }
         /* a master left down for Sentinel gets its own warning in plan_redis_steps() */
         bool left_down = redis_reach(mr) == REACH_REFUSED && plan_member_not_down(b->o, sh, M);
         if (view->flags && strstr(view->flags, "down") && !left_down)
@@ -465,14 +487,11 @@ bool plan_shard_truth(struct builder *b, size_t i)
             }
         }
         const struct obs_redis *mr = observed_redis(b->o, M->ip, M->port);
-        if (redis_is_slave(mr)) {
-            refuse_shard(b, sh,
-                         "no member of %s is a master holding data and the spec master %s:%d "
-                         "replicates from %s:%d; make one node master by hand",
-                         sh->name, M->ip, M->port, mr->master_host ? mr->master_host : "?",
-                         mr->master_port);
+        if (refuse_replica_master(b, sh, mr, "make one node master by hand",
+                                  "no member of %s is a master holding data and the spec master "
+                                  "%s:%d",
+                                  sh->name, M->ip, M->port))
             return false;
-        }
         /*
          * No Sentinel will fail over: a master restarted empty would wipe every
          * replica that resyncs from it. Starting it is only safe when the
