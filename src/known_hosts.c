@@ -324,6 +324,22 @@ static int append_known_host(struct known_hosts *k, const struct host_key_peer *
     return rc;
 }
 
+/*
+ * The lines under the headline of a refused key that stands where known_hosts
+ * has another (of type `type`, fingerprint `had`): what each side has and how
+ * to remove the old entry. Caller frees.
+ */
+static char *replace_hint(const char *type, const char *had, const char *file, const char *fp,
+                          const char *check, const char *remove)
+{
+    return xasprintf("  known_hosts: %s %s ('%s')\n"
+                     "  server sent: %s\n"
+                     "  if the new key is the host's (%s), remove the old entry with\n"
+                     "    %s\n"
+                     "  then run again with --accept-new-host-keys",
+                     type, had, file, fp, check, remove);
+}
+
 /* A refusal: *err gets `msg`. */
 static int refused(char *msg, char **err)
 {
@@ -384,18 +400,13 @@ int known_hosts_verify(struct known_hosts *k, const struct host_key_peer *p, uns
         break;
     case LIBSSH2_KNOWNHOST_CHECK_MISMATCH: {
         char *had = known_fingerprint(k, p->ip, p->port, kt_index);
-        rc = refused(
-            xasprintf("%s: host key CHANGED for %s: the server offers %s, known_hosts has %s "
-                      "%s; possible man-in-the-middle (or the host was reinstalled)\n"
-                      "  known_hosts: %s %s ('%s')\n"
-                      "  server sent: %s\n"
-                      "  if the new key is the host's (%s), remove the old entry with\n"
-                      "    %s\n"
-                      "  then run again with --accept-new-host-keys (it adds keys never seen; "
-                      "it never replaces a changed one)",
-                      label, name, fp, kt->name, had ? had : "another key", kt->name,
-                      had ? had : "another key", p->file, fp, check, remove),
-            err);
+        char *hint = replace_hint(kt->name, had ? had : "another key", p->file, fp, check, remove);
+        rc = refused(xasprintf("%s: host key CHANGED for %s: the server offers %s, known_hosts has "
+                               "%s %s; possible man-in-the-middle (or the host was reinstalled)\n"
+                               "%s (it adds keys never seen; it never replaces a changed one)",
+                               label, name, fp, kt->name, had ? had : "another key", hint),
+                     err);
+        free(hint);
         free(had);
         break;
     }
@@ -406,18 +417,14 @@ int known_hosts_verify(struct known_hosts *k, const struct host_key_peer *p, uns
             while (other < ARRAY_SIZE(keytypes) && !((known >> other) & 1u))
                 other++;
             char *had = known_fingerprint(k, p->ip, p->port, other);
-            rc = refused(
-                xasprintf("%s: host key for %s is not in known_hosts (%s), which has a key of "
-                          "another type for it that the server did not offer; possible "
-                          "man-in-the-middle\n"
-                          "  known_hosts: %s %s ('%s')\n"
-                          "  server sent: %s\n"
-                          "  if the new key is the host's (%s), remove the old entry with\n"
-                          "    %s\n"
-                          "  then run again with --accept-new-host-keys",
-                          label, name, fp, keytypes[other].name, had ? had : "a key",
-                          p->file, fp, check, remove),
-                err);
+            char *hint = replace_hint(keytypes[other].name, had ? had : "a key", p->file, fp,
+                                      check, remove);
+            rc = refused(xasprintf("%s: host key for %s is not in known_hosts (%s), which has a "
+                                   "key of another type for it that the server did not offer; "
+                                   "possible man-in-the-middle\n%s",
+                                   label, name, fp, hint),
+                         err);
+            free(hint);
             free(had);
             break;
         }
