@@ -7,6 +7,7 @@
 #   make valgrind            unit tests under valgrind
 #   make demo                deploy specs/local.yaml on this machine (see README)
 #   make bench               benchmarks
+#   make soak                the chaos test for 10 minutes (CHAOS_DURATION_S to change)
 
 VERSION   := 0.1.0
 PKGS      := libgit2 yaml-0.1 hiredis libcurl libssh2 jansson
