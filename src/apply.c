@@ -392,18 +392,22 @@ static char *cluster_root(const struct spec *s)
 
 static void options_defaults(struct apply_options *o)
 {
-    if (o->connect_timeout_ms <= 0)
-        o->connect_timeout_ms = APPLY_DEFAULT_CONNECT_TIMEOUT_MS;
-    if (o->command_timeout_ms <= 0)
-        o->command_timeout_ms = APPLY_DEFAULT_COMMAND_TIMEOUT_MS;
-    if (o->ready_timeout_ms <= 0)
-        o->ready_timeout_ms = APPLY_DEFAULT_READY_TIMEOUT_MS;
-    if (o->stop_timeout_ms <= 0)
-        o->stop_timeout_ms = APPLY_DEFAULT_STOP_TIMEOUT_MS;
-    if (o->repl_timeout_ms <= 0)
-        o->repl_timeout_ms = APPLY_DEFAULT_REPL_TIMEOUT_MS;
-    if (o->sentinel_timeout_ms <= 0)
-        o->sentinel_timeout_ms = APPLY_DEFAULT_SENTINEL_TIMEOUT_MS;
+    static const struct {
+        size_t off;
+        long ms;
+    } defaults[] = {
+        {offsetof(struct apply_options, connect_timeout_ms), APPLY_DEFAULT_CONNECT_TIMEOUT_MS},
+        {offsetof(struct apply_options, command_timeout_ms), APPLY_DEFAULT_COMMAND_TIMEOUT_MS},
+        {offsetof(struct apply_options, ready_timeout_ms), APPLY_DEFAULT_READY_TIMEOUT_MS},
+        {offsetof(struct apply_options, stop_timeout_ms), APPLY_DEFAULT_STOP_TIMEOUT_MS},
+        {offsetof(struct apply_options, repl_timeout_ms), APPLY_DEFAULT_REPL_TIMEOUT_MS},
+        {offsetof(struct apply_options, sentinel_timeout_ms), APPLY_DEFAULT_SENTINEL_TIMEOUT_MS},
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
+        long *ms = (long *)((char *)o + defaults[i].off);
+        if (*ms <= 0)
+            *ms = defaults[i].ms;
+    }
 }
 
 /* The Redis client options and the instance policy from the run's options. */
@@ -412,6 +416,22 @@ static void run_clients(struct run *r)
     r->ro.connect_timeout_ms = r->o.connect_timeout_ms;
     r->ro.command_timeout_ms = r->o.command_timeout_ms;
     r->policy = instance_policy_default(r->o.stop_timeout_ms, r->o.connect_timeout_ms);
+}
+
+/*
+ * The parts of a run every entry point sets the same way: the spec, the
+ * options (`o` may be NULL) with their defaults, the clients, the lock and
+ * the cluster's root directory. Undone by run_release().
+ */
+static void run_init(struct run *r, const struct spec *s, const struct apply_options *o)
+{
+    r->s = s;
+    if (o)
+        r->o = *o;
+    options_defaults(&r->o);
+    run_clients(r);
+    pthread_mutex_init(&r->lock, NULL);
+    r->cluster_root = cluster_root(s);
 }
 
 static void run_release(struct run *r)
@@ -441,13 +461,8 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
         return -1;
     }
     ignore_sigpipe();
-    struct run r = {.s = s, .p = p, .password = password};
-    if (o)
-        r.o = *o;
-    options_defaults(&r.o);
-    run_clients(&r);
-    pthread_mutex_init(&r.lock, NULL);
-    r.cluster_root = cluster_root(s);
+    struct run r = {.p = p, .password = password};
+    run_init(&r, s, o);
     size_t n = p->nsteps ? p->nsteps : 1, hcap = 0;
     r.number = xcalloc(n, sizeof(*r.number));
     r.state = xcalloc(n, sizeof(*r.state));
@@ -530,13 +545,8 @@ void apply_result_release(struct apply_result *r)
 int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *o, char **err)
 {
     *err = NULL;
-    struct run r = {.s = s};
-    if (o)
-        r.o = *o;
-    options_defaults(&r.o);
-    run_clients(&r);
-    pthread_mutex_init(&r.lock, NULL);
-    r.cluster_root = cluster_root(s);
+    struct run r = {0};
+    run_init(&r, s, o);
     size_t hcap = 0;
     for (size_t i = 0; i < s->nproxies; i++)
         host_add(&r, s->proxies[i].host, &hcap);
