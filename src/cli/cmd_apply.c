@@ -218,11 +218,12 @@ static const struct cli_opt apply_opts[] = {
 
 int cmd_apply(int argc, char **argv)
 {
-    const struct command *cmd = cli_find_command("apply");
+    const struct command *cmd;
     struct apply_args args = {.failover_wait_ms = FAILOVER_WAIT_DEFAULT};
-    char *perr = NULL;
-    if (cli_opt_parse(apply_opts, ARRAY_SIZE(apply_opts), 0, argc, argv, &args, &perr) < 0)
-        return cli_opt_usage_error(cmd, perr);
+    int urc = cli_parse_command("apply", apply_opts, ARRAY_SIZE(apply_opts), 0, argc, argv, &args,
+                                &cmd);
+    if (urc)
+        return urc;
     struct session_options so = args.so;
     const struct apply_cli_options co = args.co;
     struct git_source_opts git = args.git;
@@ -239,11 +240,8 @@ int cmd_apply(int argc, char **argv)
         if (planfile)
             check.repo = "file:///";
         char *gerr = NULL;
-        if (git_source_check_opts(&check, &gerr) < 0) {
-            int urc = cli_usage_error(cmd, "%s", gerr);
-            free(gerr);
-            return urc;
-        }
+        if (git_source_check_opts(&check, &gerr) < 0)
+            return cli_opt_usage_error(cmd, gerr);
     }
     if (planfile && (git.ref || git.path))
         return cli_usage_error(cmd, "a saved plan names its own commit and path: no --ref or "

@@ -32,15 +32,14 @@ static const struct cli_opt destroy_opts[] = {
 
 int cmd_destroy(int argc, char **argv)
 {
-    const struct command *cmd = cli_find_command("destroy");
+    const struct command *cmd;
     struct destroy_args args = {0};
-    char *perr = NULL;
-    if (cli_opt_parse(destroy_opts, ARRAY_SIZE(destroy_opts), 0, argc, argv, &args, &perr) < 0)
-        return cli_opt_usage_error(cmd, perr);
+    int urc = cli_parse_command("destroy", destroy_opts, ARRAY_SIZE(destroy_opts), 0, argc, argv,
+                                &args, &cmd);
+    if (urc || (urc = cli_needs_spec(cmd, args.so.spec_path)))
+        return urc;
     const struct session_options so = args.so;
     const struct apply_cli_options co = args.co;
-    if (!so.spec_path)
-        return cli_usage_error(cmd, "destroy needs a spec: -f SPEC");
 
     struct diags d = {0};
     struct spec *spec = spec_load_file(so.spec_path, &d);

@@ -125,11 +125,12 @@ static const struct cli_opt plan_opts[] = {
 
 int cmd_plan(int argc, char **argv)
 {
-    const struct command *cmd = cli_find_command("plan");
+    const struct command *cmd;
     struct plan_args args = {.fmt = FORMAT_TEXT};
-    char *gerr = NULL;
-    if (cli_opt_parse(plan_opts, ARRAY_SIZE(plan_opts), 0, argc, argv, &args, &gerr) < 0)
-        return cli_opt_usage_error(cmd, gerr);
+    int urc = cli_parse_command("plan", plan_opts, ARRAY_SIZE(plan_opts), 0, argc, argv, &args,
+                                &cmd);
+    if (urc)
+        return urc;
     struct session_options so = args.so;
     const struct git_source_opts git = args.git;
     const enum plan_format fmt = args.fmt;
@@ -137,11 +138,9 @@ int cmd_plan(int argc, char **argv)
     const char *out = args.out;
     if (git_source_enabled(&git) && so.spec_path)
         return cli_usage_error(cmd, "-f and --repo exclude each other");
-    if (git_source_check_opts(&git, &gerr) < 0) {
-        int rc = cli_usage_error(cmd, "%s", gerr);
-        free(gerr);
-        return rc;
-    }
+    char *gerr = NULL;
+    if (git_source_check_opts(&git, &gerr) < 0)
+        return cli_opt_usage_error(cmd, gerr);
     if (!so.spec_path && !git_source_enabled(&git))
         return cli_usage_error(cmd, "plan needs a spec: -f SPEC or --repo URL");
 

@@ -369,15 +369,13 @@ static const struct cli_opt status_opts[] = {
 
 int cmd_status(int argc, char **argv)
 {
-    const struct command *cmd = cli_find_command("status");
+    const struct command *cmd;
     struct status_args args = {0};
-    char *err = NULL;
-    if (cli_opt_parse(status_opts, ARRAY_SIZE(status_opts), 0, argc, argv, &args, &err) < 0)
-        return cli_opt_usage_error(cmd, err);
+    int urc = cli_parse_command("status", status_opts, ARRAY_SIZE(status_opts), 0, argc, argv, &args, &cmd);
+    if (urc || (urc = cli_needs_spec(cmd, args.so.spec_path)))
+        return urc;
     struct session_options so = args.so;
     bool json = args.json;
-    if (!so.spec_path)
-        return cli_usage_error(cmd, "status needs a spec: -f SPEC");
 
     struct session s = {0};
     if (session_open(&s, &so, stderr) < 0) {

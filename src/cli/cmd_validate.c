@@ -109,13 +109,13 @@ static const struct cli_opt validate_opts[] = {
 
 int cmd_validate(int argc, char **argv)
 {
-    const struct command *cmd = cli_find_command("validate");
+    const struct command *cmd;
     struct validate_args va = {0};
-    char *perr = NULL;
-    if (cli_opt_parse(validate_opts, ARRAY_SIZE(validate_opts), CLI_PARSE_DASHDASH, argc, argv,
-                      &va, &perr) < 0) {
+    int urc = cli_parse_command("validate", validate_opts, ARRAY_SIZE(validate_opts),
+                                CLI_PARSE_DASHDASH, argc, argv, &va, &cmd);
+    if (urc) {
         free(va.paths.v);
-        return cli_opt_usage_error(cmd, perr);
+        return urc;
     }
     struct pathlist args = va.paths;
     const struct git_source_opts git = va.git;
@@ -126,9 +126,7 @@ int cmd_validate(int argc, char **argv)
     }
     if (git_source_check_opts(&git, &gerr) < 0) {
         free(args.v);
-        int rc = cli_usage_error(cmd, "%s", gerr);
-        free(gerr);
-        return rc;
+        return cli_opt_usage_error(cmd, gerr);
     }
     if (args.n == 0 && !git_source_enabled(&git)) {
         free(args.v);

@@ -198,6 +198,21 @@ int cli_opt_usage_error(const struct command *cmd, char *err)
     return rc;
 }
 
+int cli_parse_command(const char *name, const struct cli_opt *opts, size_t nopts, unsigned flags,
+                      int argc, char **argv, void *args, const struct command **cmd)
+{
+    *cmd = cli_find_command(name);
+    char *err = NULL;
+    if (cli_opt_parse(opts, nopts, flags, argc, argv, args, &err) < 0)
+        return cli_opt_usage_error(*cmd, err);
+    return 0;
+}
+
+int cli_needs_spec(const struct command *cmd, const char *spec_path)
+{
+    return spec_path ? 0 : cli_usage_error(cmd, "%s needs a spec: -f SPEC", cmd->name);
+}
+
 bool cli_use_color(bool no_color_flag)
 {
     if (no_color_flag)
