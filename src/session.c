@@ -10,8 +10,21 @@
 #include "diag.h"
 #include "fingerprint.h"
 #include "observe.h"
+#include "spec_source.h"
 #include "transport.h"
 #include "util.h"
+
+/* The password of the loaded spec into s->password. 0, or -1 with the reason on `err`. */
+static int read_password(struct session *s, FILE *err)
+{
+    char *msg = NULL;
+    if (spec_read_password(s->spec, &s->password, &msg) < 0) {
+        fprintf(err, "rmgr: cannot read the password: %s\n", msg ? msg : "unknown error");
+        free(msg);
+        return -1;
+    }
+    return 0;
+}
 
 int session_load(struct session *s, const struct session_options *o, FILE *err)
 {
@@ -22,13 +35,16 @@ int session_load(struct session *s, const struct session_options *o, FILE *err)
     diags_release(&d);
     if (!s->spec)
         return -1;
-    char *msg = NULL;
-    if (spec_read_password(s->spec, &s->password, &msg) < 0) {
-        fprintf(err, "rmgr: cannot read the password: %s\n", msg ? msg : "unknown error");
-        free(msg);
+    return read_password(s, err);
+}
+
+int session_load_repo(struct session *s, const struct git_source_opts *git,
+                      struct spec_source *src, FILE *err)
+{
+    s->spec = spec_source_load_one(git, src, err);
+    if (!s->spec)
         return -1;
-    }
-    return 0;
+    return read_password(s, err);
 }
 
 struct observe_options session_observe_options(const struct session *s,

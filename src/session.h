@@ -40,6 +40,17 @@ struct session {
 /* Load the spec and read the password. 0, or -1 with the reasons on `err`. */
 int session_load(struct session *s, const struct session_options *o, FILE *err);
 
+struct git_source_opts;
+struct spec_source;
+
+/*
+ * session_load() for the one spec of a repository (spec_source_load_one():
+ * `src` keeps the commit, subject and names until released). 0, or -1 with
+ * the reasons on `err`.
+ */
+int session_load_repo(struct session *s, const struct git_source_opts *git,
+                      struct spec_source *src, FILE *err);
+
 /* The observation options for these session options (timeouts, password). */
 struct observe_options session_observe_options(const struct session *s,
                                                const struct session_options *o);

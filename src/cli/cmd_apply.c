@@ -269,16 +269,9 @@ int cmd_apply(int argc, char **argv)
         }
     }
     if (git_source_enabled(&git)) {
-        s.spec = spec_source_load_one(&git, &src, stderr);
-        if (!s.spec)
+        if (session_load_repo(&s, &git, &src, stderr) < 0)
             goto out;
         so.commit = src.co.commit;
-        char *perr = NULL;
-        if (spec_read_password(s.spec, &s.password, &perr) < 0) {
-            fprintf(stderr, "rmgr: cannot read the password: %s\n", perr ? perr : "unknown error");
-            free(perr);
-            goto out;
-        }
         printf("Spec: %s from %s at %s (%.12s): %s\n\n", src.names[0], src.co.url, src.co.ref,
                src.co.commit, src.co.subject ? src.co.subject : "");
     } else if (session_load(&s, &so, stderr) < 0) {

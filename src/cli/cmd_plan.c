@@ -76,22 +76,6 @@ static int save_plan(const struct session *s, const char *plan_json, const char 
     return rc;
 }
 
-/* The session's spec and password from the one spec of --repo. 0, or -1 after a message. */
-static int load_from_repo(struct session *s, const struct git_source_opts *git,
-                          struct spec_source *src)
-{
-    s->spec = spec_source_load_one(git, src, stderr);
-    if (!s->spec)
-        return -1;
-    char *err = NULL;
-    if (spec_read_password(s->spec, &s->password, &err) < 0) {
-        fprintf(stderr, "rmgr: cannot read the password: %s\n", err ? err : "unknown error");
-        free(err);
-        return -1;
-    }
-    return 0;
-}
-
 struct plan_args {
     struct session_options so;
     struct git_source_opts git;
@@ -148,7 +132,7 @@ int cmd_plan(int argc, char **argv)
     struct spec_source src = {0};
     const char *subject = NULL;
     if (git_source_enabled(&git)) {
-        if (load_from_repo(&s, &git, &src) < 0) {
+        if (session_load_repo(&s, &git, &src, stderr) < 0) {
             session_release(&s);
             spec_source_release(&src);
             return EXIT_FAILURE_;
