@@ -169,31 +169,37 @@ char *transport_sh_quote(const char *arg)
     return sb_detach(&sb);
 }
 
-char *transport_sh_quote_argv(const char *const *argv)
+/*
+ * The words of `argv` joined by spaces, each quoted for sh when `quote`; cut
+ * to `max` bytes and "..." when `max` is not 0.
+ */
+static char *join_argv(const char *const *argv, bool quote, size_t max)
 {
     struct strbuf sb = {0};
     for (size_t i = 0; argv && argv[i]; i++) {
         if (i)
             sb_addc(&sb, ' ');
-        sh_quote_into(&sb, argv[i]);
-    }
-    return sb_detach(&sb);
-}
-
-char *transport_argv_summary(const char *const *argv)
-{
-    /* messages show the command the way a user would type it, kept short */
-    struct strbuf sb = {0};
-    for (size_t i = 0; argv && argv[i]; i++) {
-        if (i)
-            sb_addc(&sb, ' ');
-        sb_add(&sb, argv[i]);
-        if (sb.len > 200) {
-            sb.len = 200;
+        if (quote)
+            sh_quote_into(&sb, argv[i]);
+        else
+            sb_add(&sb, argv[i]);
+        if (max && sb.len > max) {
+            sb.len = max;
             sb.buf[sb.len] = '\0';
             sb_add(&sb, "...");
             break;
         }
     }
     return sb_detach(&sb);
+}
+
+char *transport_sh_quote_argv(const char *const *argv)
+{
+    return join_argv(argv, true, 0);
+}
+
+char *transport_argv_summary(const char *const *argv)
+{
+    /* messages show the command the way a user would type it, kept short */
+    return join_argv(argv, false, 200);
 }
