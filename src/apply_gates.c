@@ -85,6 +85,19 @@ void run_seen_add(struct strbuf *seen, const char *fmt, ...)
     va_end(ap);
 }
 
+/* run_connect() to `a` for a check; NULL after the reason is added to `seen`. */
+static redisContext *gate_connect(struct run *r, const struct spec_addr *a, bool auth,
+                                  struct strbuf *seen)
+{
+    char *err = NULL;
+    redisContext *c = run_connect(r, a->ip, a->port, auth, &err);
+    if (!c) {
+        run_seen_add(seen, "%s", err);
+        free(err);
+    }
+    return c;
+}
+
 /* every instance started in WAVE_PROCESSES answers */
 static bool check_started(struct run *r, struct strbuf *seen)
 {
@@ -119,11 +132,8 @@ static bool check_replication(struct run *r, struct strbuf *seen)
             if ((a->port == M->port && str_eq(a->ip, M->ip)) ||
                 plan_unreachable(r, INSTANCE_REDIS, a->ip, a->port))
                 continue;
-            char *err = NULL;
-            redisContext *c = run_connect(r, a->ip, a->port, true, &err);
+            redisContext *c = gate_connect(r, a, true, seen);
             if (!c) {
-                run_seen_add(seen, "%s", err);
-                free(err);
                 ok = false;
                 continue;
             }
@@ -230,14 +240,12 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
         const struct spec_addr *a = &ss->nodes[j];
         if (plan_unreachable(r, INSTANCE_SENTINEL, a->ip, a->port))
             continue;
-        char *err = NULL;
-        redisContext *c = run_connect(r, a->ip, a->port, false, &err);
+        redisContext *c = gate_connect(r, a, false, seen);
         if (!c) {
-            run_seen_add(seen, "%s", err);
-            free(err);
             ok = false;
             continue;
         }
+        char *err = NULL;
         struct obs_sentinel_master *ms = NULL;
         size_t nms = 0;
         redisReply *rep = rclient_command(c, NULL, "SENTINEL", "MASTERS", NULL);
