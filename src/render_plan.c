@@ -155,6 +155,28 @@ static void add_details(struct strbuf *sb, const struct step *st, const char *in
 
 /* ---------------------------------------------------------------- text */
 
+/*
+ * The steps of `group`, a line each after `indent`: "SYM KIND TARGET: REASON"
+ * and " [SAFETY]" unless safe (the symbol in its colour when `color`), then
+ * the step's details under `details_indent`.
+ */
+static void add_group_steps(struct strbuf *sb, const struct plan *p, const char *group,
+                            bool color, const char *indent, const char *details_indent)
+{
+    for (size_t i = 0; i < p->nsteps; i++) {
+        const struct step *st = &p->steps[i];
+        if (!str_eq(st->group, group))
+            continue;
+        sb_addf(sb, "%s%s%s%s %s %s: %s", indent, color ? action_color(st->action) : "",
+                step_action_symbol(st->action), color ? C_RESET : "", step_kind_name(st->kind),
+                st->target, st->reason);
+        if (st->safety != SAFETY_SAFE)
+            sb_addf(sb, " [%s]", step_safety_name(st->safety));
+        sb_addc(sb, '\n');
+        add_details(sb, st, details_indent);
+    }
+}
+
 static size_t shards_word(size_t n, const char **word)
 {
     *word = n == 1 ? "shard" : "shards";
@@ -234,18 +256,7 @@ char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
     groups_collect(&g, s, p);
     for (size_t gi = 0; gi < g.n; gi++) {
         sb_addf(&sb, "%s%s:%s\n", color ? C_BOLD : "", g.v[gi], reset);
-        for (size_t i = 0; i < p->nsteps; i++) {
-            const struct step *st = &p->steps[i];
-            if (!str_eq(st->group, g.v[gi]))
-                continue;
-            sb_addf(&sb, "  %s%s%s %s %s: %s", color ? action_color(st->action) : "",
-                    step_action_symbol(st->action), reset, step_kind_name(st->kind), st->target,
-                    st->reason);
-            if (st->safety != SAFETY_SAFE)
-                sb_addf(&sb, " [%s]", step_safety_name(st->safety));
-            sb_addc(&sb, '\n');
-            add_details(&sb, st, "      ");
-        }
+        add_group_steps(&sb, p, g.v[gi], color, "  ", "      ");
         sb_addc(&sb, '\n');
     }
     free(g.v);
@@ -384,17 +395,7 @@ char *render_plan_markdown(const struct spec *s, const struct plan *p, const cha
         size_t n = group_count(p, g.v[gi]);
         sb_addf(&sb, "<details><summary>%s (%zu %s)</summary>\n\n```diff\n", g.v[gi], n,
                 n == 1 ? "step" : "steps");
-        for (size_t i = 0; i < p->nsteps; i++) {
-            const struct step *st = &p->steps[i];
-            if (!str_eq(st->group, g.v[gi]))
-                continue;
-            sb_addf(&sb, "%s %s %s: %s", step_action_symbol(st->action),
-                    step_kind_name(st->kind), st->target, st->reason);
-            if (st->safety != SAFETY_SAFE)
-                sb_addf(&sb, " [%s]", step_safety_name(st->safety));
-            sb_addc(&sb, '\n');
-            add_details(&sb, st, "    ");
-        }
+        add_group_steps(&sb, p, g.v[gi], false, "", "    ");
         sb_add(&sb, "```\n\n</details>\n\n");
     }
     free(g.v);
