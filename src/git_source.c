@@ -25,7 +25,6 @@
 #include <git2.h>
 #include <limits.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,19 +183,10 @@ static char *cache_root(const struct git_source_opts *o, char **err)
         }
         return xasprintf("%s/%s", cwd, o->cache_dir);
     }
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && xdg[0] == '/')
-        return xasprintf("%s/rmgr/repos", xdg);
-    const char *home = getenv("HOME");
-    if (!home || home[0] != '/') {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (!home || home[0] != '/') {
+    char *dir = user_cache_path("repos");
+    if (!dir)
         git_set_err(err, "no cache directory: set HOME or XDG_CACHE_HOME, or pass --cache-dir");
-        return NULL;
-    }
-    return xasprintf("%s/.cache/rmgr/repos", home);
+    return dir;
 }
 
 /* "<readable tail of the URL>-<16 hex of its SHA-1>": safe, short, unique. */

@@ -9,7 +9,6 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,19 +126,10 @@ static char *state_dir_for(const struct reconcile_options *o, char **err)
         free(root);
         return dir;
     }
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    if (xdg && xdg[0] == '/')
-        return xasprintf("%s/rmgr/state", xdg);
-    const char *home = getenv("HOME");
-    if (!home || home[0] != '/') {
-        struct passwd *pw = getpwuid(getuid());
-        home = pw ? pw->pw_dir : NULL;
-    }
-    if (!home || home[0] != '/') {
+    char *dir = user_cache_path("state");
+    if (!dir)
         *err = xstrdup("no state directory: set HOME or XDG_CACHE_HOME, or pass --state-dir");
-        return NULL;
-    }
-    return xasprintf("%s/.cache/rmgr/state", home);
+    return dir;
 }
 
 /* ---- notifications -------------------------------------------------------- */

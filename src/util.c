@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -235,6 +236,21 @@ int read_file(const char *path, size_t max_size, char **out, size_t *out_len)
         *out_len = sb.len;
     *out = sb_detach(&sb);
     return 0;
+}
+
+char *user_cache_path(const char *sub)
+{
+    const char *xdg = getenv("XDG_CACHE_HOME");
+    if (xdg && xdg[0] == '/')
+        return xasprintf("%s/rmgr/%s", xdg, sub);
+    const char *home = getenv("HOME");
+    if (!home || home[0] != '/') {
+        struct passwd *pw = getpwuid(getuid());
+        home = pw ? pw->pw_dir : NULL;
+    }
+    if (!home || home[0] != '/')
+        return NULL;
+    return xasprintf("%s/.cache/rmgr/%s", home, sub);
 }
 
 int write_file_atomic(const char *path, const void *data, size_t len, int mode)

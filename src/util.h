@@ -92,6 +92,13 @@ int read_file(const char *path, size_t max_size, char **out, size_t *out_len);
 int write_file_atomic(const char *path, const void *data, size_t len, int mode);
 
 /*
+ * The directory `sub` of rmgr's per-user cache: $XDG_CACHE_HOME/rmgr/SUB, else
+ * HOME/.cache/rmgr/SUB (HOME from the environment, else the passwd entry).
+ * NULL when neither names an absolute directory. Caller frees.
+ */
+char *user_cache_path(const char *sub);
+
+/*
  * Whether a /proc/PID/stat text describes a process that is gone: a zombie
  * (or dead) main thread with at most one thread left. A zombie main thread
  * alone is not enough: the other threads of redis or nutcracker can still
