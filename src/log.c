@@ -275,7 +275,7 @@ void log_event(enum log_level level, const char *event, const char *cluster, con
 
 struct log_sink {
     enum log_level level;
-    const char *event;
+    const char *event, *cluster, *commit;
     struct strbuf line;
 };
 
@@ -288,7 +288,7 @@ static ssize_t sink_write(void *cookie, const char *buf, size_t n)
             continue;
         }
         if (k->line.len)
-            log_event(k->level, k->event, NULL, NULL, NULL, 0, "%s", k->line.buf);
+            log_event(k->level, k->event, k->cluster, k->commit, NULL, 0, "%s", k->line.buf);
         sb_release(&k->line);
     }
     return (ssize_t)n;
@@ -298,7 +298,7 @@ static int sink_close(void *cookie)
 {
     struct log_sink *k = cookie;
     if (k->line.len)
-        log_event(k->level, k->event, NULL, NULL, NULL, 0, "%s", k->line.buf);
+        log_event(k->level, k->event, k->cluster, k->commit, NULL, 0, "%s", k->line.buf);
     sb_release(&k->line);
     free(k);
     return 0;
@@ -306,9 +306,17 @@ static int sink_close(void *cookie)
 
 FILE *log_stream(enum log_level level, const char *event)
 {
+    return log_stream_cluster(level, event, NULL, NULL);
+}
+
+FILE *log_stream_cluster(enum log_level level, const char *event, const char *cluster,
+                         const char *commit)
+{
     struct log_sink *k = xcalloc(1, sizeof(*k));
     k->level = level;
     k->event = event;
+    k->cluster = cluster;
+    k->commit = commit;
     cookie_io_functions_t io = {.write = sink_write, .close = sink_close};
     FILE *f = fopencookie(k, "w", io);
     if (!f) {

@@ -70,6 +70,10 @@ void log_event(enum log_level level, const char *event, const char *cluster, con
  */
 FILE *log_stream(enum log_level level, const char *event);
 
+/* log_stream() whose events name `cluster` and `commit` (either may be NULL; both outlive it). */
+FILE *log_stream_cluster(enum log_level level, const char *event, const char *cluster,
+                         const char *commit);
+
 /*
  * Format one line without writing it (what log_event writes, minus the
  * newline), for tests: `time_ms` is unix milliseconds. Caller frees.

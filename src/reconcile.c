@@ -3,7 +3,7 @@
  * loop; notifications; glue to the watcher. See reconcile.h; failovers are
  * in reconcile_failover.c, the specs of a run in reconcile_specs.c.
  */
-#include "reconcile.h" /* fopencookie: _GNU_SOURCE comes from the Makefile */
+#include "reconcile.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -169,38 +169,6 @@ void reconcile_queue_event(struct reconciler *r, enum notify_event_kind kind, co
 {
     struct notify_event ev = {kind, cluster, commit, subject, summary, body, 0};
     notify_queue_push(r->queue, &ev);
-}
-
-/* ---- apply progress into the log ------------------------------------------------ */
-
-struct progress_sink {
-    const char *event, *cluster, *commit;
-    struct strbuf line;
-};
-
-static ssize_t progress_write(void *cookie, const char *buf, size_t n)
-{
-    struct progress_sink *ps = cookie;
-    for (size_t i = 0; i < n; i++) {
-        if (buf[i] != '\n') {
-            sb_addc(&ps->line, buf[i]);
-            continue;
-        }
-        if (ps->line.len)
-            log_event(LOG_INFO, ps->event, ps->cluster, ps->commit, NULL, 0, "%s",
-                      ps->line.buf);
-        sb_release(&ps->line);
-    }
-    return (ssize_t)n;
-}
-
-static int progress_close(void *cookie)
-{
-    struct progress_sink *ps = cookie;
-    if (ps->line.len)
-        log_event(LOG_INFO, ps->event, ps->cluster, ps->commit, NULL, 0, "%s", ps->line.buf);
-    sb_release(&ps->line);
-    return 0;
 }
 
 /* ---- one cluster ----------------------------------------------------------------- */
@@ -385,11 +353,7 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     if (o->connect_timeout_ms > 0)
         ao.transport.connect_timeout_ms = o->connect_timeout_ms > 5000 ? o->connect_timeout_ms
                                                                        : 5000;
-    struct progress_sink sink = {"apply-step", cluster, j->commit, {0}};
-    cookie_io_functions_t io = {.write = progress_write, .close = progress_close};
-    FILE *out = fopencookie(&sink, "w", io);
-    if (out)
-        setvbuf(out, NULL, _IOLBF, 0);
+    FILE *out = log_stream_cluster(LOG_INFO, "apply-step", cluster, j->commit);
     ao.out = out;
     ao.color = false;
     ao.stop = j->stop; /* SIGTERM: finish the running step, start no other */
@@ -545,16 +509,12 @@ static enum reconcile_status wait_for_sentinel(struct cluster_job *j, struct ses
         log_event(LOG_INFO, "failover-in-progress", cluster, j->commit, f, 1, "%s", what);
         free(what);
     }
-    struct progress_sink sink = {"failover-wait", cluster, j->commit, {0}};
-    cookie_io_functions_t io = {.write = progress_write, .close = progress_close};
     struct failover_wait_options fo = {
         .wait_ms = FAILOVER_WAIT_DEFAULT,
         .observe = session_observe_options(s, so),
         .stop = j->stop,
-        .out = fopencookie(&sink, "w", io),
+        .out = log_stream_cluster(LOG_INFO, "failover-wait", cluster, j->commit),
     };
-    if (fo.out)
-        setvbuf(fo.out, NULL, _IOLBF, 0);
     char *why = NULL;
     enum failover_wait_result wr = failover_wait(s->spec, p, &fo, &why);
     if (fo.out)
