@@ -473,24 +473,27 @@ struct ynode *ytree_parse(const char *file, const char *data, size_t len,
 /* ------------------------------------------------------------------------ */
 /* queries */
 
-const struct ynode *ynode_get_key(const struct ynode *map, const char *key)
+/* The pair of `map` whose key is `key`, or NULL (also when `map` is not a map). */
+static const struct ypair *find_pair(const struct ynode *map, const char *key)
 {
     if (!map || map->kind != YNODE_MAP)
         return NULL;
     for (size_t i = 0; i < map->npairs; i++)
         if (!strcmp(map->pairs[i].key->scalar, key))
-            return map->pairs[i].key;
+            return &map->pairs[i];
     return NULL;
+}
+
+const struct ynode *ynode_get_key(const struct ynode *map, const char *key)
+{
+    const struct ypair *p = find_pair(map, key);
+    return p ? p->key : NULL;
 }
 
 const struct ynode *ynode_get(const struct ynode *map, const char *key)
 {
-    if (!map || map->kind != YNODE_MAP)
-        return NULL;
-    for (size_t i = 0; i < map->npairs; i++)
-        if (!strcmp(map->pairs[i].key->scalar, key))
-            return map->pairs[i].value;
-    return NULL;
+    const struct ypair *p = find_pair(map, key);
+    return p ? p->value : NULL;
 }
 
 static bool word_in(const char *s, const char *const *words)
