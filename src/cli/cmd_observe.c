@@ -91,7 +91,8 @@ int cmd_observe(int argc, char **argv)
 {
     const struct command *cmd;
     struct observe_args args = {0};
-    int urc = cli_parse_command("observe", observe_opts, ARRAY_SIZE(observe_opts), 0, argc, argv, &args, &cmd);
+    int urc = cli_parse_command("observe", observe_opts, ARRAY_SIZE(observe_opts), 0, argc, argv,
+                                &args, &cmd);
     if (urc || (urc = cli_needs_spec(cmd, args.so.spec_path)))
         return urc;
     struct session_options so = args.so;

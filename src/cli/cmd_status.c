@@ -371,7 +371,8 @@ int cmd_status(int argc, char **argv)
 {
     const struct command *cmd;
     struct status_args args = {0};
-    int urc = cli_parse_command("status", status_opts, ARRAY_SIZE(status_opts), 0, argc, argv, &args, &cmd);
+    int urc = cli_parse_command("status", status_opts, ARRAY_SIZE(status_opts), 0, argc, argv,
+                                &args, &cmd);
     if (urc || (urc = cli_needs_spec(cmd, args.so.spec_path)))
         return urc;
     struct session_options so = args.so;
