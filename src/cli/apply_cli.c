@@ -25,7 +25,7 @@ struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const cha
     return l;
 }
 
-bool apply_cli_confirm(const char *question, const char *flags_hint)
+bool apply_cli_confirm(const char *question, const char *flags_hint, const char *cancelled)
 {
     if (!isatty(STDIN_FILENO)) {
         fprintf(stderr, "rmgr: no terminal to confirm on: pass %s to proceed without a prompt\n",
@@ -35,10 +35,14 @@ bool apply_cli_confirm(const char *question, const char *flags_hint)
     printf("\n%s Only 'yes' will be accepted: ", question);
     fflush(stdout);
     char line[64];
-    if (!fgets(line, sizeof(line), stdin))
-        return false;
-    line[strcspn(line, "\r\n")] = '\0';
-    return !strcmp(line, "yes");
+    bool yes = false;
+    if (fgets(line, sizeof(line), stdin)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        yes = !strcmp(line, "yes");
+    }
+    if (!yes)
+        printf("%s\n", cancelled);
+    return yes;
 }
 
 struct apply_options apply_cli_run_options(const struct apply_cli_options *o,

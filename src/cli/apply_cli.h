@@ -35,10 +35,11 @@ struct apply_cli_options {
 struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster);
 
 /*
- * Ask `question` on a terminal and read the answer: true only for "yes".
- * Without a terminal on stdin, false after saying on stderr what to pass.
+ * Ask `question` on a terminal and read the answer: true only for "yes";
+ * any other answer prints `cancelled` ("Apply cancelled."). Without a
+ * terminal on stdin, false after saying on stderr what to pass.
  */
-bool apply_cli_confirm(const char *question, const char *flags_hint);
+bool apply_cli_confirm(const char *question, const char *flags_hint, const char *cancelled);
 
 /* The apply options for the command line's timeouts and flags. */
 struct apply_options apply_cli_run_options(const struct apply_cli_options *o,

@@ -15,7 +15,6 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "apply_cli.h"
 #include "cli.h"
@@ -361,12 +360,9 @@ int cmd_apply(int argc, char **argv)
                         "with --allow-destructive to apply them\n");
         goto out;
     }
-    if (!co.auto_approve &&
-        !apply_cli_confirm("Do you want to perform these actions?", "--auto-approve")) {
-        if (isatty(STDIN_FILENO))
-            printf("Apply cancelled.\n");
+    if (!co.auto_approve && !apply_cli_confirm("Do you want to perform these actions?",
+                                               "--auto-approve", "Apply cancelled."))
         goto out;
-    }
     printf("\n");
     struct apply_options ao =
         apply_cli_run_options(&co, so.connect_timeout_ms, so.command_timeout_ms);

@@ -9,7 +9,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "apply_cli.h"
 #include "cli.h"
@@ -74,13 +73,10 @@ int cmd_destroy(int argc, char **argv)
     } else {
         char *q = xasprintf("Do you really want to destroy cluster '%s' and its data?",
                             spec->cluster);
-        bool yes = apply_cli_confirm(q, "--auto-approve --allow-destructive");
+        bool yes = apply_cli_confirm(q, "--auto-approve --allow-destructive", "Destroy cancelled.");
         free(q);
-        if (!yes) {
-            if (isatty(STDIN_FILENO))
-                printf("Destroy cancelled.\n");
+        if (!yes)
             goto out;
-        }
     }
     printf("\n");
     struct apply_options ao =
