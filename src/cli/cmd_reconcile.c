@@ -259,18 +259,11 @@ int cmd_reconcile(int argc, char **argv)
     install_signals();
 
     struct reconciler *r = reconciler_new(o, &err);
+    int rc = EXIT_FAILURE_;
     if (!r) {
         log_event(LOG_ERROR, "start-failed", NULL, NULL, NULL, 0, "%s", err ? err : "cannot start");
         free(err);
-        reconcile_options_release(o);
-        free(o);
-        if (notify_log)
-            fclose(notify_log);
-        log_close();
-        return EXIT_FAILURE_;
-    }
-    int rc;
-    if (o->once) {
+    } else if (o->once) {
         enum reconcile_status worst = reconciler_run(r, &stop_flag);
         rc = stop_flag && worst == RECONCILE_SKIPPED ? EXIT_OK
                                                       : reconcile_exit_code(worst, o->detailed_exitcode);
@@ -280,7 +273,7 @@ int cmd_reconcile(int argc, char **argv)
                                         &rp};
         rc = reconcile_loop(r, &o, &sig);
     }
-    reconciler_free(r);
+    reconciler_free(r); /* NULL when it did not start */
     reconcile_options_release(o);
     free(o);
     if (notify_log)
