@@ -37,10 +37,7 @@ void git_url_release(struct src_url *u)
     free(u->store);
     free(u->display);
     free(u->user);
-    if (u->pass) {
-        explicit_bzero(u->pass, strlen(u->pass));
-        free(u->pass);
-    }
+    secret_free(u->pass);
     memset(u, 0, sizeof(*u));
 }
 

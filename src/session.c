@@ -215,13 +215,7 @@ void session_release(struct session *s)
 {
     if (!s)
         return;
-    if (s->password) {
-        /* volatile: the compiler must not drop a store to memory about to be freed */
-        volatile char *p = s->password;
-        while (*p)
-            *p++ = '\0';
-        free(s->password);
-    }
+    secret_free(s->password);
     free(s->fingerprint);
     plan_free(s->plan);
     observed_free(s->observed);

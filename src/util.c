@@ -51,6 +51,14 @@ char *xstrdup(const char *s)
     return xstrndup(s, strlen(s));
 }
 
+void secret_free(char *s)
+{
+    if (!s)
+        return;
+    explicit_bzero(s, strlen(s));
+    free(s);
+}
+
 char *xstrndup(const char *s, size_t n)
 {
     char *p = xmalloc(n + 1);

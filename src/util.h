@@ -40,6 +40,9 @@ char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) RMGR_PRINTF(1, 2);
 char *xvasprintf(const char *fmt, va_list ap);
 
+/* Wipe a string that may hold a secret (explicit_bzero) and free it. NULL is fine. */
+void secret_free(char *s);
+
 /*
  * Grow an array `arr` holding `n` items with capacity `cap` so that one more
  * item fits. Usage: VEC_GROW(v, n, cap); v[n++] = item;

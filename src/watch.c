@@ -112,12 +112,7 @@ static void wconf_unref(struct wconf *c)
     if (!c || --c->refs > 0)
         return;
     spec_free(c->spec);
-    if (c->password) {
-        volatile char *p = c->password;
-        while (*p)
-            *p++ = '\0';
-        free(c->password);
-    }
+    secret_free(c->password);
     free(c->commit);
     free(c->subject);
     free(c);
