@@ -474,6 +474,23 @@ static ssize_t drain_stream(LIBSSH2_CHANNEL *ch, int id, struct strbuf *sb)
     }
 }
 
+/* What channel_retry() returns when the deadline passes (libssh2 codes are 0 or negative). */
+#define SSH_TIMED_OUT 1
+
+/*
+ * Call `op` on `ch` again while it would block, waiting for the session's
+ * socket in between: its result, or SSH_TIMED_OUT once `deadline` passes.
+ */
+static int channel_retry(struct ssh_transport *st, LIBSSH2_CHANNEL *ch,
+                         int (*op)(LIBSSH2_CHANNEL *), long long deadline)
+{
+    int rc;
+    while ((rc = op(ch)) == LIBSSH2_ERROR_EAGAIN)
+        if (ssh_wait(st, deadline) < 0)
+            return SSH_TIMED_OUT;
+    return rc;
+}
+
 static int ssh_exec(struct transport *t, const char *const *argv, struct exec_result *r,
                     char **err)
 {
@@ -505,9 +522,9 @@ static int ssh_exec(struct transport *t, const char *const *argv, struct exec_re
     if (rc)
         goto fail;
     /* the command gets an empty stdin, as locally */
-    while ((rc = libssh2_channel_send_eof(ch)) == LIBSSH2_ERROR_EAGAIN)
-        if (ssh_wait(st, deadline) < 0)
-            goto timeout;
+    rc = channel_retry(st, ch, libssh2_channel_send_eof, deadline);
+    if (rc == SSH_TIMED_OUT)
+        goto timeout;
     if (rc)
         goto fail;
 
@@ -529,14 +546,11 @@ static int ssh_exec(struct transport *t, const char *const *argv, struct exec_re
             goto timeout;
     }
     stage = "cannot close the channel";
-    while ((rc = libssh2_channel_close(ch)) == LIBSSH2_ERROR_EAGAIN)
-        if (ssh_wait(st, deadline) < 0)
-            goto timeout;
-    if (rc)
-        goto fail;
-    while ((rc = libssh2_channel_wait_closed(ch)) == LIBSSH2_ERROR_EAGAIN)
-        if (ssh_wait(st, deadline) < 0)
-            goto timeout;
+    rc = channel_retry(st, ch, libssh2_channel_close, deadline);
+    if (rc == 0)
+        rc = channel_retry(st, ch, libssh2_channel_wait_closed, deadline);
+    if (rc == SSH_TIMED_OUT)
+        goto timeout;
     if (rc)
         goto fail;
 
@@ -547,9 +561,8 @@ static int ssh_exec(struct transport *t, const char *const *argv, struct exec_re
         r->status = 128 + signal_number(sig, sig_len);
         libssh2_free(s, sig);
     }
-    while (libssh2_channel_free(ch) == LIBSSH2_ERROR_EAGAIN)
-        if (ssh_wait(st, deadline) < 0)
-            break; /* freed locally anyway on session close */
+    /* a timeout is fine: it is freed locally anyway on session close */
+    (void)channel_retry(st, ch, libssh2_channel_free, deadline);
     libssh2_session_set_blocking(s, 1);
     r->out = sb_detach(&sb[0]);
     r->err = sb_detach(&sb[1]);
