@@ -33,18 +33,22 @@ int session_load(struct session *s, const struct session_options *o, FILE *err)
     diags_sort(&d);
     diags_print(&d, err); /* warnings too: they matter before acting */
     diags_release(&d);
-    if (!s->spec)
+    if (!s->spec || read_password(s, err) < 0) {
+        session_release(s);
         return -1;
-    return read_password(s, err);
+    }
+    return 0;
 }
 
 int session_load_repo(struct session *s, const struct git_source_opts *git,
                       struct spec_source *src, FILE *err)
 {
     s->spec = spec_source_load_one(git, src, err);
-    if (!s->spec)
+    if (!s->spec || read_password(s, err) < 0) {
+        session_release(s);
         return -1;
-    return read_password(s, err);
+    }
+    return 0;
 }
 
 struct observe_options session_observe_options(const struct session *s,

@@ -37,7 +37,10 @@ struct session {
     char *fingerprint;       /* 40 hex digits */
 };
 
-/* Load the spec and read the password. 0, or -1 with the reasons on `err`. */
+/*
+ * Load the spec and read the password. 0, or -1 with the reasons on `err`
+ * and `s` released (nothing left to free).
+ */
 int session_load(struct session *s, const struct session_options *o, FILE *err);
 
 struct git_source_opts;
@@ -46,7 +49,7 @@ struct spec_source;
 /*
  * session_load() for the one spec of a repository (spec_source_load_one():
  * `src` keeps the commit, subject and names until released). 0, or -1 with
- * the reasons on `err`.
+ * the reasons on `err` and `s` released.
  */
 int session_load_repo(struct session *s, const struct git_source_opts *git,
                       struct spec_source *src, FILE *err);
@@ -75,7 +78,7 @@ void session_plan(struct session *s, const struct session_options *o);
 int session_check_host_keys(struct session *s, const struct session_options *o, bool accept_new,
                             FILE *err);
 
-/* All three in order. 0, or -1 with the reasons on `err`. */
+/* All three in order. 0, or -1 with the reasons on `err` and `s` released. */
 int session_open(struct session *s, const struct session_options *o, FILE *err);
 
 /* Free everything, wiping the password first. A zeroed session is fine. */

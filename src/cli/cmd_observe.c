@@ -99,10 +99,8 @@ int cmd_observe(int argc, char **argv)
     bool json = args.json;
 
     struct session s = {0};
-    if (session_load(&s, &so, stderr) < 0) {
-        session_release(&s);
+    if (session_load(&s, &so, stderr) < 0)
         return EXIT_FAILURE_;
-    }
     session_observe(&s, &so);
     const struct observed *o = s.observed;
     if (json) {

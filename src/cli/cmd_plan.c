@@ -133,7 +133,6 @@ int cmd_plan(int argc, char **argv)
     const char *subject = NULL;
     if (git_source_enabled(&git)) {
         if (session_load_repo(&s, &git, &src, stderr) < 0) {
-            session_release(&s);
             spec_source_release(&src);
             return EXIT_FAILURE_;
         }
@@ -142,7 +141,6 @@ int cmd_plan(int argc, char **argv)
         session_observe(&s, &so);
         session_plan(&s, &so);
     } else if (session_open(&s, &so, stderr) < 0) {
-        session_release(&s);
         return EXIT_FAILURE_;
     }
     /* an untrusted host key is an error of the whole run, like a refusal: no plan */

@@ -379,10 +379,8 @@ int cmd_status(int argc, char **argv)
     bool json = args.json;
 
     struct session s = {0};
-    if (session_open(&s, &so, stderr) < 0) {
-        session_release(&s);
+    if (session_open(&s, &so, stderr) < 0)
         return EXIT_FAILURE_;
-    }
     /* an untrusted host key is an error, said in full; the health below is still shown */
     bool host_keys_ok = session_check_host_keys(&s, &so, false, stderr) == 0;
     const struct spec *sp = s.spec;
