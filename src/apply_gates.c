@@ -117,6 +117,16 @@ static bool check_started(struct run *r, struct strbuf *seen)
     return ok;
 }
 
+/*
+ * Whether the plan left shard i to Sentinel (its master down, or a failover
+ * under way): its master is Sentinel's to name and its replicas Sentinel's to
+ * repoint, so no gate holds them against the plan's master.
+ */
+static bool shard_left_to_sentinel(const struct run *r, size_t i)
+{
+    return r->p->shard_waiting && r->p->shard_waiting[i];
+}
+
 /* every replica of every shard is linked to the planned master */
 static bool check_replication(struct run *r, struct strbuf *seen)
 {
@@ -127,6 +137,8 @@ static bool check_replication(struct run *r, struct strbuf *seen)
         const struct spec_addr *M = &r->p->masters[i];
         if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port))
             continue; /* the plan could not see the master: nothing to check against */
+        if (shard_left_to_sentinel(r, i))
+            continue; /* Sentinel is repointing its replicas, not rmgr */
         for (size_t k = 0; k <= sh->nreplicas; k++) {
             const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
             if ((a->port == M->port && str_eq(a->ip, M->ip)) ||
@@ -195,7 +207,7 @@ static bool sentinel_lists_replicas(struct run *r, redisContext *c, const struct
 {
     const struct spec_shard *sh = &r->s->shards[i];
     const struct spec_addr *M = &r->p->masters[i];
-    if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port))
+    if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port) || shard_left_to_sentinel(r, i))
         return true;
     struct obs_sentinel_peer *peers = NULL;
     size_t np = 0;
@@ -269,7 +281,7 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
                 ok = false;
                 continue;
             }
-            if (m->port != M->port || !str_eq(m->ip, M->ip)) {
+            if ((m->port != M->port || !str_eq(m->ip, M->ip)) && !shard_left_to_sentinel(r, i)) {
                 run_seen_add(seen, "sentinel %s:%d has %s:%d as master of %s, not %s:%d", a->ip,
                          a->port, m->ip ? m->ip : "?", m->port, name, M->ip, M->port);
                 ok = false;

@@ -636,7 +636,10 @@ static int do_proxy_config(struct run *r, struct hostc *h, const struct step *st
         return -1;
     }
     char *conf = conf_path(r->s, "proxy", st->port);
-    char *text = conf_render_nutcracker(r->s, sp, r->p->masters, r->password);
+    /* a shard Sentinel is failing over keeps the server the plan saw in the file */
+    struct spec_addr *ms = plan_proxy_masters(r->s, r->p, st);
+    char *text = conf_render_nutcracker(r->s, sp, ms, r->password);
+    free(ms);
     int rc = write_nutcracker_checked(r, h, sp, conf, text, r->password ? 0600 : 0640, err);
     instance_secret_free(text);
     free(conf);

@@ -20,6 +20,13 @@
 #define PLAN_FORMAT_VERSION 1
 
 /*
+ * A proxy-config step's setting "server:<shard>" = "ip:port": the server that
+ * shard keeps in the file while Sentinel fails it over (not the plan's master
+ * for it); apply renders the file with it (plan_proxy_masters).
+ */
+#define PLAN_PROXY_SERVER_PREFIX "server:"
+
+/*
  * Every step kind, one row each: adding a kind is a row here, its executor
  * in apply_steps.c (the exec column names it: a missing one fails to
  * compile) and its golden case under tests/fixtures/plan/.
@@ -185,6 +192,14 @@ struct plan {
     bool *shard_failover; /* per shard: a failover is under way (failover.h) */
     size_t nmasters;      /* entries of masters (== spec->nshards); plan_free() frees them */
 };
+
+/*
+ * The masters proxy step st is rendered with: p->masters, with the shards st's
+ * "server:<shard>" settings name on those members. Caller frees the array (not
+ * its strings, which belong to the spec).
+ */
+struct spec_addr *plan_proxy_masters(const struct spec *s, const struct plan *p,
+                                     const struct step *st);
 
 /* Compute the plan. Always returns a plan; check nrefusals before applying. */
 struct plan *plan_compute(const struct spec *spec, const struct observed *obs);

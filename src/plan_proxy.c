@@ -129,6 +129,51 @@ static struct spec_addr *proxy_masters(struct builder *b, const struct obs_proxy
     return ms;
 }
 
+/*
+ * Apply renders a proxy's file from the plan's masters; for a shard Sentinel is
+ * failing over the plan keeps the server the proxy has (ms): say which, as the
+ * step's "server:<shard>" settings, so the file written is the one planned.
+ */
+static void failover_servers(struct builder *b, struct step *st, const struct spec_addr *ms)
+{
+    for (size_t i = 0; i < b->s->nshards; i++) {
+        if (!b->p->shard_failover[i] || !ms[i].ip)
+            continue;
+        char *key = xasprintf("%s%s", PLAN_PROXY_SERVER_PREFIX, b->s->shards[i].name);
+        char *val = plan_addr_ipport(&ms[i]);
+        plan_step_add_setting(st, key, val);
+        free(key);
+        free(val);
+    }
+}
+
+struct spec_addr *plan_proxy_masters(const struct spec *s, const struct plan *p,
+                                     const struct step *st)
+{
+    struct spec_addr *ms = xcalloc(s->nshards + 1, sizeof(*ms));
+    memcpy(ms, p->masters, s->nshards * sizeof(*ms));
+    size_t plen = strlen(PLAN_PROXY_SERVER_PREFIX);
+    for (size_t k = 0; st && k < st->nsettings; k++) {
+        const char *key = st->settings[k].key;
+        if (strncmp(key, PLAN_PROXY_SERVER_PREFIX, plen))
+            continue;
+        for (size_t i = 0; i < s->nshards; i++) {
+            if (!str_eq(s->shards[i].name, key + plen))
+                continue;
+            for (size_t m = 0; m < shard_nmembers(&s->shards[i]); m++) {
+                const struct spec_addr *a = shard_member(&s->shards[i], m);
+                char *ap = plan_addr_ipport(a);
+                if (str_eq(ap, st->settings[k].value)) {
+                    ms[i].ip = a->ip;
+                    ms[i].port = a->port;
+                }
+                free(ap);
+            }
+        }
+    }
+    return ms;
+}
+
 void plan_proxy_steps(struct builder *b)
 {
     const struct spec *s = b->s;
@@ -162,7 +207,6 @@ void plan_proxy_steps(struct builder *b)
         } else {
             struct spec_addr *ms = proxy_masters(b, op);
             char *want = conf_render_nutcracker(s, sp, ms, b->password);
-            free(ms);
             char *before, *after;
             bool servers_changed;
             if (!proxy_config_diff(op->config_text, want, &before, &after, &servers_changed)) {
@@ -174,6 +218,7 @@ void plan_proxy_steps(struct builder *b)
                                     : "nutcracker.yml was edited by hand");
                 st->before = before;
                 st->after = after;
+                failover_servers(b, st, ms);
                 restart = true;
                 restart_why = "nutcracker has no reload: restart to load the new config";
             } else if (running && op->timestamp_s > 0 && op->config_mtime_s > 0 &&
@@ -185,6 +230,7 @@ void plan_proxy_steps(struct builder *b)
                               "running config is known to match";
             }
             free(want);
+            free(ms);
         }
         if (!running)
             plan_add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_PROXIES, INSTANCE_PROXY,

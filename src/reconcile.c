@@ -32,6 +32,8 @@
 
 /* a plan that went stale while it was made (a failover) is made again, this often */
 #define MAX_PLAN_ATTEMPTS 3
+#define MAX_SENTINEL_WAITS 3 /* overlapping failovers waited for in one run */
+#define RUN_SOON_POLL_MS 200 /* how soon a daemon notices the watcher asked for a run */
 
 /* ---------------------------------------------------------------- options */
 
@@ -401,6 +403,20 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     /* look again: what is left is drift (or, if all is well, drift resolved) */
     look(j, s, so, gen);
     bool left = plan_has_changes(s->plan) || s->plan->nrefusals;
+    if (rc == 0 && left && s->plan->waiting && !s->plan->nrefusals && !s->plan->unreachable &&
+        !has_acting_steps(s->plan)) {
+        /* another failover started meanwhile: no news yet, the run waits for it */
+        log_event(LOG_INFO, "failover-in-progress", cluster, j->commit, f, 1,
+                  "applied %zu step%s; Sentinel is failing over %zu shard%s meanwhile",
+                  res.done, res.done == 1 ? "" : "s", s->plan->waiting,
+                  s->plan->waiting == 1 ? "" : "s");
+        free(ev_summary);
+        free(ev_body);
+        free(plan_text);
+        free(summary);
+        apply_result_release(&res);
+        return RECONCILE_SKIPPED;
+    }
     /*
      * A clean apply is reported by the drift-resolved message it leads to, so a
      * drifted cluster costs the team exactly two messages: found and resolved.
@@ -546,7 +562,7 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
     };
     const char *cluster = s.spec->cluster;
     enum reconcile_status st = RECONCILE_SKIPPED;
-    bool waited = false;   /* this run waited for Sentinel once already */
+    int waits = 0;         /* times this run waited for Sentinel (failovers may overlap) */
     char *failover = NULL; /* "Failover observed: ..." held until healed */
     /* the watcher told the team of a failover: healing what it left is no news */
     bool quiet = o->apply && reconcile_take_announced(r, cluster);
@@ -561,15 +577,15 @@ static enum reconcile_status reconcile_cluster(struct cluster_job *j)
         }
         const struct plan *p = s.plan;
         reconcile_note_masters(r, s.spec, p, j->commit, j->subject, gen,
-                               waited && o->apply ? &failover : NULL);
-        if (p->waiting && !p->nrefusals && !waited) {
+                               waits && o->apply ? &failover : NULL);
+        if (p->waiting && !p->nrefusals && waits < MAX_SENTINEL_WAITS) {
             /* Sentinel at work is no drift to report: wait for its outcome, then look again */
             enum reconcile_status ws = wait_for_sentinel(j, &s, &so);
             if (ws != RECONCILE_SKIPPED) {
                 st = ws;
                 break;
             }
-            waited = true;
+            waits++;
             quiet = quiet || (o->apply && reconcile_take_announced(r, cluster));
             attempt--;
             continue;
@@ -877,13 +893,23 @@ int reconcile_loop(struct reconciler *r, struct reconcile_options **o,
             next = now_ms();
         }
         long long now = now_ms();
-        if (now >= next) {
+        pthread_mutex_lock(&r->mu);
+        bool soon = r->run_soon && (*o)->apply;
+        r->run_soon = false;
+        pthread_mutex_unlock(&r->mu);
+        if (soon)
+            log_event(LOG_INFO, "run-after-failover", NULL, NULL, NULL, 0,
+                      "the watcher repointed proxies: reconciling now to heal the rest");
+        if (now >= next || soon) {
             reconciler_run(r, sig->stop);
-            next = now + (*o)->interval_ms;
+            next = now_ms() + (*o)->interval_ms;
             continue;
         }
         struct pollfd pfd = {.fd = sig->wake_fd, .events = POLLIN};
         long long wait = next - now;
+        /* the watcher's repoints arrive on its own thread: look at run_soon often */
+        if (r->watch && wait > RUN_SOON_POLL_MS)
+            wait = RUN_SOON_POLL_MS;
         int n = poll(&pfd, sig->wake_fd >= 0 ? 1 : 0, wait > INT_MAX ? INT_MAX : (int)wait);
         if (n > 0)
             drain(sig->wake_fd);

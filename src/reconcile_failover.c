@@ -94,6 +94,8 @@ void reconcile_on_watch_event(const struct watch_event *ev, void *arg)
     struct known_cluster *k = known_find(r, ev->cluster);
     if (k && ev->kind == WATCH_REPOINTED)
         k->announced = true;
+    if (ev->kind == WATCH_REPOINTED)
+        r->run_soon = true;
     pthread_mutex_unlock(&r->mu);
     free(old);
     const char *old_master = ev->old_master ? ev->old_master : "(unknown)";
@@ -163,8 +165,14 @@ void reconcile_note_masters(struct reconciler *r, const struct spec *s, const st
                   changes.buf);
         char *summary = xasprintf("Failover observed: %s.", changes.buf);
         if (held) {
-            /* the caller heals it first and posts one message for both */
-            free(*held);
+            /* the caller heals it first and posts one message for all: failovers
+               that overlapped in one run are told together */
+            if (*held) {
+                char *both = xasprintf("%s %s", *held, summary);
+                free(*held);
+                free(summary);
+                summary = both;
+            }
             *held = summary;
         } else {
             reconcile_queue_event(r, NOTIFY_FAILOVER_OBSERVED, s->cluster, commit, subject, summary,

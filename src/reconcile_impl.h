@@ -46,6 +46,9 @@ struct reconciler {
     size_t nsaved;
     char *saved_commit, *saved_subject;
     unsigned long runs;
+    bool run_soon;                  /* under mu: the watcher repointed; with --apply the
+                                       daemon runs at once to heal the rest (restart the
+                                       old master as a replica) instead of at the interval */
 };
 
 struct run_spec {

@@ -15,6 +15,7 @@
 #      exit 1, saying so, nothing changed
 #   5. reconcile --once --apply started at once after a kill: no "apply
 #      failed", no drift message: one failover message, healed
+#      (5b: two overlapping failovers: it waits for both, no drift, no failure)
 #   6. an instance to start whose port another process holds: apply refuses
 #      to start a second one (it would delete the live one's pidfile)
 #
@@ -300,6 +301,29 @@ h_check "5: the log says a failover was in progress, not a refusal" \
 check_healed 5 gamma "$OLD"
 "$RMGR" reconcile --once "${RARGS[@]}" >"$H_DIR/r2.log" 2>&1
 h_check "5: the next run posts nothing" [ "$(wc -l <"$HOOKLOG")" -eq 1 ]
+
+# ---------------------------------------------------------------- 5b. overlapping failovers
+
+# a second master dies while reconcile waits for the first failover: it waits again
+calm
+: >"$HOOKLOG"
+kill_master alpha
+OLD_A=$OLD
+( sleep 1.2; kill_master beta; echo "$OLD" >"$H_DIR/old_b" ) &
+KB=$!
+"$RMGR" reconcile --once --apply "${RARGS[@]}" >"$H_DIR/r3.log" 2>&1; RC=$?
+wait "$KB"
+OLD_B=$(cat "$H_DIR/old_b")
+track_all
+h_check "5b: two overlapping failovers, reconcile --once --apply: exit 0" [ "$RC" -eq 0 ]
+[ "$RC" -eq 0 ] || tail -n 30 "$H_DIR/r3.log"
+h_check "5b: no apply-failed, drift-found or drift-changed posted" \
+    eval '[ "$(hooks apply-failed)" -eq 0 ] && [ "$(hooks drift-found)" -eq 0 ] && [ "$(hooks drift-changed)" -eq 0 ]'
+h_check "5b: the failover message names both shards" \
+    eval 'grep "\"event\":\"failover-observed\"" "$HOOKLOG" | grep -q "shard alpha master" &&
+          grep "\"event\":\"failover-observed\"" "$HOOKLOG" | grep -q "shard beta master"'
+check_healed 5b-alpha alpha "$OLD_A"
+check_healed 5b-beta beta "$OLD_B"
 
 # ---------------------------------------------------------------- 6. a port taken by a stranger
 

@@ -689,6 +689,24 @@ TEST(failover_in_progress_is_waiting_not_refused)
             c.plan = plan_compute(c.spec, c.obs);
             CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_CONFIG), 0);
             CHECK_INT_EQ(count_kind(c.plan, STEP_PROXY_RESTART), 0);
+            /* another change to the proxy: apply renders alpha as the proxy has it */
+            c.spec->proxies[0].timeout_ms += 100;
+            plan_free(c.plan);
+            c.plan = plan_compute(c.spec, c.obs);
+            const struct step *pc = find_step(c.plan, STEP_PROXY_CONFIG, NULL);
+            CHECK(pc != NULL);
+            if (pc) {
+                CHECK_INT_EQ(pc->nsettings, 1);
+                if (pc->nsettings) {
+                    CHECK_STR_EQ(pc->settings[0].key, "server:alpha");
+                    CHECK_STR_EQ(pc->settings[0].value, "127.0.0.1:17002");
+                }
+                struct spec_addr *ms = plan_proxy_masters(c.spec, c.plan, pc);
+                CHECK_INT_EQ(ms[0].port, 17002);      /* not the dead 17003 */
+                CHECK_INT_EQ(c.plan->masters[0].port, 17003);
+                free(ms);
+                CHECK(!pc->after || !strstr(pc->after, "alpha"));
+            }
         }
         case_free(&c);
     }
