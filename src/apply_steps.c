@@ -211,7 +211,7 @@ static int do_install_files(struct run *r, struct hostc *h, const struct step *s
         /* checked like a proxy-config: a rejected file is never started */
         if (write_nutcracker_checked(r, h, sp, path, text, r->password ? 0600 : 0640, &e) < 0)
             goto out;
-        instance_secret_free(text);
+        secret_free(text);
         text = NULL; /* installed */
         break;
     }
@@ -226,7 +226,7 @@ out:
         *err = e ? e : xstrdup("install failed");
     else
         free(e);
-    instance_secret_free(text); /* it may hold the password */
+    secret_free(text); /* it may hold the password */
     free(dir);
     free(path);
     return rc;
@@ -641,7 +641,7 @@ static int do_proxy_config(struct run *r, struct hostc *h, const struct step *st
     char *text = conf_render_nutcracker(r->s, sp, ms, r->password);
     free(ms);
     int rc = write_nutcracker_checked(r, h, sp, conf, text, r->password ? 0600 : 0640, err);
-    instance_secret_free(text);
+    secret_free(text);
     free(conf);
     return rc;
 }

@@ -252,14 +252,6 @@ char *instance_tail_lines(const char *text, size_t n)
     return sb_detach(&sb);
 }
 
-void instance_secret_free(char *text)
-{
-    if (!text)
-        return;
-    explicit_bzero(text, strlen(text));
-    free(text);
-}
-
 /* ====================================================================
  * On a host
  * ==================================================================== */

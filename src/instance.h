@@ -72,9 +72,6 @@ void instance_argv_free(char **argv);
 /* The last `n` lines of `text`, each indented by four spaces. Caller frees. */
 char *instance_tail_lines(const char *text, size_t n);
 
-/* Wipe a string that may hold a password (explicit_bzero) and free it. NULL is fine. */
-void instance_secret_free(char *text);
-
 /* ---- on a host ----------------------------------------------------------- */
 
 /*
@@ -131,7 +128,7 @@ int instance_ship_binary(struct transport *t, const struct spec *s, enum instanc
  * checked with `bin -t -c <conf>.new` (it gives no reason), then over
  * `conf` atomically, so a config nutcracker rejects is never started. `who`
  * names the proxy in the message ("proxy ip:port"). 0, or -1 and *err.
- * The caller wipes `text` (instance_secret_free): it may hold the password.
+ * The caller wipes `text` (secret_free): it may hold the password.
  */
 int instance_install_checked(struct transport *t, const struct instance_policy *pol,
                              const char *bin, const char *conf, const char *text, int mode,

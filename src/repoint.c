@@ -215,7 +215,7 @@ out:
         a->error = xasprintf("%s: %.*s", who, (int)n, err ? err : "failed");
     }
     free(err);
-    instance_secret_free(text); /* it holds the password */
+    secret_free(text); /* it holds the password */
     free(conf);
     free(logfile);
     free(bin);
@@ -353,7 +353,7 @@ static void precheck_one(struct transport *t, const struct instance_policy *pol,
         free(e);
         free(scratch);
     }
-    instance_secret_free(text);
+    secret_free(text);
     free(conf);
     free(bin);
 }
