@@ -1,115 +1,34 @@
 #!/usr/bin/env bash
-# bench/run.sh - benchmarks (make bench).
+# bench/run.sh - make bench: runs every bench/NN_*.sh in order and prints the
+# results table they wrote.
 #
-# failover_repoint: a local cluster (3 shards, 3 sentinels, 1 nutcracker)
-# deployed with `rmgr apply` into a temporary directory, `rmgr reconcile
-# --watch --apply --interval 1h` following it, and bench/failover_repoint.c forcing
-# BENCH_RUNS (default 20) failovers with SENTINEL FAILOVER and measuring, as
-# a client sees it, the time from the quorum's +switch-master to the first SET
-# through the proxy that lands on the new master. Prints every run, p50/p90,
-# and the repoint times rmgr itself logged. Target: p50 < 10 ms on loopback.
-#
-# Everything runs on 127.0.0.1 with free ports; everything started is stopped
-# at the end (rmgr destroy; the daemon by its pid). BENCH_KEEP=1 keeps the
-# directory.
+# Convention for a bench script:
+#   - it runs on its own (bench/NN_name.sh) and cleans up after itself (every
+#     process stopped by pid, its temp directory removed);
+#   - it prints what it measures as it goes (for humans);
+#   - for each figure it appends one Markdown table row to "$BENCH_RESULTS":
+#       | what | rmgr (median) | alternative, same run (median) | target | met |
+#     with bench_row (bench/lib.sh), figures as medians of several runs;
+#   - it exits non-zero only when it could not measure (not when a target is missed).
+# BENCH_ONLY=NN runs only the scripts whose name starts with NN.
 set -u
 cd "$(dirname "$0")/.." || exit 1
-ROOT=$PWD
-RMGR=${RMGR_BIN:-$ROOT/rmgr}
-RUNS=${BENCH_RUNS:-20}
-PY=/usr/bin/python3
-
-[ -x "$RMGR" ] || { echo "bench: build rmgr first (make)" >&2; exit 1; }
+[ -x ./rmgr ] || { echo "bench: build rmgr first (make)" >&2; exit 1; }
 mkdir -p build/bench
-BIN=build/bench/failover_repoint
-if [ ! -x "$BIN" ] || [ bench/failover_repoint.c -nt "$BIN" ]; then
-    # shellcheck disable=SC2046
-    cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "$BIN" bench/failover_repoint.c \
-        $(pkg-config --cflags --libs hiredis) -lpthread || exit 1
-fi
-
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rmgr-bench-XXXXXX") || exit 1
-DAEMON=
-# shellcheck disable=SC2317  # run by the EXIT trap
-cleanup() {
-    if [ -n "$DAEMON" ] && kill -0 "$DAEMON" 2>/dev/null; then
-        kill -TERM "$DAEMON"; wait "$DAEMON" 2>/dev/null
-    fi
-    [ -f "$DIR/bench.yaml" ] &&
-        "$RMGR" destroy -f "$DIR/bench.yaml" --auto-approve --allow-destructive >/dev/null 2>&1
-    if [ -n "${BENCH_KEEP:-}" ]; then echo "bench: kept $DIR"; else rm -rf "$DIR"; fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-    "$PY" -c 'import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-ports=()
-while [ ${#ports[@]} -lt 11 ]; do
-    p=$(free_port)
-    case " ${ports[*]} " in *" $p "*) ;; *) ports+=("$p") ;; esac
+export BENCH_RESULTS=$PWD/build/bench/results.md
+: >"$BENCH_RESULTS"
+rc=0
+start=$(date +%s)
+for script in bench/[0-9][0-9]_*.sh; do
+    name=$(basename "$script" .sh)
+    case $name in "${BENCH_ONLY:-}"*) ;; *) continue ;; esac
+    echo "=== bench: $name"
+    bash "$script" || { echo "bench: $name could not measure (exit $?)" >&2; rc=1; }
 done
-read -r M1 R1 M2 R2 M3 R3 S1 S2 S3 PX ST <<<"${ports[*]}"
-export XDG_RUNTIME_DIR=$DIR/run RMGR_BENCH_PASSWORD="bench-$RANDOM$RANDOM"
-mkdir -p "$XDG_RUNTIME_DIR"
-cat >"$DIR/bench.yaml" <<EOF
-cluster: bench
-defaults:
-  transport: local
-  base_dir: $DIR/base
-auth:
-  password_env: RMGR_BENCH_PASSWORD
-redis:
-  config:
-    save: ""
-    appendonly: "no"
-    repl-diskless-sync-delay: 0
-shards:
-  - name: shard1
-    master: 127.0.0.1:$M1
-    replicas: [127.0.0.1:$R1]
-  - name: shard2
-    master: 127.0.0.1:$M2
-    replicas: [127.0.0.1:$R2]
-  - name: shard3
-    master: 127.0.0.1:$M3
-    replicas: [127.0.0.1:$R3]
-sentinel:
-  quorum: 2
-  down_after_ms: 2000
-  failover_timeout_ms: 10000
-  nodes: [127.0.0.1:$S1, 127.0.0.1:$S2, 127.0.0.1:$S3]
-proxies:
-  - host: 127.0.0.1
-    listen: 127.0.0.1:$PX
-    stats_port: $ST
-EOF
-
-echo "bench: deploying a local cluster in $DIR"
-"$RMGR" apply -f "$DIR/bench.yaml" --auto-approve >"$DIR/apply.log" 2>&1 ||
-    { tail -20 "$DIR/apply.log"; exit 1; }
-"$RMGR" reconcile -f "$DIR/bench.yaml" --watch --apply --interval 1h --state-dir "$DIR/state" \
-    --log-level debug --log-file "$DIR/reconcile.log" &
-DAEMON=$!
-for _ in $(seq 200); do
-    n=$(grep -c watch-subscribed "$DIR/reconcile.log" 2>/dev/null)
-    [ "${n:-0}" -ge 3 ] &&
-        grep -q run-done "$DIR/reconcile.log" && break
-    sleep 0.05
-done
-
-echo "bench: failover_repoint, $RUNS runs (SENTINEL FAILOVER, the shards in turn)"
-"$BIN" --shard shard1 --shard shard2 --shard shard3 --proxy "$PX" --sentinel "$S1" --sentinel "$S2" --sentinel "$S3" \
-    --quorum 2 --password-env RMGR_BENCH_PASSWORD --runs "$RUNS"
-rc=$?
-
-# what rmgr measured itself: quorum's +switch-master -> every proxy answering
-grep -o 'took_ms=[0-9.]*' <(grep " repointed " "$DIR/reconcile.log") | cut -d= -f2 | sort -n |
-    awk '{ v[NR] = $1 } END {
-        if (NR == 0) { print "rmgr: no repoint logged"; exit }
-        p50 = v[int(0.5 * (NR - 1) + 1.5)]; p90 = v[int(0.9 * (NR - 1) + 1.5)]
-        if (p50 == "") p50 = v[NR]; if (p90 == "") p90 = v[NR]
-        printf "rmgr log (event -> proxy answering), %d repoints: min %.2f ms, p50 %.2f ms, p90 %.2f ms, max %.2f ms\n", NR, v[1], p50, p90, v[NR] }'
+echo
+echo "## Results ($(date -u +%Y-%m-%d), $(nproc) cores, $(($(date +%s) - start)) s)"
+echo
+echo "| what | rmgr (median) | alternative, same run (median) | target | met |"
+echo "|---|---|---|---|---|"
+cat "$BENCH_RESULTS"
 exit $rc
