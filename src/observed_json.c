@@ -354,21 +354,81 @@ static void rd_files(struct rd *rd, const char *path, json_t *obj, struct obs_fi
     free(p);
 }
 
-static void rd_redis(struct rd *rd, const char *path, json_t *v, struct obs_redis *r)
+/* Reads one element of an array into `out` (zeroed); `path` names it in errors. */
+typedef void (*rd_elem_fn)(struct rd *rd, const char *path, json_t *v, void *out);
+
+/*
+ * The array `key` of `obj` read element by element with `fn` into a new
+ * vector of elements of `size` bytes, *n of them (NULL and 0 when the array
+ * is absent, null or empty). Elements are named "PATH.KEY[i]" ("KEY[i]"
+ * when path is NULL) in errors.
+ */
+static void *rd_objects(struct rd *rd, const char *path, json_t *obj, const char *key,
+                        size_t size, size_t *n, rd_elem_fn fn)
+{
+    *n = 0;
+    json_t *a = rd_array(rd, path ? path : "observed", obj, key);
+    if (!a || !json_array_size(a))
+        return NULL;
+    char *vec = xcalloc(json_array_size(a), size);
+    size_t i;
+    json_t *x;
+    json_array_foreach(a, i, x) {
+        char *p = path ? xasprintf("%s.%s[%zu]", path, key, i) : xasprintf("%s[%zu]", key, i);
+        fn(rd, p, x, vec + i * size);
+        free(p);
+    }
+    *n = json_array_size(a);
+    return vec;
+}
+
+/* An object with exactly the keys `allowed` (some may be left out). */
+static bool rd_object(struct rd *rd, const char *path, json_t *v, const char *const *allowed,
+                      size_t n)
+{
+    if (!rd_is_object(rd, path, v))
+        return false;
+    rd_check_keys(rd, path, v, allowed, n);
+    return true;
+}
+
+/*
+ * What every observed instance has: "ip" and the port `port_key` (both
+ * required), "reach" and "reach_detail".
+ */
+static void rd_instance(struct rd *rd, const char *path, json_t *v, char **ip,
+                        const char *port_key, int *port, enum reach *reach, char **reach_detail)
+{
+    *ip = rd_str(rd, path, v, "ip");
+    if (!*ip)
+        rd_fail(rd, path, "'ip' is missing");
+    *port = rd_port(rd, path, v, port_key, true);
+    *reach = rd_reach(rd, path, v);
+    *reach_detail = rd_str(rd, path, v, "reach_detail");
+}
+
+static void rd_replica(struct rd *rd, const char *path, json_t *v, void *out)
+{
+    static const char *const keys[] = {"ip", "port", "state", "offset"};
+    struct obs_redis_replica *rr = out;
+    if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
+        return;
+    rr->ip = rd_str(rd, path, v, "ip");
+    rr->port = rd_port(rd, path, v, "port", false);
+    rr->state = rd_str(rd, path, v, "state");
+    rr->offset = rd_int(rd, path, v, "offset");
+}
+
+static void rd_redis(struct rd *rd, const char *path, json_t *v, void *out)
 {
     static const char *const keys[] = {
         "ip", "port", "reach", "reach_detail", "run_id", "role", "master_host", "master_port",
         "master_link_status", "master_repl_offset", "slave_repl_offset", "connected_slaves",
         "replicas", "keys", "loading", "config", "files"};
-    if (!rd_is_object(rd, path, v))
+    struct obs_redis *r = out;
+    if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
         return;
-    rd_check_keys(rd, path, v, keys, ARRAY_SIZE(keys));
-    r->ip = rd_str(rd, path, v, "ip");
-    if (!r->ip)
-        rd_fail(rd, path, "'ip' is missing");
-    r->port = rd_port(rd, path, v, "port", true);
-    r->reach = rd_reach(rd, path, v);
-    r->reach_detail = rd_str(rd, path, v, "reach_detail");
+    rd_instance(rd, path, v, &r->ip, "port", &r->port, &r->reach, &r->reach_detail);
     r->run_id = rd_str(rd, path, v, "run_id");
     r->role = rd_str(rd, path, v, "role");
     r->master_host = rd_str(rd, path, v, "master_host");
@@ -377,128 +437,85 @@ static void rd_redis(struct rd *rd, const char *path, json_t *v, struct obs_redi
     r->master_repl_offset = rd_int(rd, path, v, "master_repl_offset");
     r->slave_repl_offset = rd_int(rd, path, v, "slave_repl_offset");
     r->connected_slaves = (int)rd_int(rd, path, v, "connected_slaves");
-    json_t *a = rd_array(rd, path, v, "replicas");
-    if (a && json_array_size(a)) {
-        static const char *const rkeys[] = {"ip", "port", "state", "offset"};
-        r->replicas = xcalloc(json_array_size(a), sizeof(*r->replicas));
-        size_t i;
-        json_t *x;
-        json_array_foreach(a, i, x) {
-            char *p = xasprintf("%s.replicas[%zu]", path, i);
-            if (rd_is_object(rd, p, x)) {
-                rd_check_keys(rd, p, x, rkeys, ARRAY_SIZE(rkeys));
-                struct obs_redis_replica *rr = &r->replicas[r->nreplicas++];
-                rr->ip = rd_str(rd, p, x, "ip");
-                rr->port = rd_port(rd, p, x, "port", false);
-                rr->state = rd_str(rd, p, x, "state");
-                rr->offset = rd_int(rd, p, x, "offset");
-            }
-            free(p);
-        }
-    }
+    r->replicas = rd_objects(rd, path, v, "replicas", sizeof(*r->replicas), &r->nreplicas,
+                             rd_replica);
     r->keys = rd_int(rd, path, v, "keys");
     r->loading = rd_bool(rd, path, v, "loading");
     r->nconfig = rd_kv(rd, path, v, "config", &r->config);
     rd_files(rd, path, v, &r->files);
 }
 
-static size_t rd_peers(struct rd *rd, const char *path, json_t *obj, const char *key,
-                       struct obs_sentinel_peer **out)
+static void rd_peer(struct rd *rd, const char *path, json_t *v, void *out)
 {
-    static const char *const pkeys[] = {"ip",    "port",         "flags",
-                                        "runid", "voted_leader", "voted_leader_epoch"};
-    *out = NULL;
-    json_t *a = rd_array(rd, path, obj, key);
-    if (!a || !json_array_size(a))
-        return 0;
-    *out = xcalloc(json_array_size(a), sizeof(**out));
-    size_t n = 0, i;
-    json_t *x;
-    json_array_foreach(a, i, x) {
-        char *p = xasprintf("%s.%s[%zu]", path, key, i);
-        if (rd_is_object(rd, p, x)) {
-            rd_check_keys(rd, p, x, pkeys, ARRAY_SIZE(pkeys));
-            struct obs_sentinel_peer *pe = &(*out)[n++];
-            pe->ip = rd_str(rd, p, x, "ip");
-            pe->port = rd_port(rd, p, x, "port", false);
-            pe->flags = rd_str(rd, p, x, "flags");
-            pe->runid = rd_str(rd, p, x, "runid");
-            pe->voted_leader = rd_str(rd, p, x, "voted_leader");
-            pe->voted_leader_epoch = rd_int(rd, p, x, "voted_leader_epoch");
-        }
-        free(p);
-    }
-    return n;
+    static const char *const keys[] = {"ip",    "port",         "flags",
+                                       "runid", "voted_leader", "voted_leader_epoch"};
+    struct obs_sentinel_peer *pe = out;
+    if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
+        return;
+    pe->ip = rd_str(rd, path, v, "ip");
+    pe->port = rd_port(rd, path, v, "port", false);
+    pe->flags = rd_str(rd, path, v, "flags");
+    pe->runid = rd_str(rd, path, v, "runid");
+    pe->voted_leader = rd_str(rd, path, v, "voted_leader");
+    pe->voted_leader_epoch = rd_int(rd, path, v, "voted_leader_epoch");
 }
 
-static void rd_sentinel(struct rd *rd, const char *path, json_t *v, struct obs_sentinel *s)
+static void rd_master(struct rd *rd, const char *path, json_t *v, void *out)
 {
-    static const char *const keys[] = {"ip",     "port",    "reach", "reach_detail",
-                                       "run_id", "masters", "files"};
-    static const char *const mkeys[] = {
+    static const char *const keys[] = {
         "name",           "ip",           "port",        "flags",
         "quorum",         "down_after_ms", "failover_timeout_ms", "parallel_syncs",
         "config_epoch",   "num_other_sentinels", "replicas", "sentinels",
         "failover_state", "odown_ms"};
-    if (!rd_is_object(rd, path, v))
+    struct obs_sentinel_master *m = out;
+    if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
         return;
-    rd_check_keys(rd, path, v, keys, ARRAY_SIZE(keys));
-    s->ip = rd_str(rd, path, v, "ip");
-    if (!s->ip)
-        rd_fail(rd, path, "'ip' is missing");
-    s->port = rd_port(rd, path, v, "port", true);
-    s->reach = rd_reach(rd, path, v);
-    s->reach_detail = rd_str(rd, path, v, "reach_detail");
+    m->name = rd_str(rd, path, v, "name");
+    if (!m->name)
+        rd_fail(rd, path, "'name' is missing");
+    m->ip = rd_str(rd, path, v, "ip");
+    m->port = rd_port(rd, path, v, "port", false);
+    m->flags = rd_str(rd, path, v, "flags");
+    m->quorum = (int)rd_int(rd, path, v, "quorum");
+    m->down_after_ms = (long)rd_int(rd, path, v, "down_after_ms");
+    m->failover_timeout_ms = (long)rd_int(rd, path, v, "failover_timeout_ms");
+    m->parallel_syncs = (int)rd_int(rd, path, v, "parallel_syncs");
+    m->config_epoch = rd_int(rd, path, v, "config_epoch");
+    m->num_other_sentinels = (int)rd_int(rd, path, v, "num_other_sentinels");
+    m->failover_state = rd_str(rd, path, v, "failover_state");
+    m->odown_ms = json_object_get(v, "odown_ms") ? rd_int(rd, path, v, "odown_ms") : -1;
+    m->replicas = rd_objects(rd, path, v, "replicas", sizeof(*m->replicas), &m->nreplicas,
+                             rd_peer);
+    m->sentinels = rd_objects(rd, path, v, "sentinels", sizeof(*m->sentinels), &m->nsentinels,
+                              rd_peer);
+}
+
+static void rd_sentinel(struct rd *rd, const char *path, json_t *v, void *out)
+{
+    static const char *const keys[] = {"ip",     "port",    "reach", "reach_detail",
+                                       "run_id", "masters", "files"};
+    struct obs_sentinel *s = out;
+    if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
+        return;
+    rd_instance(rd, path, v, &s->ip, "port", &s->port, &s->reach, &s->reach_detail);
     s->run_id = rd_str(rd, path, v, "run_id");
-    json_t *a = rd_array(rd, path, v, "masters");
-    if (a && json_array_size(a)) {
-        s->masters = xcalloc(json_array_size(a), sizeof(*s->masters));
-        size_t i;
-        json_t *x;
-        json_array_foreach(a, i, x) {
-            char *p = xasprintf("%s.masters[%zu]", path, i);
-            if (rd_is_object(rd, p, x)) {
-                rd_check_keys(rd, p, x, mkeys, ARRAY_SIZE(mkeys));
-                struct obs_sentinel_master *m = &s->masters[s->nmasters++];
-                m->name = rd_str(rd, p, x, "name");
-                if (!m->name)
-                    rd_fail(rd, p, "'name' is missing");
-                m->ip = rd_str(rd, p, x, "ip");
-                m->port = rd_port(rd, p, x, "port", false);
-                m->flags = rd_str(rd, p, x, "flags");
-                m->quorum = (int)rd_int(rd, p, x, "quorum");
-                m->down_after_ms = (long)rd_int(rd, p, x, "down_after_ms");
-                m->failover_timeout_ms = (long)rd_int(rd, p, x, "failover_timeout_ms");
-                m->parallel_syncs = (int)rd_int(rd, p, x, "parallel_syncs");
-                m->config_epoch = rd_int(rd, p, x, "config_epoch");
-                m->num_other_sentinels = (int)rd_int(rd, p, x, "num_other_sentinels");
-                m->failover_state = rd_str(rd, p, x, "failover_state");
-                m->odown_ms = json_object_get(x, "odown_ms") ? rd_int(rd, p, x, "odown_ms") : -1;
-                m->nreplicas = rd_peers(rd, p, x, "replicas", &m->replicas);
-                m->nsentinels = rd_peers(rd, p, x, "sentinels", &m->sentinels);
-            }
-            free(p);
-        }
-    }
+    s->masters =
+        rd_objects(rd, path, v, "masters", sizeof(*s->masters), &s->nmasters, rd_master);
     rd_files(rd, path, v, &s->files);
 }
 
-static void rd_proxy(struct rd *rd, const char *path, json_t *v, struct obs_proxy *p)
+static void rd_proxy(struct rd *rd, const char *path, json_t *v, void *out)
 {
     static const char *const keys[] = {
         "ip",          "listen_port",    "stats_port",  "reach",          "reach_detail",
         "uptime_s",    "timestamp_s",    "config_present", "config_text", "config_mtime_s",
         "files"};
-    if (!rd_is_object(rd, path, v))
+    struct obs_proxy *p = out;
+    if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
         return;
-    rd_check_keys(rd, path, v, keys, ARRAY_SIZE(keys));
-    p->ip = rd_str(rd, path, v, "ip");
-    if (!p->ip)
-        rd_fail(rd, path, "'ip' is missing");
-    p->listen_port = rd_port(rd, path, v, "listen_port", true);
+    rd_instance(rd, path, v, &p->ip, "listen_port", &p->listen_port, &p->reach,
+                &p->reach_detail);
     p->stats_port = rd_port(rd, path, v, "stats_port", false);
-    p->reach = rd_reach(rd, path, v);
-    p->reach_detail = rd_str(rd, path, v, "reach_detail");
     p->uptime_s = rd_int(rd, path, v, "uptime_s");
     p->timestamp_s = rd_int(rd, path, v, "timestamp_s");
     p->config_present = rd_bool(rd, path, v, "config_present");
@@ -522,33 +539,11 @@ struct observed *observed_from_json(const char *text, char **err)
     if (rd_is_object(&rd, "observed", root)) {
         rd_check_keys(&rd, "observed", root, keys, ARRAY_SIZE(keys));
         o->took_ms = rd_int(&rd, "observed", root, "took_ms");
-        json_t *a;
-        size_t i;
-        json_t *x;
-        if ((a = rd_array(&rd, "observed", root, "redis")) && json_array_size(a)) {
-            o->redis = xcalloc(json_array_size(a), sizeof(*o->redis));
-            json_array_foreach(a, i, x) {
-                char *p = xasprintf("redis[%zu]", i);
-                rd_redis(&rd, p, x, &o->redis[o->nredis++]);
-                free(p);
-            }
-        }
-        if ((a = rd_array(&rd, "observed", root, "sentinels")) && json_array_size(a)) {
-            o->sentinels = xcalloc(json_array_size(a), sizeof(*o->sentinels));
-            json_array_foreach(a, i, x) {
-                char *p = xasprintf("sentinels[%zu]", i);
-                rd_sentinel(&rd, p, x, &o->sentinels[o->nsentinels++]);
-                free(p);
-            }
-        }
-        if ((a = rd_array(&rd, "observed", root, "proxies")) && json_array_size(a)) {
-            o->proxies = xcalloc(json_array_size(a), sizeof(*o->proxies));
-            json_array_foreach(a, i, x) {
-                char *p = xasprintf("proxies[%zu]", i);
-                rd_proxy(&rd, p, x, &o->proxies[o->nproxies++]);
-                free(p);
-            }
-        }
+        o->redis = rd_objects(&rd, NULL, root, "redis", sizeof(*o->redis), &o->nredis, rd_redis);
+        o->sentinels = rd_objects(&rd, NULL, root, "sentinels", sizeof(*o->sentinels),
+                                  &o->nsentinels, rd_sentinel);
+        o->proxies = rd_objects(&rd, NULL, root, "proxies", sizeof(*o->proxies), &o->nproxies,
+                                rd_proxy);
     }
     json_decref(root);
     if (rd.err) {
