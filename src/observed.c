@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conf.h"
 #include "util.h"
 
 static const char *const reach_names[] = {
@@ -34,20 +35,10 @@ bool reach_from_name(const char *name, enum reach *out)
     return false;
 }
 
-/* free an obs_kv array and its strings */
-static void kv_free(struct obs_kv *kv, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(kv[i].key);
-        free(kv[i].value);
-    }
-    free(kv);
-}
-
 static void files_release(struct obs_files *f)
 {
     free(f->error);
-    kv_free(f->conf, f->nconf);
+    obs_kv_free_array(f->conf, f->nconf);
 }
 
 void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n)
@@ -87,7 +78,7 @@ static void redis_release(struct obs_redis *r)
         free(r->replicas[i].state);
     }
     free(r->replicas);
-    kv_free(r->config, r->nconfig);
+    obs_kv_free_array(r->config, r->nconfig);
     files_release(&r->files);
 }
 

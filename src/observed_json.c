@@ -88,14 +88,22 @@ static json_t *peers_to_json(const struct obs_sentinel_peer *p, size_t n)
     return a;
 }
 
-static json_t *redis_to_json(const struct obs_redis *r)
+/* What a redis and a sentinel write first: where, whether it was reached, its run id. */
+static json_t *instance_to_json(const char *ip, int port, enum reach reach,
+                                const char *reach_detail, const char *run_id)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "ip", json_str_or_null(r->ip));
-    json_object_set_new(o, "port", json_integer(r->port));
-    json_object_set_new(o, "reach", json_string(reach_name(r->reach)));
-    json_object_set_new(o, "reach_detail", json_str_or_null(r->reach_detail));
-    json_object_set_new(o, "run_id", json_str_or_null(r->run_id));
+    json_object_set_new(o, "ip", json_str_or_null(ip));
+    json_object_set_new(o, "port", json_integer(port));
+    json_object_set_new(o, "reach", json_string(reach_name(reach)));
+    json_object_set_new(o, "reach_detail", json_str_or_null(reach_detail));
+    json_object_set_new(o, "run_id", json_str_or_null(run_id));
+    return o;
+}
+
+static json_t *redis_to_json(const struct obs_redis *r)
+{
+    json_t *o = instance_to_json(r->ip, r->port, r->reach, r->reach_detail, r->run_id);
     json_object_set_new(o, "role", json_str_or_null(r->role));
     json_object_set_new(o, "master_host", json_str_or_null(r->master_host));
     json_object_set_new(o, "master_port", json_integer(r->master_port));
@@ -121,12 +129,7 @@ static json_t *redis_to_json(const struct obs_redis *r)
 
 static json_t *sentinel_to_json(const struct obs_sentinel *s)
 {
-    json_t *o = json_object();
-    json_object_set_new(o, "ip", json_str_or_null(s->ip));
-    json_object_set_new(o, "port", json_integer(s->port));
-    json_object_set_new(o, "reach", json_string(reach_name(s->reach)));
-    json_object_set_new(o, "reach_detail", json_str_or_null(s->reach_detail));
-    json_object_set_new(o, "run_id", json_str_or_null(s->run_id));
+    json_t *o = instance_to_json(s->ip, s->port, s->reach, s->reach_detail, s->run_id);
     json_t *ms = json_array();
     for (size_t i = 0; i < s->nmasters; i++) {
         const struct obs_sentinel_master *m = &s->masters[i];

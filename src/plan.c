@@ -315,11 +315,7 @@ static void step_release(struct step *st)
     free(st->after);
     free(st->shard);
     free(st->master_ip);
-    for (size_t i = 0; i < st->nsettings; i++) {
-        free(st->settings[i].key);
-        free(st->settings[i].value);
-    }
-    free(st->settings);
+    obs_kv_free_array(st->settings, st->nsettings);
 }
 
 struct ordered {
