@@ -109,6 +109,32 @@ h_track_pidfile() {
     echo "harness: '$1' names no running '$2'" >&2; return 1
 }
 
+# h_track_cluster DIR: track every daemon rmgr started under DIR (one
+# DIR/<kind>-<port>/*.pid each: redis-*, sentinel-*, else nutcracker) by its
+# pidfile, once: a pid already tracked is not waited for again.
+h_track_cluster() {
+    local f kind pid
+    for f in "$1"/*/*.pid; do
+        [ -e "$f" ] || continue
+        pid=$(head -n1 "$f" 2>/dev/null | tr -dc 0-9)
+        [ -n "$pid" ] && [[ " ${H_PIDS[*]} " == *" $pid "* ]] && continue
+        case $f in */redis-*) kind=redis-server ;; */sentinel-*) kind=redis-sentinel ;; *) kind=nutcracker ;; esac
+        h_track_pidfile "$f" "$kind" >/dev/null 2>&1
+    done
+}
+
+# h_wait_log FILE PATTERN COUNT TIMEOUT_S: true once FILE has COUNT lines that
+# match PATTERN (grep), false after TIMEOUT_S seconds (also while FILE is missing).
+h_wait_log() {
+    local deadline=$(( $(date +%s) + $4 )) n
+    while :; do
+        n=$(grep -c -- "$2" "$1" 2>/dev/null)
+        [ "${n:-0}" -ge "$3" ] && return 0
+        [ "$(date +%s)" -ge "$deadline" ] && return 1
+        sleep 0.05
+    done
+}
+
 # _h_gone INDEX: true when the tracked process at INDEX no longer runs.
 _h_gone() {
     local pid=${H_PIDS[$1]} st

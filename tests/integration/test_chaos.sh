@@ -92,19 +92,6 @@ DAEMON=
 FIGS=()   # printed at the end
 fig() { FIGS+=("$*"); }
 
-# track_all: hand every daemon rmgr started (by its pidfile) to the harness,
-# once (a tracked pid that still runs is not added again)
-track_all() {
-    local f kind pid
-    for f in "$BASE/$CLUSTER"/*/*.pid; do
-        [ -e "$f" ] || continue
-        pid=$(head -n1 "$f" 2>/dev/null | tr -dc 0-9)
-        [ -n "$pid" ] && [[ " ${H_PIDS[*]} " == *" $pid "* ]] && h_alive "$pid" && continue
-        case $f in */redis-*) kind=redis-server ;; */sentinel-*) kind=redis-sentinel ;; *) kind=nutcracker ;; esac
-        h_track_pidfile "$f" "$kind" >/dev/null 2>&1
-    done
-}
-
 # cluster_procs: every process of this cluster (an instance whose pidfile was
 # lost included): what listens on one of its ports, or names $BASE in its
 # command line (redis and sentinel rewrite theirs, nutcracker keeps it)
@@ -155,7 +142,7 @@ chaos_cleanup() {
     local pid
     [ -n "$DAEMON" ] && h_alive "$DAEMON" && h_stop "$DAEMON" >/dev/null 2>&1
     if [ -n "$H_DIR" ]; then
-        track_all
+        h_track_cluster "$BASE/$CLUSTER"
         for pid in $(orphans); do
             [[ " ${H_PIDS[*]} " == *" $pid "* ]] || h_track "$pid" 2>/dev/null
         done
@@ -1039,7 +1026,7 @@ EOF
 t=$(date +%s%3N)
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1)
 RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "cluster deployed: $NSHARDS shards of master + 2 replicas, 3 sentinels, a proxy ($(( $(date +%s%3N) - t )) ms)" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || { printf '%s\n' "$OUT" | tail -n 20 | sed 's/^/#   /'; fatal "apply failed"; }
 
@@ -1054,15 +1041,8 @@ hooks() { grep -c "\"event\":\"$1\"" "$HOOKLOG"; }
     --log-level debug --log-file "$DLOG" 2>"$H_DIR/daemon.err" &
 DAEMON=$!
 track_bg "$DAEMON" rmgr || fatal "the reconcile daemon did not start"
-wait_log() { # wait_log PATTERN COUNT TIMEOUT_S
-    local deadline=$(( $(date +%s) + $3 ))
-    while [ "$(grep -c -- "$1" "$DLOG" 2>/dev/null)" -lt "$2" ]; do
-        [ "$(date +%s)" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
-h_check "daemon: subscribed to all 3 sentinels" wait_log "watch-subscribed cluster=$CLUSTER" 3 15
-h_check "daemon: its first run found the cluster in sync" wait_log "in-sync cluster=$CLUSTER" 1 30
+h_check "daemon: subscribed to all 3 sentinels" h_wait_log "$DLOG" "watch-subscribed cluster=$CLUSTER" 3 15
+h_check "daemon: its first run found the cluster in sync" h_wait_log "$DLOG" "in-sync cluster=$CLUSTER" 1 30
 
 # ---------------------------------------------------------------- chaos
 
@@ -1085,11 +1065,11 @@ track_bg "$CHAOS" chaos.py || fatal "the chaos script did not start"
 # rmgr restarts the killed masters: track them as they come (for a cleanup mid-run)
 while h_alive "$CHAOS"; do
     sleep 1
-    track_all
+    h_track_cluster "$BASE/$CLUSTER"
 done
 wait "$CHAOS"
 CHAOS_RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "the chaos script ran to its end" eval '[ "$CHAOS_RC" -eq 0 ] && [ -s "$H_DIR/chaos.json" ]'
 [ -s "$H_DIR/chaos.json" ] || { sed 's/^/#   /' "$H_DIR/chaos.out"; fatal "no result from the chaos script"; }
 
@@ -1107,7 +1087,7 @@ while :; do
     sleep 1
 done
 took=$(( $(date +%s%3N) - t ))
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "with the daemon running, plan --detailed-exitcode exits 0 within $CONVERGE_S s (after $took ms; exits: $rcs)" \
     [ "$PRC" -eq 0 ]
 [ "$PRC" -eq 0 ] || printf '%s\n' "$POUT" | sed 's/^/#   /'

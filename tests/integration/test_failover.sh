@@ -82,18 +82,6 @@ proxies:
     timeout_ms: 400
 EOF
 
-# track_all: hand every daemon rmgr started (by its pidfile) to the harness
-track_all() {
-    local f kind pid
-    for f in "$BASE/$CLUSTER"/*/*.pid; do
-        [ -e "$f" ] || continue
-        pid=$(head -n1 "$f" 2>/dev/null | tr -dc 0-9)
-        for t in "${H_PIDS[@]}"; do [ "$t" = "$pid" ] && continue 2; done
-        case $f in */redis-*) kind=redis-server ;; */sentinel-*) kind=redis-sentinel ;; *) kind=nutcracker ;; esac
-        h_track_pidfile "$f" "$kind" >/dev/null 2>&1
-    done
-}
-
 # sentinel_master SHARD PORT: the master port sentinel PORT names for SHARD
 sentinel_master() { h_cli "$2" SENTINEL GET-MASTER-ADDR-BY-NAME "$1" 2>/dev/null | tail -n1; }
 # sentinel_busy SHARD: true while any sentinel flags the shard's master failover_in_progress
@@ -149,7 +137,7 @@ calm() { sleep 1; }
 # ---------------------------------------------------------------- deploy
 
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 [ "$RC" -eq 0 ] || { echo "$OUT"; fatal "apply from nothing failed"; }
 h_check "deployed: a second plan is empty" "$RMGR" plan -f "$SPEC" --detailed-exitcode
 for i in $(seq 1 60); do h_cli "$PX" -a "$PW" SET "key:$i" "$i" >/dev/null 2>&1; done
@@ -187,7 +175,7 @@ h_check "plan showed the failover as a state (Sentinel failover in progress)" [ 
 h_check "plan never claimed a demotion" [ "$demote" -eq 0 ]
 h_check "Sentinel finished the failover" settled alpha "$OLD"
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "1: apply after the failover: exit 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || echo "$OUT"
 check_healed 1 alpha "$OLD"
@@ -207,7 +195,7 @@ while [ "$(now_ms)" -lt "$deadline" ]; do
 done
 busy=0; sentinel_busy beta && busy=1
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "2: a sentinel had switched when apply started" [ "$switched" -eq 1 ]
 echo "    (the leader was still failing over when apply started: $busy)"
 h_check "2: apply started right after the first switch: exit 0" [ "$RC" -eq 0 ]
@@ -221,7 +209,7 @@ calm
 kill_master gamma
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
 took=$(( $(now_ms) - KILLED_AT ))
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "3: apply started at the kill: exit 0 (took $took ms)" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || echo "$OUT"
 h_check "3: apply said what it waited for" grep -q "^wait: gamma: " <<<"$OUT"
@@ -251,7 +239,7 @@ h_check "4: SIGTERM while waiting: the dead master was not started" \
     eval '! h_cli "$OLD" PING >/dev/null 2>&1'
 wait_settled alpha "$OLD" || fatal "Sentinel did not fail over alpha"
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "4: apply after the failover: exit 0" [ "$RC" -eq 0 ]
 check_healed 4 alpha "$OLD"
 calm
@@ -267,7 +255,7 @@ h_check "4: failover not done in time: says so" \
 h_check "4: failover not done in time: the dead master was not started" \
     eval '! h_cli "$OLD" PING >/dev/null 2>&1'
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "4: the next apply waits for the rest and heals: exit 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || echo "$OUT"
 check_healed 4b beta "$OLD"
@@ -288,7 +276,7 @@ h_check "5: in sync before the kill, nothing posted" [ ! -s "$HOOKLOG" ]
 kill_master gamma
 sleep 2.3 # in the window: down-after has passed, the failover is under way or about to be
 "$RMGR" reconcile --once --apply "${RARGS[@]}" >"$H_DIR/r1.log" 2>&1; RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "5: reconcile --once --apply through the failover: exit 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || cat "$H_DIR/r1.log"
 h_check "5: no apply-failed posted" [ "$(hooks apply-failed)" -eq 0 ]
@@ -314,7 +302,7 @@ KB=$!
 "$RMGR" reconcile --once --apply "${RARGS[@]}" >"$H_DIR/r3.log" 2>&1; RC=$?
 wait "$KB"
 OLD_B=$(cat "$H_DIR/old_b")
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "5b: two overlapping failovers, reconcile --once --apply: exit 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || tail -n 30 "$H_DIR/r3.log"
 h_check "5b: no apply-failed, drift-found or drift-changed posted" \
@@ -344,7 +332,7 @@ h_check "6: it says the port is held by another process and nothing was started"
 h_check "6: no nutcracker was started" eval '! pgrep -f "nutcracker.*proxy-$PX" >/dev/null'
 h_stop "$STRANGER"
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "6: the port free again, apply starts the proxy: exit 0" [ "$RC" -eq 0 ]
 h_check "6: writes through the proxy succeed" \
     eval '[ "$(h_cli "$PX" -a "$PW" SET k6 v 2>/dev/null)" = OK ]'

@@ -61,6 +61,26 @@ h_check "wrong program refused" eval '! h_track "$opid" nutcracker 2>/dev/null'
 h_check "tracked daemon stops" h_stop "$opid"
 h_check "tracked daemon gone" eval '! h_alive "$opid"'
 
+# daemons rmgr started, one directory each: every pidfile tracked once
+cdir=$H_DIR/base/c1
+cport=$(h_free_port)
+mkdir -p "$cdir/redis-$cport"
+redis-server --port "$cport" --bind 127.0.0.1 --daemonize yes --save '' \
+    --pidfile "$cdir/redis-$cport/redis.pid" --logfile /dev/null --dir "$cdir/redis-$cport"
+h_track_cluster "$cdir"
+cpid=$(tr -dc 0-9 <"$cdir/redis-$cport/redis.pid")
+ntracked=${#H_PIDS[@]}
+h_check "cluster daemon tracked" eval '[[ " ${H_PIDS[*]} " == *" $cpid "* ]]'
+h_track_cluster "$cdir"
+h_check "cluster daemon tracked once" [ "${#H_PIDS[@]}" -eq "$ntracked" ]
+h_check "cluster daemon stops" h_stop "$cpid"
+
+# a log waited for: enough matching lines, or false after the timeout
+printf 'run-done\nother\nrun-done\n' >"$H_DIR/wait.log"
+h_check "wait_log: two lines found" h_wait_log "$H_DIR/wait.log" run-done 2 1
+h_check "wait_log: a third times out" eval '! h_wait_log "$H_DIR/wait.log" run-done 3 1'
+h_check "wait_log: a missing file times out" eval '! h_wait_log "$H_DIR/none.log" x 1 1'
+
 h_check "nutcracker stops" h_stop "$npid"
 h_check "sentinel stops" h_stop "$spid"
 h_check "redis stops" h_stop "$rpid"

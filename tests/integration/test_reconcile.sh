@@ -93,20 +93,10 @@ spec 64mb >"$H_DIR/work/specs/$CLUSTER.yaml"
 C1=$(commit "Add cluster $CLUSTER") || fatal "cannot commit"
 REPO="file://$H_DIR/specs.git"
 
-# track_all: hand every daemon rmgr started (by its pidfile) to the harness
-track_all() {
-    local f kind
-    for f in "$BASE/$CLUSTER"/*/*.pid; do
-        [ -e "$f" ] || continue
-        case $f in */redis-*) kind=redis-server ;; */sentinel-*) kind=redis-sentinel ;; *) kind=nutcracker ;; esac
-        h_track_pidfile "$f" "$kind" >/dev/null 2>&1
-    done
-}
-
 # the first commit, deployed with rmgr apply --repo
 OUT=$("$RMGR" apply --repo "$REPO" --path specs --cache-dir "$CACHE" --auto-approve 2>&1)
 APPLY_RC=$?
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "cluster deployed with rmgr apply --repo" [ "$APPLY_RC" -eq 0 ]
 h_check "apply --repo names the commit and its subject first" \
     eval '[ "$(head -n1 <<<"$OUT")" = "Spec: specs/$CLUSTER.yaml from $REPO at main (${C1:0:12}): Add cluster $CLUSTER" ]'
@@ -238,15 +228,8 @@ DLOG=$H_DIR/daemon.log
     --log-file "$DLOG" 2>"$H_DIR/daemon.err" &
 DAEMON=$!
 h_track "$DAEMON" rmgr
-wait_log() { # wait_log PATTERN COUNT TIMEOUT_S
-    local deadline=$(( $(date +%s) + $3 ))
-    while [ "$(grep -c -- "$1" "$DLOG" 2>/dev/null)" -lt "$2" ]; do
-        [ "$(date +%s)" -ge "$deadline" ] && return 1
-        sleep 0.05
-    done
-}
-h_check "daemon: subscribed to all 3 sentinels" wait_log "watch-subscribed cluster=$CLUSTER" 3 10
-h_check "daemon: first run done" wait_log "run-done" 1 20
+h_check "daemon: subscribed to all 3 sentinels" h_wait_log "$DLOG" "watch-subscribed cluster=$CLUSTER" 3 10
+h_check "daemon: first run done" h_wait_log "$DLOG" "run-done" 1 20
 
 proxy_conf=$BASE/$CLUSTER/proxy-$PX/nutcracker.yml
 h_check "proxy points at the first master" grep -q "127.0.0.1:$M1:1 shard1" "$proxy_conf"
@@ -261,7 +244,7 @@ h_check "found a key on shard1" [ -n "$key" ]
 # one sentinel down: the subscription is lost, the other two still make a quorum
 s3pid=$(tr -dc 0-9 <"$BASE/$CLUSTER/sentinel-$S3/sentinel.pid")
 kill -TERM "$s3pid"
-h_check "watch: a stopped sentinel is noticed" wait_log "watch-lost cluster=$CLUSTER .*sentinel=127.0.0.1:$S3" 1 10
+h_check "watch: a stopped sentinel is noticed" h_wait_log "$DLOG" "watch-lost cluster=$CLUSTER .*sentinel=127.0.0.1:$S3" 1 10
 
 m1pid=$(tr -dc 0-9 <"$BASE/$CLUSTER/redis-$M1/redis.pid")
 t_kill=$(date +%s%3N)
@@ -277,7 +260,7 @@ until repointed; do
     sleep 0.02
 done
 t_ok=$(date +%s%3N)
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_check "watch: proxy repointed to the promoted replica, writes succeed ($((t_ok - t_kill)) ms after the kill)" repointed
 h_check "watch: well before the interval (< 15 s after the kill)" [ $((t_ok - t_kill)) -lt 15000 ]
 h_check "watch: quorum logged and repoint timed" \
@@ -288,15 +271,15 @@ h_check "watch: failover-observed posted" [ "$(hooks failover-observed)" -ge 1 ]
 h_check "watch: no full run happened in between (only the first)" [ "$(grep -c run-done "$DLOG")" -eq 1 ]
 
 kill -HUP "$DAEMON"
-h_check "SIGHUP: options reloaded" wait_log "reloaded" 1 10
-h_check "SIGHUP: a run follows at once" wait_log "run-done" 2 60
-track_all
+h_check "SIGHUP: options reloaded" h_wait_log "$DLOG" "reloaded" 1 10
+h_check "SIGHUP: a run follows at once" h_wait_log "$DLOG" "run-done" 2 60
+h_track_cluster "$BASE/$CLUSTER"
 h_check "the run healed the old master: a replica of the new one" \
     eval '[ "$(h_cli "$M1" -a "$PW" ROLE 2>/dev/null | head -n1)" = slave ] &&
           h_cli "$M1" -a "$PW" INFO replication 2>/dev/null | grep -q "master_port:$R1"'
 
 h_check "the run started the stopped sentinel again: subscribed anew (backoff <= 10 s)" \
-    wait_log "info watch-subscribed cluster=$CLUSTER .*sentinel=127.0.0.1:$S3" 1 20
+    h_wait_log "$DLOG" "info watch-subscribed cluster=$CLUSTER .*sentinel=127.0.0.1:$S3" 1 20
 
 kill -TERM "$DAEMON"
 wait "$DAEMON"
@@ -308,5 +291,5 @@ h_check "SIGTERM: clean stop logged" grep -q "daemon-stop" "$DLOG"
 cat "$H_DIR/all.log" "$DLOG" "$H_DIR/daemon.err" "$HOOKLOG" >"$H_DIR/everything"
 h_check "the password appears in no log and no payload" [ "$(grep -c -- "$PW" "$H_DIR/everything")" -eq 0 ]
 
-track_all
+h_track_cluster "$BASE/$CLUSTER"
 h_done
