@@ -99,7 +99,7 @@ void reconcile_on_watch_event(const struct watch_event *ev, void *arg)
     pthread_mutex_unlock(&r->mu);
     free(old);
     const char *old_master = ev->old_master ? ev->old_master : "(unknown)";
-    char *summary;
+    char *summary = NULL; /* every kind has its case: -Wswitch names a missing one */
     switch (ev->kind) {
     case WATCH_REPOINTED:
         summary = xasprintf("Failover: shard %s master %s -> %s; proxies repointed in %.1f ms.",
@@ -111,7 +111,7 @@ void reconcile_on_watch_event(const struct watch_event *ev, void *arg)
                             ev->shard, old_master, ev->new_master,
                             ev->error ? ev->error : "unknown error");
         break;
-    default:
+    case WATCH_FAILOVER_SEEN:
         summary = xasprintf("Failover: shard %s master %s -> %s; proxies not repointed "
                             "(report only).",
                             ev->shard, old_master, ev->new_master);
