@@ -73,6 +73,11 @@ UNIT_CLI  := $(BUILD)/tests/test_cli_opt $(BUILD)/tests/test_notify_format
 $(UNIT_CLI): $(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/src/cli/opt.o $(BUILD)/libcore.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/src/cli/opt.o $(BUILD)/libcore.a $(LDLIBS)
 
+# every command's --help against its option table: all of src/cli but main()
+CLI_CMD_OBJ := $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
+$(BUILD)/tests/test_cli_help: tests/unit/test_cli_help.c tests/test.h $(CLI_CMD_OBJ) $(BUILD)/libcore.a | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLI_CMD_OBJ) $(BUILD)/libcore.a $(LDLIBS)
+
 $(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/libcore.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(LDLIBS)
 

@@ -21,15 +21,28 @@ struct apply_cli_options {
     const char *lock_file; /* --lock-file; NULL: lock_default_path() */
 };
 
-/* The option rows (opt.h) of the options above, into a struct apply_cli_options `m` of T. */
-#define CLI_OPTS_APPLY(T, m)                                                             \
-    {CLI_OPT_FLAG, 0, "auto-approve", offsetof(T, m.auto_approve)},                      \
-    {CLI_OPT_FLAG, 0, "allow-destructive", offsetof(T, m.allow_destructive)},            \
-    {CLI_OPT_FLAG, 0, "accept-new-host-keys", offsetof(T, m.accept_new_host_keys)},      \
-    {CLI_OPT_FLAG, 0, "no-color", offsetof(T, m.no_color)},                              \
+/*
+ * The option rows (opt.h) of the options above, into a struct
+ * apply_cli_options `m` of T; the help of --auto-approve and
+ * --allow-destructive is the command's (what they allow differs).
+ */
+#define CLI_OPTS_APPLY(T, m, auto_approve_help, allow_destructive_help)                  \
+    {CLI_OPT_FLAG, 0, "auto-approve", offsetof(T, m.auto_approve),                       \
+     .help = auto_approve_help},                                                         \
+    {CLI_OPT_FLAG, 0, "allow-destructive", offsetof(T, m.allow_destructive),             \
+     .help = allow_destructive_help},                                                    \
     {CLI_OPT_DURATION, 0, "lock-timeout", offsetof(T, m.lock_timeout_ms), NULL, 0, 0,    \
-     "30s, 5m, 250ms"},                                                                  \
-    {CLI_OPT_STRING, 0, "lock-file", offsetof(T, m.lock_file)}
+     "30s, 5m, 250ms", .arg = "DUR",                                                     \
+     .help = "wait up to DUR (30s, 5m, 250ms) for another apply on the\n"                \
+             "cluster to finish (default: do not wait)"},                                \
+    {CLI_OPT_STRING, 0, "lock-file", offsetof(T, m.lock_file), .arg = "PATH",            \
+     .help = "the lock file (default $XDG_RUNTIME_DIR/rmgr/CLUSTER.lock,\n"              \
+             "else /tmp/rmgr-UID/CLUSTER.lock)"},                                        \
+    {CLI_OPT_FLAG, 0, "accept-new-host-keys", offsetof(T, m.accept_new_host_keys),       \
+     .help = "trust unknown ssh host keys and add them to known_hosts\n"                 \
+             "(a changed key is always refused)"},                                       \
+    {CLI_OPT_FLAG, 0, "no-color", offsetof(T, m.no_color),                               \
+     .help = "no ANSI colours (also: NO_COLOR set, or not a tty)"}
 
 /* Take the cluster's lock; NULL after printing why (the holder) on stderr. */
 struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster);

@@ -6,16 +6,38 @@
 #define RMGR_CLI_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 
 #include "exit_code.h"
 
+struct cli_opt;
+
+/*
+ * A subcommand, defined in its cmd_<name>.c next to its option table. Its
+ * --help is `usage`, then the options as the table lists them (opt.h:
+ * cli_opt_print_help, under "Options:" unless the table starts with a
+ * heading), then `epilog`.
+ */
 struct command {
     const char *name;
     int (*run)(int argc, char **argv); /* argv[0] is the command name */
     const char *summary;               /* one line for `rmgr help` */
-    const char *usage;                 /* full text for `rmgr COMMAND --help` */
+    const char *usage;                 /* "usage: rmgr NAME ..." and what it does */
+    const struct cli_opt *opts;        /* the options it parses (and lists in --help) */
+    size_t nopts;
+    unsigned parse_flags;              /* enum cli_parse_flags */
+    const char *epilog;                /* after the options: exit status, signals; or NULL */
 };
+
+/* The commands `rmgr help` lists, in its order; *n gets their count. */
+const struct command *const *cli_commands(size_t *n);
+
+/* Print `rmgr help` (the list of commands) to `out`. */
+void cli_print_overview(FILE *out);
+
+/* Print `rmgr NAME --help` to `out`. */
+void cli_print_command_help(FILE *out, const struct command *cmd);
 
 /* Print "rmgr: <msg>" and the command's usage line to stderr; returns EXIT_USAGE. */
 int cli_usage_error(const struct command *cmd, const char *fmt, ...)
@@ -33,27 +55,18 @@ bool cli_use_color(bool no_color_flag);
  */
 int cli_opt_usage_error(const struct command *cmd, char *err);
 
-struct cli_opt;
-
 /*
- * The opening of every subcommand: *cmd gets the entry of `name` and argv is
- * parsed against `opts` (cli_opt_parse() with `flags`) into `args`. Returns 0,
- * or EXIT_USAGE once the error and the usage line are printed.
+ * The opening of every subcommand: argv is parsed against cmd's option table
+ * (cli_opt_parse() with its parse_flags) into `args`. Returns 0, or
+ * EXIT_USAGE once the error and the usage line are printed.
  */
-int cli_parse_command(const char *name, const struct cli_opt *opts, size_t nopts, unsigned flags,
-                      int argc, char **argv, void *args, const struct command **cmd);
+int cli_parse_command(const struct command *cmd, int argc, char **argv, void *args);
 
 /* 0 when `spec_path` is set, else "rmgr: NAME needs a spec: -f SPEC" and EXIT_USAGE. */
 int cli_needs_spec(const struct command *cmd, const char *spec_path);
 
-/* Implemented subcommands (cmd_<name>.c). */
-int cmd_validate(int argc, char **argv);
-int cmd_plan(int argc, char **argv);
-int cmd_observe(int argc, char **argv);
-int cmd_status(int argc, char **argv);
-int cmd_apply(int argc, char **argv);
-int cmd_destroy(int argc, char **argv);
-int cmd_reconcile(int argc, char **argv);
-extern const char reconcile_usage[]; /* in cmd_reconcile.c: built from option macros */
+/* The subcommands, one per cmd_<name>.c; cli.c lists them for `rmgr help`. */
+extern const struct command command_validate, command_plan, command_observe, command_status,
+    command_apply, command_destroy, command_reconcile;
 
 #endif

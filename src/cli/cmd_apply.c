@@ -207,20 +207,28 @@ struct apply_args {
 };
 
 static const struct cli_opt apply_opts[] = {
+    CLI_OPT_SPEC(struct apply_args, so),
+    CLI_OPTS_GIT_SOURCE(struct apply_args, git,
+                        "\n(--path must lead to one spec; the commit and its\n"
+                        "subject are printed first)"),
     {CLI_OPT_DURATION, 0, "failover-wait", offsetof(struct apply_args, failover_wait_ms), NULL,
-     0, 0, "90s, 2m, 0 not to wait"},
-    CLI_OPTS_GIT_SOURCE(struct apply_args, git),
-    CLI_OPTS_SESSION(struct apply_args, so),
-    CLI_OPTS_APPLY(struct apply_args, co),
+     0, 0, "90s, 2m, 0 not to wait", .arg = "DUR",
+     .help = "wait at most DUR (90s, 2m) for Sentinel (default: each\n"
+             "shard's down-after + failover-timeout); 0: do not\n"
+             "wait, apply the rest and exit 2"},
+    CLI_OPTS_APPLY(struct apply_args, co, "do not ask for confirmation (needed without a terminal)",
+                   "allow steps marked [destructive] (stopping and deleting\n"
+                   "instances of removed shards, SENTINEL REMOVE)"),
+    CLI_OPTS_TIMEOUTS(struct apply_args, so, "command timeout per server (default 2000 to observe,\n"
+                                             "5000 to apply)"),
     {CLI_OPT_ARG, 0, NULL, offsetof(struct apply_args, planfile)}, /* PLANFILE */
 };
 
-int cmd_apply(int argc, char **argv)
+static int run_apply(int argc, char **argv)
 {
-    const struct command *cmd;
+    const struct command *cmd = &command_apply;
     struct apply_args args = {.failover_wait_ms = FAILOVER_WAIT_DEFAULT};
-    int urc = cli_parse_command("apply", apply_opts, ARRAY_SIZE(apply_opts), 0, argc, argv, &args,
-                                &cmd);
+    int urc = cli_parse_command(cmd, argc, argv, &args);
     if (urc)
         return urc;
     struct session_options so = args.so;
@@ -389,3 +397,36 @@ out:
     saved_plan_release(&saved);
     return rc;
 }
+
+const struct command command_apply = {
+    .name = "apply",
+    .run = run_apply,
+    .summary = "carry out the plan: make the cluster match the spec",
+    .usage = "usage: rmgr apply -f SPEC [options]\n"
+             "       rmgr apply --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [options]\n"
+             "       rmgr apply PLANFILE [options]\n"
+             "\n"
+             "Take the cluster's lock, observe, plan and print the plan like 'rmgr plan',\n"
+             "then ask for confirmation and run the steps wave by wave (files, processes,\n"
+             "replication, sentinels, proxies, clean-up), each host's steps in parallel with\n"
+             "the other hosts', proxies one at a time, with a health check after each wave.\n"
+             "The first failure stops the run: steps already running finish, nothing else\n"
+             "starts, and the summary says what was done and what was not.\n"
+             "\n"
+             "PLANFILE is a plan saved with 'rmgr plan --out FILE'. It is applied only while\n"
+             "it holds: when the spec file or the cluster changed since (fingerprint), apply\n"
+             "says 'plan is stale: re-run plan'. It is confirmed like any other plan. A plan\n"
+             "made with --repo is checked against the spec at its commit, fetched again\n"
+             "(--cache-dir may be given).\n"
+             "\n"
+             "A shard whose master is down, or that Sentinel is failing over, is left to\n"
+             "Sentinel: apply says what Sentinel is doing, waits until it is done (watching\n"
+             "only that shard's members and the sentinels), plans again and carries out the\n"
+             "rest: the proxies repointed at the promoted master, the old master restarted\n"
+             "as its replica. A saved PLANFILE does not wait.\n",
+    .opts = apply_opts,
+    .nopts = ARRAY_SIZE(apply_opts),
+    .epilog = "Exit status: 0 applied (or no changes), 1 error, refusal, cancelled, a failed\n"
+              "step or health check, or a failover that did not finish in time, 2 usage error,\n"
+              "or shards still left to Sentinel (--failover-wait 0, a saved plan).\n",
+};

@@ -25,17 +25,17 @@ struct destroy_args {
 };
 
 static const struct cli_opt destroy_opts[] = {
-    CLI_OPTS_SESSION(struct destroy_args, so),
-    CLI_OPTS_APPLY(struct destroy_args, co),
+    CLI_OPT_SPEC(struct destroy_args, so),
+    CLI_OPTS_APPLY(struct destroy_args, co, "do not ask (only together with --allow-destructive)",
+                   "confirm that data may be deleted"),
+    CLI_OPTS_TIMEOUTS(struct destroy_args, so, "command timeout per server (default 5000)"),
 };
 
-int cmd_destroy(int argc, char **argv)
+static int run_destroy(int argc, char **argv)
 {
-    const struct command *cmd;
     struct destroy_args args = {0};
-    int urc = cli_parse_command("destroy", destroy_opts, ARRAY_SIZE(destroy_opts), 0, argc, argv,
-                                &args, &cmd);
-    if (urc || (urc = cli_needs_spec(cmd, args.so.spec_path)))
+    int urc = cli_parse_command(&command_destroy, argc, argv, &args);
+    if (urc || (urc = cli_needs_spec(&command_destroy, args.so.spec_path)))
         return urc;
     const struct session_options so = args.so;
     const struct apply_cli_options co = args.co;
@@ -99,3 +99,18 @@ out:
     spec_free(spec);
     return rc;
 }
+
+const struct command command_destroy = {
+    .name = "destroy",
+    .run = run_destroy,
+    .summary = "stop every instance of the spec and delete its data",
+    .usage = "usage: rmgr destroy -f SPEC [options]\n"
+             "\n"
+             "Stop every proxy, then every sentinel, then every redis the spec names (each by\n"
+             "its pidfile, after checking the pid is that instance), and delete their instance\n"
+             "directories. Asks for 'yes' on a terminal; without one it needs --auto-approve\n"
+             "and --allow-destructive.\n",
+    .opts = destroy_opts,
+    .nopts = ARRAY_SIZE(destroy_opts),
+    .epilog = "Exit status: 0 destroyed, 1 error or cancelled, 2 usage error.\n",
+};

@@ -82,28 +82,27 @@ struct observe_args {
 };
 
 static const struct cli_opt observe_opts[] = {
-    CLI_OPTS_SESSION(struct observe_args, so),
-    {CLI_OPT_FLAG, 0, "json", offsetof(struct observe_args, json)},
-    {CLI_OPT_FLAG, 0, "skip-files", offsetof(struct observe_args, so.skip_files)},
+    CLI_OPT_SPEC(struct observe_args, so),
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct observe_args, json),
+     .help = "the observed model as JSON"},
+    {CLI_OPT_FLAG, 0, "skip-files", offsetof(struct observe_args, so.skip_files),
+     .help = "do not read instance files on the hosts"},
+    CLI_OPTS_TIMEOUTS(struct observe_args, so, CLI_TIMEOUT_HELP_OBSERVE),
 };
 
-int cmd_observe(int argc, char **argv)
+static int run_observe(int argc, char **argv)
 {
-    const struct command *cmd;
     struct observe_args args = {0};
-    int urc = cli_parse_command("observe", observe_opts, ARRAY_SIZE(observe_opts), 0, argc, argv,
-                                &args, &cmd);
-    if (urc || (urc = cli_needs_spec(cmd, args.so.spec_path)))
+    int urc = cli_parse_command(&command_observe, argc, argv, &args);
+    if (urc || (urc = cli_needs_spec(&command_observe, args.so.spec_path)))
         return urc;
-    struct session_options so = args.so;
-    bool json = args.json;
 
     struct session s = {0};
-    if (session_load(&s, &so, stderr) < 0)
+    if (session_load(&s, &args.so, stderr) < 0)
         return EXIT_FAILURE_;
-    session_observe(&s, &so);
+    session_observe(&s, &args.so);
     const struct observed *o = s.observed;
-    if (json) {
+    if (args.json) {
         char *text = observed_to_json(o);
         fputs(text, stdout);
         if (!*text || text[strlen(text) - 1] != '\n')
@@ -123,3 +122,19 @@ int cmd_observe(int argc, char **argv)
     session_release(&s);
     return EXIT_OK;
 }
+
+const struct command command_observe = {
+    .name = "observe",
+    .run = run_observe,
+    .summary = "show what is running, as the planner sees it",
+    .usage = "usage: rmgr observe -f SPEC [--json] [--skip-files] [--connect-timeout MS]\n"
+             "                    [--timeout MS]\n"
+             "\n"
+             "Look at every instance the spec names (in parallel: a dead host costs one\n"
+             "timeout) and print one line each; with --json the whole observed model, in\n"
+             "the format of the planner's test fixtures. Passwords never appear.\n",
+    .opts = observe_opts,
+    .nopts = ARRAY_SIZE(observe_opts),
+    .epilog = "Exit status: 0 observed (whatever was found), 1 the spec or password could\n"
+              "not be read, 2 usage error.\n",
+};

@@ -98,21 +98,28 @@ static int set_format(void *dest, const struct cli_opt *opt, const char *value, 
 }
 
 static const struct cli_opt plan_opts[] = {
-    CLI_OPTS_GIT_SOURCE(struct plan_args, git),
-    CLI_OPTS_SESSION(struct plan_args, so),
-    {CLI_OPT_STRING, 0, "out", offsetof(struct plan_args, out)},
-    {CLI_OPT_FLAG, 0, "json", offsetof(struct plan_args, fmt), set_format},
-    {CLI_OPT_FLAG, 0, "markdown", offsetof(struct plan_args, fmt), set_format},
-    {CLI_OPT_FLAG, 0, "detailed-exitcode", offsetof(struct plan_args, detailed)},
-    {CLI_OPT_FLAG, 0, "no-color", offsetof(struct plan_args, no_color)},
+    CLI_OPT_SPEC(struct plan_args, so),
+    CLI_OPTS_GIT_SOURCE(struct plan_args, git,
+                        "\n(--path must lead to one spec; its commit and subject\n"
+                        "head the text and are in the JSON and the saved plan)"),
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct plan_args, fmt), set_format,
+     .help = "the plan as JSON (format: docs/plan-json.md)"},
+    {CLI_OPT_FLAG, 0, "markdown", offsetof(struct plan_args, fmt), set_format,
+     .help = "the plan as Markdown, for a pull-request comment"},
+    {CLI_OPT_FLAG, 0, "detailed-exitcode", offsetof(struct plan_args, detailed),
+     .help = "exit 0 no changes, 1 error or refusal, 2 changes"},
+    {CLI_OPT_STRING, 0, "out", offsetof(struct plan_args, out), .arg = "FILE",
+     .help = "also save the plan (JSON, mode 0600) to FILE"},
+    {CLI_OPT_FLAG, 0, "no-color", offsetof(struct plan_args, no_color),
+     .help = "no ANSI colours (also: NO_COLOR set, or not a tty)"},
+    CLI_OPTS_TIMEOUTS(struct plan_args, so, CLI_TIMEOUT_HELP_OBSERVE),
 };
 
-int cmd_plan(int argc, char **argv)
+static int run_plan(int argc, char **argv)
 {
-    const struct command *cmd;
+    const struct command *cmd = &command_plan;
     struct plan_args args = {.fmt = FORMAT_TEXT};
-    int urc = cli_parse_command("plan", plan_opts, ARRAY_SIZE(plan_opts), 0, argc, argv, &args,
-                                &cmd);
+    int urc = cli_parse_command(cmd, argc, argv, &args);
     if (urc)
         return urc;
     struct session_options so = args.so;
@@ -200,3 +207,21 @@ int cmd_plan(int argc, char **argv)
     spec_source_release(&src);
     return rc;
 }
+
+const struct command command_plan = {
+    .name = "plan",
+    .run = run_plan,
+    .summary = "show the steps that would make the cluster match the spec",
+    .usage = "usage: rmgr plan -f SPEC [--json | --markdown] [--detailed-exitcode] [--out FILE]\n"
+             "                 [--no-color] [--connect-timeout MS] [--timeout MS]\n"
+             "       rmgr plan --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [options]\n"
+             "\n"
+             "Observe every instance the spec names, compare with the spec and print the\n"
+             "ordered steps that would make them match (nothing is changed), then the\n"
+             "plan's fingerprint. A shard whose master cannot be told safely is refused:\n"
+             "the diagnosis is printed instead of steps and the exit status is 1.\n",
+    .opts = plan_opts,
+    .nopts = ARRAY_SIZE(plan_opts),
+    .epilog = "Exit status: 0 success (without --detailed-exitcode also with changes),\n"
+              "1 error or refused plan, 2 changes pending (--detailed-exitcode) or usage error.\n",
+};

@@ -20,72 +20,6 @@
 #include "session.h"
 #include "util.h"
 
-const char reconcile_usage[] =
-    "usage: rmgr reconcile (-f SPEC|DIR | --repo URL [--ref REF] [--path DIR]\n"
-    "                      [--cache-dir DIR]) [--once | --interval DURATION] [--watch]\n"
-    "                      [--apply [--allow-destructive]] [--webhook URL]... [options]\n"
-    "\n"
-    "Keep every cluster equal to its spec, unattended. Each run reads the specs\n"
-    "(-f: a file, or every *.yaml/*.yml in a directory; --repo: every spec in\n"
-    "--path of the repository, fetched anew each run), then for each cluster, on\n"
-    "its own (one cluster's errors never hold up another): observe, plan, and if\n"
-    "the plan has changes (drift) report it, or with --apply carry it out and\n"
-    "look again. Destructive steps are applied only with --allow-destructive.\n"
-    "\n"
-    "Notifications (webhooks): drift found, changed and resolved are posted once\n"
-    "per change, not every run (state per cluster in the state directory); an\n"
-    "apply that fails (or leaves drift) once per distinct outcome; failovers\n"
-    "observed. A webhook that fails is logged and changes nothing else.\n"
-    "\n"
-    "With --once: one run, for cron or CI. Otherwise a daemon: a run every\n"
-    "--interval (start to start). With --watch the daemon also subscribes to\n"
-    "+switch-master on every sentinel of every cluster; when a quorum of them\n"
-    "name the same new master of a shard, the cluster's proxies are repointed at\n"
-    "once (nutcracker.yml rewritten, nutcracker restarted by its pidfile, ready\n"
-    "when it answers) without waiting for the interval; the next run heals\n"
-    "anything missed. Without --apply the failover is only reported.\n"
-    "\n"
-    "Spec source (exactly one):\n"
-    "  -f, --file SPEC|DIR      a spec, or a directory of specs\n"
-    GIT_SOURCE_USAGE
-    "\n"
-    "Mode:\n"
-    "  --once                   one run, then exit (exit status below)\n"
-    "  --interval DURATION      time between runs of the daemon: 30s, 5m, 1h\n"
-    "                           (default 5m; at least 1s)\n"
-    "  --watch                  follow failovers and repoint proxies at once\n"
-    "                           (daemon only; with --apply)\n"
-    "  --apply                  correct drift (default: report only)\n"
-    "  --allow-destructive      with --apply, also run destructive steps\n"
-    "  --detailed-exitcode      with --once, exit 2 when drift remains\n"
-    "  --lock-timeout DURATION  wait this long for a cluster's lock (held by\n"
-    "                           `rmgr apply`) before skipping that cluster's apply\n"
-    "                           this run (default 1s)\n"
-    "  --state-dir DIR          drift state files, one per cluster (default: DIR/state\n"
-    "                           with --cache-dir DIR, else $XDG_CACHE_HOME/rmgr/state\n"
-    "                           or ~/.cache/rmgr/state)\n"
-    "  --connect-timeout MS     connect timeout per server (default 1000)\n"
-    "  --timeout MS             command timeout per server (default 2000)\n"
-    "  --accept-new-host-keys   ssh: trust unknown host keys on first use (never\n"
-    "                           changed ones)\n"
-    "\n"
-    "Notifications:\n"
-    NOTIFY_OPTIONS_USAGE
-    "\n"
-    "Logging (one line per event, with cluster and commit):\n"
-    "  --log-format text|json   (default text)\n"
-    "  --log-file FILE          append to FILE instead of stderr (reopened on SIGHUP)\n"
-    "  --log-level LEVEL        debug, info (default), warn or error\n"
-    "\n"
-    "Signals: SIGTERM or SIGINT finish the running step and exit 0 (a second one\n"
-    "exits at once); SIGHUP reads the options again, reopens the log file and\n"
-    "reconciles at once.\n"
-    "\n"
-    "Exit status (--once): 0 every cluster matches its spec (or was corrected;\n"
-    "also with drift reported, unless --detailed-exitcode), 1 an error in any\n"
-    "cluster (spec, password, refused plan, failed apply, git), 2 usage error, or\n"
-    "drift remains with --detailed-exitcode. The daemon exits 0 after a signal.\n";
-
 /* ---- options ------------------------------------------------------------- */
 
 /* --log-format text|json */
@@ -115,23 +49,46 @@ static int set_log_level(void *dest, const struct cli_opt *opt, const char *valu
 #define RO(field) offsetof(struct reconcile_options, field)
 
 static const struct cli_opt reconcile_opts[] = {
-    {CLI_OPT_STRING, 'f', "file", RO(spec_path)},
-    CLI_OPTS_GIT_SOURCE(struct reconcile_options, git),
+    {CLI_OPT_GROUP, .help = "Spec source (exactly one):"},
+    {CLI_OPT_STRING, 'f', "file", RO(spec_path), .arg = "SPEC|DIR",
+     .help = "a spec, or a directory of specs"},
+    CLI_OPTS_GIT_SOURCE(struct reconcile_options, git, ""),
+    {CLI_OPT_GROUP, .help = "Mode:"},
+    {CLI_OPT_FLAG, 0, "once", RO(once), .help = "one run, then exit (exit status below)"},
+    {CLI_OPT_DURATION, 0, "interval", RO(interval_ms), NULL, 1000, 0, "30s, 5m, 1h",
+     .arg = "DURATION",
+     .help = "time between runs of the daemon: 30s, 5m, 1h\n(default 5m; at least 1s)"},
+    {CLI_OPT_FLAG, 0, "watch", RO(watch),
+     .help = "follow failovers and repoint proxies at once\n(daemon only; with --apply)"},
+    {CLI_OPT_FLAG, 0, "apply", RO(apply), .help = "correct drift (default: report only)"},
+    {CLI_OPT_FLAG, 0, "allow-destructive", RO(allow_destructive),
+     .help = "with --apply, also run destructive steps"},
+    {CLI_OPT_FLAG, 0, "detailed-exitcode", RO(detailed_exitcode),
+     .help = "with --once, exit 2 when drift remains"},
+    {CLI_OPT_DURATION, 0, "lock-timeout", RO(lock_timeout_ms), NULL, 0, 0, "30s, 5m, 250ms",
+     .arg = "DURATION",
+     .help = "wait this long for a cluster's lock (held by\n"
+             "`rmgr apply`) before skipping that cluster's apply\n"
+             "this run (default 1s)"},
+    {CLI_OPT_STRING, 0, "state-dir", RO(state_dir), .arg = "DIR",
+     .help = "drift state files, one per cluster (default: DIR/state\n"
+             "with --cache-dir DIR, else $XDG_CACHE_HOME/rmgr/state\n"
+             "or ~/.cache/rmgr/state)"},
+    {CLI_OPT_MS, 0, "connect-timeout", RO(connect_timeout_ms), NULL, 1, 3600 * 1000,
+     .arg = "MS", .help = "connect timeout per server (default 1000)"},
+    {CLI_OPT_MS, 0, "timeout", RO(command_timeout_ms), NULL, 1, 3600 * 1000, .arg = "MS",
+     .help = CLI_TIMEOUT_HELP_OBSERVE},
+    {CLI_OPT_FLAG, 0, "accept-new-host-keys", RO(accept_new_host_keys),
+     .help = "ssh: trust unknown host keys on first use (never\nchanged ones)"},
+    {CLI_OPT_GROUP, .help = "Notifications:"},
     CLI_OPTS_NOTIFY(struct reconcile_options, notify),
-    {CLI_OPT_DURATION, 0, "interval", RO(interval_ms), NULL, 1000, 0, "30s, 5m, 1h"},
-    {CLI_OPT_DURATION, 0, "lock-timeout", RO(lock_timeout_ms), NULL, 0, 0, "30s, 5m, 250ms"},
-    {CLI_OPT_STRING, 0, "state-dir", RO(state_dir)},
-    {CLI_OPT_MS, 0, "connect-timeout", RO(connect_timeout_ms), NULL, 1, 3600 * 1000},
-    {CLI_OPT_MS, 0, "timeout", RO(command_timeout_ms), NULL, 1, 3600 * 1000},
-    {CLI_OPT_STRING, 0, "log-format", RO(log_format), set_log_format},
-    {CLI_OPT_STRING, 0, "log-file", RO(log_file)},
-    {CLI_OPT_STRING, 0, "log-level", RO(log_level), set_log_level},
-    {CLI_OPT_FLAG, 0, "once", RO(once)},
-    {CLI_OPT_FLAG, 0, "watch", RO(watch)},
-    {CLI_OPT_FLAG, 0, "apply", RO(apply)},
-    {CLI_OPT_FLAG, 0, "allow-destructive", RO(allow_destructive)},
-    {CLI_OPT_FLAG, 0, "detailed-exitcode", RO(detailed_exitcode)},
-    {CLI_OPT_FLAG, 0, "accept-new-host-keys", RO(accept_new_host_keys)},
+    {CLI_OPT_GROUP, .help = "Logging (one line per event, with cluster and commit):"},
+    {CLI_OPT_STRING, 0, "log-format", RO(log_format), set_log_format, .arg = "text|json",
+     .help = "(default text)"},
+    {CLI_OPT_STRING, 0, "log-file", RO(log_file), .arg = "FILE",
+     .help = "append to FILE instead of stderr (reopened on SIGHUP)"},
+    {CLI_OPT_STRING, 0, "log-level", RO(log_level), set_log_level, .arg = "LEVEL",
+     .help = "debug, info (default), warn or error"},
 };
 
 #undef RO
@@ -236,9 +193,9 @@ static int reload_options(void *arg, struct reconcile_options **out, char **err)
 
 /* ---- the command ----------------------------------------------------------- */
 
-int cmd_reconcile(int argc, char **argv)
+static int run_reconcile(int argc, char **argv)
 {
-    const struct command *cmd = cli_find_command("reconcile");
+    const struct command *cmd = &command_reconcile;
     struct reconcile_options *o = xcalloc(1, sizeof(*o));
     char *err = NULL;
     if (parse_args(argc, argv, o, &err) < 0) {
@@ -281,3 +238,44 @@ int cmd_reconcile(int argc, char **argv)
     log_close();
     return rc;
 }
+
+const struct command command_reconcile = {
+    .name = "reconcile",
+    .run = run_reconcile,
+    .summary = "keep clusters equal to their specs: cron job or daemon",
+    .usage =
+        "usage: rmgr reconcile (-f SPEC|DIR | --repo URL [--ref REF] [--path DIR]\n"
+        "                      [--cache-dir DIR]) [--once | --interval DURATION] [--watch]\n"
+        "                      [--apply [--allow-destructive]] [--webhook URL]... [options]\n"
+        "\n"
+        "Keep every cluster equal to its spec, unattended. Each run reads the specs\n"
+        "(-f: a file, or every *.yaml/*.yml in a directory; --repo: every spec in\n"
+        "--path of the repository, fetched anew each run), then for each cluster, on\n"
+        "its own (one cluster's errors never hold up another): observe, plan, and if\n"
+        "the plan has changes (drift) report it, or with --apply carry it out and\n"
+        "look again. Destructive steps are applied only with --allow-destructive.\n"
+        "\n"
+        "Notifications (webhooks): drift found, changed and resolved are posted once\n"
+        "per change, not every run (state per cluster in the state directory); an\n"
+        "apply that fails (or leaves drift) once per distinct outcome; failovers\n"
+        "observed. A webhook that fails is logged and changes nothing else.\n"
+        "\n"
+        "With --once: one run, for cron or CI. Otherwise a daemon: a run every\n"
+        "--interval (start to start). With --watch the daemon also subscribes to\n"
+        "+switch-master on every sentinel of every cluster; when a quorum of them\n"
+        "name the same new master of a shard, the cluster's proxies are repointed at\n"
+        "once (nutcracker.yml rewritten, nutcracker restarted by its pidfile, ready\n"
+        "when it answers) without waiting for the interval; the next run heals\n"
+        "anything missed. Without --apply the failover is only reported.\n",
+    .opts = reconcile_opts,
+    .nopts = ARRAY_SIZE(reconcile_opts),
+    .epilog =
+        "Signals: SIGTERM or SIGINT finish the running step and exit 0 (a second one\n"
+        "exits at once); SIGHUP reads the options again, reopens the log file and\n"
+        "reconciles at once.\n"
+        "\n"
+        "Exit status (--once): 0 every cluster matches its spec (or was corrected;\n"
+        "also with drift reported, unless --detailed-exitcode), 1 an error in any\n"
+        "cluster (spec, password, refused plan, failed apply, git), 2 usage error, or\n"
+        "drift remains with --detailed-exitcode. The daemon exits 0 after a signal.\n",
+};

@@ -362,27 +362,26 @@ struct status_args {
 };
 
 static const struct cli_opt status_opts[] = {
-    CLI_OPTS_SESSION(struct status_args, so),
-    {CLI_OPT_FLAG, 0, "json", offsetof(struct status_args, json)},
-    {CLI_OPT_FLAG, 0, "no-color", offsetof(struct status_args, no_color)},
+    CLI_OPT_SPEC(struct status_args, so),
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct status_args, json),
+     .help = "the same as JSON, with \"healthy\" and \"problems\""},
+    {CLI_OPT_FLAG, 0, "no-color", offsetof(struct status_args, no_color),
+     .help = "accepted for symmetry with the other commands (no colour is used)"},
+    CLI_OPTS_TIMEOUTS(struct status_args, so, CLI_TIMEOUT_HELP_OBSERVE),
 };
 
-int cmd_status(int argc, char **argv)
+static int run_status(int argc, char **argv)
 {
-    const struct command *cmd;
     struct status_args args = {0};
-    int urc = cli_parse_command("status", status_opts, ARRAY_SIZE(status_opts), 0, argc, argv,
-                                &args, &cmd);
-    if (urc || (urc = cli_needs_spec(cmd, args.so.spec_path)))
+    int urc = cli_parse_command(&command_status, argc, argv, &args);
+    if (urc || (urc = cli_needs_spec(&command_status, args.so.spec_path)))
         return urc;
-    struct session_options so = args.so;
-    bool json = args.json;
 
     struct session s = {0};
-    if (session_open(&s, &so, stderr) < 0)
+    if (session_open(&s, &args.so, stderr) < 0)
         return EXIT_FAILURE_;
     /* an untrusted host key is an error, said in full; the health below is still shown */
-    bool host_keys_ok = session_check_host_keys(&s, &so, false, stderr) == 0;
+    bool host_keys_ok = session_check_host_keys(&s, &args.so, false, stderr) == 0;
     const struct spec *sp = s.spec;
     struct problems pr = {0};
     struct strbuf out = {0};
@@ -403,7 +402,7 @@ int cmd_status(int argc, char **argv)
         json_array_append_new(proxies, status_proxy(&s, i, &out, &pr));
     host_key_problems(s.observed, &pr);
 
-    if (json) {
+    if (args.json) {
         json_t *probs = json_array();
         for (size_t i = 0; i < pr.n; i++)
             json_array_append_new(probs, json_string(pr.v[i]));
@@ -440,3 +439,19 @@ int cmd_status(int argc, char **argv)
     session_release(&s);
     return rc;
 }
+
+const struct command command_status = {
+    .name = "status",
+    .run = run_status,
+    .summary = "summarise the cluster's health",
+    .usage = "usage: rmgr status -f SPEC [--json] [--no-color] [--connect-timeout MS] [--timeout MS]\n"
+             "\n"
+             "Per shard its master (and whether Sentinel chose it) and its replicas with\n"
+             "link status and lag; per sentinel the shards it monitors and whether it\n"
+             "agrees on their masters; per proxy whether it answers and which server each\n"
+             "shard points at. Ends with a line such as\n"
+             "'2 shards, 3 sentinels, 1 proxy: all healthy', after a list of problems if any.\n",
+    .opts = status_opts,
+    .nopts = ARRAY_SIZE(status_opts),
+    .epilog = "Exit status: 0 healthy, 1 not healthy or an error, 2 usage error.\n",
+};

@@ -102,17 +102,17 @@ static int add_path(void *dest, const struct cli_opt *opt, const char *value, ch
 }
 
 static const struct cli_opt validate_opts[] = {
-    {CLI_OPT_STRING, 'f', "file", offsetof(struct validate_args, paths), add_path},
-    CLI_OPTS_GIT_SOURCE(struct validate_args, git),
+    {CLI_OPT_STRING, 'f', "file", offsetof(struct validate_args, paths), add_path, .arg = "PATH",
+     .help = "the same as PATH, as the other commands take a spec"},
+    CLI_OPTS_GIT_SOURCE(struct validate_args, git, ""),
     {CLI_OPT_ARG, 0, NULL, offsetof(struct validate_args, paths), add_path}, /* PATH... */
 };
 
-int cmd_validate(int argc, char **argv)
+static int run_validate(int argc, char **argv)
 {
-    const struct command *cmd;
+    const struct command *cmd = &command_validate;
     struct validate_args va = {0};
-    int urc = cli_parse_command("validate", validate_opts, ARRAY_SIZE(validate_opts),
-                                CLI_PARSE_DASHDASH, argc, argv, &va, &cmd);
+    int urc = cli_parse_command(cmd, argc, argv, &va);
     if (urc) {
         free(va.paths.v);
         return urc;
@@ -188,3 +188,22 @@ int cmd_validate(int argc, char **argv)
     diags_release(&d);
     return failed ? EXIT_FAILURE_ : EXIT_OK;
 }
+
+const struct command command_validate = {
+    .name = "validate",
+    .run = run_validate,
+    .summary = "check specs for errors, every one with file:line:col",
+    .usage = "usage: rmgr validate [-f] PATH...\n"
+             "       rmgr validate --repo URL [--ref REF] [--path DIR] [--cache-dir DIR]\n"
+             "\n"
+             "Load every spec named (a file, or a directory: every *.yaml and *.yml in it,\n"
+             "sorted) and report every problem to stderr as file:line:col: error|warning: message.\n"
+             "When there is no error, print one summary line per cluster to stdout. Cluster names\n"
+             "must be unique across the specs given. Nothing is written and nothing is contacted\n"
+             "(with --repo: only the repository, into the cache; stdout then starts with the\n"
+             "commit and its subject, and specs are named by their path in the repository).\n",
+    .opts = validate_opts,
+    .nopts = ARRAY_SIZE(validate_opts),
+    .parse_flags = CLI_PARSE_DASHDASH,
+    .epilog = "Exit status: 0 all specs valid (warnings allowed), 1 a spec has errors, 2 usage error.\n",
+};

@@ -84,6 +84,8 @@ static int take(const struct cli_opt *o, const char *label, const char *value, v
                           : xasprintf("option '%s' needs a duration (%s), not '%s'", label,
                                       o->hint, value);
         return -1;
+    case CLI_OPT_GROUP:
+        break; /* find_opt never returns a heading: it has no name */
     }
     *err = xasprintf("internal error: option '%s' has no type", label);
     return -1;
@@ -136,6 +138,59 @@ int cli_opt_parse(const struct cli_opt *opts, size_t n, unsigned flags, int argc
             return -1;
     }
     return 0;
+}
+
+/* "-f, --file SPEC" or "--json": how --help names row `o`; caller frees. */
+static char *help_label(const struct cli_opt *o)
+{
+    struct strbuf sb = {0};
+    if (o->short_name)
+        sb_addf(&sb, "-%c%s", o->short_name, o->name ? ", " : "");
+    if (o->name)
+        sb_addf(&sb, "--%s", o->name);
+    if (o->type != CLI_OPT_FLAG && o->arg)
+        sb_addf(&sb, " %s", o->arg);
+    return sb_detach(&sb);
+}
+
+/* A row --help lists as an option (headings and positional arguments are not). */
+static bool is_listed(const struct cli_opt *o)
+{
+    return o->type != CLI_OPT_ARG && o->type != CLI_OPT_GROUP;
+}
+
+void cli_opt_print_help(FILE *out, const struct cli_opt *opts, size_t n)
+{
+    /* the help column: after the longest name, and at least where the old texts had it */
+    size_t width = 22;
+    for (size_t i = 0; i < n; i++) {
+        if (!is_listed(&opts[i]))
+            continue;
+        char *label = help_label(&opts[i]);
+        if (strlen(label) > width)
+            width = strlen(label);
+        free(label);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct cli_opt *o = &opts[i];
+        if (o->type == CLI_OPT_GROUP) {
+            fprintf(out, "%s%s\n", i ? "\n" : "", o->help);
+            continue;
+        }
+        if (!is_listed(o))
+            continue;
+        char *label = help_label(o);
+        const char *name = label; /* on the first line only */
+        for (const char *h = o->help ? o->help : "";; name = "") {
+            const char *nl = strchr(h, '\n');
+            int len = nl ? (int)(nl - h) : (int)strlen(h);
+            fprintf(out, "  %-*s  %.*s\n", (int)width, name, len, h);
+            if (!nl)
+                break;
+            h = nl + 1;
+        }
+        free(label);
+    }
 }
 
 int cli_opt_notify(void *dest, const struct cli_opt *opt, const char *value, char **err)

@@ -13,12 +13,17 @@
  * usage error ("option '--name' needs a value") unless the row allows it.
  * Words that are not options are positional arguments, taken by the
  * table's CLI_OPT_ARG row ("unexpected argument 'x'" without one).
+ *
+ * The same rows print the command's --help (cli_opt_print_help): each
+ * option row carries its value's name (`arg`) and its help text, so the help
+ * lists exactly what is parsed.
  */
 #ifndef RMGR_CLI_OPT_H
 #define RMGR_CLI_OPT_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 enum cli_opt_type {
     CLI_OPT_FLAG,     /* bool: set to true; no value */
@@ -26,6 +31,7 @@ enum cli_opt_type {
     CLI_OPT_MS,       /* long: milliseconds from min to max */
     CLI_OPT_DURATION, /* long: a duration in ms (30s, 5m, 250ms, parse_duration_ms), >= min */
     CLI_OPT_ARG,      /* a positional argument: const char * (one only), or given to fn */
+    CLI_OPT_GROUP,    /* no option: `help` is a heading of the --help ("Mode:") */
 };
 
 enum cli_opt_flags {
@@ -50,6 +56,8 @@ struct cli_opt {
     long min, max;    /* CLI_OPT_MS: the range; CLI_OPT_DURATION: min (max unused) */
     const char *hint; /* CLI_OPT_DURATION: examples for the error, "30s, 5m, 250ms" */
     unsigned flags;   /* enum cli_opt_flags */
+    const char *arg;  /* the value's name in --help: "SPEC", "DUR" (options with a value) */
+    const char *help; /* --help text; '\n' starts a line under the first one */
 };
 
 /* How cli_opt_parse() reads the command line. */
@@ -70,21 +78,55 @@ enum cli_parse_flags {
 int cli_opt_parse(const struct cli_opt *opts, size_t n, unsigned flags, int argc, char **argv,
                   void *base, char **err);
 
+/*
+ * Print the --help lines of the n rows of `opts` to `out`: "  -f, --file SPEC"
+ * then its help in one column, continuation lines under it; a CLI_OPT_GROUP
+ * row as a heading after a blank line. CLI_OPT_ARG rows are left to the
+ * command's usage text.
+ */
+void cli_opt_print_help(FILE *out, const struct cli_opt *opts, size_t n);
+
 /* ---- rows shared by several commands ----------------------------------------- */
 
-/* -f/--file SPEC, --connect-timeout MS, --timeout MS into a struct session_options `m` of T */
-#define CLI_OPTS_SESSION(T, m)                                                           \
-    {CLI_OPT_STRING, 'f', "file", offsetof(T, m.spec_path)},                             \
-    {CLI_OPT_MS, 0, "connect-timeout", offsetof(T, m.connect_timeout_ms), NULL, 1,       \
-     3600 * 1000},                                                                       \
-    {CLI_OPT_MS, 0, "timeout", offsetof(T, m.command_timeout_ms), NULL, 1, 3600 * 1000}
+/* -f/--file SPEC into the struct session_options `m` of T */
+#define CLI_OPT_SPEC(T, m)                                                               \
+    {CLI_OPT_STRING, 'f', "file", offsetof(T, m.spec_path), .arg = "SPEC",               \
+     .help = "the cluster spec (YAML)"}
 
-/* --repo, --ref, --path, --cache-dir into a struct git_source_opts `m` of T */
-#define CLI_OPTS_GIT_SOURCE(T, m)                                                        \
-    {CLI_OPT_STRING, 0, "repo", offsetof(T, m.repo)},                                    \
-    {CLI_OPT_STRING, 0, "ref", offsetof(T, m.ref)},                                      \
-    {CLI_OPT_STRING, 0, "path", offsetof(T, m.path)},                                    \
-    {CLI_OPT_STRING, 0, "cache-dir", offsetof(T, m.cache_dir)}
+/*
+ * --connect-timeout MS, --timeout MS into the struct session_options `m` of
+ * T; `timeout_help` says --timeout's default, which differs by command.
+ */
+#define CLI_OPTS_TIMEOUTS(T, m, timeout_help)                                            \
+    {CLI_OPT_MS, 0, "connect-timeout", offsetof(T, m.connect_timeout_ms), NULL, 1,       \
+     3600 * 1000, .arg = "MS", .help = "connect timeout per server (default 1000)"},     \
+    {CLI_OPT_MS, 0, "timeout", offsetof(T, m.command_timeout_ms), NULL, 1, 3600 * 1000,  \
+     .arg = "MS", .help = timeout_help}
+
+/* Both of the above. */
+#define CLI_OPTS_SESSION(T, m, timeout_help)                                             \
+    CLI_OPT_SPEC(T, m), CLI_OPTS_TIMEOUTS(T, m, timeout_help)
+
+/* --timeout's help for the commands that only observe */
+#define CLI_TIMEOUT_HELP_OBSERVE "command timeout per server (default 2000)"
+
+/*
+ * --repo, --ref, --path, --cache-dir into a struct git_source_opts `m` of T;
+ * `path_note` ends --path's help (what the command makes of it, or "").
+ */
+#define CLI_OPTS_GIT_SOURCE(T, m, path_note)                                             \
+    {CLI_OPT_STRING, 0, "repo", offsetof(T, m.repo), .arg = "URL",                       \
+     .help = "read specs from this git repository instead of -f\n"                       \
+             "(https://, ssh://, user@host:path, file:// or a path)"},                   \
+    {CLI_OPT_STRING, 0, "ref", offsetof(T, m.ref), .arg = "REF",                         \
+     .help = "branch, tag, full ref name or commit id to check out\n"                    \
+             "(default: the remote's HEAD branch)"},                                     \
+    {CLI_OPT_STRING, 0, "path", offsetof(T, m.path), .arg = "DIR",                       \
+     .help = "directory of specs (or one spec file) inside the\n"                        \
+             "repository (default: its root)" path_note},                                \
+    {CLI_OPT_STRING, 0, "cache-dir", offsetof(T, m.cache_dir), .arg = "DIR",             \
+     .help = "where clones are kept (default:\n"                                         \
+             "$XDG_CACHE_HOME/rmgr/repos or ~/.cache/rmgr/repos)"}
 
 /*
  * --webhook (repeatable), --webhook-format, --webhook-timeout,
@@ -92,37 +134,23 @@ int cli_opt_parse(const struct cli_opt *opts, size_t n, unsigned flags, int argc
  * (notify_options_set() judges the values).
  */
 #define CLI_OPTS_NOTIFY(T, m)                                                            \
-    {CLI_OPT_STRING, 0, "webhook", offsetof(T, m), cli_opt_notify, .flags = CLI_OPT_EMPTY_OK}, \
+    {CLI_OPT_STRING, 0, "webhook", offsetof(T, m), cli_opt_notify,                       \
+     .flags = CLI_OPT_EMPTY_OK, .arg = "URL",                                            \
+     .help = "post notifications to URL (repeatable; FORMAT=URL\n"                       \
+             "gives one webhook its own format); default: the\n"                         \
+             "URLs in $RMGR_WEBHOOK_URL (space separated)"},                             \
     {CLI_OPT_STRING, 0, "webhook-format", offsetof(T, m), cli_opt_notify,                \
-     .flags = CLI_OPT_EMPTY_OK},                                                         \
+     .flags = CLI_OPT_EMPTY_OK, .arg = "FORMAT",                                         \
+     .help = "slack (default), mattermost, discord or generic"},                         \
     {CLI_OPT_STRING, 0, "webhook-timeout", offsetof(T, m), cli_opt_notify,               \
-     .flags = CLI_OPT_EMPTY_OK},                                                         \
+     .flags = CLI_OPT_EMPTY_OK, .arg = "DUR", .help = "time limit of one POST (default 10s)"}, \
     {CLI_OPT_STRING, 0, "webhook-retries", offsetof(T, m), cli_opt_notify,               \
-     .flags = CLI_OPT_EMPTY_OK},                                                         \
+     .flags = CLI_OPT_EMPTY_OK, .arg = "N",                                              \
+     .help = "retries after a network error, 5xx or 429 (default 3)"},                   \
     {CLI_OPT_STRING, 0, "remind-after", offsetof(T, m), cli_opt_notify,                  \
-     .flags = CLI_OPT_EMPTY_OK}
-
-/* The --help lines of CLI_OPTS_GIT_SOURCE. */
-#define GIT_SOURCE_USAGE                                                              \
-    "  --repo URL         read specs from this git repository instead of -f\n"        \
-    "                     (https://, ssh://, user@host:path, file:// or a path)\n"   \
-    "  --ref REF          branch, tag, full ref name or commit id to check out\n"    \
-    "                     (default: the remote's HEAD branch)\n"                     \
-    "  --path DIR         directory of specs (or one spec file) inside the\n"        \
-    "                     repository (default: its root)\n"                          \
-    "  --cache-dir DIR    where clones are kept (default:\n"                         \
-    "                     $XDG_CACHE_HOME/rmgr/repos or ~/.cache/rmgr/repos)\n"
-
-/* The --help lines of CLI_OPTS_NOTIFY, as a literal so a command's usage text can embed them. */
-#define NOTIFY_OPTIONS_USAGE\
-    "  --webhook URL            post notifications to URL (repeatable; FORMAT=URL\n"\
-    "                           gives one webhook its own format); default: the\n"\
-    "                           URLs in $RMGR_WEBHOOK_URL (space separated)\n"\
-    "  --webhook-format FORMAT  slack (default), mattermost, discord or generic\n"\
-    "  --webhook-timeout DUR    time limit of one POST (default 10s)\n"\
-    "  --webhook-retries N      retries after a network error, 5xx or 429 (default 3)\n"\
-    "  --remind-after DUR       repeat an unchanged drift after DUR (e.g. 24h;\n"\
-    "                           default 0 = never)\n"
+     .flags = CLI_OPT_EMPTY_OK, .arg = "DUR",                                            \
+     .help = "repeat an unchanged drift after DUR (e.g. 24h;\n"                          \
+             "default 0 = never)"}
 
 /* The fn of CLI_OPTS_NOTIFY: notify_options_set() on the struct notify_options at dest. */
 int cli_opt_notify(void *dest, const struct cli_opt *opt, const char *value, char **err);

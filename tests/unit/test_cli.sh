@@ -26,8 +26,11 @@ for c in $commands; do
     run "$c" --help
     check "$c --help exits 0 with usage on stdout" [ "$RC" = 0 ]
     check "$c --help starts with 'usage: rmgr $c'" grep -q "^usage: rmgr $c" <<<"$(head -n1 <<<"$OUT")"
+    dash_help=$OUT
     run help "$c"
     check "help $c exits 0" [ "$RC" = 0 ]
+    check "help $c prints the same as $c --help" [ "$OUT" = "$dash_help" ]
+    check "$c --help lists options" grep -q '^  -' <<<"$OUT"
     # every option the help lists is one the command's option table takes
     for opt in $(grep -oE '^  (-[a-z], )?--[a-z-]+' <<<"$OUT" | sed -E 's/^  (-[a-z], )?//'); do
         run "$c" "$opt" 1 --no-such-option # the unknown option last: nothing runs

@@ -33,8 +33,8 @@ static int count_arg(void *dest, const struct cli_opt *opt, const char *value, c
 }
 
 static const struct cli_opt opts[] = {
-    CLI_OPTS_SESSION(struct args, so),
-    CLI_OPTS_GIT_SOURCE(struct args, git),
+    CLI_OPTS_SESSION(struct args, so, CLI_TIMEOUT_HELP_OBSERVE),
+    CLI_OPTS_GIT_SOURCE(struct args, git, ""),
     CLI_OPTS_NOTIFY(struct args, notify),
     {CLI_OPT_FLAG, 0, "json", offsetof(struct args, json)},
     {CLI_OPT_DURATION, 0, "wait", offsetof(struct args, wait_ms), NULL, 0, 0, "90s, 2m"},
@@ -169,6 +169,37 @@ TEST(dashdash_ends_options)
     notify_options_release(&a.notify);
 }
 
+static const struct cli_opt help_rows[] = {
+    {CLI_OPT_GROUP, .help = "Source:"},
+    {CLI_OPT_STRING, 'f', "file", offsetof(struct args, so.spec_path), .arg = "SPEC",
+     .help = "the spec"},
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct args, json), .help = "as JSON\nsecond line"},
+    {CLI_OPT_ARG, 0, NULL, offsetof(struct args, arg)},
+    {CLI_OPT_GROUP, .help = "More:"},
+    {CLI_OPT_DURATION, 0, "a-rather-long-option-name", offsetof(struct args, wait_ms), NULL, 0, 0,
+     "1s", .arg = "DUR", .help = "widens the column"},
+};
+
+TEST(help_lists_rows_in_one_column)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    cli_opt_print_help(f, help_rows, 2); /* the heading and -f: the column at its minimum */
+    cli_opt_print_help(f, help_rows, ARRAY_SIZE(help_rows));
+    fclose(f);
+    CHECK_STR_EQ(text, "Source:\n"
+                       "  -f, --file SPEC         the spec\n"
+                       "Source:\n"
+                       "  -f, --file SPEC                  the spec\n"
+                       "  --json                           as JSON\n"
+                       "                                   second line\n"
+                       "\n"
+                       "More:\n"
+                       "  --a-rather-long-option-name DUR  widens the column\n");
+    free(text);
+}
+
 int main(void)
 {
     RUN(values_take_both_spellings);
@@ -176,5 +207,6 @@ int main(void)
     RUN(repeated_webhooks_go_to_notify);
     RUN(usage_errors_word_for_word);
     RUN(dashdash_ends_options);
+    RUN(help_lists_rows_in_one_column);
     return test_done();
 }
