@@ -13,10 +13,8 @@
  *   refusals        [{shard, diagnosis}]: diagnosis is multi-line text
  *   warnings        [string]
  *   steps           in execution order (by wave, then spec order):
- *     kind          observed|install-files|start|stop|remove-files|config-set|
- *                   config-rewrite|replicaof|sentinel-monitor|sentinel-set|
- *                   sentinel-remove|sentinel-reset|proxy-config|proxy-restart
- *                   (the name column of STEP_KINDS in plan.h)
+ *     kind          the name column of STEP_KINDS in plan.h: observed,
+ *                   install-files, start, ... (docs/plan-json.md lists them all)
  *     action        "=" observed fact, "+" create, "~" change, "-" remove, "-/+" replace
  *     safety        safe|disruptive|destructive
  *     wave          1 files, 2 processes, 3 replication, 4 sentinels, 5 proxies,

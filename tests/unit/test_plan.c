@@ -1212,6 +1212,29 @@ TEST(step_kind_table)
     CHECK(!(step_kind_desc(STEP_STOP)->gates & GATE_OWN));
 }
 
+/* docs/plan-json.md lists the values of "kind" by hand: every row of STEP_KINDS is there */
+TEST(step_kinds_documented)
+{
+    const char *t = getenv("RMGR_TESTS_DIR");
+    char *p = xasprintf("%s/../docs/plan-json.md", t && *t ? t : "tests");
+    char *doc = test_slurp(p);
+    CHECK(doc != NULL);
+    const char *row = doc ? strstr(doc, "| `kind` |") : NULL;
+    CHECK(row != NULL);
+    if (row) {
+        const char *eol = strchr(row, '\n');
+        char *line = xstrndup(row, eol ? (size_t)(eol - row) : strlen(row));
+        for (size_t k = 0; k < STEP_KIND_COUNT; k++) {
+            char *quoted = xasprintf("`%s`", step_kind_name((enum step_kind)k));
+            CHECK_CONTAINS(line, quoted);
+            free(quoted);
+        }
+        free(line);
+    }
+    free(doc);
+    free(p);
+}
+
 int main(void)
 {
     RUN(goldens);
@@ -1247,5 +1270,6 @@ int main(void)
     RUN(summary_lines);
     RUN(names);
     RUN(step_kind_table);
+    RUN(step_kinds_documented);
     return test_done();
 }
