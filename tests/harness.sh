@@ -69,17 +69,32 @@ h_alive() {
     return 0
 }
 
-# h_free_port: print a free loopback port (bind port 0), never the same twice.
-h_free_port() {
+# _h_pick_port: a free loopback port (bind port 0) not picked before, in _H_PORT.
+_h_pick_port() {
     local port
     for _ in 1 2 3 4 5 6 7 8 9 10; do
         port=$(/usr/bin/python3 -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') || return 1
         case $H_PORTS_USED in *" $port "*) continue ;; esac
         H_PORTS_USED="$H_PORTS_USED$port "
-        echo "$port"; return 0
+        _H_PORT=$port; return 0
     done
     echo "harness: no unused free port found" >&2; return 1
+}
+
+# h_free_port: print a free loopback port, never the same twice (within one
+# shell: $(h_free_port) runs in a subshell that forgets it; see h_free_ports).
+h_free_port() {
+    _h_pick_port && echo "$_H_PORT"
+}
+
+# h_free_ports VAR...: set each VAR to a free loopback port, all different.
+h_free_ports() {
+    local _h_var
+    for _h_var in "$@"; do
+        _h_pick_port || return 1
+        printf -v "$_h_var" '%s' "$_H_PORT"
+    done
 }
 
 # h_track PID [EXPECT]: stop PID at cleanup. Refused unless it runs and EXPECT

@@ -979,12 +979,11 @@ EOF
 
 # ---------------------------------------------------------------- the cluster
 
-ports() { local v; for v in "$@"; do printf -v "$v" '%s' "$(h_free_port)" || fatal "no free port"; done; }
 SHARD_NAMES=(alpha beta gamma)
 SHARD_YAML=
 SHARDS_JSON=
 for ((i = 0; i < NSHARDS; i++)); do
-    ports PM PR1 PR2
+    h_free_ports PM PR1 PR2 || fatal "no free port"
     ALL_PORTS+=("$PM" "$PR1" "$PR2")
     SHARD_YAML+="  - name: ${SHARD_NAMES[$i]}
     master: 127.0.0.1:$PM
@@ -992,7 +991,7 @@ for ((i = 0; i < NSHARDS; i++)); do
 "
     SHARDS_JSON+="${SHARDS_JSON:+,}{\"name\":\"${SHARD_NAMES[$i]}\",\"nodes\":[\"127.0.0.1:$PM\",\"127.0.0.1:$PR1\",\"127.0.0.1:$PR2\"]}"
 done
-ports S1 S2 S3 PX ST
+h_free_ports S1 S2 S3 PX ST || fatal "no free port"
 ALL_PORTS+=("$S1" "$S2" "$S3" "$PX" "$ST")
 cat >"$SPEC" <<EOF
 cluster: $CLUSTER

@@ -41,9 +41,7 @@ HOOKLOG=$H_DIR/hook.log
 fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
 now_ms() { date +%s%3N; }
 
-for v in A1 A2 A3 B1 B2 B3 C1 C2 C3 S1 S2 S3 PX ST; do
-    printf -v "$v" '%s' "$(h_free_port)" || fatal "no free port"
-done
+h_free_ports A1 A2 A3 B1 B2 B3 C1 C2 C3 S1 S2 S3 PX ST || fatal "no free port"
 SENTINELS=("$S1" "$S2" "$S3")
 cat >"$SPEC" <<EOF
 cluster: $CLUSTER

@@ -23,6 +23,11 @@ sleep 120 & bystander=$!
 h_init harness-sh
 
 h_check "free ports differ" [ "$(h_free_port)" != "$(h_free_port)" ]
+h_free_ports fa fb fc
+h_check "h_free_ports sets every variable to a port" eval '[[ "$fa $fb $fc" =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]]'
+h_check "h_free_ports: all different" eval '[ "$fa" != "$fb" ] && [ "$fb" != "$fc" ] && [ "$fa" != "$fc" ]'
+h_check "h_free_ports: remembered (not given again)" \
+    eval '[[ $H_PORTS_USED == *" $fa "* && $H_PORTS_USED == *" $fb "* && $H_PORTS_USED == *" $fc "* ]]'
 
 h_start_redis 0 "maxmemory 10mb"; rc=$?
 h_check "redis starts" [ $rc -eq 0 ]
@@ -67,10 +72,11 @@ cport=$(h_free_port)
 mkdir -p "$cdir/redis-$cport"
 redis-server --port "$cport" --bind 127.0.0.1 --daemonize yes --save '' \
     --pidfile "$cdir/redis-$cport/redis.pid" --logfile /dev/null --dir "$cdir/redis-$cport"
+for _ in $(seq 100); do [ -s "$cdir/redis-$cport/redis.pid" ] && break; sleep 0.05; done
 h_track_cluster "$cdir"
 cpid=$(tr -dc 0-9 <"$cdir/redis-$cport/redis.pid")
 ntracked=${#H_PIDS[@]}
-h_check "cluster daemon tracked" eval '[[ " ${H_PIDS[*]} " == *" $cpid "* ]]'
+h_check "cluster daemon tracked" eval '[ -n "$cpid" ] && [[ " ${H_PIDS[*]} " == *" $cpid "* ]]'
 h_track_cluster "$cdir"
 h_check "cluster daemon tracked once" [ "${#H_PIDS[@]}" -eq "$ntracked" ]
 h_check "cluster daemon stops" h_stop "$cpid"
