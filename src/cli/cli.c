@@ -70,9 +70,13 @@ int cli_parse_command(const struct command *cmd, int argc, char **argv, void *ar
     return 0;
 }
 
-int cli_needs_spec(const struct command *cmd, const char *spec_path)
+int cli_parse_spec_command(const struct command *cmd, int argc, char **argv, void *args,
+                           const char *const *spec_path)
 {
-    return spec_path ? 0 : cli_usage_error(cmd, "%s needs a spec: -f SPEC", cmd->name);
+    int rc = cli_parse_command(cmd, argc, argv, args);
+    if (rc || *spec_path)
+        return rc;
+    return cli_usage_error(cmd, "%s needs a spec: -f SPEC", cmd->name);
 }
 
 bool cli_use_color(bool no_color_flag)

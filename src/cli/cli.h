@@ -30,6 +30,9 @@ struct command {
     const char *epilog;                /* after the options: exit status, signals; or NULL */
 };
 
+/* .opts and .nopts of a struct command from its static option table */
+#define CLI_COMMAND_OPTS(table) .opts = (table), .nopts = sizeof(table) / sizeof((table)[0])
+
 /* The commands `rmgr help` lists, in its order; *n gets their count. */
 const struct command *const *cli_commands(size_t *n);
 
@@ -62,8 +65,12 @@ int cli_opt_usage_error(const struct command *cmd, char *err);
  */
 int cli_parse_command(const struct command *cmd, int argc, char **argv, void *args);
 
-/* 0 when `spec_path` is set, else "rmgr: NAME needs a spec: -f SPEC" and EXIT_USAGE. */
-int cli_needs_spec(const struct command *cmd, const char *spec_path);
+/*
+ * cli_parse_command(), then "rmgr: NAME needs a spec: -f SPEC" and EXIT_USAGE
+ * when *spec_path (the -f of `args`) is still NULL.
+ */
+int cli_parse_spec_command(const struct command *cmd, int argc, char **argv, void *args,
+                           const char *const *spec_path);
 
 /* The subcommands, one per cmd_<name>.c; cli.c lists them for `rmgr help`. */
 extern const struct command command_validate, command_plan, command_observe, command_status,

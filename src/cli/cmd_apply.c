@@ -424,8 +424,7 @@ const struct command command_apply = {
              "only that shard's members and the sentinels), plans again and carries out the\n"
              "rest: the proxies repointed at the promoted master, the old master restarted\n"
              "as its replica. A saved PLANFILE does not wait.\n",
-    .opts = apply_opts,
-    .nopts = ARRAY_SIZE(apply_opts),
+    CLI_COMMAND_OPTS(apply_opts),
     .epilog = "Exit status: 0 applied (or no changes), 1 error, refusal, cancelled, a failed\n"
               "step or health check, or a failover that did not finish in time, 2 usage error,\n"
               "or shards still left to Sentinel (--failover-wait 0, a saved plan).\n",

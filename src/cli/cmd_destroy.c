@@ -34,8 +34,8 @@ static const struct cli_opt destroy_opts[] = {
 static int run_destroy(int argc, char **argv)
 {
     struct destroy_args args = {0};
-    int urc = cli_parse_command(&command_destroy, argc, argv, &args);
-    if (urc || (urc = cli_needs_spec(&command_destroy, args.so.spec_path)))
+    int urc = cli_parse_spec_command(&command_destroy, argc, argv, &args, &args.so.spec_path);
+    if (urc)
         return urc;
     const struct session_options so = args.so;
     const struct apply_cli_options co = args.co;
@@ -110,7 +110,6 @@ const struct command command_destroy = {
              "its pidfile, after checking the pid is that instance), and delete their instance\n"
              "directories. Asks for 'yes' on a terminal; without one it needs --auto-approve\n"
              "and --allow-destructive.\n",
-    .opts = destroy_opts,
-    .nopts = ARRAY_SIZE(destroy_opts),
+    CLI_COMMAND_OPTS(destroy_opts),
     .epilog = "Exit status: 0 destroyed, 1 error or cancelled, 2 usage error.\n",
 };

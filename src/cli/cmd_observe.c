@@ -93,8 +93,8 @@ static const struct cli_opt observe_opts[] = {
 static int run_observe(int argc, char **argv)
 {
     struct observe_args args = {0};
-    int urc = cli_parse_command(&command_observe, argc, argv, &args);
-    if (urc || (urc = cli_needs_spec(&command_observe, args.so.spec_path)))
+    int urc = cli_parse_spec_command(&command_observe, argc, argv, &args, &args.so.spec_path);
+    if (urc)
         return urc;
 
     struct session s = {0};
@@ -133,8 +133,7 @@ const struct command command_observe = {
              "Look at every instance the spec names (in parallel: a dead host costs one\n"
              "timeout) and print one line each; with --json the whole observed model, in\n"
              "the format of the planner's test fixtures. Passwords never appear.\n",
-    .opts = observe_opts,
-    .nopts = ARRAY_SIZE(observe_opts),
+    CLI_COMMAND_OPTS(observe_opts),
     .epilog = "Exit status: 0 observed (whatever was found), 1 the spec or password could\n"
               "not be read, 2 usage error.\n",
 };

@@ -220,8 +220,7 @@ const struct command command_plan = {
              "ordered steps that would make them match (nothing is changed), then the\n"
              "plan's fingerprint. A shard whose master cannot be told safely is refused:\n"
              "the diagnosis is printed instead of steps and the exit status is 1.\n",
-    .opts = plan_opts,
-    .nopts = ARRAY_SIZE(plan_opts),
+    CLI_COMMAND_OPTS(plan_opts),
     .epilog = "Exit status: 0 success (without --detailed-exitcode also with changes),\n"
               "1 error or refused plan, 2 changes pending (--detailed-exitcode) or usage error.\n",
 };

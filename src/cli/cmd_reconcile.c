@@ -267,8 +267,7 @@ const struct command command_reconcile = {
         "once (nutcracker.yml rewritten, nutcracker restarted by its pidfile, ready\n"
         "when it answers) without waiting for the interval; the next run heals\n"
         "anything missed. Without --apply the failover is only reported.\n",
-    .opts = reconcile_opts,
-    .nopts = ARRAY_SIZE(reconcile_opts),
+    CLI_COMMAND_OPTS(reconcile_opts),
     .epilog =
         "Signals: SIGTERM or SIGINT finish the running step and exit 0 (a second one\n"
         "exits at once); SIGHUP reads the options again, reopens the log file and\n"

@@ -373,8 +373,8 @@ static const struct cli_opt status_opts[] = {
 static int run_status(int argc, char **argv)
 {
     struct status_args args = {0};
-    int urc = cli_parse_command(&command_status, argc, argv, &args);
-    if (urc || (urc = cli_needs_spec(&command_status, args.so.spec_path)))
+    int urc = cli_parse_spec_command(&command_status, argc, argv, &args, &args.so.spec_path);
+    if (urc)
         return urc;
 
     struct session s = {0};
@@ -451,7 +451,6 @@ const struct command command_status = {
              "agrees on their masters; per proxy whether it answers and which server each\n"
              "shard points at. Ends with a line such as\n"
              "'2 shards, 3 sentinels, 1 proxy: all healthy', after a list of problems if any.\n",
-    .opts = status_opts,
-    .nopts = ARRAY_SIZE(status_opts),
+    CLI_COMMAND_OPTS(status_opts),
     .epilog = "Exit status: 0 healthy, 1 not healthy or an error, 2 usage error.\n",
 };

@@ -202,8 +202,7 @@ const struct command command_validate = {
              "must be unique across the specs given. Nothing is written and nothing is contacted\n"
              "(with --repo: only the repository, into the cache; stdout then starts with the\n"
              "commit and its subject, and specs are named by their path in the repository).\n",
-    .opts = validate_opts,
-    .nopts = ARRAY_SIZE(validate_opts),
+    CLI_COMMAND_OPTS(validate_opts),
     .parse_flags = CLI_PARSE_DASHDASH,
     .epilog = "Exit status: 0 all specs valid (warnings allowed), 1 a spec has errors, 2 usage error.\n",
 };
