@@ -231,28 +231,34 @@ static void rd_check_keys(struct rd *rd, const char *path, json_t *obj,
     }
 }
 
-static char *rd_str(struct rd *rd, const char *path, json_t *obj, const char *key)
+/*
+ * obj[key] when it has `type` (JSON_TRUE for either boolean); NULL when it is
+ * absent or null, and when it has another type after "'key' must be WHAT".
+ */
+static json_t *rd_get(struct rd *rd, const char *path, json_t *obj, const char *key,
+                      json_type type, const char *what)
 {
     json_t *v = json_object_get(obj, key);
     if (!v || json_is_null(v))
         return NULL;
-    if (!json_is_string(v)) {
-        rd_fail(rd, path, "'%s' must be a string", key);
+    json_type t = json_typeof(v) == JSON_FALSE ? JSON_TRUE : json_typeof(v);
+    if (t != type) {
+        rd_fail(rd, path, "'%s' must be %s", key, what);
         return NULL;
     }
-    return xstrdup(json_string_value(v));
+    return v;
+}
+
+static char *rd_str(struct rd *rd, const char *path, json_t *obj, const char *key)
+{
+    json_t *v = rd_get(rd, path, obj, key, JSON_STRING, "a string");
+    return v ? xstrdup(json_string_value(v)) : NULL;
 }
 
 static long long rd_int(struct rd *rd, const char *path, json_t *obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v))
-        return 0;
-    if (!json_is_integer(v)) {
-        rd_fail(rd, path, "'%s' must be an integer", key);
-        return 0;
-    }
-    return json_integer_value(v);
+    json_t *v = rd_get(rd, path, obj, key, JSON_INTEGER, "an integer");
+    return v ? json_integer_value(v) : 0;
 }
 
 static int rd_port(struct rd *rd, const char *path, json_t *obj, const char *key, bool required)
@@ -270,14 +276,8 @@ static int rd_port(struct rd *rd, const char *path, json_t *obj, const char *key
 
 static bool rd_bool(struct rd *rd, const char *path, json_t *obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v))
-        return false;
-    if (!json_is_boolean(v)) {
-        rd_fail(rd, path, "'%s' must be true or false", key);
-        return false;
-    }
-    return json_is_true(v);
+    json_t *v = rd_get(rd, path, obj, key, JSON_TRUE, "true or false");
+    return v && json_is_true(v);
 }
 
 static enum reach rd_reach(struct rd *rd, const char *path, json_t *obj)
@@ -294,14 +294,7 @@ static enum reach rd_reach(struct rd *rd, const char *path, json_t *obj)
 
 static json_t *rd_array(struct rd *rd, const char *path, json_t *obj, const char *key)
 {
-    json_t *v = json_object_get(obj, key);
-    if (!v || json_is_null(v))
-        return NULL;
-    if (!json_is_array(v)) {
-        rd_fail(rd, path, "'%s' must be an array", key);
-        return NULL;
-    }
-    return v;
+    return rd_get(rd, path, obj, key, JSON_ARRAY, "an array");
 }
 
 static bool rd_is_object(struct rd *rd, const char *path, json_t *v)
