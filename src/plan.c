@@ -375,14 +375,12 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
     for (size_t i = 0; i < spec->nshards; i++)
         plan_redis_steps(&b, i);
 
-    struct removed rm = {0};
-    plan_sentinel_steps(&b, &rm);
+    struct strvec removed = {0};
+    plan_sentinel_steps(&b, &removed);
     plan_proxy_steps(&b);
-    for (size_t i = 0; i < rm.n; i++) {
-        plan_removed_shard_steps(&b, rm.names[i]);
-        free(rm.names[i]);
-    }
-    free(rm.names);
+    for (size_t i = 0; i < removed.n; i++)
+        plan_removed_shard_steps(&b, removed.v[i]);
+    strvec_release(&removed);
     free(ok);
     free(b.reset_late);
 

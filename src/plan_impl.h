@@ -60,14 +60,11 @@ bool plan_shard_truth(struct builder *b, size_t i);
 /* Steps for the members of shard i around p->masters[i]. plan_redis.c */
 void plan_redis_steps(struct builder *b, size_t i);
 
-/* names of monitored shards the spec no longer has, first-seen order */
-struct removed {
-    char **names;
-    size_t n, cap;
-};
-
-/* Steps for every sentinel; shards it monitors that the spec lacks go to rm. plan_sentinel.c */
-void plan_sentinel_steps(struct builder *b, struct removed *rm);
+/*
+ * Steps for every sentinel; the names of shards it monitors that the spec
+ * lacks go to `removed`, once each, in first-seen order. plan_sentinel.c
+ */
+void plan_sentinel_steps(struct builder *b, struct strvec *removed);
 
 /* stop + remove-files for the nodes Sentinel reports for removed shard `name`. plan_sentinel.c */
 void plan_removed_shard_steps(struct builder *b, const char *name);

@@ -149,16 +149,13 @@ static bool spec_has_shard(const struct spec *s, const char *name)
 }
 
 
-static void removed_add(struct removed *rm, const char *name)
+static void removed_add(struct strvec *removed, const char *name)
 {
-    for (size_t i = 0; i < rm->n; i++)
-        if (str_eq(rm->names[i], name))
-            return;
-    VEC_GROW(rm->names, rm->n, rm->cap);
-    rm->names[rm->n++] = xstrdup(name);
+    if (!strvec_has(removed, name))
+        strvec_add(removed, xstrdup(name));
 }
 
-void plan_sentinel_steps(struct builder *b, struct removed *rm)
+void plan_sentinel_steps(struct builder *b, struct strvec *removed)
 {
     const struct spec *s = b->s;
     const struct spec_sentinel *ss = &s->sentinel;
@@ -208,7 +205,7 @@ void plan_sentinel_steps(struct builder *b, struct removed *rm)
             st->shard = xstrdup(name);
             st->master_ip = xstrdup(os->masters[k].ip);
             st->master_port = os->masters[k].port;
-            removed_add(rm, name);
+            removed_add(removed, name);
         }
     }
 }

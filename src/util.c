@@ -59,6 +59,28 @@ void secret_free(char *s)
     free(s);
 }
 
+void strvec_add(struct strvec *sv, char *owned)
+{
+    VEC_GROW(sv->v, sv->n, sv->cap);
+    sv->v[sv->n++] = owned;
+}
+
+bool strvec_has(const struct strvec *sv, const char *s)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        if (str_eq(sv->v[i], s))
+            return true;
+    return false;
+}
+
+void strvec_release(struct strvec *sv)
+{
+    for (size_t i = 0; i < sv->n; i++)
+        free(sv->v[i]);
+    free(sv->v);
+    memset(sv, 0, sizeof(*sv));
+}
+
 char *xstrndup(const char *s, size_t n)
 {
     char *p = xmalloc(n + 1);

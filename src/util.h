@@ -55,6 +55,16 @@ void secret_free(char *s);
         }                                                                       \
     } while (0)
 
+/* A growable array of strings, each owned by it. Zero-initialise to start. */
+struct strvec {
+    char **v;
+    size_t n, cap;
+};
+
+void strvec_add(struct strvec *sv, char *owned);             /* takes `owned` */
+bool strvec_has(const struct strvec *sv, const char *s);    /* an equal string is in it */
+void strvec_release(struct strvec *sv);                     /* frees the strings and the array */
+
 /* A growable, always NUL-terminated string. Zero-initialise to start. */
 struct strbuf {
     char *buf;

@@ -19,9 +19,9 @@
 #include "session.h"
 #include "util.h"
 
+/* what is not healthy, one sentence each */
 struct problems {
-    char **v;
-    size_t n, cap;
+    struct strvec list;
 };
 
 static void problem(struct problems *p, const char *fmt, ...) RMGR_PRINTF(2, 3);
@@ -29,16 +29,8 @@ static void problem(struct problems *p, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    VEC_GROW(p->v, p->n, p->cap);
-    p->v[p->n++] = xvasprintf(fmt, ap);
+    strvec_add(&p->list, xvasprintf(fmt, ap));
     va_end(ap);
-}
-
-static void problems_release(struct problems *p)
-{
-    for (size_t i = 0; i < p->n; i++)
-        free(p->v[i]);
-    free(p->v);
 }
 
 /* "reach (detail)" for a server that could not be observed. Caller frees. */
@@ -404,10 +396,10 @@ static int run_status(int argc, char **argv)
 
     if (args.json) {
         json_t *probs = json_array();
-        for (size_t i = 0; i < pr.n; i++)
-            json_array_append_new(probs, json_string(pr.v[i]));
+        for (size_t i = 0; i < pr.list.n; i++)
+            json_array_append_new(probs, json_string(pr.list.v[i]));
         json_object_set_new(root, "cluster", json_string(sp->cluster));
-        json_object_set_new(root, "healthy", json_boolean(pr.n == 0));
+        json_object_set_new(root, "healthy", json_boolean(pr.list.n == 0));
         json_object_set_new(root, "shards", shards);
         json_object_set_new(root, "sentinels", sentinels);
         json_object_set_new(root, "proxies", proxies);
@@ -421,21 +413,21 @@ static int run_status(int argc, char **argv)
         json_decref(sentinels);
         json_decref(proxies);
         fputs(sb_str(&out), stdout);
-        if (pr.n) {
+        if (pr.list.n) {
             printf("\nProblems:\n");
-            for (size_t i = 0; i < pr.n; i++)
-                printf("  - %s\n", pr.v[i]);
+            for (size_t i = 0; i < pr.list.n; i++)
+                printf("  - %s\n", pr.list.v[i]);
         }
-        if (pr.n)
-            printf("\n%s: %zu problem%s\n", counts, pr.n, pr.n == 1 ? "" : "s");
+        if (pr.list.n)
+            printf("\n%s: %zu problem%s\n", counts, pr.list.n, pr.list.n == 1 ? "" : "s");
         else
             printf("\n%s: all healthy\n", counts);
     }
     json_decref(root);
-    int rc = pr.n || !host_keys_ok ? EXIT_FAILURE_ : EXIT_OK;
+    int rc = pr.list.n || !host_keys_ok ? EXIT_FAILURE_ : EXIT_OK;
     free(counts);
     sb_release(&out);
-    problems_release(&pr);
+    strvec_release(&pr.list);
     session_release(&s);
     return rc;
 }

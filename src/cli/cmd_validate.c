@@ -16,19 +16,8 @@
 #include "spec_source.h"
 #include "util.h"
 
-struct pathlist {
-    char **v;
-    size_t n, cap;
-};
-
-static void pathlist_add(struct pathlist *pl, char *p)
-{
-    VEC_GROW(pl->v, pl->n, pl->cap);
-    pl->v[pl->n++] = p;
-}
-
 /* Add `arg` (a file), or the sorted .yaml and .yml files of `arg` (a directory). */
-static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
+static void expand_arg(const char *arg, struct strvec *out, struct diags *d)
 {
     struct stat st;
     if (stat(arg, &st) < 0) {
@@ -36,7 +25,7 @@ static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
         return;
     }
     if (!S_ISDIR(st.st_mode)) {
-        pathlist_add(out, xstrdup(arg));
+        strvec_add(out, xstrdup(arg));
         return;
     }
     char **found = NULL, *err = NULL;
@@ -49,7 +38,7 @@ static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
     if (nfound == 0)
         diags_add(d, DIAG_ERROR, NULL, 0, 0, "no *.yaml or *.yml files in '%s'", arg);
     for (size_t i = 0; i < nfound; i++)
-        pathlist_add(out, found[i]); /* the paths move to out */
+        strvec_add(out, found[i]); /* the paths move to out */
     free(found);
 }
 
@@ -57,7 +46,7 @@ static void expand_arg(const char *arg, struct pathlist *out, struct diags *d)
  * Keep the first of the paths naming one file (`specs/a.yaml specs/`, a
  * symlink): the same spec twice would be reported as a duplicate cluster.
  */
-static void drop_repeated_files(struct pathlist *files)
+static void drop_repeated_files(struct strvec *files)
 {
     char **real = xcalloc(files->n ? files->n : 1, sizeof(*real));
     size_t n = 0;
@@ -88,7 +77,7 @@ static void print_summary(const struct spec *s)
 }
 
 struct validate_args {
-    struct pathlist paths; /* PATH arguments and -f values, in order; borrowed from argv */
+    struct strvec paths; /* PATH arguments and -f values, in order */
     struct git_source_opts git;
 };
 
@@ -97,7 +86,7 @@ static int add_path(void *dest, const struct cli_opt *opt, const char *value, ch
 {
     (void)opt;
     (void)err;
-    pathlist_add(dest, (char *)value);
+    strvec_add(dest, xstrdup(value));
     return 0;
 }
 
@@ -114,44 +103,44 @@ static int run_validate(int argc, char **argv)
     struct validate_args va = {0};
     int urc = cli_parse_command(cmd, argc, argv, &va);
     if (urc) {
-        free(va.paths.v);
+        strvec_release(&va.paths);
         return urc;
     }
-    struct pathlist args = va.paths;
+    struct strvec args = va.paths;
     const struct git_source_opts git = va.git;
     char *gerr = NULL;
     if (git_source_enabled(&git) && args.n) {
-        free(args.v);
+        strvec_release(&args);
         return cli_usage_error(cmd, "--repo and PATH arguments exclude each other");
     }
     if (git_source_check_opts(&git, &gerr) < 0) {
-        free(args.v);
+        strvec_release(&args);
         return cli_opt_usage_error(cmd, gerr);
     }
     if (args.n == 0 && !git_source_enabled(&git)) {
-        free(args.v);
+        strvec_release(&args);
         return cli_usage_error(cmd, "validate needs at least one PATH (or --repo URL)");
     }
 
     struct diags d = {0};
-    struct pathlist files = {0};
+    struct strvec files = {0};
     struct spec_source src = {0};
     if (git_source_enabled(&git)) {
         if (spec_source_open(&git, &src, &gerr) < 0) {
             fprintf(stderr, "rmgr: %s\n", gerr ? gerr : "cannot read the repository");
             free(gerr);
-            free(args.v);
+            strvec_release(&args);
             return EXIT_FAILURE_;
         }
         char *what = spec_source_describe(&src);
         printf("%s\n", what);
         free(what);
         for (size_t i = 0; i < src.n; i++)
-            pathlist_add(&files, xstrdup(src.names[i]));
+            strvec_add(&files, xstrdup(src.names[i]));
     }
     for (size_t i = 0; i < args.n; i++)
         expand_arg(args.v[i], &files, &d);
-    free(args.v);
+    strvec_release(&args);
     drop_repeated_files(&files);
 
     struct spec **specs = xcalloc(files.n ? files.n : 1, sizeof(*specs));
@@ -179,12 +168,10 @@ static int run_validate(int argc, char **argv)
         for (size_t i = 0; i < files.n; i++)
             print_summary(specs[i]);
 
-    for (size_t i = 0; i < files.n; i++) {
+    for (size_t i = 0; i < files.n; i++)
         spec_free(specs[i]);
-        free(files.v[i]);
-    }
     free(specs);
-    free(files.v);
+    strvec_release(&files);
     diags_release(&d);
     return failed ? EXIT_FAILURE_ : EXIT_OK;
 }
