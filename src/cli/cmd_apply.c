@@ -193,7 +193,7 @@ static size_t acting_steps(const struct plan *p)
 {
     size_t n = 0;
     for (size_t i = 0; i < p->nsteps; i++)
-        if (p->steps[i].kind != STEP_OBSERVED && p->steps[i].action != ACTION_NONE)
+        if (!step_kind_has(p->steps[i].kind, STEPF_FACT) && p->steps[i].action != ACTION_NONE)
             n++;
     return n;
 }
