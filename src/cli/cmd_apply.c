@@ -399,9 +399,8 @@ out:
 }
 
 const struct command command_apply = {
-    .name = "apply",
-    .run = run_apply,
-    .summary = "carry out the plan: make the cluster match the spec",
+    /* name, run, summary (`rmgr help`) */
+    "apply", run_apply, "carry out the plan: make the cluster match the spec",
     .usage = "usage: rmgr apply -f SPEC [options]\n"
              "       rmgr apply --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [options]\n"
              "       rmgr apply PLANFILE [options]\n"

@@ -101,9 +101,8 @@ out:
 }
 
 const struct command command_destroy = {
-    .name = "destroy",
-    .run = run_destroy,
-    .summary = "stop every instance of the spec and delete its data",
+    /* name, run, summary (`rmgr help`) */
+    "destroy", run_destroy, "stop every instance of the spec and delete its data",
     .usage = "usage: rmgr destroy -f SPEC [options]\n"
              "\n"
              "Stop every proxy, then every sentinel, then every redis the spec names (each by\n"

@@ -124,9 +124,8 @@ static int run_observe(int argc, char **argv)
 }
 
 const struct command command_observe = {
-    .name = "observe",
-    .run = run_observe,
-    .summary = "show what is running, as the planner sees it",
+    /* name, run, summary (`rmgr help`) */
+    "observe", run_observe, "show what is running, as the planner sees it",
     .usage = "usage: rmgr observe -f SPEC [--json] [--skip-files] [--connect-timeout MS]\n"
              "                    [--timeout MS]\n"
              "\n"

@@ -209,9 +209,8 @@ static int run_plan(int argc, char **argv)
 }
 
 const struct command command_plan = {
-    .name = "plan",
-    .run = run_plan,
-    .summary = "show the steps that would make the cluster match the spec",
+    /* name, run, summary (`rmgr help`) */
+    "plan", run_plan, "show the steps that would make the cluster match the spec",
     .usage = "usage: rmgr plan -f SPEC [--json | --markdown] [--detailed-exitcode] [--out FILE]\n"
              "                 [--no-color] [--connect-timeout MS] [--timeout MS]\n"
              "       rmgr plan --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [options]\n"

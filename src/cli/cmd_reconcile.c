@@ -240,9 +240,8 @@ static int run_reconcile(int argc, char **argv)
 }
 
 const struct command command_reconcile = {
-    .name = "reconcile",
-    .run = run_reconcile,
-    .summary = "keep clusters equal to their specs: cron job or daemon",
+    /* name, run, summary (`rmgr help`) */
+    "reconcile", run_reconcile, "keep clusters equal to their specs: cron job or daemon",
     .usage =
         "usage: rmgr reconcile (-f SPEC|DIR | --repo URL [--ref REF] [--path DIR]\n"
         "                      [--cache-dir DIR]) [--once | --interval DURATION] [--watch]\n"

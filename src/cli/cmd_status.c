@@ -433,9 +433,8 @@ static int run_status(int argc, char **argv)
 }
 
 const struct command command_status = {
-    .name = "status",
-    .run = run_status,
-    .summary = "summarise the cluster's health",
+    /* name, run, summary (`rmgr help`) */
+    "status", run_status, "summarise the cluster's health",
     .usage = "usage: rmgr status -f SPEC [--json] [--no-color] [--connect-timeout MS] [--timeout MS]\n"
              "\n"
              "Per shard its master (and whether Sentinel chose it) and its replicas with\n"

@@ -177,9 +177,8 @@ static int run_validate(int argc, char **argv)
 }
 
 const struct command command_validate = {
-    .name = "validate",
-    .run = run_validate,
-    .summary = "check specs for errors, every one with file:line:col",
+    /* name, run, summary (`rmgr help`) */
+    "validate", run_validate, "check specs for errors, every one with file:line:col",
     .usage = "usage: rmgr validate [-f] PATH...\n"
              "       rmgr validate --repo URL [--ref REF] [--path DIR] [--cache-dir DIR]\n"
              "\n"
