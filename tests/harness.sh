@@ -12,6 +12,9 @@
 #   h_check "proxy answers" [ "$(h_cli "$H_PORT" SET k v)" = OK ]
 #   h_track_pidfile "$dir/nutcracker.pid" nutcracker   # pids started by rmgr
 #   h_start_webhook "$H_DIR/hook.log"   # loopback receiver; sets H_PORT and H_URL
+#   h_webhook_count drift-found         # how many posts of that event it received
+#   h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve  # OUT, RC; the daemons tracked
+#   h_fatal "no free port"              # FAIL line, result line, exit 1
 #   h_done                              # prints "N passed, N failed", returns 1 on failure
 #
 # Daemons run as background jobs of the test shell, each in $H_DIR/<kind>-<port>/
@@ -138,6 +141,15 @@ h_track_cluster() {
     done
 }
 
+# h_apply CLUSTER_DIR ARGS...: `$RMGR apply ARGS...` with its stdout and stderr
+# in OUT and its exit status in RC, then every daemon it started under
+# CLUSTER_DIR tracked (h_track_cluster), whether it succeeded or not.
+h_apply() {
+    local dir=$1; shift
+    OUT=$("${RMGR:?RMGR must name the rmgr binary}" apply "$@" 2>&1); RC=$?
+    h_track_cluster "$dir"
+}
+
 # h_wait_log FILE PATTERN COUNT TIMEOUT_S: true once FILE has COUNT lines that
 # match PATTERN (grep), false after TIMEOUT_S seconds (also while FILE is missing).
 h_wait_log() {
@@ -241,7 +253,13 @@ EOF
         sleep 0.05
     done
     h_track "$pid" webhook.py || { kill "$pid" 2>/dev/null; return 1; }
-    H_PORT=$port H_URL="http://127.0.0.1:$port/hook"
+    H_PORT=$port H_URL="http://127.0.0.1:$port/hook" H_WEBHOOK_LOG=$log
+}
+
+# h_webhook_count EVENT: how many posts with "event":"EVENT" the receiver of
+# h_start_webhook has logged (rmgr's generic and every other format).
+h_webhook_count() {
+    grep -c "\"event\":\"$1\"" "$H_WEBHOOK_LOG"
 }
 
 # h_cli PORT [-a PASSWORD] ARGS...: one command with redis-cli on 127.0.0.1.
@@ -353,6 +371,14 @@ h_check() {
     else
         H_FAILED=$((H_FAILED + 1)); echo "FAIL $what"
     fi
+}
+
+# h_fatal MESSAGE...: a failed check that ends the test: "FAIL MESSAGE", the
+# result line, exit 1 (the EXIT trap stops what was started).
+h_fatal() {
+    H_FAILED=$((H_FAILED + 1)); echo "FAIL $*"
+    h_done
+    exit 1
 }
 
 # h_done: print the result line; non-zero when a check failed.

@@ -1023,9 +1023,7 @@ proxies:
 EOF
 
 t=$(date +%s%3N)
-OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1)
-RC=$?
-h_track_cluster "$BASE/$CLUSTER"
+h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve
 h_check "cluster deployed: $NSHARDS shards of master + 2 replicas, 3 sentinels, a proxy ($(( $(date +%s%3N) - t )) ms)" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || { printf '%s\n' "$OUT" | tail -n 20 | sed 's/^/#   /'; fatal "apply failed"; }
 
@@ -1033,7 +1031,6 @@ h_check "cluster deployed: $NSHARDS shards of master + 2 replicas, 3 sentinels, 
 HOOKLOG=$H_DIR/hook.log
 h_start_webhook "$HOOKLOG" || fatal "webhook receiver did not start"
 HOOK_PORT=$H_PORT
-hooks() { grep -c "\"event\":\"$1\"" "$HOOKLOG"; }
 
 "$RMGR" reconcile -f "$SPEC" --watch --apply --interval "$RC_INTERVAL" --state-dir "$H_DIR/state" \
     --webhook "http://127.0.0.1:$HOOK_PORT/hook" --webhook-format generic --webhook-retries 1 \
@@ -1117,13 +1114,13 @@ DRC=$?
 h_check "SIGTERM: the daemon exits 0" [ "$DRC" -eq 0 ]
 DAEMON=
 # (what it queued is delivered before it exits)
-h_check "daemon: no apply-failed posted" eval '[ "$(hooks apply-failed)" -eq 0 ]'
+h_check "daemon: no apply-failed posted" eval '[ "$(h_webhook_count apply-failed)" -eq 0 ]'
 NKILLS=$("$PY" -c 'import json, sys; print(len(json.load(open(sys.argv[1]))["kills"]))' "$H_DIR/chaos.json")
 # issue 9: one notification per failover: the watcher's, nothing from the runs that heal after it
-h_check "webhook: one failover-observed per kill ($(hooks failover-observed) for $NKILLS)" \
-    eval '[ "$(hooks failover-observed)" -eq "$NKILLS" ]'
+h_check "webhook: one failover-observed per kill ($(h_webhook_count failover-observed) for $NKILLS)" \
+    eval '[ "$(h_webhook_count failover-observed)" -eq "$NKILLS" ]'
 h_check "webhook: no drift-found or drift-resolved for the failovers" \
-    eval '[ "$(hooks drift-found)" -eq 0 ] && [ "$(hooks drift-resolved)" -eq 0 ]'
+    eval '[ "$(h_webhook_count drift-found)" -eq 0 ] && [ "$(h_webhook_count drift-resolved)" -eq 0 ]'
 fig "webhook: $(wc -l <"$HOOKLOG") posts ($(grep -o '"event":"[a-z-]*"' "$HOOKLOG" | cut -d'"' -f4 |
     sort | uniq -c | awk '{ printf "%s%s %s", (NR > 1 ? ", " : ""), $1, $2 }'))"
 

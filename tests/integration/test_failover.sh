@@ -38,10 +38,9 @@ SPEC=$H_DIR/spec.yaml
 HOOKLOG=$H_DIR/hook.log
 : >"$HOOKLOG"
 
-fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
 now_ms() { date +%s%3N; }
 
-h_free_ports A1 A2 A3 B1 B2 B3 C1 C2 C3 S1 S2 S3 PX ST || fatal "no free port"
+h_free_ports A1 A2 A3 B1 B2 B3 C1 C2 C3 S1 S2 S3 PX ST || h_fatal "no free port"
 SENTINELS=("$S1" "$S2" "$S3")
 cat >"$SPEC" <<EOF
 cluster: $CLUSTER
@@ -134,9 +133,8 @@ calm() { sleep 1; }
 
 # ---------------------------------------------------------------- deploy
 
-OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-h_track_cluster "$BASE/$CLUSTER"
-[ "$RC" -eq 0 ] || { echo "$OUT"; fatal "apply from nothing failed"; }
+h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve
+[ "$RC" -eq 0 ] || { echo "$OUT"; h_fatal "apply from nothing failed"; }
 h_check "deployed: a second plan is empty" "$RMGR" plan -f "$SPEC" --detailed-exitcode
 for i in $(seq 1 60); do h_cli "$PX" -a "$PW" SET "key:$i" "$i" >/dev/null 2>&1; done
 
@@ -172,8 +170,7 @@ h_check "plan during the failover: only exits 0 and 2" [ "$others" -eq 0 ]
 h_check "plan showed the failover as a state (Sentinel failover in progress)" [ "$failover_seen" -eq 1 ]
 h_check "plan never claimed a demotion" [ "$demote" -eq 0 ]
 h_check "Sentinel finished the failover" settled alpha "$OLD"
-OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-h_track_cluster "$BASE/$CLUSTER"
+h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve
 h_check "1: apply after the failover: exit 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || echo "$OUT"
 check_healed 1 alpha "$OLD"
@@ -192,8 +189,7 @@ while [ "$(now_ms)" -lt "$deadline" ]; do
     sleep 0.02
 done
 busy=0; sentinel_busy beta && busy=1
-OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-h_track_cluster "$BASE/$CLUSTER"
+h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve
 h_check "2: a sentinel had switched when apply started" [ "$switched" -eq 1 ]
 echo "    (the leader was still failing over when apply started: $busy)"
 h_check "2: apply started right after the first switch: exit 0" [ "$RC" -eq 0 ]
@@ -235,9 +231,8 @@ h_check "4: SIGTERM while waiting: says nothing was changed" \
     grep -q "stopped by a signal while waiting for Sentinel; nothing was changed" "$H_DIR/apply-term.out"
 h_check "4: SIGTERM while waiting: the dead master was not started" \
     eval '! h_cli "$OLD" PING >/dev/null 2>&1'
-wait_settled alpha "$OLD" || fatal "Sentinel did not fail over alpha"
-OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-h_track_cluster "$BASE/$CLUSTER"
+wait_settled alpha "$OLD" || h_fatal "Sentinel did not fail over alpha"
+h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve
 h_check "4: apply after the failover: exit 0" [ "$RC" -eq 0 ]
 check_healed 4 alpha "$OLD"
 calm
@@ -252,8 +247,7 @@ h_check "4: failover not done in time: says so" \
     grep -q "rmgr: shard beta: Sentinel did not finish within 1.0 s (--failover-wait)" <<<"$OUT"
 h_check "4: failover not done in time: the dead master was not started" \
     eval '! h_cli "$OLD" PING >/dev/null 2>&1'
-OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-h_track_cluster "$BASE/$CLUSTER"
+h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve
 h_check "4: the next apply waits for the rest and heals: exit 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || echo "$OUT"
 check_healed 4b beta "$OLD"
@@ -261,9 +255,8 @@ calm
 
 # ---------------------------------------------------------------- 5. reconcile in the window
 
-h_start_webhook "$HOOKLOG" || fatal "webhook receiver did not start"
+h_start_webhook "$HOOKLOG" || h_fatal "webhook receiver did not start"
 HOOK_URL=$H_URL
-hooks() { grep -c "\"event\":\"$1\"" "$HOOKLOG"; }
 export XDG_CACHE_HOME=$H_DIR/xdg-cache
 
 RARGS=(-f "$SPEC" --webhook "$HOOK_URL" --webhook-format generic
@@ -277,9 +270,9 @@ sleep 2.3 # in the window: down-after has passed, the failover is under way or a
 h_track_cluster "$BASE/$CLUSTER"
 h_check "5: reconcile --once --apply through the failover: exit 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || cat "$H_DIR/r1.log"
-h_check "5: no apply-failed posted" [ "$(hooks apply-failed)" -eq 0 ]
-h_check "5: no drift-found posted (a failover is no drift)" [ "$(hooks drift-found)" -eq 0 ]
-h_check "5: exactly one failover message" [ "$(hooks failover-observed)" -eq 1 ]
+h_check "5: no apply-failed posted" [ "$(h_webhook_count apply-failed)" -eq 0 ]
+h_check "5: no drift-found posted (a failover is no drift)" [ "$(h_webhook_count drift-found)" -eq 0 ]
+h_check "5: exactly one failover message" [ "$(h_webhook_count failover-observed)" -eq 1 ]
 h_check "5: it names the new master and says it was healed" \
     eval 'grep "\"event\":\"failover-observed\"" "$HOOKLOG" | grep -q "shard gamma master 127.0.0.1:$OLD -> 127.0.0.1:$(sentinel_master gamma "$S1").*Healed by reconcile --apply"'
 h_check "5: the log says a failover was in progress, not a refusal" \
@@ -304,7 +297,7 @@ h_track_cluster "$BASE/$CLUSTER"
 h_check "5b: two overlapping failovers, reconcile --once --apply: exit 0" [ "$RC" -eq 0 ]
 [ "$RC" -eq 0 ] || tail -n 30 "$H_DIR/r3.log"
 h_check "5b: no apply-failed, drift-found or drift-changed posted" \
-    eval '[ "$(hooks apply-failed)" -eq 0 ] && [ "$(hooks drift-found)" -eq 0 ] && [ "$(hooks drift-changed)" -eq 0 ]'
+    eval '[ "$(h_webhook_count apply-failed)" -eq 0 ] && [ "$(h_webhook_count drift-found)" -eq 0 ] && [ "$(h_webhook_count drift-changed)" -eq 0 ]'
 h_check "5b: the failover message names both shards" \
     eval 'grep "\"event\":\"failover-observed\"" "$HOOKLOG" | grep -q "shard alpha master" &&
           grep "\"event\":\"failover-observed\"" "$HOOKLOG" | grep -q "shard beta master"'
@@ -322,15 +315,14 @@ s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); time.sleep(120)' "$PX" &
 STRANGER=$!
 for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PX") 2>/dev/null && break; sleep 0.05; done
-h_track "$STRANGER" python3 || fatal "the stranger did not start"
+h_track "$STRANGER" python3 || h_fatal "the stranger did not start"
 OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
 h_check "6: apply with the proxy's port taken: exit 1" [ "$RC" -eq 1 ]
 h_check "6: it says the port is held by another process and nothing was started" \
     grep -q "proxy 127.0.0.1:$PX was not running, but port $PX already accepts connections" <<<"$OUT"
 h_check "6: no nutcracker was started" eval '! pgrep -f "nutcracker.*proxy-$PX" >/dev/null'
 h_stop "$STRANGER"
-OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-h_track_cluster "$BASE/$CLUSTER"
+h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve
 h_check "6: the port free again, apply starts the proxy: exit 0" [ "$RC" -eq 0 ]
 h_check "6: writes through the proxy succeed" \
     eval '[ "$(h_cli "$PX" -a "$PW" SET k6 v 2>/dev/null)" = OK ]'

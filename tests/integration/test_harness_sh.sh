@@ -87,6 +87,27 @@ h_check "wait_log: two lines found" h_wait_log "$H_DIR/wait.log" run-done 2 1
 h_check "wait_log: a third times out" eval '! h_wait_log "$H_DIR/wait.log" run-done 3 1'
 h_check "wait_log: a missing file times out" eval '! h_wait_log "$H_DIR/none.log" x 1 1'
 
+# the webhook receiver counts the posts of one event
+h_check "webhook receiver starts" h_start_webhook "$H_DIR/hook.log"
+for ev in drift-found drift-found apply-failed; do
+    curl -s -o /dev/null -d "{\"event\":\"$ev\",\"text\":\"x\"}" "$H_URL"
+done
+h_check "webhook: two drift-found counted" [ "$(h_webhook_count drift-found)" = 2 ]
+h_check "webhook: one apply-failed counted" [ "$(h_webhook_count apply-failed)" = 1 ]
+h_check "webhook: none of another event" [ "$(h_webhook_count drift-resolved)" = 0 ]
+
+# h_apply: rmgr's output and status, then the cluster's daemons tracked (a stand-in rmgr)
+printf '#!/bin/sh\necho "$*"; exit 3\n' >"$H_DIR/fake-rmgr"; chmod +x "$H_DIR/fake-rmgr"
+RMGR=$H_DIR/fake-rmgr h_apply "$H_DIR/base/none" -f spec.yaml --auto-approve
+h_check "h_apply: OUT and RC of the apply" eval '[ "$OUT" = "apply -f spec.yaml --auto-approve" ] && [ "$RC" = 3 ]'
+
+# h_fatal: one more failure, the result line, exit 1 (in a subshell: this test goes on)
+fatal_expect="$H_PASSED passed, $((H_FAILED + 1)) failed"
+fatal_out=$(h_fatal "boom"); fatal_rc=$?
+h_check "h_fatal exits 1" [ "$fatal_rc" = 1 ]
+h_check "h_fatal says FAIL and the result line" \
+    eval '[ "$(printf "%s\n" "$fatal_out" | head -n1)" = "FAIL boom" ] && printf "%s\n" "$fatal_out" | tail -n1 | grep -qx "$fatal_expect"'
+
 h_check "nutcracker stops" h_stop "$npid"
 h_check "sentinel stops" h_stop "$spid"
 h_check "redis stops" h_stop "$rpid"

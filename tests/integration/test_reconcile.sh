@@ -34,18 +34,18 @@ CACHE=$H_DIR/cache
 HOOKLOG=$H_DIR/hook.log
 : >"$HOOKLOG"
 
-fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
 
 # ---------------------------------------------------------------- receiver
 
-h_start_webhook "$HOOKLOG" || fatal "webhook receiver did not start"
+h_start_webhook "$HOOKLOG" || h_fatal "webhook receiver did not start"
+# events_after N: the events posted after the first N, '"event":"NAME" ' each
+events_after() { tail -n +"$(($1 + 1))" "$HOOKLOG" | grep -o '"event":"[a-z-]*"' | tr '\n' ' '; }
 HOOK_PORT=$H_PORT
 HOOK="http://127.0.0.1:$HOOK_PORT/hook"
-hooks() { grep -c "\"event\":\"$1\"" "$HOOKLOG"; }
 
 # ---------------------------------------------------------------- spec repository
 
-h_free_ports M1 R1 M2 R2 S1 S2 S3 PX ST || fatal "no free port"
+h_free_ports M1 R1 M2 R2 S1 S2 S3 PX ST || h_fatal "no free port"
 spec() { # spec MAXMEMORY
     cat <<EOF
 cluster: $CLUSTER
@@ -88,17 +88,15 @@ commit() { # commit SUBJECT: commit everything in the work tree and push
 }
 mkdir -p "$H_DIR/work/specs"
 spec 64mb >"$H_DIR/work/specs/$CLUSTER.yaml"
-C1=$(commit "Add cluster $CLUSTER") || fatal "cannot commit"
+C1=$(commit "Add cluster $CLUSTER") || h_fatal "cannot commit"
 REPO="file://$H_DIR/specs.git"
 
 # the first commit, deployed with rmgr apply --repo
-OUT=$("$RMGR" apply --repo "$REPO" --path specs --cache-dir "$CACHE" --auto-approve 2>&1)
-APPLY_RC=$?
-h_track_cluster "$BASE/$CLUSTER"
-h_check "cluster deployed with rmgr apply --repo" [ "$APPLY_RC" -eq 0 ]
+h_apply "$BASE/$CLUSTER" --repo "$REPO" --path specs --cache-dir "$CACHE" --auto-approve
+h_check "cluster deployed with rmgr apply --repo" [ "$RC" -eq 0 ]
 h_check "apply --repo names the commit and its subject first" \
     eval '[ "$(head -n1 <<<"$OUT")" = "Spec: specs/$CLUSTER.yaml from $REPO at main (${C1:0:12}): Add cluster $CLUSTER" ]'
-[ "$APPLY_RC" -eq 0 ] || { echo "$OUT"; fatal "apply failed"; }
+[ "$RC" -eq 0 ] || { echo "$OUT"; h_fatal "apply failed"; }
 h_check "proxy answers" [ "$(h_cli "$PX" -a "$PW" SET k0 v0 2>/dev/null)" = OK ]
 
 # ---------------------------------------------------------------- 1. cron style
@@ -117,13 +115,13 @@ h_check "in sync: logged with cluster and commit" \
 h_check "in sync: nothing posted" [ ! -s "$HOOKLOG" ]
 
 spec 48mb >"$H_DIR/work/specs/$CLUSTER.yaml"
-C2=$(commit "Lower maxmemory to 48mb") || fatal "cannot commit"
+C2=$(commit "Lower maxmemory to 48mb") || h_fatal "cannot commit"
 for i in 1 2 3; do
     reconcile
     h_check "report-only run $i: exit 0, drift logged" \
         eval '[ "$RC" -eq 0 ] && grep -q "drift cluster=$CLUSTER commit=${C2:0:12}" <<<"$OUT"'
 done
-h_check "report-only runs posted exactly one drift-found" [ "$(hooks drift-found)" -eq 1 ]
+h_check "report-only runs posted exactly one drift-found" [ "$(h_webhook_count drift-found)" -eq 1 ]
 h_check "the drift payload names commit and subject" \
     grep -q "\"commit\":\"$C2\",\"subject\":\"Lower maxmemory to 48mb\"" "$HOOKLOG"
 h_check "report-only changed nothing" \
@@ -139,7 +137,7 @@ for p in "$M1" "$R1" "$M2" "$R2"; do
 done
 h_check "--apply: every redis has maxmemory 48mb" [ "$ok" = 1 ]
 h_check "--apply: one drift-resolved, still one drift-found, no other message" \
-    eval '[ "$(hooks drift-resolved)" -eq 1 ] && [ "$(hooks drift-found)" -eq 1 ] &&
+    eval '[ "$(h_webhook_count drift-resolved)" -eq 1 ] && [ "$(h_webhook_count drift-found)" -eq 1 ] &&
           [ "$(wc -l <"$HOOKLOG")" -eq 2 ]'
 h_check "--apply: the resolved message says what the apply did" \
     grep -q '"event":"drift-resolved".*Drift resolved by reconcile --apply' "$HOOKLOG"
@@ -173,7 +171,7 @@ h_check "plan --repo --out, then apply PLANFILE at its commit: exit 0" \
 # the cron job straight away with --apply: a new drift costs exactly one drift and one
 # resolved message, and nothing more on the next runs
 spec 40mb >"$H_DIR/work/specs/$CLUSTER.yaml"
-C3=$(commit "Lower maxmemory to 40mb") || fatal "cannot commit"
+C3=$(commit "Lower maxmemory to 40mb") || h_fatal "cannot commit"
 before=$(wc -l <"$HOOKLOG")
 reconcile --apply
 h_check "cron --apply on a new drift: exit 0" [ "$RC" -eq 0 ]
@@ -181,7 +179,7 @@ h_check "cron --apply: maxmemory 40mb everywhere" \
     [ "$(h_cli "$R2" -a "$PW" CONFIG GET maxmemory 2>/dev/null | tail -n1)" = 41943040 ]
 reconcile --apply
 reconcile --apply
-new_events=$(tail -n +"$((before + 1))" "$HOOKLOG" | grep -o '"event":"[a-z-]*"' | tr '\n' ' ')
+new_events=$(events_after "$before")
 h_check "cron --apply: exactly one drift-found and one drift-resolved, then nothing" \
     [ "$new_events" = '"event":"drift-found" "event":"drift-resolved" ' ]
 h_check "cron --apply: both name the new commit" \
@@ -189,27 +187,27 @@ h_check "cron --apply: both name the new commit" \
 
 # an apply that keeps failing is posted once, not on every cron run
 spec lots >"$H_DIR/work/specs/$CLUSTER.yaml"
-commit "Break maxmemory" >/dev/null || fatal "cannot commit"
+commit "Break maxmemory" >/dev/null || h_fatal "cannot commit"
 before=$(wc -l <"$HOOKLOG")
 for i in 1 2 3; do
     reconcile --apply
     h_check "failing apply run $i: exit 1" [ "$RC" -eq 1 ]
 done
-new_events=$(tail -n +"$((before + 1))" "$HOOKLOG" | grep -o '"event":"[a-z-]*"' | tr '\n' ' ')
+new_events=$(events_after "$before")
 h_check "a failing apply is posted once: drift-found, apply-failed, nothing more" \
     [ "$new_events" = '"event":"drift-found" "event":"apply-failed" ' ]
 spec 40mb >"$H_DIR/work/specs/$CLUSTER.yaml"
-commit "Restore maxmemory 40mb" >/dev/null || fatal "cannot commit"
+commit "Restore maxmemory 40mb" >/dev/null || h_fatal "cannot commit"
 before=$(wc -l <"$HOOKLOG")
 reconcile --apply
 reconcile --apply
-new_events=$(tail -n +"$((before + 1))" "$HOOKLOG" | grep -o '"event":"[a-z-]*"' | tr '\n' ' ')
+new_events=$(events_after "$before")
 h_check "after the fix: one drift-resolved" [ "$new_events" = '"event":"drift-resolved" ' ]
 
 # ---------------------------------------------------------------- 2. isolation
 
 printf 'cluster: broken\nshards: nope\n' >"$H_DIR/work/specs/broken.yaml"
-commit "Add a broken spec" >/dev/null || fatal "cannot commit"
+commit "Add a broken spec" >/dev/null || h_fatal "cannot commit"
 reconcile --apply
 h_check "a broken spec: exit 1" [ "$RC" -eq 1 ]
 h_check "a broken spec: its error is logged by repository path" \
@@ -217,7 +215,7 @@ h_check "a broken spec: its error is logged by repository path" \
 h_check "a broken spec: the good cluster is still reconciled" \
     grep -q "in-sync cluster=$CLUSTER" <<<"$OUT"
 gitw rm -q specs/broken.yaml
-commit "Remove the broken spec" >/dev/null || fatal "cannot commit"
+commit "Remove the broken spec" >/dev/null || h_fatal "cannot commit"
 
 # ---------------------------------------------------------------- 3. --watch
 
@@ -264,8 +262,8 @@ h_check "watch: well before the interval (< 15 s after the kill)" [ $((t_ok - t_
 h_check "watch: quorum logged and repoint timed" \
     eval 'grep -q "failover cluster=$CLUSTER commit=" "$DLOG" && grep -q "repointed cluster=$CLUSTER .*took_ms=" "$DLOG"'
 grep -h "repointed cluster=" "$DLOG" | sed 's/^/# /'
-for _ in $(seq 100); do [ "$(hooks failover-observed)" -ge 1 ] && break; sleep 0.05; done
-h_check "watch: failover-observed posted" [ "$(hooks failover-observed)" -ge 1 ]
+for _ in $(seq 100); do [ "$(h_webhook_count failover-observed)" -ge 1 ] && break; sleep 0.05; done
+h_check "watch: failover-observed posted" [ "$(h_webhook_count failover-observed)" -ge 1 ]
 # the repoint is the watcher's own: it came before any run after the first
 h_check "watch: repointed without a full run (none between the first and the repoint)" \
     eval '[ "$(grep -E "run-done|repointed cluster=" "$DLOG" | sed -n 2p | grep -c "repointed cluster=")" -eq 1 ]'
