@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -216,21 +217,25 @@ bool parse_duration_ms(const char *s, long *out_ms)
     long v = strtol(s, &end, 10);
     if (errno || v < 0)
         return false;
-    long mult;
-    if (!*end || !strcmp(end, "s"))
-        mult = 1000;
-    else if (!strcmp(end, "ms"))
-        mult = 1;
-    else if (!strcmp(end, "m"))
-        mult = 60 * 1000;
-    else if (!strcmp(end, "h"))
-        mult = 3600 * 1000;
-    else
+    static const struct unit ms_per[] = {
+        {"", 1000}, {"s", 1000}, {"ms", 1}, {"m", 60 * 1000}, {"h", 3600 * 1000},
+    };
+    unsigned long long mult;
+    if (!unit_lookup(ms_per, ARRAY_SIZE(ms_per), end, false, &mult) || v > LONG_MAX / (long)mult)
         return false;
-    if (v > LONG_MAX / mult)
-        return false;
-    *out_ms = v * mult;
+    *out_ms = v * (long)mult;
     return true;
+}
+
+bool unit_lookup(const struct unit *units, size_t n, const char *suffix, bool nocase,
+                 unsigned long long *mul)
+{
+    for (size_t i = 0; i < n; i++)
+        if (nocase ? !strcasecmp(units[i].suffix, suffix) : !strcmp(units[i].suffix, suffix)) {
+            *mul = units[i].mul;
+            return true;
+        }
+    return false;
 }
 
 int read_file(const char *path, size_t max_size, char **out, size_t *out_len)

@@ -91,6 +91,19 @@ bool parse_long(const char *s, long min, long max, long *out);
 /* Parse "30s", "5m", "1h", "250ms" or plain seconds into milliseconds. */
 bool parse_duration_ms(const char *s, long *out_ms);
 
+/* A number's unit: its suffix ("" for none) and what it multiplies by. */
+struct unit {
+    const char *suffix;
+    unsigned long long mul;
+};
+
+/*
+ * The multiplier of `suffix` among the n rows of `units` (without regard to
+ * case when nocase) into *mul; false when no row has that suffix.
+ */
+bool unit_lookup(const struct unit *units, size_t n, const char *suffix, bool nocase,
+                 unsigned long long *mul);
+
 /*
  * Read a whole file. Returns 0, or -1 with errno set. Refuses files larger
  * than max_size (errno EFBIG) so hostile input cannot exhaust memory.

@@ -120,6 +120,7 @@ TEST(durations)
     CHECK(!parse_duration_ms("1d", &ms));
     CHECK(!parse_duration_ms(" 1s", &ms));
     CHECK(!parse_duration_ms("99999999999999999999h", &ms));
+    CHECK(!parse_duration_ms("1S", &ms)); /* units are lower case */
     CHECK(!parse_duration_ms("9223372036854775807h", &ms));
 }
 
@@ -139,8 +140,20 @@ TEST(proc_stat_gone_needs_zombie_and_one_thread)
     CHECK(!proc_stat_says_gone(NULL));
 }
 
+TEST(unit_lookup_finds_a_suffix)
+{
+    static const struct unit units[] = {{"", 1}, {"kb", 1024}, {"k", 1000}};
+    unsigned long long mul = 0;
+    CHECK(unit_lookup(units, ARRAY_SIZE(units), "", false, &mul) && mul == 1);
+    CHECK(unit_lookup(units, ARRAY_SIZE(units), "kb", false, &mul) && mul == 1024);
+    CHECK(!unit_lookup(units, ARRAY_SIZE(units), "KB", false, &mul));
+    CHECK(unit_lookup(units, ARRAY_SIZE(units), "KB", true, &mul) && mul == 1024);
+    CHECK(!unit_lookup(units, ARRAY_SIZE(units), "kbb", true, &mul));
+}
+
 int main(void)
 {
+    RUN(unit_lookup_finds_a_suffix);
     if (!mkdtemp(dir)) {
         perror("mkdtemp");
         return 1;
