@@ -1,12 +1,13 @@
 /*
- * observe.c - look at every instance the spec names, in parallel.
+ * observe.c - look at every instance the spec names, all at once.
  *
- * One thread per Redis address, per sentinel and per proxy, and one per
- * host for the instance files (through that host's transport, opened once).
- * Each thread writes only its own record (or, for a files thread, only the
- * files fields of the records on its host), so no locking is needed and a
- * dead host costs its own timeout: the whole observation takes as long as
- * the slowest thread.
+ * The servers (redis, sentinels, proxies' stats ports) are talked to on
+ * this thread, on one poll loop (observe_net.c); meanwhile one thread per
+ * host reads the instance files through that host's transport (opened
+ * once). A files thread writes only the files fields of the records on its
+ * host, the loop only the rest, so no locking is needed, and a dead
+ * address or host costs its own timeout: the whole observation takes as
+ * long as the slowest of them.
  *
  * A second round looks at the redis nodes the sentinels report that the
  * spec does not name but that run on the spec's hosts (a replica removed
@@ -16,23 +17,13 @@
  * talks. No secret enters the model: CONFIG GET values and config files
  * pass through obs_mask_secret() before they are stored.
  */
-#include "observe.h"
+#include "observe_impl.h"
 
-#include <errno.h>
-#include <netdb.h>
-#include <poll.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-#include <unistd.h>
-
-#include <hiredis/hiredis.h>
 
 #include "conf.h"
-#include "rclient.h"
 #include "redis_parse.h"
 #include "transport.h"
 #include "util.h"
@@ -40,17 +31,14 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 1000
 #define DEFAULT_COMMAND_TIMEOUT_MS 2000
 #define MAX_CONF_SIZE (4 * 1024 * 1024)
-#define MAX_STATS_SIZE (4 * 1024 * 1024)
-#define THREAD_STACK_SIZE (512 * 1024)
+#define THREAD_STACK_SIZE (256 * 1024)
 
 /* directives of the initial sentinel.conf (conf_render_sentinel) */
 static const char *const sentinel_file_directives[] = {
     "port", "bind", "dir", "pidfile", "logfile", "daemonize",
 };
 
-enum job_kind { JOB_REDIS, JOB_SENTINEL, JOB_PROXY, JOB_FILES };
-
-/* What every thread reads (never writes). */
+/* What every files thread reads (never writes). */
 struct observe_ctx {
     const struct spec *spec;
     const struct observe_options *opts;
@@ -60,64 +48,13 @@ struct observe_ctx {
     bool redis_only;          /* files jobs skip sentinels and proxies */
 };
 
-struct job {
-    enum job_kind kind;
+/* One host's instance files, read on a thread of its own. */
+struct files_job {
     const struct observe_ctx *ctx;
-    size_t index;     /* into obs->redis / sentinels / proxies */
-    const char *host; /* JOB_FILES: the host whose files to read */
+    const char *host;
     pthread_t tid;
     bool threaded;
 };
-
-/* ---------------------------------------------------------------- Redis */
-
-/* Record a failure to reach a server. */
-static void set_reach(enum reach *reach, char **detail, enum reach r, const char *text)
-{
-    *reach = r;
-    free(*detail);
-    *detail = xstrdup(text);
-}
-
-/*
- * Record a failure the client described: a timeout as "connect timed out"
- * or "command timed out", an error reply to `what` as "what: reply" (NOAUTH
- * and the like as "authentication failed"), AUTH's own texts as they are.
- */
-static void set_reach_from(enum reach *reach, char **detail, const struct rclient_err *e,
-                           const char *what)
-{
-    if (e->io && e->reach == REACH_TIMEOUT) {
-        set_reach(reach, detail, e->reach,
-                  e->phase == RCLIENT_CONNECT ? "connect timed out" : "command timed out");
-    } else if (e->io || e->phase == RCLIENT_AUTH) {
-        set_reach(reach, detail, e->reach, e->text);
-    } else if (e->reach == REACH_AUTH) {
-        set_reach(reach, detail, REACH_AUTH, "authentication failed");
-    } else {
-        char *d = xasprintf("%s: %s", what, e->text[0] ? e->text : "error");
-        set_reach(reach, detail, e->reach, d);
-        free(d);
-    }
-}
-
-/*
- * Connect within the connect timeout, set the command timeout and, with a
- * password, AUTH (a server without any password is not an error: the
- * planner then sees an empty requirepass). Returns the context, or NULL
- * with *reach and *detail set.
- */
-static redisContext *redis_open(const char *ip, int port, const struct observe_options *o,
-                                const char *password, enum reach *reach, char **detail)
-{
-    struct rclient_opts ro = {.connect_timeout_ms = o->connect_timeout_ms,
-                              .command_timeout_ms = o->command_timeout_ms};
-    struct rclient_err e;
-    redisContext *c = rclient_connect(ip, port, &ro, password, &e);
-    if (!c)
-        set_reach_from(reach, detail, &e, "AUTH");
-    return c;
-}
 
 /* The directives whose runtime value observation reads with CONFIG GET. */
 static size_t config_keys(const struct spec *s, const char ***out)
@@ -136,259 +73,6 @@ static size_t config_keys(const struct spec *s, const char ***out)
     }
     *out = keys;
     return n;
-}
-
-/* CONFIG GET every managed directive, pipelined. Unknown ones are left out. */
-static void redis_read_config(redisContext *c, const struct spec *s, const char *password,
-                              struct obs_redis *r)
-{
-    const char **keys;
-    size_t n = config_keys(s, &keys);
-    for (size_t i = 0; i < n; i++)
-        rclient_append(c, 3, (const char *const[]){"CONFIG", "GET", keys[i]});
-    r->config = xcalloc(n ? n : 1, sizeof(*r->config));
-    for (size_t i = 0; i < n; i++) {
-        struct rclient_err e;
-        redisReply *rep = rclient_get_reply(c, &e);
-        if (!rep) {
-            set_reach_from(&r->reach, &r->reach_detail, &e, "CONFIG GET");
-            break;
-        }
-        char *value = NULL, *err = NULL;
-        int rc = redis_parse_config_get(rep, &value, &err);
-        if (rc == 0) {
-            struct obs_kv *kv = &r->config[r->nconfig++];
-            kv->key = xstrdup(keys[i]);
-            if (redis_is_secret_directive(keys[i])) {
-                kv->value = xstrdup(obs_mask_secret(value, password));
-                free(value);
-            } else {
-                kv->value = value;
-            }
-        } else if (rc < 0 && rep && rep->type == REDIS_REPLY_ERROR &&
-                   redis_error_is_auth(rep->str)) {
-            set_reach(&r->reach, &r->reach_detail, REACH_AUTH, "authentication failed");
-        }
-        free(err);
-        rclient_reply_free(rep);
-    }
-    free(keys);
-}
-
-static void observe_redis(struct job *j)
-{
-    const struct observe_options *o = j->ctx->opts;
-    struct obs_redis *r = &j->ctx->obs->redis[j->index];
-    redisContext *c = redis_open(r->ip, r->port, o, o->password, &r->reach, &r->reach_detail);
-    if (!c)
-        return;
-    struct rclient_err e;
-    redisReply *rep = rclient_cmd(c, 1, (const char *const[]){"INFO"}, false, &e);
-    if (!rep) {
-        set_reach_from(&r->reach, &r->reach_detail, &e, "INFO");
-        goto out;
-    }
-    if (rep->type != REDIS_REPLY_STRING || redis_parse_info(rep->str, r) < 0) {
-        set_reach(&r->reach, &r->reach_detail, REACH_ERROR,
-                  "INFO has no role: not a redis server (a sentinel?)");
-        rclient_reply_free(rep);
-        goto out;
-    }
-    rclient_reply_free(rep);
-    r->reach = REACH_OK;
-    redis_read_config(c, j->ctx->spec, o->password, r);
-out:
-    rclient_close(c); /* no QUIT: closing is enough */
-}
-
-/* ------------------------------------------------------------- Sentinel */
-
-/* SENTINEL <sub> <name> as peers; 0, or -1 with reach set. */
-static int sentinel_peers(redisContext *c, struct obs_sentinel *s, const char *sub,
-                          const char *fallback, const char *name, bool with_runid,
-                          struct obs_sentinel_peer **out, size_t *n)
-{
-    struct rclient_err e;
-    redisReply *rep = rclient_command(c, &e, "SENTINEL", sub, name, NULL);
-    if (rep && rep->type == REDIS_REPLY_ERROR && fallback) {
-        rclient_reply_free(rep); /* before Redis 5: SENTINEL SLAVES */
-        rep = rclient_command(c, &e, "SENTINEL", fallback, name, NULL);
-    }
-    if (!rep) {
-        set_reach_from(&s->reach, &s->reach_detail, &e, "SENTINEL");
-        return -1;
-    }
-    char *err = NULL;
-    int rc = redis_parse_sentinel_peers(rep, with_runid, out, n, &err);
-    if (rc < 0) {
-        char *d = xasprintf("SENTINEL %s %s: %s", sub, name, err);
-        set_reach(&s->reach, &s->reach_detail, REACH_ERROR, d);
-        free(d);
-    }
-    free(err);
-    rclient_reply_free(rep);
-    return rc;
-}
-
-/* Sentinels in rmgr run without requirepass: no AUTH here. */
-static void observe_sentinel(struct job *j)
-{
-    struct obs_sentinel *s = &j->ctx->obs->sentinels[j->index];
-    redisContext *c = redis_open(s->ip, s->port, j->ctx->opts, NULL, &s->reach, &s->reach_detail);
-    if (!c)
-        return;
-    struct rclient_err e;
-    redisReply *rep = rclient_cmd(c, 2, (const char *const[]){"INFO", "server"}, false, &e);
-    if (!rep) {
-        set_reach_from(&s->reach, &s->reach_detail, &e, "INFO");
-        goto out;
-    }
-    if (rep->type == REDIS_REPLY_STRING)
-        s->run_id = redis_info_field(rep->str, "run_id");
-    rclient_reply_free(rep);
-
-    rep = rclient_cmd(c, 2, (const char *const[]){"SENTINEL", "MASTERS"}, false, &e);
-    if (!rep) {
-        set_reach_from(&s->reach, &s->reach_detail, &e, "SENTINEL MASTERS");
-        goto out;
-    }
-    char *err = NULL;
-    int rc = redis_parse_sentinel_masters(rep, &s->masters, &s->nmasters, &err);
-    rclient_reply_free(rep);
-    if (rc < 0) {
-        char *d = xasprintf("SENTINEL MASTERS: %s", err);
-        set_reach(&s->reach, &s->reach_detail, REACH_ERROR, d);
-        free(d);
-        free(err);
-        goto out;
-    }
-    for (size_t i = 0; i < s->nmasters; i++) {
-        struct obs_sentinel_master *m = &s->masters[i];
-        if (sentinel_peers(c, s, "REPLICAS", "SLAVES", m->name, false, &m->replicas,
-                           &m->nreplicas) < 0 ||
-            sentinel_peers(c, s, "SENTINELS", NULL, m->name, true, &m->sentinels,
-                           &m->nsentinels) < 0)
-            goto out;
-    }
-    s->reach = REACH_OK;
-    free(s->reach_detail);
-    s->reach_detail = NULL;
-out:
-    rclient_close(c); /* Sentinel 7.0 answers QUIT with an error: just close */
-}
-
-/* ---------------------------------------------------------------- proxy */
-
-/*
- * Connect a TCP socket to ip:port within timeout_ms. Returns the fd, or -1
- * with *reach and *detail set.
- */
-static int tcp_connect(const char *ip, int port, long timeout_ms, enum reach *reach,
-                       char **detail)
-{
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_NUMERICHOST | AI_NUMERICSERV};
-    struct addrinfo *ai = NULL;
-    char portbuf[16];
-    snprintf(portbuf, sizeof(portbuf), "%d", port);
-    int gai = getaddrinfo(ip, portbuf, &hints, &ai);
-    if (gai) {
-        char *d = xasprintf("cannot resolve '%s': %s", ip, gai_strerror(gai));
-        set_reach(reach, detail, REACH_ERROR, d);
-        free(d);
-        return -1;
-    }
-    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        char buf[128];
-        set_reach(reach, detail, REACH_ERROR, strerror_r(errno, buf, sizeof(buf)));
-        freeaddrinfo(ai);
-        return -1;
-    }
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    int e = rc == 0 ? 0 : errno;
-    if (e == EINPROGRESS) {
-        struct pollfd p = {.fd = fd, .events = POLLOUT};
-        int pr;
-        do
-            pr = poll(&p, 1, (int)timeout_ms);
-        while (pr < 0 && errno == EINTR);
-        if (pr == 0) {
-            set_reach(reach, detail, REACH_TIMEOUT, "connect timed out");
-            close(fd);
-            return -1;
-        }
-        socklen_t len = sizeof(e);
-        if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0)
-            e = errno;
-    }
-    if (e) {
-        char buf[128];
-        set_reach(reach, detail, e == ECONNREFUSED ? REACH_REFUSED : REACH_ERROR,
-                  strerror_r(e, buf, sizeof(buf)));
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Read until EOF within timeout_ms. Returns the text, or NULL with reach set. */
-static char *read_all(int fd, long timeout_ms, enum reach *reach, char **detail)
-{
-    struct strbuf sb = {0};
-    long long deadline = now_ms() + timeout_ms;
-    for (;;) {
-        long long left = deadline - now_ms();
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        int pr = left > 0 ? poll(&p, 1, (int)left) : 0;
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr == 0) {
-            set_reach(reach, detail, REACH_TIMEOUT, "stats read timed out");
-            break;
-        }
-        char buf[8192];
-        ssize_t n = pr < 0 ? -1 : read(fd, buf, sizeof(buf));
-        if (n < 0 && (errno == EINTR || errno == EAGAIN))
-            continue;
-        if (n < 0) {
-            char eb[128];
-            set_reach(reach, detail, REACH_ERROR, strerror_r(errno, eb, sizeof(eb)));
-            break;
-        }
-        if (n == 0)
-            return sb_detach(&sb);
-        if (sb.len + (size_t)n > MAX_STATS_SIZE) {
-            set_reach(reach, detail, REACH_ERROR, "stats reply too large");
-            break;
-        }
-        sb_addn(&sb, buf, (size_t)n);
-    }
-    sb_release(&sb);
-    return NULL;
-}
-
-/* nutcracker's stats port sends one JSON document and closes. */
-static void observe_proxy(struct job *j)
-{
-    struct obs_proxy *p = &j->ctx->obs->proxies[j->index];
-    int fd = tcp_connect(p->ip, p->stats_port, j->ctx->opts->connect_timeout_ms, &p->reach,
-                         &p->reach_detail);
-    if (fd < 0)
-        return;
-    char *json = read_all(fd, j->ctx->opts->command_timeout_ms, &p->reach, &p->reach_detail);
-    close(fd);
-    if (!json)
-        return;
-    char *err = NULL;
-    if (redis_parse_proxy_stats(json, &p->uptime_s, &p->timestamp_s, &err) < 0) {
-        set_reach(&p->reach, &p->reach_detail, REACH_ERROR, err);
-        free(err);
-    } else {
-        p->reach = REACH_OK;
-    }
-    free(json);
 }
 
 /* ---------------------------------------------------------------- files */
@@ -490,7 +174,7 @@ static void add_auth_pass(struct obs_files *f, const char *text, const char *pas
     free(ap);
 }
 
-static void observe_files(struct job *j)
+static void observe_files(struct files_job *j)
 {
     const struct spec *s = j->ctx->spec;
     struct observed *o = j->ctx->obs;
@@ -574,20 +258,33 @@ static void observe_files(struct job *j)
 
 /* ------------------------------------------------------------- threads */
 
-static void run_job(struct job *j)
+static void *files_thread(void *arg)
 {
-    switch (j->kind) {
-    case JOB_REDIS: observe_redis(j); break;
-    case JOB_SENTINEL: observe_sentinel(j); break;
-    case JOB_PROXY: observe_proxy(j); break;
-    case JOB_FILES: observe_files(j); break;
-    }
+    observe_files(arg);
+    return NULL;
 }
 
-static void *job_thread(void *arg)
+/* Start a files thread per host (inline when out of threads: later, in files_wait). */
+static void files_start(struct files_job *jobs, size_t n, const struct observe_ctx *ctx)
 {
-    run_job(arg);
-    return NULL;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, THREAD_STACK_SIZE);
+    for (size_t i = 0; i < n; i++) {
+        jobs[i].ctx = ctx;
+        jobs[i].threaded = pthread_create(&jobs[i].tid, &attr, files_thread, &jobs[i]) == 0;
+    }
+    pthread_attr_destroy(&attr);
+}
+
+static void files_wait(struct files_job *jobs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!jobs[i].threaded)
+            observe_files(&jobs[i]);
+    for (size_t i = 0; i < n; i++)
+        if (jobs[i].threaded)
+            pthread_join(jobs[i].tid, NULL);
 }
 
 /* Hosts that have at least one instance, each once, in spec order. */
@@ -750,24 +447,13 @@ static bool wanted_shard(const struct spec *s, const struct observe_options *o,
     return sh && o->only_shards[sh - s->shards];
 }
 
-/* Run every job, one thread each (inline when out of threads), and wait for all. */
-static void run_jobs(struct job *jobs, size_t n, const struct observe_ctx *ctx)
+/* The addresses' round and the hosts' files threads, at the same time. */
+static void run_round(const struct net_ctx *net, const struct net_target *targets, size_t ntargets,
+                      struct files_job *files, size_t nfiles, const struct observe_ctx *ctx)
 {
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, THREAD_STACK_SIZE);
-    for (size_t i = 0; i < n; i++) {
-        jobs[i].ctx = ctx;
-        jobs[i].threaded = pthread_create(&jobs[i].tid, &attr, job_thread, &jobs[i]) == 0;
-    }
-    pthread_attr_destroy(&attr);
-    /* out of threads (thousands of instances): the rest run here, one by one */
-    for (size_t i = 0; i < n; i++)
-        if (!jobs[i].threaded)
-            run_job(&jobs[i]);
-    for (size_t i = 0; i < n; i++)
-        if (jobs[i].threaded)
-            pthread_join(jobs[i].tid, NULL);
+    files_start(files, nfiles, ctx);
+    observe_net(net, targets, ntargets);
+    files_wait(files, nfiles);
 }
 
 struct observed *observe_cluster(const struct spec *s, const struct observe_options *opts)
@@ -785,46 +471,54 @@ struct observed *observe_cluster(const struct spec *s, const struct observe_opti
     struct observe_ctx ctx = {.spec = s, .opts = &o};
     struct observed *obs = observed_skeleton(s, &ctx.redis_hosts);
     ctx.obs = obs;
+    const char **keys;
+    struct net_ctx net = {.opts = &o, .obs = obs};
+    net.nconfig_keys = config_keys(s, &keys);
+    net.config_keys = keys;
     const char **hosts = NULL;
     if (o.only_shards)
         o.skip_files = true;
     size_t nhosts = o.skip_files ? 0 : spec_hosts(s, &hosts);
-    size_t njobs = obs->nredis + obs->nsentinels + obs->nproxies + nhosts;
-    struct job *jobs = xcalloc(njobs ? njobs : 1, sizeof(*jobs));
+    size_t nt = obs->nredis + obs->nsentinels + obs->nproxies;
+    struct net_target *targets = xcalloc(nt ? nt : 1, sizeof(*targets));
+    struct files_job *files = xcalloc(nhosts ? nhosts : 1, sizeof(*files));
     size_t n = 0;
     for (size_t i = 0; i < obs->nredis; i++)
         if (!o.only_shards || wanted_shard(s, &o, &obs->redis[i]))
-            jobs[n++] = (struct job){.kind = JOB_REDIS, .index = i};
+            targets[n++] = (struct net_target){NET_REDIS, i};
     for (size_t i = 0; i < obs->nsentinels; i++)
-        jobs[n++] = (struct job){.kind = JOB_SENTINEL, .index = i};
+        targets[n++] = (struct net_target){NET_SENTINEL, i};
     for (size_t i = 0; i < obs->nproxies && !o.only_shards; i++)
-        jobs[n++] = (struct job){.kind = JOB_PROXY, .index = i};
+        targets[n++] = (struct net_target){NET_PROXY, i};
     for (size_t i = 0; i < nhosts; i++)
-        jobs[n++] = (struct job){.kind = JOB_FILES, .host = hosts[i]};
-
-    run_jobs(jobs, n, &ctx);
-    free(jobs);
+        files[i].host = hosts[i];
+    run_round(&net, targets, n, files, nhosts, &ctx);
+    free(targets);
+    free(files);
     free(hosts);
 
     /* second round: nodes the sentinels report that the spec does not name */
     size_t first = obs->nredis;
     size_t nextra = o.only_shards ? 0 : add_extras(s, obs, &ctx.redis_hosts);
     if (nextra) {
-        jobs = xcalloc(2 * nextra, sizeof(*jobs));
-        n = 0;
+        targets = xcalloc(nextra, sizeof(*targets));
+        files = xcalloc(nextra, sizeof(*files));
+        size_t nf = 0;
         for (size_t i = first; i < obs->nredis; i++) {
-            jobs[n++] = (struct job){.kind = JOB_REDIS, .index = i};
+            targets[i - first] = (struct net_target){NET_REDIS, i};
             bool seen = o.skip_files;
             for (size_t k = first; k < i && !seen; k++)
                 seen = str_eq(ctx.redis_hosts[k], ctx.redis_hosts[i]);
             if (!seen)
-                jobs[n++] = (struct job){.kind = JOB_FILES, .host = ctx.redis_hosts[i]};
+                files[nf++].host = ctx.redis_hosts[i];
         }
         ctx.redis_from = first;
         ctx.redis_only = true;
-        run_jobs(jobs, n, &ctx);
-        free(jobs);
+        run_round(&net, targets, nextra, files, nf, &ctx);
+        free(targets);
+        free(files);
     }
+    free(keys);
     free(ctx.redis_hosts);
     obs->took_ms = now_ms() - start;
     return obs;

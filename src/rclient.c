@@ -3,10 +3,13 @@
  */
 #include "rclient.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include "redis_parse.h"
@@ -82,6 +85,20 @@ bool rclient_auth_tolerated(const char *r)
     return r && (strstr(r, "without any password configured") || strstr(r, "no password is set"));
 }
 
+/* AUTH's reply: 0 when the session may go on, -1 with *e set. */
+static int auth_reply_check(const redisReply *rep, struct rclient_err *e)
+{
+    /* the reply text is never kept: a renamed AUTH would echo the password */
+    if (rep->type != REDIS_REPLY_ERROR || rclient_auth_tolerated(rep->str))
+        return 0;
+    if (redis_error_is_auth(rep->str))
+        err_set(e, REACH_AUTH, RCLIENT_AUTH, false, "authentication failed");
+    else
+        err_set(e, REACH_ERROR, RCLIENT_AUTH, false, "AUTH failed");
+    e->redacted = true;
+    return -1;
+}
+
 int rclient_auth(redisContext *c, const char *password, struct rclient_err *e)
 {
     if (!password)
@@ -92,16 +109,7 @@ int rclient_auth(redisContext *c, const char *password, struct rclient_err *e)
         err_io(e, c, RCLIENT_AUTH);
         return -1;
     }
-    int rc = 0;
-    /* the reply text is never kept: a renamed AUTH would echo the password */
-    if (rep->type == REDIS_REPLY_ERROR && !rclient_auth_tolerated(rep->str)) {
-        if (redis_error_is_auth(rep->str))
-            err_set(e, REACH_AUTH, RCLIENT_AUTH, false, "authentication failed");
-        else
-            err_set(e, REACH_ERROR, RCLIENT_AUTH, false, "AUTH failed");
-        e->redacted = true;
-        rc = -1;
-    }
+    int rc = auth_reply_check(rep, e);
     freeReplyObject(rep);
     return rc;
 }
@@ -145,15 +153,22 @@ redisReply *rclient_get_reply(redisContext *c, struct rclient_err *e)
     return rep;
 }
 
+bool rclient_reply_error(const redisReply *r, bool secret, struct rclient_err *e)
+{
+    if (!r || r->type != REDIS_REPLY_ERROR)
+        return false;
+    err_set(e, redis_error_is_auth(r->str) ? REACH_AUTH : REACH_ERROR, RCLIENT_COMMAND, false,
+            secret ? "refused" : r->str ? r->str : "error");
+    e->redacted = secret;
+    return true;
+}
+
 redisReply *rclient_cmd(redisContext *c, int argc, const char *const *argv, bool secret,
                         struct rclient_err *e)
 {
     redisReply *rep = rclient_call(c, argc, argv, e);
-    if (!rep || rep->type != REDIS_REPLY_ERROR)
+    if (!rclient_reply_error(rep, secret, e))
         return rep;
-    err_set(e, redis_error_is_auth(rep->str) ? REACH_AUTH : REACH_ERROR, RCLIENT_COMMAND, false,
-            secret ? "refused" : rep->str ? rep->str : "error");
-    e->redacted = secret;
     freeReplyObject(rep);
     return NULL;
 }
@@ -222,4 +237,153 @@ bool rclient_answers(const char *ip, int port, const struct rclient_opts *o,
     else
         free(msg);
     return !msg;
+}
+
+/* ------------------------------------------- non-blocking, one poll loop */
+
+static void nb_fail(struct rclient_nb *nb)
+{
+    nb->failed = true;
+    redisFree(nb->c);
+    nb->c = NULL;
+}
+
+void rclient_nb_start(struct rclient_nb *nb, const char *ip, int port,
+                      const struct rclient_opts *o, const char *password)
+{
+    long cto = o && o->connect_timeout_ms > 0 ? o->connect_timeout_ms
+                                              : DEFAULT_CONNECT_TIMEOUT_MS;
+    memset(nb, 0, sizeof(*nb));
+    nb->command_timeout_ms = o && o->command_timeout_ms > 0 ? o->command_timeout_ms
+                                                            : DEFAULT_COMMAND_TIMEOUT_MS;
+    nb->deadline_ms = now_ms() + cto;
+    err_set(&nb->err, REACH_OK, RCLIENT_CONNECT, false, NULL);
+    nb->c = redisConnectNonBlock(ip, port);
+    if (!nb->c) {
+        err_set(&nb->err, REACH_ERROR, RCLIENT_CONNECT, true, "out of memory");
+        nb->failed = true;
+        return;
+    }
+    if (nb->c->err) {
+        err_io(&nb->err, nb->c, RCLIENT_CONNECT);
+        nb_fail(nb);
+        return;
+    }
+    if (password) {
+        redisAppendCommandArgv(nb->c, 2, (const char *[]){"AUTH", password}, NULL);
+        nb->auth_pending = true;
+    }
+}
+
+void rclient_nb_append(struct rclient_nb *nb, int argc, const char *const *argv)
+{
+    if (!nb->c)
+        return;
+    redisAppendCommandArgv(nb->c, argc, (const char **)argv, NULL);
+    nb->pending++;
+}
+
+bool rclient_nb_busy(const struct rclient_nb *nb)
+{
+    return nb->c && (nb->pending || nb->auth_pending);
+}
+
+int rclient_nb_fd(const struct rclient_nb *nb)
+{
+    return nb->c ? nb->c->fd : -1;
+}
+
+short rclient_nb_events(const struct rclient_nb *nb)
+{
+    if (!nb->c)
+        return 0;
+    if (!nb->connected)
+        return POLLOUT;
+    return (short)(POLLIN | (sdslen(nb->c->obuf) ? POLLOUT : 0));
+}
+
+long long rclient_nb_deadline(const struct rclient_nb *nb)
+{
+    return nb->deadline_ms;
+}
+
+/* The non-blocking connect ended: connected, or failed with why. */
+static void nb_connect_done(struct rclient_nb *nb)
+{
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (getsockopt(nb->c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0)
+        soerr = errno;
+    if (soerr) {
+        char buf[128];
+        const char *msg = strerror_r(soerr, buf, sizeof(buf));
+        err_set(&nb->err, redis_reach_from_io(REDIS_ERR_IO, msg), RCLIENT_CONNECT, true, msg);
+        nb_fail(nb);
+        return;
+    }
+    nb->connected = true;
+    nb->c->flags |= REDIS_CONNECTED;
+    nb->deadline_ms = now_ms() + nb->command_timeout_ms;
+}
+
+void rclient_nb_io(struct rclient_nb *nb, short revents, long long now)
+{
+    if (!nb->c)
+        return;
+    if (!nb->connected && revents)
+        nb_connect_done(nb);
+    enum rclient_phase phase = !nb->connected ? RCLIENT_CONNECT
+                               : nb->auth_pending ? RCLIENT_AUTH
+                                                  : RCLIENT_COMMAND;
+    if (nb->c && nb->connected && (revents & POLLOUT) && sdslen(nb->c->obuf)) {
+        int done = 0;
+        if (redisBufferWrite(nb->c, &done) != REDIS_OK) {
+            err_io(&nb->err, nb->c, phase);
+            nb_fail(nb);
+            return;
+        }
+    }
+    if (nb->c && nb->connected && (revents & (POLLIN | POLLHUP | POLLERR)) &&
+        redisBufferRead(nb->c) != REDIS_OK) {
+        err_io(&nb->err, nb->c, phase);
+        nb_fail(nb);
+        return;
+    }
+    if (nb->c && rclient_nb_busy(nb) && now >= nb->deadline_ms) {
+        err_set(&nb->err, REACH_TIMEOUT, phase, true, "Resource temporarily unavailable");
+        nb_fail(nb);
+    }
+}
+
+int rclient_nb_next(struct rclient_nb *nb, redisReply **out)
+{
+    *out = NULL;
+    while (nb->c) {
+        void *rep = NULL;
+        if (redisGetReplyFromReader(nb->c, &rep) != REDIS_OK) {
+            err_io(&nb->err, nb->c, nb->auth_pending ? RCLIENT_AUTH : RCLIENT_COMMAND);
+            nb_fail(nb);
+            break;
+        }
+        if (!rep)
+            return 0;
+        if (!nb->auth_pending) {
+            if (nb->pending)
+                nb->pending--;
+            *out = rep;
+            return 1;
+        }
+        nb->auth_pending = false;
+        int rc = auth_reply_check(rep, &nb->err);
+        freeReplyObject(rep);
+        if (rc < 0)
+            nb_fail(nb);
+    }
+    return nb->failed ? -1 : 0;
+}
+
+void rclient_nb_close(struct rclient_nb *nb)
+{
+    redisFree(nb->c);
+    nb->c = NULL;
 }

@@ -1,8 +1,10 @@
 /*
- * rclient.h - the one blocking Redis client: connect with timeouts, AUTH
- * with one rule, commands by argv. Used for redis-servers, sentinels and
- * nutcracker alike (the event-loop subscriptions of watch.c use hiredis'
- * non-blocking API themselves, with rclient_auth_tolerated for the rule).
+ * rclient.h - the one Redis client: connect with timeouts, AUTH with one
+ * rule, commands by argv. Used for redis-servers, sentinels and nutcracker
+ * alike. Blocking calls for apply and status; non-blocking connections
+ * (rclient_nb_*) for observe.c's one poll loop over every address (the
+ * subscriptions of watch.c use hiredis' non-blocking API themselves, with
+ * rclient_auth_tolerated for the rule).
  *
  * A failure is described by a struct rclient_err: how it ended (the same
  * classification observe records, enum reach) and a text that never holds a
@@ -109,6 +111,13 @@ int rclient_ok(redisContext *c, int argc, const char *const *argv, bool secret,
  */
 char *rclient_cmd_message(const struct rclient_err *e, const char *where, const char *what);
 
+/*
+ * Whether `r` is an error reply; then *e says so as rclient_cmd does
+ * (REACH_AUTH for NOAUTH and the like, else REACH_ERROR; with `secret` the
+ * text is "refused").
+ */
+bool rclient_reply_error(const redisReply *r, bool secret, struct rclient_err *e);
+
 /* Free a reply (NULL is fine). */
 void rclient_reply_free(redisReply *r);
 
@@ -129,5 +138,65 @@ bool rclient_port_open(const char *ip, int port, const struct rclient_opts *o);
  */
 bool rclient_answers(const char *ip, int port, const struct rclient_opts *o,
                      const char *password, char **why);
+
+/* ------------------------------------------- non-blocking, one poll loop */
+
+/*
+ * One connection that a caller's poll loop drives, so that hundreds of
+ * addresses are talked to at once on one thread. rclient_nb_start connects
+ * without waiting and queues AUTH; commands queued with rclient_nb_append go
+ * out pipelined once connected. The caller polls rclient_nb_fd for
+ * rclient_nb_events (until rclient_nb_deadline), hands what poll said to
+ * rclient_nb_io and takes the replies with rclient_nb_next.
+ *
+ * One deadline per address: connect within the connect timeout, then every
+ * reply owed within the command timeout counted from the connect. A server
+ * that accepts and never answers costs one command timeout, however many
+ * commands were queued.
+ */
+struct rclient_nb {
+    redisContext *c;    /* NULL once done (failed or closed) */
+    bool connected;
+    bool auth_pending;  /* the AUTH reply is still owed */
+    size_t pending;     /* replies owed to the caller */
+    long long deadline_ms;
+    long command_timeout_ms;
+    struct rclient_err err; /* why it failed, when failed */
+    bool failed;
+};
+
+/*
+ * Start connecting to ip:port; with `password`, AUTH goes first (see
+ * rclient_auth for the rule). A connect that fails at once leaves nb failed.
+ */
+void rclient_nb_start(struct rclient_nb *nb, const char *ip, int port,
+                      const struct rclient_opts *o, const char *password);
+
+/* Queue a command (argv copied). Nothing happens on a connection that is done. */
+void rclient_nb_append(struct rclient_nb *nb, int argc, const char *const *argv);
+
+/* Whether nb still waits for the network (false once failed, closed or with nothing owed). */
+bool rclient_nb_busy(const struct rclient_nb *nb);
+
+int rclient_nb_fd(const struct rclient_nb *nb);
+short rclient_nb_events(const struct rclient_nb *nb); /* POLLIN / POLLOUT */
+long long rclient_nb_deadline(const struct rclient_nb *nb);
+
+/*
+ * Do what `revents` allows (0 to only check the deadline at `now_ms`):
+ * finish the connect, write, read. On an I/O error or the deadline nb is
+ * failed (nb->err: a timeout in the connect phase or the command phase).
+ */
+void rclient_nb_io(struct rclient_nb *nb, short revents, long long now_ms);
+
+/*
+ * The next reply read, error replies included (caller frees): 1 with *out,
+ * 0 when none is complete yet, -1 when nb failed (nb->err; AUTH refused
+ * is a failure of phase RCLIENT_AUTH, as rclient_connect reports it).
+ */
+int rclient_nb_next(struct rclient_nb *nb, redisReply **out);
+
+/* Close (no QUIT). Fine on a connection that is done. */
+void rclient_nb_close(struct rclient_nb *nb);
 
 #endif
