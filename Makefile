@@ -10,7 +10,7 @@
 #   make soak                the chaos test for 10 minutes (CHAOS_DURATION_S to change)
 
 VERSION   := 0.1.0
-PKGS      := libgit2 yaml-0.1 hiredis libcurl libssh2 jansson
+PKGS      := libgit2 yaml-0.1 hiredis libcurl libssh2 jansson libcrypto
 CC        ?= cc
 OPT       ?= -O2 -g
 WARN      := -Wall -Wextra -Wstrict-prototypes -Wvla -Wno-missing-field-initializers

@@ -4,37 +4,42 @@
  *
  * The canonical text is line based and sorted by spec order (observe.c
  * keeps instances in spec order; SENTINEL MASTERS entries are sorted here),
- * so the same state gives the same id on any machine. It is hashed with
- * libgit2 (a blob SHA-1), not by hand.
+ * so the same state gives the same id on any machine. It is hashed as git
+ * hashes a blob (SHA-1 of "blob <len>\0" and the text) with OpenSSL's SHA-1,
+ * not by hand, and not through libgit2: git_libgit2_init parses the system's
+ * CA bundle, which cost every plan several ms and ~1 MB.
  */
 #include "fingerprint.h"
 
-#include <git2.h>
-#include <pthread.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util.h"
 
-static pthread_once_t git_once = PTHREAD_ONCE_INIT;
+#define SHA1_HEX_LEN 40
 
-static void git_init_once(void)
-{
-    git_libgit2_init();
-}
-
-/* Hex SHA-1 of `len` bytes as a git blob, into out[GIT_OID_HEXSZ + 1]. */
+/* Hex SHA-1 of `len` bytes as a git blob, into out[SHA1_HEX_LEN + 1]. */
 static void hash_hex(const void *data, size_t len, char *out)
 {
-    git_oid oid;
-    pthread_once(&git_once, git_init_once);
-    if (git_odb_hash(&oid, data, len, GIT_OBJECT_BLOB) != 0) {
-        /* cannot happen for a blob held in memory; keep the id well formed */
-        memset(out, '0', GIT_OID_HEXSZ);
-        out[GIT_OID_HEXSZ] = '\0';
+    char head[32];
+    int hlen = snprintf(head, sizeof(head), "blob %zu", len) + 1; /* with its NUL */
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    bool ok = ctx && EVP_DigestInit_ex(ctx, EVP_sha1(), NULL) &&
+              EVP_DigestUpdate(ctx, head, (size_t)hlen) && EVP_DigestUpdate(ctx, data, len) &&
+              EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen * 2 == SHA1_HEX_LEN;
+    EVP_MD_CTX_free(ctx);
+    if (!ok) {
+        /* cannot happen for bytes held in memory; keep the id well formed */
+        memset(out, '0', SHA1_HEX_LEN);
+        out[SHA1_HEX_LEN] = '\0';
         return;
     }
-    git_oid_tostr(out, GIT_OID_HEXSZ + 1, &oid);
+    for (unsigned int i = 0; i < mdlen; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 static const char *nz(const char *s)
@@ -109,7 +114,7 @@ static void add_sentinel(struct strbuf *sb, const struct obs_sentinel *st)
 char *fingerprint_canonical(const struct spec *s, const char *commit, const struct observed *o)
 {
     struct strbuf sb = {0};
-    char hex[GIT_OID_HEXSZ + 1];
+    char hex[SHA1_HEX_LEN + 1];
 
     sb_add(&sb, "rmgr-fingerprint 2\n");
     if (s && s->source) {
@@ -152,14 +157,14 @@ char *fingerprint_canonical(const struct spec *s, const char *commit, const stru
 
 char *fingerprint_spec_sha(const struct spec *s)
 {
-    char hex[GIT_OID_HEXSZ + 1];
+    char hex[SHA1_HEX_LEN + 1];
     hash_hex(s->source ? s->source : "", s->source_len, hex);
     return xstrdup(hex);
 }
 
 char *fingerprint_compute(const struct spec *s, const char *commit, const struct observed *o)
 {
-    char hex[GIT_OID_HEXSZ + 1];
+    char hex[SHA1_HEX_LEN + 1];
     char *text = fingerprint_canonical(s, commit, o);
     hash_hex(text, strlen(text), hex);
     free(text);

@@ -1,8 +1,9 @@
 /*
  * observe.h - look at every instance the spec names, in parallel.
  *
- * One thread per address: a dead or slow host costs its own timeout, not the
- * sum over hosts. Results land in the observed model (observed.h).
+ * Every address at once on one event loop (one thread per host for the
+ * instance files): a dead or slow address costs its own timeout, not the
+ * sum over addresses. Results land in the observed model (observed.h).
  */
 #ifndef RMGR_OBSERVE_H
 #define RMGR_OBSERVE_H
