@@ -13,6 +13,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -48,193 +49,145 @@ struct conf_directive {
     enum conf_type type;
 };
 
-/* sorted by name; generated from the 7.0.15 sources */
-static const struct conf_directive directives[] = {
-    {"acl-pubsub-default", NULL, CT_ENUM},
-    {"aclfile", NULL, CT_STRING},
-    {"acllog-max-len", NULL, CT_INT},
-    {"active-defrag-cycle-max", NULL, CT_INT},
-    {"active-defrag-cycle-min", NULL, CT_INT},
-    {"active-defrag-ignore-bytes", NULL, CT_MEM},
-    {"active-defrag-max-scan-fields", NULL, CT_INT},
-    {"active-defrag-threshold-lower", NULL, CT_INT},
-    {"active-defrag-threshold-upper", NULL, CT_INT},
-    {"active-expire-effort", NULL, CT_INT},
-    {"activedefrag", NULL, CT_BOOL},
-    {"activerehashing", NULL, CT_BOOL},
-    {"always-show-logo", NULL, CT_BOOL},
-    {"aof-disable-auto-gc", NULL, CT_BOOL},
-    {"aof-load-truncated", NULL, CT_BOOL},
-    {"aof-rewrite-incremental-fsync", NULL, CT_BOOL},
-    {"aof-timestamp-enabled", NULL, CT_BOOL},
-    {"aof-use-rdb-preamble", NULL, CT_BOOL},
-    {"aof_rewrite_cpulist", NULL, CT_STRING},
-    {"appenddirname", NULL, CT_STRING},
-    {"appendfilename", NULL, CT_STRING},
-    {"appendfsync", NULL, CT_ENUM},
-    {"appendonly", NULL, CT_BOOL},
-    {"auto-aof-rewrite-percentage", NULL, CT_INT},
-    {"bgsave_cpulist", NULL, CT_STRING},
-    {"bind", NULL, CT_WORDS},
-    {"bind-source-addr", NULL, CT_STRING},
-    {"bio_cpulist", NULL, CT_STRING},
-    {"busy-reply-threshold", "lua-time-limit", CT_INT},
-    {"client-output-buffer-limit", NULL, CT_COBL},
-    {"client-query-buffer-limit", NULL, CT_MEM},
-    {"cluster-allow-pubsubshard-when-down", NULL, CT_BOOL},
-    {"cluster-allow-reads-when-down", NULL, CT_BOOL},
-    {"cluster-allow-replica-migration", NULL, CT_BOOL},
-    {"cluster-announce-bus-port", NULL, CT_INT},
-    {"cluster-announce-hostname", NULL, CT_STRING},
-    {"cluster-announce-ip", NULL, CT_STRING},
-    {"cluster-announce-port", NULL, CT_INT},
-    {"cluster-announce-tls-port", NULL, CT_INT},
-    {"cluster-config-file", NULL, CT_STRING},
-    {"cluster-enabled", NULL, CT_BOOL},
-    {"cluster-link-sendbuf-limit", NULL, CT_MEM},
-    {"cluster-migration-barrier", NULL, CT_INT},
-    {"cluster-node-timeout", NULL, CT_INT},
-    {"cluster-port", NULL, CT_INT},
-    {"cluster-preferred-endpoint-type", NULL, CT_ENUM},
-    {"cluster-replica-no-failover", "cluster-slave-no-failover", CT_BOOL},
-    {"cluster-replica-validity-factor", "cluster-slave-validity-factor", CT_INT},
-    {"cluster-require-full-coverage", NULL, CT_BOOL},
-    {"crash-log-enabled", NULL, CT_BOOL},
-    {"crash-memcheck-enabled", NULL, CT_BOOL},
-    {"daemonize", NULL, CT_BOOL},
-    {"databases", NULL, CT_INT},
-    {"dbfilename", NULL, CT_STRING},
-    {"dir", NULL, CT_STRING},
-    {"disable-thp", NULL, CT_BOOL},
-    {"dynamic-hz", NULL, CT_BOOL},
-    {"enable-debug-command", NULL, CT_ENUM},
-    {"enable-module-command", NULL, CT_ENUM},
-    {"enable-protected-configs", NULL, CT_ENUM},
-    {"hash-max-listpack-entries", "hash-max-ziplist-entries", CT_INT},
-    {"hash-max-listpack-value", "hash-max-ziplist-value", CT_MEM},
-    {"hll-sparse-max-bytes", NULL, CT_MEM},
-    {"hz", NULL, CT_INT},
-    {"ignore-warnings", NULL, CT_STRING},
-    {"io-threads", NULL, CT_INT},
-    {"io-threads-do-reads", NULL, CT_BOOL},
-    {"jemalloc-bg-thread", NULL, CT_BOOL},
-    {"key-load-delay", NULL, CT_INT},
-    {"latency-monitor-threshold", NULL, CT_INT},
-    {"latency-tracking", NULL, CT_BOOL},
-    {"latency-tracking-info-percentiles", NULL, CT_DOUBLES},
-    {"lazyfree-lazy-eviction", NULL, CT_BOOL},
-    {"lazyfree-lazy-expire", NULL, CT_BOOL},
-    {"lazyfree-lazy-server-del", NULL, CT_BOOL},
-    {"lazyfree-lazy-user-del", NULL, CT_BOOL},
-    {"lazyfree-lazy-user-flush", NULL, CT_BOOL},
-    {"lfu-decay-time", NULL, CT_INT},
-    {"lfu-log-factor", NULL, CT_INT},
-    {"list-compress-depth", NULL, CT_INT},
-    {"list-max-listpack-size", "list-max-ziplist-size", CT_INT},
-    {"logfile", NULL, CT_STRING},
-    {"loglevel", NULL, CT_ENUM},
-    {"masterauth", NULL, CT_STRING},
-    {"masteruser", NULL, CT_STRING},
-    {"maxclients", NULL, CT_INT},
-    {"maxmemory", NULL, CT_MEM},
-    {"maxmemory-clients", NULL, CT_MEMPCT},
-    {"maxmemory-eviction-tenacity", NULL, CT_INT},
-    {"maxmemory-policy", NULL, CT_ENUM},
-    {"maxmemory-samples", NULL, CT_INT},
-    {"min-replicas-max-lag", "min-slaves-max-lag", CT_INT},
-    {"min-replicas-to-write", "min-slaves-to-write", CT_INT},
-    {"no-appendfsync-on-rewrite", NULL, CT_BOOL},
-    {"notify-keyspace-events", NULL, CT_NOTIFY},
-    {"oom-score-adj", NULL, CT_ENUM},
-    {"oom-score-adj-values", NULL, CT_INTLIST},
-    {"pidfile", NULL, CT_STRING},
-    {"port", NULL, CT_INT},
-    {"proc-title-template", NULL, CT_STRING},
-    {"propagation-error-behavior", NULL, CT_ENUM},
-    {"protected-mode", NULL, CT_BOOL},
-    {"proto-max-bulk-len", NULL, CT_MEM},
-    {"rdb-del-sync-files", NULL, CT_BOOL},
-    {"rdb-key-save-delay", NULL, CT_INT},
-    {"rdb-save-incremental-fsync", NULL, CT_BOOL},
-    {"rdbchecksum", NULL, CT_BOOL},
-    {"rdbcompression", NULL, CT_BOOL},
-    {"repl-backlog-size", NULL, CT_MEM},
-    {"repl-backlog-ttl", NULL, CT_INT},
-    {"repl-disable-tcp-nodelay", NULL, CT_BOOL},
-    {"repl-diskless-load", NULL, CT_ENUM},
-    {"repl-diskless-sync", NULL, CT_BOOL},
-    {"repl-diskless-sync-delay", NULL, CT_INT},
-    {"repl-diskless-sync-max-replicas", NULL, CT_INT},
-    {"repl-ping-replica-period", "repl-ping-slave-period", CT_INT},
-    {"repl-timeout", NULL, CT_INT},
-    {"replica-announce-ip", "slave-announce-ip", CT_STRING},
-    {"replica-announce-port", "slave-announce-port", CT_INT},
-    {"replica-announced", NULL, CT_BOOL},
-    {"replica-ignore-disk-write-errors", NULL, CT_BOOL},
-    {"replica-ignore-maxmemory", "slave-ignore-maxmemory", CT_BOOL},
-    {"replica-lazy-flush", "slave-lazy-flush", CT_BOOL},
-    {"replica-priority", "slave-priority", CT_INT},
-    {"replica-read-only", "slave-read-only", CT_BOOL},
-    {"replica-serve-stale-data", "slave-serve-stale-data", CT_BOOL},
-    {"replicaof", "slaveof", CT_WORDS},
-    {"requirepass", NULL, CT_STRING},
-    {"sanitize-dump-payload", NULL, CT_ENUM},
-    {"save", NULL, CT_SAVE},
-    {"server_cpulist", NULL, CT_STRING},
-    {"set-max-intset-entries", NULL, CT_INT},
-    {"set-proc-title", NULL, CT_BOOL},
-    {"shutdown-on-sigint", NULL, CT_FLAGS},
-    {"shutdown-on-sigterm", NULL, CT_FLAGS},
-    {"shutdown-timeout", NULL, CT_INT},
-    {"slowlog-log-slower-than", NULL, CT_INT},
-    {"slowlog-max-len", NULL, CT_INT},
-    {"socket-mark-id", NULL, CT_INT},
-    {"stop-writes-on-bgsave-error", NULL, CT_BOOL},
-    {"stream-node-max-bytes", NULL, CT_MEM},
-    {"stream-node-max-entries", NULL, CT_INT},
-    {"supervised", NULL, CT_ENUM},
-    {"syslog-enabled", NULL, CT_BOOL},
-    {"syslog-facility", NULL, CT_ENUM},
-    {"syslog-ident", NULL, CT_STRING},
-    {"tcp-backlog", NULL, CT_INT},
-    {"tcp-keepalive", NULL, CT_INT},
-    {"timeout", NULL, CT_INT},
-    {"tls-auth-clients", NULL, CT_ENUM},
-    {"tls-ca-cert-dir", NULL, CT_STRING},
-    {"tls-ca-cert-file", NULL, CT_STRING},
-    {"tls-cert-file", NULL, CT_STRING},
-    {"tls-ciphers", NULL, CT_STRING},
-    {"tls-ciphersuites", NULL, CT_STRING},
-    {"tls-client-cert-file", NULL, CT_STRING},
-    {"tls-client-key-file", NULL, CT_STRING},
-    {"tls-client-key-file-pass", NULL, CT_STRING},
-    {"tls-cluster", NULL, CT_BOOL},
-    {"tls-dh-params-file", NULL, CT_STRING},
-    {"tls-key-file", NULL, CT_STRING},
-    {"tls-key-file-pass", NULL, CT_STRING},
-    {"tls-port", NULL, CT_INT},
-    {"tls-prefer-server-ciphers", NULL, CT_BOOL},
-    {"tls-protocols", NULL, CT_STRING},
-    {"tls-replication", NULL, CT_BOOL},
-    {"tls-session-cache-size", NULL, CT_INT},
-    {"tls-session-cache-timeout", NULL, CT_INT},
-    {"tls-session-caching", NULL, CT_BOOL},
-    {"tracking-table-max-keys", NULL, CT_INT},
-    {"unixsocket", NULL, CT_STRING},
-    {"unixsocketperm", NULL, CT_OCTAL},
-    {"use-exit-on-panic", NULL, CT_BOOL},
-    {"watchdog-period", NULL, CT_INT},
-    {"zset-max-listpack-entries", "zset-max-ziplist-entries", CT_INT},
-    {"zset-max-listpack-value", "zset-max-ziplist-value", CT_MEM},
+/*
+ * Redis 7.0.15's directives (src/config.c static_configs[]) by the way
+ * their values compare; "name|alias" where Redis still accepts an older
+ * name. Looked up through the sorted tables built from it once.
+ */
+static const char *const directive_names[] = {
+    [CT_STRING] =
+        "aclfile aof_rewrite_cpulist appenddirname appendfilename bgsave_cpulist "
+        "bind-source-addr bio_cpulist cluster-announce-hostname cluster-announce-ip "
+        "cluster-config-file dbfilename dir ignore-warnings logfile masterauth masteruser "
+        "pidfile proc-title-template replica-announce-ip|slave-announce-ip requirepass "
+        "server_cpulist syslog-ident tls-ca-cert-dir tls-ca-cert-file tls-cert-file "
+        "tls-ciphers tls-ciphersuites tls-client-cert-file tls-client-key-file "
+        "tls-client-key-file-pass tls-dh-params-file tls-key-file tls-key-file-pass "
+        "tls-protocols unixsocket",
+    [CT_BOOL] =
+        "activedefrag activerehashing always-show-logo aof-disable-auto-gc aof-load-truncated "
+        "aof-rewrite-incremental-fsync aof-timestamp-enabled aof-use-rdb-preamble appendonly "
+        "cluster-allow-pubsubshard-when-down cluster-allow-reads-when-down "
+        "cluster-allow-replica-migration cluster-enabled "
+        "cluster-replica-no-failover|cluster-slave-no-failover cluster-require-full-coverage "
+        "crash-log-enabled crash-memcheck-enabled daemonize disable-thp dynamic-hz "
+        "io-threads-do-reads jemalloc-bg-thread latency-tracking lazyfree-lazy-eviction "
+        "lazyfree-lazy-expire lazyfree-lazy-server-del lazyfree-lazy-user-del "
+        "lazyfree-lazy-user-flush no-appendfsync-on-rewrite protected-mode rdb-del-sync-files "
+        "rdb-save-incremental-fsync rdbchecksum rdbcompression repl-disable-tcp-nodelay "
+        "repl-diskless-sync replica-announced replica-ignore-disk-write-errors "
+        "replica-ignore-maxmemory|slave-ignore-maxmemory replica-lazy-flush|slave-lazy-flush "
+        "replica-read-only|slave-read-only replica-serve-stale-data|slave-serve-stale-data "
+        "set-proc-title stop-writes-on-bgsave-error syslog-enabled tls-cluster "
+        "tls-prefer-server-ciphers tls-replication tls-session-caching use-exit-on-panic",
+    [CT_ENUM] =
+        "acl-pubsub-default appendfsync cluster-preferred-endpoint-type enable-debug-command "
+        "enable-module-command enable-protected-configs loglevel maxmemory-policy "
+        "oom-score-adj propagation-error-behavior repl-diskless-load sanitize-dump-payload "
+        "supervised syslog-facility tls-auth-clients",
+    [CT_FLAGS] =
+        "shutdown-on-sigint shutdown-on-sigterm",
+    [CT_INT] =
+        "acllog-max-len active-defrag-cycle-max active-defrag-cycle-min "
+        "active-defrag-max-scan-fields active-defrag-threshold-lower "
+        "active-defrag-threshold-upper active-expire-effort auto-aof-rewrite-percentage "
+        "busy-reply-threshold|lua-time-limit cluster-announce-bus-port cluster-announce-port "
+        "cluster-announce-tls-port cluster-migration-barrier cluster-node-timeout "
+        "cluster-port cluster-replica-validity-factor|cluster-slave-validity-factor databases "
+        "hash-max-listpack-entries|hash-max-ziplist-entries hz io-threads key-load-delay "
+        "latency-monitor-threshold lfu-decay-time lfu-log-factor list-compress-depth "
+        "list-max-listpack-size|list-max-ziplist-size maxclients maxmemory-eviction-tenacity "
+        "maxmemory-samples min-replicas-max-lag|min-slaves-max-lag "
+        "min-replicas-to-write|min-slaves-to-write port rdb-key-save-delay repl-backlog-ttl "
+        "repl-diskless-sync-delay repl-diskless-sync-max-replicas "
+        "repl-ping-replica-period|repl-ping-slave-period repl-timeout "
+        "replica-announce-port|slave-announce-port replica-priority|slave-priority "
+        "set-max-intset-entries shutdown-timeout slowlog-log-slower-than slowlog-max-len "
+        "socket-mark-id stream-node-max-entries tcp-backlog tcp-keepalive timeout tls-port "
+        "tls-session-cache-size tls-session-cache-timeout tracking-table-max-keys "
+        "watchdog-period zset-max-listpack-entries|zset-max-ziplist-entries",
+    [CT_MEM] =
+        "active-defrag-ignore-bytes client-query-buffer-limit cluster-link-sendbuf-limit "
+        "hash-max-listpack-value|hash-max-ziplist-value hll-sparse-max-bytes maxmemory "
+        "proto-max-bulk-len repl-backlog-size stream-node-max-bytes "
+        "zset-max-listpack-value|zset-max-ziplist-value",
+    [CT_MEMPCT] =
+        "maxmemory-clients",
+    [CT_OCTAL] =
+        "unixsocketperm",
+    [CT_SAVE] =
+        "save",
+    [CT_COBL] =
+        "client-output-buffer-limit",
+    [CT_INTLIST] =
+        "oom-score-adj-values",
+    [CT_DOUBLES] =
+        "latency-tracking-info-percentiles",
+    [CT_WORDS] =
+        "bind replicaof|slaveof",
+    [CT_NOTIFY] =
+        "notify-keyspace-events",
 };
 
+/* every directive sorted by name, and those with an alias sorted by it */
+static struct conf_directive *by_name, **by_alias;
+static size_t nby_name, nby_alias;
+static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+
+static int cmp_name(const void *a, const void *b)
+{
+    return strcasecmp(((const struct conf_directive *)a)->name,
+                      ((const struct conf_directive *)b)->name);
+}
+
+static int cmp_alias(const void *a, const void *b)
+{
+    return strcasecmp((*(const struct conf_directive *const *)a)->alias,
+                      (*(const struct conf_directive *const *)b)->alias);
+}
+
+/* Split directive_names into the sorted tables (kept for the process' life). */
+static void tables_build(void)
+{
+    static struct strbuf words[ARRAY_SIZE(directive_names)];
+    size_t cap = 0, acap = 0;
+    for (size_t t = 0; t < ARRAY_SIZE(directive_names); t++) {
+        if (!directive_names[t])
+            continue;
+        sb_add(&words[t], directive_names[t]);
+        for (char *w = words[t].buf, *next; w && *w; w = next) {
+            next = strchr(w, ' ');
+            if (next)
+                *next++ = '\0';
+            char *bar = strchr(w, '|');
+            if (bar)
+                *bar++ = '\0';
+            VEC_GROW(by_name, nby_name, cap);
+            by_name[nby_name++] = (struct conf_directive){w, bar, (enum conf_type)t};
+        }
+    }
+    qsort(by_name, nby_name, sizeof(*by_name), cmp_name);
+    for (size_t i = 0; i < nby_name; i++) {
+        if (!by_name[i].alias)
+            continue;
+        VEC_GROW(by_alias, nby_alias, acap);
+        by_alias[nby_alias++] = &by_name[i];
+    }
+    qsort(by_alias, nby_alias, sizeof(*by_alias), cmp_alias);
+}
+
+/* The directive `name` (either spelling, any case), or NULL. */
 static const struct conf_directive *directive_find(const char *name)
 {
-    for (size_t i = 0; i < ARRAY_SIZE(directives); i++)
-        if (!strcasecmp(name, directives[i].name) ||
-            (directives[i].alias && !strcasecmp(name, directives[i].alias)))
-            return &directives[i];
-    return NULL;
+    pthread_once(&tables_once, tables_build);
+    struct conf_directive key = {.name = name, .alias = name};
+    const struct conf_directive *d = bsearch(&key, by_name, nby_name, sizeof(*by_name), cmp_name);
+    if (d)
+        return d;
+    const struct conf_directive *pk = &key;
+    const struct conf_directive *const *a =
+        bsearch(&pk, by_alias, nby_alias, sizeof(*by_alias), cmp_alias);
+    return a ? *a : NULL;
 }
 
 /* Whether two directive names mean the same directive (case, old aliases). */
@@ -244,6 +197,16 @@ static bool names_match(const char *a, const char *b)
         return true;
     const struct conf_directive *d = directive_find(a);
     return d && d == directive_find(b);
+}
+
+/*
+ * names_match(line_name, key) with both looked up already (`ld`, `kd`:
+ * directive_find of each): the loops over lines and keys look up once.
+ */
+static bool found_match(const char *line_name, const struct conf_directive *ld,
+                        const char *key, const struct conf_directive *kd)
+{
+    return kd ? kd == ld : !strcasecmp(line_name, key);
 }
 
 static bool type_is_multi_arg(enum conf_type t)
@@ -303,13 +266,15 @@ static int split_args(const char *p, struct args *out)
         if (!*p)
             return 0;
         struct strbuf cur = {0};
-        bool inq = false, insq = false, done = false;
+        char quote = 0; /* '"' or '\'' inside quotes */
+        bool done = false;
         while (!done) {
-            if (inq) {
-                if (p[0] == '\\' && p[1] == 'x' && hex_value(p[2]) >= 0 && hex_value(p[3]) >= 0) {
+            if (quote) {
+                if (quote == '"' && p[0] == '\\' && p[1] == 'x' && hex_value(p[2]) >= 0 &&
+                    hex_value(p[3]) >= 0) {
                     sb_addc(&cur, (char)(hex_value(p[2]) * 16 + hex_value(p[3])));
                     p += 3;
-                } else if (p[0] == '\\' && p[1]) {
+                } else if (quote == '"' && p[0] == '\\' && p[1]) {
                     p++;
                     char c;
                     switch (*p) {
@@ -321,20 +286,10 @@ static int split_args(const char *p, struct args *out)
                     default: c = *p; break;
                     }
                     sb_addc(&cur, c);
-                } else if (*p == '"') {
-                    if (p[1] && !isspace((unsigned char)p[1]))
-                        goto err;
-                    done = true;
-                } else if (!*p) {
-                    goto err;
-                } else {
-                    sb_addc(&cur, *p);
-                }
-            } else if (insq) {
-                if (p[0] == '\\' && p[1] == '\'') {
+                } else if (quote == '\'' && p[0] == '\\' && p[1] == '\'') {
                     p++;
                     sb_addc(&cur, '\'');
-                } else if (*p == '\'') {
+                } else if (*p == quote) {
                     if (p[1] && !isspace((unsigned char)p[1]))
                         goto err;
                     done = true;
@@ -348,8 +303,8 @@ static int split_args(const char *p, struct args *out)
                 case ' ': case '\n': case '\r': case '\t': case '\0':
                     done = true;
                     break;
-                case '"': inq = true; break;
-                case '\'': insq = true; break;
+                case '"':
+                case '\'': quote = *p; break;
                 default: sb_addc(&cur, *p); break;
                 }
             }
@@ -527,20 +482,25 @@ size_t conf_get_directives(const char *text, const char *const *keys, size_t nke
                            struct obs_kv **out)
 {
     struct found *f = xcalloc(nkeys ? nkeys : 1, sizeof(*f));
+    const struct conf_directive **kd = xcalloc(nkeys ? nkeys : 1, sizeof(*kd));
+    for (size_t k = 0; k < nkeys; k++)
+        kd[k] = directive_find(keys[k]);
     size_t len;
     for (const char *line = text ? text : ""; *line; line += len) {
         len = line_len(line);
         struct args a;
         if (parse_line(line, len, &a) < 0 || a.n == 0)
             continue;
+        const struct conf_directive *ld = directive_find(a.v[0]);
         for (size_t k = 0; k < nkeys; k++) {
-            if (names_match(a.v[0], keys[k])) {
-                found_add(&f[k], key_type(keys[k], NULL), &a);
+            if (found_match(a.v[0], ld, keys[k], kd[k])) {
+                found_add(&f[k], kd[k] ? kd[k]->type : CT_STRING, &a);
                 break;
             }
         }
         args_release(&a);
     }
+    free(kd);
 
     size_t n = 0;
     struct obs_kv *kv = NULL;
@@ -609,16 +569,21 @@ static void sb_add_directive_line(struct strbuf *sb, const struct obs_kv *kv)
 char *conf_set_directives(const char *text, const struct obs_kv *kv, size_t n)
 {
     bool *done = xcalloc(n ? n : 1, sizeof(*done));
+    const struct conf_directive **kd = xcalloc(n ? n : 1, sizeof(*kd));
+    for (size_t k = 0; k < n; k++)
+        kd[k] = directive_find(kv[k].key);
     struct strbuf sb = {0};
     size_t len;
     for (const char *line = text ? text : ""; *line; line += len) {
         len = line_len(line);
         struct args a;
         size_t k = n;
-        if (parse_line(line, len, &a) == 0 && a.n > 0)
+        if (parse_line(line, len, &a) == 0 && a.n > 0) {
+            const struct conf_directive *ld = directive_find(a.v[0]);
             for (k = 0; k < n; k++)
-                if (names_match(a.v[0], kv[k].key))
+                if (found_match(a.v[0], ld, kv[k].key, kd[k]))
                     break;
+        }
         args_release(&a);
         if (k == n) {
             sb_addn(&sb, line, len);
@@ -642,6 +607,7 @@ char *conf_set_directives(const char *text, const struct obs_kv *kv, size_t n)
             sb_addc(&sb, '\n');
         sb_add_directive_line(&sb, &kv[k]);
     }
+    free(kd);
     free(done);
     return sb_detach(&sb);
 }
