@@ -2,7 +2,9 @@
  * test_observe.c - observe_cluster() against real processes: 2 shards
  * (master + linked replica), 3 sentinels, 1 nutcracker; dead addresses cost
  * one timeout in parallel; passwords give "authentication failed" and never
- * enter the model.
+ * enter the model. The one event loop: many silent addresses cost one
+ * timeout, AUTH to sentinels without a password is tolerated, and error
+ * replies in a pipeline land on the address that sent them.
  */
 #include <netinet/in.h>
 #include <poll.h>
@@ -303,6 +305,127 @@ TEST(dead_addresses_cost_one_timeout_in_parallel)
         close(blackhole_filler);
 }
 
+TEST(many_silent_addresses_cost_one_timeout)
+{
+    enum { NSILENT = 8 };
+    int fds[NSILENT], ports[NSILENT];
+    struct strbuf extra = {0};
+    for (int i = 0; i < NSILENT; i++) {
+        fds[i] = listen_loopback(16, &ports[i]); /* accepts in the kernel, never answers */
+        CHECK(fds[i] >= 0);
+        if (fds[i] < 0)
+            return;
+        sb_addf(&extra, "  - name: silent%d\n    master: 127.0.0.1:%d\n", i, ports[i]);
+    }
+    char *yaml = fx_spec_yaml(&C, "obs", NULL, sb_str(&extra));
+    sb_release(&extra);
+    struct spec *s = load_spec(yaml);
+    free(yaml);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    struct observe_options o = {.connect_timeout_ms = 400, .command_timeout_ms = 600};
+    struct observed *obs = observe_cluster(s, &o);
+    CHECK_INT_EQ(obs->nredis, 4 + NSILENT);
+    for (size_t i = 0; i < 4 && i < obs->nredis; i++)
+        CHECK_INT_EQ(obs->redis[i].reach, REACH_OK);
+    for (size_t i = 4; i < obs->nredis; i++) {
+        CHECK_INT_EQ(obs->redis[i].reach, REACH_TIMEOUT);
+        CHECK_STR_EQ(obs->redis[i].reach_detail, "command timed out");
+    }
+    for (size_t i = 0; i < obs->nsentinels; i++)
+        CHECK_INT_EQ(obs->sentinels[i].reach, REACH_OK);
+    /* 8 silent addresses, each with INFO and CONFIG GETs queued: one 600 ms timeout */
+    printf("    took %lld ms\n", obs->took_ms);
+    CHECK(obs->took_ms >= 550);
+    CHECK(obs->took_ms < 600 + 400);
+    observed_free(obs);
+    spec_free(s);
+    for (int i = 0; i < NSILENT; i++)
+        close(fds[i]);
+}
+
+TEST(auth_to_sentinels_without_password_is_tolerated)
+{
+    /* the spec has a password; the fixture's redis and sentinels have none */
+    char *yaml = fx_spec_yaml(&C, "obs", NULL, NULL);
+    struct spec *s = load_spec(yaml);
+    free(yaml);
+    if (!s)
+        return;
+    struct observe_options o = {.password = "obs-no-such-pw-1e2f"};
+    struct observed *obs = observe_cluster(s, &o);
+    for (size_t i = 0; i < obs->nredis; i++)
+        CHECK_INT_EQ(obs->redis[i].reach, REACH_OK);
+    CHECK_INT_EQ(obs->nsentinels, 3);
+    for (size_t i = 0; i < obs->nsentinels; i++) {
+        CHECK_INT_EQ(obs->sentinels[i].reach, REACH_OK);
+        CHECK(obs->sentinels[i].reach_detail == NULL);
+        CHECK_INT_EQ(obs->sentinels[i].nmasters, 2);
+        CHECK(obs->sentinels[i].run_id && strlen(obs->sentinels[i].run_id) == 40);
+    }
+    observed_free(obs);
+    spec_free(s);
+}
+
+TEST(pipelined_errors_land_on_their_address)
+{
+    const char *pw = "obs-Pw-pipe-4d1b";
+    /* one server refuses CONFIG, one needs a password: side by side with the fixture's */
+    struct hproc *noconf = harness_start_redis(H, 0, "rename-command CONFIG \"\"\n");
+    struct hproc *locked = harness_start_redis(H, 0, "requirepass obs-Pw-pipe-4d1b\n");
+    CHECK(noconf != NULL && locked != NULL);
+    if (!noconf || !locked)
+        return;
+    char *extra = xasprintf("  - name: noconf\n    master: 127.0.0.1:%d\n"
+                            "  - name: locked\n    master: 127.0.0.1:%d\n",
+                            hproc_port(noconf), hproc_port(locked));
+    char *yaml = fx_spec_yaml(&C, "obs", NULL, extra);
+    free(extra);
+    struct spec *s = load_spec(yaml);
+    free(yaml);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    struct observed *obs = observe_cluster(s, NULL);
+    CHECK_INT_EQ(obs->nredis, 6);
+    if (obs->nredis == 6) {
+        for (size_t i = 0; i < 4; i++) {
+            CHECK_INT_EQ(obs->redis[i].reach, REACH_OK);
+            CHECK_STR_EQ(obs_kv_get(obs->redis[i].config, obs->redis[i].nconfig, "maxmemory"),
+                         "0");
+        }
+        const struct obs_redis *nc = &obs->redis[4], *lk = &obs->redis[5];
+        CHECK_INT_EQ(nc->port, hproc_port(noconf));
+        CHECK_INT_EQ(nc->reach, REACH_OK); /* INFO answered; every CONFIG GET refused */
+        CHECK_STR_EQ(nc->role, "master");
+        CHECK_INT_EQ(nc->nconfig, 0);
+        CHECK_INT_EQ(lk->port, hproc_port(locked));
+        CHECK_INT_EQ(lk->reach, REACH_AUTH);
+        CHECK_STR_EQ(lk->reach_detail, "authentication failed");
+        CHECK(lk->role == NULL);
+    }
+    observed_free(obs);
+
+    /* with the password: the locked one opens, the others tolerate AUTH */
+    struct observe_options o = {.password = pw};
+    obs = observe_cluster(s, &o);
+    for (size_t i = 0; i < obs->nredis; i++)
+        CHECK_INT_EQ(obs->redis[i].reach, REACH_OK);
+    if (obs->nredis == 6) {
+        CHECK_INT_EQ(obs->redis[4].nconfig, 0);
+        CHECK_STR_EQ(obs_kv_get(obs->redis[5].config, obs->redis[5].nconfig, "requirepass"),
+                     CONF_SECRET_PLACEHOLDER);
+    }
+    char *json = observed_to_json(obs);
+    CHECK(json && !strstr(json, pw));
+    free(json);
+    observed_free(obs);
+    spec_free(s);
+    harness_stop(H, noconf);
+    harness_stop(H, locked);
+}
+
 TEST(dead_sentinel_and_proxy)
 {
     char *yaml = fx_spec_yaml(&C, "obs", NULL, NULL);
@@ -420,6 +543,9 @@ int main(void)
     RUN(observes_the_whole_cluster);
     RUN(skip_files_leaves_files_unchecked);
     RUN(dead_addresses_cost_one_timeout_in_parallel);
+    RUN(many_silent_addresses_cost_one_timeout);
+    RUN(auth_to_sentinels_without_password_is_tolerated);
+    RUN(pipelined_errors_land_on_their_address);
     RUN(dead_sentinel_and_proxy);
     RUN(passwords_auth_and_masking);
     fx_release(&C);
