@@ -2,7 +2,9 @@
 # bench/10_plan.sh - plan latency (run by bench/run.sh).
 #
 # Starts 200 plain redis-servers (100 masters, each with one replica that
-# replicates it; save "" appendonly no) and 3 redis-sentinels on free
+# replicates it; save "" appendonly no), each from a redis.conf written
+# where rmgr looks for it (so plan reads and parses 200 config files, as for
+# a deployed cluster), and 3 redis-sentinels (monitoring nothing) on free
 # loopback ports, then times `rmgr plan` of specs naming the first 20, 100
 # and 200 of them (plus the 3 sentinels and a proxy whose stats port has
 # nothing behind it), BENCH_RUNS times each (default 11), each run paired
@@ -63,12 +65,17 @@ STATS=${ports[NREDIS + 5]}
 echo "starting $NREDIS redis-servers and 3 sentinels in $DIR"
 for ((i = 0; i < NREDIS; i++)); do
     p=${REDIS[i]}
-    mkdir -p "$DIR/r$p"
-    extra=()
-    ((i % 2)) && extra=(--replicaof 127.0.0.1 "${REDIS[i - 1]}")
-    redis-server --port "$p" --bind 127.0.0.1 --save "" --appendonly no --daemonize no \
-        --dir "$DIR/r$p" --logfile "$DIR/r$p/log" --repl-diskless-sync-delay 0 \
-        "${extra[@]}" >/dev/null 2>&1 &
+    # each from a redis.conf where rmgr looks for it, so that plan reads and parses it
+    d=$DIR/base/benchplan/redis-$p
+    mkdir -p "$d"
+    {
+        printf '# written by bench/10_plan.sh\nport %s\nbind 127.0.0.1\ndir %s\n' "$p" "$d"
+        printf 'pidfile %s/redis.pid\nlogfile %s/redis.log\ndaemonize no\n' "$d" "$d"
+        printf 'save ""\nappendonly no\nmaxmemory 64mb\nprotected-mode yes\n'
+        printf 'repl-diskless-sync-delay 0\n'
+        ((i % 2)) && printf 'replicaof 127.0.0.1 %s\n' "${REDIS[i - 1]}"
+    } >"$d/redis.conf"
+    redis-server "$d/redis.conf" >/dev/null 2>&1 &
     PIDS+=($!)
 done
 for p in "${SENT[@]}"; do
