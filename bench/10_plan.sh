@@ -48,14 +48,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# N free loopback ports at once (all bound together, so all different)
-free_ports() {
-    "$PY" -c 'import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
-}
-read -r -a ports <<<"$(free_ports $((NREDIS + 6)))"
+read -r -a ports <<<"$(bench_free_ports $((NREDIS + 6)))"
 REDIS=("${ports[@]:0:NREDIS}")
 SENT=("${ports[@]:NREDIS:3}")
 PROXY=${ports[NREDIS + 3]}

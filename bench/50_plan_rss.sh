@@ -13,7 +13,6 @@ ROOT=$PWD
 . bench/lib.sh
 RMGR=${RMGR_BIN:-$ROOT/rmgr}
 RUNS=${BENCH_RUNS:-5}
-PY=/usr/bin/python3
 TIME=/usr/bin/time
 NSHARDS=500
 
@@ -25,10 +24,7 @@ cleanup() { rm -rf "$DIR"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-read -r -a ports <<<"$("$PY" -c 'import socket, sys
-ss = [socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' $((2 * NSHARDS + 5)))"
+read -r -a ports <<<"$(bench_free_ports $((2 * NSHARDS + 5)))"
 {
     printf 'cluster: benchrss\ndefaults:\n  transport: local\n  base_dir: %s/base\n' "$DIR"
     printf 'redis:\n  config:\n    save: ""\n    appendonly: "no"\n    maxmemory: 64mb\nshards:\n'

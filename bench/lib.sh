@@ -22,3 +22,11 @@ bench_free_port() {
     /usr/bin/python3 -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# bench_free_ports N: N different free loopback ports on one line (all bound at once).
+bench_free_ports() {
+    /usr/bin/python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
+}

@@ -500,23 +500,15 @@ static void conn_io(const struct net_ctx *x, struct conn *cn, short revents, lon
 }
 
 /*
- * How many connections may be open at once: the descriptor limit (raised
- * to its hard limit) less a reserve for the transports and files.
+ * How many connections may be open at once: the descriptor limit less a
+ * reserve for the transports and files; the rest wait for a free slot.
  */
 static size_t fd_budget(void)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-        return 256;
-    if (rl.rlim_cur < rl.rlim_max) {
-        rlim_t want = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > 65536 ? 65536 : rl.rlim_max;
-        if (want > rl.rlim_cur) {
-            struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max};
-            if (setrlimit(RLIMIT_NOFILE, &up) == 0)
-                rl.rlim_cur = want;
-        }
-    }
-    rlim_t cur = rl.rlim_cur == RLIM_INFINITY ? 65536 : rl.rlim_cur;
+        return FD_RESERVE;
+    rlim_t cur = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 65536 ? 65536 : rl.rlim_cur;
     return cur > 2 * FD_RESERVE ? (size_t)(cur - FD_RESERVE) : FD_RESERVE;
 }
 

@@ -33,6 +33,15 @@ static struct spec *load_spec(const char *yaml)
     return s;
 }
 
+/* The fixture's cluster as a spec (cluster "obs"), or NULL. */
+static struct spec *fixture_spec(void)
+{
+    char *yaml = fx_spec_yaml(&C, "obs", NULL, NULL);
+    struct spec *s = load_spec(yaml);
+    free(yaml);
+    return s;
+}
+
 static const struct obs_sentinel_master *find_master(const struct obs_sentinel *s,
                                                      const char *name)
 {
@@ -71,9 +80,7 @@ static void install_proxy_files(const struct spec *s, const char *password)
 
 TEST(observes_the_whole_cluster)
 {
-    char *yaml = fx_spec_yaml(&C, "obs", NULL, NULL);
-    struct spec *s = load_spec(yaml);
-    free(yaml);
+    struct spec *s = fixture_spec();
     CHECK(s != NULL);
     if (!s)
         return;
@@ -190,9 +197,7 @@ TEST(observes_the_whole_cluster)
 
 TEST(skip_files_leaves_files_unchecked)
 {
-    char *yaml = fx_spec_yaml(&C, "obs", NULL, NULL);
-    struct spec *s = load_spec(yaml);
-    free(yaml);
+    struct spec *s = fixture_spec();
     if (!s)
         return;
     struct observe_options o = {.skip_files = true};
@@ -348,9 +353,7 @@ TEST(many_silent_addresses_cost_one_timeout)
 TEST(auth_to_sentinels_without_password_is_tolerated)
 {
     /* the spec has a password; the fixture's redis and sentinels have none */
-    char *yaml = fx_spec_yaml(&C, "obs", NULL, NULL);
-    struct spec *s = load_spec(yaml);
-    free(yaml);
+    struct spec *s = fixture_spec();
     if (!s)
         return;
     struct observe_options o = {.password = "obs-no-such-pw-1e2f"};
