@@ -33,10 +33,10 @@ static struct spec *load_spec(const char *yaml)
     return s;
 }
 
-/* The fixture's cluster as a spec (cluster "obs"), or NULL. */
-static struct spec *fixture_spec(void)
+/* The fixture's cluster (named "obs") and `extra_shards` (may be NULL) as a spec, or NULL. */
+static struct spec *fixture_spec(const char *extra_shards)
 {
-    char *yaml = fx_spec_yaml(&C, "obs", NULL, NULL);
+    char *yaml = fx_spec_yaml(&C, "obs", NULL, extra_shards);
     struct spec *s = load_spec(yaml);
     free(yaml);
     return s;
@@ -80,7 +80,7 @@ static void install_proxy_files(const struct spec *s, const char *password)
 
 TEST(observes_the_whole_cluster)
 {
-    struct spec *s = fixture_spec();
+    struct spec *s = fixture_spec(NULL);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -197,7 +197,7 @@ TEST(observes_the_whole_cluster)
 
 TEST(skip_files_leaves_files_unchecked)
 {
-    struct spec *s = fixture_spec();
+    struct spec *s = fixture_spec(NULL);
     if (!s)
         return;
     struct observe_options o = {.skip_files = true};
@@ -273,10 +273,8 @@ TEST(dead_addresses_cost_one_timeout_in_parallel)
     char *extra = xasprintf("  - name: shard3\n    master: 127.0.0.1:%d\n"
                             "    replicas: [127.0.0.1:%d, 127.0.0.1:%d]\n",
                             bh, silent, refused);
-    char *yaml = fx_spec_yaml(&C, "obs", NULL, extra);
+    struct spec *s = fixture_spec(extra);
     free(extra);
-    struct spec *s = load_spec(yaml);
-    free(yaml);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -322,10 +320,8 @@ TEST(many_silent_addresses_cost_one_timeout)
             return;
         sb_addf(&extra, "  - name: silent%d\n    master: 127.0.0.1:%d\n", i, ports[i]);
     }
-    char *yaml = fx_spec_yaml(&C, "obs", NULL, sb_str(&extra));
+    struct spec *s = fixture_spec(sb_str(&extra));
     sb_release(&extra);
-    struct spec *s = load_spec(yaml);
-    free(yaml);
     CHECK(s != NULL);
     if (!s)
         return;
@@ -353,7 +349,7 @@ TEST(many_silent_addresses_cost_one_timeout)
 TEST(auth_to_sentinels_without_password_is_tolerated)
 {
     /* the spec has a password; the fixture's redis and sentinels have none */
-    struct spec *s = fixture_spec();
+    struct spec *s = fixture_spec(NULL);
     if (!s)
         return;
     struct observe_options o = {.password = "obs-no-such-pw-1e2f"};
@@ -383,10 +379,8 @@ TEST(pipelined_errors_land_on_their_address)
     char *extra = xasprintf("  - name: noconf\n    master: 127.0.0.1:%d\n"
                             "  - name: locked\n    master: 127.0.0.1:%d\n",
                             hproc_port(noconf), hproc_port(locked));
-    char *yaml = fx_spec_yaml(&C, "obs", NULL, extra);
+    struct spec *s = fixture_spec(extra);
     free(extra);
-    struct spec *s = load_spec(yaml);
-    free(yaml);
     CHECK(s != NULL);
     if (!s)
         return;
