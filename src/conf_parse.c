@@ -647,22 +647,13 @@ static bool parse_mem(const char *s, unsigned long long *out)
         u++;
     if (u == s)
         return false;
+    /* Redis' memtoull: k/m/g are powers of 1000, kb/mb/gb of 1024 */
+    static const struct unit mem_units[] = {
+        {"", 1}, {"b", 1}, {"k", 1000}, {"kb", 1024}, {"m", 1000 * 1000}, {"mb", 1024 * 1024},
+        {"g", 1000ULL * 1000 * 1000}, {"gb", 1024ULL * 1024 * 1024},
+    };
     unsigned long long mul;
-    if (!*u || !strcasecmp(u, "b"))
-        mul = 1;
-    else if (!strcasecmp(u, "k"))
-        mul = 1000;
-    else if (!strcasecmp(u, "kb"))
-        mul = 1024;
-    else if (!strcasecmp(u, "m"))
-        mul = 1000 * 1000;
-    else if (!strcasecmp(u, "mb"))
-        mul = 1024 * 1024;
-    else if (!strcasecmp(u, "g"))
-        mul = 1000ULL * 1000 * 1000;
-    else if (!strcasecmp(u, "gb"))
-        mul = 1024ULL * 1024 * 1024;
-    else
+    if (!unit_lookup(mem_units, ARRAY_SIZE(mem_units), u, true, &mul))
         return false;
     unsigned long long v = 0;
     for (const char *p = s; p < u; p++) {
