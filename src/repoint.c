@@ -94,6 +94,118 @@ static void checked_add(struct repoint_checked *c, const git_oid *id)
     pthread_mutex_unlock(&c->mu);
 }
 
+/* ---------------------------------------------------------------- sessions */
+
+struct session_slot {
+    char *host;
+    struct transport *t;     /* NULL: not open (yet, or since it broke) */
+    unsigned long gen;       /* the pool's generation when t was opened */
+    pthread_mutex_t use;     /* held by the one thread using t */
+    struct session_slot *next;
+};
+
+struct repoint_sessions {
+    pthread_mutex_t mu;      /* the list and gen only, never held across I/O */
+    unsigned long gen;
+    struct session_slot *slots;
+};
+
+struct repoint_sessions *repoint_sessions_new(void)
+{
+    struct repoint_sessions *ss = xcalloc(1, sizeof(*ss));
+    pthread_mutex_init(&ss->mu, NULL);
+    return ss;
+}
+
+void repoint_sessions_reset(struct repoint_sessions *ss)
+{
+    if (!ss)
+        return;
+    pthread_mutex_lock(&ss->mu);
+    ss->gen++;
+    pthread_mutex_unlock(&ss->mu);
+}
+
+void repoint_sessions_free(struct repoint_sessions *ss)
+{
+    if (!ss)
+        return;
+    for (struct session_slot *sl = ss->slots, *next; sl; sl = next) {
+        next = sl->next;
+        transport_close(sl->t);
+        pthread_mutex_destroy(&sl->use);
+        free(sl->host);
+        free(sl);
+    }
+    pthread_mutex_destroy(&ss->mu);
+    free(ss);
+}
+
+/* A transport to one host, from the pool (o->sessions) or opened for this use. */
+struct session_use {
+    struct session_slot *slot; /* NULL: not pooled, closed by session_put */
+    struct transport *t;
+    bool reused;               /* opened by an earlier use: it may have broken since */
+};
+
+static bool session_get(const struct spec *s, const char *host, const struct repoint_options *o,
+                        struct session_use *u, char **err)
+{
+    *u = (struct session_use){0};
+    struct transport_options to = {.connect_timeout_ms = o->connect_timeout_ms,
+                                   .command_timeout_ms = 30000};
+    struct repoint_sessions *ss = o->sessions;
+    if (!ss) {
+        u->t = transport_open(s, host, &to, err);
+        return u->t != NULL;
+    }
+    pthread_mutex_lock(&ss->mu);
+    struct session_slot *sl = ss->slots;
+    while (sl && !str_eq(sl->host, host))
+        sl = sl->next;
+    if (!sl) {
+        sl = xcalloc(1, sizeof(*sl));
+        sl->host = xstrdup(host);
+        pthread_mutex_init(&sl->use, NULL);
+        sl->next = ss->slots;
+        ss->slots = sl;
+    }
+    unsigned long gen = ss->gen;
+    pthread_mutex_unlock(&ss->mu);
+    pthread_mutex_lock(&sl->use);
+    if (sl->t && (sl->gen != gen || transport_host_key_failed(sl->t))) {
+        transport_close(sl->t); /* opened with another spec, or its key failed: ask again */
+        sl->t = NULL;
+    }
+    u->reused = sl->t != NULL;
+    if (!sl->t) {
+        sl->t = transport_open(s, host, &to, err);
+        sl->gen = gen;
+    }
+    if (!sl->t) {
+        pthread_mutex_unlock(&sl->use);
+        return false;
+    }
+    u->slot = sl;
+    u->t = sl->t;
+    return true;
+}
+
+/* Give the transport back; `broken`: close it, so the next use opens a new session. */
+static void session_put(struct session_use *u, bool broken)
+{
+    if (!u->slot) {
+        transport_close(u->t);
+    } else {
+        if (broken) {
+            transport_close(u->slot->t);
+            u->slot->t = NULL;
+        }
+        pthread_mutex_unlock(&u->slot->use);
+    }
+    *u = (struct session_use){0};
+}
+
 /* ---------------------------------------------------------------- the repoint */
 
 /* Split "ip:port" (the last colon) into a spec_addr; false on junk. */
@@ -150,20 +262,12 @@ struct repoint_arg {
  * instance controller's fast policy: on this machine signals and /proc go
  * without a fork, and the polls are sub-millisecond. 0, or -1 with a->error.
  */
-static int repoint_proxy(struct repoint_arg *a)
+static int repoint_proxy_on(struct repoint_arg *a, struct transport *t, char **errp)
 {
     const struct spec *s = a->spec;
     const struct spec_proxy *p = a->proxy;
     int port = p->listen.port;
-    struct transport_options to = {.connect_timeout_ms = a->o->connect_timeout_ms,
-                                   .command_timeout_ms = 30000};
     char *err = NULL;
-    struct transport *t = transport_open(s, p->host, &to, &err);
-    if (!t) {
-        a->error = xasprintf("proxy %s:%d: %s", p->listen.ip, port, err ? err : "no transport");
-        free(err);
-        return -1;
-    }
     struct instance_policy pol = proxy_policy(s, p, a->o->connect_timeout_ms);
     char *text = conf_render_nutcracker(s, p, a->masters, a->password);
     char *conf = conf_path(s, "proxy", port);
@@ -212,7 +316,7 @@ static int repoint_proxy(struct repoint_arg *a)
 out:
     if (rc < 0) {
         size_t n = err ? strcspn(err, "\n") : 0;
-        a->error = xasprintf("%s: %.*s", who, (int)n, err ? err : "failed");
+        *errp = xasprintf("%s: %.*s", who, (int)n, err ? err : "failed");
     }
     free(err);
     secret_free(text); /* it holds the password */
@@ -220,8 +324,40 @@ out:
     free(logfile);
     free(bin);
     free(who);
-    transport_close(t);
     return rc;
+}
+
+/*
+ * Repoint one proxy on its host's pooled session. A session kept open since
+ * an earlier repoint may have broken meanwhile (sshd restarted, the host
+ * rebooted): then once more on a new one. Every step is safe to repeat.
+ */
+static int repoint_proxy(struct repoint_arg *a)
+{
+    const struct spec_proxy *p = a->proxy;
+    for (int attempt = 0;; attempt++) {
+        struct session_use u;
+        char *err = NULL;
+        if (!session_get(a->spec, p->host, a->o, &u, &err)) {
+            free(a->error);
+            a->error = xasprintf("proxy %s:%d: %s", p->listen.ip, p->listen.port,
+                                 err ? err : "no transport");
+            free(err);
+            return -1;
+        }
+        bool reused = u.reused;
+        int rc = repoint_proxy_on(a, u.t, &err);
+        bool key_failed = transport_host_key_failed(u.t);
+        session_put(&u, rc < 0);
+        if (rc == 0 || !reused || key_failed || attempt > 0) {
+            free(a->error);
+            a->error = err;
+            return rc;
+        }
+        log_event(LOG_DEBUG, "repoint-retry", a->spec->cluster, a->o->commit, NULL, 0,
+                  "%s; again on a new session", err);
+        free(err);
+    }
 }
 
 static void *repoint_thread(void *arg)
@@ -370,13 +506,13 @@ void repoint_precheck(const struct spec *s, const char *password, char *const *c
         known = known && current[i] && parse_hostport(current[i], &m[i]);
     for (size_t k = 0; known && k < s->nproxies; k++) {
         const struct spec_proxy *p = &s->proxies[k];
-        struct transport_options to = {.connect_timeout_ms = o->connect_timeout_ms,
-                                       .command_timeout_ms = 30000};
+        struct session_use u;
         char *err = NULL;
-        struct transport *t = transport_open(s, p->host, &to, &err);
+        bool open = session_get(s, p->host, o, &u, &err);
         free(err);
-        if (!t)
+        if (!open)
             continue;
+        struct transport *t = u.t;
         struct instance_policy pol = proxy_policy(s, p, o->connect_timeout_ms);
         for (size_t i = 0; i < n && !(stop && stop(arg)); i++) {
             const struct spec_shard *sh = &s->shards[i];
@@ -393,7 +529,7 @@ void repoint_precheck(const struct spec *s, const char *password, char *const *c
                 free(hp);
             }
         }
-        transport_close(t);
+        session_put(&u, false); /* a broken session is dropped by the transport itself */
     }
     for (size_t i = 0; i < n; i++) {
         free(m[i].ip);

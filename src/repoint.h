@@ -17,6 +17,20 @@ struct repoint_checked;
 struct repoint_checked *repoint_checked_new(void);
 void repoint_checked_free(struct repoint_checked *c);
 
+/*
+ * The transports of a cluster's proxy hosts, kept open between repoints:
+ * opening an ssh session costs ~110 ms (key exchange, auth), a call on an
+ * open one a few ms. One per host, used by one thread at a time (proxies on
+ * the same host take turns; hosts go in parallel). A session that broke is
+ * opened again by the next use; repoint_sessions_reset() makes every host
+ * open a new one (the spec changed: address, port, key or known_hosts may
+ * have). Thread-safe.
+ */
+struct repoint_sessions;
+struct repoint_sessions *repoint_sessions_new(void);
+void repoint_sessions_reset(struct repoint_sessions *ss);
+void repoint_sessions_free(struct repoint_sessions *ss);
+
 struct repoint_options {
     long connect_timeout_ms; /* sentinels and proxies */
     long ready_timeout_ms;   /* a restarted nutcracker answers PING */
@@ -24,6 +38,7 @@ struct repoint_options {
     const char *lock_dir;    /* NULL: lock_default_path() */
     const char *commit;      /* the spec's commit, for the log */
     struct repoint_checked *checked; /* may be NULL: check every config at repoint time */
+    struct repoint_sessions *sessions; /* may be NULL: a transport opened per repoint */
 };
 
 /*

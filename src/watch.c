@@ -58,6 +58,7 @@ struct wcluster {
     struct wjob job;
     bool precheck;   /* the worker checks the next failover's configs ahead when idle */
     struct repoint_checked *checked;
+    struct repoint_sessions *sessions; /* the proxy hosts' transports, kept open */
     bool removed;
     bool worker_started;
     pthread_t worker;
@@ -274,6 +275,10 @@ void watch_set_cluster(struct watch *w, const struct spec *s, const char *passwo
         c->generation++;
     }
     if (c) {
+        const struct spec *was = c->conf->spec;
+        if (was->source_len != copy->source_len ||
+            memcmp(was->source, copy->source, copy->source_len) != 0)
+            repoint_sessions_reset(c->sessions); /* a host's address or keys may have changed */
         wconf_unref(c->conf);
         c->conf = conf;
     } else {
@@ -288,6 +293,7 @@ void watch_set_cluster(struct watch *w, const struct spec *s, const char *passwo
         c->refused = xcalloc(c->nshards + 1, sizeof(char *));
         pthread_cond_init(&c->cond, NULL);
         c->checked = repoint_checked_new();
+        c->sessions = repoint_sessions_new();
         c->next = w->clusters;
         w->clusters = c;
         if (pthread_create(&c->worker, NULL, worker_main, c) == 0)
@@ -312,6 +318,7 @@ static void cluster_free(struct wcluster *c)
     free_strv(c->refused, c->nshards);
     pthread_cond_destroy(&c->cond);
     repoint_checked_free(c->checked);
+    repoint_sessions_free(c->sessions);
     free(c->name);
     free(c);
 }
@@ -420,7 +427,8 @@ static void worker_precheck(struct watch *w, struct wcluster *c)
     for (size_t i = 0; i < n; i++)
         current[i] = c->current[i] ? xstrdup(c->current[i]) : NULL;
     struct repoint_options ro = {.connect_timeout_ms = w->o.connect_timeout_ms,
-                                 .checked = c->checked};
+                                 .checked = c->checked,
+                                 .sessions = c->sessions};
     pthread_mutex_unlock(&w->mu);
     repoint_precheck(conf->spec, conf->password, current, n, &ro, job_waiting, c);
     free_strv(current, n);
@@ -455,7 +463,8 @@ static void *worker_main(void *arg)
                                      .lock_timeout_ms = w->o.lock_timeout_ms,
                                      .lock_dir = w->o.lock_dir,
                                      .commit = conf->commit,
-                                     .checked = c->checked};
+                                     .checked = c->checked,
+                                     .sessions = c->sessions};
         int rc = repoint_proxies(conf->spec, conf->password, job.masters, job.nmasters, &ro,
                                  &err);
         double took = (double)(now_us() - job.quorum_us) / 1000.0;
