@@ -153,7 +153,8 @@ static bool session_get(const struct spec *s, const char *host, const struct rep
 {
     *u = (struct session_use){0};
     struct transport_options to = {.connect_timeout_ms = o->connect_timeout_ms,
-                                   .command_timeout_ms = 30000};
+                                   .command_timeout_ms = 30000,
+                                   .keep_shell = true};
     struct repoint_sessions *ss = o->sessions;
     if (!ss) {
         u->t = transport_open(s, host, &to, err);
@@ -276,8 +277,10 @@ static int repoint_proxy_on(struct repoint_arg *a, struct transport *t, char **e
     char *who = xasprintf("proxy %s:%d", p->listen.ip, port);
     int rc = -1;
     int mode = a->password ? 0600 : 0640;
+    long long t0 = now_us(), t_installed = 0, t_stopped = 0, t_started = 0;
     git_oid id = checked_id(bin, conf, text);
-    if (checked_has(a->o->checked, &id)) {
+    bool prechecked = checked_has(a->o->checked, &id);
+    if (prechecked) {
         /* this very text passed nutcracker -t ahead (repoint_precheck) */
         if (transport_write_file(t, conf, text, strlen(text), mode, &err) < 0)
             goto out;
@@ -286,8 +289,10 @@ static int repoint_proxy_on(struct repoint_arg *a, struct transport *t, char **e
             goto out;
         checked_add(a->o->checked, &id);
     }
+    t_installed = now_us();
     if (instance_stop(t, &pol, s, INSTANCE_PROXY, p->host_ip, port, NULL, &err) < 0)
         goto out;
+    t_stopped = now_us();
     /*
      * The command line apply uses, so pid checks and later applies agree. No
      * umask wrapper as apply has for redis: nutcracker writes only its pid
@@ -297,6 +302,7 @@ static int repoint_proxy_on(struct repoint_arg *a, struct transport *t, char **e
                       .port = port};
     if (instance_start(t, s, &st, bin, NULL, &err) < 0)
         goto out;
+    t_started = now_us();
     /* a wildcard listen address is reached through the host's own address */
     const char *ip = str_eq(p->listen.ip, "0.0.0.0") || str_eq(p->listen.ip, "::")
                          ? p->host_ip
@@ -313,6 +319,12 @@ static int repoint_proxy_on(struct repoint_arg *a, struct transport *t, char **e
     }
     free(why);
     rc = 0;
+    /* where a repoint's time goes, for the bench and for a slow proxy host */
+    log_event(LOG_DEBUG, "repoint-steps", s->cluster, a->o->commit, NULL, 0,
+              "%s: install %.2f ms (%s), stop %.2f ms, start %.2f ms, answering %.2f ms", who,
+              (double)(t_installed - t0) / 1000.0, prechecked ? "checked ahead" : "checked now",
+              (double)(t_stopped - t_installed) / 1000.0,
+              (double)(t_started - t_stopped) / 1000.0, (double)(now_us() - t_started) / 1000.0);
 out:
     if (rc < 0) {
         size_t n = err ? strcspn(err, "\n") : 0;

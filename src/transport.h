@@ -20,6 +20,13 @@ struct transport_options {
     long connect_timeout_ms;  /* default 5000 */
     long command_timeout_ms;  /* default 30000 */
     bool accept_new_host_keys;/* trust-on-first-use for unknown keys; never changed ones */
+    /*
+     * ssh: run commands through one remote /bin/sh kept open on the session
+     * instead of an exec channel each (which sshd starts through the login
+     * shell and its rc files: ~0.4 s per command for root here). For the
+     * latency-bound repoint; see ssh_shell.h.
+     */
+    bool keep_shell;
 };
 
 struct exec_result {

@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "known_hosts.h"
+#include "ssh_shell.h"
 #include "transport_impl.h"
 #include "util.h"
 
@@ -50,6 +51,7 @@ struct ssh_transport {
     int sock;
     LIBSSH2_SESSION *session;
     LIBSSH2_SFTP *sftp;
+    struct ssh_shell *shell; /* opts.keep_shell: the remote sh commands go to */
     unsigned tmp_seq;  /* makes temp names unique within this process */
     char *host_key_err;/* why the host key is not trusted, once it was not: sticky */
 };
@@ -120,6 +122,7 @@ static void ssh_drop(struct ssh_transport *st, bool graceful)
             shutdown(st->sock, SHUT_RDWR); /* nothing more will be said: don't wait */
         libssh2_session_set_blocking(st->session, 1);
         libssh2_session_set_timeout(st->session, 1000);
+        ssh_shell_close(st->shell);
         if (st->sftp)
             libssh2_sftp_shutdown(st->sftp);
         if (graceful)
@@ -127,6 +130,7 @@ static void ssh_drop(struct ssh_transport *st, bool graceful)
         libssh2_session_free(st->session);
     }
     st->sftp = NULL;
+    st->shell = NULL;
     st->session = NULL;
     if (st->sock >= 0)
         close(st->sock);
@@ -491,12 +495,43 @@ static int channel_retry(struct ssh_transport *st, LIBSSH2_CHANNEL *ch,
     return rc;
 }
 
+/* ssh_exec through the shell kept open on the session (opts.keep_shell). */
+static int ssh_exec_kept_shell(struct ssh_transport *st, const char *const *argv,
+                               struct exec_result *r, char **err)
+{
+    long long deadline = now_ms() + st->base.opts.command_timeout_ms;
+    int lrc = 0;
+    char *e = NULL;
+    if (!st->shell)
+        st->shell = ssh_shell_open(st->session, st->sock, deadline, &lrc, &e);
+    int rc = -1;
+    if (st->shell) {
+        char *cmd = transport_sh_quote_argv(argv);
+        rc = ssh_shell_run(st->shell, cmd, deadline, r, &lrc, &e);
+        free(cmd);
+    }
+    if (rc == 0)
+        return 0;
+    char *shown = transport_argv_summary(argv);
+    *err = xasprintf("%s: '%s': %s", st->label, shown, e);
+    free(shown);
+    free(e);
+    /* out of step: a new shell next time, and a new session when this one broke */
+    ssh_shell_close(st->shell);
+    st->shell = NULL;
+    if (session_is_broken(lrc))
+        ssh_drop(st, false);
+    return -1;
+}
+
 static int ssh_exec(struct transport *t, const char *const *argv, struct exec_result *r,
                     char **err)
 {
     struct ssh_transport *st = (struct ssh_transport *)t;
     if (ssh_ready(st, err) < 0)
         return -1;
+    if (t->opts.keep_shell)
+        return ssh_exec_kept_shell(st, argv, r, err);
     char *cmd = transport_sh_quote_argv(argv);
     char *shown = transport_argv_summary(argv);
     struct strbuf sb[2] = {{0}, {0}};
