@@ -321,6 +321,38 @@ TEST(command_timeout_then_reconnect)
     transport_close(tt);
 }
 
+/* keep_shell: a timed-out command closes the kept shell; the next command gets a new one */
+TEST(kept_shell_timeout_then_again)
+{
+    struct transport_options o = {.command_timeout_ms = 1500, .keep_shell = true};
+    char *err = NULL;
+    struct transport *tt = transport_open(spec, "h1", &o, &err);
+    CHECK(tt != NULL);
+    if (!tt) {
+        printf("    %s\n", err);
+        free(err);
+        return;
+    }
+    struct exec_result r;
+    const char *ok[] = {"echo", "first", NULL};
+    CHECK_INT_EQ(run(tt, ok, &r), 0);
+    CHECK_STR_EQ(r.out, "first\n");
+    exec_result_release(&r);
+    const char *slow[] = {"sleep", "6", NULL};
+    long long t0 = now_ms();
+    CHECK_INT_EQ(transport_exec(tt, slow, &r, &err), -1);
+    CHECK(now_ms() - t0 < 5000);
+    CHECK_CONTAINS(err, "timed out");
+    free(err);
+    err = NULL;
+    const char *again[] = {"echo", "back", NULL};
+    CHECK_INT_EQ(run(tt, again, &r), 0);
+    CHECK_STR_EQ(r.out, "back\n");
+    CHECK_STR_EQ(r.err, "");
+    exec_result_release(&r);
+    transport_close(tt);
+}
+
 TEST(open_by_ip_uses_defaults)
 {
     /* an IP that is a hosts: address gets that host's ssh settings */
@@ -698,6 +730,26 @@ int main(void)
     RUN(stat_mtime);
     RUN(mkdir_p_with_mode);
     RUN(one_session_for_every_operation);
+    /* the same exec contract through one remote shell kept open (keep_shell) */
+    struct transport *plain = t;
+    struct transport_options keep = {.keep_shell = true};
+    t = transport_open(spec, "h1", &keep, &err);
+    CHECK(t != NULL);
+    if (t) {
+        RUN(exec_status_stdout_stderr);
+        RUN(exec_quoting_round_trip);
+        RUN(exec_signal_is_128_plus_n);
+        RUN(exec_missing_command);
+        RUN(exec_large_output_on_both_streams);
+        RUN(exec_stdin_is_empty);
+        transport_close(t);
+    } else {
+        printf("    %s\n", err ? err : "");
+        free(err);
+        err = NULL;
+    }
+    t = plain;
+    RUN(kept_shell_timeout_then_again);
     RUN(command_timeout_then_reconnect);
     RUN(open_by_ip_uses_defaults);
     RUN(changed_host_key_refused);
