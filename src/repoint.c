@@ -222,14 +222,18 @@ static bool parse_hostport(const char *s, struct spec_addr *out)
     return true;
 }
 
-/* Ask the cluster's sentinels for a shard's master (the first that answers). */
-static char *ask_sentinels(const struct spec *s, const char *shard, long timeout_ms)
+/*
+ * Ask the cluster's sentinels for a shard's master (the first that answers),
+ * with AUTH when the spec has a password (a sentinel without one is fine).
+ */
+static char *ask_sentinels(const struct spec *s, const char *password, const char *shard,
+                           long timeout_ms)
 {
     struct rclient_opts o = {.connect_timeout_ms = timeout_ms, .command_timeout_ms = timeout_ms};
     for (size_t i = 0; i < s->sentinel.nnodes; i++) {
         struct rclient_err e;
         redisContext *c =
-            rclient_connect(s->sentinel.nodes[i].ip, s->sentinel.nodes[i].port, &o, NULL, &e);
+            rclient_connect(s->sentinel.nodes[i].ip, s->sentinel.nodes[i].port, &o, password, &e);
         if (!c)
             continue;
         redisReply *r =
@@ -394,7 +398,7 @@ int repoint_proxies(const struct spec *s, const char *password, char *const *giv
         char *asked = NULL;
         const char *m = i < ngiven ? given[i] : NULL;
         if (!m)
-            m = asked = ask_sentinels(s, s->shards[i].name, o->connect_timeout_ms);
+            m = asked = ask_sentinels(s, password, s->shards[i].name, o->connect_timeout_ms);
         bool ok = m && parse_hostport(m, &masters[i]);
         free(asked);
         if (!ok) {

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "rclient.h"
 #include "repoint.h"
 #include "util.h"
 
@@ -82,6 +83,7 @@ struct wconn {
     long long ping_sent_ms;  /* 0: no PING outstanding */
     long long last_ping_ms;
     bool want_write;
+    bool auth_pending;       /* the next reply is AUTH's */
     bool was_up;             /* subscribed at least once */
     bool down_logged;        /* the current outage was logged */
     bool keep;               /* still wanted after a cluster change */
@@ -198,6 +200,16 @@ static char *cluster_commit(struct watch *w, const char *cluster)
     char *commit = c ? xstrdup(c->conf->commit) : NULL;
     pthread_mutex_unlock(&w->mu);
     return commit;
+}
+
+/* The cluster's password (caller secret_frees), NULL without auth:. */
+static char *cluster_password(struct watch *w, const char *cluster)
+{
+    pthread_mutex_lock(&w->mu);
+    struct wcluster *c = find_cluster(w, cluster);
+    char *password = c && c->conf->password ? xstrdup(c->conf->password) : NULL;
+    pthread_mutex_unlock(&w->mu);
+    return password;
 }
 
 static int shard_index(const struct spec *s, const char *name)
@@ -683,6 +695,12 @@ static void conn_connected(struct watch *w, struct wconn *cn)
         conn_fail(w, cn, strerror(soerr));
         return;
     }
+    /* sentinels with requirepass (auth: in the spec) want AUTH first */
+    char *password = cluster_password(w, cn->cluster);
+    cn->auth_pending = password != NULL;
+    if (password)
+        redisAppendCommand(cn->c, "AUTH %s", password);
+    secret_free(password);
     redisAppendCommand(cn->c, "SUBSCRIBE %s", SWITCH_CHANNEL);
     cn->state = C_SUBSCRIBING;
     cn->since_ms = now_ms();
@@ -691,6 +709,16 @@ static void conn_connected(struct watch *w, struct wconn *cn)
 
 static void conn_reply(struct watch *w, struct wconn *cn, redisReply *r, long long at_us)
 {
+    if (cn->auth_pending) {
+        cn->auth_pending = false;
+        /* a sentinel without a password says so: subscribing goes on */
+        if (r->type == REDIS_REPLY_ERROR && !rclient_auth_tolerated(r->str)) {
+            char *why = xasprintf("AUTH: %s", r->str);
+            conn_fail(w, cn, why);
+            free(why);
+        }
+        return;
+    }
     if (r->type == REDIS_REPLY_STATUS && str_ieq(r->str, "PONG")) {
         cn->ping_sent_ms = 0;
         return;
