@@ -18,11 +18,7 @@ RUNS=${BENCH_RUNS:-12}
 . bench/lib.sh
 # shellcheck source=bench/failover_lib.sh
 . bench/failover_lib.sh
-fo_build || exit 1
-
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rmgr-bench-XXXXXX") || exit 1
-trap fo_cleanup EXIT
-trap 'exit 130' INT TERM
+fo_init
 
 FO_PROXY_HOST=127.0.0.1
 fo_deploy "" || exit 1

@@ -19,11 +19,7 @@ RUNS=${BENCH_RUNS:-12}
 . bench/lib.sh
 # shellcheck source=bench/failover_lib.sh
 . bench/failover_lib.sh
-fo_build || exit 1
-
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rmgr-bench-XXXXXX") || exit 1
-trap fo_cleanup EXIT
-trap 'exit 130' INT TERM
+fo_init
 
 # the sshd of host h1
 K=$DIR/sshd

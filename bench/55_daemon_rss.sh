@@ -18,10 +18,7 @@ ITER=${BENCH_ITERATIONS:-1000}
 . bench/lib.sh
 # shellcheck source=bench/failover_lib.sh
 . bench/failover_lib.sh
-fo_build || exit 1
-DIR=$(mktemp -d "${TMPDIR:-/tmp}/rmgr-bench-XXXXXX") || exit 1
-trap fo_cleanup EXIT
-trap 'exit 130' INT TERM
+fo_init
 FO_PROXY_HOST=127.0.0.1
 fo_deploy "" || exit 1
 

@@ -31,6 +31,14 @@ fo_build() {
     done
 }
 
+# fo_init: build the helpers, make $DIR, stop and remove everything at exit.
+fo_init() {
+    fo_build || exit 1
+    DIR=$(mktemp -d "${TMPDIR:-/tmp}/rmgr-bench-XXXXXX") || exit 1
+    trap fo_cleanup EXIT
+    trap 'exit 130' INT TERM
+}
+
 FO_FOLLOWER=
 FO_EXTRA_PIDS=() # stopped after the cluster (an sshd the proxy host is reached through)
 # shellcheck disable=SC2317  # run by the EXIT trap

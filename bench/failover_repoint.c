@@ -28,6 +28,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_time.h"
+
 #define MAX_SENTINELS 16
 #define MAX_SHARDS 8
 #define IP "127.0.0.1"
@@ -43,20 +45,6 @@ static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static char reports[MAX_SHARDS][MAX_SENTINELS][96];
 static double report_at[MAX_SHARDS][MAX_SENTINELS];
 static int subscribed;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static void sleep_us(long us)
-{
-    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
-    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-        ;
-}
 
 static void die(const char *fmt, ...)
 {

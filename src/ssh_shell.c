@@ -19,14 +19,13 @@ struct ssh_shell {
     char mark[40]; /* the end marker of every command: random per shell */
 };
 
-/* Wait until the socket moves the way libssh2 is blocked on. -1 past the deadline. */
-static int shell_wait(struct ssh_shell *sh, long long deadline)
+int ssh_socket_wait(LIBSSH2_SESSION *s, int sock, long long deadline)
 {
     long long left = deadline - now_ms();
     if (left <= 0)
         return -1;
-    int dir = libssh2_session_block_directions(sh->session);
-    struct pollfd p = {.fd = sh->sock};
+    int dir = libssh2_session_block_directions(s);
+    struct pollfd p = {.fd = sock};
     if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
         p.events |= POLLIN;
     if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
@@ -35,6 +34,11 @@ static int shell_wait(struct ssh_shell *sh, long long deadline)
         p.events = POLLIN;
     poll(&p, 1, (int)(left < 1000 ? left : 1000));
     return 0;
+}
+
+static int shell_wait(struct ssh_shell *sh, long long deadline)
+{
+    return ssh_socket_wait(sh->session, sh->sock, deadline);
 }
 
 /* Whether sb ends with "\n<mark>" + tail pattern; *at: where "\n<mark>" starts. */

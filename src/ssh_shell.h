@@ -22,6 +22,12 @@
 struct ssh_shell;
 
 /*
+ * Wait until the socket of session s can move the way libssh2 is blocked
+ * on (at most 1 s). -1 once deadline (now_ms()) passed.
+ */
+int ssh_socket_wait(LIBSSH2_SESSION *s, int sock, long long deadline);
+
+/*
  * Start the shell on session s (socket sock) before deadline (now_ms()).
  * NULL and *err on failure; *lrc gets the libssh2 code (0 when none), so
  * the caller can tell a broken session.

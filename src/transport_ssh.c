@@ -428,19 +428,7 @@ static void ssh_fail(struct ssh_transport *st, int rc, char **err, const char *f
 /* Wait until the socket can move in the direction libssh2 is blocked on. -1 past the deadline. */
 static int ssh_wait(struct ssh_transport *st, long long deadline)
 {
-    long long left = deadline - now_ms();
-    if (left <= 0)
-        return -1;
-    int dir = libssh2_session_block_directions(st->session);
-    struct pollfd p = {.fd = st->sock};
-    if (dir & LIBSSH2_SESSION_BLOCK_INBOUND)
-        p.events |= POLLIN;
-    if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND)
-        p.events |= POLLOUT;
-    if (!p.events)
-        p.events = POLLIN;
-    poll(&p, 1, (int)(left < 1000 ? left : 1000));
-    return 0;
+    return ssh_socket_wait(st->session, st->sock, deadline);
 }
 
 static const struct {

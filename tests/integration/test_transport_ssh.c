@@ -291,10 +291,14 @@ TEST(one_session_for_every_operation)
     CHECK_STR_EQ(transport_host(t), "h1");
 }
 
-TEST(command_timeout_then_reconnect)
+/*
+ * A command past its timeout fails at once and drops the session (with
+ * keep_shell: the shell with it); the next command connects again and works.
+ */
+static void timeout_then_again(bool keep_shell)
 {
     /* long enough that `echo` fits even on a loaded machine */
-    struct transport_options o = {.command_timeout_ms = 1500};
+    struct transport_options o = {.command_timeout_ms = 1500, .keep_shell = keep_shell};
     char *err = NULL;
     int before = hsshd_logins(sshd);
     struct transport *tt = transport_open(spec, "h1", &o, &err);
@@ -304,53 +308,35 @@ TEST(command_timeout_then_reconnect)
         free(err);
         return;
     }
-    const char *slow[] = {"sleep", "6", NULL};
     struct exec_result r;
-    long long t0 = now_ms();
-    CHECK_INT_EQ(transport_exec(tt, slow, &r, &err), -1);
-    CHECK(now_ms() - t0 < 5000);
-    CHECK_CONTAINS(err, "timed out after 1500 ms");
-    free(err);
-    err = NULL;
-    /* the session was dropped: the next call connects again and works */
-    const char *ok[] = {"echo", "back", NULL};
-    CHECK_INT_EQ(run(tt, ok, &r), 0);
-    CHECK_STR_EQ(r.out, "back\n");
-    exec_result_release(&r);
-    CHECK_INT_EQ(hsshd_logins(sshd) - before, 2);
-    transport_close(tt);
-}
-
-/* keep_shell: a timed-out command closes the kept shell; the next command gets a new one */
-TEST(kept_shell_timeout_then_again)
-{
-    struct transport_options o = {.command_timeout_ms = 1500, .keep_shell = true};
-    char *err = NULL;
-    struct transport *tt = transport_open(spec, "h1", &o, &err);
-    CHECK(tt != NULL);
-    if (!tt) {
-        printf("    %s\n", err);
-        free(err);
-        return;
-    }
-    struct exec_result r;
-    const char *ok[] = {"echo", "first", NULL};
-    CHECK_INT_EQ(run(tt, ok, &r), 0);
+    const char *first[] = {"echo", "first", NULL};
+    CHECK_INT_EQ(run(tt, first, &r), 0);
     CHECK_STR_EQ(r.out, "first\n");
     exec_result_release(&r);
     const char *slow[] = {"sleep", "6", NULL};
     long long t0 = now_ms();
     CHECK_INT_EQ(transport_exec(tt, slow, &r, &err), -1);
     CHECK(now_ms() - t0 < 5000);
-    CHECK_CONTAINS(err, "timed out");
+    CHECK_CONTAINS(err, keep_shell ? "timed out" : "timed out after 1500 ms");
     free(err);
     err = NULL;
-    const char *again[] = {"echo", "back", NULL};
-    CHECK_INT_EQ(run(tt, again, &r), 0);
+    const char *ok[] = {"echo", "back", NULL};
+    CHECK_INT_EQ(run(tt, ok, &r), 0);
     CHECK_STR_EQ(r.out, "back\n");
     CHECK_STR_EQ(r.err, "");
     exec_result_release(&r);
+    CHECK_INT_EQ(hsshd_logins(sshd) - before, 2);
     transport_close(tt);
+}
+
+TEST(command_timeout_then_reconnect)
+{
+    timeout_then_again(false);
+}
+
+TEST(kept_shell_timeout_then_again)
+{
+    timeout_then_again(true);
 }
 
 TEST(open_by_ip_uses_defaults)
