@@ -468,7 +468,7 @@ static struct instance_policy proxy_policy(const struct spec *s, const struct sp
     bool local = spec_host_transport(s, p->host) == TRANSPORT_LOCAL;
     struct instance_policy pol = instance_policy_default(5000, connect_timeout_ms);
     pol.direct = local;
-    pol.poll_us = local ? 200 : 20000;
+    pol.poll_us = local ? 200 : 2000; /* a poll over a kept session is one SFTP round trip */
     pol.kill_timeout_ms = 2000;
     return pol;
 }
