@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# test_ops.sh - the operator's commands of issue 12 against a cluster rmgr
+# deployed on loopback (shard alpha: master + 2 replicas, beta: master + 1
+# replica, 3 sentinels with quorum 2, one proxy, a password):
+#
+#   exec      every instance in spec order with its role; --masters, --replicas,
+#             --shard, --sentinels, --proxies; --json; exit 1 on an error reply or
+#             an unreachable instance (after printing every answer); writes need
+#             --allow-write (by COMMAND INFO); refused commands name the rmgr
+#             command; KEYS over 100000 keys refused; the password never shown
+#
+# Every process started (by the harness or by rmgr) is tracked and stopped.
+# shellcheck disable=SC1091,SC2016,SC2034,SC2317  # harness; eval strings
+set -u
+TESTS_DIR=${RMGR_TESTS_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+RMGR=${RMGR_BIN:-$(cd "$TESTS_DIR/.." && pwd)/rmgr}
+. "$TESTS_DIR/harness.sh"
+h_init ops
+
+export XDG_RUNTIME_DIR=$H_DIR/run
+mkdir -p "$XDG_RUNTIME_DIR"
+export RMGR_REDIS_OPS_PW="pw-$RANDOM-secret-$$"
+PW=$RMGR_REDIS_OPS_PW
+CLUSTER=ops
+BASE=$H_DIR/base
+SPEC=$H_DIR/spec.yaml
+
+fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
+
+for v in A1 A2 A3 B1 B2 S1 S2 S3 PX ST; do
+    printf -v "$v" '%s' "$(h_free_port)" || fatal "no free port"
+done
+SENTINELS=("$S1" "$S2" "$S3")
+cat >"$SPEC" <<EOF
+cluster: $CLUSTER
+defaults:
+  transport: local
+  base_dir: $BASE
+auth:
+  password_env: RMGR_REDIS_OPS_PW
+redis:
+  config:
+    maxmemory: 32mb
+    save: ""
+    appendonly: "no"
+    repl-diskless-sync-delay: 0
+shards:
+  - name: alpha
+    master: 127.0.0.1:$A1
+    replicas: [127.0.0.1:$A2, 127.0.0.1:$A3]
+  - name: beta
+    master: 127.0.0.1:$B1
+    replicas: [127.0.0.1:$B2]
+sentinel:
+  quorum: 2
+  down_after_ms: 2000
+  failover_timeout_ms: 20000
+  nodes: [127.0.0.1:$S1, 127.0.0.1:$S2, 127.0.0.1:$S3]
+proxies:
+  - host: 127.0.0.1
+    listen: 127.0.0.1:$PX
+    stats_port: $ST
+    hash: murmur
+    distribution: ketama
+EOF
+
+# track_all: hand every daemon rmgr started (by its pidfile) to the harness
+track_all() {
+    local f kind pid t
+    for f in "$BASE/$CLUSTER"/*/*.pid; do
+        [ -e "$f" ] || continue
+        pid=$(head -n1 "$f" 2>/dev/null | tr -dc 0-9)
+        for t in "${H_PIDS[@]}"; do [ "$t" = "$pid" ] && continue 2; done
+        case $f in */redis-*) kind=redis-server ;; */sentinel-*) kind=redis-sentinel ;; *) kind=nutcracker ;; esac
+        h_track_pidfile "$f" "$kind" >/dev/null 2>&1
+    done
+}
+sentinel_master() { h_cli "$2" SENTINEL GET-MASTER-ADDR-BY-NAME "$1" 2>/dev/null | tail -n1; }
+# run CMD...: OUT, ERR and RC of an rmgr command
+run() { "$RMGR" "$@" >"$H_DIR/out" 2>"$H_DIR/err"; RC=$?; OUT=$(cat "$H_DIR/out"); ERR=$(cat "$H_DIR/err"); }
+no_password() { ! grep -qF "$PW" "$H_DIR/out" "$H_DIR/err"; }
+
+# ---------------------------------------------------------------- deploy
+
+OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
+track_all
+[ "$RC" -eq 0 ] || { echo "$OUT"; fatal "apply from nothing failed"; }
+for i in $(seq 1 40); do h_cli "$PX" -a "$PW" SET "key:$i" "$i" >/dev/null 2>&1; done
+
+# ---------------------------------------------------------------- exec
+
+run exec -f "$SPEC" -- PING
+h_check "exec PING: exit 0" [ "$RC" -eq 0 ]
+expect=$(printf '127.0.0.1:%s master alpha\n  PONG\n\n127.0.0.1:%s replica alpha\n  PONG\n\n127.0.0.1:%s replica alpha\n  PONG\n\n127.0.0.1:%s master beta\n  PONG\n\n127.0.0.1:%s replica beta\n  PONG' "$A1" "$A2" "$A3" "$B1" "$B2")
+h_check "exec PING: every redis in spec order, under address and role" [ "$OUT" = "$expect" ]
+[ "$OUT" = "$expect" ] || echo "$OUT"
+
+run exec -f "$SPEC" --masters -- INFO replication
+h_check "exec --masters INFO replication: the two masters" \
+    eval '[ "$RC" -eq 0 ] && [ "$(grep -c "^127.0.0.1:.* master " <<<"$OUT")" -eq 2 ] && ! grep -q replica <<<"$(grep "^127" <<<"$OUT")"'
+h_check "exec: INFO's lines are shown one per line, indented" grep -q '^  role:master$' <<<"$OUT"
+
+run exec -f "$SPEC" --replicas --shard alpha -- ROLE
+h_check "exec --replicas --shard alpha: its two replicas" \
+    eval '[ "$RC" -eq 0 ] && [ "$(grep -c "^127.0.0.1:" <<<"$OUT")" -eq 2 ] && grep -q "^127.0.0.1:$A2 replica alpha" <<<"$OUT"'
+
+run exec -f "$SPEC" --json -- DBSIZE
+h_check "exec --json: one object per instance with address, role, reply" \
+    eval '[ "$RC" -eq 0 ] && [ "$(jq length <<<"$OUT")" -eq 5 ] && [ "$(jq -r ".[0].address" <<<"$OUT")" = "127.0.0.1:$A1" ] && [ "$(jq -r ".[0].role" <<<"$OUT")" = master ] && [ "$(jq "[.[].reply] | add" <<<"$OUT")" -ge 40 ]'
+
+run exec -f "$SPEC" --proxies -- GET key:7
+h_check "exec --proxies GET: through nutcracker with the spec's password" \
+    eval '[ "$RC" -eq 0 ] && grep -q "^127.0.0.1:$PX proxy" <<<"$OUT" && grep -qx "  7" <<<"$OUT"'
+
+run exec -f "$SPEC" --sentinels -- SENTINEL MASTERS
+h_check "exec --sentinels SENTINEL MASTERS: admin by COMMAND INFO, needs --allow-write" \
+    eval '[ "$RC" -eq 1 ] && grep -q -- --allow-write <<<"$ERR" && [ -z "$OUT" ]'
+run exec -f "$SPEC" --sentinels --allow-write -- SENTINEL GET-MASTER-ADDR-BY-NAME alpha
+h_check "exec --sentinels --allow-write: three sentinels answer" \
+    eval '[ "$RC" -eq 0 ] && [ "$(grep -c " sentinel$" <<<"$OUT")" -eq 3 ] && [ "$(grep -c "2) \"*$A1" <<<"$OUT")" -eq 3 ]'
+
+# writes
+run exec -f "$SPEC" --masters -- SET exec:k v
+h_check "exec SET without --allow-write: refused, nothing written" \
+    eval '[ "$RC" -eq 1 ] && grep -q "writes or administrates" <<<"$ERR" && [ "$(h_cli "$A1" -a "$PW" EXISTS exec:k)" = 0 ]'
+run exec -f "$SPEC" --masters --allow-write -- SET exec:k v
+h_check "exec --allow-write SET: written on both masters" \
+    eval '[ "$RC" -eq 0 ] && [ "$(h_cli "$A1" -a "$PW" GET exec:k)" = v ] && [ "$(h_cli "$B1" -a "$PW" GET exec:k)" = v ]'
+run exec -f "$SPEC" --masters -- EVAL "return redis.call('SET','exec:e','1')" 0
+h_check "exec EVAL (a script may write): needs --allow-write" \
+    eval '[ "$RC" -eq 1 ] && grep -q -- --allow-write <<<"$ERR"'
+
+# refusals, each naming the rmgr command
+for c in "SHUTDOWN|rmgr destroy" "FLUSHALL|rmgr destroy" "FLUSHDB|rmgr destroy" \
+         "DEBUG SLEEP 0|rmgr status" "REPLICAOF NO ONE|rmgr failover" "SLAVEOF NO ONE|rmgr failover" \
+         "CONFIG SET maxmemory 1mb|rmgr apply" "CONFIG SET dir /tmp|rmgr apply"; do
+    words=${c%%|*} hint=${c#*|}
+    # shellcheck disable=SC2086
+    run exec -f "$SPEC" --allow-write -- $words
+    h_check "exec $words: refused, naming '$hint', even with --allow-write" \
+        eval '[ "$RC" -eq 1 ] && grep -q "refused" <<<"$ERR" && grep -qF "$hint" <<<"$ERR" && [ -z "$OUT" ]'
+done
+for sub in FAILOVER REMOVE RESET; do
+    run exec -f "$SPEC" --sentinels --allow-write -- SENTINEL "$sub" alpha
+    h_check "exec SENTINEL $sub: refused" eval '[ "$RC" -eq 1 ] && grep -q "SENTINEL $sub is refused" <<<"$ERR"'
+done
+h_check "refused commands changed nothing: all masters still up, alpha still on $A1" \
+    eval '[ "$(h_cli "$A1" -a "$PW" DBSIZE)" -ge 1 ] && [ "$(sentinel_master alpha "$S1")" = "$A1" ]'
+run exec -f "$SPEC" --masters --shard beta --allow-write -- CONFIG SET maxmemory-samples 6
+h_check "exec CONFIG SET of a directive rmgr does not manage: allowed with --allow-write" \
+    eval '[ "$RC" -eq 0 ] && [ "$(h_cli "$B1" -a "$PW" CONFIG GET maxmemory-samples | tail -n1)" = 6 ]'
+run exec -f "$SPEC" --masters --shard beta --allow-write --force -- FLUSHDB
+h_check "exec --force --allow-write FLUSHDB: runs" \
+    eval '[ "$RC" -eq 0 ] && [ "$(h_cli "$B1" -a "$PW" DBSIZE)" = 0 ]'
+
+# KEYS over 100000 keys
+h_cli "$A1" -a "$PW" EVAL "for i = 1, 100001 do redis.call('SET', 'big:' .. i, '1') end" 0 >/dev/null
+run exec -f "$SPEC" --masters -- KEYS 'key:*'
+h_check "exec KEYS: refused on the instance with 100001 keys, answered on the other, exit 1" \
+    eval '[ "$RC" -eq 1 ] && grep -A1 "^127.0.0.1:$A1 master" <<<"$OUT" | grep -q "KEYS is refused: 100.* keys" && grep -A1 "^127.0.0.1:$B1 master" <<<"$OUT" | grep -q "empty array\|key:"'
+run exec -f "$SPEC" --masters --shard alpha --force -- KEYS 'nomatch:*'
+h_check "exec --force KEYS: runs" eval '[ "$RC" -eq 0 ] && grep -q "empty array" <<<"$OUT"'
+h_cli "$A1" -a "$PW" FLUSHALL >/dev/null
+
+# errors and unreachable instances: every answer printed, exit 1
+run exec -f "$SPEC" --masters -- GET
+h_check "exec with an error reply: printed as (error), exit 1" \
+    eval '[ "$RC" -eq 1 ] && [ "$(grep -c "(error) ERR wrong number" <<<"$OUT")" -eq 2 ]'
+B2PID=$(head -n1 "$BASE/$CLUSTER/redis-$B2/redis.pid" | tr -dc 0-9)
+kill -STOP "$B2PID"
+run exec -f "$SPEC" --timeout 300 -- PING
+kill -CONT "$B2PID"
+h_check "exec with a stalled instance: the others answered, it failed, exit 1" \
+    eval '[ "$RC" -eq 1 ] && [ "$(grep -c "^  PONG" <<<"$OUT")" -eq 4 ] && grep -A1 "^127.0.0.1:$B2" <<<"$OUT" | grep -q "(failed)"'
+h_check "exec: the password appears nowhere" no_password
+run exec -f "$SPEC" --sentinels --shard alpha -- PING
+h_check "exec --sentinels --shard: usage error (exit 2)" [ "$RC" -eq 2 ]
+run exec -f "$SPEC" --masters --replicas -- PING
+h_check "exec --masters --replicas: usage error (exit 2)" [ "$RC" -eq 2 ]
+run exec -f "$SPEC" --shard nosuch -- PING
+h_check "exec --shard nosuch: exit 1 naming it" eval '[ "$RC" -eq 1 ] && grep -q "no shard .nosuch." <<<"$ERR"'
+h_done
