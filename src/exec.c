@@ -5,12 +5,12 @@
 #include "exec.h"
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "conf.h"
+#include "parallel.h"
 #include "rclient.h"
 
 /* ---------------------------------------------------------------- judging */
@@ -288,19 +288,9 @@ void exec_run(struct exec_target *t, size_t n, int argc, const char *const *argv
               const struct exec_options *o)
 {
     struct exec_job *jobs = xcalloc(n ? n : 1, sizeof(*jobs));
-    pthread_t *th = xcalloc(n ? n : 1, sizeof(*th));
-    bool *started = xcalloc(n ? n : 1, sizeof(*started));
-    for (size_t i = 0; i < n; i++) {
-        jobs[i] = (struct exec_job){&t[i], argc, argv, o};
-        started[i] = pthread_create(&th[i], NULL, exec_one, &jobs[i]) == 0;
-        if (!started[i])
-            exec_one(&jobs[i]); /* no thread to spare: do it here */
-    }
     for (size_t i = 0; i < n; i++)
-        if (started[i])
-            pthread_join(th[i], NULL);
-    free(started);
-    free(th);
+        jobs[i] = (struct exec_job){&t[i], argc, argv, o};
+    parallel_each(jobs, n, sizeof(*jobs), exec_one);
     free(jobs);
 }
 

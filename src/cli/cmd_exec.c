@@ -17,6 +17,7 @@
 #include "exec.h"
 #include "json_out.h"
 #include "opt.h"
+#include "select.h"
 #include "session.h"
 #include "util.h"
 
@@ -199,14 +200,7 @@ static int check_selection(const struct command *cmd, const struct exec_args *a,
                                a->sentinels ? "sentinels" : "proxies");
     if (!a->nwords)
         return cli_usage_error(cmd, "exec needs a command: -- CMD ARGS...");
-    if (sp && a->shard) {
-        for (size_t i = 0; i < sp->nshards; i++)
-            if (str_eq(sp->shards[i].name, a->shard))
-                return 0;
-        fprintf(stderr, "rmgr: %s: no shard '%s' in the spec\n", sp->file, a->shard);
-        return EXIT_FAILURE_;
-    }
-    return 0;
+    return sp ? select_check_shard(sp, a->shard) : 0;
 }
 
 int cmd_exec(int argc, char **argv)

@@ -8,6 +8,8 @@
 #             an unreachable instance (after printing every answer); writes need
 #             --allow-write (by COMMAND INFO); refused commands name the rmgr
 #             command; KEYS over 100000 keys refused; the password never shown
+#   logs      -n lines of every instance, prefixed "ADDR KIND | ", merged by time;
+#             --kind, --shard; --follow prints appended lines; an unreadable log: exit 1
 #
 # Every process started (by the harness or by rmgr) is tracked and stopped.
 # shellcheck disable=SC1091,SC2016,SC2034,SC2317  # harness; eval strings
@@ -179,4 +181,49 @@ run exec -f "$SPEC" --masters --replicas -- PING
 h_check "exec --masters --replicas: usage error (exit 2)" [ "$RC" -eq 2 ]
 run exec -f "$SPEC" --shard nosuch -- PING
 h_check "exec --shard nosuch: exit 1 naming it" eval '[ "$RC" -eq 1 ] && grep -q "no shard .nosuch." <<<"$ERR"'
+# ---------------------------------------------------------------- logs
+
+# ts LINE...: the time key of each merged line that has one (Redis or nutcracker format)
+ts_keys() {
+    sed -n -e 's/^[^|]* | [0-9]*:[A-Z] \([0-9][0-9]\) \([A-Z][a-z][a-z]\) \([0-9]\{4\}\) \([0-9:.]*\) .*/\3 \2 \1 \4/p' \
+           -e 's/^[^|]* | \[\([0-9]\{4\}\)-\([0-9][0-9]\)-\([0-9][0-9]\) \([0-9:.]*\)\].*/\1 \2 \3 \4/p' |
+        sed -e 's/ Jan / 01 /;s/ Feb / 02 /;s/ Mar / 03 /;s/ Apr / 04 /;s/ May / 05 /;s/ Jun / 06 /' \
+            -e 's/ Jul / 07 /;s/ Aug / 08 /;s/ Sep / 09 /;s/ Oct / 10 /;s/ Nov / 11 /;s/ Dec / 12 /'
+}
+run logs -f "$SPEC" -n 3
+sources=$(cut -d'|' -f1 <<<"$OUT" | sort -u | wc -l)
+h_check "logs -n 3: exit 0, lines of all 9 instances" eval '[ "$RC" -eq 0 ] && [ "$sources" -eq 9 ]'
+h_check "logs -n 3: at most 3 lines from each" \
+    eval '[ "$(cut -d"|" -f1 <<<"$OUT" | sort | uniq -c | awk "\$1 > 3" | wc -l)" -eq 0 ]'
+h_check "logs: every line prefixed 'ADDR KIND | '" \
+    eval '[ "$(grep -cvE "^127\.0\.0\.1:[0-9]+ (redis|sentinel|proxy) \| " <<<"$OUT")" -eq 0 ] && grep -q "^127.0.0.1:$PX proxy | \[" <<<"$OUT" && grep -q "^127.0.0.1:$S2 sentinel | [0-9]*:X " <<<"$OUT"'
+keys=$(ts_keys <<<"$OUT")
+h_check "logs: merged by time (the timestamps never go back)" \
+    eval '[ "$(wc -l <<<"$keys")" -ge 20 ] && [ "$keys" = "$(sort -s <<<"$keys")" ]'
+run logs -f "$SPEC" --kind sentinel -n 5
+h_check "logs --kind sentinel: only the 3 sentinels" \
+    eval '[ "$RC" -eq 0 ] && [ "$(cut -d"|" -f1 <<<"$OUT" | sort -u | wc -l)" -eq 3 ] && ! grep -qv " sentinel | " <<<"$OUT"'
+run logs -f "$SPEC" --shard beta --kind redis -n 2
+labels=$(cut -d'|' -f1 <<<"$OUT" | sort -u)
+want=$(printf '127.0.0.1:%s redis \n127.0.0.1:%s redis \n' "$B1" "$B2" | sort -u)
+h_check "logs --shard beta --kind redis: its 2 members" eval '[ "$RC" -eq 0 ] && [ "$labels" = "$want" ]'
+run logs -f "$SPEC" --kind nosuch
+h_check "logs --kind nosuch: usage error" [ "$RC" -eq 2 ]
+"$RMGR" logs -f "$SPEC" --shard beta --kind redis -n 0 --follow >"$H_DIR/follow.out" 2>&1 &
+FOLLOW=$!
+h_track "$FOLLOW" rmgr
+sleep 1
+h_cli "$B1" -a "$PW" SAVE >/dev/null
+deadline=$(( $(date +%s%3N) + 5000 ))
+until grep -q "^127.0.0.1:$B1 redis | .*DB saved on disk" "$H_DIR/follow.out" || [ "$(date +%s%3N)" -ge "$deadline" ]; do sleep 0.1; done
+h_stop "$FOLLOW"
+h_check "logs --follow: a line appended later is printed with its prefix" \
+    grep -q "^127.0.0.1:$B1 redis | .*DB saved on disk" "$H_DIR/follow.out"
+h_check "logs --follow -n 0: nothing older than the start" eval '[ "$(wc -l <"$H_DIR/follow.out")" -le 2 ]'
+mv "$BASE/$CLUSTER/redis-$B2/redis.log" "$H_DIR/b2.log"
+run logs -f "$SPEC" --shard beta --kind redis -n 1
+mv "$H_DIR/b2.log" "$BASE/$CLUSTER/redis-$B2/redis.log"
+h_check "logs with one log missing: the others printed, it is named, exit 1" \
+    eval '[ "$RC" -eq 1 ] && grep -q "^127.0.0.1:$B1 redis | " <<<"$OUT" && grep -q "127.0.0.1:$B2 redis: cannot read" <<<"$ERR"'
+
 h_done
