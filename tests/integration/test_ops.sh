@@ -10,6 +10,9 @@
 #             command; KEYS over 100000 keys refused; the password never shown
 #   logs      -n lines of every instance, prefixed "ADDR KIND | ", merged by time;
 #             --kind, --shard; --follow prints appended lines; an unreadable log: exit 1
+#   failover  --to lands on the chosen replica, three times in a row (A1 -> A3 ->
+#             A2 -> A1), the proxy repointed, priorities put back, the plan empty
+#             after; refused for a non-member --to and when not converged
 #
 # Every process started (by the harness or by rmgr) is tracked and stopped.
 # shellcheck disable=SC1091,SC2016,SC2034,SC2317  # harness; eval strings
@@ -225,5 +228,49 @@ run logs -f "$SPEC" --shard beta --kind redis -n 1
 mv "$H_DIR/b2.log" "$BASE/$CLUSTER/redis-$B2/redis.log"
 h_check "logs with one log missing: the others printed, it is named, exit 1" \
     eval '[ "$RC" -eq 1 ] && grep -q "^127.0.0.1:$B1 redis | " <<<"$OUT" && grep -q "127.0.0.1:$B2 redis: cannot read" <<<"$ERR"'
+
+# ---------------------------------------------------------------- failover
+
+proxy_names() { grep -q "127.0.0.1:$1:1 $2" "$BASE/$CLUSTER/proxy-$PX/nutcracker.yml"; }
+cur=$A1
+for target in "$A3" "$A2" "$A1"; do
+    t0=$(date +%s%3N)
+    run failover -f "$SPEC" alpha --to "127.0.0.1:$target" --timeout 60s
+    took=$(( $(date +%s%3N) - t0 ))
+    track_all
+    h_check "failover alpha --to $target (from $cur): exit 0 in ${took} ms" [ "$RC" -eq 0 ]
+    [ "$RC" -eq 0 ] || { echo "$OUT"; echo "$ERR"; }
+    h_check "failover --to $target: every sentinel names it" \
+        eval '[ "$(sentinel_master alpha "$S1")" = "$target" ] && [ "$(sentinel_master alpha "$S2")" = "$target" ] && [ "$(sentinel_master alpha "$S3")" = "$target" ]'
+    h_check "failover --to $target: it answers role:master" \
+        eval '[ "$(h_cli "$target" -a "$PW" INFO replication | tr -d "\r" | sed -n "s/^role://p")" = master ]'
+    h_check "failover --to $target: the proxy names it" proxy_names "$target" alpha
+    h_check "failover --to $target: the new layout is shown" \
+        eval 'grep -q "^  master   127.0.0.1:$target$" <<<"$OUT" && grep -q "^  replica  127.0.0.1:$cur  replica of 127.0.0.1:$target" <<<"$OUT"'
+    h_check "failover --to $target: replica-priority put back (100 everywhere)" \
+        eval '[ "$(for p in $A1 $A2 $A3; do h_cli $p -a "$PW" CONFIG GET replica-priority | tail -n1; done | sort -u)" = 100 ]'
+    run plan -f "$SPEC" --detailed-exitcode
+    h_check "failover --to $target: the next plan is empty" [ "$RC" -eq 0 ]
+    [ "$RC" -eq 0 ] || echo "$OUT"
+    h_check "failover --to $target: writes through the proxy succeed" \
+        eval '[ "$(h_cli "$PX" -a "$PW" SET "f:$target" v 2>/dev/null)" = OK ]'
+    cur=$target
+done
+run failover -f "$SPEC" alpha --to "127.0.0.1:$B2"
+h_check "failover --to a member of another shard: refused, nothing changed" \
+    eval '[ "$RC" -eq 1 ] && grep -q "is not a replica of shard alpha" <<<"$ERR" && [ "$(sentinel_master alpha "$S1")" = "$A1" ]'
+run failover -f "$SPEC" nosuch
+h_check "failover of an unknown shard: exit 1" eval '[ "$RC" -eq 1 ] && grep -q "no shard" <<<"$ERR"'
+run failover -f "$SPEC"
+h_check "failover without a shard: usage error" [ "$RC" -eq 2 ]
+h_cli "$B1" -a "$PW" CONFIG SET maxmemory 16mb >/dev/null
+run failover -f "$SPEC" beta
+h_check "failover on a cluster that does not match its spec: refused, nothing changed" \
+    eval '[ "$RC" -eq 1 ] && grep -q "refused: the cluster does not match its spec" <<<"$ERR" && [ "$(sentinel_master beta "$S1")" = "$B1" ]'
+h_cli "$B1" -a "$PW" CONFIG SET maxmemory 32mb >/dev/null
+run failover -f "$SPEC" beta
+h_check "failover beta without --to: onto its one replica" \
+    eval '[ "$RC" -eq 0 ] && [ "$(sentinel_master beta "$S1")" = "$B2" ] && proxy_names "$B2" beta'
+h_check "failover: the password appears nowhere" no_password
 
 h_done
