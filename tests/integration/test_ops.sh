@@ -10,6 +10,9 @@
 #             command; KEYS over 100000 keys refused; the password never shown
 #   logs      -n lines of every instance, prefixed "ADDR KIND | ", merged by time;
 #             --kind, --shard; --follow prints appended lines; an unreadable log: exit 1
+#   top       --once --json: ops/s from two observations under a writer, memory,
+#             maxmemory, keys, replicas' lag, the proxy's connections; plain frames
+#             without a terminal, redraws on one
 #   failover  --to lands on the chosen replica, three times in a row (A1 -> A3 ->
 #             A2 -> A1), the proxy repointed, priorities put back, the plan empty
 #             after; refused for a non-member --to and when not converged
@@ -228,6 +231,38 @@ run logs -f "$SPEC" --shard beta --kind redis -n 1
 mv "$H_DIR/b2.log" "$BASE/$CLUSTER/redis-$B2/redis.log"
 h_check "logs with one log missing: the others printed, it is named, exit 1" \
     eval '[ "$RC" -eq 1 ] && grep -q "^127.0.0.1:$B1 redis | " <<<"$OUT" && grep -q "127.0.0.1:$B2 redis: cannot read" <<<"$ERR"'
+
+# ---------------------------------------------------------------- top
+
+REDISCLI_AUTH=$PW redis-cli -h 127.0.0.1 -p "$PX" -r 4000 -i 0.001 SET top:k v >/dev/null 2>&1 &
+WRITER=$!
+h_track "$WRITER" redis-cli
+sleep 0.3
+run top -f "$SPEC" --once --json --interval 1s
+h_check "top --once --json: exit 0, one document" eval '[ "$RC" -eq 0 ] && jq -e . <<<"$OUT" >/dev/null'
+ops=$(jq '[.shards[].ops_per_sec // 0] | add' <<<"$OUT")
+h_check "top: ops/s of the masters from two observations under a writer ($ops)" \
+    eval '[ "$(jq "[.shards[].ops_per_sec // 0] | add > 50" <<<"$OUT")" = true ]'
+h_check "top: masters, memory, maxmemory 32mb, keys" \
+    eval '[ "$(jq -r ".shards[0].master" <<<"$OUT")" = "127.0.0.1:$A1" ] && [ "$(jq ".shards[0].maxmemory" <<<"$OUT")" = 33554432 ] && [ "$(jq ".shards[0].used_memory > 0" <<<"$OUT")" = true ] && [ "$(jq "[.shards[].keys] | add > 0" <<<"$OUT")" = true ]'
+h_check "top: each replica with its lag" \
+    eval '[ "$(jq ".shards[0].replicas | length" <<<"$OUT")" = 2 ] && [ "$(jq ".shards[0].replicas[0].lag_bytes >= 0" <<<"$OUT")" = true ]'
+h_check "top: the proxy up with the writer's connection" \
+    eval '[ "$(jq ".proxies[0].up" <<<"$OUT")" = true ] && [ "$(jq ".proxies[0].connections >= 1" <<<"$OUT")" = true ]'
+"$RMGR" top -f "$SPEC" --interval 200ms >"$H_DIR/top.out" 2>&1 &
+TOP=$!
+h_track "$TOP" rmgr
+sleep 1.3
+h_stop "$TOP"
+h_check "top without a terminal: plain frames one after another, no escapes" \
+    eval '[ "$(grep -c "^SHARD" "$H_DIR/top.out")" -ge 3 ] && ! grep -q $'"'"'\033'"'"' "$H_DIR/top.out" && grep -q "^alpha .*127.0.0.1:$A1" "$H_DIR/top.out"'
+if command -v script >/dev/null; then
+    script -qec "timeout -s INT 1.5 $RMGR top -f $SPEC --interval 300ms" /dev/null >"$H_DIR/toptty.out" 2>&1
+    h_check "top on a terminal: redraws in place (home, clear)" grep -q $'\033\[H\033\[2J' "$H_DIR/toptty.out"
+fi
+h_stop "$WRITER" 2>/dev/null
+run top -f "$SPEC" --interval 0s --once
+h_check "top --interval 0s: usage error" [ "$RC" -eq 2 ]
 
 # ---------------------------------------------------------------- failover
 
