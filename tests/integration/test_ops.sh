@@ -13,6 +13,9 @@
 #   top       --once --json: ops/s from two observations under a writer, memory,
 #             maxmemory, keys, replicas' lag, the proxy's connections; plain frames
 #             without a terminal, redraws on one
+#   backup    one RDB per shard from a replica, with a checksum sha256sum accepts;
+#             the RDB holds the keys (redis-check-rdb); --shard; the master when the
+#             replica is down; --to missing: usage error
 #   failover  --to lands on the chosen replica, three times in a row (A1 -> A3 ->
 #             A2 -> A1), the proxy repointed, priorities put back, the plan empty
 #             after; refused for a non-member --to and when not converged
@@ -263,6 +266,30 @@ fi
 h_stop "$WRITER" 2>/dev/null
 run top -f "$SPEC" --interval 0s --once
 h_check "top --interval 0s: usage error" [ "$RC" -eq 2 ]
+
+# ---------------------------------------------------------------- backup
+
+BK=$H_DIR/backups
+run backup -f "$SPEC" --to "$BK"
+h_check "backup: exit 0, one line per shard from a replica" \
+    eval '[ "$RC" -eq 0 ] && grep -q "^alpha: $BK/$CLUSTER/alpha/[0-9T]*Z.rdb from 127.0.0.1:\($A2\|$A3\) (replica)" <<<"$OUT" && grep -q "^beta: .* from 127.0.0.1:$B2 (replica)" <<<"$OUT"'
+[ "$RC" -eq 0 ] || { echo "$OUT"; echo "$ERR"; }
+f=$(ls "$BK/$CLUSTER/alpha/"*.rdb 2>/dev/null | head -n1)
+h_check "backup: the checksum file verifies with sha256sum -c" \
+    eval '[ -n "$f" ] && (cd "$(dirname "$f")" && sha256sum -c --quiet "$(basename "$f").sha256")'
+h_check "backup: the RDB is valid (redis-check-rdb) and mode 0600" \
+    eval 'redis-check-rdb "$f" >/dev/null 2>&1 && [ "$(stat -c %a "$f")" = 600 ]'
+B2PID=$(head -n1 "$BASE/$CLUSTER/redis-$B2/redis.pid" | tr -dc 0-9)
+kill -STOP "$B2PID"
+sleep 1.1
+run backup -f "$SPEC" --shard beta --to "$BK" --connect-timeout 300 --timeout 20s
+kill -CONT "$B2PID"
+h_check "backup --shard beta with its replica stalled: from the master" \
+    eval '[ "$RC" -eq 0 ] && grep -q "^beta: .* from 127.0.0.1:$B1 (master: no linked replica)" <<<"$OUT" && ! grep -q "^alpha" <<<"$OUT"'
+[ "$RC" -eq 0 ] || { echo "$OUT"; echo "$ERR"; }
+run backup -f "$SPEC"
+h_check "backup without --to: usage error" [ "$RC" -eq 2 ]
+h_check "backup: the password appears nowhere" no_password
 
 # ---------------------------------------------------------------- failover
 
