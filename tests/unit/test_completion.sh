@@ -27,7 +27,7 @@ sentinel:
 YAML
 complete_words() { COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); COMPREPLY=(); _rmgr; printf '%s\n' "${COMPREPLY[@]}"; }
 out=$(complete_words "$RMGR" "")
-for c in validate plan apply status exec logs top failover backup reconcile; do
+for c in validate plan apply status exec logs top failover backup import reconcile; do
     check "command '$c' is completed" grep -qx "$c" <<<"$out"
 done
 out=$(complete_words "$RMGR" exec -f "$dir/spec.yaml" -- "")
