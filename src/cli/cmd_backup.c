@@ -23,23 +23,22 @@ struct backup_args {
 };
 
 static const struct cli_opt backup_opts[] = {
-    {CLI_OPT_STRING, 'f', "file", offsetof(struct backup_args, so.spec_path)},
-    {CLI_OPT_MS, 0, "connect-timeout", offsetof(struct backup_args, so.connect_timeout_ms),
-     NULL, 1, 3600 * 1000},
+    CLI_OPT_SPEC(struct backup_args, so),
+    {CLI_OPT_STRING, 0, "shard", offsetof(struct backup_args, shard), .arg = "NAME",
+     .help = "only this shard"},
+    {CLI_OPT_STRING, 0, "to", offsetof(struct backup_args, to), .arg = "DIR",
+     .help = "where to save (on the machine running rmgr)"},
     {CLI_OPT_DURATION, 0, "timeout", offsetof(struct backup_args, wait_ms), NULL, 1, 0,
-     "10m, 90s"},
-    {CLI_OPT_STRING, 0, "shard", offsetof(struct backup_args, shard)},
-    {CLI_OPT_STRING, 0, "to", offsetof(struct backup_args, to)},
+     "10m, 90s", .arg = "DURATION", .help = "bound of each BGSAVE and copy (default 10m)"},
+    {CLI_OPT_MS, 0, "connect-timeout", offsetof(struct backup_args, so.connect_timeout_ms),
+     NULL, 1, 3600 * 1000, .arg = "MS", .help = "connect timeout per server (default 1000)"},
 };
 
-int cmd_backup(int argc, char **argv)
+static int run_backup(int argc, char **argv)
 {
     struct backup_args a = {.wait_ms = BACKUP_DEFAULT_WAIT_MS};
-    const struct command *cmd;
-    int rc = cli_parse_command("backup", backup_opts, sizeof(backup_opts) / sizeof(backup_opts[0]),
-                               0, argc, argv, &a, &cmd);
-    if (!rc)
-        rc = cli_needs_spec(cmd, a.so.spec_path);
+    const struct command *cmd = &command_backup;
+    int rc = cli_parse_spec_command(cmd, argc, argv, &a, &a.so.spec_path);
     if (!rc && !a.to)
         rc = cli_usage_error(cmd, "backup needs a directory: --to DIR");
     if (rc)
@@ -87,3 +86,20 @@ int cmd_backup(int argc, char **argv)
     session_release(&s);
     return failed ? EXIT_FAILURE_ : EXIT_OK;
 }
+
+const struct command command_backup = {
+    /* name, run, summary (`rmgr help`) */
+    "backup", run_backup, "save an RDB of each shard on this machine",
+    .usage =
+        "usage: rmgr backup -f SPEC [--shard NAME] --to DIR [--timeout DURATION]\n"
+        "                   [--connect-timeout MS]\n"
+        "\n"
+        "Per shard, BGSAVE on its linked replica with the highest offset (the master\n"
+        "when it has none), wait for it, copy the RDB over the host's transport to\n"
+        "DIR/<cluster>/<shard>/<YYYYmmddTHHMMSSZ>.rdb (mode 0600) with a checksum file\n"
+        "beside it ('sha256sum -c' reads it), and print what was saved. redis.config\n"
+        "keeps owning save and appendonly. Restoring is described in the README.\n",
+    CLI_COMMAND_OPTS(backup_opts),
+    .epilog =
+        "Exit status: 0 every shard saved, 1 a shard could not be saved, 2 usage error.\n",
+};

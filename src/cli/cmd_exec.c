@@ -41,15 +41,23 @@ static int take_word(void *dest, const struct cli_opt *opt, const char *value, c
 }
 
 static const struct cli_opt exec_opts[] = {
-    CLI_OPTS_SESSION(struct exec_args, so),
-    {CLI_OPT_FLAG, 0, "masters", offsetof(struct exec_args, masters)},
-    {CLI_OPT_FLAG, 0, "replicas", offsetof(struct exec_args, replicas)},
-    {CLI_OPT_FLAG, 0, "sentinels", offsetof(struct exec_args, sentinels)},
-    {CLI_OPT_FLAG, 0, "proxies", offsetof(struct exec_args, proxies)},
-    {CLI_OPT_STRING, 0, "shard", offsetof(struct exec_args, shard)},
-    {CLI_OPT_FLAG, 0, "allow-write", offsetof(struct exec_args, allow_write)},
-    {CLI_OPT_FLAG, 0, "force", offsetof(struct exec_args, force)},
-    {CLI_OPT_FLAG, 0, "json", offsetof(struct exec_args, json)},
+    CLI_OPTS_SESSION(struct exec_args, so, CLI_TIMEOUT_HELP_OBSERVE),
+    {CLI_OPT_FLAG, 0, "masters", offsetof(struct exec_args, masters),
+     .help = "only the shards' current masters"},
+    {CLI_OPT_FLAG, 0, "replicas", offsetof(struct exec_args, replicas),
+     .help = "only the shards' current replicas"},
+    {CLI_OPT_FLAG, 0, "sentinels", offsetof(struct exec_args, sentinels),
+     .help = "the sentinels instead"},
+    {CLI_OPT_FLAG, 0, "proxies", offsetof(struct exec_args, proxies),
+     .help = "the proxies (nutcracker) instead"},
+    {CLI_OPT_STRING, 0, "shard", offsetof(struct exec_args, shard), .arg = "NAME",
+     .help = "only this shard's members"},
+    {CLI_OPT_FLAG, 0, "allow-write", offsetof(struct exec_args, allow_write),
+     .help = "allow a command that writes or administrates"},
+    {CLI_OPT_FLAG, 0, "force", offsetof(struct exec_args, force),
+     .help = "allow a refused command"},
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct exec_args, json),
+     .help = "a JSON array, one object per instance: address, role,\nshard, and reply or error"},
     {CLI_OPT_ARG, 0, NULL, 0, take_word, .flags = CLI_OPT_EMPTY_OK},
 };
 
@@ -203,14 +211,11 @@ static int check_selection(const struct command *cmd, const struct exec_args *a,
     return sp ? select_check_shard(sp, a->shard) : 0;
 }
 
-int cmd_exec(int argc, char **argv)
+static int run_exec(int argc, char **argv)
 {
     struct exec_args a = {0};
-    const struct command *cmd;
-    int rc = cli_parse_command("exec", exec_opts, sizeof(exec_opts) / sizeof(exec_opts[0]),
-                               CLI_PARSE_DASHDASH, argc, argv, &a, &cmd);
-    if (!rc)
-        rc = cli_needs_spec(cmd, a.so.spec_path);
+    const struct command *cmd = &command_exec;
+    int rc = cli_parse_spec_command(cmd, argc, argv, &a, &a.so.spec_path);
     if (!rc)
         rc = check_selection(cmd, &a, NULL);
     if (rc) {
@@ -268,3 +273,30 @@ int cmd_exec(int argc, char **argv)
     session_release(&s);
     return rc;
 }
+
+const struct command command_exec = {
+    /* name, run, summary (`rmgr help`) */
+    "exec", run_exec, "run one Redis command on every selected instance",
+    .usage =
+        "usage: rmgr exec -f SPEC [--masters|--replicas|--sentinels|--proxies] [--shard NAME]\n"
+        "                 [--allow-write] [--force] [--json] [--connect-timeout MS]\n"
+        "                 [--timeout MS] -- CMD ARGS...\n"
+        "\n"
+        "Send the command to every selected instance in parallel (no selection flag:\n"
+        "every redis instance, masters and replicas) and print each answer under its\n"
+        "address and role, in spec order, after every instance answered or failed.\n"
+        "Roles are the ones the instances have now (Sentinel's masters).\n"
+        "\n"
+        "A command that writes or administrates by Redis' own flags (COMMAND INFO:\n"
+        "write, admin, may_replicate, or a script) needs --allow-write; CONFIG GET and\n"
+        "SENTINEL ... are admin commands. SHUTDOWN, FLUSHALL, FLUSHDB, DEBUG,\n"
+        "REPLICAOF, SLAVEOF, SENTINEL FAILOVER/REMOVE/RESET, CONFIG SET of a directive\n"
+        "rmgr manages and KEYS on an instance with more than 100000 keys are refused\n"
+        "with the rmgr command that does it safely, unless --force is given (a\n"
+        "writing command then still needs --allow-write). The password is the spec's.\n",
+    CLI_COMMAND_OPTS(exec_opts),
+    .parse_flags = CLI_PARSE_DASHDASH,
+    .epilog =
+        "Exit status: 0 every instance answered, 1 an instance answered an error or\n"
+        "could not be reached, or the command was refused, 2 usage error.\n",
+};

@@ -22,12 +22,14 @@ struct failover_args {
 };
 
 static const struct cli_opt failover_opts[] = {
-    {CLI_OPT_STRING, 'f', "file", offsetof(struct failover_args, so.spec_path)},
-    {CLI_OPT_MS, 0, "connect-timeout", offsetof(struct failover_args, so.connect_timeout_ms),
-     NULL, 1, 3600 * 1000},
-    {CLI_OPT_STRING, 0, "to", offsetof(struct failover_args, to)},
+    CLI_OPT_SPEC(struct failover_args, so),
+    {CLI_OPT_STRING, 0, "to", offsetof(struct failover_args, to), .arg = "ADDRESS",
+     .help = "the replica to promote (IP:PORT or HOST:PORT)"},
     {CLI_OPT_DURATION, 0, "timeout", offsetof(struct failover_args, timeout_ms), NULL, 1, 0,
-     "90s, 2m"},
+     "90s, 2m", .arg = "DURATION",
+     .help = "give up after DURATION (90s, 2m; default: the\nsentinels' failover_timeout + 30 s)"},
+    {CLI_OPT_MS, 0, "connect-timeout", offsetof(struct failover_args, so.connect_timeout_ms),
+     NULL, 1, 3600 * 1000, .arg = "MS", .help = "connect timeout per server (default 1000)"},
     {CLI_OPT_ARG, 0, NULL, offsetof(struct failover_args, shard)},
 };
 
@@ -67,15 +69,11 @@ static void print_layout(const struct session *s, size_t i)
     }
 }
 
-int cmd_failover(int argc, char **argv)
+static int run_failover(int argc, char **argv)
 {
     struct failover_args a = {0};
-    const struct command *cmd;
-    int rc = cli_parse_command("failover", failover_opts,
-                               sizeof(failover_opts) / sizeof(failover_opts[0]), 0, argc, argv,
-                               &a, &cmd);
-    if (!rc)
-        rc = cli_needs_spec(cmd, a.so.spec_path);
+    const struct command *cmd = &command_failover;
+    int rc = cli_parse_spec_command(cmd, argc, argv, &a, &a.so.spec_path);
     if (!rc && !a.shard)
         rc = cli_usage_error(cmd, "failover needs a shard: rmgr failover -f SPEC SHARD");
     if (rc)
@@ -137,3 +135,25 @@ int cmd_failover(int argc, char **argv)
     session_release(&s);
     return rc;
 }
+
+const struct command command_failover = {
+    /* name, run, summary (`rmgr help`) */
+    "failover", run_failover, "switch a shard's master over through Sentinel",
+    .usage =
+        "usage: rmgr failover -f SPEC SHARD [--to ADDRESS] [--timeout DURATION]\n"
+        "                     [--connect-timeout MS]\n"
+        "\n"
+        "A planned switchover: check that the cluster is converged (an empty plan)\n"
+        "and that a replica is linked, caught up and known to every sentinel; with\n"
+        "--to, give that replica the best replica-priority and wait until every\n"
+        "sentinel's SENTINEL REPLICAS shows it (Sentinel reads it from INFO every\n"
+        "10 s); send SENTINEL FAILOVER, wait until a quorum of sentinels names the new\n"
+        "master (+switch-master), put the priorities back, repoint the proxies and\n"
+        "show the shard's new layout. Refused when no replica is ready or the cluster\n"
+        "is not converged. Nothing is changed by rmgr itself but replica-priority,\n"
+        "for the duration.\n",
+    CLI_COMMAND_OPTS(failover_opts),
+    .epilog =
+        "Exit status: 0 switched (and the proxies repointed), 1 refused, failed, timed\n"
+        "out, or Sentinel promoted another replica than --to, 2 usage error.\n",
+};

@@ -30,12 +30,16 @@ static int take_proxy_config(void *dest, const struct cli_opt *opt, const char *
 }
 
 static const struct cli_opt import_opts[] = {
-    {CLI_OPT_STRING, 0, "sentinel", offsetof(struct import_args, sentinel)},
-    {CLI_OPT_STRING, 0, "proxy-config", 0, take_proxy_config},
-    {CLI_OPT_STRING, 0, "cluster", offsetof(struct import_args, cluster)},
-    {CLI_OPT_STRING, 0, "password-env", offsetof(struct import_args, password_env)},
+    {CLI_OPT_STRING, 0, "sentinel", offsetof(struct import_args, sentinel), .arg = "ADDRESS",
+     .help = "one sentinel of the deployment (IP:PORT)"},
+    {CLI_OPT_STRING, 0, "proxy-config", 0, take_proxy_config, .arg = "FILE",
+     .help = "a proxy's nutcracker.yml (repeatable)"},
+    {CLI_OPT_STRING, 0, "cluster", offsetof(struct import_args, cluster), .arg = "NAME",
+     .help = "the cluster's name (default: imported)"},
+    {CLI_OPT_STRING, 0, "password-env", offsetof(struct import_args, password_env),
+     .arg = "VAR", .help = "the spec's auth.password_env (RMGR_REDIS_...)"},
     {CLI_OPT_MS, 0, "connect-timeout", offsetof(struct import_args, connect_timeout_ms), NULL,
-     1, 3600 * 1000},
+     1, 3600 * 1000, .arg = "MS", .help = "connect and command timeout (default 2000)"},
 };
 
 static bool loopback(const char *ip)
@@ -61,12 +65,11 @@ static bool model_local(const struct import_model *m)
     return true;
 }
 
-int cmd_import(int argc, char **argv)
+static int run_import(int argc, char **argv)
 {
     struct import_args a = {0};
-    const struct command *cmd;
-    int rc = cli_parse_command("import", import_opts, sizeof(import_opts) / sizeof(import_opts[0]),
-                               0, argc, argv, &a, &cmd);
+    const struct command *cmd = &command_import;
+    int rc = cli_parse_command(cmd, argc, argv, &a);
     const char *colon = a.sentinel ? strrchr(a.sentinel, ':') : NULL;
     long port = 0;
     if (!rc && (!colon || !parse_long(colon + 1, 1, 65535, &port)))
@@ -110,3 +113,21 @@ int cmd_import(int argc, char **argv)
     import_model_release(&m);
     return rc;
 }
+
+const struct command command_import = {
+    /* name, run, summary (`rmgr help`) */
+    "import", run_import, "write a spec from a running Sentinel-monitored deployment",
+    .usage =
+        "usage: rmgr import --sentinel ADDRESS [--proxy-config FILE]... [--cluster NAME]\n"
+        "                   [--password-env VAR] [--connect-timeout MS] > spec.yaml\n"
+        "\n"
+        "Ask the sentinel at ADDRESS (IP:PORT) for the masters it monitors (SENTINEL\n"
+        "MASTERS: shards with Sentinel's current master, their settings), their\n"
+        "replicas (SENTINEL REPLICAS) and the other sentinels (SENTINEL SENTINELS);\n"
+        "read each proxy's nutcracker.yml (its first pool; redis_auth is never copied);\n"
+        "print the spec on stdout. 'rmgr plan' with it against the same cluster shows\n"
+        "only what rmgr's layout needs (its files under base_dir), never a role change.\n",
+    CLI_COMMAND_OPTS(import_opts),
+    .epilog =
+        "Exit status: 0 written, 1 the sentinel or a file could not be read, 2 usage error.\n",
+};

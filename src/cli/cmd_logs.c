@@ -36,11 +36,19 @@ static int take_lines(void *dest, const struct cli_opt *opt, const char *value, 
 }
 
 static const struct cli_opt logs_opts[] = {
-    CLI_OPTS_SESSION(struct logs_args, so),
-    {CLI_OPT_STRING, 0, "shard", offsetof(struct logs_args, shard)},
-    {CLI_OPT_STRING, 0, "kind", offsetof(struct logs_args, kind)},
-    {CLI_OPT_STRING, 'n', "lines", offsetof(struct logs_args, lines), take_lines},
-    {CLI_OPT_FLAG, 0, "follow", offsetof(struct logs_args, follow)},
+    CLI_OPT_SPEC(struct logs_args, so),
+    {CLI_OPT_STRING, 0, "shard", offsetof(struct logs_args, shard), .arg = "NAME",
+     .help = "only this shard's redis instances (sentinels and\nproxies serve every shard: they stay unless --kind)"},
+    {CLI_OPT_STRING, 0, "kind", offsetof(struct logs_args, kind), .arg = "KIND",
+     .help = "only redis, sentinel or proxy instances"},
+    {CLI_OPT_STRING, 'n', "lines", offsetof(struct logs_args, lines), take_lines, .arg = "LINES",
+     .help = "lines from each log (default 10)"},
+    {CLI_OPT_FLAG, 0, "follow", offsetof(struct logs_args, follow),
+     .help = "then print lines as they are appended, until\ninterrupted (a log that shrank is read again)"},
+    {CLI_OPT_MS, 0, "connect-timeout", offsetof(struct logs_args, so.connect_timeout_ms), NULL, 1,
+     3600 * 1000, .arg = "MS", .help = "connect timeout per host (default 5000)"},
+    {CLI_OPT_MS, 0, "timeout", offsetof(struct logs_args, so.command_timeout_ms), NULL, 1,
+     3600 * 1000, .arg = "MS", .help = "command timeout per host (default 30000)"},
 };
 
 struct sources {
@@ -107,14 +115,11 @@ static size_t print_batch(struct sources *s, char **last_errors)
     return failed;
 }
 
-int cmd_logs(int argc, char **argv)
+static int run_logs(int argc, char **argv)
 {
     struct logs_args a = {.lines = 10};
-    const struct command *cmd;
-    int rc = cli_parse_command("logs", logs_opts, sizeof(logs_opts) / sizeof(logs_opts[0]), 0,
-                               argc, argv, &a, &cmd);
-    if (!rc)
-        rc = cli_needs_spec(cmd, a.so.spec_path);
+    const struct command *cmd = &command_logs;
+    int rc = cli_parse_spec_command(cmd, argc, argv, &a, &a.so.spec_path);
     if (!rc && a.kind && !str_eq(a.kind, "redis") && !str_eq(a.kind, "sentinel") &&
         !str_eq(a.kind, "proxy"))
         rc = cli_usage_error(cmd, "option '--kind' needs redis, sentinel or proxy, not '%s'",
@@ -149,3 +154,21 @@ int cmd_logs(int argc, char **argv)
     session_release(&s);
     return failed ? EXIT_FAILURE_ : EXIT_OK;
 }
+
+const struct command command_logs = {
+    /* name, run, summary (`rmgr help`) */
+    "logs", run_logs, "show the instances' logs, merged by time",
+    .usage =
+        "usage: rmgr logs -f SPEC [--shard NAME] [--kind redis|sentinel|proxy] [-n LINES]\n"
+        "                 [--follow] [--connect-timeout MS] [--timeout MS]\n"
+        "\n"
+        "Read the log file of every selected instance over its transport (local or\n"
+        "ssh), the last LINES lines of each, and print them merged by time (Redis and\n"
+        "Sentinel's 'pid:role dd Mon yyyy hh:mm:ss.mmm', nutcracker's '[yyyy-mm-dd\n"
+        "hh:mm:ss.mmm]'; a line without a time stays after the line before it), each\n"
+        "prefixed by its instance: '127.0.0.1:7001 redis | ...'.\n",
+    CLI_COMMAND_OPTS(logs_opts),
+    .epilog =
+        "Exit status: 0 every log was read, 1 a log could not be read (each is named\n"
+        "on stderr) or the spec could not be loaded, 2 usage error.\n",
+};

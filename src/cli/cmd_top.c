@@ -23,11 +23,15 @@ struct top_args {
 };
 
 static const struct cli_opt top_opts[] = {
-    CLI_OPTS_SESSION(struct top_args, so),
+    CLI_OPT_SPEC(struct top_args, so),
     {CLI_OPT_DURATION, 0, "interval", offsetof(struct top_args, interval_ms), NULL, 100, 0,
-     "1s, 500ms, 5s"},
-    {CLI_OPT_FLAG, 0, "once", offsetof(struct top_args, once)},
-    {CLI_OPT_FLAG, 0, "json", offsetof(struct top_args, json)},
+     "1s, 500ms, 5s", .arg = "DURATION",
+     .help = "between observations (default 1s, at least 100ms)"},
+    {CLI_OPT_FLAG, 0, "once", offsetof(struct top_args, once),
+     .help = "print one frame (two observations) and exit"},
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct top_args, json),
+     .help = "frames as JSON documents (with --once: one, for scripts)"},
+    CLI_OPTS_TIMEOUTS(struct top_args, so, CLI_TIMEOUT_HELP_OBSERVE),
 };
 
 static volatile sig_atomic_t top_stop;
@@ -77,14 +81,11 @@ static void print_frame(const struct session *s, const struct top_args *a, bool 
     sb_release(&out);
 }
 
-int cmd_top(int argc, char **argv)
+static int run_top(int argc, char **argv)
 {
     struct top_args a = {.interval_ms = 1000};
-    const struct command *cmd;
-    int rc = cli_parse_command("top", top_opts, sizeof(top_opts) / sizeof(top_opts[0]), 0, argc,
-                               argv, &a, &cmd);
-    if (!rc)
-        rc = cli_needs_spec(cmd, a.so.spec_path);
+    const struct command *cmd = &command_top;
+    int rc = cli_parse_spec_command(cmd, argc, argv, &a, &a.so.spec_path);
     if (rc)
         return rc;
     struct session s = {0};
@@ -117,3 +118,22 @@ int cmd_top(int argc, char **argv)
     session_release(&s);
     return a.once && !complete ? EXIT_FAILURE_ : EXIT_OK;
 }
+
+const struct command command_top = {
+    /* name, run, summary (`rmgr help`) */
+    "top", run_top, "a live view of the masters' and proxies' load",
+    .usage =
+        "usage: rmgr top -f SPEC [--interval DURATION] [--once] [--json]\n"
+        "                [--connect-timeout MS] [--timeout MS]\n"
+        "\n"
+        "Per shard its master's ops/s, memory used / maxmemory, clients, keys, hit rate\n"
+        "and each replica's lag (bytes behind, seconds since its last ack); per proxy\n"
+        "requests/s, forward errors and client connections. Rates come from two\n"
+        "observations an interval apart (a proxy's from nutcracker's own aggregation\n"
+        "timestamps: '-' until it aggregated again). On a terminal the view is redrawn\n"
+        "in place until Ctrl-C; otherwise each frame is printed after the last.\n",
+    CLI_COMMAND_OPTS(top_opts),
+    .epilog =
+        "Exit status: 0, or with --once 1 when a shard's master or a proxy did not\n"
+        "answer; 1 the spec could not be loaded, 2 usage error.\n",
+};
