@@ -9,6 +9,7 @@
 
 #include "nutcracker_yml.h"
 #include "rclient.h"
+#include "reply.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- rendering */
@@ -158,15 +159,6 @@ int import_parse_proxy(const char *file, const char *text, struct import_proxy *
 
 /* ---------------------------------------------------------------- gathering */
 
-static const char *flat(const redisReply *e, const char *name)
-{
-    for (size_t i = 0; e && e->type == REDIS_REPLY_ARRAY && i + 1 < e->elements; i += 2)
-        if (e->element[i]->type == REDIS_REPLY_STRING && !strcmp(e->element[i]->str, name) &&
-            e->element[i + 1]->type == REDIS_REPLY_STRING)
-            return e->element[i + 1]->str;
-    return NULL;
-}
-
 static int cmp_addr(const void *a, const void *b)
 {
     const struct import_addr *x = a, *y = b;
@@ -215,12 +207,12 @@ int import_gather(const char *ip, int port, long timeout_ms, struct import_model
     m->sentinels[m->nsentinels++] = (struct import_addr){xstrdup(ip), port};
     for (size_t i = 0; i < masters->elements; i++) {
         const redisReply *me = masters->element[i];
-        const char *name = flat(me, "name"), *mip = flat(me, "ip"), *mport = flat(me, "port");
+        const char *name = reply_flat_field(me, "name"), *mip = reply_flat_field(me, "ip"), *mport = reply_flat_field(me, "port");
         if (!name || !mip || !mport)
             continue;
         if (m->nshards == 0) {
-            const char *q = flat(me, "quorum"), *da = flat(me, "down-after-milliseconds");
-            const char *ft = flat(me, "failover-timeout"), *ps = flat(me, "parallel-syncs");
+            const char *q = reply_flat_field(me, "quorum"), *da = reply_flat_field(me, "down-after-milliseconds");
+            const char *ft = reply_flat_field(me, "failover-timeout"), *ps = reply_flat_field(me, "parallel-syncs");
             m->quorum = q ? atoi(q) : 2;
             m->down_after_ms = da ? atol(da) : 30000;
             m->failover_timeout_ms = ft ? atol(ft) : 180000;
@@ -232,7 +224,7 @@ int import_gather(const char *ip, int port, long timeout_ms, struct import_model
         redisReply *reps = ask(c, "REPLICAS", name);
         size_t rcap = 0;
         for (size_t k = 0; reps && reps->type == REDIS_REPLY_ARRAY && k < reps->elements; k++) {
-            const char *rip = flat(reps->element[k], "ip"), *rport = flat(reps->element[k], "port");
+            const char *rip = reply_flat_field(reps->element[k], "ip"), *rport = reply_flat_field(reps->element[k], "port");
             if (!rip || !rport)
                 continue;
             VEC_GROW(s->replicas, s->nreplicas, rcap);
@@ -243,7 +235,7 @@ int import_gather(const char *ip, int port, long timeout_ms, struct import_model
             qsort(s->replicas, s->nreplicas, sizeof(*s->replicas), cmp_addr);
         redisReply *sens = ask(c, "SENTINELS", name);
         for (size_t k = 0; sens && sens->type == REDIS_REPLY_ARRAY && k < sens->elements; k++) {
-            const char *sip = flat(sens->element[k], "ip"), *sport = flat(sens->element[k], "port");
+            const char *sip = reply_flat_field(sens->element[k], "ip"), *sport = reply_flat_field(sens->element[k], "port");
             if (!sip || !sport || addr_known(m->sentinels, m->nsentinels, sip, atoi(sport)))
                 continue;
             VEC_GROW(m->sentinels, m->nsentinels, scap);

@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "rclient.h"
+#include "reply.h"
 #include "redis_parse.h"
 #include "repoint.h"
 #include "util.h"
@@ -119,32 +120,6 @@ static int read_info(struct run *r, const struct spec_addr *a, struct obs_redis 
     return rc;
 }
 
-static void info_release(struct obs_redis *i)
-{
-    free(i->run_id);
-    free(i->role);
-    free(i->master_host);
-    free(i->master_link_status);
-    for (size_t k = 0; k < i->nreplicas; k++) {
-        free(i->replicas[k].ip);
-        free(i->replicas[k].state);
-    }
-    free(i->replicas);
-    memset(i, 0, sizeof(*i));
-}
-
-/* The value of `name` in a flat [name, value, ...] array reply, or NULL (borrowed). */
-static const char *flat_field(const redisReply *e, const char *name)
-{
-    if (!e || e->type != REDIS_REPLY_ARRAY)
-        return NULL;
-    for (size_t i = 0; i + 1 < e->elements; i += 2)
-        if (e->element[i]->type == REDIS_REPLY_STRING && !strcmp(e->element[i]->str, name) &&
-            e->element[i + 1]->type == REDIS_REPLY_STRING)
-            return e->element[i + 1]->str;
-    return NULL;
-}
-
 /*
  * Per replica, how many sentinels list it healthy and (when want is not
  * NULL) with replica-priority want[k]. -1 with *err when a sentinel could
@@ -170,9 +145,9 @@ static int sentinels_see(struct run *r, size_t *ok, const long *want, char **err
         for (size_t k = 0; k < r->nrep; k++) {
             for (size_t j = 0; j < rep->elements; j++) {
                 const redisReply *e = rep->element[j];
-                const char *ip = flat_field(e, "ip"), *port = flat_field(e, "port");
-                const char *flags = flat_field(e, "flags");
-                const char *prio = flat_field(e, "slave-priority");
+                const char *ip = reply_flat_field(e, "ip"), *port = reply_flat_field(e, "port");
+                const char *flags = reply_flat_field(e, "flags");
+                const char *prio = reply_flat_field(e, "slave-priority");
                 if (!ip || !port || !str_eq(ip, r->rep[k]->ip) || atoi(port) != r->rep[k]->port)
                     continue;
                 if (flags && (strstr(flags, "s_down") || strstr(flags, "disconnected")))
@@ -220,11 +195,11 @@ static int check_ready(struct run *r, size_t to, char **err)
         if (read_info(r, r->master, &mi) < 0 || !str_eq(mi.role, "master")) {
             *err = xasprintf("master %s:%d does not answer as a master", r->master->ip,
                              r->master->port);
-            info_release(&mi);
+            obs_redis_release(&mi);
             break;
         }
         long long moff = mi.master_repl_offset;
-        info_release(&mi);
+        obs_redis_release(&mi);
         if (sentinels_see(r, ok, NULL, err) < 0)
             break;
         struct strbuf why = {0};
@@ -242,7 +217,7 @@ static int check_ready(struct run *r, size_t to, char **err)
                 m.link_up = str_eq(ri.master_link_status, "up");
                 m.offset = ri.slave_repl_offset;
             }
-            info_release(&ri);
+            obs_redis_release(&ri);
             char *w = NULL;
             if (switchover_member_ready(&m, moff, r->s->sentinel.nnodes, &w)) {
                 any = true;

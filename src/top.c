@@ -85,15 +85,7 @@ int top_parse_info(const char *text, const char *addr, struct top_redis *r)
     } else {
         rc = -1;
     }
-    free(o.run_id);
-    free(o.role);
-    free(o.master_host);
-    free(o.master_link_status);
-    for (size_t i = 0; i < o.nreplicas; i++) {
-        free(o.replicas[i].ip);
-        free(o.replicas[i].state);
-    }
-    free(o.replicas);
+    obs_redis_release(&o);
     return rc;
 }
 

@@ -12,16 +12,15 @@ RMGR=${RMGR_BIN:-$(cd "$TESTS_DIR/.." && pwd)/rmgr}
 h_init import
 export RMGR_REDIS_IMPORT_PW="pw-$RANDOM-secret-$$"
 PW=$RMGR_REDIS_IMPORT_PW
-fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
 AUTH="requirepass \"$PW\"
 masterauth \"$PW\""
 
-h_start_redis 0 "$AUTH" || fatal "master a"; MA=$H_PORT
+h_start_redis 0 "$AUTH" || h_fatal "master a"; MA=$H_PORT
 h_start_redis 0 "$AUTH
-replicaof 127.0.0.1 $MA" || fatal "replica a"; RA=$H_PORT
-h_start_redis 0 "$AUTH" || fatal "master b"; MB=$H_PORT
+replicaof 127.0.0.1 $MA" || h_fatal "replica a"; RA=$H_PORT
+h_start_redis 0 "$AUTH" || h_fatal "master b"; MB=$H_PORT
 h_start_redis 0 "$AUTH
-replicaof 127.0.0.1 $MB" || fatal "replica b"; RB=$H_PORT
+replicaof 127.0.0.1 $MB" || h_fatal "replica b"; RB=$H_PORT
 SENT=()
 for i in 1 2 3; do
     h_start_sentinel 0 "sentinel monitor sa 127.0.0.1 $MA 2
@@ -31,7 +30,7 @@ sentinel failover-timeout sa 20000
 sentinel monitor sb 127.0.0.1 $MB 2
 sentinel auth-pass sb $PW
 sentinel down-after-milliseconds sb 3000
-sentinel failover-timeout sb 20000" || fatal "sentinel $i"
+sentinel failover-timeout sb 20000" || h_fatal "sentinel $i"
     SENT+=("$H_PORT")
 done
 h_start_nutcracker 0 0 "  hash: murmur
@@ -42,14 +41,14 @@ h_start_nutcracker 0 0 "  hash: murmur
   redis_auth: $PW
   servers:
    - 127.0.0.1:$MA:1 sa
-   - 127.0.0.1:$MB:1 sb" || fatal "nutcracker"
+   - 127.0.0.1:$MB:1 sb" || h_fatal "nutcracker"
 PX=$H_PORT NCDIR=$H_DIR_LAST
 # the sentinels must have found the replicas and each other
 deadline=$(( $(date +%s%3N) + 15000 ))
 until [ "$(h_cli "${SENT[0]}" SENTINEL SENTINELS sa 2>/dev/null | grep -c '^ip$')" -ge 2 ] &&
       [ "$(h_cli "${SENT[0]}" SENTINEL REPLICAS sb 2>/dev/null | grep -c '^ip$')" -ge 1 ] &&
       [ "$(h_cli "${SENT[0]}" SENTINEL REPLICAS sa 2>/dev/null | grep -c '^ip$')" -ge 1 ]; do
-    [ "$(date +%s%3N)" -ge "$deadline" ] && fatal "the sentinels did not discover each other"
+    [ "$(date +%s%3N)" -ge "$deadline" ] && h_fatal "the sentinels did not discover each other"
     sleep 0.2
 done
 

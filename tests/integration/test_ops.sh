@@ -36,10 +36,9 @@ CLUSTER=ops
 BASE=$H_DIR/base
 SPEC=$H_DIR/spec.yaml
 
-fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
 
 for v in A1 A2 A3 B1 B2 S1 S2 S3 PX ST; do
-    printf -v "$v" '%s' "$(h_free_port)" || fatal "no free port"
+    printf -v "$v" '%s' "$(h_free_port)" || h_fatal "no free port"
 done
 SENTINELS=("$S1" "$S2" "$S3")
 cat >"$SPEC" <<EOF
@@ -75,17 +74,6 @@ proxies:
     distribution: ketama
 EOF
 
-# track_all: hand every daemon rmgr started (by its pidfile) to the harness
-track_all() {
-    local f kind pid t
-    for f in "$BASE/$CLUSTER"/*/*.pid; do
-        [ -e "$f" ] || continue
-        pid=$(head -n1 "$f" 2>/dev/null | tr -dc 0-9)
-        for t in "${H_PIDS[@]}"; do [ "$t" = "$pid" ] && continue 2; done
-        case $f in */redis-*) kind=redis-server ;; */sentinel-*) kind=redis-sentinel ;; *) kind=nutcracker ;; esac
-        h_track_pidfile "$f" "$kind" >/dev/null 2>&1
-    done
-}
 sentinel_master() { h_cli "$2" SENTINEL GET-MASTER-ADDR-BY-NAME "$1" 2>/dev/null | tail -n1; }
 # run CMD...: OUT, ERR and RC of an rmgr command
 run() { "$RMGR" "$@" >"$H_DIR/out" 2>"$H_DIR/err"; RC=$?; OUT=$(cat "$H_DIR/out"); ERR=$(cat "$H_DIR/err"); }
@@ -93,9 +81,8 @@ no_password() { ! grep -qF "$PW" "$H_DIR/out" "$H_DIR/err"; }
 
 # ---------------------------------------------------------------- deploy
 
-OUT=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); RC=$?
-track_all
-[ "$RC" -eq 0 ] || { echo "$OUT"; fatal "apply from nothing failed"; }
+h_apply "$BASE/$CLUSTER" -f "$SPEC" --auto-approve
+[ "$RC" -eq 0 ] || { echo "$OUT"; h_fatal "apply from nothing failed"; }
 for i in $(seq 1 40); do h_cli "$PX" -a "$PW" SET "key:$i" "$i" >/dev/null 2>&1; done
 
 # ---------------------------------------------------------------- exec
@@ -299,7 +286,7 @@ for target in "$A3" "$A2" "$A1"; do
     t0=$(date +%s%3N)
     run failover -f "$SPEC" alpha --to "127.0.0.1:$target" --timeout 60s
     took=$(( $(date +%s%3N) - t0 ))
-    track_all
+    h_track_cluster "$BASE/$CLUSTER"
     h_check "failover alpha --to $target (from $cur): exit 0 in ${took} ms" [ "$RC" -eq 0 ]
     [ "$RC" -eq 0 ] || { echo "$OUT"; echo "$ERR"; }
     h_check "failover --to $target: every sentinel names it" \
