@@ -125,9 +125,13 @@ install: rmgr
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/rmgr/schemas
 	install -m 0755 rmgr $(DESTDIR)$(PREFIX)/bin/rmgr
 	install -m 0644 schemas/rmgr.schema.json $(DESTDIR)$(PREFIX)/share/rmgr/schemas/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0644 rmgr.1 $(DESTDIR)$(PREFIX)/share/man/man1/rmgr.1
+	install -m 0644 contrib/bash-completion/rmgr $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rmgr
 
 uninstall:
 	rm -f $(DESTDIR)$(PREFIX)/bin/rmgr $(DESTDIR)$(PREFIX)/share/rmgr/schemas/rmgr.schema.json
+	rm -f $(DESTDIR)$(PREFIX)/share/man/man1/rmgr.1 $(DESTDIR)$(PREFIX)/share/bash-completion/completions/rmgr
 	-rmdir $(DESTDIR)$(PREFIX)/share/rmgr/schemas $(DESTDIR)$(PREFIX)/share/rmgr
 
 clean:

@@ -31,10 +31,10 @@ static const struct host_key_type keytypes[] = {
 };
 
 /*
- * SHA-256 (FIPS 180-4) of `len` bytes into out[32]: the fingerprint of a
+ * SHA-256 (FIPS 180-4) of `len` bytes into out[32] (known_hosts.h): the fingerprint of a
  * known_hosts key, which libssh2 computes only for the key the server sent.
  */
-static void sha256(const unsigned char *in, size_t len, unsigned char out[32])
+void sha256_bytes(const unsigned char *in, size_t len, unsigned char out[32])
 {
     static const uint32_t k[64] = {
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
@@ -105,7 +105,7 @@ static void sha256(const unsigned char *in, size_t len, unsigned char out[32])
 static char *key_fingerprint(const unsigned char *key, size_t len)
 {
     unsigned char digest[32];
-    sha256(key, len, digest);
+    sha256_bytes(key, len, digest);
     char *b64 = base64_encode(digest, sizeof(digest), false);
     char *fp = xasprintf("SHA256:%s", b64);
     free(b64);

@@ -16,6 +16,9 @@
 
 #include "util.h"
 
+/* SHA-256 of `len` bytes into out[32]: key fingerprints, and the checksum of backups. */
+void sha256_bytes(const unsigned char *in, size_t len, unsigned char out[32]);
+
 /* A key type as libssh2's session, libssh2's known_hosts and OpenSSH name it. */
 struct host_key_type {
     int session_type;   /* LIBSSH2_HOSTKEY_TYPE_* */

@@ -65,7 +65,7 @@ void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n)
     free(m);
 }
 
-static void redis_release(struct obs_redis *r)
+void obs_redis_release(struct obs_redis *r)
 {
     free(r->ip);
     free(r->reach_detail);
@@ -104,7 +104,7 @@ void observed_free(struct observed *o)
     if (!o)
         return;
     for (size_t i = 0; i < o->nredis; i++)
-        redis_release(&o->redis[i]);
+        obs_redis_release(&o->redis[i]);
     free(o->redis);
     for (size_t i = 0; i < o->nsentinels; i++)
         sentinel_release(&o->sentinels[i]);

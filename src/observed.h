@@ -145,6 +145,8 @@ struct observed {
 };
 
 void observed_free(struct observed *o);
+/* Free what an obs_redis holds (not the struct); a zeroed one is fine. */
+void obs_redis_release(struct obs_redis *r);
 void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n);
 void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n);
 
