@@ -585,11 +585,12 @@ static void *branch_thread(void *arg)
 /*
  * Every stage, in the order of real dependencies: files; processes (a
  * replica once its master answers) and the check that they answer; the
- * replication steps; then side by side the replication check, the sentinels
- * (they need only the masters answering) with their check, and the proxies
- * (they need only their servers, not Sentinel's hello period) with theirs;
- * then the clean-up, once every check passed. NULL, or what failed (caller
- * frees).
+ * replication steps and check; the sentinels' steps; then side by side the
+ * sentinels' check (Sentinel's 2 s hello period) and the proxies (they need
+ * only their servers, not Sentinel) with theirs; the clean-up once every
+ * check passed. A sentinel's steps are never cut off by another stage's
+ * failure: a sentinel started without its monitors would be planned as one
+ * that keeps them in its file. NULL, or what failed (caller frees).
  */
 static char *run_stages(struct run *r)
 {
@@ -599,24 +600,21 @@ static char *run_stages(struct run *r)
     static const enum step_wave before[] = {WAVE_FILES, WAVE_PROCESSES};
     for (size_t k = 0; k < ARRAY_SIZE(before) && !failure && !run_stopping(r); k++)
         failure = run_stage(r, before[k], true, true, true);
-    if (!failure && !run_stopping(r))
-        run_wave(r, WAVE_REPLICATION, true);
+    static const enum step_wave then[] = {WAVE_REPLICATION, WAVE_SENTINELS};
+    for (size_t k = 0; k < ARRAY_SIZE(then) && !failure && !run_stopping(r); k++)
+        failure = run_stage(r, then[k], true, then[k] == WAVE_REPLICATION, true);
     if (!failure && !run_stopping(r)) {
         struct branch br[] = {
-            {.r = r, .w = WAVE_REPLICATION, .steps = false},
-            {.r = r, .w = WAVE_SENTINELS, .steps = true},
+            {.r = r, .w = WAVE_SENTINELS, .steps = false},
             {.r = r, .w = WAVE_PROXIES, .steps = true},
         };
         r->side_by_side = true;
-        for (size_t k = 1; k < ARRAY_SIZE(br); k++)
-            br[k].threaded = pthread_create(&br[k].tid, NULL, branch_thread, &br[k]) == 0;
+        br[1].threaded = pthread_create(&br[1].tid, NULL, branch_thread, &br[1]) == 0;
         branch_thread(&br[0]);
-        for (size_t k = 1; k < ARRAY_SIZE(br); k++) {
-            if (br[k].threaded)
-                pthread_join(br[k].tid, NULL);
-            else
-                branch_thread(&br[k]); /* out of threads: after the others */
-        }
+        if (br[1].threaded)
+            pthread_join(br[1].tid, NULL);
+        else
+            branch_thread(&br[1]); /* out of threads: after the other */
         r->side_by_side = false;
         for (size_t k = 0; k < ARRAY_SIZE(br); k++) {
             if (!failure)

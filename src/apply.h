@@ -7,11 +7,11 @@
  * order, and every proxy step of WAVE_PROXIES is in one lane (proxies
  * restart one at a time so the pool never loses all of them). A lane waits
  * for the lanes it depends on: a replica starts once its master answers, a
- * master stops once its replicas are stopped. Files, then processes (and
- * their check), then the replication steps run in order; then side by side
- * the replication check, the sentinels' steps and check, and the proxies'
- * steps and check (a proxy needs its servers, not Sentinel); the clean-up
- * last. When a step or check fails, running steps finish, no new step
+ * master stops once its replicas are stopped. Files, processes (and their
+ * check), replication (and its check) and the sentinels' steps run in
+ * order; then side by side the sentinels' check and the proxies' steps and
+ * check (a proxy needs its servers, not Sentinel's hello period); the
+ * clean-up last. When a step or check fails, running steps finish, no new step
  * starts, and the result says what was done and what was not. The sentinel
  * resets of WAVE_CLEANUP run after the wave's other steps (a replica removed
  * from the spec is stopped before Sentinel is made to forget it).
