@@ -766,87 +766,42 @@ static int exec_observed(struct run *r, struct hostc *h, const struct step *st,
     return 0; /* a fact: nothing to do */
 }
 
-static int exec_install_files(struct run *r, struct hostc *h, const struct step *st,
-                              const char **note, char **err)
-{
-    (void)note;
-    return do_install_files(r, h, st, err);
-}
+/*
+ * The executors that only hand the step on: to a function of (run, host,
+ * step) on its host, of a connection to its redis (redis_step: CONFIG
+ * REWRITE after) or to its sentinel (sentinel_step).
+ */
+#define EXEC_ON_HOST(name, fn)                                                               \
+    static int name(struct run *r, struct hostc *h, const struct step *st,                   \
+                    const char **note, char **err)                                           \
+    {                                                                                        \
+        (void)note;                                                                          \
+        return fn(r, h, st, err);                                                            \
+    }
+#define EXEC_ON_SERVER(name, via, fn)                                                        \
+    static int name(struct run *r, struct hostc *h, const struct step *st,                   \
+                    const char **note, char **err)                                           \
+    {                                                                                        \
+        (void)h, (void)note;                                                                 \
+        return via(r, st, fn, err);                                                          \
+    }
 
-static int exec_start(struct run *r, struct hostc *h, const struct step *st, const char **note,
-                      char **err)
-{
-    (void)note;
-    return start_instance(r, h, st, err);
-}
+EXEC_ON_HOST(exec_install_files, do_install_files)
+EXEC_ON_HOST(exec_start, start_instance)
+EXEC_ON_HOST(exec_remove_files, do_remove_files)
+EXEC_ON_HOST(exec_proxy_config, do_proxy_config)
+EXEC_ON_SERVER(exec_config_set, redis_step, config_set)
+EXEC_ON_SERVER(exec_config_rewrite, redis_step, NULL) /* the CONFIG REWRITE it ends with */
+EXEC_ON_SERVER(exec_replicaof, redis_step, replicaof)
+EXEC_ON_SERVER(exec_sentinel_monitor, sentinel_step, sentinel_monitor)
+EXEC_ON_SERVER(exec_sentinel_set, sentinel_step, sentinel_set_options)
+EXEC_ON_SERVER(exec_sentinel_remove, sentinel_step, sentinel_remove)
+EXEC_ON_SERVER(exec_sentinel_reset, sentinel_step, sentinel_reset)
 
 static int exec_stop(struct run *r, struct hostc *h, const struct step *st, const char **note,
                      char **err)
 {
     return stop_instance(r, h, st->instance, st->ip, st->port, note, err);
-}
-
-static int exec_remove_files(struct run *r, struct hostc *h, const struct step *st,
-                             const char **note, char **err)
-{
-    (void)note;
-    return do_remove_files(r, h, st, err);
-}
-
-static int exec_config_set(struct run *r, struct hostc *h, const struct step *st,
-                           const char **note, char **err)
-{
-    (void)h, (void)note;
-    return redis_step(r, st, config_set, err);
-}
-
-static int exec_config_rewrite(struct run *r, struct hostc *h, const struct step *st,
-                               const char **note, char **err)
-{
-    (void)h, (void)note;
-    return redis_step(r, st, NULL, err); /* the CONFIG REWRITE every redis step ends with */
-}
-
-static int exec_replicaof(struct run *r, struct hostc *h, const struct step *st,
-                          const char **note, char **err)
-{
-    (void)h, (void)note;
-    return redis_step(r, st, replicaof, err);
-}
-
-static int exec_sentinel_monitor(struct run *r, struct hostc *h, const struct step *st,
-                                 const char **note, char **err)
-{
-    (void)h, (void)note;
-    return sentinel_step(r, st, sentinel_monitor, err);
-}
-
-static int exec_sentinel_set(struct run *r, struct hostc *h, const struct step *st,
-                             const char **note, char **err)
-{
-    (void)h, (void)note;
-    return sentinel_step(r, st, sentinel_set_options, err);
-}
-
-static int exec_sentinel_remove(struct run *r, struct hostc *h, const struct step *st,
-                                const char **note, char **err)
-{
-    (void)h, (void)note;
-    return sentinel_step(r, st, sentinel_remove, err);
-}
-
-static int exec_sentinel_reset(struct run *r, struct hostc *h, const struct step *st,
-                               const char **note, char **err)
-{
-    (void)h, (void)note;
-    return sentinel_step(r, st, sentinel_reset, err);
-}
-
-static int exec_proxy_config(struct run *r, struct hostc *h, const struct step *st,
-                             const char **note, char **err)
-{
-    (void)note;
-    return do_proxy_config(r, h, st, err);
 }
 
 static int exec_proxy_restart(struct run *r, struct hostc *h, const struct step *st,
