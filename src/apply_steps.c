@@ -78,7 +78,10 @@ static int stop_instance(struct run *r, struct hostc *h, enum instance_kind k, c
     struct transport *t = run_host_transport(r, h, err);
     if (!t)
         return -1;
-    return instance_stop(t, &r->policy, r->s, k, ip, port, note, err);
+    /* on this machine: kill(2) and /proc without a fork per look */
+    struct instance_policy pol = r->policy;
+    pol.direct = spec_host_transport(r->s, h->name) == TRANSPORT_LOCAL;
+    return instance_stop(t, &pol, r->s, k, ip, port, note, err);
 }
 
 /* ---- the first syncs of a new shard ---------------------------------------------- */
