@@ -29,7 +29,10 @@
 
 size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of)
 {
-    const char **keys = xcalloc(p->nsteps ? p->nsteps : 1, sizeof(*keys));
+    struct lane_key {
+        const char *host;
+        int kind, port; /* kind -1: a lane of its own for every host */
+    } *keys = xcalloc(p->nsteps ? p->nsteps : 1, sizeof(*keys));
     size_t nkeys = 0;
     for (size_t i = 0; i < p->nsteps; i++) {
         const struct step *st = &p->steps[i];
@@ -39,11 +42,14 @@ size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of)
         /* proxies one at a time, whatever host they are on; a kind's own lane (the lane
          * column of STEP_KINDS) is one for every host: sentinel resets one at a time */
         enum step_lane lane = step_kind_desc(st->kind)->lane;
-        const char *key = w == WAVE_PROXIES && st->instance == INSTANCE_PROXY ? "\001proxies"
-                          : lane == LANE_SENTINEL_RESET ? "\001sentinel-reset"
-                                                        : (st->host ? st->host : "");
+        struct lane_key key = {st->host ? st->host : "", (int)st->instance, st->port};
+        if (w == WAVE_PROXIES && st->instance == INSTANCE_PROXY)
+            key = (struct lane_key){"\001proxies", -1, 0};
+        else if (lane == LANE_SENTINEL_RESET)
+            key = (struct lane_key){"\001sentinel-reset", -1, 0};
         size_t k = 0;
-        while (k < nkeys && !str_eq(keys[k], key))
+        while (k < nkeys && !(keys[k].kind == key.kind && keys[k].port == key.port &&
+                              str_eq(keys[k].host, key.host)))
             k++;
         if (k == nkeys)
             keys[nkeys++] = key;
@@ -99,6 +105,13 @@ static void host_add(struct run *r, const char *name, size_t *cap)
     VEC_GROW(r->hosts, r->nhosts, *cap);
     memset(&r->hosts[r->nhosts], 0, sizeof(r->hosts[0]));
     r->hosts[r->nhosts++].name = name;
+}
+
+/* Once every host is added (the array no longer moves): their locks. */
+static void hosts_ready(struct run *r)
+{
+    for (size_t i = 0; i < r->nhosts; i++)
+        pthread_mutex_init(&r->hosts[i].bin_lock, NULL);
 }
 
 /* The host's transport, opened on first use. NULL and *err when it cannot be. */
@@ -203,18 +216,37 @@ bool run_port_open(struct run *r, const char *ip, int port)
 
 /* ---- lanes and waves ------------------------------------------------------- */
 
+/*
+ * A lane: steps that run one after the other (one instance's, or every
+ * proxy's, or every sentinel reset's). The lanes of a wave run side by side,
+ * at most r->o.parallel at once on one host, each once the lanes it waits for
+ * (`deps`, of the same wave) have finished: a replica starts once its master
+ * answers, a master stops once its replicas are stopped.
+ */
 struct lane {
-    struct run *r;
     size_t *steps;
     size_t n, cap;
-    pthread_t tid;
-    bool threaded;
+    struct hostc *h;   /* the host of its first step */
+    size_t *deps;      /* lanes that must finish first */
+    size_t ndeps, dcap;
+    bool last;         /* runs after every other lane (sentinel resets of the clean-up) */
+    enum { LANE_WAITING, LANE_RUNNING, LANE_FINISHED } state;
 };
 
-static void run_step(struct run *r, size_t i)
+struct wave {
+    struct run *r;
+    struct lane *lanes;
+    size_t nlanes;
+    bool live;               /* one lane: a step's line is printed before it runs */
+    pthread_mutex_t lock;    /* the lanes' states and the hosts' counts below */
+    pthread_cond_t changed;  /* a lane finished */
+    size_t *running;         /* per host of r: lanes running now */
+};
+
+static void run_step(struct run *r, size_t i, bool live)
 {
     const struct step *st = &r->p->steps[i];
-    run_print_start(r, i);
+    run_print_start(r, i, live);
     long long t0 = now_ms();
     const char *note = NULL;
     char *err = NULL;
@@ -232,7 +264,7 @@ static void run_step(struct run *r, size_t i)
         if (run_host_key_failed(run_host_find(r, st->host)))
             r->host_key = true;
     }
-    run_print_result(r, i, rc == 0, note, ms, r->error[i]);
+    run_print_result(r, i, rc == 0, note, ms, r->error[i], live);
     pthread_mutex_unlock(&r->lock);
 }
 
@@ -241,76 +273,181 @@ static bool stop_requested(const struct run *r)
     return r->o.stop && *r->o.stop;
 }
 
-static void run_lane(struct lane *l)
+/* Whether the run must not start another step (a failure or a signal). */
+static bool run_stopping(struct run *r)
 {
-    struct run *r = l->r;
-    for (size_t k = 0; k < l->n; k++) {
-        pthread_mutex_lock(&r->lock);
-        bool stop = r->abort || stop_requested(r);
-        pthread_mutex_unlock(&r->lock);
-        if (stop)
-            break;
-        run_step(r, l->steps[k]);
+    pthread_mutex_lock(&r->lock);
+    bool stop = r->abort || stop_requested(r);
+    pthread_mutex_unlock(&r->lock);
+    return stop;
+}
+
+static void run_lane(struct run *r, const struct lane *l, bool live)
+{
+    for (size_t k = 0; k < l->n && !run_stopping(r); k++)
+        run_step(r, l->steps[k], live);
+}
+
+/* Whether step st starts or stops the redis at ip:port. */
+static bool step_is_redis(const struct step *st, enum step_kind kind, const char *ip, int port)
+{
+    return st->kind == kind && st->instance == INSTANCE_REDIS && st->port == port &&
+           str_eq(st->ip, ip);
+}
+
+/* Whether the redis of step st is its shard's master in the spec. */
+static bool spec_master(const struct spec *s, const struct step *st)
+{
+    for (size_t i = 0; i < s->nshards; i++)
+        if (str_eq(s->shards[i].name, st->shard))
+            return s->shards[i].master.port == st->port && str_eq(s->shards[i].master.ip, st->ip);
+    return false;
+}
+
+/* Whether lane b must finish before lane a starts (both of one wave). */
+static bool lane_waits_for(const struct run *r, const struct lane *a, const struct lane *b)
+{
+    const struct step *first = &r->p->steps[a->steps[0]];
+    for (size_t k = 0; k < b->n; k++) {
+        const struct step *o = &r->p->steps[b->steps[k]];
+        /* a replica's first sync needs its master answering */
+        if (first->kind == STEP_START && first->instance == INSTANCE_REDIS && first->master_ip &&
+            step_is_redis(o, STEP_START, first->master_ip, first->master_port))
+            return true;
+        /* a master's shutdown waits for replicas that lag: stop them first */
+        if (first->kind == STEP_STOP && first->instance == INSTANCE_REDIS && first->shard &&
+            o->kind == STEP_STOP && o->instance == INSTANCE_REDIS && o != first &&
+            str_eq(o->shard, first->shard) && spec_master(r->s, first) && !spec_master(r->s, o))
+            return true;
     }
+    return false;
 }
 
-static void *lane_thread(void *arg)
-{
-    run_lane(arg);
-    return NULL;
-}
-
-/* Run the steps of wave w. false when a step failed. */
-static bool run_wave(struct run *r, enum step_wave w)
+/* The lanes of wave w with their hosts and dependencies. */
+static struct lane *wave_lanes(struct run *r, enum step_wave w, size_t *nlanes)
 {
     const struct plan *p = r->p;
     size_t *lane_of = xcalloc(p->nsteps ? p->nsteps : 1, sizeof(*lane_of));
-    size_t nlanes = apply_lanes(p, w, lane_of);
-    if (nlanes == 0) {
-        free(lane_of);
-        return true;
-    }
-    struct lane *lanes = xcalloc(nlanes, sizeof(*lanes));
-    size_t last = SIZE_MAX; /* a lane that must wait for all the others */
+    *nlanes = apply_lanes(p, w, lane_of);
+    struct lane *lanes = xcalloc(*nlanes ? *nlanes : 1, sizeof(*lanes));
     for (size_t i = 0; i < p->nsteps; i++) {
         if (lane_of[i] == SIZE_MAX)
             continue;
         struct lane *l = &lanes[lane_of[i]];
-        l->r = r;
+        if (!l->n)
+            l->h = run_host_find(r, p->steps[i].host);
         VEC_GROW(l->steps, l->n, l->cap);
         l->steps[l->n++] = i;
         /* in the clean-up, Sentinel forgets removed replicas only once they are stopped */
         if (w == WAVE_CLEANUP && step_kind_desc(p->steps[i].kind)->lane == LANE_SENTINEL_RESET)
-            last = lane_of[i];
+            l->last = true;
     }
-    size_t nfirst = nlanes - (last != SIZE_MAX);
-    r->live = nfirst == 1;
-    if (nfirst == 1) {
-        for (size_t k = 0; k < nlanes; k++)
-            if (k != last)
-                run_lane(&lanes[k]);
-    } else {
-        for (size_t k = 0; k < nlanes; k++)
-            if (k != last)
-                lanes[k].threaded =
-                    pthread_create(&lanes[k].tid, NULL, lane_thread, &lanes[k]) == 0;
-        /* out of threads: the rest run here, one after the other */
-        for (size_t k = 0; k < nlanes; k++)
-            if (k != last && !lanes[k].threaded)
-                run_lane(&lanes[k]);
-        for (size_t k = 0; k < nlanes; k++)
-            if (lanes[k].threaded)
-                pthread_join(lanes[k].tid, NULL);
-    }
-    if (last != SIZE_MAX) {
-        r->live = true;
-        run_lane(&lanes[last]); /* does nothing after a failure: r->abort */
-    }
-    for (size_t k = 0; k < nlanes; k++)
-        free(lanes[k].steps);
-    free(lanes);
+    for (size_t a = 0; a < *nlanes; a++)
+        for (size_t b = 0; b < *nlanes; b++)
+            if (a != b && lane_waits_for(r, &lanes[a], &lanes[b])) {
+                VEC_GROW(lanes[a].deps, lanes[a].ndeps, lanes[a].dcap);
+                lanes[a].deps[lanes[a].ndeps++] = b;
+            }
     free(lane_of);
-    return !r->abort;
+    return lanes;
+}
+
+/* Under wv->lock: whether lane k may start now. */
+static bool lane_ready(const struct wave *wv, size_t k)
+{
+    const struct lane *l = &wv->lanes[k];
+    if (l->state != LANE_WAITING)
+        return false;
+    for (size_t d = 0; d < l->ndeps; d++)
+        if (wv->lanes[l->deps[d]].state != LANE_FINISHED)
+            return false;
+    if (l->last)
+        for (size_t o = 0; o < wv->nlanes; o++)
+            if (o != k && wv->lanes[o].state != LANE_FINISHED)
+                return false;
+    size_t hi = l->h ? (size_t)(l->h - wv->r->hosts) : 0;
+    return !l->h || wv->running[hi] < (size_t)wv->r->o.parallel;
+}
+
+/* A worker: take the next lane that may start, run it, until none is left. */
+static void *wave_worker(void *arg)
+{
+    struct wave *wv = arg;
+    pthread_mutex_lock(&wv->lock);
+    for (;;) {
+        size_t k = SIZE_MAX, left = 0;
+        for (size_t i = 0; i < wv->nlanes; i++) {
+            if (wv->lanes[i].state == LANE_WAITING)
+                left++;
+            if (k == SIZE_MAX && lane_ready(wv, i))
+                k = i;
+        }
+        if (!left)
+            break;
+        if (k == SIZE_MAX) {
+            pthread_cond_wait(&wv->changed, &wv->lock);
+            continue;
+        }
+        struct lane *l = &wv->lanes[k];
+        size_t hi = l->h ? (size_t)(l->h - wv->r->hosts) : 0;
+        l->state = LANE_RUNNING;
+        if (l->h)
+            wv->running[hi]++;
+        pthread_mutex_unlock(&wv->lock);
+        run_lane(wv->r, l, wv->live);
+        pthread_mutex_lock(&wv->lock);
+        l->state = LANE_FINISHED;
+        if (l->h)
+            wv->running[hi]--;
+        pthread_cond_broadcast(&wv->changed);
+    }
+    pthread_mutex_unlock(&wv->lock);
+    return NULL;
+}
+
+/*
+ * Run the steps of wave w. `live` allows printing a step's line before it
+ * runs when the wave has one lane. false when a step failed.
+ */
+static bool run_wave(struct run *r, enum step_wave w, bool live)
+{
+    struct wave wv = {.r = r};
+    wv.lanes = wave_lanes(r, w, &wv.nlanes);
+    if (wv.nlanes) {
+        wv.live = live && wv.nlanes == 1;
+        wv.running = xcalloc(r->nhosts ? r->nhosts : 1, sizeof(*wv.running));
+        pthread_mutex_init(&wv.lock, NULL);
+        pthread_cond_init(&wv.changed, NULL);
+        /* as many workers as lanes can run at once: per host, up to o.parallel */
+        size_t nworkers = 0;
+        for (size_t hi = 0; hi <= r->nhosts; hi++) {
+            size_t n = 0;
+            for (size_t k = 0; k < wv.nlanes; k++)
+                n += hi < r->nhosts ? wv.lanes[k].h == &r->hosts[hi] : !wv.lanes[k].h;
+            nworkers += n < (size_t)r->o.parallel ? n : (size_t)r->o.parallel;
+        }
+        pthread_t *tid = xcalloc(nworkers, sizeof(*tid));
+        size_t started = 0;
+        while (started + 1 < nworkers &&
+               pthread_create(&tid[started], NULL, wave_worker, &wv) == 0)
+            started++;
+        wave_worker(&wv); /* this thread works too (and alone when out of threads) */
+        for (size_t k = 0; k < started; k++)
+            pthread_join(tid[k], NULL);
+        free(tid);
+        pthread_cond_destroy(&wv.changed);
+        pthread_mutex_destroy(&wv.lock);
+        free(wv.running);
+    }
+    for (size_t k = 0; k < wv.nlanes; k++) {
+        free(wv.lanes[k].steps);
+        free(wv.lanes[k].deps);
+    }
+    free(wv.lanes);
+    pthread_mutex_lock(&r->lock);
+    bool ok = !r->abort;
+    pthread_mutex_unlock(&r->lock);
+    return ok;
 }
 
 /* ====================================================================
@@ -383,6 +520,129 @@ static char *preflight_host_keys(struct run *r)
     return msg;
 }
 
+/* ---- the stages of a run ----------------------------------------------------- */
+
+/* What failed, from the steps' states (r->abort was set by a step). Caller frees. */
+static char *step_failure(struct run *r)
+{
+    const struct plan *p = r->p;
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (r->state[i] == ST_FAILED &&
+            (!r->host_key || run_host_key_failed(run_host_find(r, p->steps[i].host)))) {
+            char *label = run_step_label(r, i);
+            char *failure = r->host_key
+                                ? xasprintf("the ssh host key of host '%s' is not trusted any "
+                                            "more: no further step was started on any host\n"
+                                            "%s: %s",
+                                            p->steps[i].host, label, r->error[i])
+                                : xasprintf("%s: %s", label, r->error[i]);
+            free(label);
+            return failure;
+        }
+    return NULL;
+}
+
+/*
+ * Wave w's steps (with `steps`) and then its health check (with `gate`). A
+ * failed check stops the run like a failed step. NULL, or what the check
+ * said (caller frees); a failed step is read from the states afterwards.
+ */
+static char *run_stage(struct run *r, enum step_wave w, bool steps, bool gate, bool live)
+{
+    if (steps && !run_wave(r, w, live))
+        return NULL;
+    if (!gate || run_stopping(r))
+        return NULL;
+    char *err = NULL;
+    if (run_gate_after(r, w, &err)) {
+        if (w == WAVE_REPLICATION)
+            run_delay_restore(r); /* the replicas are linked: the first syncs are over */
+        return NULL;
+    }
+    pthread_mutex_lock(&r->lock);
+    r->abort = true;
+    pthread_mutex_unlock(&r->lock);
+    return err ? err : xstrdup("health check failed");
+}
+
+/* One of the stages that run side by side once the processes run. */
+struct branch {
+    struct run *r;
+    enum step_wave w;
+    bool steps;
+    char *failure;
+    pthread_t tid;
+    bool threaded;
+};
+
+static void *branch_thread(void *arg)
+{
+    struct branch *b = arg;
+    b->failure = run_stage(b->r, b->w, b->steps, true, false);
+    return NULL;
+}
+
+/*
+ * Every stage, in the order of real dependencies: files; processes (a
+ * replica once its master answers) and the check that they answer; the
+ * replication steps and check; the sentinels' steps; then side by side the
+ * sentinels' check (Sentinel's 2 s hello period) and the proxies (they need
+ * only their servers, not Sentinel) with theirs; the clean-up once every
+ * check passed. A sentinel's steps are never cut off by another stage's
+ * failure: a sentinel started without its monitors would be planned as one
+ * that keeps them in its file. NULL, or what failed (caller frees).
+ */
+static char *run_stages(struct run *r)
+{
+    static const char stopped[] = "stopped by a signal: the running steps finished, no other "
+                                  "step was started; the next apply finishes the job";
+    char *failure = NULL;
+    static const enum step_wave before[] = {WAVE_FILES, WAVE_PROCESSES};
+    for (size_t k = 0; k < ARRAY_SIZE(before) && !failure && !run_stopping(r); k++)
+        failure = run_stage(r, before[k], true, true, true);
+    static const enum step_wave then[] = {WAVE_REPLICATION, WAVE_SENTINELS};
+    for (size_t k = 0; k < ARRAY_SIZE(then) && !failure && !run_stopping(r); k++)
+        failure = run_stage(r, then[k], true, then[k] == WAVE_REPLICATION, true);
+    if (!failure && !run_stopping(r)) {
+        struct branch br[] = {
+            {.r = r, .w = WAVE_SENTINELS, .steps = false},
+            {.r = r, .w = WAVE_PROXIES, .steps = true},
+        };
+        r->side_by_side = true;
+        br[1].threaded = pthread_create(&br[1].tid, NULL, branch_thread, &br[1]) == 0;
+        branch_thread(&br[0]);
+        if (br[1].threaded)
+            pthread_join(br[1].tid, NULL);
+        else
+            branch_thread(&br[1]); /* out of threads: after the other */
+        r->side_by_side = false;
+        for (size_t k = 0; k < ARRAY_SIZE(br); k++) {
+            if (!failure)
+                failure = br[k].failure;
+            else
+                free(br[k].failure);
+        }
+    }
+    if (!failure && !run_stopping(r))
+        run_wave(r, WAVE_CLEANUP, true);
+
+    char *stepped = r->abort ? step_failure(r) : NULL;
+    if (stepped) { /* a failed step is what the run reports first */
+        free(failure);
+        return stepped;
+    }
+    if (!failure && r->abort)
+        failure = xstrdup("a step failed");
+    if (!failure && stop_requested(r)) {
+        bool pending = false;
+        for (size_t i = 0; i < r->p->nsteps; i++)
+            pending = pending || (r->number[i] && r->state[i] == ST_PENDING);
+        if (pending)
+            failure = xstrdup(stopped); /* else every step ran: only checks were skipped */
+    }
+    return failure;
+}
+
 static char *cluster_root(const struct spec *s)
 {
     const char *base = s->defaults.base_dir ? s->defaults.base_dir : "/";
@@ -402,6 +662,7 @@ static void options_defaults(struct apply_options *o)
         {offsetof(struct apply_options, stop_timeout_ms), APPLY_DEFAULT_STOP_TIMEOUT_MS},
         {offsetof(struct apply_options, repl_timeout_ms), APPLY_DEFAULT_REPL_TIMEOUT_MS},
         {offsetof(struct apply_options, sentinel_timeout_ms), APPLY_DEFAULT_SENTINEL_TIMEOUT_MS},
+        {offsetof(struct apply_options, parallel), APPLY_DEFAULT_PARALLEL},
     };
     for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
         long *ms = (long *)((char *)o + defaults[i].off);
@@ -441,6 +702,7 @@ static void run_release(struct run *r)
         free(r->hosts[i].open_err);
         for (size_t k = 0; k < ARRAY_SIZE(r->hosts[i].bin); k++)
             free(r->hosts[i].bin[k]);
+        pthread_mutex_destroy(&r->hosts[i].bin_lock);
     }
     free(r->hosts);
     for (size_t i = 0; r->error && i < r->p->nsteps; i++)
@@ -472,41 +734,12 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
             r.number[i] = ++r.total;
         host_add(&r, p->steps[i].host, &hcap);
     }
+    hosts_ready(&r);
 
-    static const char stopped[] = "stopped by a signal: the running steps finished, no other "
-                                  "step was started; the next apply finishes the job";
     char *failure = preflight_host_keys(&r);
-    for (int w = WAVE_FILES; w <= WAVE_CLEANUP && !failure; w++) {
-        bool ran = run_wave(&r, (enum step_wave)w);
-        if (ran && stop_requested(&r)) {
-            bool pending = false;
-            for (size_t i = 0; i < p->nsteps; i++)
-                pending = pending || (r.number[i] && r.state[i] == ST_PENDING);
-            if (pending)
-                failure = xstrdup(stopped);
-            break; /* every step ran: only the last health checks are skipped */
-        }
-        if (!ran) {
-            for (size_t i = 0; i < p->nsteps && !failure; i++)
-                if (r.state[i] == ST_FAILED &&
-                    (!r.host_key || run_host_key_failed(run_host_find(&r, p->steps[i].host)))) {
-                    char *label = run_step_label(&r, i);
-                    failure = r.host_key
-                                  ? xasprintf("the ssh host key of host '%s' is not trusted any "
-                                              "more: no further step was started on any host\n"
-                                              "%s: %s",
-                                              p->steps[i].host, label, r.error[i])
-                                  : xasprintf("%s: %s", label, r.error[i]);
-                    free(label);
-                }
-            if (!failure)
-                failure = xstrdup("a step failed");
-            break;
-        }
-        char *err = NULL;
-        if (!run_gate_after(&r, (enum step_wave)w, &err))
-            failure = err ? err : xstrdup("health check failed");
-    }
+    if (!failure)
+        failure = run_stages(&r);
+    run_delay_restore(&r); /* after a failure too: best effort */
 
     struct strbuf pending = {0};
     for (size_t i = 0; i < p->nsteps; i++) {
@@ -557,6 +790,7 @@ int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *
         for (size_t k = 0; k < s->shards[i].nreplicas; k++)
             host_add(&r, s->shards[i].replicas[k].host, &hcap);
     }
+    hosts_ready(&r);
     int rc = 0;
     char *bin = xasprintf("%s/bin", r.cluster_root);
     for (size_t i = 0; i < r.nhosts && rc == 0; i++) {

@@ -1,15 +1,25 @@
 /*
  * apply.h - carry a plan out: steps wave by wave through each host's
- * transport and hiredis, with a health check between waves.
+ * transport and hiredis, with health checks between them.
  *
- * Waves run in order (WAVE_FILES .. WAVE_CLEANUP). Inside a wave the steps
- * of each host form a lane: lanes run in parallel threads, a lane runs its
- * steps in plan order, and every proxy step of WAVE_PROXIES is in one lane
- * (proxies restart one at a time so the pool never loses all of them). When
- * a step fails, running steps finish, no new step starts, no later wave
- * runs, and the result says what was done and what was not. The sentinel
+ * Inside a wave the steps of each instance form a lane: lanes run side by
+ * side (at most `parallel` on one host), a lane runs its steps in plan
+ * order, and every proxy step of WAVE_PROXIES is in one lane (proxies
+ * restart one at a time so the pool never loses all of them). A lane waits
+ * for the lanes it depends on: a replica starts once its master answers, a
+ * master stops once its replicas are stopped. Files, processes (and their
+ * check), replication (and its check) and the sentinels' steps run in
+ * order; then side by side the sentinels' check and the proxies' steps and
+ * check (a proxy needs its servers, not Sentinel's hello period); the
+ * clean-up last. When a step or check fails, running steps finish, no new step
+ * starts, and the result says what was done and what was not. The sentinel
  * resets of WAVE_CLEANUP run after the wave's other steps (a replica removed
  * from the spec is stopped before Sentinel is made to forget it).
+ *
+ * A master the plan creates for a new shard (empty, its replicas started by
+ * the same plan, the spec setting no repl-diskless-sync-delay) runs with
+ * repl-diskless-sync-delay 0 until its replicas are linked, then gets its
+ * value back (CONFIG SET only: its file never holds the 0).
  *
  * Health checks after a wave that changed what they check: every started
  * instance answers; every replica is linked to its master; every sentinel
@@ -42,6 +52,7 @@
 #define APPLY_DEFAULT_STOP_TIMEOUT_MS 15000     /* TERM -> KILL (a master waits 10 s) */
 #define APPLY_DEFAULT_REPL_TIMEOUT_MS 30000     /* every replica linked to its master */
 #define APPLY_DEFAULT_SENTINEL_TIMEOUT_MS 15000 /* sentinels agree and know each other */
+#define APPLY_DEFAULT_PARALLEL 16               /* instances acted on at once per host */
 
 struct apply_options {
     struct transport_options transport; /* hosts: timeouts, accept_new_host_keys */
@@ -51,6 +62,7 @@ struct apply_options {
     long stop_timeout_ms;
     long repl_timeout_ms;
     long sentinel_timeout_ms;
+    long parallel;            /* instances acted on at once on one host; 0: default */
     FILE *out;                /* progress lines ("[3/12] + start ... done"); NULL: silent */
     bool color;
     /* when set and non-zero (a signal arrived), the running steps finish and no
@@ -92,8 +104,9 @@ int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *
 
 /*
  * Split the steps of wave `w` into lanes: lane_of[i] gets the lane of step i
- * (SIZE_MAX for steps of other waves and for "=" steps). Steps on one host
- * share a lane; in WAVE_PROXIES all proxy steps share one. Lanes are
+ * (SIZE_MAX for steps of other waves and for "=" steps). The steps of one
+ * instance (host, kind, port) share a lane; in WAVE_PROXIES all proxy steps
+ * share one, and all sentinel resets share one. Lanes are
  * numbered in order of first appearance. Returns the number of lanes.
  */
 size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of);

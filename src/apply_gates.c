@@ -60,15 +60,16 @@ static bool gate(struct run *r, const char *what, check_fn check, long timeout_m
     long long t0 = now_ms(), deadline = t0 + timeout_ms;
     struct strbuf seen = {0};
     bool ok;
+    long delay_us = 1000;
     for (;;) {
         sb_release(&seen);
         ok = check(r, &seen);
         if (ok || now_ms() >= deadline)
             break;
-        sleep_ms(POLL_MS);
+        instance_backoff(&delay_us, POLL_CAP_US);
     }
     long long ms = now_ms() - t0;
-    run_print_check_result(r, ok, ms);
+    run_print_check_result(r, what, ok, ms);
     if (!ok)
         *err = xasprintf("health check failed after %lld ms: %s: %s", ms, what, sb_str(&seen));
     sb_release(&seen);

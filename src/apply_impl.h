@@ -19,7 +19,7 @@
 #include "rclient.h"
 #include "util.h"
 
-#define POLL_MS 100 /* between two tries of a wait */
+#define POLL_CAP_US 20000 /* a wait retries after 1 ms, doubling up to this */
 
 enum step_state { ST_PENDING, ST_DONE, ST_FAILED };
 
@@ -29,6 +29,13 @@ struct hostc {
     char *open_err;       /* why it could not be opened */
     bool open_host_key;   /* ... because its ssh host key is not trusted */
     char *bin[3];         /* per instance kind: the shipped binary, once checked */
+    pthread_mutex_t bin_lock; /* bin[]: one lane ships, the others wait for it */
+};
+
+/* A new master whose repl-diskless-sync-delay apply lowered to 0 for its first syncs. */
+struct lowered_delay {
+    const struct step *st; /* its start step */
+    char *was;             /* the value to put back */
 };
 
 struct run {
@@ -48,7 +55,9 @@ struct run {
     pthread_mutex_t lock;  /* output, abort */
     bool abort;
     bool host_key;         /* a step failed on a host key not trusted (implies abort) */
-    bool live;             /* one lane: print a step's line before it runs */
+    bool side_by_side;     /* stages run at once: whole lines only (set between threads) */
+    struct lowered_delay *lowered; /* under lock */
+    size_t nlowered, lowered_cap;
 };
 
 
@@ -105,6 +114,13 @@ bool run_port_open(struct run *r, const char *ip, int port);
  */
 int run_exec_step(struct run *r, const struct step *st, const char **note, char **err);
 
+/*
+ * Put back repl-diskless-sync-delay on every master whose start lowered it
+ * (CONFIG SET only: its file never had the 0). Best effort: a master that
+ * does not answer keeps 0 until it restarts from its file.
+ */
+void run_delay_restore(struct run *r);
+
 /* ---------------------------------------------------------------- health checks (apply_gates.c) */
 
 /* The health check after wave w, if the plan changed what it checks. false and *err. */
@@ -121,15 +137,21 @@ bool run_peers_have(const struct obs_sentinel_peer *peers, size_t n, const char 
 /* "[3/12] + start 127.0.0.1:7001" (+ the shard for sentinel steps). Caller frees. */
 char *run_step_label(const struct run *r, size_t i);
 
-/* With one lane (r->live): "<label> ... " before step i runs. Takes r->lock. */
-void run_print_start(struct run *r, size_t i);
+/* With `live` (one lane): "<label> ... " before step i runs. Takes r->lock. */
+void run_print_start(struct run *r, size_t i, bool live);
 
-/* "done (note, N ms)" or "failed (N ms)" and the error lines of step i. Called under r->lock. */
+/*
+ * "done (note, N ms)" or "failed (N ms)" and the error lines of step i,
+ * after its label unless `live` printed it. Called under r->lock.
+ */
 void run_print_result(const struct run *r, size_t i, bool ok, const char *note, long long ms,
-                      const char *err);
+                      const char *err, bool live);
 
-/* "check: <what> ... " before a health check, then "ok (N ms)" or "failed (N ms)". */
-void run_print_check(const struct run *r, const char *what);
-void run_print_check_result(const struct run *r, bool ok, long long ms);
+/*
+ * "check: <what> ... " before a health check, then "ok (N ms)" or "failed
+ * (N ms)"; while stages run side by side, the whole line at the end.
+ */
+void run_print_check(struct run *r, const char *what);
+void run_print_check_result(struct run *r, const char *what, bool ok, long long ms);
 
 #endif

@@ -35,12 +35,12 @@ static void print_error_lines(FILE *out, const char *msg)
 }
 
 void run_print_result(const struct run *r, size_t i, bool ok, const char *note, long long ms,
-                         const char *err)
+                      const char *err, bool live)
 {
     FILE *out = r->o.out;
     if (!out)
         return;
-    if (!r->live) {
+    if (!live) {
         char *label = run_step_label(r, i);
         fprintf(out, "%s ... ", label);
         free(label);
@@ -56,9 +56,9 @@ void run_print_result(const struct run *r, size_t i, bool ok, const char *note, 
     fflush(out);
 }
 
-void run_print_start(struct run *r, size_t i)
+void run_print_start(struct run *r, size_t i, bool live)
 {
-    if (!r->live || !r->o.out)
+    if (!live || !r->o.out)
         return;
     pthread_mutex_lock(&r->lock);
     char *label = run_step_label(r, i);
@@ -68,18 +68,21 @@ void run_print_start(struct run *r, size_t i)
     pthread_mutex_unlock(&r->lock);
 }
 
-void run_print_check(const struct run *r, const char *what)
+void run_print_check(struct run *r, const char *what)
 {
-    if (!r->o.out)
+    if (!r->o.out || r->side_by_side)
         return;
     fprintf(r->o.out, "check: %s ... ", what);
     fflush(r->o.out);
 }
 
-void run_print_check_result(const struct run *r, bool ok, long long ms)
+void run_print_check_result(struct run *r, const char *what, bool ok, long long ms)
 {
     if (!r->o.out)
         return;
+    pthread_mutex_lock(&r->lock);
+    if (r->side_by_side)
+        fprintf(r->o.out, "check: %s ... ", what);
     if (ok)
         fprintf(r->o.out, "%sok%s (%lld ms)\n", r->o.color ? C_GREEN : "",
                 r->o.color ? C_RESET : "", ms);
@@ -87,4 +90,5 @@ void run_print_check_result(const struct run *r, bool ok, long long ms)
         fprintf(r->o.out, "%sfailed%s (%lld ms)\n", r->o.color ? C_RED : "",
                 r->o.color ? C_RESET : "", ms);
     fflush(r->o.out);
+    pthread_mutex_unlock(&r->lock);
 }

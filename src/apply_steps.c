@@ -7,12 +7,15 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf.h"
 #include "redis_parse.h"
 
 #define LOG_TAIL_LINES 15
 #define RESET_WAIT_MS 30000 /* a reset sentinel relearns its shard (measured 1-10 s) */
+#define RESET_POLL_CAP_US 100000
+#define DISKLESS_DELAY "repl-diskless-sync-delay"
 
 /* The spec proxy a proxy step is about (host IP + listen port), or NULL. */
 static const struct spec_proxy *step_proxy(const struct spec *s, const struct step *st)
@@ -49,15 +52,19 @@ static char *log_tail(struct run *r, struct hostc *h, enum instance_kind k, int 
  */
 static const char *host_binary(struct run *r, struct hostc *h, enum instance_kind k, char **err)
 {
-    if (h->bin[k])
-        return h->bin[k];
-    if (r->s->defaults.binaries.ship) {
+    pthread_mutex_lock(&h->bin_lock);
+    if (!h->bin[k] && r->s->defaults.binaries.ship) {
         struct transport *t = run_host_transport(r, h, err);
-        if (!t || instance_ship_binary(t, r->s, k, err) < 0)
+        if (!t || instance_ship_binary(t, r->s, k, err) < 0) {
+            pthread_mutex_unlock(&h->bin_lock);
             return NULL;
+        }
     }
-    h->bin[k] = instance_binary_path(r->s, k);
-    return h->bin[k];
+    if (!h->bin[k])
+        h->bin[k] = instance_binary_path(r->s, k);
+    const char *bin = h->bin[k];
+    pthread_mutex_unlock(&h->bin_lock);
+    return bin;
 }
 
 /*
@@ -71,7 +78,104 @@ static int stop_instance(struct run *r, struct hostc *h, enum instance_kind k, c
     struct transport *t = run_host_transport(r, h, err);
     if (!t)
         return -1;
-    return instance_stop(t, &r->policy, r->s, k, ip, port, note, err);
+    /* on this machine: kill(2) and /proc without a fork per look */
+    struct instance_policy pol = r->policy;
+    pol.direct = spec_host_transport(r->s, h->name) == TRANSPORT_LOCAL;
+    return instance_stop(t, &pol, r->s, k, ip, port, note, err);
+}
+
+/* ---- the first syncs of a new shard ---------------------------------------------- */
+
+/* Whether the spec sets directive `key` for every redis. */
+static bool spec_sets(const struct spec *s, const char *key)
+{
+    for (size_t i = 0; i < s->nredis_config; i++)
+        if (!strcasecmp(s->redis_config[i].key, key))
+            return true;
+    return false;
+}
+
+/*
+ * Whether start step st starts a master this plan creates (its files are
+ * installed by the plan) whose replicas the plan starts too, with no
+ * repl-diskless-sync-delay of the spec's: its replicas' first syncs need
+ * not wait that delay (5 s by Redis' default) for more replicas to come.
+ */
+static bool new_empty_master(const struct run *r, const struct step *st)
+{
+    if (st->instance != INSTANCE_REDIS || st->master_ip || spec_sets(r->s, DISKLESS_DELAY))
+        return false;
+    bool created = false, replicas = false;
+    for (size_t i = 0; i < r->p->nsteps; i++) {
+        const struct step *o = &r->p->steps[i];
+        if (o->instance != INSTANCE_REDIS)
+            continue;
+        created |= o->kind == STEP_INSTALL_FILES && o->action == ACTION_CREATE &&
+                   o->port == st->port && str_eq(o->ip, st->ip);
+        replicas |= o->kind == STEP_START && o->master_port == st->port &&
+                    str_eq(o->master_ip, st->ip);
+    }
+    return created && replicas;
+}
+
+/*
+ * On the new master at c: when it holds no key, note its
+ * repl-diskless-sync-delay and set it to 0 until run_delay_restore().
+ * Only at runtime, never in its file. 0, or -1 and *err.
+ */
+static int delay_lower(struct run *r, redisContext *c, const char *where, const struct step *st,
+                       char **err)
+{
+    const char *dbsize[] = {"DBSIZE"};
+    redisReply *rep = run_cmd(c, where, "DBSIZE", false, 1, dbsize, err);
+    if (!rep)
+        return -1;
+    bool empty = rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
+    rclient_reply_free(rep);
+    if (!empty)
+        return 0; /* not a new shard after all: its syncs keep the delay */
+    const char *get[] = {"CONFIG", "GET", DISKLESS_DELAY};
+    rep = run_cmd(c, where, "CONFIG GET " DISKLESS_DELAY, false, 3, get, err);
+    if (!rep)
+        return -1;
+    char *was = rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 && rep->element[1]->str
+                    ? xstrdup(rep->element[1]->str)
+                    : NULL;
+    rclient_reply_free(rep);
+    if (!was)
+        return 0; /* a Redis without it has nothing to lower */
+    const char *set[] = {"CONFIG", "SET", DISKLESS_DELAY, "0"};
+    if (run_cmd_ok(c, where, "CONFIG SET " DISKLESS_DELAY, false, 4, set, err) < 0) {
+        free(was);
+        return -1;
+    }
+    pthread_mutex_lock(&r->lock);
+    VEC_GROW(r->lowered, r->nlowered, r->lowered_cap);
+    r->lowered[r->nlowered++] = (struct lowered_delay){.st = st, .was = was};
+    pthread_mutex_unlock(&r->lock);
+    return 0;
+}
+
+void run_delay_restore(struct run *r)
+{
+    pthread_mutex_lock(&r->lock);
+    struct lowered_delay *lowered = r->lowered;
+    size_t n = r->nlowered;
+    r->lowered = NULL;
+    r->nlowered = r->lowered_cap = 0;
+    pthread_mutex_unlock(&r->lock);
+    for (size_t i = 0; i < n; i++) {
+        const struct step *st = lowered[i].st;
+        char *e = NULL;
+        redisContext *c = run_connect(r, st->ip, st->port, true, &e);
+        const char *set[] = {"CONFIG", "SET", DISKLESS_DELAY, lowered[i].was};
+        if (c)
+            run_cmd_ok(c, st->target, "CONFIG SET " DISKLESS_DELAY, false, 4, set, &e);
+        rclient_close(c);
+        free(e);
+        free(lowered[i].was);
+    }
+    free(lowered);
 }
 
 /*
@@ -115,7 +219,7 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
                          instance_kind_name(st->instance), st->ip, st->port, busy);
         return -1;
     }
-    int rc = instance_start(t, r->s, st, bin, r->password ? "077" : "027", err);
+    int rc = instance_start(t, r->s, st, bin, "077", err);
     if (rc < 0) {
         /* it ran (the host answered): its log may say why */
         char *tail = log_tail(r, h, st->instance, st->port);
@@ -146,6 +250,8 @@ static int start_instance(struct run *r, struct hostc *h, const struct step *st,
     char *where = xasprintf("%s:%d", st->ip, st->port);
     const char *rw[] = {"CONFIG", "REWRITE"};
     rc = run_cmd_ok(c, where, "CONFIG REWRITE", false, 2, rw, err);
+    if (rc == 0 && new_empty_master(r, st))
+        rc = delay_lower(r, c, where, st, err); /* after the rewrite: the file keeps the default */
     free(where);
     rclient_close(c);
     return rc;
@@ -493,6 +599,7 @@ static int sentinel_reset(struct run *r, redisContext *c, const char *where,
     long wait_ms = r->o.sentinel_timeout_ms > RESET_WAIT_MS ? r->o.sentinel_timeout_ms
                                                              : RESET_WAIT_MS;
     long long t0 = now_ms(), deadline = t0 + wait_ms;
+    long delay_us = 1000;
     for (;;) {
         sb_release(&seen);
         sview_release(&now);
@@ -508,7 +615,7 @@ static int sentinel_reset(struct run *r, redisContext *c, const char *where,
                              where, st->shard, now_ms() - t0, sb_str(&seen));
             goto out;
         }
-        sleep_ms(POLL_MS);
+        instance_backoff(&delay_us, RESET_POLL_CAP_US);
     }
     rc = 0;
 out:
@@ -662,87 +769,42 @@ static int exec_observed(struct run *r, struct hostc *h, const struct step *st,
     return 0; /* a fact: nothing to do */
 }
 
-static int exec_install_files(struct run *r, struct hostc *h, const struct step *st,
-                              const char **note, char **err)
-{
-    (void)note;
-    return do_install_files(r, h, st, err);
-}
+/*
+ * The executors that only hand the step on: to a function of (run, host,
+ * step) on its host, of a connection to its redis (redis_step: CONFIG
+ * REWRITE after) or to its sentinel (sentinel_step).
+ */
+#define EXEC_ON_HOST(name, fn)                                                               \
+    static int name(struct run *r, struct hostc *h, const struct step *st,                   \
+                    const char **note, char **err)                                           \
+    {                                                                                        \
+        (void)note;                                                                          \
+        return fn(r, h, st, err);                                                            \
+    }
+#define EXEC_ON_SERVER(name, via, fn)                                                        \
+    static int name(struct run *r, struct hostc *h, const struct step *st,                   \
+                    const char **note, char **err)                                           \
+    {                                                                                        \
+        (void)h, (void)note;                                                                 \
+        return via(r, st, fn, err);                                                          \
+    }
 
-static int exec_start(struct run *r, struct hostc *h, const struct step *st, const char **note,
-                      char **err)
-{
-    (void)note;
-    return start_instance(r, h, st, err);
-}
+EXEC_ON_HOST(exec_install_files, do_install_files)
+EXEC_ON_HOST(exec_start, start_instance)
+EXEC_ON_HOST(exec_remove_files, do_remove_files)
+EXEC_ON_HOST(exec_proxy_config, do_proxy_config)
+EXEC_ON_SERVER(exec_config_set, redis_step, config_set)
+EXEC_ON_SERVER(exec_config_rewrite, redis_step, NULL) /* the CONFIG REWRITE it ends with */
+EXEC_ON_SERVER(exec_replicaof, redis_step, replicaof)
+EXEC_ON_SERVER(exec_sentinel_monitor, sentinel_step, sentinel_monitor)
+EXEC_ON_SERVER(exec_sentinel_set, sentinel_step, sentinel_set_options)
+EXEC_ON_SERVER(exec_sentinel_remove, sentinel_step, sentinel_remove)
+EXEC_ON_SERVER(exec_sentinel_reset, sentinel_step, sentinel_reset)
 
 static int exec_stop(struct run *r, struct hostc *h, const struct step *st, const char **note,
                      char **err)
 {
     return stop_instance(r, h, st->instance, st->ip, st->port, note, err);
-}
-
-static int exec_remove_files(struct run *r, struct hostc *h, const struct step *st,
-                             const char **note, char **err)
-{
-    (void)note;
-    return do_remove_files(r, h, st, err);
-}
-
-static int exec_config_set(struct run *r, struct hostc *h, const struct step *st,
-                           const char **note, char **err)
-{
-    (void)h, (void)note;
-    return redis_step(r, st, config_set, err);
-}
-
-static int exec_config_rewrite(struct run *r, struct hostc *h, const struct step *st,
-                               const char **note, char **err)
-{
-    (void)h, (void)note;
-    return redis_step(r, st, NULL, err); /* the CONFIG REWRITE every redis step ends with */
-}
-
-static int exec_replicaof(struct run *r, struct hostc *h, const struct step *st,
-                          const char **note, char **err)
-{
-    (void)h, (void)note;
-    return redis_step(r, st, replicaof, err);
-}
-
-static int exec_sentinel_monitor(struct run *r, struct hostc *h, const struct step *st,
-                                 const char **note, char **err)
-{
-    (void)h, (void)note;
-    return sentinel_step(r, st, sentinel_monitor, err);
-}
-
-static int exec_sentinel_set(struct run *r, struct hostc *h, const struct step *st,
-                             const char **note, char **err)
-{
-    (void)h, (void)note;
-    return sentinel_step(r, st, sentinel_set_options, err);
-}
-
-static int exec_sentinel_remove(struct run *r, struct hostc *h, const struct step *st,
-                                const char **note, char **err)
-{
-    (void)h, (void)note;
-    return sentinel_step(r, st, sentinel_remove, err);
-}
-
-static int exec_sentinel_reset(struct run *r, struct hostc *h, const struct step *st,
-                               const char **note, char **err)
-{
-    (void)h, (void)note;
-    return sentinel_step(r, st, sentinel_reset, err);
-}
-
-static int exec_proxy_config(struct run *r, struct hostc *h, const struct step *st,
-                             const char **note, char **err)
-{
-    (void)note;
-    return do_proxy_config(r, h, st, err);
 }
 
 static int exec_proxy_restart(struct run *r, struct hostc *h, const struct step *st,

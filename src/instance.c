@@ -18,10 +18,21 @@
 #define MAX_STAT_SIZE 4096
 #define MAX_BINARY_SIZE (512L * 1024 * 1024)
 
+/* what a started daemon's environment holds: nothing of rmgr's */
+#define DAEMON_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define FIRST_POLL_US 1000
+
+void instance_backoff(long *delay_us, long cap_us)
+{
+    long d = *delay_us < cap_us ? *delay_us : cap_us;
+    sleep_us(d);
+    *delay_us = d * 2 < cap_us ? d * 2 : cap_us;
+}
+
 struct instance_policy instance_policy_default(long term_timeout_ms, long connect_timeout_ms)
 {
     struct instance_policy p = {
-        .poll_us = 100000,
+        .poll_us = 20000,
         .term_timeout_ms = term_timeout_ms,
         .kill_timeout_ms = 5000,
         .pid_min = 2,
@@ -370,13 +381,14 @@ int instance_wait_gone(struct transport *t, const struct instance_policy *pol, l
                        long timeout_ms, char **err)
 {
     long long deadline = now_us() + timeout_ms * 1000LL;
+    long delay_us = FIRST_POLL_US;
     for (;;) {
         int g = instance_pid_gone(t, pol, pid, err);
         if (g != 0)
             return g;
         if (now_us() >= deadline)
             return 0;
-        sleep_us(pol->poll_us);
+        instance_backoff(&delay_us, pol->poll_us);
     }
 }
 
@@ -480,25 +492,26 @@ int instance_start(struct transport *t, const struct spec *s, const struct step 
         *err = xasprintf("no proxy in the spec listens on %s:%d", st->ip, st->port);
         return -1;
     }
-    int rc;
-    if (umask) {
-        size_t n = 0;
-        while (argv[n])
-            n++;
-        const char **cmd = xcalloc(n + 5, sizeof(*cmd));
-        char *script = xasprintf("umask %s && exec \"$@\"", umask);
-        cmd[0] = "sh";
-        cmd[1] = "-c";
-        cmd[2] = script;
-        cmd[3] = "sh";
-        for (size_t i = 0; i < n; i++)
-            cmd[4 + i] = argv[i];
-        rc = instance_run(t, cmd, (const char *const *)argv, NULL, err);
-        free(script);
-        free(cmd);
-    } else {
-        rc = instance_run(t, (const char *const *)argv, NULL, NULL, err);
+    size_t n = 0;
+    while (argv[n])
+        n++;
+    const char **cmd = xcalloc(n + 8, sizeof(*cmd)); /* 7 words before, NULL after */
+    char *script = umask ? xasprintf("umask %s && exec \"$@\"", umask) : NULL;
+    size_t c = 0;
+    cmd[c++] = "env";
+    cmd[c++] = "-i";
+    cmd[c++] = DAEMON_PATH;
+    if (script) {
+        cmd[c++] = "sh";
+        cmd[c++] = "-c";
+        cmd[c++] = script;
+        cmd[c++] = "sh";
     }
+    for (size_t i = 0; i < n; i++)
+        cmd[c++] = argv[i];
+    int rc = instance_run(t, cmd, (const char *const *)argv, NULL, err);
+    free(script);
+    free(cmd);
     instance_argv_free(argv);
     return rc;
 }
@@ -508,6 +521,7 @@ bool instance_wait_answers(const char *ip, int port, const struct rclient_opts *
                            long timeout_ms, char **why)
 {
     long long deadline = now_us() + timeout_ms * 1000LL;
+    long delay_us = FIRST_POLL_US;
     for (;;) {
         free(*why);
         *why = NULL;
@@ -515,7 +529,7 @@ bool instance_wait_answers(const char *ip, int port, const struct rclient_opts *
             return true;
         if (now_us() >= deadline)
             return false;
-        sleep_us(pol->poll_us);
+        instance_backoff(&delay_us, pol->poll_us);
     }
 }
 

@@ -29,7 +29,13 @@ struct instance_policy {
     bool direct;             /* the host is this machine: signal and read /proc directly */
 };
 
-/* apply's policy: 100 ms polls, TERM for term_timeout_ms, 5 s after KILL, pids 2..4194304. */
+/*
+ * Sleep *delay_us, then double it up to cap_us: a wait that retries soon
+ * (from 1 ms) and then no more often than every cap_us.
+ */
+void instance_backoff(long *delay_us, long cap_us);
+
+/* apply's policy: polls from 1 ms doubling up to 20 ms, TERM for term_timeout_ms, 5 s after KILL, pids 2..4194304. */
 struct instance_policy instance_policy_default(long term_timeout_ms, long connect_timeout_ms);
 
 /* ---- pure pieces --------------------------------------------------------- */
@@ -101,16 +107,18 @@ int instance_stop(struct transport *t, const struct instance_policy *pol, const 
                   enum instance_kind k, const char *ip, int port, const char **note, char **err);
 
 /*
- * Start the instance of start step st with program bin (it daemonizes).
- * With `umask` ("077"), through `sh -c 'umask 077 && exec "$@"'`: Redis and
- * Sentinel rewrite their files with mode 0644 & ~umask. 0, or -1 and *err.
+ * Start the instance of start step st with program bin (it daemonizes),
+ * through `env -i PATH=...`: a daemon gets a minimal environment, never
+ * rmgr's (RMGR_REDIS_PASSWORD, RMGR_GIT_TOKEN ...). With `umask` ("077"),
+ * also through `sh -c 'umask 077 && exec "$@"'`: Redis and Sentinel rewrite
+ * their files with mode 0644 & ~umask. 0, or -1 and *err.
  */
 int instance_start(struct transport *t, const struct spec *s, const struct step *st,
                    const char *bin, const char *umask, char **err);
 
 /*
- * Poll rclient_answers until it holds or timeout_ms passes (every
- * pol->poll_us). On false *why says what was seen last (caller frees).
+ * Poll rclient_answers until it holds or timeout_ms passes (from 1 ms,
+ * doubling up to pol->poll_us). On false *why says what was seen last (caller frees).
  */
 bool instance_wait_answers(const char *ip, int port, const struct rclient_opts *o,
                            const char *password, const struct instance_policy *pol,

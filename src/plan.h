@@ -82,7 +82,8 @@ enum step_kind {
 #define STEP_KIND_COUNT (0 STEP_KINDS(STEP_KIND_ONE))
 
 enum step_lane {
-    LANE_HOST,           /* one lane per host: hosts run side by side, a host's steps in order.
+    LANE_HOST,           /* one lane per instance: instances run side by side, an instance's
+                            steps in order.
                             (In the proxies wave every proxy step shares one lane whatever its
                             kind: proxies restart one at a time.) */
     LANE_SENTINEL_RESET, /* one lane for all hosts (the other sentinels keep what they know

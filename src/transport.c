@@ -42,12 +42,28 @@ void transport_base_init(struct transport *t, const struct transport_ops *ops, c
         t->opts.connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
     if (t->opts.command_timeout_ms <= 0)
         t->opts.command_timeout_ms = DEFAULT_COMMAND_TIMEOUT_MS;
+    pthread_mutex_init(&t->serial, NULL);
 }
 
 void transport_base_release(struct transport *t)
 {
     free(t->host);
     t->host = NULL;
+    pthread_mutex_destroy(&t->serial);
+}
+
+/* Around each call: one at a time on a backend whose calls must not overlap. */
+static void call_begin(struct transport *t)
+{
+    if (t->ops->serial)
+        pthread_mutex_lock(&t->serial);
+}
+
+static int call_end(struct transport *t, int rc)
+{
+    if (t->ops->serial)
+        pthread_mutex_unlock(&t->serial);
+    return rc;
 }
 
 struct transport *transport_open_ex(const struct spec *spec, const char *host,
@@ -101,7 +117,8 @@ int transport_exec(struct transport *t, const char *const *argv, struct exec_res
         *err = xstrdup("empty command");
         return -1;
     }
-    return t->ops->exec(t, argv, r, err);
+    call_begin(t);
+    return call_end(t, t->ops->exec(t, argv, r, err));
 }
 
 int transport_read_file(struct transport *t, const char *path, size_t max_size, char **out,
@@ -113,7 +130,9 @@ int transport_read_file(struct transport *t, const char *path, size_t max_size, 
     if (out_len)
         *out_len = 0;
     size_t len_dummy;
-    return t->ops->read_file(t, path, max_size, out, out_len ? out_len : &len_dummy, err);
+    call_begin(t);
+    return call_end(t, t->ops->read_file(t, path, max_size, out,
+                                         out_len ? out_len : &len_dummy, err));
 }
 
 int transport_stat_mtime(struct transport *t, const char *path, long long *mtime_s, char **err)
@@ -121,7 +140,8 @@ int transport_stat_mtime(struct transport *t, const char *path, long long *mtime
     ASSERT(t && path && mtime_s && err);
     *err = NULL;
     *mtime_s = 0;
-    return t->ops->stat_mtime(t, path, mtime_s, err);
+    call_begin(t);
+    return call_end(t, t->ops->stat_mtime(t, path, mtime_s, err));
 }
 
 int transport_write_file(struct transport *t, const char *path, const void *data, size_t len,
@@ -133,7 +153,8 @@ int transport_write_file(struct transport *t, const char *path, const void *data
         *err = xasprintf("cannot write '%s': path is not absolute", path ? path : "");
         return -1;
     }
-    return t->ops->write_file(t, path, data, len, mode, err);
+    call_begin(t);
+    return call_end(t, t->ops->write_file(t, path, data, len, mode, err));
 }
 
 int transport_mkdir(struct transport *t, const char *path, int mode, char **err)
@@ -144,7 +165,8 @@ int transport_mkdir(struct transport *t, const char *path, int mode, char **err)
         *err = xasprintf("cannot create directory '%s': path is not absolute", path ? path : "");
         return -1;
     }
-    return t->ops->mkdir(t, path, mode, err);
+    call_begin(t);
+    return call_end(t, t->ops->mkdir(t, path, mode, err));
 }
 
 /* ---- quoting ------------------------------------------------------------ */

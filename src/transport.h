@@ -53,8 +53,9 @@ enum transport_failure {
  * and a message in *err (caller frees) when the host cannot be reached,
  * its host key is unknown or changed, or the key is refused.
  * A NULL spec opens the local transport (for tests and local-only commands).
- * An ssh transport holds one session, reused by every call; a transport is
- * used by one thread at a time.
+ * An ssh transport holds one session, reused by every call. Several threads
+ * may call one transport: an ssh transport runs their calls one at a time on
+ * its session, the local one runs them side by side.
  *
  * A host key message names the host, the key type, the fingerprint the
  * server sent and the one known_hosts has (SHA256:..., as OpenSSH prints

@@ -7,9 +7,14 @@
 #ifndef RMGR_TRANSPORT_IMPL_H
 #define RMGR_TRANSPORT_IMPL_H
 
+#include <pthread.h>
+
 #include "transport.h"
 
 struct transport_ops {
+    /* calls must not overlap (an ssh session is not thread-safe): transport.c
+     * runs them one at a time; a backend without it is called concurrently */
+    bool serial;
     void (*close)(struct transport *t);
     int (*exec)(struct transport *t, const char *const *argv, struct exec_result *r, char **err);
     int (*read_file)(struct transport *t, const char *path, size_t max_size, char **out,
@@ -25,6 +30,7 @@ struct transport {
     char *host;                    /* name as given to transport_open */
     struct transport_options opts; /* defaults applied */
     bool host_key_failed;          /* set by a backend; see transport_host_key_failed() */
+    pthread_mutex_t serial;        /* held around each call when ops->serial */
 };
 
 /* Backends. Both take ownership of nothing; they copy what they keep. */

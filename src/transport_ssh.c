@@ -882,6 +882,7 @@ static void ssh_close(struct transport *t)
 }
 
 static const struct transport_ops ssh_ops = {
+    .serial = true,
     .close = ssh_close,
     .exec = ssh_exec,
     .read_file = ssh_read_file,

@@ -45,6 +45,17 @@ bool apply_cli_confirm(const char *question, const char *flags_hint, const char 
     return yes;
 }
 
+int apply_cli_set_parallel(void *dest, const struct cli_opt *opt, const char *value, char **err)
+{
+    (void)opt;
+    if (!parse_long(value, 1, APPLY_MAX_PARALLEL, (long *)dest)) {
+        *err = xasprintf("option '--parallel' needs a number of instances (1-%d), not '%s'",
+                         APPLY_MAX_PARALLEL, value);
+        return -1;
+    }
+    return 0;
+}
+
 struct apply_options apply_cli_run_options(const struct apply_cli_options *o,
                                            long connect_timeout_ms, long command_timeout_ms)
 {
@@ -52,6 +63,7 @@ struct apply_options apply_cli_run_options(const struct apply_cli_options *o,
         .transport = {.accept_new_host_keys = o->accept_new_host_keys},
         .connect_timeout_ms = connect_timeout_ms,
         .command_timeout_ms = command_timeout_ms,
+        .parallel = o->parallel,
         .out = stdout,
         .color = cli_use_color(o->no_color),
     };

@@ -19,7 +19,12 @@ struct apply_cli_options {
     bool no_color;
     long lock_timeout_ms;  /* --lock-timeout; 0: do not wait */
     const char *lock_file; /* --lock-file; NULL: lock_default_path() */
+    long parallel;         /* --parallel N: instances acted on at once per host; 0: default */
 };
+
+/* --parallel's value: a count from 1 to APPLY_MAX_PARALLEL (a cli_opt_fn). */
+#define APPLY_MAX_PARALLEL 1024
+int apply_cli_set_parallel(void *dest, const struct cli_opt *opt, const char *value, char **err);
 
 /*
  * The option rows (opt.h) of the options above, into a struct
@@ -42,7 +47,11 @@ struct apply_cli_options {
      .help = "trust unknown ssh host keys and add them to known_hosts\n"                 \
              "(a changed key is always refused)"},                                       \
     {CLI_OPT_FLAG, 0, "no-color", offsetof(T, m.no_color),                               \
-     .help = "no ANSI colours (also: NO_COLOR set, or not a tty)"}
+     .help = "no ANSI colours (also: NO_COLOR set, or not a tty)"},                      \
+    {CLI_OPT_STRING, 0, "parallel", offsetof(T, m.parallel), apply_cli_set_parallel,     \
+     .arg = "N",                                                                         \
+     .help = "act on at most N instances of one host at once (default 16;\n"            \
+             "hosts always run side by side)"}
 
 /* Take the cluster's lock; NULL after printing why (the holder) on stderr. */
 struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster);

@@ -35,6 +35,8 @@
  *                 failover apply starts it as a replica and the keys survive
  *   proxy gate    a proxy whose server refuses GET (ACL) fails the gate
  *                 after a restart, though it answers PING
+ *   environment   daemons hold none of rmgr's environment; files that get the
+ *                 password later stay 0600 after the daemons rewrite them
  *   removed       a replica dropped from the spec: stopped, its directory
  *                 removed (only with --allow-destructive), then every sentinel
  *                 reset so none lists it as a failover candidate
@@ -1142,7 +1144,8 @@ TEST(a_failed_step_stops_the_run)
     ac_init(&c, H, "broken", 2, 1, 1);
     c.redis_server_bin = "/nonexistent/redis-server";
     ac_write_spec(&c);
-    struct ac_run r = ac_apply(&c, 1, NULL);
+    /* one instance at a time: which steps ran does not depend on timing */
+    struct ac_run r = ac_apply(&c, 1, "--parallel=1");
     CHECK_INT_EQ(r.status, 1);
     /* the four install-files ran, the first start failed, the rest did not run */
     CHECK_CONTAINS(r.out, "Apply failed: 4 done, 1 failed, 9 not run.");
@@ -1189,7 +1192,7 @@ TEST(usage_errors_exit_2)
     CHECK_INT_EQ(r.status, 0);
     const char *opts[] = {"--auto-approve", "--allow-destructive", "--lock-timeout",
                           "--lock-file", "--accept-new-host-keys", "--connect-timeout",
-                          "--timeout", "--no-color", "PLANFILE"};
+                          "--timeout", "--no-color", "--parallel", "PLANFILE"};
     for (size_t i = 0; i < ARRAY_SIZE(opts); i++)
         CHECK_CONTAINS(r.out, opts[i]);
     ac_run_release(&r);
@@ -1198,6 +1201,99 @@ TEST(usage_errors_exit_2)
     for (size_t i = 0; i + 1 < ARRAY_SIZE(opts); i++)
         CHECK_CONTAINS(r.out, opts[i]);
     ac_run_release(&r);
+}
+
+/* ---- what a daemon inherits ---------------------------------------------- */
+
+/* Whether /proc/PID/environ of pid names a variable that begins with `prefix`. */
+static bool environ_has(pid_t pid, const char *prefix)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
+    char *text = NULL;
+    size_t len = 0;
+    if (read_file(path, 1 << 20, &text, &len) < 0)
+        return true; /* unreadable: do not pass */
+    bool found = false;
+    for (size_t i = 0; i < len && !found; i += strlen(text + i) + 1)
+        found = !strncmp(text + i, prefix, strlen(prefix));
+    free(text);
+    return found;
+}
+
+/*
+ * Issue 14 findings 5 and 6: a daemon started by apply holds none of rmgr's
+ * environment (the password, the git token, the webhook URL), and a cluster
+ * that gets a password later keeps every file holding it private after the
+ * daemons rewrite them (CONFIG SET masterauth, SENTINEL SET auth-pass), as
+ * they run under umask 077 whether or not the spec had a password.
+ */
+TEST(daemons_get_a_minimal_environment_and_private_files)
+{
+    struct ac c;
+    ac_init(&c, H, "env", 1, 1, 1);
+    ac_write_spec(&c);
+    setenv("RMGR_REDIS_ENV_TEST_PW", PW, 1); /* named by no spec: still never inherited */
+    setenv("RMGR_GIT_TOKEN", "ghp_env_test_token", 1);
+    setenv("RMGR_WEBHOOK_URL", "http://127.0.0.1:9/hook", 1);
+    struct ac_run r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK(ac_track(&c));
+    ac_run_release(&r);
+    const struct {
+        const char *kind;
+        int port;
+    } daemons[] = {{"redis", c.master[0]}, {"redis", c.replica[0][0]},
+                   {"sentinel", c.sentinel[0]}, {"proxy", c.proxy}};
+    for (size_t i = 0; i < ARRAY_SIZE(daemons); i++) {
+        pid_t pid = read_pid(&c, daemons[i].kind, daemons[i].port);
+        CHECK(pid > 0);
+        if (pid > 0 && environ_has(pid, "RMGR_"))
+            printf("    %s %d inherited rmgr's environment\n", daemons[i].kind,
+                   daemons[i].port);
+        CHECK(pid > 0 && !environ_has(pid, "RMGR_"));
+    }
+
+    /*
+     * A password set later (CONFIG SET masterauth, SENTINEL SET auth-pass, as
+     * rmgr and Sentinel send them) makes the daemons rewrite their files with
+     * mode 0644 & ~umask: they must still be 0600.
+     */
+    for (int k = 0; k < 2; k++) {
+        int port = k ? c.replica[0][0] : c.master[0];
+        char *rep = ac_cmd(&c, port, false, "CONFIG SET masterauth %s", PW);
+        CHECK_STR_EQ(rep, "OK");
+        free(rep);
+        rep = ac_cmd(&c, port, false, "CONFIG REWRITE");
+        CHECK_STR_EQ(rep, "OK");
+        free(rep);
+    }
+    char *rep = ac_cmd(&c, c.sentinel[0], false, "SENTINEL SET %s auth-pass %s", c.shard[0], PW);
+    CHECK_STR_EQ(rep, "OK");
+    free(rep);
+    const struct {
+        const char *kind, *file;
+        int port;
+    } files[] = {{"redis", "redis.conf", c.master[0]},
+                 {"redis", "redis.conf", c.replica[0][0]},
+                 {"sentinel", "sentinel.conf", c.sentinel[0]}};
+    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+        char *dir = ac_instance_dir(&c, files[i].kind, files[i].port);
+        char *path = xasprintf("%s/%s", dir, files[i].file);
+        char *text = test_slurp(path);
+        CHECK(text && strstr(text, PW)); /* it holds the password now */
+        CHECK_INT_EQ(file_mode(path), 0600);
+        free(text);
+        free(path);
+        free(dir);
+    }
+    unsetenv("RMGR_GIT_TOKEN");
+    unsetenv("RMGR_WEBHOOK_URL");
+    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
+                c.lock, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    ac_release(&c);
 }
 
 int main(void)
@@ -1216,6 +1312,7 @@ int main(void)
     RUN(install_files_of_a_proxy_checks_the_config_before_starting_it);
     RUN(an_interrupted_apply_is_finished_by_the_next);
     RUN(a_failed_step_stops_the_run);
+    RUN(daemons_get_a_minimal_environment_and_private_files);
     harness_cleanup(H);
     ac_release(&F);
     return test_done();

@@ -70,7 +70,7 @@ static void add(struct plan *p, enum step_kind k, enum step_wave w, enum instanc
     st->reason = xstrdup("test");
 }
 
-TEST(lanes_group_steps_by_host_in_plan_order)
+TEST(lanes_group_steps_by_instance_in_plan_order)
 {
     struct plan *p = new_plan();
     add(p, STEP_INSTALL_FILES, WAVE_FILES, INSTANCE_REDIS, "h1", "127.0.0.1", 7001);
@@ -78,13 +78,17 @@ TEST(lanes_group_steps_by_host_in_plan_order)
     add(p, STEP_OBSERVED, WAVE_FILES, INSTANCE_REDIS, "h1", "127.0.0.1", 7004);
     add(p, STEP_INSTALL_FILES, WAVE_FILES, INSTANCE_REDIS, "h1", "127.0.0.1", 7004);
     add(p, STEP_START, WAVE_PROCESSES, INSTANCE_REDIS, "h1", "127.0.0.1", 7001);
-    size_t lane[5];
-    CHECK_INT_EQ(apply_lanes(p, WAVE_FILES, lane), 2);
+    add(p, STEP_INSTALL_FILES, WAVE_FILES, INSTANCE_SENTINEL, "h1", "127.0.0.1", 7001);
+    add(p, STEP_CONFIG_SET, WAVE_FILES, INSTANCE_REDIS, "h1", "127.0.0.1", 7004);
+    size_t lane[7];
+    CHECK_INT_EQ(apply_lanes(p, WAVE_FILES, lane), 4);
     CHECK_INT_EQ(lane[0], 0);
     CHECK_INT_EQ(lane[1], 1);
     CHECK(lane[2] == SIZE_MAX); /* "=" lines do not run */
-    CHECK_INT_EQ(lane[3], 0);
+    CHECK_INT_EQ(lane[3], 2);   /* another instance of h1: another lane */
     CHECK(lane[4] == SIZE_MAX); /* another wave */
+    CHECK_INT_EQ(lane[5], 3);   /* same port, another kind */
+    CHECK_INT_EQ(lane[6], 2);   /* the same instance: its lane, in plan order */
     CHECK_INT_EQ(apply_lanes(p, WAVE_PROCESSES, lane), 1);
     CHECK_INT_EQ(lane[4], 0);
     CHECK_INT_EQ(apply_lanes(p, WAVE_SENTINELS, lane), 0);
@@ -102,7 +106,7 @@ TEST(lanes_run_proxies_one_at_a_time)
     size_t lane[5];
     CHECK_INT_EQ(apply_lanes(p, WAVE_PROXIES, lane), 1);
     CHECK(lane[0] == 0 && lane[1] == 0 && lane[2] == 0);
-    /* outside WAVE_PROXIES hosts run in parallel again */
+    /* outside WAVE_PROXIES instances run in parallel again */
     CHECK_INT_EQ(apply_lanes(p, WAVE_CLEANUP, lane), 2);
     plan_free(p);
 }
@@ -267,14 +271,14 @@ TEST(destroy_stops_proxies_then_sentinels_then_replicas_then_masters)
     /* every stop comes before every remove-files of the same wave order */
     size_t lane[18];
     CHECK_INT_EQ(apply_lanes(p, WAVE_FILES, lane), 2);
-    CHECK_INT_EQ(apply_lanes(p, WAVE_CLEANUP, lane), 2);
+    CHECK_INT_EQ(apply_lanes(p, WAVE_CLEANUP, lane), 9); /* every directory at once */
     plan_free(p);
     spec_free(s);
 }
 
 int main(void)
 {
-    RUN(lanes_group_steps_by_host_in_plan_order);
+    RUN(lanes_group_steps_by_instance_in_plan_order);
     RUN(lanes_run_proxies_one_at_a_time);
     RUN(remove_files_only_inside_the_cluster_dir);
     RUN(pid_checks_match_the_instance_only);
