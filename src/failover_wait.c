@@ -119,9 +119,7 @@ enum failover_wait_result failover_wait(const struct spec *s, const struct plan 
         for (long slept = 0; slept < poll && !(o->stop && *o->stop); slept += 20)
             sleep_ms(20);
     }
-    for (size_t i = 0; i < n; i++)
-        free(last[i]);
-    free(last);
+    strings_free(last, n);
     free(deadline);
     free(waiting);
     return res;

@@ -132,9 +132,7 @@ void notify_options_release(struct notify_options *o)
     for (size_t i = 0; i < o->ntargets; i++)
         free(o->targets[i].url);
     free(o->targets);
-    for (size_t i = 0; i < o->nsecrets; i++)
-        free(o->secrets[i]);
-    free(o->secrets);
+    strings_free(o->secrets, o->nsecrets);
     o->targets = NULL;
     o->secrets = NULL;
     o->ntargets = o->targets_cap = o->nsecrets = o->secrets_cap = 0;
@@ -425,9 +423,7 @@ static void clean_event_release(struct clean_event *c)
     free(c->commit);
     free(c->subject);
     free(c->summary);
-    for (size_t i = 0; i < c->nlines; i++)
-        free(c->lines[i]);
-    free(c->lines);
+    strings_free(c->lines, c->nlines);
 }
 
 /* How much of the body a message shows: `lines` whole lines, then `chars` of the next. */

@@ -101,19 +101,19 @@ void nc_yml_parse(struct nc_yml *y, const char *text)
     }
 }
 
+static void server_release(struct nc_yml_server *s)
+{
+    free(s->name);
+    free(s->ip);
+    free(s->addr);
+}
+
 void nc_yml_release(struct nc_yml *y)
 {
     if (!y)
         return;
-    for (size_t i = 0; i < y->nother; i++)
-        free(y->other[i]);
-    free(y->other);
-    for (size_t i = 0; i < y->nservers; i++) {
-        free(y->servers[i].name);
-        free(y->servers[i].ip);
-        free(y->servers[i].addr);
-    }
-    free(y->servers);
+    strings_free(y->other, y->nother);
+    ARRAY_FREE(y->servers, y->nservers, server_release);
     memset(y, 0, sizeof(*y));
 }
 

@@ -41,15 +41,17 @@ static void files_release(struct obs_files *f)
     obs_kv_free_array(f->conf, f->nconf);
 }
 
+static void peer_release(struct obs_sentinel_peer *p)
+{
+    free(p->ip);
+    free(p->flags);
+    free(p->runid);
+    free(p->voted_leader);
+}
+
 void obs_sentinel_peers_free(struct obs_sentinel_peer *p, size_t n)
 {
-    for (size_t i = 0; p && i < n; i++) {
-        free(p[i].ip);
-        free(p[i].flags);
-        free(p[i].runid);
-        free(p[i].voted_leader);
-    }
-    free(p);
+    ARRAY_FREE(p, n, peer_release);
 }
 
 void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n)
@@ -65,6 +67,12 @@ void obs_sentinel_masters_free(struct obs_sentinel_master *m, size_t n)
     free(m);
 }
 
+static void replica_release(struct obs_redis_replica *rr)
+{
+    free(rr->ip);
+    free(rr->state);
+}
+
 void obs_redis_release(struct obs_redis *r)
 {
     free(r->ip);
@@ -73,11 +81,7 @@ void obs_redis_release(struct obs_redis *r)
     free(r->role);
     free(r->master_host);
     free(r->master_link_status);
-    for (size_t i = 0; i < r->nreplicas; i++) {
-        free(r->replicas[i].ip);
-        free(r->replicas[i].state);
-    }
-    free(r->replicas);
+    ARRAY_FREE(r->replicas, r->nreplicas, replica_release);
     obs_kv_free_array(r->config, r->nconfig);
     files_release(&r->files);
 }
@@ -103,15 +107,9 @@ void observed_free(struct observed *o)
 {
     if (!o)
         return;
-    for (size_t i = 0; i < o->nredis; i++)
-        obs_redis_release(&o->redis[i]);
-    free(o->redis);
-    for (size_t i = 0; i < o->nsentinels; i++)
-        sentinel_release(&o->sentinels[i]);
-    free(o->sentinels);
-    for (size_t i = 0; i < o->nproxies; i++)
-        proxy_release(&o->proxies[i]);
-    free(o->proxies);
+    ARRAY_FREE(o->redis, o->nredis, obs_redis_release);
+    ARRAY_FREE(o->sentinels, o->nsentinels, sentinel_release);
+    ARRAY_FREE(o->proxies, o->nproxies, proxy_release);
     free(o);
 }
 

@@ -318,6 +318,12 @@ static void step_release(struct step *st)
     obs_kv_free_array(st->settings, st->nsettings);
 }
 
+static void refusal_release(struct plan_refusal *r)
+{
+    free(r->shard);
+    free(r->diagnosis);
+}
+
 struct ordered {
     struct step st;
     size_t seq;
@@ -398,22 +404,10 @@ void plan_free(struct plan *p)
 {
     if (!p)
         return;
-    for (size_t i = 0; i < p->nsteps; i++)
-        step_release(&p->steps[i]);
-    free(p->steps);
-    for (size_t i = 0; i < p->nrefusals; i++) {
-        free(p->refusals[i].shard);
-        free(p->refusals[i].diagnosis);
-    }
-    free(p->refusals);
-    for (size_t i = 0; i < p->nwarnings; i++)
-        free(p->warnings[i]);
-    free(p->warnings);
-    for (size_t i = 0; p->masters && i < p->nmasters; i++) {
-        free(p->masters[i].host);
-        free(p->masters[i].ip);
-    }
-    free(p->masters);
+    ARRAY_FREE(p->steps, p->nsteps, step_release);
+    ARRAY_FREE(p->refusals, p->nrefusals, refusal_release);
+    strings_free(p->warnings, p->nwarnings);
+    ARRAY_FREE(p->masters, p->nmasters, spec_addr_release);
     free(p->shard_waiting);
     free(p->shard_failover);
     free(p->master_from_sentinel);

@@ -830,13 +830,7 @@ void reconciler_free(struct reconciler *r)
         r->known = k->next;
         reconcile_known_free(k);
     }
-    for (size_t i = 0; i < r->nsaved; i++) {
-        free(r->saved[i].file);
-        free(r->saved[i].source);
-    }
-    free(r->saved);
-    free(r->saved_commit);
-    free(r->saved_subject);
+    reconcile_saved_release(r);
     pthread_mutex_destroy(&r->mu);
     free(r->state_dir);
     free(r);

@@ -93,6 +93,9 @@ void reconcile_note_masters(struct reconciler *r, const struct spec *s, const st
 
 void reconcile_specs_release(struct run_specs *rs);
 
+/* Free the specs kept from the last good read (r->saved and its commit, subject). */
+void reconcile_saved_release(struct reconciler *r);
+
 /* Read the specs of a run (git or -f), falling back on the last good read when the source fails. */
 void reconcile_load_specs(struct reconciler *r, struct run_specs *rs);
 

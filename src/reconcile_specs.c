@@ -16,13 +16,15 @@
 
 /* ---- specs of a run --------------------------------------------------------------- */
 
+static void run_spec_release(struct run_spec *r)
+{
+    free(r->file);
+    spec_free(r->spec);
+}
+
 void reconcile_specs_release(struct run_specs *rs)
 {
-    for (size_t i = 0; i < rs->n; i++) {
-        free(rs->v[i].file);
-        spec_free(rs->v[i].spec);
-    }
-    free(rs->v);
+    ARRAY_FREE(rs->v, rs->n, run_spec_release);
     free(rs->commit);
     free(rs->subject);
     memset(rs, 0, sizeof(*rs));
@@ -74,14 +76,26 @@ static void add_spec(struct run_specs *rs, const char *file, struct spec *s)
     rs->v[rs->n++] = (struct run_spec){xstrdup(file), s};
 }
 
+static void saved_spec_release(struct saved_spec *sv)
+{
+    free(sv->file);
+    free(sv->source);
+}
+
+void reconcile_saved_release(struct reconciler *r)
+{
+    ARRAY_FREE(r->saved, r->nsaved, saved_spec_release);
+    free(r->saved_commit);
+    free(r->saved_subject);
+    r->saved = NULL;
+    r->nsaved = 0;
+    r->saved_commit = r->saved_subject = NULL;
+}
+
 /* Keep the sources of a good read, for a run where the source fails. */
 static void save_sources(struct reconciler *r, const struct run_specs *rs)
 {
-    for (size_t i = 0; i < r->nsaved; i++) {
-        free(r->saved[i].file);
-        free(r->saved[i].source);
-    }
-    free(r->saved);
+    reconcile_saved_release(r);
     r->saved = xcalloc(rs->n + 1, sizeof(*r->saved));
     r->nsaved = 0;
     for (size_t i = 0; i < rs->n; i++) {
@@ -95,8 +109,6 @@ static void save_sources(struct reconciler *r, const struct run_specs *rs)
         memcpy(sv->source, s->source, s->source_len);
         sv->source[s->source_len] = '\0';
     }
-    free(r->saved_commit);
-    free(r->saved_subject);
     r->saved_commit = xstrdup(rs->commit);
     r->saved_subject = xstrdup(rs->subject);
 }

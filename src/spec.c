@@ -19,10 +19,40 @@ static void ssh_release(struct spec_ssh *ssh)
     free(ssh->known_hosts);
 }
 
-static void addr_release(struct spec_addr *a)
+void spec_addr_release(struct spec_addr *a)
 {
     free(a->host);
     free(a->ip);
+}
+
+static void host_release(struct spec_host *h)
+{
+    free(h->name);
+    free(h->address);
+    ssh_release(&h->ssh);
+}
+
+static void kv_release(struct spec_kv *kv)
+{
+    free(kv->key);
+    free(kv->value);
+}
+
+static void shard_release(struct spec_shard *sh)
+{
+    free(sh->name);
+    spec_addr_release(&sh->master);
+    ARRAY_FREE(sh->replicas, sh->nreplicas, spec_addr_release);
+}
+
+static void proxy_release(struct spec_proxy *p)
+{
+    free(p->host);
+    free(p->host_ip);
+    spec_addr_release(&p->listen);
+    free(p->hash);
+    free(p->distribution);
+    free(p->hash_tag);
 }
 
 void spec_free(struct spec *s)
@@ -32,12 +62,7 @@ void spec_free(struct spec *s)
     free(s->file);
     free(s->source);
     free(s->cluster);
-    for (size_t i = 0; i < s->nhosts; i++) {
-        free(s->hosts[i].name);
-        free(s->hosts[i].address);
-        ssh_release(&s->hosts[i].ssh);
-    }
-    free(s->hosts);
+    ARRAY_FREE(s->hosts, s->nhosts, host_release);
     ssh_release(&s->defaults.ssh);
     free(s->defaults.base_dir);
     free(s->defaults.binaries.redis_server);
@@ -45,32 +70,10 @@ void spec_free(struct spec *s)
     free(s->defaults.binaries.nutcracker);
     free(s->auth.password_env);
     free(s->auth.password_file);
-    for (size_t i = 0; i < s->nredis_config; i++) {
-        free(s->redis_config[i].key);
-        free(s->redis_config[i].value);
-    }
-    free(s->redis_config);
-    for (size_t i = 0; i < s->nshards; i++) {
-        free(s->shards[i].name);
-        addr_release(&s->shards[i].master);
-        for (size_t j = 0; j < s->shards[i].nreplicas; j++)
-            addr_release(&s->shards[i].replicas[j]);
-        free(s->shards[i].replicas);
-    }
-    free(s->shards);
-    for (size_t i = 0; i < s->sentinel.nnodes; i++)
-        addr_release(&s->sentinel.nodes[i]);
-    free(s->sentinel.nodes);
-    for (size_t i = 0; i < s->nproxies; i++) {
-        struct spec_proxy *p = &s->proxies[i];
-        free(p->host);
-        free(p->host_ip);
-        addr_release(&p->listen);
-        free(p->hash);
-        free(p->distribution);
-        free(p->hash_tag);
-    }
-    free(s->proxies);
+    ARRAY_FREE(s->redis_config, s->nredis_config, kv_release);
+    ARRAY_FREE(s->shards, s->nshards, shard_release);
+    ARRAY_FREE(s->sentinel.nodes, s->sentinel.nnodes, spec_addr_release);
+    ARRAY_FREE(s->proxies, s->nproxies, proxy_release);
     free(s);
 }
 

@@ -149,6 +149,7 @@ struct spec *spec_load_file(const char *path, struct diags *d);
 struct spec *spec_load_buffer(const char *name, const char *data, size_t len, struct diags *d);
 
 void spec_free(struct spec *s);
+void spec_addr_release(struct spec_addr *a); /* its strings, not `a` */
 
 /* Whether a directory entry is a spec file: *.yaml or *.yml, not hidden. */
 bool spec_is_file_name(const char *name);

@@ -74,11 +74,16 @@ bool strvec_has(const struct strvec *sv, const char *s)
     return false;
 }
 
+void strings_free(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
 void strvec_release(struct strvec *sv)
 {
-    for (size_t i = 0; i < sv->n; i++)
-        free(sv->v[i]);
-    free(sv->v);
+    strings_free(sv->v, sv->n);
     memset(sv, 0, sizeof(*sv));
 }
 

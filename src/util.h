@@ -55,6 +55,21 @@ void secret_free(char *s);
         }                                                                       \
     } while (0)
 
+/*
+ * Release each of the `n` elements of the array `arr` with `release(&arr[i])`,
+ * then free the array. A NULL `arr` is fine. `arr` and `n` are evaluated more
+ * than once: pass plain lvalues.
+ */
+#define ARRAY_FREE(arr, n, release)                                             \
+    do {                                                                        \
+        for (size_t i_ = 0; (arr) && i_ < (n); i_++)                            \
+            release(&(arr)[i_]);                                                \
+        free(arr);                                                              \
+    } while (0)
+
+/* Free the `n` strings of `v`, then `v`. A NULL `v` is fine. */
+void strings_free(char **v, size_t n);
+
 /* A growable array of strings, each owned by it. Zero-initialise to start. */
 struct strvec {
     char **v;

@@ -57,16 +57,18 @@ static struct ynode *node_new(enum ynode_kind kind, int line, int col)
     return n;
 }
 
+static void ypair_release(struct ypair *pr)
+{
+    ynode_free(pr->key);
+    ynode_free(pr->value);
+}
+
 void ynode_free(struct ynode *n)
 {
     if (!n)
         return;
     free(n->scalar);
-    for (size_t i = 0; i < n->npairs; i++) {
-        ynode_free(n->pairs[i].key);
-        ynode_free(n->pairs[i].value);
-    }
-    free(n->pairs);
+    ARRAY_FREE(n->pairs, n->npairs, ypair_release);
     for (size_t i = 0; i < n->nitems; i++)
         ynode_free(n->items[i]);
     free(n->items);
