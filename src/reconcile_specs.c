@@ -97,7 +97,6 @@ static void save_sources(struct reconciler *r, const struct run_specs *rs)
 {
     reconcile_saved_release(r);
     r->saved = xcalloc(rs->n + 1, sizeof(*r->saved));
-    r->nsaved = 0;
     for (size_t i = 0; i < rs->n; i++) {
         const struct spec *s = rs->v[i].spec;
         if (!s)
