@@ -7,6 +7,8 @@
 #                            address,undefined)
 #   make fuzz                libFuzzer on every tests/fuzz target (FUZZ_TIME=60 s each)
 #   make valgrind            unit tests under valgrind
+#   make ci                  what CI runs (.ci/run): make test, then unit + integration under
+#                            ASan+UBSan, then the unit suite under valgrind
 #   make demo                deploy specs/local.yaml on this machine (see README)
 #   make bench               benchmarks
 #   make soak                the chaos test for 10 minutes (CHAOS_DURATION_S to change)
@@ -60,7 +62,7 @@ FUZZ_REPLAY := $(FUZZ_NAMES:%=$(BUILD)/tests/fuzz/replay_%)
 .DEFAULT_GOAL := $(if $(SANITIZER),test,all)
 
 .PHONY: all test unit integration valgrind demo bench soak clean tests-build deps install uninstall \
-        fuzz fuzz-build
+        fuzz fuzz-build ci
 all: rmgr
 
 rmgr: $(BUILD)/rmgr
@@ -148,6 +150,13 @@ test: deps
 
 valgrind: $(RMGR_BIN) $(UNIT_BIN) $(FUZZ_REPLAY)
 	RMGR_BIN=$(abspath $(RMGR_BIN)) BUILD=$(BUILD) VALGRIND=1 tests/run.sh unit
+
+# the plain suite (with the fuzz corpus), the same under ASan+UBSan, the unit suite under
+# valgrind (--error-exitcode): each must pass; about 30 minutes on 2 cores
+ci:
+	$(MAKE) test
+	$(MAKE) SANITIZER=address,undefined test
+	$(MAKE) valgrind
 
 demo: deps
 	$(MAKE) rmgr
