@@ -34,6 +34,56 @@ static void err_set(struct rclient_err *e, enum reach r, enum rclient_phase phas
     snprintf(e->text, sizeof(e->text), "%s", text && *text ? text : "");
 }
 
+/*
+ * The most a reply may hold, counting what is buffered unparsed: hiredis
+ * keeps a bulk string until all of it has arrived, so a peer that announces
+ * "$1073741824" and streams would make it hold a gigabyte (and twice that
+ * while its buffer doubles). Every answer rmgr reads is a few kilobytes.
+ */
+#define RCLIENT_MAX_REPLY_BYTES (32u << 20)
+
+bool rclient_reply_too_large(redisContext *c)
+{
+    if (c->reader->len - c->reader->pos <= RCLIENT_MAX_REPLY_BYTES)
+        return false;
+    c->err = REDIS_ERR_PROTOCOL;
+    snprintf(c->errstr, sizeof(c->errstr), "Protocol error, reply larger than %u MB",
+             RCLIENT_MAX_REPLY_BYTES >> 20);
+    return true;
+}
+
+/* redisGetReply() that gives up on a reply past RCLIENT_MAX_REPLY_BYTES. */
+static int get_reply_bounded(redisContext *c, void **out)
+{
+    void *rep = NULL;
+    if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
+        return REDIS_ERR;
+    if (!rep) {
+        int done = 0;
+        do {
+            if (redisBufferWrite(c, &done) != REDIS_OK)
+                return REDIS_ERR;
+        } while (!done);
+        while (!rep) {
+            if (redisBufferRead(c) != REDIS_OK || rclient_reply_too_large(c) ||
+                redisGetReplyFromReader(c, &rep) != REDIS_OK)
+                return REDIS_ERR;
+        }
+    }
+    *out = rep;
+    return REDIS_OK;
+}
+
+/* One command and its reply, bounded: redisCommandArgv() without the unbounded read. */
+static redisReply *command_bounded(redisContext *c, int argc, const char *const *argv)
+{
+    void *rep = NULL;
+    if (redisAppendCommandArgv(c, argc, (const char **)argv, NULL) != REDIS_OK ||
+        get_reply_bounded(c, &rep) != REDIS_OK)
+        return NULL;
+    return rep;
+}
+
 /* No reply on c: hiredis' classification of its own error. */
 static void err_io(struct rclient_err *e, const redisContext *c, enum rclient_phase phase)
 {
@@ -104,7 +154,7 @@ int rclient_auth(redisContext *c, const char *password, struct rclient_err *e)
     if (!password)
         return 0;
     const char *argv[] = {"AUTH", password};
-    redisReply *rep = redisCommandArgv(c, 2, argv, NULL);
+    redisReply *rep = command_bounded(c, 2, argv);
     if (!rep) {
         err_io(e, c, RCLIENT_AUTH);
         return -1;
@@ -117,7 +167,7 @@ int rclient_auth(redisContext *c, const char *password, struct rclient_err *e)
 redisReply *rclient_call(redisContext *c, int argc, const char *const *argv,
                          struct rclient_err *e)
 {
-    redisReply *rep = redisCommandArgv(c, argc, (const char **)argv, NULL);
+    redisReply *rep = command_bounded(c, argc, argv);
     if (!rep && e)
         err_io(e, c, RCLIENT_COMMAND);
     return rep;
@@ -145,7 +195,7 @@ void rclient_append(redisContext *c, int argc, const char *const *argv)
 redisReply *rclient_get_reply(redisContext *c, struct rclient_err *e)
 {
     void *rep = NULL;
-    if (redisGetReply(c, &rep) != REDIS_OK || !rep) {
+    if (get_reply_bounded(c, &rep) != REDIS_OK || !rep) {
         if (e)
             err_io(e, c, RCLIENT_COMMAND);
         return NULL;

@@ -87,6 +87,14 @@ redisReply *rclient_call(redisContext *c, int argc, const char *const *argv,
  */
 redisReply *rclient_command(redisContext *c, struct rclient_err *e, const char *arg0, ...);
 
+/*
+ * After a redisBufferRead() of one's own (non-blocking readers): true, with
+ * c->err set, when more than 32 MB are buffered unparsed, i.e. the peer
+ * announced or is streaming a reply larger than any rmgr reads. Every
+ * rclient call checks this itself.
+ */
+bool rclient_reply_too_large(redisContext *c);
+
 /* Pipelining: queue argv without waiting, then take the replies in order. */
 void rclient_append(redisContext *c, int argc, const char *const *argv);
 redisReply *rclient_get_reply(redisContext *c, struct rclient_err *e);

@@ -756,7 +756,7 @@ static void conn_reply(struct watch *w, struct wconn *cn, redisReply *r, long lo
 static void conn_readable(struct watch *w, struct wconn *cn)
 {
     long long at_us = now_us();
-    if (redisBufferRead(cn->c) != REDIS_OK) {
+    if (redisBufferRead(cn->c) != REDIS_OK || rclient_reply_too_large(cn->c)) {
         conn_fail(w, cn, cn->c->errstr[0] ? cn->c->errstr : "connection closed");
         return;
     }

@@ -43,24 +43,8 @@ lport=$(cat "$port_file")
 sanitized=0
 ldd "$RMGR_BIN" 2>/dev/null | grep -qE 'libasan|libubsan|libtsan' && sanitized=1
 bounded() {
-    python3 - "$sanitized" "$work/out" "$work/err" "$work/stats" "$work/run" "$@" <<'PY'
-import resource, subprocess, sys, time
-sanitized, out, err, stats, cwd = sys.argv[1] == "1", sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]
-cmd = sys.argv[6:]
-def limit():
-    if not sanitized:  # ASan reserves terabytes of address space: RSS is checked instead
-        resource.setrlimit(resource.RLIMIT_AS, (256 << 20, 256 << 20))
-t = time.monotonic()
-with open(out, "wb") as o, open(err, "wb") as e:
-    try:
-        rc = subprocess.run(cmd, stdout=o, stderr=e, preexec_fn=limit, timeout=20,
-                            cwd=cwd).returncode
-    except subprocess.TimeoutExpired:
-        rc = 124
-secs = time.monotonic() - t
-rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-open(stats, "w").write("%d %d %.2f\n" % (rc, rss, secs))
-PY
+    python3 "$repo/tests/bounded.py" "$work/stats" "$sanitized" "$work/run" "$@" \
+        >"$work/out" 2>"$work/err"
     read -r rc rss_kb secs <"$work/stats"
     out=$(cat "$work/out"); err=$(cat "$work/err")
 }
