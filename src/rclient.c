@@ -40,7 +40,7 @@ static void err_set(struct rclient_err *e, enum reach r, enum rclient_phase phas
  * "$1073741824" and streams would make it hold a gigabyte (and twice that
  * while its buffer doubles). Every answer rmgr reads is a few kilobytes.
  */
-#define RCLIENT_MAX_REPLY_BYTES (32u << 20)
+#define RCLIENT_MAX_REPLY_BYTES (8u << 20)
 
 bool rclient_reply_too_large(redisContext *c)
 {

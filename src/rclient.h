@@ -89,7 +89,7 @@ redisReply *rclient_command(redisContext *c, struct rclient_err *e, const char *
 
 /*
  * After a redisBufferRead() of one's own (non-blocking readers): true, with
- * c->err set, when more than 32 MB are buffered unparsed, i.e. the peer
+ * c->err set, when more than 8 MB are buffered unparsed, i.e. the peer
  * announced or is streaming a reply larger than any rmgr reads. Every
  * rclient call checks this itself.
  */
