@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# test_faults.sh - faults injected into a real local cluster (1 shard master + replica,
+# 3 sentinels, 1 proxy, deployed by rmgr apply):
+#   1. a sentinel, the proxy and the replica SIGKILLed, and maxmemory changed in the spec:
+#      the plan names each one down and plans its start and the config change of the
+#      rest; apply converges; the next plan is empty
+#   2. the disk full during install-files (as root: a 12 KB tmpfs as base_dir, a cluster
+#      of its own): apply fails with ENOSPC named, every config file there is whole (no
+#      torn file, no *.rmgr-tmp.* left); with space again the next apply finishes and the
+#      plan after it is empty
+# shellcheck disable=SC1091,SC2016
+set -u
+TESTS_DIR=${RMGR_TESTS_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
+RMGR=${RMGR_BIN:-$(cd "$TESTS_DIR/.." && pwd)/rmgr}
+. "$TESTS_DIR/harness.sh"
+h_init faults
+export XDG_RUNTIME_DIR=$H_DIR/run XDG_STATE_HOME=$H_DIR/state XDG_CACHE_HOME=$H_DIR/cache
+mkdir -p "$XDG_RUNTIME_DIR"
+fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
+
+spec() { # spec CLUSTER BASE MAXMEMORY PORTS...(master replica s1 s2 s3 proxy stats)
+    cat <<EOS
+cluster: $1
+defaults: { transport: local, base_dir: $2 }
+redis:
+  config: { maxmemory: $3, save: "", appendonly: "no", repl-diskless-sync-delay: 0 }
+shards:
+  - name: s1
+    master: 127.0.0.1:$4
+    replicas: [127.0.0.1:$5]
+sentinel:
+  quorum: 2
+  down_after_ms: 3000
+  nodes: [127.0.0.1:$6, 127.0.0.1:$7, 127.0.0.1:$8]
+proxies:
+  - host: 127.0.0.1
+    listen: 127.0.0.1:$9
+    stats_port: ${10}
+EOS
+}
+# track_all PORTS...: every daemon listening on one of PORTS, found by its socket (a
+# daemon started on a full disk has no pidfile)
+track_all() {
+    local p pid
+    for p in "$@"; do
+        pid=$(ss -Hltnp "sport = :$p" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1)
+        pid=${pid#pid=}
+        [ -n "$pid" ] && h_track "$pid" >/dev/null 2>&1
+    done
+}
+pid_on() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2; }
+
+# ---------------------------------------------------------------- 1. parts down
+ports=()
+for _ in 1 2 3 4 5 6 7; do ports+=("$(h_free_port)") || fatal "no free port"; done
+read -r M R S1 S2 S3 PX ST <<<"${ports[*]}"
+BASE=$H_DIR/base
+SPEC=$H_DIR/spec.yaml
+spec faults "$BASE" 64mb "${ports[@]}" >"$SPEC"
+out=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); rc=$?
+track_all "${ports[@]}"
+h_check "cluster deployed (exit $rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || { echo "$out"; fatal "apply failed"; }
+h_wait_ping "$R" >/dev/null
+
+victims=("$(pid_on "$S2")" "$(pid_on "$PX")" "$(pid_on "$R")")
+h_check "a sentinel, the proxy and the replica run (${victims[*]})" [ "${#victims[2]}" -gt 0 ]
+kill -KILL "${victims[@]}" 2>/dev/null
+for _ in $(seq 50); do [ -z "$(pid_on "$PX")$(pid_on "$R")$(pid_on "$S2")" ] && break; sleep 0.1; done
+spec faults "$BASE" 48mb "${ports[@]}" >"$SPEC"
+plan=$("$RMGR" plan -f "$SPEC" 2>&1); rc=$?
+h_check "plan with three parts down: exit 0 (exit $rc)" [ "$rc" -eq 0 ]
+for a in "sentinel 127.0.0.1:$S2" "proxy 127.0.0.1:$PX" "redis 127.0.0.1:$R"; do
+    port=${a##*:}
+    h_check "plan says $a is down" eval 'grep -E "127.0.0.1:$port.*(refused|not running|down)" <<<"$plan" >/dev/null'
+    h_check "plan starts $a" eval 'grep -E "start.*127.0.0.1:$port|127.0.0.1:$port.*start" <<<"$plan" >/dev/null'
+done
+h_check "plan changes maxmemory on the master that runs" \
+    eval 'grep -A1 "config-set 127.0.0.1:$M" <<<"$plan" | grep -q "maxmemory .* -> 48mb"'
+[ "$H_FAILED" -eq 0 ] || echo "$plan" | sed 's/^/    /'
+out=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); rc=$?
+track_all "${ports[@]}"
+h_check "apply converges (exit $rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || echo "$out" | tail -n 20 | sed 's/^/    /'
+plan=$("$RMGR" plan -f "$SPEC" 2>&1)
+h_check "then the plan is empty" grep -q "No changes" <<<"$plan"
+grep -q "No changes" <<<"$plan" || echo "$plan" | sed 's/^/    /'
+h_check "the replica is back and in sync" \
+    eval '[[ $(h_cli "$R" INFO replication 2>/dev/null) == *master_link_status:up* ]]'
+
+# ---------------------------------------------------------------- 2. disk full
+if [ "$(id -u)" -ne 0 ]; then
+    echo "FAIL disk full: needs root to mount a tmpfs (CI runs as root)"; H_FAILED=$((H_FAILED + 1))
+    h_done; exit 1
+fi
+MNT=$(mktemp -d /tmp/rmgr-faults-tmpfs-XXXXXX)
+# the daemons on it are tracked: the harness stops them first, then the tmpfs goes
+unmount() {
+    local _
+    for _ in $(seq 50); do umount "$MNT" 2>/dev/null && break; sleep 0.1; done
+    rmdir "$MNT" || echo "FAIL the tmpfs $MNT could not be removed"
+}
+trap 'h_cleanup; unmount' EXIT
+mount -t tmpfs -o size=12k,mode=0700 tmpfs "$MNT" || fatal "cannot mount a tmpfs on $MNT"
+ports2=()
+for _ in 1 2 3 4 5 6 7; do ports2+=("$(h_free_port)") || fatal "no free port"; done
+SPEC2=$H_DIR/spec-full.yaml
+spec full "$MNT" 64mb "${ports2[@]}" >"$SPEC2"
+out=$("$RMGR" apply -f "$SPEC2" --auto-approve 2>&1); rc=$?
+track_all "${ports2[@]}"
+h_check "apply on a full disk fails (exit $rc)" [ "$rc" -ne 0 ]
+h_check "the error says the disk is full" grep -q "No space left on device" <<<"$out"
+[ "$rc" -ne 0 ] && grep -q "No space left" <<<"$out" || echo "$out" | tail -n 15 | sed 's/^/    /'
+torn=
+for f in $(find "$MNT" -name '*.conf' -o -name '*.yml'); do
+    # a whole file rmgr wrote ends with a newline and names its port
+    p=$(basename "$(dirname "$f")"); p=${p##*-}
+    { [ -s "$f" ] && [ "$(tail -c 1 "$f" | od -An -c | tr -d ' ')" = '\n' ] && grep -q "$p" "$f"; } || torn+=" $f"
+done
+h_check "no torn config file on the full disk${torn:+:$torn}" [ -z "$torn" ]
+left=$(find "$MNT" -name '*.rmgr-tmp.*' -o -name '*.new' | tr '\n' ' ')
+h_check "no temporary file left${left:+: $left}" [ -z "$left" ]
+mount -o remount,size=64m "$MNT" || fatal "cannot grow the tmpfs"
+out=$("$RMGR" apply -f "$SPEC2" --auto-approve 2>&1); rc=$?
+track_all "${ports2[@]}"
+h_check "with space again the next apply finishes (exit $rc)" [ "$rc" -eq 0 ]
+[ "$rc" -eq 0 ] || echo "$out" | tail -n 15 | sed 's/^/    /'
+plan=$("$RMGR" plan -f "$SPEC2" 2>&1)
+h_check "then the plan is empty" grep -q "No changes" <<<"$plan"
+grep -q "No changes" <<<"$plan" || echo "$plan" | sed 's/^/    /'
+h_done
