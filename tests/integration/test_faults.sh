@@ -51,6 +51,19 @@ track_all() {
         [ -n "$pid" ] && h_track "$pid" >/dev/null 2>&1
     done
 }
+# apply_converges WHAT SPEC PORTS...: apply exits 0, its daemons are tracked, the plan after
+# it is empty
+apply_converges() {
+    local what=$1 spec=$2 out rc plan
+    shift 2
+    out=$("$RMGR" apply -f "$spec" --auto-approve 2>&1); rc=$?
+    track_all "$@"
+    h_check "$what (exit $rc)" [ "$rc" -eq 0 ]
+    [ "$rc" -eq 0 ] || echo "$out" | tail -n 20 | sed 's/^/    /'
+    plan=$("$RMGR" plan -f "$spec" 2>&1)
+    h_check "then the plan is empty" grep -q "No changes" <<<"$plan"
+    grep -q "No changes" <<<"$plan" || echo "$plan" | sed 's/^/    /'
+}
 pid_on() { ss -Hltnp "sport = :$1" 2>/dev/null | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2; }
 
 # ---------------------------------------------------------------- 1. parts down
@@ -81,13 +94,7 @@ done
 h_check "plan changes maxmemory on the master that runs" \
     eval 'grep -A1 "config-set 127.0.0.1:$M" <<<"$plan" | grep -q "maxmemory .* -> 48mb"'
 [ "$H_FAILED" -eq 0 ] || echo "$plan" | sed 's/^/    /'
-out=$("$RMGR" apply -f "$SPEC" --auto-approve 2>&1); rc=$?
-track_all "${ports[@]}"
-h_check "apply converges (exit $rc)" [ "$rc" -eq 0 ]
-[ "$rc" -eq 0 ] || echo "$out" | tail -n 20 | sed 's/^/    /'
-plan=$("$RMGR" plan -f "$SPEC" 2>&1)
-h_check "then the plan is empty" grep -q "No changes" <<<"$plan"
-grep -q "No changes" <<<"$plan" || echo "$plan" | sed 's/^/    /'
+apply_converges "apply converges" "$SPEC" "${ports[@]}"
 h_check "the replica is back and in sync" \
     eval '[[ $(h_cli "$R" INFO replication 2>/dev/null) == *master_link_status:up* ]]'
 
@@ -97,13 +104,7 @@ DLOG=$H_DIR/daemon.log
     2>"$H_DIR/daemon.err" &
 DAEMON=$!
 h_track "$DAEMON" rmgr
-wait_log() { # wait_log PATTERN COUNT TIMEOUT_S
-    local deadline=$(( $(date +%s) + $3 ))
-    while [ "$(grep -c -- "$1" "$DLOG" 2>/dev/null)" -lt "$2" ]; do
-        [ "$(date +%s)" -ge "$deadline" ] && return 1
-        sleep 0.01
-    done
-}
+wait_log() { h_wait_log "$DLOG" "$@"; } # wait_log PATTERN COUNT TIMEOUT_S
 h_check "watch: subscribed to the 3 sentinels" wait_log "watch-subscribed cluster=faults" 3 15
 h_check "watch: first run done" wait_log "run-done" 1 30
 D=$BASE/faults
@@ -174,11 +175,5 @@ h_check "no torn config file on the full disk${torn:+:$torn}" [ -z "$torn" ]
 left=$(find "$MNT" -name '*.rmgr-tmp.*' -o -name '*.new' | tr '\n' ' ')
 h_check "no temporary file left${left:+: $left}" [ -z "$left" ]
 mount -o remount,size=64m "$MNT" || fatal "cannot grow the tmpfs"
-out=$("$RMGR" apply -f "$SPEC2" --auto-approve 2>&1); rc=$?
-track_all "${ports2[@]}"
-h_check "with space again the next apply finishes (exit $rc)" [ "$rc" -eq 0 ]
-[ "$rc" -eq 0 ] || echo "$out" | tail -n 15 | sed 's/^/    /'
-plan=$("$RMGR" plan -f "$SPEC2" 2>&1)
-h_check "then the plan is empty" grep -q "No changes" <<<"$plan"
-grep -q "No changes" <<<"$plan" || echo "$plan" | sed 's/^/    /'
+apply_converges "with space again the next apply finishes" "$SPEC2" "${ports2[@]}"
 h_done
