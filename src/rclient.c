@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,8 +43,53 @@ static void err_set(struct rclient_err *e, enum reach r, enum rclient_phase phas
  */
 #define RCLIENT_MAX_REPLY_BYTES (8u << 20)
 
+/*
+ * The most elements one array of a reply may announce: hiredis 0.14 callocs
+ * the element vector as soon as it reads "*N", so "*444444442" took 3.5 GB
+ * (found by tests/fuzz/fuzz_sentinel). Nested arrays are parsed one after
+ * the other, so this bounds what a reply can make it hold.
+ */
+#define RCLIENT_MAX_ARRAY_ELEMENTS (1 << 20)
+
+static pthread_once_t fns_once = PTHREAD_ONCE_INIT;
+static const redisReplyObjectFunctions *hiredis_fns;
+static redisReplyObjectFunctions bounded_fns;
+static _Thread_local long long refused_elements; /* why hiredis said "Out of memory" */
+
+static void *create_array_bounded(const redisReadTask *task, int elements)
+{
+    if (elements > RCLIENT_MAX_ARRAY_ELEMENTS) {
+        refused_elements = elements;
+        return NULL; /* hiredis: REDIS_ERR_OOM, rewritten by rclient_reply_too_large */
+    }
+    return hiredis_fns->createArray(task, elements);
+}
+
+static void fns_init(void)
+{
+    redisReader *r = redisReaderCreate(); /* the only way to reach hiredis' defaults */
+    hiredis_fns = r->fn;
+    bounded_fns = *hiredis_fns;
+    bounded_fns.createArray = create_array_bounded;
+    redisReaderFree(r);
+}
+
+void rclient_bound_reader(redisReader *r)
+{
+    pthread_once(&fns_once, fns_init);
+    r->fn = &bounded_fns;
+}
+
 bool rclient_reply_too_large(redisContext *c)
 {
+    if (refused_elements) {
+        c->err = REDIS_ERR_PROTOCOL;
+        snprintf(c->errstr, sizeof(c->errstr),
+                 "Protocol error, an array of %lld elements (at most %d)", refused_elements,
+                 RCLIENT_MAX_ARRAY_ELEMENTS);
+        refused_elements = 0;
+        return true;
+    }
     if (c->reader->len - c->reader->pos <= RCLIENT_MAX_REPLY_BYTES)
         return false;
     c->err = REDIS_ERR_PROTOCOL;
@@ -56,8 +102,10 @@ bool rclient_reply_too_large(redisContext *c)
 static int get_reply_bounded(redisContext *c, void **out)
 {
     void *rep = NULL;
-    if (redisGetReplyFromReader(c, &rep) != REDIS_OK)
+    if (redisGetReplyFromReader(c, &rep) != REDIS_OK) {
+        rclient_reply_too_large(c);
         return REDIS_ERR;
+    }
     if (!rep) {
         int done = 0;
         do {
@@ -65,9 +113,12 @@ static int get_reply_bounded(redisContext *c, void **out)
                 return REDIS_ERR;
         } while (!done);
         while (!rep) {
-            if (redisBufferRead(c) != REDIS_OK || rclient_reply_too_large(c) ||
-                redisGetReplyFromReader(c, &rep) != REDIS_OK)
+            if (redisBufferRead(c) != REDIS_OK || rclient_reply_too_large(c))
                 return REDIS_ERR;
+            if (redisGetReplyFromReader(c, &rep) != REDIS_OK) {
+                rclient_reply_too_large(c); /* names a refused array */
+                return REDIS_ERR;
+            }
         }
     }
     *out = rep;
@@ -108,6 +159,7 @@ redisContext *rclient_connect(const char *ip, int port, const struct rclient_opt
         redisFree(c);
         return NULL;
     }
+    rclient_bound_reader(c->reader);
     if (redisSetTimeout(c, ms_tv(mto)) != REDIS_OK) {
         err_set(e, REACH_ERROR, RCLIENT_CONNECT, true,
                 c->errstr[0] ? c->errstr : "cannot set timeout");

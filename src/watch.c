@@ -679,6 +679,7 @@ static void conn_start(struct watch *w, struct wconn *cn)
         return;
     }
     redisEnableKeepAlive(cn->c);
+    rclient_bound_reader(cn->c->reader);
     cn->state = C_CONNECTING;
     cn->since_ms = now_ms();
     cn->want_write = true;
@@ -763,6 +764,7 @@ static void conn_readable(struct watch *w, struct wconn *cn)
     for (;;) {
         void *reply = NULL;
         if (redisGetReplyFromReader(cn->c, &reply) != REDIS_OK) {
+            rclient_reply_too_large(cn->c); /* names a refused array */
             conn_fail(w, cn, cn->c->errstr);
             return;
         }

@@ -5,6 +5,7 @@
 #   stall    a RESP reply cut in the middle, then silence
 #   bulk1g   a bulk string of 1 GB announced, then streamed as fast as the client reads
 #   notjson  for a stats port: text that is not JSON, then close
+#   bigarray an array header of 444,444,442 elements, then silence
 #   noise    random bytes, then close
 import os, socket, sys, threading
 def serve(mode, port):
@@ -30,6 +31,9 @@ def answer(mode, c):
             chunk, sent = b"x" * 65536, 0
             while sent < (1 << 30) + 65536:
                 c.sendall(chunk); sent += len(chunk)
+        elif mode == "bigarray":
+            c.sendall(b"*444444442\r\n")
+            threading.Event().wait(25)
         elif mode == "notjson":
             c.sendall(b"this is not json {{{\n")
         elif mode == "noise":

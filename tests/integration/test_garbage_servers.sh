@@ -7,6 +7,8 @@
 #   cut      a RESP reply cut in the middle, then the connection closed
 #   stall    a RESP reply cut in the middle, then silence (the command timeout)
 #   bulk1g   a 1 GB bulk length, streamed (hiredis alone buffered all of it: 4.2 GB)
+#   bigarray an array header of 444,444,442 elements (hiredis callocs 3.5 GB for it at once;
+#            found by tests/fuzz/fuzz_sentinel)
 #   noise    random bytes
 #   notjson  a proxy stats port that returns text that is not JSON
 # shellcheck disable=SC1091
@@ -22,8 +24,8 @@ fatal() { echo "FAIL $*"; H_FAILED=$((H_FAILED + 1)); h_done; exit 1; }
 sanitized=0
 ldd "$RMGR" 2>/dev/null | grep -qE 'libasan|libubsan' && sanitized=1
 
-modes=(http cut stall bulk1g noise http cut bulk1g notjson)
-roles=(master replica replica replica master sentinel sentinel sentinel stats)
+modes=(http cut stall bulk1g noise http cut bulk1g notjson bigarray)
+roles=(master replica replica replica master sentinel sentinel sentinel stats replica)
 ports=() args=()
 for m in "${modes[@]}"; do
     p=$(h_free_port) || fatal "no free port"
@@ -48,6 +50,7 @@ shards:
     replicas: [127.0.0.1:${P[1]}, 127.0.0.1:${P[2]}, 127.0.0.1:${P[3]}]
   - name: s2
     master: 127.0.0.1:${P[4]}
+    replicas: [127.0.0.1:${P[9]}]
 sentinel:
   quorum: 2
   nodes: [127.0.0.1:${P[5]}, 127.0.0.1:${P[6]}, 127.0.0.1:${P[7]}]
@@ -66,6 +69,7 @@ detail_of() {
         bulk1g) echo 'reply larger than 8 MB' ;;
         noise) echo 'Protocol error' ;;
         notjson) echo 'invalid stats JSON' ;;
+        bigarray) echo 'Protocol error, an array of 444444442 elements' ;;
     esac
 }
 
