@@ -2,7 +2,7 @@
 # address space unless SANITIZED is 1 (ASan reserves terabytes: its peak RSS is checked
 # instead); stdout and stderr pass through. Writes "EXIT PEAK_RSS_KB SECONDS" to STATS
 # (exit 124 on timeout).
-import resource, subprocess, sys, time
+import errno, resource, subprocess, sys, time
 
 stats, sanitized, cwd, cmd = sys.argv[1], sys.argv[2] == "1", sys.argv[3], sys.argv[4:]
 
@@ -13,10 +13,19 @@ def limit():
 
 
 t = time.monotonic()
-try:
-    rc = subprocess.run(cmd, preexec_fn=limit, timeout=20, cwd=cwd).returncode
-except subprocess.TimeoutExpired:
-    rc = 124
+for attempt in range(50):
+    try:
+        rc = subprocess.run(cmd, preexec_fn=limit, timeout=20, cwd=cwd).returncode
+        break
+    except subprocess.TimeoutExpired:
+        rc = 124
+        break
+    except OSError as e:
+        # fork can fail for a moment on a loaded machine (EAGAIN: the pids limit); the
+        # command never ran, so trying again measures the same thing
+        if e.errno not in (errno.EAGAIN, errno.ENOMEM) or attempt == 49:
+            raise
+        time.sleep(0.1)
 secs = time.monotonic() - t
 rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 with open(stats, "w") as f:

@@ -65,7 +65,7 @@ check() {
             ok "$name: ${cmd%% *} (${secs} s, $((rss_kb / 1024)) MB)"
         else
             bad "$name: ${cmd%% *}:$why"
-            printf '%s\n' "$err" | head -n 3 | cut -c1-200 | sed 's/^/    /'
+            printf "%s\n" "$err" | tail -n 3 | cut -c1-200 | sed 's/^/    /'
         fi
     done
 }
