@@ -253,7 +253,7 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
                       : xasprintf("%s %s:%d", spp->host, spp->listen.ip, spp->listen.port);
     json_t *js = json_object();
     json_object_set_new(js, "host", json_text(spp->host));
-    json_object_set_new(js, "listen", json_sprintf("%s:%d", spp->listen.ip, spp->listen.port));
+    json_object_set_new(js, "listen", json_addr(spp->listen.ip, spp->listen.port));
     json_object_set_new(js, "reach", json_text(reach_name(p->reach)));
     sb_addf(out, "  %s  ", label);
     if (p->reach != REACH_OK) {
