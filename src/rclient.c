@@ -371,6 +371,7 @@ void rclient_nb_start(struct rclient_nb *nb, const char *ip, int port,
         nb_fail(nb);
         return;
     }
+    rclient_bound_reader(nb->c->reader);
     if (password) {
         redisAppendCommandArgv(nb->c, 2, (const char *[]){"AUTH", password}, NULL);
         nb->auth_pending = true;
@@ -446,7 +447,7 @@ void rclient_nb_io(struct rclient_nb *nb, short revents, long long now)
         }
     }
     if (nb->c && nb->connected && (revents & (POLLIN | POLLHUP | POLLERR)) &&
-        redisBufferRead(nb->c) != REDIS_OK) {
+        (redisBufferRead(nb->c) != REDIS_OK || rclient_reply_too_large(nb->c))) {
         err_io(&nb->err, nb->c, phase);
         nb_fail(nb);
         return;
@@ -463,6 +464,7 @@ int rclient_nb_next(struct rclient_nb *nb, redisReply **out)
     while (nb->c) {
         void *rep = NULL;
         if (redisGetReplyFromReader(nb->c, &rep) != REDIS_OK) {
+            rclient_reply_too_large(nb->c); /* names a refused array */
             err_io(&nb->err, nb->c, nb->auth_pending ? RCLIENT_AUTH : RCLIENT_COMMAND);
             nb_fail(nb);
             break;
