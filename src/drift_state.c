@@ -8,6 +8,7 @@
  * fields; a file that does not parse is treated as no state at all.
  */
 #include "drift_state.h"
+#include "json_out.h"
 
 #include <errno.h>
 #include <git2.h>
@@ -138,10 +139,10 @@ char *drift_state_to_json(const struct drift_state *s, const char *cluster)
 {
     json_t *o = json_object();
     json_object_set_new(o, "version", json_integer(STATE_VERSION));
-    json_object_set_new(o, "cluster", cluster ? json_string(cluster) : json_null());
+    json_object_set_new(o, "cluster", cluster ? json_text(cluster) : json_null());
     json_object_set_new(o, "active", json_boolean(s->active));
     json_object_set_new(o, "fingerprint",
-                        s->fingerprint ? json_string(s->fingerprint) : json_null());
+                        s->fingerprint ? json_text(s->fingerprint) : json_null());
     json_object_set_new(o, "since", json_integer(s->since));
     json_object_set_new(o, "notified_at", json_integer(s->notified_at));
     char *j = json_dumps(o, JSON_INDENT(2));

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "json_out.h"
 #include "redact.h"
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -179,22 +180,18 @@ char *log_format_line(enum log_format f, long long time_ms, enum log_level level
     format_time(time_ms, when, sizeof(when));
     if (f == LOG_FORMAT_JSON) {
         json_t *o = json_object();
-        json_object_set_new(o, "time", json_string(when));
-        json_object_set_new(o, "level", json_string(log_level_name(level)));
-        json_object_set_new(o, "event", json_string(event ? event : ""));
+        json_object_set_new(o, "time", json_text(when));
+        json_object_set_new(o, "level", json_text(log_level_name(level)));
+        json_object_set_new(o, "event", json_text(event ? event : ""));
         if (cluster)
-            json_object_set_new(o, "cluster", json_string(cluster));
+            json_object_set_new(o, "cluster", json_text(cluster));
         if (commit)
-            json_object_set_new(o, "commit", json_string(commit));
+            json_object_set_new(o, "commit", json_text(commit));
         for (size_t i = 0; i < nfields; i++) {
-            if (fields[i].value && json_object_get(o, fields[i].key) == NULL) {
-                /* invalid UTF-8 would make jansson drop the value: keep the event */
-                json_t *v = json_string(fields[i].value);
-                json_object_set_new(o, fields[i].key, v ? v : json_string("?"));
-            }
+            if (fields[i].value && json_object_get(o, fields[i].key) == NULL)
+                json_set_text_key(o, fields[i].key, json_text(fields[i].value));
         }
-        json_t *m = json_string(msg ? msg : "");
-        json_object_set_new(o, "msg", m ? m : json_string("(message not UTF-8)"));
+        json_object_set_new(o, "msg", json_text(msg ? msg : ""));
         char *text = json_dumps(o, JSON_PRESERVE_ORDER | JSON_COMPACT);
         json_decref(o);
         return text ? text : xstrdup("{}");

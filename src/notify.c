@@ -530,11 +530,11 @@ static char *chat_text(enum notify_format f, const struct clean_event *c, struct
 static json_t *generic_json(const struct clean_event *c, struct cut k)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "event", json_string(kinds[c->kind].name));
-    json_object_set_new(o, "cluster", json_string(c->cluster));
+    json_object_set_new(o, "event", json_text(kinds[c->kind].name));
+    json_object_set_new(o, "cluster", json_text(c->cluster));
     json_object_set_new(o, "commit", json_str_or_null(c->commit));
     json_object_set_new(o, "subject", json_str_or_null(c->subject));
-    json_object_set_new(o, "summary", json_string(c->summary));
+    json_object_set_new(o, "summary", json_text(c->summary));
     if (c->nlines == 0) {
         json_object_set_new(o, "body", json_null());
     } else {
@@ -552,13 +552,13 @@ static json_t *generic_json(const struct clean_event *c, struct cut k)
             add_truncation_note(&sb, cut_hidden(c, k));
             sb_add(&sb, "\n");
         }
-        json_object_set_new(o, "body", json_string(sb_str(&sb)));
+        json_object_set_new(o, "body", json_text(sb_str(&sb)));
         sb_release(&sb);
     }
     if (c->timestamp) {
         char when[64];
         format_time(c->timestamp, "%Y-%m-%dT%H:%M:%SZ", when, sizeof(when));
-        json_object_set_new(o, "timestamp", json_string(when));
+        json_object_set_new(o, "timestamp", json_text(when));
     } else {
         json_object_set_new(o, "timestamp", json_null());
     }
@@ -590,13 +590,13 @@ static char *payload_at(enum notify_format f, const struct clean_event *c, struc
     *size = utf8_len(text);
     json_t *o = json_object();
     if (f == NOTIFY_DISCORD) {
-        json_object_set_new(o, "content", json_string(text));
+        json_object_set_new(o, "content", json_text(text));
         /* never ping @everyone, @here, users or roles from a commit subject */
         json_t *am = json_object();
         json_object_set_new(am, "parse", json_array());
         json_object_set_new(o, "allowed_mentions", am);
     } else {
-        json_object_set_new(o, "text", json_string(text));
+        json_object_set_new(o, "text", json_text(text));
     }
     free(text);
     return dump(o);
@@ -653,7 +653,7 @@ char *notify_payload_build(enum notify_format f, const struct notify_event *ev,
         char *text = chat_text(f, &c, k);
         char *cut = utf8_cap(text, limit);
         json_t *o = json_object();
-        json_object_set_new(o, f == NOTIFY_DISCORD ? "content" : "text", json_string(cut));
+        json_object_set_new(o, f == NOTIFY_DISCORD ? "content" : "text", json_text(cut));
         free(text);
         free(cut);
         free(out);

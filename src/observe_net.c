@@ -168,6 +168,7 @@ static void redis_queue(const struct net_ctx *x, struct conn *cn)
 /* An INFO reply: reach OK with its fields, or the reason it is not one. */
 static void redis_info(const struct net_ctx *x, struct conn *cn, const redisReply *rep)
 {
+    char *why = NULL;
     struct obs_redis *r = &x->obs->redis[cn->index];
     struct rclient_err e;
     if (rclient_reply_error(rep, false, &e)) {
@@ -178,9 +179,10 @@ static void redis_info(const struct net_ctx *x, struct conn *cn, const redisRepl
             return;
         }
         set_reach_from(&r->reach, &r->reach_detail, &e, "INFO");
-    } else if (rep->type != REDIS_REPLY_STRING || redis_parse_info(rep->str, r) < 0) {
+    } else if (rep->type != REDIS_REPLY_STRING || redis_parse_info(rep->str, r, &why) < 0) {
         set_reach(&r->reach, &r->reach_detail, REACH_ERROR,
-                  "INFO has no role: not a redis server (a sentinel?)");
+                  why ? why : "INFO is not a string: not a redis server");
+        free(why);
     } else {
         r->reach = REACH_OK;
         return;

@@ -60,7 +60,7 @@ static json_t *kv_to_json(const struct obs_kv *kv, size_t n)
     json_t *o = json_object();
     for (size_t i = 0; i < n; i++)
         if (kv[i].key)
-            json_object_set_new(o, kv[i].key, json_str_or_null(kv[i].value));
+            json_set_text_key(o, kv[i].key, json_str_or_null(kv[i].value));
     return o;
 }
 
@@ -80,7 +80,7 @@ static json_t *peers_to_json(const struct obs_sentinel_peer *p, size_t n)
                               json_str_or_null(p[i].runid));
         /* a sentinel's vote matters only around a failover: written when known */
         if (p[i].voted_leader) {
-            json_object_set_new(x, "voted_leader", json_string(p[i].voted_leader));
+            json_object_set_new(x, "voted_leader", json_text(p[i].voted_leader));
             json_object_set_new(x, "voted_leader_epoch", json_integer(p[i].voted_leader_epoch));
         }
         json_array_append_new(a, x);
@@ -95,7 +95,7 @@ static json_t *instance_to_json(const char *ip, int port, enum reach reach,
     json_t *o = json_object();
     json_object_set_new(o, "ip", json_str_or_null(ip));
     json_object_set_new(o, "port", json_integer(port));
-    json_object_set_new(o, "reach", json_string(reach_name(reach)));
+    json_object_set_new(o, "reach", json_text(reach_name(reach)));
     json_object_set_new(o, "reach_detail", json_str_or_null(reach_detail));
     json_object_set_new(o, "run_id", json_str_or_null(run_id));
     return o;
@@ -146,7 +146,7 @@ static json_t *sentinel_to_json(const struct obs_sentinel *s)
         json_object_set_new(x, "num_other_sentinels", json_integer(m->num_other_sentinels));
         /* present only while a failover runs / the master is objectively down */
         if (m->failover_state)
-            json_object_set_new(x, "failover_state", json_string(m->failover_state));
+            json_object_set_new(x, "failover_state", json_text(m->failover_state));
         if (m->odown_ms >= 0)
             json_object_set_new(x, "odown_ms", json_integer(m->odown_ms));
         json_object_set_new(x, "replicas", peers_to_json(m->replicas, m->nreplicas));
@@ -164,7 +164,7 @@ static json_t *proxy_to_json(const struct obs_proxy *p)
     json_object_set_new(o, "ip", json_str_or_null(p->ip));
     json_object_set_new(o, "listen_port", json_integer(p->listen_port));
     json_object_set_new(o, "stats_port", json_integer(p->stats_port));
-    json_object_set_new(o, "reach", json_string(reach_name(p->reach)));
+    json_object_set_new(o, "reach", json_text(reach_name(p->reach)));
     json_object_set_new(o, "reach_detail", json_str_or_null(p->reach_detail));
     json_object_set_new(o, "uptime_s", json_integer(p->uptime_s));
     json_object_set_new(o, "timestamp_s", json_integer(p->timestamp_s));

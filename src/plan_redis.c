@@ -64,6 +64,41 @@ static void auth_warnings(struct builder *b, const struct spec_addr *a, const st
     }
 }
 
+/* The managed directives whose value in redis.conf differs from the spec, into *st. */
+static void file_config_drift(struct builder *b, struct step **st, enum step_kind kind,
+                              const struct spec_shard *sh, const struct spec_addr *a,
+                              const struct obs_files *f, struct strbuf *before,
+                              struct strbuf *after)
+{
+    for (size_t c = 0; c < b->s->nredis_config; c++) {
+        const struct spec_kv *kv = &b->s->redis_config[c];
+        const char *have = obs_kv_get(f->conf, f->nconf, kv->key);
+        if (have && conf_value_equal(kv->key, have, kv->value))
+            continue;
+        config_drift(b, st, kind, sh, a, kv->key, have ? have : "(absent)", kv->value, before,
+                     after);
+    }
+}
+
+/*
+ * A node that is down starts from its redis.conf: what differs there from
+ * the spec is set (and rewritten) once it runs, in the same apply, or the
+ * second plan would not be empty.
+ */
+static void stopped_config_steps(struct builder *b, const struct spec_shard *sh,
+                                 const struct spec_addr *a, const struct obs_files *f)
+{
+    if (!f->checked || !f->conf_present)
+        return;
+    struct strbuf before = {0}, after = {0};
+    struct step *st = NULL;
+    file_config_drift(b, &st, STEP_CONFIG_SET, sh, a, f, &before, &after);
+    if (st) {
+        st->before = sb_detach(&before);
+        st->after = sb_detach(&after);
+    }
+}
+
 static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
                                const struct spec_addr *a, const struct obs_redis *r)
 {
@@ -95,14 +130,7 @@ static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
     const struct obs_files *f = &r->files;
     if (!f->checked || !f->conf_present)
         return;
-    for (size_t c = 0; c < s->nredis_config; c++) {
-        const struct spec_kv *kv = &s->redis_config[c];
-        const char *have = obs_kv_get(f->conf, f->nconf, kv->key);
-        if (have && conf_value_equal(kv->key, have, kv->value))
-            continue;
-        config_drift(b, &st, STEP_CONFIG_REWRITE, sh, a, kv->key, have ? have : "(absent)",
-                     kv->value, &before, &after);
-    }
+    file_config_drift(b, &st, STEP_CONFIG_REWRITE, sh, a, f, &before, &after);
     /* CONFIG REWRITE writes the running password: only when that is the spec's */
     for (size_t k = 0; b->password && k < ARRAY_SIZE(secret_keys); k++) {
         const char *run = obs_kv_get(r->config, r->nconfig, secret_keys[k]);
@@ -217,6 +245,7 @@ void plan_redis_steps(struct builder *b, size_t i)
                 plan_step_set_master(st, M);
             }
             st->shard = xstrdup(sh->name);
+            stopped_config_steps(b, sh, a, &r->files);
             continue;
         }
 

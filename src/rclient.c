@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +35,106 @@ static void err_set(struct rclient_err *e, enum reach r, enum rclient_phase phas
     snprintf(e->text, sizeof(e->text), "%s", text && *text ? text : "");
 }
 
+/*
+ * The most a reply may hold, counting what is buffered unparsed: hiredis
+ * keeps a bulk string until all of it has arrived, so a peer that announces
+ * "$1073741824" and streams would make it hold a gigabyte (and twice that
+ * while its buffer doubles). Every answer rmgr reads is a few kilobytes.
+ */
+#define RCLIENT_MAX_REPLY_BYTES (8u << 20)
+
+/*
+ * The most elements one array of a reply may announce: hiredis 0.14 callocs
+ * the element vector as soon as it reads "*N", so "*444444442" took 3.5 GB
+ * (found by tests/fuzz/fuzz_sentinel). Nested arrays are parsed one after
+ * the other, so this bounds what a reply can make it hold.
+ */
+#define RCLIENT_MAX_ARRAY_ELEMENTS (1 << 20)
+
+static pthread_once_t fns_once = PTHREAD_ONCE_INIT;
+static const redisReplyObjectFunctions *hiredis_fns;
+static redisReplyObjectFunctions bounded_fns;
+static _Thread_local long long refused_elements; /* why hiredis said "Out of memory" */
+
+static void *create_array_bounded(const redisReadTask *task, int elements)
+{
+    if (elements > RCLIENT_MAX_ARRAY_ELEMENTS) {
+        refused_elements = elements;
+        return NULL; /* hiredis: REDIS_ERR_OOM, rewritten by rclient_reply_too_large */
+    }
+    return hiredis_fns->createArray(task, elements);
+}
+
+static void fns_init(void)
+{
+    redisReader *r = redisReaderCreate(); /* the only way to reach hiredis' defaults */
+    hiredis_fns = r->fn;
+    bounded_fns = *hiredis_fns;
+    bounded_fns.createArray = create_array_bounded;
+    redisReaderFree(r);
+}
+
+void rclient_bound_reader(redisReader *r)
+{
+    pthread_once(&fns_once, fns_init);
+    r->fn = &bounded_fns;
+}
+
+bool rclient_reply_too_large(redisContext *c)
+{
+    if (refused_elements) {
+        c->err = REDIS_ERR_PROTOCOL;
+        snprintf(c->errstr, sizeof(c->errstr),
+                 "Protocol error, an array of %lld elements (at most %d)", refused_elements,
+                 RCLIENT_MAX_ARRAY_ELEMENTS);
+        refused_elements = 0;
+        return true;
+    }
+    if (c->reader->len - c->reader->pos <= RCLIENT_MAX_REPLY_BYTES)
+        return false;
+    c->err = REDIS_ERR_PROTOCOL;
+    snprintf(c->errstr, sizeof(c->errstr), "Protocol error, reply larger than %u MB",
+             RCLIENT_MAX_REPLY_BYTES >> 20);
+    return true;
+}
+
+/* redisGetReply() that gives up on a reply past RCLIENT_MAX_REPLY_BYTES. */
+static int get_reply_bounded(redisContext *c, void **out)
+{
+    void *rep = NULL;
+    if (redisGetReplyFromReader(c, &rep) != REDIS_OK) {
+        rclient_reply_too_large(c);
+        return REDIS_ERR;
+    }
+    if (!rep) {
+        int done = 0;
+        do {
+            if (redisBufferWrite(c, &done) != REDIS_OK)
+                return REDIS_ERR;
+        } while (!done);
+        while (!rep) {
+            if (redisBufferRead(c) != REDIS_OK || rclient_reply_too_large(c))
+                return REDIS_ERR;
+            if (redisGetReplyFromReader(c, &rep) != REDIS_OK) {
+                rclient_reply_too_large(c); /* names a refused array */
+                return REDIS_ERR;
+            }
+        }
+    }
+    *out = rep;
+    return REDIS_OK;
+}
+
+/* One command and its reply, bounded: redisCommandArgv() without the unbounded read. */
+static redisReply *command_bounded(redisContext *c, int argc, const char *const *argv)
+{
+    void *rep = NULL;
+    if (redisAppendCommandArgv(c, argc, (const char **)argv, NULL) != REDIS_OK ||
+        get_reply_bounded(c, &rep) != REDIS_OK)
+        return NULL;
+    return rep;
+}
+
 /* No reply on c: hiredis' classification of its own error. */
 static void err_io(struct rclient_err *e, const redisContext *c, enum rclient_phase phase)
 {
@@ -58,6 +159,7 @@ redisContext *rclient_connect(const char *ip, int port, const struct rclient_opt
         redisFree(c);
         return NULL;
     }
+    rclient_bound_reader(c->reader);
     if (redisSetTimeout(c, ms_tv(mto)) != REDIS_OK) {
         err_set(e, REACH_ERROR, RCLIENT_CONNECT, true,
                 c->errstr[0] ? c->errstr : "cannot set timeout");
@@ -104,7 +206,7 @@ int rclient_auth(redisContext *c, const char *password, struct rclient_err *e)
     if (!password)
         return 0;
     const char *argv[] = {"AUTH", password};
-    redisReply *rep = redisCommandArgv(c, 2, argv, NULL);
+    redisReply *rep = command_bounded(c, 2, argv);
     if (!rep) {
         err_io(e, c, RCLIENT_AUTH);
         return -1;
@@ -117,7 +219,7 @@ int rclient_auth(redisContext *c, const char *password, struct rclient_err *e)
 redisReply *rclient_call(redisContext *c, int argc, const char *const *argv,
                          struct rclient_err *e)
 {
-    redisReply *rep = redisCommandArgv(c, argc, (const char **)argv, NULL);
+    redisReply *rep = command_bounded(c, argc, argv);
     if (!rep && e)
         err_io(e, c, RCLIENT_COMMAND);
     return rep;
@@ -145,7 +247,7 @@ void rclient_append(redisContext *c, int argc, const char *const *argv)
 redisReply *rclient_get_reply(redisContext *c, struct rclient_err *e)
 {
     void *rep = NULL;
-    if (redisGetReply(c, &rep) != REDIS_OK || !rep) {
+    if (get_reply_bounded(c, &rep) != REDIS_OK || !rep) {
         if (e)
             err_io(e, c, RCLIENT_COMMAND);
         return NULL;
@@ -269,6 +371,7 @@ void rclient_nb_start(struct rclient_nb *nb, const char *ip, int port,
         nb_fail(nb);
         return;
     }
+    rclient_bound_reader(nb->c->reader);
     if (password) {
         redisAppendCommandArgv(nb->c, 2, (const char *[]){"AUTH", password}, NULL);
         nb->auth_pending = true;
@@ -344,7 +447,7 @@ void rclient_nb_io(struct rclient_nb *nb, short revents, long long now)
         }
     }
     if (nb->c && nb->connected && (revents & (POLLIN | POLLHUP | POLLERR)) &&
-        redisBufferRead(nb->c) != REDIS_OK) {
+        (redisBufferRead(nb->c) != REDIS_OK || rclient_reply_too_large(nb->c))) {
         err_io(&nb->err, nb->c, phase);
         nb_fail(nb);
         return;
@@ -361,6 +464,7 @@ int rclient_nb_next(struct rclient_nb *nb, redisReply **out)
     while (nb->c) {
         void *rep = NULL;
         if (redisGetReplyFromReader(nb->c, &rep) != REDIS_OK) {
+            rclient_reply_too_large(nb->c); /* names a refused array */
             err_io(&nb->err, nb->c, nb->auth_pending ? RCLIENT_AUTH : RCLIENT_COMMAND);
             nb_fail(nb);
             break;

@@ -87,6 +87,22 @@ redisReply *rclient_call(redisContext *c, int argc, const char *const *argv,
  */
 redisReply *rclient_command(redisContext *c, struct rclient_err *e, const char *arg0, ...);
 
+/*
+ * Make reader `r` refuse an array of more than 2^20 elements (hiredis would
+ * allocate the vector the header announces, before any element arrives).
+ * rclient_connect does it; a reader or context made elsewhere calls it.
+ */
+void rclient_bound_reader(redisReader *r);
+
+/*
+ * After a redisBufferRead() or redisGetReplyFromReader() of one's own
+ * (non-blocking readers): true, with c->err set, when more than 8 MB are
+ * buffered unparsed (the peer announced or is streaming a reply larger than
+ * any rmgr reads) or the reader refused an array (rclient_bound_reader).
+ * Every rclient call checks this itself.
+ */
+bool rclient_reply_too_large(redisContext *c);
+
 /* Pipelining: queue argv without waiting, then take the replies in order. */
 void rclient_append(redisContext *c, int argc, const char *const *argv);
 redisReply *rclient_get_reply(redisContext *c, struct rclient_err *e);

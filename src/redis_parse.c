@@ -5,6 +5,7 @@
 #include "redis_parse.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,8 +68,25 @@ static bool is_numbered(const char *key, const char *prefix)
     return true;
 }
 
-static void info_line(struct obs_redis *r, const char *key, const char *val, size_t *cap,
-                      bool *saw_role)
+/*
+ * More keys than this in one database is no count a Redis server reports
+ * (its dictionaries are indexed by 32-bit sizes on most builds): 2^40.
+ */
+#define INFO_MAX_DB_KEYS (1LL << 40)
+
+/* Add a database's key count to the total, saturating instead of wrapping. */
+static void add_keys(long long *total, long long v)
+{
+    *total = v > LLONG_MAX - *total ? LLONG_MAX : *total + v;
+}
+
+/*
+ * One "key:value" line into `r`. Returns NULL, or why the line is not a
+ * plausible answer (caller frees): a key count a replica could hide
+ * behind is an error, never read as "no keys".
+ */
+static char *info_line(struct obs_redis *r, const char *key, const char *val, size_t *cap,
+                       bool *saw_role)
 {
     long long v;
     char buf[256];
@@ -104,7 +122,7 @@ static void info_line(struct obs_redis *r, const char *key, const char *val, siz
         /* slave0:ip=127.0.0.1,port=6380,state=online,offset=314,lag=1 */
         struct obs_redis_replica rep = {0};
         if (!csv_field(val, "ip", buf, sizeof(buf)))
-            return;
+            return NULL;
         rep.ip = xstrdup(buf);
         if (csv_field(val, "port", buf, sizeof(buf)) && parse_ll(buf, &v) && v >= 0 &&
             v <= 65535)
@@ -117,16 +135,22 @@ static void info_line(struct obs_redis *r, const char *key, const char *val, siz
         r->replicas[r->nreplicas++] = rep;
     } else if (is_numbered(key, "db")) {
         /* db0:keys=1,expires=0,avg_ttl=0 */
-        if (csv_field(val, "keys", buf, sizeof(buf)) && parse_ll(buf, &v) && v >= 0)
-            r->keys += v;
+        if (!csv_field(val, "keys", buf, sizeof(buf)) || !parse_ll(buf, &v) || v < 0 ||
+            v > INFO_MAX_DB_KEYS) {
+            r->keys = LLONG_MAX; /* whoever ignores the error still sees "holds data" */
+            return xasprintf("INFO %s has no plausible key count: \"%.64s\"", key, val);
+        }
+        add_keys(&r->keys, v);
     }
+    return NULL;
 }
 
-int redis_parse_info(const char *text, struct obs_redis *r)
+int redis_parse_info(const char *text, struct obs_redis *r, char **err)
 {
     size_t cap = 0;
     bool saw_role = false;
     const char *p = text ? text : "";
+    char *bad = NULL;
 
     while (*p) {
         const char *eol = strchr(p, '\n');
@@ -138,13 +162,23 @@ int redis_parse_info(const char *text, struct obs_redis *r)
         if (len && p[0] != '#' && colon) {
             char *key = xstrndup(p, (size_t)(colon - p));
             char *val = xstrndup(colon + 1, len - (size_t)(colon - p) - 1);
-            info_line(r, key, val, &cap, &saw_role);
+            char *why = info_line(r, key, val, &cap, &saw_role);
+            if (why && !bad)
+                bad = why;
+            else
+                free(why);
             free(key);
             free(val);
         }
         p = next;
     }
-    return saw_role ? 0 : -1;
+    if (!saw_role && !bad)
+        bad = xstrdup("INFO has no role: not a redis server (a sentinel?)");
+    if (bad) {
+        *err = bad;
+        return -1;
+    }
+    return 0;
 }
 
 char *redis_info_field(const char *text, const char *field)

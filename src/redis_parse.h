@@ -23,10 +23,13 @@
  * Fill the INFO-derived fields of `r` (run_id, role, master_host/port,
  * master_link_status, offsets, connected_slaves, replicas, keys, loading)
  * from the text of an INFO reply; lines of other sections are ignored.
- * Those fields must be empty (zero) on entry. Returns 0, or -1 when the
- * text has no "role:" line, i.e. it is not the INFO of a Redis server.
+ * Those fields must be empty (zero) on entry. Returns 0, or -1 and a
+ * message in *err (caller frees) when the text has no "role:" line (it is
+ * not the INFO of a Redis server) or a "dbN:" line without a plausible
+ * key count (negative, junk, over 2^40): an observation error, so a
+ * replica can never pass for empty. The sum saturates at LLONG_MAX.
  */
-int redis_parse_info(const char *text, struct obs_redis *r);
+int redis_parse_info(const char *text, struct obs_redis *r, char **err);
 
 /* The value of `field` in an INFO text ("run_id" -> "4c46..."), or NULL. Caller frees. */
 char *redis_info_field(const char *text, const char *field);

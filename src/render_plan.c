@@ -275,11 +275,11 @@ char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
 static json_t *step_to_json(const struct step *st)
 {
     json_t *o = json_object();
-    json_object_set_new(o, "kind", json_string(step_kind_name(st->kind)));
-    json_object_set_new(o, "action", json_string(step_action_symbol(st->action)));
-    json_object_set_new(o, "safety", json_string(step_safety_name(st->safety)));
+    json_object_set_new(o, "kind", json_text(step_kind_name(st->kind)));
+    json_object_set_new(o, "action", json_text(step_action_symbol(st->action)));
+    json_object_set_new(o, "safety", json_text(step_safety_name(st->safety)));
     json_object_set_new(o, "wave", json_integer(st->wave));
-    json_object_set_new(o, "instance", json_string(instance_kind_name(st->instance)));
+    json_object_set_new(o, "instance", json_text(instance_kind_name(st->instance)));
     json_object_set_new(o, "group", json_str_or_null(st->group));
     json_object_set_new(o, "target", json_str_or_null(st->target));
     json_object_set_new(o, "host", json_str_or_null(st->host));
@@ -291,14 +291,14 @@ static json_t *step_to_json(const struct step *st)
     json_object_set_new(o, "shard", json_str_or_null(st->shard));
     if (st->master_ip) {
         char *m = xasprintf("%s:%d", st->master_ip, st->master_port);
-        json_object_set_new(o, "master", json_string(m));
+        json_object_set_new(o, "master", json_text(m));
         free(m);
     } else {
         json_object_set_new(o, "master", json_null());
     }
     json_t *set = json_object();
     for (size_t i = 0; i < st->nsettings; i++)
-        json_object_set_new(set, st->settings[i].key, json_str_or_null(st->settings[i].value));
+        json_set_text_key(set, st->settings[i].key, json_str_or_null(st->settings[i].value));
     json_object_set_new(o, "settings", set);
     return o;
 }

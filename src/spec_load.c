@@ -829,7 +829,8 @@ struct spec *spec_load_buffer(const char *name, const char *data, size_t len, st
 {
     size_t errors_before = diags_count(d, DIAG_ERROR);
     if (len > SPEC_MAX_FILE_SIZE) {
-        diags_add(d, DIAG_ERROR, name, 0, 0, "spec is larger than %d bytes", SPEC_MAX_FILE_SIZE);
+        /* file:1:1 like every other error: editors and CI annotations jump to it */
+        diags_add(d, DIAG_ERROR, name, 1, 1, "spec is larger than %d bytes", SPEC_MAX_FILE_SIZE);
         return NULL;
     }
     struct ytree_limits lim = {SPEC_MAX_NODES, SPEC_MAX_DEPTH, SPEC_MAX_ERRORS};
@@ -870,7 +871,7 @@ struct spec *spec_load_file(const char *path, struct diags *d)
     size_t len;
     if (read_file(path, SPEC_MAX_FILE_SIZE, &data, &len) < 0) {
         if (errno == EFBIG)
-            diags_add(d, DIAG_ERROR, path, 0, 0, "spec is larger than %d bytes",
+            diags_add(d, DIAG_ERROR, path, 1, 1, "spec is larger than %d bytes",
                       SPEC_MAX_FILE_SIZE);
         else
             diags_add(d, DIAG_ERROR, NULL, 0, 0, "cannot read '%s': %s", path, strerror(errno));

@@ -679,6 +679,7 @@ static void conn_start(struct watch *w, struct wconn *cn)
         return;
     }
     redisEnableKeepAlive(cn->c);
+    rclient_bound_reader(cn->c->reader);
     cn->state = C_CONNECTING;
     cn->since_ms = now_ms();
     cn->want_write = true;
@@ -756,13 +757,14 @@ static void conn_reply(struct watch *w, struct wconn *cn, redisReply *r, long lo
 static void conn_readable(struct watch *w, struct wconn *cn)
 {
     long long at_us = now_us();
-    if (redisBufferRead(cn->c) != REDIS_OK) {
+    if (redisBufferRead(cn->c) != REDIS_OK || rclient_reply_too_large(cn->c)) {
         conn_fail(w, cn, cn->c->errstr[0] ? cn->c->errstr : "connection closed");
         return;
     }
     for (;;) {
         void *reply = NULL;
         if (redisGetReplyFromReader(cn->c, &reply) != REDIS_OK) {
+            rclient_reply_too_large(cn->c); /* names a refused array */
             conn_fail(w, cn, cn->c->errstr);
             return;
         }

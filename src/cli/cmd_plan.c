@@ -14,6 +14,7 @@
 #include "cli.h"
 #include "fingerprint.h"
 #include "git_source.h"
+#include "json_out.h"
 #include "opt.h"
 #include "render.h"
 #include "session.h"
@@ -40,25 +41,25 @@ static int save_plan(const struct session *s, const char *plan_json, const char 
     char *sha = fingerprint_spec_sha(s->spec);
     json_t *doc = json_object();
     json_object_set_new(doc, "format_version", json_integer(PLAN_FORMAT_VERSION));
-    json_object_set_new(doc, "kind", json_string(SAVED_PLAN_KIND));
+    json_object_set_new(doc, "kind", json_text(SAVED_PLAN_KIND));
     /* from git: the file in the cache, which `apply PLANFILE` reads */
     const char *spec_file = src && src->n ? src->files[0] : s->spec->file;
     /* absolute, so `apply PLANFILE` works from any directory */
     char *abs_spec = spec_file ? realpath(spec_file, NULL) : NULL;
     json_object_set_new(doc, "spec_file",
-                        json_string(abs_spec ? abs_spec : spec_file ? spec_file : ""));
+                        json_text(abs_spec ? abs_spec : spec_file ? spec_file : ""));
     free(abs_spec);
-    json_object_set_new(doc, "spec_sha", sha ? json_string(sha) : json_null());
-    json_object_set_new(doc, "commit", commit ? json_string(commit) : json_null());
+    json_object_set_new(doc, "spec_sha", sha ? json_text(sha) : json_null());
+    json_object_set_new(doc, "commit", commit ? json_text(commit) : json_null());
     if (src && src->n) {
-        json_object_set_new(doc, "subject", json_string(src->co.subject ? src->co.subject : ""));
+        json_object_set_new(doc, "subject", json_text(src->co.subject ? src->co.subject : ""));
         json_object_set_new(doc, "repo",
-                            json_pack("{s:s, s:s, s:s}", "url", src->co.url ? src->co.url : "",
-                                      "ref", src->co.ref ? src->co.ref : "", "path",
-                                      src->names[0]));
+                            json_pack("{s:o, s:o, s:o}", "url", json_text(src->co.url ? src->co.url : ""),
+                                      "ref", json_text(src->co.ref ? src->co.ref : ""), "path",
+                                      json_text(src->names[0])));
     }
     json_object_set_new(doc, "fingerprint",
-                        s->fingerprint ? json_string(s->fingerprint) : json_null());
+                        s->fingerprint ? json_text(s->fingerprint) : json_null());
     json_object_set_new(doc, "plan", plan);
     char *text = json_dumps(doc, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     json_decref(doc);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "json_out.h"
 #include "opt.h"
 #include "redis_parse.h"
 #include "session.h"
@@ -78,8 +79,8 @@ static json_t *status_shard(const struct session *s, size_t i, struct strbuf *ou
     const struct spec_addr *m = shard_master(s, i);
     bool from_sentinel = s->plan->master_from_sentinel[i];
     json_t *js = json_object();
-    json_object_set_new(js, "name", json_string(sh->name));
-    json_object_set_new(js, "master", json_sprintf("%s:%d", m->ip, m->port));
+    json_object_set_new(js, "name", json_text(sh->name));
+    json_object_set_new(js, "master", json_addr(m->ip, m->port));
     json_object_set_new(js, "master_from_sentinel", json_boolean(from_sentinel));
 
     for (size_t k = 0; k < s->plan->nrefusals; k++) {
@@ -124,7 +125,7 @@ static json_t *status_shard(const struct session *s, size_t i, struct strbuf *ou
         sb_add(out, ", not (yet) managed by Sentinel");
     sb_addc(out, '\n');
     json_object_set_new(js, "master_reach",
-                        json_string(reach_name(mo ? mo->reach : REACH_NOT_CHECKED)));
+                        json_text(reach_name(mo ? mo->reach : REACH_NOT_CHECKED)));
     if (reporting && agree < reporting)
         problem(pr, "%s: only %zu of %zu sentinels name %s:%d as master", sh->name, agree,
                 reporting, m->ip, m->port);
@@ -136,9 +137,9 @@ static json_t *status_shard(const struct session *s, size_t i, struct strbuf *ou
             continue;
         const struct obs_redis *r = observed_redis(o, a->ip, a->port);
         json_t *jr = json_object();
-        json_object_set_new(jr, "addr", json_sprintf("%s:%d", a->ip, a->port));
+        json_object_set_new(jr, "addr", json_addr(a->ip, a->port));
         json_object_set_new(jr, "reach",
-                            json_string(reach_name(r ? r->reach : REACH_NOT_CHECKED)));
+                            json_text(reach_name(r ? r->reach : REACH_NOT_CHECKED)));
         sb_addf(out, "  replica  %s:%d  ", a->ip, a->port);
         if (!r || r->reach != REACH_OK) {
             char *w = r ? why(r->reach, r->reach_detail) : xstrdup("not observed");
@@ -149,8 +150,8 @@ static json_t *status_shard(const struct session *s, size_t i, struct strbuf *ou
             continue;
         }
         const char *link = r->master_link_status ? r->master_link_status : "unknown";
-        json_object_set_new(jr, "role", json_string(r->role ? r->role : "unknown"));
-        json_object_set_new(jr, "link", json_string(link));
+        json_object_set_new(jr, "role", json_text(r->role ? r->role : "unknown"));
+        json_object_set_new(jr, "link", json_text(link));
         if (!str_eq(r->role, "slave")) {
             sb_addf(out, "ok, but a %s\n", r->role ? r->role : "server of unknown role");
             problem(pr, "%s: replica %s:%d is a %s, not a replica of %s:%d", sh->name, a->ip,
@@ -193,8 +194,8 @@ static json_t *status_sentinel(const struct session *s, size_t i, struct strbuf 
     const struct spec *sp = s->spec;
     const struct obs_sentinel *sn = &s->observed->sentinels[i];
     json_t *js = json_object();
-    json_object_set_new(js, "addr", json_sprintf("%s:%d", sn->ip, sn->port));
-    json_object_set_new(js, "reach", json_string(reach_name(sn->reach)));
+    json_object_set_new(js, "addr", json_addr(sn->ip, sn->port));
+    json_object_set_new(js, "reach", json_text(reach_name(sn->reach)));
     json_t *mon = json_array();
     sb_addf(out, "  %s:%d  ", sn->ip, sn->port);
     if (sn->reach != REACH_OK) {
@@ -210,7 +211,7 @@ static json_t *status_sentinel(const struct session *s, size_t i, struct strbuf 
         sb_add(out, " nothing");
     for (size_t k = 0; k < sn->nmasters; k++) {
         sb_addf(out, "%s %s", k ? "," : "", sn->masters[k].name);
-        json_array_append_new(mon, json_string(sn->masters[k].name));
+        json_array_append_new(mon, json_text(sn->masters[k].name));
     }
     sb_addc(out, '\n');
     json_object_set_new(js, "monitors", mon);
@@ -251,9 +252,9 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
                       ? xasprintf("%s:%d", spp->listen.ip, spp->listen.port)
                       : xasprintf("%s %s:%d", spp->host, spp->listen.ip, spp->listen.port);
     json_t *js = json_object();
-    json_object_set_new(js, "host", json_string(spp->host));
-    json_object_set_new(js, "listen", json_sprintf("%s:%d", spp->listen.ip, spp->listen.port));
-    json_object_set_new(js, "reach", json_string(reach_name(p->reach)));
+    json_object_set_new(js, "host", json_text(spp->host));
+    json_object_set_new(js, "listen", json_addr(spp->listen.ip, spp->listen.port));
+    json_object_set_new(js, "reach", json_text(reach_name(p->reach)));
     sb_addf(out, "  %s  ", label);
     if (p->reach != REACH_OK) {
         char *w = why(p->reach, p->reach_detail);
@@ -300,7 +301,7 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
                 continue;
             }
             sb_addf(out, "%s %s -> %s:%d", k ? "," : "", sh->name, x->ip, x->port);
-            json_object_set_new(servers, sh->name, json_sprintf("%s:%d", x->ip, x->port));
+            json_object_set_new(servers, sh->name, json_addr(x->ip, x->port));
             if (!str_eq(x->ip, m->ip) || x->port != m->port)
                 problem(pr, "proxy %s sends %s to %s:%d, not to the master %s:%d", label,
                         sh->name, x->ip, x->port, m->ip, m->port);
@@ -397,8 +398,8 @@ static int run_status(int argc, char **argv)
     if (args.json) {
         json_t *probs = json_array();
         for (size_t i = 0; i < pr.list.n; i++)
-            json_array_append_new(probs, json_string(pr.list.v[i]));
-        json_object_set_new(root, "cluster", json_string(sp->cluster));
+            json_array_append_new(probs, json_text(pr.list.v[i]));
+        json_object_set_new(root, "cluster", json_text(sp->cluster));
         json_object_set_new(root, "healthy", json_boolean(pr.list.n == 0));
         json_object_set_new(root, "shards", shards);
         json_object_set_new(root, "sentinels", sentinels);

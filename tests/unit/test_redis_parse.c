@@ -70,7 +70,8 @@ static void release_info(struct obs_redis *r)
 TEST(info_master_fields)
 {
     struct obs_redis r = {0};
-    CHECK_INT_EQ(redis_parse_info(info_master, &r), 0);
+    char *err = NULL;
+    CHECK_INT_EQ(redis_parse_info(info_master, &r, &err), 0);
     CHECK_STR_EQ(r.run_id, "4c46cae3cd5c634a5610e3bd8644863fd2d970b4");
     CHECK_STR_EQ(r.role, "master");
     CHECK(r.master_host == NULL);
@@ -93,7 +94,8 @@ TEST(info_master_fields)
 TEST(info_replica_fields)
 {
     struct obs_redis r = {0};
-    CHECK_INT_EQ(redis_parse_info(info_replica, &r), 0);
+    char *err = NULL;
+    CHECK_INT_EQ(redis_parse_info(info_replica, &r, &err), 0);
     CHECK_STR_EQ(r.role, "slave");
     CHECK_STR_EQ(r.master_host, "127.0.0.1");
     CHECK_INT_EQ(r.master_port, 17001);
@@ -109,20 +111,64 @@ TEST(info_replica_fields)
 TEST(info_without_role_or_with_junk)
 {
     struct obs_redis r = {0};
+    char *err = NULL;
     /* a sentinel's INFO server has no replication section */
-    CHECK_INT_EQ(redis_parse_info("# Server\nredis_mode:sentinel\nrun_id:abc\n", &r), -1);
+    CHECK_INT_EQ(redis_parse_info("# Server\nredis_mode:sentinel\nrun_id:abc\n", &r, &err), -1);
     CHECK_STR_EQ(r.run_id, "abc");
+    CHECK_STR_EQ(err, "INFO has no role: not a redis server (a sentinel?)");
+    free(err);
     release_info(&r);
-    CHECK_INT_EQ(redis_parse_info("", &r), -1);
-    CHECK_INT_EQ(redis_parse_info(NULL, &r), -1);
+    CHECK_INT_EQ(redis_parse_info("", &r, &err), -1);
+    free(err);
+    CHECK_INT_EQ(redis_parse_info(NULL, &r, &err), -1);
+    free(err);
     /* LF only, no final newline, bad numbers ignored, slave line without ip skipped */
     CHECK_INT_EQ(redis_parse_info("role:slave\nmaster_port:x\nslave0:port=1\n"
-                                  "slaveX:ip=1.2.3.4\ndb0:keys=-3\nmaster_host:h", &r), 0);
+                                  "slaveX:ip=1.2.3.4\ndb0:keys=3\nmaster_host:h", &r, &err), 0);
     CHECK_STR_EQ(r.master_host, "h");
     CHECK_INT_EQ(r.master_port, 0);
     CHECK_INT_EQ(r.nreplicas, 0);
-    CHECK_INT_EQ(r.keys, 0);
+    CHECK_INT_EQ(r.keys, 3);
     release_info(&r);
+}
+
+/*
+ * Issue 14 finding 7: key counts that wrapped the sum negative let a
+ * replica holding data pass for empty. The sum saturates, and a count
+ * no server reports is an observation error, never "0 keys".
+ */
+TEST(info_key_counts_never_wrap_or_vanish)
+{
+    static const char *const absurd[] = {
+        "role:slave\ndb0:keys=4611686018427387904,expires=0\n"
+        "db1:keys=4611686018427387904,expires=0\n", /* 2^62 twice: wrapped to -2^63 */
+        "role:slave\ndb0:keys=9223372036854775807\ndb1:keys=1\n",
+        "role:slave\ndb0:keys=99999999999999999999\n", /* past long long */
+        "role:slave\ndb0:keys=-3,expires=0\n",         /* was ignored: 0 keys */
+        "role:slave\ndb0:keys=lots\n",
+        "role:slave\ndb0:expires=0\n",
+    };
+    for (size_t i = 0; i < sizeof(absurd) / sizeof(*absurd); i++) {
+        struct obs_redis r = {0};
+        char *err = NULL;
+        CHECK_INT_EQ(redis_parse_info(absurd[i], &r, &err), -1);
+        CHECK_CONTAINS(err, "INFO db");
+        CHECK_CONTAINS(err, "no plausible key count");
+        CHECK(r.keys > 0);
+        free(err);
+        release_info(&r);
+    }
+    /* the largest plausible counts add up without wrapping */
+    struct strbuf sb = {0};
+    sb_add(&sb, "role:slave\n");
+    for (int db = 0; db < 10000; db++)
+        sb_addf(&sb, "db%d:keys=1099511627776,expires=0\n", db);
+    struct obs_redis r = {0};
+    char *err = NULL;
+    CHECK_INT_EQ(redis_parse_info(sb_str(&sb), &r, &err), 0);
+    CHECK_INT_EQ(r.keys, 10000LL * 1099511627776LL);
+    release_info(&r);
+    sb_release(&sb);
 }
 
 TEST(info_field)
@@ -565,6 +611,7 @@ int main(void)
     RUN(info_master_fields);
     RUN(info_replica_fields);
     RUN(info_without_role_or_with_junk);
+    RUN(info_key_counts_never_wrap_or_vanish);
     RUN(info_field);
     RUN(sentinel_masters);
     RUN(sentinel_masters_bad_shapes);

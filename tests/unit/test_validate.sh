@@ -109,7 +109,7 @@ if ! echo "$out$err" | grep -q hunter2; then ok "secrets never echoed"; else bad
 big=$work/other/big.yaml
 { echo "cluster: big"; head -c 1048576 /dev/zero | tr '\0' '#'; } >"$big"
 validate "$big"
-if [ "$rc" -eq 1 ] && [ "$err" = "$big: error: spec is larger than 1048576 bytes" ]; then
+if [ "$rc" -eq 1 ] && [ "$err" = "$big:1:1: error: spec is larger than 1048576 bytes" ]; then
     ok "too large"
 else
     bad "too large (exit $rc): $err"
