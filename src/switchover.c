@@ -114,7 +114,9 @@ static int read_info(struct run *r, const struct spec_addr *a, struct obs_redis 
     if (!c)
         return -1;
     redisReply *rep = rclient_command(c, NULL, "INFO", "replication", NULL);
-    int rc = rep && rep->type == REDIS_REPLY_STRING ? redis_parse_info(rep->str, info) : -1;
+    char *why = NULL;
+    int rc = rep && rep->type == REDIS_REPLY_STRING ? redis_parse_info(rep->str, info, &why) : -1;
+    free(why);
     rclient_reply_free(rep);
     rclient_close(c);
     return rc;

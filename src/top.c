@@ -44,7 +44,9 @@ static long long info_keys(const char *text)
 int top_parse_info(const char *text, const char *addr, struct top_redis *r)
 {
     struct obs_redis o = {0};
-    int rc = redis_parse_info(text, &o);
+    char *why = NULL;
+    int rc = redis_parse_info(text, &o, &why);
+    free(why);
     if (rc == 0 && str_eq(o.role, "master")) {
         r->ok = true;
         r->addr = xstrdup(addr);
