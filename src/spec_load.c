@@ -538,6 +538,13 @@ static void set_redis_config(struct loader *L, const struct field *f, const stru
                      ynode_is_null(val) ? " (write \"\" for an empty value)" : "");
         } else if (sl_has_control_chars(val) || strlen(val->scalar) != val->len) {
             sl_error_at(L, val, "'%s' must not contain control characters", sl_path(L));
+        } else if (str_ieq(k, "user") && sl_acl_has_password(val->scalar)) {
+            /* the value is not echoed: it holds the password */
+            sl_error_at(L, key,
+                        "redis.config '%s' holds a password (an ACL '>password' or '#hash'): "
+                        "secrets never go in a spec, use auth.password_env or "
+                        "auth.password_file",
+                        k);
         } else {
             struct spec_kv *kv = &s->redis_config[s->nredis_config++];
             kv->key = xstrdup(k);

@@ -292,6 +292,42 @@ TEST(secrets_refused_everywhere)
     diags_release(&d);
 }
 
+/* finding 10 of issue 14: an ACL user line carries its password after '>' (or its hash after '#') */
+TEST(acl_user_passwords_refused)
+{
+    static const char *const users[] = {
+        "default on >hunter2 ~* +@all",
+        "ops on #e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 +@all",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct diags d = {0};
+        char *text = xasprintf("cluster: x\n"
+                               "redis: { config: { User: \"%s\" } }\n"
+                               "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
+                               "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+                               users[i]);
+        struct spec *s = load(text, &d);
+        CHECK(s == NULL);
+        CHECK_INT_EQ(diags_count(&d, DIAG_ERROR), 1);
+        char *t = diag_text(&d);
+        CHECK_CONTAINS(t, "2:20: error: redis.config 'User' holds a password");
+        CHECK(strstr(t, "hunter2") == NULL && strstr(t, "e3b0c44") == NULL);
+        free(t);
+        free(text);
+        diags_release(&d);
+    }
+    /* an ACL user without a password (nopass, or keys only) is fine */
+    struct diags d = {0};
+    struct spec *s = load("cluster: x\n"
+                          "redis: { config: { user: \"reader on nopass ~cache:* +get\" } }\n"
+                          "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
+                          "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+                          &d);
+    CHECK(s != NULL);
+    spec_free(s);
+    diags_release(&d);
+}
+
 TEST(duplicate_key_and_managed_directive)
 {
     struct diags d = {0};
@@ -736,6 +772,7 @@ int main(void)
     RUN(address_used_twice_across_roles);
     RUN(loopback_listen_on_two_hosts_is_fine);
     RUN(secrets_refused_everywhere);
+    RUN(acl_user_passwords_refused);
     RUN(duplicate_key_and_managed_directive);
     RUN(aliases_are_copied);
     RUN(limits);
