@@ -205,11 +205,22 @@ static int local_read_file(struct transport *t, const char *path, size_t max_siz
                            size_t *out_len, char **err)
 {
     (void)t;
-    if (read_file(path, max_size, out, out_len) == 0)
+    /* never through a symbolic link: a planted redis.conf -> ~/.netrc would print the
+       credentials as a directive's old value (O_NONBLOCK: a FIFO cannot hang us) */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        *err = xasprintf("refusing to read '%s': it is not a regular file", path);
+        return -1;
+    }
+    if (fd >= 0 && read_fd(fd, max_size, out, out_len) == 0)
         return 0;
     if (absent(errno))
         return 1;
-    if (errno == EFBIG)
+    if (errno == ELOOP)
+        *err = xasprintf("refusing to read '%s': it is a symbolic link", path);
+    else if (errno == EFBIG)
         *err = xasprintf("cannot read '%s': larger than %zu bytes", path, max_size);
     else
         *err = xasprintf("cannot read '%s': %s", path, strerror(errno));
