@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,15 +27,49 @@ char *lock_default_path(const char *cluster)
     return path;
 }
 
-static void ensure_parent(const char *path)
+/*
+ * The directory holding the lock (by default /tmp/rmgr-<uid>, a name anyone
+ * can take first) must be ours and closed to others, or anyone could unlink
+ * a held lock or fill the directory; a root-owned sticky directory such as
+ * /tmp itself (a --lock-file there) is safe, nobody can remove our entry.
+ * Creates it 0700 when missing. Returns 0, or -1 with *err.
+ */
+static int check_lock_dir(const char *path, char **err)
 {
     char *dir = xstrdup(path);
     char *slash = strrchr(dir, '/');
-    if (slash && slash != dir) {
+    if (!slash) {
+        free(dir);
+        dir = xstrdup(".");
+    } else if (slash == dir) {
+        slash[1] = '\0';
+    } else {
         *slash = '\0';
-        mkdir(dir, 0700); /* errors surface when the open below fails */
+        mkdir(dir, 0700); /* errors surface in the lstat below */
     }
+    struct stat st;
+    const char *why = NULL;
+    char mode[32] = "";
+    if (lstat(dir, &st) < 0) {
+        *err = xasprintf("cannot use lock directory '%s': %s", dir, strerror(errno));
+        free(dir);
+        return -1;
+    }
+    bool root_sticky = st.st_uid == 0 && (st.st_mode & S_ISVTX);
+    if (!S_ISDIR(st.st_mode)) {
+        why = "is not a directory";
+    } else if (root_sticky) {
+        why = NULL;
+    } else if (st.st_uid != geteuid()) {
+        why = "belongs to another user";
+    } else if (st.st_mode & 077) {
+        snprintf(mode, sizeof(mode), "has mode %04o, not 0700", (unsigned)(st.st_mode & 07777));
+        why = mode;
+    }
+    if (why)
+        *err = xasprintf("refusing lock directory '%s': it %s", dir, why);
     free(dir);
+    return why ? -1 : 0;
 }
 
 static char *holder_of(int fd)
@@ -75,7 +110,8 @@ static int check_lock_file(int fd, const char *path, char **err)
 
 struct cluster_lock *lock_acquire(const char *path, long timeout_ms, char **err)
 {
-    ensure_parent(path);
+    if (check_lock_dir(path, err) < 0)
+        return NULL;
     int fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0600);
     if (fd < 0) {
         *err = errno == ELOOP

@@ -152,7 +152,10 @@ int spec_read_password(const struct spec *s, char **out, char **err)
     if (s->auth.password_file) {
         char *data;
         size_t len;
-        if (read_file(s->auth.password_file, 64 * 1024, &data, &len) < 0) {
+        int fd = spec_open_secret_file(s, err);
+        if (fd < 0)
+            return -1;
+        if (read_fd(fd, 64 * 1024, &data, &len) < 0) {
             *err = xasprintf("cannot read password file '%s': %s", s->auth.password_file,
                              strerror(errno));
             return -1;

@@ -70,9 +70,13 @@ struct spec_defaults {
     struct spec_binaries binaries;
 };
 
+/* The only environment variables a spec may name as its password. */
+#define SPEC_PASSWORD_ENV_PREFIX "RMGR_REDIS_"
+
 struct spec_auth {
-    char *password_env;  /* name of an environment variable, or NULL */
-    char *password_file; /* absolute path, or NULL */
+    char *password_env;  /* name of an environment variable (SPEC_PASSWORD_ENV_PREFIX...), or NULL */
+    char *password_file; /* absolute, or relative to the secrets directory; or NULL */
+    struct spec_pos password_file_pos;
 };
 
 /* One redis.conf directive, e.g. { "maxmemory", "256mb" }. */
@@ -174,5 +178,17 @@ const struct spec_shard *spec_shard_of(const struct spec *s, const char *ip, int
  * newline.
  */
 int spec_read_password(const struct spec *s, char **out, char **err);
+
+/*
+ * The secrets directory password_file must be under (--secrets-dir); NULL:
+ * $RMGR_SECRETS_DIR, else /etc/rmgr/secrets and ~/.config/rmgr/secrets.
+ */
+void spec_set_secrets_dir(const char *dir);
+
+/*
+ * Open the spec's password_file below the secrets directory, refusing a path
+ * outside it and any symbolic link on the way. The descriptor, or -1 with *err.
+ */
+int spec_open_secret_file(const struct spec *s, char **err);
 
 #endif

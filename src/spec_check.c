@@ -216,6 +216,15 @@ bool sl_is_secret_key(const char *key)
     return strstr(low, "passw") || strstr(low, "secret");
 }
 
+/* An ACL rule list ("default on >pw ~* +@all") that sets a password or its hash. */
+bool sl_acl_has_password(const char *rules)
+{
+    for (const char *c = rules; *c; c++)
+        if ((*c == '>' || *c == '#') && (c == rules || c[-1] == ' ' || c[-1] == '\t'))
+            return true;
+    return false;
+}
+
 /* Expand a leading "~" or "~/" to the home directory. Caller frees. */
 char *sl_expand_home(const char *p)
 {

@@ -251,6 +251,16 @@ static void set_env_name(struct loader *L, const struct field *f, const struct y
                  sl_path(L));
         return;
     }
+    /* anyone may propose a spec: it must not send rmgr's own credentials (RMGR_GIT_TOKEN,
+       RMGR_WEBHOOK_URL...) or any other variable of the environment to an address */
+    if (strncmp(s, SPEC_PASSWORD_ENV_PREFIX, strlen(SPEC_PASSWORD_ENV_PREFIX)) ||
+        !s[strlen(SPEC_PASSWORD_ENV_PREFIX)]) {
+        sl_error_at(L, v,
+                    "'%s' must name a variable beginning with " SPEC_PASSWORD_ENV_PREFIX
+                    " (like RMGR_REDIS_PASSWORD): only those may be sent to servers",
+                    sl_path(L));
+        return;
+    }
     char **dst = AT(obj, f, char *);
     free(*dst);
     *dst = xstrdup(s);
@@ -433,9 +443,38 @@ static void load_hosts(struct loader *L, const struct ynode *v)
     }
 }
 
+/* password_file: an absolute path, or a name inside the secrets directory (spec_open_secret_file) */
+static void set_secret_file(struct loader *L, const struct field *f, const struct ynode *v,
+                            void *obj)
+{
+    const char *s = sl_get_string(L, v);
+    if (!s)
+        return;
+    char *p = sl_expand_home(s);
+    const char *why = !*p                      ? "must not be empty"
+                      : sl_has_control_chars(v) ? "must not contain control characters"
+                      : sl_has_dotdot(p)        ? "must not contain '..'"
+                                                : NULL;
+    if (why) {
+        if (*p && !sl_has_control_chars(v))
+            sl_error_at(L, v, "'%s' %s, got '%s'", sl_path(L), why, s);
+        else
+            sl_error_at(L, v, "'%s' %s", sl_path(L), why);
+        free(p);
+        return;
+    }
+    size_t n = strlen(p);
+    while (n > 1 && p[n - 1] == '/')
+        p[--n] = '\0';
+    struct spec_auth *au = obj;
+    free(*AT(obj, f, char *));
+    *AT(obj, f, char *) = p;
+    au->password_file_pos = (struct spec_pos){v->line, v->col};
+}
+
 static const struct field auth_fields[] = {
     {"password_env", set_env_name, offsetof(struct spec_auth, password_env)},
-    {"password_file", set_path, offsetof(struct spec_auth, password_file)},
+    {"password_file", set_secret_file, offsetof(struct spec_auth, password_file)},
 };
 
 static void load_auth(struct loader *L, const struct ynode *v)
@@ -538,6 +577,13 @@ static void set_redis_config(struct loader *L, const struct field *f, const stru
                      ynode_is_null(val) ? " (write \"\" for an empty value)" : "");
         } else if (sl_has_control_chars(val) || strlen(val->scalar) != val->len) {
             sl_error_at(L, val, "'%s' must not contain control characters", sl_path(L));
+        } else if (str_ieq(k, "user") && sl_acl_has_password(val->scalar)) {
+            /* the value is not echoed: it holds the password */
+            sl_error_at(L, key,
+                        "redis.config '%s' holds a password (an ACL '>password' or '#hash'): "
+                        "secrets never go in a spec, use auth.password_env or "
+                        "auth.password_file",
+                        k);
         } else {
             struct spec_kv *kv = &s->redis_config[s->nredis_config++];
             kv->key = xstrdup(k);

@@ -81,6 +81,7 @@ bool sl_valid_env_name(const char *s);
 bool sl_has_control_chars(const struct ynode *v);
 /* Keys that would hold a secret: secrets come from auth.password_env/_file only. */
 bool sl_is_secret_key(const char *key);
+bool sl_acl_has_password(const char *rules);
 /* Expand a leading "~" or "~/" to the home directory. Caller frees. */
 char *sl_expand_home(const char *p);
 bool sl_has_dotdot(const char *p);

@@ -205,11 +205,22 @@ static int local_read_file(struct transport *t, const char *path, size_t max_siz
                            size_t *out_len, char **err)
 {
     (void)t;
-    if (read_file(path, max_size, out, out_len) == 0)
+    /* never through a symbolic link: a planted redis.conf -> ~/.netrc would print the
+       credentials as a directive's old value (O_NONBLOCK: a FIFO cannot hang us) */
+    int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        *err = xasprintf("refusing to read '%s': it is not a regular file", path);
+        return -1;
+    }
+    if (fd >= 0 && read_fd(fd, max_size, out, out_len) == 0)
         return 0;
     if (absent(errno))
         return 1;
-    if (errno == EFBIG)
+    if (errno == ELOOP)
+        *err = xasprintf("refusing to read '%s': it is a symbolic link", path);
+    else if (errno == EFBIG)
         *err = xasprintf("cannot read '%s': larger than %zu bytes", path, max_size);
     else
         *err = xasprintf("cannot read '%s': %s", path, strerror(errno));
@@ -229,6 +240,55 @@ static int local_stat_mtime(struct transport *t, const char *path, long long *mt
     }
     *mtime_s = (long long)st.st_mtim.tv_sec;
     return 0;
+}
+
+/* Why the directory `st` (at `dir`) is not safe to keep instance files in, or NULL. */
+static const char *untrusted_because(const struct stat *st)
+{
+    if (st->st_uid != 0 && st->st_uid != geteuid())
+        return "belongs to another user";
+    /* a root-owned sticky directory (/tmp): nobody else can rename or remove our entry */
+    if ((st->st_mode & (S_IWGRP | S_IWOTH)) && !(st->st_uid == 0 && (st->st_mode & S_ISVTX)))
+        return "is writable by group or others";
+    return NULL;
+}
+
+/*
+ * Every existing directory on the way to `path` (and `path` itself when it
+ * is one) must belong to us or root and be writable by nobody else, as
+ * OpenSSH's StrictModes wants: else another user could plant a redis.conf
+ * (dir /root/.ssh, loadmodule ...) that we would start. Returns 0 or -1 with *err.
+ */
+static int check_trusted_dirs(const char *path, char **err)
+{
+    char *buf = xstrdup(path);
+    size_t len = strlen(buf);
+    int rc = 0;
+    for (size_t i = 1; i <= len && rc == 0; i++) {
+        if (buf[i] != '/' && buf[i] != '\0')
+            continue;
+        char saved = buf[i];
+        buf[i] = '\0';
+        struct stat st;
+        const char *why = NULL;
+        if (stat(buf, &st) < 0) {
+            buf[i] = saved;
+            break; /* missing from here on: we create it */
+        }
+        if (S_ISDIR(st.st_mode))
+            why = untrusted_because(&st);
+        if (!why && lstat(buf, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0 &&
+            st.st_uid != geteuid())
+            why = "is a symbolic link of another user";
+        if (why) {
+            *err = xasprintf("refusing directory '%s': it %s (owner uid %ld, mode %04o)", buf,
+                             why, (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+            rc = -1;
+        }
+        buf[i] = saved;
+    }
+    free(buf);
+    return rc;
 }
 
 /* mkdir -p; directories it creates get exactly `mode` (umask does not apply). */
@@ -272,6 +332,8 @@ static int mkdir_p(const char *path, int mode, char **err)
 static int local_mkdir(struct transport *t, const char *path, int mode, char **err)
 {
     (void)t;
+    if (check_trusted_dirs(path, err) < 0)
+        return -1;
     return mkdir_p(path, mode, err);
 }
 
@@ -284,7 +346,7 @@ static int local_write_file(struct transport *t, const char *path, const void *d
     int rc = 0;
     if (slash && slash != dir) {
         *slash = '\0';
-        rc = mkdir_p(dir, 0755, err);
+        rc = check_trusted_dirs(dir, err) < 0 ? -1 : mkdir_p(dir, 0755, err);
     }
     free(dir);
     if (rc < 0)

@@ -649,6 +649,21 @@ static int ssh_read_file(struct transport *t, const char *path, size_t max_size,
     LIBSSH2_SFTP *sftp = sftp_get(st, err);
     if (!sftp)
         return -1;
+    /* never through a symbolic link (SFTP has no O_NOFOLLOW: lstat first) */
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int lrc = libssh2_sftp_lstat(sftp, path, &a);
+    if (lrc != 0) {
+        if (sftp_absent(st, lrc))
+            return 1;
+        ssh_fail(st, lrc, err, "cannot stat '%s'", path);
+        return -1;
+    }
+    if ((a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) && !LIBSSH2_SFTP_S_ISREG(a.permissions)) {
+        *err = xasprintf("%s: refusing to read '%s': it is %s", st->label, path,
+                         LIBSSH2_SFTP_S_ISLNK(a.permissions) ? "a symbolic link"
+                                                             : "not a regular file");
+        return -1;
+    }
     LIBSSH2_SFTP_HANDLE *h = libssh2_sftp_open(sftp, path, LIBSSH2_FXF_READ, 0);
     if (!h) {
         int rc = libssh2_session_last_errno(st->session);

@@ -248,6 +248,11 @@ int read_file(const char *path, size_t max_size, char **out, size_t *out_len)
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -1;
+    return read_fd(fd, max_size, out, out_len);
+}
+
+int read_fd(int fd, size_t max_size, char **out, size_t *out_len)
+{
     struct strbuf sb = {0};
     char chunk[8192];
     for (;;) {

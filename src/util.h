@@ -124,6 +124,8 @@ bool unit_lookup(const struct unit *units, size_t n, const char *suffix, bool no
  * than max_size (errno EFBIG) so hostile input cannot exhaust memory.
  */
 int read_file(const char *path, size_t max_size, char **out, size_t *out_len);
+/* The same from an open descriptor, which it closes. */
+int read_fd(int fd, size_t max_size, char **out, size_t *out_len);
 
 /*
  * Replace a file atomically: write to a temporary name beside it (unique per

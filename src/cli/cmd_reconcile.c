@@ -52,6 +52,7 @@ static const struct cli_opt reconcile_opts[] = {
     {CLI_OPT_GROUP, .help = "Spec source (exactly one):"},
     {CLI_OPT_STRING, 'f', "file", RO(spec_path), .arg = "SPEC|DIR",
      .help = "a spec, or a directory of specs"},
+    CLI_OPT_SECRETS_DIR,
     CLI_OPTS_GIT_SOURCE(struct reconcile_options, git, ""),
     {CLI_OPT_GROUP, .help = "Mode:"},
     {CLI_OPT_FLAG, 0, "once", RO(once), .help = "one run, then exit (exit status below)"},

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "notify.h"
+#include "spec.h"
 #include "util.h"
 
 /*
@@ -196,4 +197,13 @@ void cli_opt_print_help(FILE *out, const struct cli_opt *opts, size_t n)
 int cli_opt_notify(void *dest, const struct cli_opt *opt, const char *value, char **err)
 {
     return notify_options_set(dest, opt->name, value, err) < 0 ? -1 : 0;
+}
+
+int cli_opt_secrets_dir(void *dest, const struct cli_opt *opt, const char *value, char **err)
+{
+    (void)dest;
+    (void)opt;
+    (void)err;
+    spec_set_secrets_dir(value);
+    return 0;
 }

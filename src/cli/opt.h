@@ -88,10 +88,19 @@ void cli_opt_print_help(FILE *out, const struct cli_opt *opts, size_t n);
 
 /* ---- rows shared by several commands ----------------------------------------- */
 
-/* -f/--file SPEC into the struct session_options `m` of T */
+/* --secrets-dir DIR: where auth.password_file may point (spec_set_secrets_dir) */
+int cli_opt_secrets_dir(void *dest, const struct cli_opt *opt, const char *value, char **err);
+#define CLI_OPT_SECRETS_DIR                                                              \
+    {CLI_OPT_STRING, 0, "secrets-dir", 0, cli_opt_secrets_dir, .arg = "DIR",             \
+     .help = "auth.password_file must be under DIR (default:\n"                          \
+             "$RMGR_SECRETS_DIR, else /etc/rmgr/secrets and\n"                            \
+             "~/.config/rmgr/secrets)"}
+
+/* -f/--file SPEC into the struct session_options `m` of T, and --secrets-dir */
 #define CLI_OPT_SPEC(T, m)                                                               \
     {CLI_OPT_STRING, 'f', "file", offsetof(T, m.spec_path), .arg = "SPEC",               \
-     .help = "the cluster spec (YAML)"}
+     .help = "the cluster spec (YAML)"},                                                 \
+    CLI_OPT_SECRETS_DIR
 
 /*
  * --connect-timeout MS, --timeout MS into the struct session_options `m` of

@@ -60,7 +60,7 @@
 #include "test.h"
 
 #define PW "apply-TEST-pw-5c2e9d"
-#define PW_ENV "RMGR_APPLY_TEST_PW"
+#define PW_ENV "RMGR_REDIS_APPLY_TEST_PW"
 
 static struct harness *H;
 static struct ac F; /* the failover / spec-edit cluster, shared by several tests */

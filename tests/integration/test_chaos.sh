@@ -81,8 +81,8 @@ RMGR=$H_DIR/rmgr
 # locks (lock_default_path) and caches stay inside the test directory
 export XDG_RUNTIME_DIR=$H_DIR/run XDG_CACHE_HOME=$H_DIR/xdg-cache
 mkdir -p "$XDG_RUNTIME_DIR"
-export RMGR_TEST_PASSWORD="pw-$RANDOM-chaos-$$"
-PW=$RMGR_TEST_PASSWORD
+export RMGR_REDIS_TEST_PASSWORD="pw-$RANDOM-chaos-$$"
+PW=$RMGR_REDIS_TEST_PASSWORD
 CLUSTER=chaos
 BASE=$H_DIR/base
 SPEC=$H_DIR/chaos.yaml
@@ -999,7 +999,7 @@ defaults:
   transport: local
   base_dir: $BASE
 auth:
-  password_env: RMGR_TEST_PASSWORD
+  password_env: RMGR_REDIS_TEST_PASSWORD
 redis:
   config:
     save: ""
@@ -1050,7 +1050,7 @@ else
     echo "# chaos: $KILLS masters SIGKILLed, one every $INTERVAL s ($NSHARDS shards in turn)"
 fi
 cat >"$H_DIR/chaos-config.json" <<EOF
-{"proxy": $PX, "password_env": "RMGR_TEST_PASSWORD", "shards": [$SHARDS_JSON],
+{"proxy": $PX, "password_env": "RMGR_REDIS_TEST_PASSWORD", "shards": [$SHARDS_JSON],
  "sentinels": [$S1, $S2, $S3], "base": "$BASE/$CLUSTER", "kills": $KILLS,
  "duration_s": ${DURATION:-0}, "interval_s": $INTERVAL, "hard_limit_s": $HARD,
  "writes_back_max_s": $WRITES_BACK_MAX_S, "daemon_pid": $DAEMON, "hup": $HUP}

@@ -49,7 +49,7 @@ static struct spec *load_spec(void)
 {
     char *yaml = xasprintf("cluster: conflive\n"
                            "defaults:\n  transport: local\n  base_dir: %s\n"
-                           "auth:\n  password_env: RMGR_TEST_CONF_PASSWORD\n"
+                           "auth:\n  password_env: RMGR_REDIS_TEST_CONF_PASSWORD\n"
                            "%s"
                            "shards:\n"
                            "  - name: shard1\n    master: 127.0.0.1:%d\n"
@@ -315,7 +315,7 @@ TEST(nutcracker_runs_rendered_conf_with_auth)
 int main(void)
 {
     h = harness_new("conf-live");
-    setenv("RMGR_TEST_CONF_PASSWORD", PASSWORD, 1);
+    setenv("RMGR_REDIS_TEST_CONF_PASSWORD", PASSWORD, 1);
     spec = load_spec();
     if (!spec) {
         printf("FAIL cannot load the spec\n");

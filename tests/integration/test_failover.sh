@@ -30,8 +30,8 @@ h_init failover
 
 export XDG_RUNTIME_DIR=$H_DIR/run
 mkdir -p "$XDG_RUNTIME_DIR"
-export RMGR_TEST_PASSWORD="pw-$RANDOM-secret-$$"
-PW=$RMGR_TEST_PASSWORD
+export RMGR_REDIS_TEST_PASSWORD="pw-$RANDOM-secret-$$"
+PW=$RMGR_REDIS_TEST_PASSWORD
 CLUSTER=ftest
 BASE=$H_DIR/base
 SPEC=$H_DIR/spec.yaml
@@ -48,7 +48,7 @@ defaults:
   transport: local
   base_dir: $BASE
 auth:
-  password_env: RMGR_TEST_PASSWORD
+  password_env: RMGR_REDIS_TEST_PASSWORD
 redis:
   config:
     maxmemory: 32mb

@@ -462,7 +462,7 @@ TEST(passwords_auth_and_masking)
         return;
     struct strbuf sb = {0};
     sb_addf(&sb, "cluster: auth\ndefaults:\n  transport: local\n  base_dir: %s\n"
-                 "auth:\n  password_env: RMGR_TEST_OBS_PW\n"
+                 "auth:\n  password_env: RMGR_REDIS_TEST_OBS_PW\n"
                  "shards:\n  - name: s1\n    master: 127.0.0.1:%d\n"
                  "sentinel:\n  quorum: 1\n  nodes: [127.0.0.1:%d]\n"
                  "proxies:\n  - host: 127.0.0.1\n    listen: 127.0.0.1:%d\n"

@@ -21,7 +21,7 @@
 #include "test.h"
 
 #define PW "rmgr-TEST-pw-93f1c0"
-#define PW_ENV "RMGR_TEST_CLI_PW"
+#define PW_ENV "RMGR_REDIS_TEST_CLI_PW"
 
 static struct harness *H;
 static struct fx_cluster A; /* no auth */

@@ -26,8 +26,8 @@ h_init reconcile
 # locks (lock_default_path) and caches stay inside the test directory
 export XDG_RUNTIME_DIR=$H_DIR/run XDG_CACHE_HOME=$H_DIR/xdg-cache
 mkdir -p "$XDG_RUNTIME_DIR"
-export RMGR_TEST_PASSWORD="pw-$RANDOM-secret-$$"
-PW=$RMGR_TEST_PASSWORD
+export RMGR_REDIS_TEST_PASSWORD="pw-$RANDOM-secret-$$"
+PW=$RMGR_REDIS_TEST_PASSWORD
 CLUSTER=rtest
 BASE=$H_DIR/base
 CACHE=$H_DIR/cache
@@ -53,7 +53,7 @@ defaults:
   transport: local
   base_dir: $BASE
 auth:
-  password_env: RMGR_TEST_PASSWORD
+  password_env: RMGR_REDIS_TEST_PASSWORD
 redis:
   config:
     maxmemory: $1

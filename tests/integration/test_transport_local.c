@@ -197,6 +197,60 @@ TEST(read_respects_size_cap)
     free(path);
 }
 
+/* finding 1 of issue 14: a redis.conf symlinked to a credentials file must not be read */
+TEST(symlinked_file_is_refused)
+{
+    char *target = path_in("secret-target"), *link_path = path_in("redis.conf.link");
+    char *err = NULL, *out = NULL;
+    size_t len = 0;
+    CHECK_INT_EQ(transport_write_file(t, target, "machine github.com password ghp_x\n", 34, 0600,
+                                      &err), 0);
+    unlink(link_path);
+    CHECK_INT_EQ(symlink(target, link_path), 0);
+    CHECK_INT_EQ(transport_read_file(t, link_path, 1024, &out, &len, &err), -1);
+    CHECK(out == NULL);
+    CHECK_CONTAINS(err, "symbolic link");
+    CHECK(!err || !strstr(err, "ghp_x"));
+    free(err);
+    unlink(link_path);
+    unlink(target);
+    free(target);
+    free(link_path);
+}
+
+/* finding 3 of issue 14: a directory another user can write is not ours to start daemons from */
+TEST(untrusted_directory_is_refused)
+{
+    char *dir = path_in("planted"), *file = path_in("planted/local/redis-7001/redis.conf");
+    char *err = NULL;
+    CHECK_INT_EQ(mkdir(dir, 0777), 0);
+    CHECK_INT_EQ(chmod(dir, 0777), 0);
+    CHECK_INT_EQ(transport_write_file(t, file, "port 7001\n", 10, 0600, &err), -1);
+    CHECK_CONTAINS(err, "is writable by group or others");
+    free(err);
+    err = NULL;
+    char *sub = path_in("planted/local/sub");
+    CHECK_INT_EQ(transport_mkdir(t, sub, 0700, &err), -1);
+    free(sub);
+    CHECK_CONTAINS(err, "is writable by group or others");
+    free(err);
+    err = NULL;
+    CHECK_INT_EQ(chmod(dir, 0755), 0);
+    if (geteuid() == 0) {
+        CHECK_INT_EQ(chown(dir, 65534, 65534), 0);
+        CHECK_INT_EQ(transport_write_file(t, file, "port 7001\n", 10, 0600, &err), -1);
+        CHECK_CONTAINS(err, "belongs to another user");
+        free(err);
+        err = NULL;
+        CHECK_INT_EQ(chown(dir, 0, 0), 0);
+    }
+    /* ours, and below /tmp (root-owned, sticky): fine */
+    CHECK_INT_EQ(transport_write_file(t, file, "port 7001\n", 10, 0600, &err), 0);
+    free(err);
+    free(dir);
+    free(file);
+}
+
 TEST(missing_file_is_1)
 {
     char *path = path_in("no/such/file");
@@ -278,6 +332,8 @@ int main(void)
     RUN(exec_returns_when_daemon_keeps_pipes);
     RUN(write_read_back_with_mode);
     RUN(read_respects_size_cap);
+    RUN(symlinked_file_is_refused);
+    RUN(untrusted_directory_is_refused);
     RUN(missing_file_is_1);
     RUN(stat_mtime_matches_file);
     RUN(mkdir_p_with_mode);

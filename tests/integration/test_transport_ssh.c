@@ -230,6 +230,27 @@ TEST(write_large_file)
     free(data);
 }
 
+/* finding 1 of issue 14: a redis.conf symlinked to a credentials file must not be read */
+TEST(symlinked_file_is_refused)
+{
+    char *target = in_dir("secret-target"), *link_path = in_dir("redis.conf.link");
+    char *err = NULL, *out = NULL;
+    size_t len = 0;
+    CHECK_INT_EQ(transport_write_file(t, target, "machine github.com password ghp_x\n", 34, 0600,
+                                      &err), 0);
+    unlink(link_path);
+    CHECK_INT_EQ(symlink(target, link_path), 0);
+    CHECK_INT_EQ(transport_read_file(t, link_path, 1024, &out, &len, &err), -1);
+    CHECK(out == NULL);
+    CHECK_CONTAINS(err, "symbolic link");
+    CHECK(!err || !strstr(err, "ghp_x"));
+    free(err);
+    unlink(link_path);
+    unlink(target);
+    free(target);
+    free(link_path);
+}
+
 TEST(missing_file_is_1)
 {
     char *path = in_dir("no/such/file");
@@ -712,6 +733,7 @@ int main(void)
     RUN(exec_stdin_is_empty);
     RUN(write_read_back_with_mode);
     RUN(write_large_file);
+    RUN(symlinked_file_is_refused);
     RUN(missing_file_is_1);
     RUN(stat_mtime);
     RUN(mkdir_p_with_mode);

@@ -114,6 +114,35 @@ TEST(planted_lock_files_are_refused)
     unlink(victim);
 }
 
+/* finding 4 of issue 14: /tmp/rmgr-<uid> may have been made by someone else */
+TEST(lock_directory_of_another_user_or_open_mode_is_refused)
+{
+    char dir[] = "/tmp/rmgr-lockdir-test.XXXXXX", path[300];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/c.lock", dir);
+    char *err = NULL;
+    CHECK_INT_EQ(chmod(dir, 0777), 0);
+    CHECK(lock_acquire(path, 0, &err) == NULL);
+    CHECK_CONTAINS(err, "refusing lock directory");
+    CHECK_CONTAINS(err, "mode 0777");
+    free(err);
+    err = NULL;
+    CHECK_INT_EQ(chmod(dir, 0700), 0);
+    if (geteuid() == 0) {
+        CHECK_INT_EQ(chown(dir, 65534, 65534), 0);
+        CHECK(lock_acquire(path, 0, &err) == NULL);
+        CHECK_CONTAINS(err, "belongs to another user");
+        free(err);
+        err = NULL;
+        CHECK_INT_EQ(chown(dir, 0, 0), 0);
+    }
+    struct cluster_lock *l = lock_acquire(path, 0, &err);
+    CHECK(l != NULL);
+    lock_release(l);
+    unlink(path);
+    rmdir(dir);
+}
+
 TEST(default_path_names_cluster)
 {
     char *p = lock_default_path("demo");
@@ -130,6 +159,7 @@ int main(void)
     RUN(second_lock_is_refused_with_holder);
     RUN(lock_of_dead_process_is_taken_over);
     RUN(planted_lock_files_are_refused);
+    RUN(lock_directory_of_another_user_or_open_mode_is_refused);
     RUN(default_path_names_cluster);
     unlink(lockpath);
     char sub[300];

@@ -929,7 +929,7 @@ TEST(a_password_the_servers_refuse_refuses_the_plan)
     for (size_t i = 0; i < c.plan->nrefusals; i++) {
         const char *d = c.plan->refusals[i].diagnosis;
         CHECK_CONTAINS(d, "authentication failed on 4 of 4 redis instances: the password "
-                          "from environment variable RMGR_TEST_PASSWORD does not match the "
+                          "from environment variable RMGR_REDIS_TEST_PASSWORD does not match the "
                           "cluster's; rmgr does not rotate passwords");
         CHECK_CONTAINS(d, "auth-pass on every sentinel");
     }

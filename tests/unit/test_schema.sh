@@ -114,7 +114,7 @@ defaults:
   base_dir: /var/lib/rmgr
   binaries: { redis_server: /usr/bin/redis-server, redis_sentinel: /usr/bin/redis-sentinel,
               nutcracker: /usr/sbin/nutcracker, ship: false }
-auth: { password_env: RMGR_PW }
+auth: { password_env: RMGR_REDIS_PW }
 redis:
   config: { maxmemory: 256mb, appendonly: "yes", hz: 10 }
 shards:
@@ -331,11 +331,14 @@ for f in PATH_FIELDS:
 ok("base_dir /", ("defaults.base_dir", "/"))
 ok("identity ~", ("defaults.ssh.identity", "~"))
 ok("password_file absolute", ("auth", {"password_file": "/etc/rmgr/pw"}))
-no("password_file relative", ("auth", {"password_file": "pw"}))
+ok("password_file relative to the secrets directory", ("auth", {"password_file": "pw"}))
+no("password_file an integer", ("auth", {"password_file": 5}))
 no("password_file with ..", ("auth", {"password_file": "/etc/../pw"}))
 
 # auth
-ok("password_env _X1", ("auth.password_env", "_X1"))
+ok("password_env RMGR_REDIS_X1", ("auth.password_env", "RMGR_REDIS_X1"))
+no("password_env RMGR_GIT_TOKEN", ("auth.password_env", "RMGR_GIT_TOKEN"))
+no("password_env RMGR_REDIS_ alone", ("auth.password_env", "RMGR_REDIS_"))
 no("password_env starting with a digit", ("auth.password_env", "1X"))
 no("password_env with a dash", ("auth.password_env", "A-B"))
 no("password_env empty", ("auth.password_env", ""))
@@ -343,8 +346,8 @@ no("password_env with a trailing newline", ("auth.password_env", "A\n"))
 no("password_env an integer", ("auth.password_env", 5))
 no("both auth sources", ("auth.password_file", "/x"))
 no("no auth source", ("auth", {}))
-no("auth a string", ("auth", "RMGR_PW"))
-no("auth a list", ("auth", ["RMGR_PW"]))
+no("auth a string", ("auth", "RMGR_REDIS_PW"))
+no("auth a list", ("auth", ["RMGR_REDIS_PW"]))
 no("auth with only an unknown key", ("auth", {"pasword_file": "/x"}))
 no("auth with only a secret", ("auth", {"password": "x"}))
 

@@ -1,6 +1,7 @@
 /* test_spec.c - the spec loader through spec_load_buffer: defaults, resolution,
  * positions, diagnostics and the helper functions. */
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -17,7 +18,7 @@ static const char *full_spec =
     "defaults:\n"                                                       /* 6 */
     "  ssh: { identity: ~/.ssh/id_ed25519 }\n"                          /* 7 */
     "auth:\n"                                                           /* 8 */
-    "  password_env: RMGR_TEST_PW\n"                                    /* 9 */
+    "  password_env: RMGR_REDIS_TEST_PW\n"                                    /* 9 */
     "redis:\n"                                                          /* 10 */
     "  config: { maxmemory: 256mb, appendonly: \"yes\", hz: 10 }\n"     /* 11 */
     "shards:\n"                                                         /* 12 */
@@ -85,7 +86,7 @@ TEST(full_spec_resolves)
     CHECK_STR_EQ(spec_host_ssh(s, "mgr")->user, "root");
     CHECK_INT_EQ(spec_host_ssh(s, "10.0.0.99")->port, 22);
 
-    CHECK_STR_EQ(s->auth.password_env, "RMGR_TEST_PW");
+    CHECK_STR_EQ(s->auth.password_env, "RMGR_REDIS_TEST_PW");
     CHECK(s->auth.password_file == NULL);
 
     CHECK_INT_EQ(s->nredis_config, 3);
@@ -292,6 +293,142 @@ TEST(secrets_refused_everywhere)
     diags_release(&d);
 }
 
+/* finding 10 of issue 14: an ACL user line carries its password after '>' (or its hash after '#') */
+TEST(acl_user_passwords_refused)
+{
+    static const char *const users[] = {
+        "default on >hunter2 ~* +@all",
+        "ops on #e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 +@all",
+    };
+    for (size_t i = 0; i < 2; i++) {
+        struct diags d = {0};
+        char *text = xasprintf("cluster: x\n"
+                               "redis: { config: { User: \"%s\" } }\n"
+                               "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
+                               "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+                               users[i]);
+        struct spec *s = load(text, &d);
+        CHECK(s == NULL);
+        CHECK_INT_EQ(diags_count(&d, DIAG_ERROR), 1);
+        char *t = diag_text(&d);
+        CHECK_CONTAINS(t, "2:20: error: redis.config 'User' holds a password");
+        CHECK(strstr(t, "hunter2") == NULL && strstr(t, "e3b0c44") == NULL);
+        free(t);
+        free(text);
+        diags_release(&d);
+    }
+    /* an ACL user without a password (nopass, or keys only) is fine */
+    struct diags d = {0};
+    struct spec *s = load("cluster: x\n"
+                          "redis: { config: { user: \"reader on nopass ~cache:* +get\" } }\n"
+                          "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
+                          "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+                          &d);
+    CHECK(s != NULL);
+    spec_free(s);
+    diags_release(&d);
+}
+
+/* finding 1 of issue 14: a spec must not redirect rmgr's own credentials to a server */
+TEST(password_env_only_rmgr_redis_prefix)
+{
+    static const char *const refused[] = {"RMGR_GIT_TOKEN", "RMGR_WEBHOOK_URL", "HOME",
+                                          "GITHUB_TOKEN", "RMGR_REDIS", "rmgr_redis_pw"};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(*refused); i++) {
+        struct diags d = {0};
+        char *text = xasprintf("cluster: x\nauth: { password_env: %s }\n"
+                               "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
+                               "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+                               refused[i]);
+        struct spec *s = load(text, &d);
+        CHECK(s == NULL);
+        char *t = diag_text(&d);
+        CHECK_CONTAINS(t, "2:23: error: 'auth.password_env' must name a variable beginning with "
+                          "RMGR_REDIS_");
+        free(t);
+        free(text);
+        diags_release(&d);
+    }
+}
+
+static struct spec *load_password_file(const char *file, struct diags *d)
+{
+    char *text = xasprintf("cluster: x\nauth: { password_file: \"%s\" }\n"
+                           "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
+                           "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
+                           file);
+    struct spec *s = load(text, d);
+    free(text);
+    return s;
+}
+
+/* The password read from `file` ("" when refused, the message in *err). Caller frees. */
+static char *password_of(const char *file, char **err)
+{
+    struct diags d = {0};
+    struct spec *s = load_password_file(file, &d);
+    char *pw = NULL;
+    *err = NULL;
+    if (!s)
+        *err = diag_text(&d);
+    else if (spec_read_password(s, &pw, err) < 0)
+        pw = NULL;
+    spec_free(s);
+    diags_release(&d);
+    return pw ? pw : xstrdup("");
+}
+
+/* finding 1 of issue 14: a spec reads files only under the operator's secrets directory */
+TEST(password_file_only_under_secrets_dir)
+{
+    char sdir[] = "/tmp/rmgr-test-secrets-XXXXXX", outside[] = "/tmp/rmgr-test-outside-XXXXXX";
+    CHECK(mkdtemp(sdir) != NULL && mkdtemp(outside) != NULL);
+    char *f = xasprintf("%s/pw", sdir), *sub = xasprintf("%s/sub", sdir);
+    char *subf = xasprintf("%s/sub/pw", sdir), *out = xasprintf("%s/token", outside);
+    char *lnk = xasprintf("%s/link", sdir), *dlnk = xasprintf("%s/dlink", sdir);
+    CHECK_INT_EQ(write_file_atomic(f, "s3cret\n", 7, 0600), 0);
+    CHECK_INT_EQ(mkdir(sub, 0700), 0);
+    CHECK_INT_EQ(write_file_atomic(subf, "sub-pw\n", 7, 0600), 0);
+    CHECK_INT_EQ(write_file_atomic(out, "ghp_token\n", 10, 0600), 0);
+    CHECK_INT_EQ(symlink(out, lnk), 0);
+    CHECK_INT_EQ(symlink(outside, dlnk), 0);
+    spec_set_secrets_dir(sdir);
+    char *err, *pw;
+
+    pw = password_of("pw", &err); /* relative: inside the secrets directory */
+    CHECK_STR_EQ(pw, "s3cret");
+    free(pw), free(err);
+    pw = password_of("sub/pw", &err);
+    CHECK_STR_EQ(pw, "sub-pw");
+    free(pw), free(err);
+    pw = password_of(f, &err); /* absolute, under it */
+    CHECK_STR_EQ(pw, "s3cret");
+    free(pw), free(err);
+
+    pw = password_of(out, &err);
+    CHECK_STR_EQ(pw, "");
+    CHECK_CONTAINS(err, "t.yaml:2:24: password_file");
+    CHECK_CONTAINS(err, "is not under the secrets directory");
+    free(pw), free(err);
+    pw = password_of("link", &err);
+    CHECK_STR_EQ(pw, "");
+    CHECK_CONTAINS(err, "symbolic link");
+    free(pw), free(err);
+    pw = password_of("dlink/token", &err);
+    CHECK_STR_EQ(pw, "");
+    CHECK_CONTAINS(err, "symbolic link");
+    free(pw), free(err);
+    pw = password_of("../pw", &err); /* refused by the loader, at its position */
+    CHECK_STR_EQ(pw, "");
+    CHECK_CONTAINS(err, "2:24: error: 'auth.password_file' must not contain '..'");
+    free(pw), free(err);
+
+    spec_set_secrets_dir(NULL);
+    unlink(lnk), unlink(dlnk), unlink(subf), rmdir(sub), unlink(f), rmdir(sdir);
+    unlink(out), rmdir(outside);
+    free(f), free(sub), free(subf), free(out), free(lnk), free(dlnk);
+}
+
 TEST(duplicate_key_and_managed_directive)
 {
     struct diags d = {0};
@@ -405,7 +542,11 @@ TEST(syntax_error_position)
 TEST(read_password)
 {
     struct diags d = {0};
-    char path[] = "/tmp/rmgr-test-pw-XXXXXX";
+    char sdir[] = "/tmp/rmgr-test-secrets-XXXXXX";
+    CHECK(mkdtemp(sdir) != NULL);
+    spec_set_secrets_dir(sdir);
+    char path[300];
+    snprintf(path, sizeof(path), "%s/pw-XXXXXX", sdir);
     int fd = mkstemp(path);
     CHECK(fd >= 0);
     CHECK(write(fd, "s3cret\nignored\n", 15) == 15);
@@ -426,29 +567,31 @@ TEST(read_password)
     spec_free(s);
     free(text);
     unlink(path);
+    rmdir(sdir);
+    spec_set_secrets_dir(NULL);
 
-    s = load("cluster: x\nauth: { password_env: RMGR_TEST_UNSET_PW }\n"
+    s = load("cluster: x\nauth: { password_env: RMGR_REDIS_TEST_UNSET_PW }\n"
              "shards: [{ name: a, master: 127.0.0.1:7001 }]\n"
              "sentinel: { quorum: 1, nodes: [127.0.0.1:26379] }\n",
              &d);
     CHECK(s != NULL);
     if (s) {
-        unsetenv("RMGR_TEST_UNSET_PW");
+        unsetenv("RMGR_REDIS_TEST_UNSET_PW");
         pw = err = NULL;
         CHECK_INT_EQ(spec_read_password(s, &pw, &err), -1);
         CHECK(pw == NULL);
-        CHECK_STR_EQ(err, "environment variable 'RMGR_TEST_UNSET_PW' is not set");
+        CHECK_STR_EQ(err, "environment variable 'RMGR_REDIS_TEST_UNSET_PW' is not set");
         free(err);
-        setenv("RMGR_TEST_UNSET_PW", "topsecret", 1);
+        setenv("RMGR_REDIS_TEST_UNSET_PW", "topsecret", 1);
         pw = err = NULL;
         CHECK_INT_EQ(spec_read_password(s, &pw, &err), 0);
         CHECK_STR_EQ(pw, "topsecret");
         free(pw);
         free(err);
-        setenv("RMGR_TEST_UNSET_PW", "", 1);
+        setenv("RMGR_REDIS_TEST_UNSET_PW", "", 1);
         pw = err = NULL;
         CHECK_INT_EQ(spec_read_password(s, &pw, &err), -1);
-        CHECK_STR_EQ(err, "environment variable 'RMGR_TEST_UNSET_PW' is empty");
+        CHECK_STR_EQ(err, "environment variable 'RMGR_REDIS_TEST_UNSET_PW' is empty");
         free(err);
     }
     spec_free(s);
@@ -736,6 +879,9 @@ int main(void)
     RUN(address_used_twice_across_roles);
     RUN(loopback_listen_on_two_hosts_is_fine);
     RUN(secrets_refused_everywhere);
+    RUN(acl_user_passwords_refused);
+    RUN(password_env_only_rmgr_redis_prefix);
+    RUN(password_file_only_under_secrets_dir);
     RUN(duplicate_key_and_managed_directive);
     RUN(aliases_are_copied);
     RUN(limits);
