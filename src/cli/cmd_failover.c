@@ -109,13 +109,20 @@ static int run_failover(int argc, char **argv)
         .out = stdout,
     };
     char *new_master = NULL, *err = NULL;
+    long long started = now_ms();
     rc = switchover_run(s.spec, s.password, s.plan, i, &o, &new_master, &err) < 0
              ? EXIT_FAILURE_ : EXIT_OK;
     if (err)
         fprintf(stderr, "rmgr: failover of %s: %s\n", a.shard, err);
     if (new_master) {
-        /* the new layout, once Sentinel reconfigured the other members (or the wait ended) */
-        long long until = now_ms() + FAILOVER_LAYOUT_WAIT_MS;
+        /*
+         * the new layout, once Sentinel reconfigured the other members: their
+         * first sync may wait out repl-diskless-sync-delay, so the wait runs
+         * to the command's own deadline (at least FAILOVER_LAYOUT_WAIT_MS)
+         */
+        long long until = started + (long long)o.timeout_ms;
+        if (until < now_ms() + FAILOVER_LAYOUT_WAIT_MS)
+            until = now_ms() + FAILOVER_LAYOUT_WAIT_MS;
         for (;;) {
             observed_free(s.observed);
             plan_free(s.plan);

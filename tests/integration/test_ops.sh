@@ -318,6 +318,7 @@ h_check "failover on a cluster that does not match its spec: refused, nothing ch
     eval '[ "$RC" -eq 1 ] && grep -q "refused: the cluster does not match its spec" <<<"$ERR" && [ "$(sentinel_master beta "$S1")" = "$B1" ]'
 h_cli "$B1" -a "$PW" CONFIG SET maxmemory 32mb >/dev/null
 run failover -f "$SPEC" beta
+h_track_cluster "$BASE/$CLUSTER" # the repoint restarted the proxy
 h_check "failover beta without --to: onto its one replica" \
     eval '[ "$RC" -eq 0 ] && [ "$(sentinel_master beta "$S1")" = "$B2" ] && proxy_names "$B2" beta'
 h_check "failover: the password appears nowhere" no_password
