@@ -128,7 +128,8 @@ void logs_merge(const struct logs_source *s, size_t n, struct strbuf *out)
         for (size_t k = first; k < nv && v[k].ms < 0; k++)
             v[k].ms = earliest; /* lines before the first time: with it (or all -1) */
     }
-    qsort(v, nv, sizeof(*v), cmp_timed_line);
+    if (nv > 1) /* v is NULL when no log had a line: qsort's argument must not be */
+        qsort(v, nv, sizeof(*v), cmp_timed_line);
     for (size_t k = 0; k < nv; k++) {
         sb_add(out, s[v[k].source].label);
         sb_add(out, " | ");
