@@ -295,31 +295,28 @@ static bool step_is_redis(const struct step *st, enum step_kind kind, const char
            str_eq(st->ip, ip);
 }
 
-/* Whether the redis of step st is its shard's master in the spec. */
-static bool spec_master(const struct spec *s, const struct step *st)
+bool apply_step_waits_for(const struct plan *p, size_t i, size_t j)
 {
-    for (size_t i = 0; i < s->nshards; i++)
-        if (str_eq(s->shards[i].name, st->shard))
-            return s->shards[i].master.port == st->port && str_eq(s->shards[i].master.ip, st->ip);
-    return false;
+    const struct step *first = &p->steps[i], *o = &p->steps[j];
+    if (i == j || first->instance != INSTANCE_REDIS)
+        return false;
+    /* a replica's first sync needs its master answering */
+    if (first->kind == STEP_START && first->master_ip &&
+        step_is_redis(o, STEP_START, first->master_ip, first->master_port))
+        return true;
+    /* a master's shutdown waits for replicas that lag: stop them first (the observed
+     * master: after a failover it is not the spec's) */
+    return first->kind == STEP_STOP && first->shard && first->stops_master &&
+           o->kind == STEP_STOP && o->instance == INSTANCE_REDIS && str_eq(o->shard, first->shard) &&
+           !o->stops_master;
 }
 
 /* Whether lane b must finish before lane a starts (both of one wave). */
 static bool lane_waits_for(const struct run *r, const struct lane *a, const struct lane *b)
 {
-    const struct step *first = &r->p->steps[a->steps[0]];
-    for (size_t k = 0; k < b->n; k++) {
-        const struct step *o = &r->p->steps[b->steps[k]];
-        /* a replica's first sync needs its master answering */
-        if (first->kind == STEP_START && first->instance == INSTANCE_REDIS && first->master_ip &&
-            step_is_redis(o, STEP_START, first->master_ip, first->master_port))
+    for (size_t k = 0; k < b->n; k++)
+        if (apply_step_waits_for(r->p, a->steps[0], b->steps[k]))
             return true;
-        /* a master's shutdown waits for replicas that lag: stop them first */
-        if (first->kind == STEP_STOP && first->instance == INSTANCE_REDIS && first->shard &&
-            o->kind == STEP_STOP && o->instance == INSTANCE_REDIS && o != first &&
-            str_eq(o->shard, first->shard) && spec_master(r->s, first) && !spec_master(r->s, o))
-            return true;
-    }
     return false;
 }
 

@@ -88,10 +88,11 @@ void apply_result_release(struct apply_result *r);
 /*
  * The plan `rmgr destroy` runs: stop every proxy, then every sentinel, then
  * every redis (replicas before masters), each by its pidfile, then remove
- * every instance directory. Waves serve only as that order. Free with
- * plan_free().
+ * every instance directory. Waves serve only as that order. The masters are
+ * the ones `o` observed (after a failover not the spec's); the spec's when
+ * `o` is NULL or saw no master of a shard. Free with plan_free().
  */
-struct plan *apply_destroy_plan(const struct spec *s);
+struct plan *apply_destroy_plan(const struct spec *s, const struct observed *o);
 
 /*
  * After a destroy: on every host of the spec remove <base_dir>/<cluster>/bin
@@ -110,6 +111,13 @@ int apply_remove_cluster_dirs(const struct spec *s, const struct apply_options *
  * numbered in order of first appearance. Returns the number of lanes.
  */
 size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of);
+
+/*
+ * Whether the lane of step i must wait for the lane holding step j (both of
+ * one wave): a replica's start waits for its master's start, and a redis
+ * stop with stops_master waits for the stops of its shard's other members.
+ */
+bool apply_step_waits_for(const struct plan *p, size_t i, size_t j);
 
 /* Whether `path` is strictly inside directory `root` (no "..", "." or "//" in it). */
 bool apply_path_inside(const char *path, const char *root);

@@ -1,8 +1,9 @@
 /*
  * destroy_plan.c - the plan `rmgr destroy` runs: stop every instance the
- * spec describes, then wipe its directory. Built from the spec alone (the
- * steps are idempotent: stopping a stopped instance is a no-op), with the
- * planner's step builder. Pure, no I/O.
+ * spec describes, then wipe its directory. Built from the spec (the steps
+ * are idempotent: stopping a stopped instance is a no-op) and, when there is
+ * one, the observed state for the roles (a master stops after its replicas),
+ * with the planner's step builder. Pure, no I/O.
  */
 #include "apply.h"
 
@@ -38,19 +39,27 @@ static void destroy_steps(struct builder *b, enum step_kind kind)
     }
     for (size_t i = 0; i < s->nshards; i++) {
         const struct spec_shard *sh = &s->shards[i];
-        /* replicas first: a master's shutdown waits for replicas that lag */
-        for (size_t k = 1; k <= sh->nreplicas + 1; k++) {
-            const struct spec_addr *a = k <= sh->nreplicas ? &sh->replicas[k - 1] : &sh->master;
+        /* replicas first: a master's shutdown waits for replicas that lag (apply orders the
+         * lanes by stops_master: the observed master, which after a failover is not the
+         * spec's) */
+        size_t n = shard_nmembers(sh);
+        struct spec_addr *members = xcalloc(n, sizeof(*members));
+        for (size_t k = 0; k < n; k++)
+            members[k] = *shard_member(sh, k);
+        for (size_t k = 1; k <= n; k++) {
+            size_t m = k % n; /* the replicas, then the spec master */
             struct step *st = destroy_step(b, kind, stop ? WAVE_REPLICATION : WAVE_CLEANUP,
-                                           INSTANCE_REDIS, sh->name, a);
+                                           INSTANCE_REDIS, sh->name, &members[m]);
             st->shard = xstrdup(sh->name);
+            st->stops_master = stop && plan_member_is_master(b, members, n, m, &sh->master);
         }
+        free(members);
     }
 }
 
-struct plan *apply_destroy_plan(const struct spec *s)
+struct plan *apply_destroy_plan(const struct spec *s, const struct observed *o)
 {
-    struct builder b = {.s = s, .p = xcalloc(1, sizeof(struct plan))};
+    struct builder b = {.s = s, .o = o, .p = xcalloc(1, sizeof(struct plan))};
     destroy_steps(&b, STEP_STOP);
     destroy_steps(&b, STEP_REMOVE_FILES);
     return b.p;

@@ -155,6 +155,20 @@ void plan_step_set_master(struct step *st, const struct spec_addr *m)
 
 /* ---------------------------------------------------------------- helpers */
 
+bool plan_member_is_master(const struct builder *b, const struct spec_addr *members, size_t n,
+                           size_t k, const struct spec_addr *fallback)
+{
+    ASSERT(b && members && k < n);
+    const struct spec_addr *a = &members[k];
+    const struct obs_redis *r = b->o ? observed_redis(b->o, a->ip, a->port) : NULL;
+    if (redis_is_master(r) || redis_is_slave(r))
+        return redis_is_master(r);
+    for (size_t j = 0; b->o && j < n; j++)
+        if (redis_is_master(observed_redis(b->o, members[j].ip, members[j].port)))
+            return false;
+    return fallback && addr_is(fallback, a->ip, a->port);
+}
+
 const struct spec_addr *plan_shard_find_member(const struct spec_shard *sh, const char *ip,
                                                int port)
 {

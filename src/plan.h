@@ -166,6 +166,9 @@ struct step {
     struct obs_kv *settings; /* config-set/config-rewrite directives (spec values),
                                 sentinel-monitor/sentinel-set options */
     size_t nsettings;
+    bool stops_master;    /* a redis stop: the node is its shard's master as observed (the
+                             spec's or Sentinel's when no member was observed as one): it
+                             stops after the shard's other members */
 };
 
 struct plan_refusal {  /* why the plan refuses to act on a shard */

@@ -52,6 +52,15 @@ void plan_step_add_setting(struct step *st, const char *key, const char *value);
 /* The master step st points at: m's ip (not NULL) and port. */
 void plan_step_set_master(struct step *st, const struct spec_addr *m);
 
+/*
+ * Whether member k of members[0..n) is its shard's master for the order of
+ * stops: its observed role when it answered; else, when no member was
+ * observed as a master, whether it is `fallback` (the spec's or Sentinel's
+ * master; may be NULL). b->o may be NULL (nothing observed).
+ */
+bool plan_member_is_master(const struct builder *b, const struct spec_addr *members, size_t n,
+                           size_t k, const struct spec_addr *fallback);
+
 /* ---------------------------------------------------------------- passes */
 
 /* Work out shard i's master into p->masters[i]; false after a refusal. plan_truth.c */

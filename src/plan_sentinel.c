@@ -232,6 +232,7 @@ void plan_removed_shard_steps(struct builder *b, const char *name)
 {
     const struct spec *s = b->s;
     struct node_list nl = {0};
+    struct spec_addr sentinel_master = {0}; /* the first sentinel's master: the fallback */
     for (size_t j = 0; j < s->sentinel.nnodes; j++) {
         const struct obs_sentinel *os =
             observed_sentinel(b->o, s->sentinel.nodes[j].ip, s->sentinel.nodes[j].port);
@@ -240,6 +241,8 @@ void plan_removed_shard_steps(struct builder *b, const char *name)
         const struct obs_sentinel_master *m = plan_sentinel_find_master(os, name);
         if (!m)
             continue;
+        if (!sentinel_master.ip && m->ip)
+            sentinel_master = (struct spec_addr){.ip = m->ip, .port = m->port};
         const char *host;
         if (m->ip && (host = plan_spec_host_for_ip(s, m->ip)) && !spec_uses_addr(s, m->ip, m->port))
             plan_node_list_add(&nl, host, m->ip, m->port);
@@ -258,6 +261,9 @@ void plan_removed_shard_steps(struct builder *b, const char *name)
             st = plan_add_step(b, STEP_STOP, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP,
                                INSTANCE_REDIS, name, a, "%s was removed from the spec", name);
             st->shard = xstrdup(name);
+            /* its master stops after its replicas (apply orders the lanes by this) */
+            st->stops_master = plan_member_is_master(b, nl.v, nl.n, i,
+                                                     sentinel_master.ip ? &sentinel_master : NULL);
         }
         st = plan_add_step(
             b, STEP_REMOVE_FILES, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP, INSTANCE_REDIS,

@@ -169,6 +169,7 @@ static void removed_replica_steps(struct builder *b, const struct spec_shard *sh
                                "Sentinel could promote it: a replica removed from the spec",
                                sh->name);
             st->shard = xstrdup(sh->name);
+            st->stops_master = plan_member_is_master(b, nl->v, nl->n, i, NULL);
         }
         st = plan_add_step(b, STEP_REMOVE_FILES, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP,
                            INSTANCE_REDIS, sh->name, a,

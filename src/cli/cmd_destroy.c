@@ -3,9 +3,11 @@
  * redis the spec names (each by its pidfile, never by name) and delete their
  * instance directories.
  *
- * No observation and no password are needed: the pidfiles say what runs.
- * Instances of shards already removed from the spec are not touched (apply
- * with --allow-destructive removes those).
+ * No password is needed: the pidfiles say what runs. The servers are looked
+ * at (with the password when it can be read) only for their roles: a
+ * shard's master as observed (after a failover not the spec's) stops after
+ * its replicas. Instances of shards already removed from the spec are not
+ * touched (apply with --allow-destructive removes those).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "lock.h"
+#include "observe.h"
 #include "opt.h"
 #include "render.h"
 #include "session.h"
@@ -58,7 +61,23 @@ static int run_destroy(int argc, char **argv)
     lock = apply_cli_lock(&co, spec->cluster);
     if (!lock)
         goto out;
-    p = apply_destroy_plan(spec);
+    {
+        /* the roles only: without a readable password they fall back to the spec */
+        char *password = NULL, *perr = NULL;
+        if (spec_read_password(spec, &password, &perr) < 0)
+            password = NULL;
+        free(perr);
+        struct observe_options oo = {
+            .connect_timeout_ms = so.connect_timeout_ms,
+            .command_timeout_ms = so.command_timeout_ms,
+            .password = password,
+            .skip_files = true,
+        };
+        struct observed *obs = observe_cluster(spec, &oo);
+        secret_free(password);
+        p = apply_destroy_plan(spec, obs);
+        observed_free(obs);
+    }
     text = render_plan_text(spec, p, color);
     printf("Destroy cluster '%s': every instance is stopped and its directory deleted.\n\n",
            spec->cluster);

@@ -248,7 +248,7 @@ TEST(destroy_stops_proxies_then_sentinels_then_replicas_then_masters)
     CHECK(s != NULL);
     if (!s)
         return;
-    struct plan *p = apply_destroy_plan(s);
+    struct plan *p = apply_destroy_plan(s, NULL);
     /* 2 proxies + 3 sentinels + 4 redis, each stopped and removed */
     CHECK_INT_EQ(p->nsteps, 18);
     CHECK(plan_has_destructive(p));
@@ -276,6 +276,62 @@ TEST(destroy_stops_proxies_then_sentinels_then_replicas_then_masters)
     spec_free(s);
 }
 
+/* add an observed redis to o */
+static void obs_add_redis(struct observed *o, const char *ip, int port, const char *role,
+                          enum reach reach)
+{
+    o->redis = xrealloc(o->redis, (o->nredis + 1) * sizeof(*o->redis));
+    struct obs_redis *r = &o->redis[o->nredis++];
+    memset(r, 0, sizeof(*r));
+    r->ip = xstrdup(ip);
+    r->port = port;
+    r->reach = reach;
+    r->role = role ? xstrdup(role) : NULL;
+}
+
+/* the index of the step of kind k at port in p, or SIZE_MAX */
+static size_t step_at(const struct plan *p, enum step_kind k, int port)
+{
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].kind == k && p->steps[i].port == port)
+            return i;
+    return SIZE_MAX;
+}
+
+TEST(destroy_stops_the_observed_master_last)
+{
+    struct spec *s = load_spec();
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    /* from the spec alone: the spec master h1:7001 waits for h2:7002 */
+    struct plan *p = apply_destroy_plan(s, NULL);
+    size_t a = step_at(p, STEP_STOP, 7001), b = step_at(p, STEP_STOP, 7002);
+    CHECK(apply_step_waits_for(p, a, b) && !apply_step_waits_for(p, b, a));
+    plan_free(p);
+
+    /* Sentinel promoted 7002: it is the one that stops last */
+    struct observed *o = xcalloc(1, sizeof(*o));
+    obs_add_redis(o, "127.0.0.1", 7001, "slave", REACH_OK);
+    obs_add_redis(o, "127.0.0.2", 7002, "master", REACH_OK);
+    /* shard s2: its spec master 7003 is down, nothing answered as master: the spec's */
+    obs_add_redis(o, "127.0.0.2", 7003, NULL, REACH_REFUSED);
+    obs_add_redis(o, "127.0.0.1", 7004, "slave", REACH_OK);
+    p = apply_destroy_plan(s, o);
+    a = step_at(p, STEP_STOP, 7001);
+    b = step_at(p, STEP_STOP, 7002);
+    CHECK(apply_step_waits_for(p, b, a));
+    CHECK(!apply_step_waits_for(p, a, b));
+    size_t c = step_at(p, STEP_STOP, 7003), d = step_at(p, STEP_STOP, 7004);
+    CHECK(apply_step_waits_for(p, c, d) && !apply_step_waits_for(p, d, c));
+    /* only stops wait: the directories go at once */
+    CHECK(!apply_step_waits_for(p, step_at(p, STEP_REMOVE_FILES, 7002),
+                                step_at(p, STEP_REMOVE_FILES, 7001)));
+    plan_free(p);
+    observed_free(o);
+    spec_free(s);
+}
+
 int main(void)
 {
     RUN(lanes_group_steps_by_instance_in_plan_order);
@@ -285,5 +341,6 @@ int main(void)
     RUN(start_commands);
     RUN(log_tails);
     RUN(destroy_stops_proxies_then_sentinels_then_replicas_then_masters);
+    RUN(destroy_stops_the_observed_master_last);
     return test_done();
 }

@@ -426,6 +426,52 @@ TEST(shard_removed_is_destructive)
     case_free(&c);
 }
 
+/* the index of the stop of 127.0.0.1:port in p, or SIZE_MAX */
+static size_t stop_index(const struct plan *p, int port)
+{
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].kind == STEP_STOP && p->steps[i].port == port)
+            return i;
+    return SIZE_MAX;
+}
+
+TEST(removed_shard_master_stops_after_its_replicas)
+{
+    LOAD(c, "shard-removed");
+    size_t m = stop_index(c.plan, 7003), r = stop_index(c.plan, 7004);
+    CHECK(m != SIZE_MAX && r != SIZE_MAX);
+    if (m == SIZE_MAX || r == SIZE_MAX) {
+        case_free(&c);
+        return;
+    }
+    /* Sentinel's master 7003 waits for its replica 7004, not the other way round */
+    CHECK(c.plan->steps[m].stops_master && !c.plan->steps[r].stops_master);
+    CHECK(apply_step_waits_for(c.plan, m, r));
+    CHECK(!apply_step_waits_for(c.plan, r, m));
+
+    /* after a failover (every sentinel names 7004, which answers as master) the roles turn */
+    for (size_t j = 0; j < c.obs->nsentinels; j++)
+        for (size_t k = 0; k < c.obs->sentinels[j].nmasters; k++) {
+            struct obs_sentinel_master *sm = &c.obs->sentinels[j].masters[k];
+            if (!str_eq(sm->name, "shard2"))
+                continue;
+            sm->port = 7004;
+            for (size_t q = 0; q < sm->nreplicas; q++)
+                sm->replicas[q].port = 7003;
+        }
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    m = stop_index(c.plan, 7004);
+    r = stop_index(c.plan, 7003);
+    CHECK(m != SIZE_MAX && r != SIZE_MAX);
+    if (m != SIZE_MAX && r != SIZE_MAX) {
+        CHECK(c.plan->steps[m].stops_master && !c.plan->steps[r].stops_master);
+        CHECK(apply_step_waits_for(c.plan, m, r));
+        CHECK(!apply_step_waits_for(c.plan, r, m));
+    }
+    case_free(&c);
+}
+
 TEST(unreachable_node_counts_as_drift)
 {
     LOAD(c, "node-unreachable");
@@ -1245,6 +1291,7 @@ int main(void)
     RUN(sentinel_drift_sets_only_drifted_options);
     RUN(config_drift);
     RUN(shard_removed_is_destructive);
+    RUN(removed_shard_master_stops_after_its_replicas);
     RUN(unreachable_node_counts_as_drift);
     RUN(interrupted_proxy_restart);
     RUN(stopped_proxy_is_started_not_restarted);
