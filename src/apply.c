@@ -552,9 +552,11 @@ static char *run_stage(struct run *r, enum step_wave w, bool steps, bool gate, b
         return NULL;
     char *err = NULL;
     if (run_gate_after(r, w, &err)) {
-        if (w == WAVE_REPLICATION)
-            run_delay_restore(r); /* the replicas are linked: the first syncs are over */
-        return NULL;
+        /* the replicas are linked: the first syncs are over */
+        char *kept = w == WAVE_REPLICATION ? run_delay_restore(r) : NULL;
+        if (!kept)
+            return NULL;
+        err = kept;
     }
     pthread_mutex_lock(&r->lock);
     r->abort = true;
@@ -736,7 +738,15 @@ int apply_run(const struct spec *s, const struct plan *p, const char *password,
     char *failure = preflight_host_keys(&r);
     if (!failure)
         failure = run_stages(&r);
-    run_delay_restore(&r); /* after a failure too: best effort */
+    char *kept = run_delay_restore(&r); /* after a failure too */
+    if (kept && failure) {
+        char *both = xasprintf("%s\n%s", failure, kept);
+        free(failure);
+        free(kept);
+        failure = both;
+    } else if (kept) {
+        failure = kept;
+    }
 
     struct strbuf pending = {0};
     for (size_t i = 0; i < p->nsteps; i++) {

@@ -116,10 +116,10 @@ int run_exec_step(struct run *r, const struct step *st, const char **note, char 
 
 /*
  * Put back repl-diskless-sync-delay on every master whose start lowered it
- * (CONFIG SET only: its file never had the 0). Best effort: a master that
- * does not answer keeps 0 until it restarts from its file.
+ * (CONFIG SET only: its file never had the 0). NULL, or (caller frees) a
+ * line per master that kept its 0 (the next plan restores it).
  */
-void run_delay_restore(struct run *r);
+char *run_delay_restore(struct run *r);
 
 /* ---------------------------------------------------------------- health checks (apply_gates.c) */
 

@@ -119,21 +119,28 @@ static bool new_empty_master(const struct run *r, const struct step *st)
 }
 
 /*
- * On the new master at c: when it holds no key, note its
- * repl-diskless-sync-delay and set it to 0 until run_delay_restore().
- * Only at runtime, never in its file. 0, or -1 and *err.
+ * On the new master at c: when it holds no key in any database (INFO
+ * keyspace), note its repl-diskless-sync-delay and set it to 0 until
+ * run_delay_restore(). Only at runtime, never in its file; should rmgr die
+ * before the restore, the next plan sees the 0 and puts the value back
+ * (plan_redis.c). 0, or -1 and *err.
  */
 static int delay_lower(struct run *r, redisContext *c, const char *where, const struct step *st,
                        char **err)
 {
-    const char *dbsize[] = {"DBSIZE"};
-    redisReply *rep = run_cmd(c, where, "DBSIZE", false, 1, dbsize, err);
+    const char *info[] = {"INFO"};
+    redisReply *rep = run_cmd(c, where, "INFO", false, 1, info, err);
     if (!rep)
         return -1;
-    bool empty = rep->type == REDIS_REPLY_INTEGER && rep->integer == 0;
+    struct obs_redis seen = {0};
+    char *perr = NULL;
+    bool empty = rep->type == REDIS_REPLY_STRING && rep->str &&
+                 redis_parse_info(rep->str, &seen, &perr) == 0 && seen.keys == 0;
+    free(perr);
+    obs_redis_release(&seen);
     rclient_reply_free(rep);
     if (!empty)
-        return 0; /* not a new shard after all: its syncs keep the delay */
+        return 0; /* not a new shard after all (or unreadable): its syncs keep the delay */
     const char *get[] = {"CONFIG", "GET", DISKLESS_DELAY};
     rep = run_cmd(c, where, "CONFIG GET " DISKLESS_DELAY, false, 3, get, err);
     if (!rep)
@@ -142,8 +149,10 @@ static int delay_lower(struct run *r, redisContext *c, const char *where, const 
                     ? xstrdup(rep->element[1]->str)
                     : NULL;
     rclient_reply_free(rep);
-    if (!was)
-        return 0; /* a Redis without it has nothing to lower */
+    if (!was || str_eq(was, "0")) {
+        free(was);
+        return 0; /* a Redis without it, or already 0: nothing to lower */
+    }
     const char *set[] = {"CONFIG", "SET", DISKLESS_DELAY, "0"};
     if (run_cmd_ok(c, where, "CONFIG SET " DISKLESS_DELAY, false, 4, set, err) < 0) {
         free(was);
@@ -156,7 +165,7 @@ static int delay_lower(struct run *r, redisContext *c, const char *where, const 
     return 0;
 }
 
-void run_delay_restore(struct run *r)
+char *run_delay_restore(struct run *r)
 {
     pthread_mutex_lock(&r->lock);
     struct lowered_delay *lowered = r->lowered;
@@ -164,18 +173,22 @@ void run_delay_restore(struct run *r)
     r->lowered = NULL;
     r->nlowered = r->lowered_cap = 0;
     pthread_mutex_unlock(&r->lock);
+    struct strbuf failed = {0};
     for (size_t i = 0; i < n; i++) {
         const struct step *st = lowered[i].st;
         char *e = NULL;
         redisContext *c = run_connect(r, st->ip, st->port, true, &e);
         const char *set[] = {"CONFIG", "SET", DISKLESS_DELAY, lowered[i].was};
-        if (c)
-            run_cmd_ok(c, st->target, "CONFIG SET " DISKLESS_DELAY, false, 4, set, &e);
+        if (!c || run_cmd_ok(c, st->target, "CONFIG SET " DISKLESS_DELAY, false, 4, set, &e) < 0)
+            sb_addf(&failed, "%scannot put back " DISKLESS_DELAY " %s on %s (apply set 0 for "
+                             "its first syncs): %s; the next plan shows it and apply restores it",
+                    failed.len ? "\n" : "", lowered[i].was, st->target, e ? e : "no answer");
         rclient_close(c);
         free(e);
         free(lowered[i].was);
     }
     free(lowered);
+    return failed.len ? sb_detach(&failed) : NULL;
 }
 
 /*

@@ -29,6 +29,15 @@
 #define CONF_SECRET_PLACEHOLDER "<secret>"
 #define CONF_SECRET_MISMATCH "<secret-mismatch>"
 
+/*
+ * repl-diskless-sync-delay: apply sets it to 0 (runtime only) on a new
+ * shard's empty master for its replicas' first syncs and puts it back after.
+ * Observation always reads it (runtime and file), so a 0 left by an
+ * interrupted apply shows as drift, unless the spec sets it.
+ */
+#define CONF_DISKLESS_DELAY "repl-diskless-sync-delay"
+#define CONF_DISKLESS_DELAY_DEFAULT "5" /* Redis' default */
+
 /* Names of directives rmgr owns in redis.conf besides spec->redis_config. */
 extern const char *const conf_redis_fixed_directives[];
 

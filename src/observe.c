@@ -59,11 +59,12 @@ struct files_job {
 /* The directives whose runtime value observation reads with CONFIG GET. */
 static size_t config_keys(const struct spec *s, const char ***out)
 {
-    const char **keys = xcalloc(s->nredis_config + 2, sizeof(*keys));
+    const char **keys = xcalloc(s->nredis_config + 3, sizeof(*keys));
     size_t n = 0;
     for (size_t i = 0; i < s->nredis_config; i++)
         keys[n++] = s->redis_config[i].key;
-    static const char *const secrets[] = {"requirepass", "masterauth"};
+    /* the secrets, and the delay an interrupted apply may have left at 0 (conf.h) */
+    static const char *const secrets[] = {"requirepass", "masterauth", CONF_DISKLESS_DELAY};
     for (size_t i = 0; i < ARRAY_SIZE(secrets); i++) {
         bool dup = false;
         for (size_t k = 0; k < n; k++)
@@ -93,16 +94,18 @@ static size_t redis_file_keys(const struct spec *s, const char ***out)
     size_t nfixed = 0;
     while (conf_redis_fixed_directives[nfixed])
         nfixed++;
-    const char **keys = xcalloc(s->nredis_config + nfixed + 1, sizeof(*keys));
+    const char **keys = xcalloc(s->nredis_config + nfixed + 2, sizeof(*keys));
     size_t n = 0;
     for (size_t i = 0; i < nfixed; i++)
         keys[n++] = conf_redis_fixed_directives[i];
-    for (size_t i = 0; i < s->nredis_config; i++) {
+    for (size_t i = 0; i <= s->nredis_config; i++) {
+        /* and the delay an interrupted apply may have left at 0 (conf.h) */
+        const char *key = i < s->nredis_config ? s->redis_config[i].key : CONF_DISKLESS_DELAY;
         bool dup = false;
         for (size_t k = 0; k < n; k++)
-            dup = dup || str_ieq(keys[k], s->redis_config[i].key);
+            dup = dup || str_ieq(keys[k], key);
         if (!dup)
-            keys[n++] = s->redis_config[i].key;
+            keys[n++] = key;
     }
     *out = keys;
     return n;

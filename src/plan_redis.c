@@ -80,6 +80,36 @@ static void file_config_drift(struct builder *b, struct step **st, enum step_kin
     }
 }
 
+/* Whether the spec manages directive `key`. */
+static bool spec_manages(const struct spec *s, const char *key)
+{
+    for (size_t c = 0; c < s->nredis_config; c++)
+        if (str_ieq(s->redis_config[c].key, key))
+            return true;
+    return false;
+}
+
+/*
+ * The value repl-diskless-sync-delay gets back when an interrupted apply left
+ * the 0 it sets, at runtime only, for a new shard's first syncs (conf.h): the
+ * value of the node's redis.conf, Redis' default when the file does not set
+ * it. NULL when nothing is to be put back: the spec sets it, `have` is not
+ * 0, the node has no redis.conf to tell (rmgr did not deploy it), or the
+ * file says 0 as well (someone's choice, or a CONFIG REWRITE by Sentinel
+ * that wrote the 0 before a plan saw it: the two look alike).
+ */
+static const char *delay_to_restore(const struct builder *b, const char *have,
+                                    const struct obs_files *f)
+{
+    if (spec_manages(b->s, CONF_DISKLESS_DELAY) || !str_eq(have, "0") || !f->checked ||
+        !f->conf_present)
+        return NULL;
+    const char *file = obs_kv_get(f->conf, f->nconf, CONF_DISKLESS_DELAY);
+    if (file && conf_value_equal(CONF_DISKLESS_DELAY, file, "0"))
+        return NULL;
+    return file && *file ? file : CONF_DISKLESS_DELAY_DEFAULT;
+}
+
 /*
  * A node that is down starts from its redis.conf: what differs there from
  * the spec is set (and rewritten) once it runs, in the same apply, or the
@@ -113,6 +143,12 @@ static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
             continue;
         config_drift(b, &st, STEP_CONFIG_SET, sh, a, kv->key, have, kv->value, &before, &after);
     }
+    /* a delay left at 0 by an apply that did not get to put it back */
+    const char *run_delay = obs_kv_get(r->config, r->nconfig, CONF_DISKLESS_DELAY);
+    const char *delay = delay_to_restore(b, run_delay, &r->files);
+    if (delay)
+        config_drift(b, &st, STEP_CONFIG_SET, sh, a, CONF_DISKLESS_DELAY, run_delay, delay,
+                     &before, &after);
     /* a password other than the spec's: set the placeholder, apply substitutes it */
     for (size_t k = 0; b->password && k < ARRAY_SIZE(secret_keys); k++) {
         const char *have = obs_kv_get(r->config, r->nconfig, secret_keys[k]);

@@ -10,6 +10,7 @@
 #ifndef RMGR_TEST_H
 #define RMGR_TEST_H
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,8 +59,30 @@ static int test_passed_count, test_failed_count, test_current_failed;
 
 #define RUN(name) test_run(#name, name)
 
+/*
+ * RMGR_TEST_ONLY=a,b (while working on a test): run only the tests whose
+ * names contain one of the comma-separated words; the others are not run
+ * and not counted.
+ */
+static inline bool test_selected(const char *name)
+{
+    const char *only = getenv("RMGR_TEST_ONLY");
+    if (!only || !*only)
+        return true;
+    for (const char *p = only; *p;) {
+        size_t n = strcspn(p, ",");
+        for (const char *q = name; n && *q; q++)
+            if (!strncmp(q, p, n))
+                return true;
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
 static inline void test_run(const char *name, void (*fn)(void))
 {
+    if (!test_selected(name))
+        return;
     test_current_failed = 0;
     fn();
     if (test_current_failed) {

@@ -50,6 +50,7 @@ struct ac {
     long down_after_ms;
     int proxy, stats; /* 0: no proxy */
     char maxmemory[16];
+    bool redis_delay;       /* leave repl-diskless-sync-delay to Redis (not in the spec) */
 };
 
 /* Fill c with free ports: nshards shards of 1 master + nrep replicas, nsent sentinels, 1 proxy. */
@@ -118,9 +119,8 @@ static inline void ac_write_spec(const struct ac *c)
     if (c->password_env)
         sb_addf(&sb, "auth:\n  password_env: %s\n", c->password_env);
     sb_addf(&sb,
-            "redis:\n  config:\n    maxmemory: %s\n    save: \"\"\n    appendonly: \"no\"\n"
-            "    repl-diskless-sync-delay: 0\n",
-            c->maxmemory);
+            "redis:\n  config:\n    maxmemory: %s\n    save: \"\"\n    appendonly: \"no\"\n%s",
+            c->maxmemory, c->redis_delay ? "" : "    repl-diskless-sync-delay: 0\n");
     sb_add(&sb, "shards:\n");
     for (int i = 0; i < c->nshards; i++) {
         sb_addf(&sb, "  - name: %s\n    master: %s:%d\n", c->shard[i], c->host, c->master[i]);

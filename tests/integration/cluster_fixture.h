@@ -105,7 +105,9 @@ static inline char *fx_spec_yaml(const struct fx_cluster *c, const char *cluster
             cluster, c->base_dir);
     if (password_env)
         sb_addf(&sb, "auth:\n  password_env: %s\n", password_env);
-    sb_add(&sb, "redis:\n  config:\n    maxmemory: 64mb\n    appendonly: \"no\"\n");
+    /* the harness runs every redis with repl-diskless-sync-delay 0: the spec says so */
+    sb_add(&sb, "redis:\n  config:\n    maxmemory: 64mb\n    appendonly: \"no\"\n"
+                "    repl-diskless-sync-delay: 0\n");
     sb_add(&sb, "shards:\n");
     for (int i = 0; i < FX_SHARDS; i++)
         sb_addf(&sb, "  - name: shard%d\n    master: 127.0.0.1:%d\n    replicas: [127.0.0.1:%d]\n",

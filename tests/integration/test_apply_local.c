@@ -40,6 +40,9 @@
  *   removed       a replica dropped from the spec: stopped, its directory
  *                 removed (only with --allow-destructive), then every sentinel
  *                 reset so none lists it as a failover candidate
+ *   sync delay    the repl-diskless-sync-delay 0 apply sets on a new shard's
+ *                 master is put back; one an apply killed before the restore
+ *                 left is planned and put back by the next apply
  *
  * Every pid rmgr starts is read from its pidfile and tracked, so the harness
  * stops it at exit even when a check fails.
@@ -1168,6 +1171,59 @@ TEST(a_failed_step_stops_the_run)
     ac_release(&c);
 }
 
+/* ---- the first syncs' delay --------------------------------------------- */
+
+/* repl-diskless-sync-delay of the redis on port (CONFIG GET), or -1. */
+static long sync_delay(const struct ac *c, int port)
+{
+    char *rep = ac_cmd(c, port, false, "CONFIG GET repl-diskless-sync-delay");
+    const char *nl = rep ? strchr(rep, '\n') : NULL;
+    long v = nl ? atol(nl + 1) : -1;
+    free(rep);
+    return v;
+}
+
+TEST(a_sync_delay_left_at_zero_is_put_back)
+{
+    struct ac c;
+    ac_init(&c, H, "delay", 1, 1, 1);
+    c.proxy = 0;
+    c.redis_delay = true; /* the spec leaves it to Redis: apply lowers it for the first sync */
+    ac_write_spec(&c);
+    struct ac_run r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    CHECK(ac_track(&c));
+    CHECK_INT_EQ(sync_delay(&c, c.master[0]), 5); /* put back after the first sync */
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+
+    /* what rmgr killed -9 between lowering and restoring leaves: 0 at runtime only */
+    char *rep = ac_cmd(&c, c.master[0], false, "CONFIG SET repl-diskless-sync-delay 0");
+    CHECK_STR_EQ(rep, "OK");
+    free(rep);
+    r = ac_rmgr("plan", "-f", c.spec, "--detailed-exitcode", "--no-color", NULL);
+    CHECK_INT_EQ(r.status, 2);
+    CHECK_CONTAINS(r.out, "repl-diskless-sync-delay 0 -> 5");
+    ac_run_release(&r);
+    r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    CHECK_INT_EQ(sync_delay(&c, c.master[0]), 5);
+    char *dir = ac_instance_dir(&c, "redis", c.master[0]);
+    char *conf = xasprintf("%s/redis.conf", dir);
+    char *text = test_slurp(conf); /* the config-set's CONFIG REWRITE wrote no 0 */
+    CHECK(text && !strstr(text, "repl-diskless-sync-delay 0"));
+    free(text);
+    free(conf);
+    free(dir);
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
+                c.lock, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    ac_release(&c);
+}
+
 /* ---- usage ------------------------------------------------------------- */
 
 TEST(usage_errors_exit_2)
@@ -1313,6 +1369,7 @@ int main(void)
     RUN(an_interrupted_apply_is_finished_by_the_next);
     RUN(a_failed_step_stops_the_run);
     RUN(daemons_get_a_minimal_environment_and_private_files);
+    RUN(a_sync_delay_left_at_zero_is_put_back);
     harness_cleanup(H);
     ac_release(&F);
     return test_done();

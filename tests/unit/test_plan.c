@@ -313,6 +313,66 @@ TEST(converged_has_no_changes)
     }
 }
 
+/* set key=value in an observed kv array (added when absent) */
+static void kv_put(struct obs_kv **kv, size_t *n, const char *key, const char *value)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (str_eq((*kv)[i].key, key)) {
+            free((*kv)[i].value);
+            (*kv)[i].value = xstrdup(value);
+            return;
+        }
+    *kv = xrealloc(*kv, (*n + 1) * sizeof(**kv));
+    (*kv)[*n].key = xstrdup(key);
+    (*kv)[*n].value = xstrdup(value);
+    (*n)++;
+}
+
+/* the setting `key` of the step of kind k on port, or NULL */
+static const char *step_setting(const struct plan *p, enum step_kind k, int port, const char *key)
+{
+    for (size_t i = 0; i < p->nsteps; i++)
+        if (p->steps[i].kind == k && p->steps[i].port == port)
+            return obs_kv_get(p->steps[i].settings, p->steps[i].nsettings, key);
+    return NULL;
+}
+
+TEST(delay_left_at_zero_is_put_back)
+{
+    LOAD(c, "converged");
+    struct obs_redis *m = &c.obs->redis[0]; /* 127.0.0.1:7001, shard1's master */
+    const char *key = "repl-diskless-sync-delay";
+    /* the state an apply killed between lowering and restoring leaves: 0 at runtime only */
+    kv_put(&m->config, &m->nconfig, key, "0");
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nsteps, 1);
+    CHECK_STR_EQ(step_setting(c.plan, STEP_CONFIG_SET, 7001, key), "5");
+    /* the value its file has */
+    kv_put(&m->files.conf, &m->files.nconf, key, "3");
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nsteps, 1);
+    CHECK_STR_EQ(step_setting(c.plan, STEP_CONFIG_SET, 7001, key), "3");
+    /* a 0 in the file too is someone's choice; so is any other value */
+    kv_put(&m->files.conf, &m->files.nconf, key, "0");
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nsteps, 0);
+    kv_put(&m->config, &m->nconfig, key, "2");
+    kv_put(&m->files.conf, &m->files.nconf, key, "3");
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_INT_EQ(c.plan->nsteps, 0);
+    /* no redis.conf to tell (a node rmgr did not deploy): left alone */
+    kv_put(&m->config, &m->nconfig, key, "0");
+    m->files.conf_present = false;
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK(!step_setting(c.plan, STEP_CONFIG_SET, 7001, key));
+    case_free(&c);
+}
+
 TEST(failover_follows_sentinel)
 {
     LOAD(c, "failover");
@@ -1286,6 +1346,7 @@ int main(void)
     RUN(goldens);
     RUN(empty_creates_everything);
     RUN(converged_has_no_changes);
+    RUN(delay_left_at_zero_is_put_back);
     RUN(failover_follows_sentinel);
     RUN(refusals_plan_nothing);
     RUN(sentinel_drift_sets_only_drifted_options);
