@@ -282,10 +282,34 @@ static bool run_stopping(struct run *r)
     return stop;
 }
 
+/* Whether steps a and b act on the same instance. */
+static bool same_instance(const struct step *a, const struct step *b)
+{
+    return a->instance == b->instance && a->port == b->port && str_eq(a->ip, b->ip);
+}
+
+/*
+ * Run lane l's steps in order. When the run is stopping (another lane
+ * failed, or a signal), the instance the lane is on still gets the rest of
+ * its steps (a sentinel started gets its monitors; a proxy its restart), and
+ * no further instance is started; a failed step ends the lane at once.
+ */
 static void run_lane(struct run *r, const struct lane *l, bool live)
 {
-    for (size_t k = 0; k < l->n && !run_stopping(r); k++)
+    for (size_t k = 0; k < l->n; k++) {
+        const struct step *st = &r->p->steps[l->steps[k]];
+        if (k > 0) {
+            size_t prev = l->steps[k - 1];
+            pthread_mutex_lock(&r->lock);
+            bool failed = r->state[prev] != ST_DONE;
+            pthread_mutex_unlock(&r->lock);
+            if (failed || (run_stopping(r) && !same_instance(&r->p->steps[prev], st)))
+                break;
+        } else if (run_stopping(r)) {
+            break;
+        }
         run_step(r, l->steps[k], live);
+    }
 }
 
 /* Whether step st starts or stops the redis at ip:port. */
@@ -593,8 +617,9 @@ static void *branch_thread(void *arg)
  */
 static char *run_stages(struct run *r)
 {
-    static const char stopped[] = "stopped by a signal: the running steps finished, no other "
-                                  "step was started; the next apply finishes the job";
+    static const char stopped[] = "stopped by a signal: the instances being changed got the rest "
+                                  "of their steps, no other was started; the next apply "
+                                  "finishes the job";
     char *failure = NULL;
     static const enum step_wave before[] = {WAVE_FILES, WAVE_PROCESSES};
     for (size_t k = 0; k < ARRAY_SIZE(before) && !failure && !run_stopping(r); k++)

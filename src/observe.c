@@ -20,6 +20,7 @@
 #include "observe_impl.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -177,6 +178,28 @@ static void add_auth_pass(struct obs_files *f, const char *text, const char *pas
     free(ap);
 }
 
+/*
+ * The masters a sentinel.conf monitors, into f->conf as "monitor <name>" =
+ * "<ip> <port>": a sentinel that is down comes back with exactly these.
+ */
+static void add_monitors(struct obs_files *f, const char *text)
+{
+    for (const char *p = text; p && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        char *line = xstrndup(p, len);
+        p += len + (nl ? 1 : 0);
+        char name[256], ip[256];
+        int port = 0;
+        if (sscanf(line, " sentinel monitor %255s %255s %d", name, ip, &port) == 3) {
+            f->conf = xrealloc(f->conf, (f->nconf + 1) * sizeof(*f->conf));
+            f->conf[f->nconf].key = xasprintf("monitor %s", name);
+            f->conf[f->nconf++].value = xasprintf("%s %d", ip, port);
+        }
+        free(line);
+    }
+}
+
 static void observe_files(struct files_job *j)
 {
     const struct spec *s = j->ctx->spec;
@@ -227,8 +250,10 @@ static void observe_files(struct files_job *j)
         }
         if (failed)
             files_failed(&sn->files, failed, host_key);
-        else if (text)
+        else if (text) {
             add_auth_pass(&sn->files, text, pw);
+            add_monitors(&sn->files, text);
+        }
         if (text) {
             memset(text, 0, strlen(text)); /* auth-pass lines hold the password */
             free(text);

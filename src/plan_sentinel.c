@@ -172,15 +172,21 @@ void plan_sentinel_steps(struct builder *b, struct strvec *removed)
         plan_files_step(b, INSTANCE_SENTINEL, WAVE_SENTINELS, "sentinels", NULL, a, &os->files,
                         "sentinel.conf missing");
         if (rc == REACH_REFUSED) {
-            /* Sentinel owns its file: a restarted one keeps its monitors */
+            /* Sentinel owns its file: a restarted one keeps the monitors it has there (an
+             * apply interrupted between install-files and its monitors left none) */
             bool keeps = os->files.checked && os->files.conf_present;
             plan_add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_SENTINELS,
                           INSTANCE_SENTINEL, "sentinels", a, "%s",
                           keeps ? "not running; it keeps its monitors in sentinel.conf"
                                 : "not running");
-            if (!keeps)
-                for (size_t i = 0; i < s->nshards; i++)
-                    sentinel_monitor_step(b, a, i, "new sentinel");
+            for (size_t i = 0; i < s->nshards; i++) {
+                char *key = xasprintf("monitor %s", s->shards[i].name);
+                bool in_file = obs_kv_get(os->files.conf, os->files.nconf, key) != NULL;
+                free(key);
+                if (!keeps || !in_file)
+                    sentinel_monitor_step(b, a, i, keeps ? "not in its sentinel.conf"
+                                                         : "new sentinel");
+            }
             continue;
         }
         for (size_t i = 0; i < s->nshards; i++) {

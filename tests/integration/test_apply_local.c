@@ -1139,6 +1139,108 @@ TEST(an_interrupted_apply_is_finished_by_the_next)
     ac_release(&c);
 }
 
+/*
+ * rmgr killed -9 at a point of the deploy (the first progress line holding
+ * `at`): the next apply finishes the job in one go, the plan after it is empty.
+ */
+static void interrupted_at(const char *name, const char *at)
+{
+    struct ac c;
+    ac_init(&c, H, name, 2, 1, 3);
+    ac_write_spec(&c);
+    const char *args[] = {"apply", "-f", c.spec, "--auto-approve", "--lock-file", c.lock, NULL};
+    struct bg b;
+    CHECK(bg_start(&b, args));
+    long long deadline = now_ms() + 60000;
+    while (!strstr(sb_str(&b.out), at) && now_ms() < deadline && bg_read(&b, 20))
+        ;
+    CHECK(strstr(sb_str(&b.out), at) != NULL);
+    kill(b.pid, SIGKILL);
+    CHECK_INT_EQ(bg_finish(&b), 128 + SIGKILL);
+    sb_release(&b.out);
+    for (int i = 0; i < c.nshards; i++)
+        ac_track_one(&c, "redis", c.master[i]);
+    for (int j = 0; j < c.nsent; j++)
+        ac_track_one(&c, "sentinel", c.sentinel[j]);
+
+    struct ac_run r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, "Apply complete");
+    ac_run_release(&r);
+    CHECK(ac_track(&c));
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
+                c.lock, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    ac_release(&c);
+}
+
+TEST(an_apply_killed_in_the_sentinel_steps_is_finished_in_one_go)
+{
+    interrupted_at("intrsent", "] + sentinel-monitor");
+    interrupted_at("intrsent2", "] + start 127.0.0.1:"); /* the first start that finished */
+}
+
+/* How many masters the sentinel on port monitors (-1: no answer). */
+static int monitored(const struct ac *c, int port)
+{
+    char *rep = ac_cmd(c, port, false, "SENTINEL MASTERS");
+    if (!rep)
+        return -1;
+    int n = 0;
+    for (const char *p = rep; (p = strstr(p, "\nflags\n")) != NULL; p++)
+        n++;
+    if (!strncmp(rep, "flags\n", 6))
+        n++;
+    free(rep);
+    return n;
+}
+
+/*
+ * A lane that fails stops the run, but every other lane finishes the
+ * instance it is on: a sentinel whose start ran gets its monitors (cut
+ * after the start, it would run monitoring nothing). The next apply
+ * finishes the job in one go.
+ */
+TEST(a_failed_lane_lets_the_others_finish_their_instance)
+{
+    struct ac c;
+    ac_init(&c, H, "lanes", 2, 1, 3);
+    ac_write_spec(&c);
+    /* the third sentinel's install-files fails at once: a file is where its directory goes */
+    char *blocker = ac_instance_dir(&c, "sentinel", c.sentinel[2]);
+    char *cdir = xasprintf("%s/%s", c.base, c.name);
+    CHECK(mkdir(c.base, 0700) == 0 && mkdir(cdir, 0700) == 0);
+    FILE *f = fopen(blocker, "w");
+    CHECK(f != NULL);
+    if (f)
+        fclose(f);
+    struct ac_run r = ac_apply(&c, 1, NULL);
+    CHECK_INT_EQ(r.status, 1);
+    ac_run_release(&r);
+    for (int j = 0; j < 2; j++) {
+        CHECK(ac_track_one(&c, "sentinel", c.sentinel[j]) > 0);
+        int n = monitored(&c, c.sentinel[j]);
+        if (n != c.nshards)
+            printf("    sentinel %d monitors %d of %d shards\n", c.sentinel[j], n, c.nshards);
+        CHECK_INT_EQ(n, c.nshards);
+    }
+    unlink(blocker);
+    free(blocker);
+    free(cdir);
+    r = ac_apply(&c, 0, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    CHECK(ac_track(&c));
+    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
+    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
+                c.lock, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    ac_run_release(&r);
+    ac_release(&c);
+}
+
 /* ---- a failed step ------------------------------------------------------ */
 
 TEST(a_failed_step_stops_the_run)
@@ -1367,6 +1469,8 @@ int main(void)
     RUN(the_proxy_gate_fails_when_the_proxy_cannot_use_a_server);
     RUN(install_files_of_a_proxy_checks_the_config_before_starting_it);
     RUN(an_interrupted_apply_is_finished_by_the_next);
+    RUN(an_apply_killed_in_the_sentinel_steps_is_finished_in_one_go);
+    RUN(a_failed_lane_lets_the_others_finish_their_instance);
     RUN(a_failed_step_stops_the_run);
     RUN(daemons_get_a_minimal_environment_and_private_files);
     RUN(a_sync_delay_left_at_zero_is_put_back);

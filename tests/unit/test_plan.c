@@ -576,6 +576,22 @@ TEST(restarted_sentinel_keeps_its_monitors)
     CHECK(find_step(c.plan, STEP_START, "127.0.0.1:26002") != NULL);
     CHECK(!find_step(c.plan, STEP_SENTINEL_MONITOR, "127.0.0.1:26002"));
     CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_MONITOR), 2);
+    /* an apply killed between its install-files and its monitors left a sentinel.conf
+     * without them: it gets them after its start, in the same apply */
+    struct obs_sentinel *os = NULL;
+    for (size_t j = 0; j < c.obs->nsentinels; j++)
+        if (c.obs->sentinels[j].port == 26002)
+            os = &c.obs->sentinels[j];
+    CHECK(os != NULL);
+    if (os) {
+        obs_kv_free_array(os->files.conf, os->files.nconf);
+        os->files.conf = NULL;
+        os->files.nconf = 0;
+        plan_free(c.plan);
+        c.plan = plan_compute(c.spec, c.obs);
+        CHECK(find_step(c.plan, STEP_START, "127.0.0.1:26002") != NULL);
+        CHECK_INT_EQ(count_kind(c.plan, STEP_SENTINEL_MONITOR), 4);
+    }
     case_free(&c);
 }
 
