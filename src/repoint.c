@@ -298,13 +298,12 @@ static int repoint_proxy_on(struct repoint_arg *a, struct transport *t, char **e
         goto out;
     t_stopped = now_us();
     /*
-     * The command line apply uses, so pid checks and later applies agree. No
-     * umask wrapper as apply has for redis: nutcracker writes only its pid
-     * and log, and the extra sh would cost an exec on this fast path.
+     * The command line apply uses, so pid checks and later applies agree, and
+     * its umask: a daemon that holds the password (redis_auth) runs under 077.
      */
     struct step st = {.kind = STEP_START, .instance = INSTANCE_PROXY, .ip = p->host_ip,
                       .port = port};
-    if (instance_start(t, s, &st, bin, NULL, &err) < 0)
+    if (instance_start(t, s, &st, bin, "077", &err) < 0)
         goto out;
     t_started = now_us();
     /* a wildcard listen address is reached through the host's own address */

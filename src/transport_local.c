@@ -21,8 +21,6 @@
 #include "transport_impl.h"
 #include "util.h"
 
-extern char **environ;
-
 struct local_transport {
     struct transport base;
 };
@@ -58,6 +56,39 @@ static int drain(int fd, struct strbuf *sb)
     }
 }
 
+/*
+ * The environment every local command gets: only these variables of rmgr's
+ * own (rmgr's may hold RMGR_REDIS_* passwords, RMGR_GIT_TOKEN, webhook
+ * URLs, lock credentials: no child needs them). NULL-terminated, for
+ * posix_spawn; free with env_free().
+ */
+static const char *const env_kept[] = {"PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE",
+                                       "LC_MESSAGES", "TZ", "TMPDIR", "USER", "LOGNAME"};
+
+static char **env_minimal(void)
+{
+    char **env = xcalloc(ARRAY_SIZE(env_kept) + 2, sizeof(*env));
+    size_t n = 0;
+    bool path = false;
+    for (size_t i = 0; i < ARRAY_SIZE(env_kept); i++) {
+        const char *v = getenv(env_kept[i]);
+        if (!v)
+            continue;
+        env[n++] = xasprintf("%s=%s", env_kept[i], v);
+        path = path || i == 0;
+    }
+    if (!path) /* what a shell would search without one */
+        env[n++] = xstrdup("PATH=/usr/local/bin:/usr/bin:/bin");
+    return env;
+}
+
+static void env_free(char **env)
+{
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
+}
+
 /* Start argv in its own process group with stdout/stderr on pipes. 0, or an errno value. */
 static int spawn(const char *const *argv, pid_t *pid, int *out_fd, int *err_fd)
 {
@@ -85,7 +116,9 @@ static int spawn(const char *const *argv, pid_t *pid, int *out_fd, int *err_fd)
     posix_spawnattr_setpgroup(&attr, 0);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
                                         POSIX_SPAWN_SETSIGDEF);
-    int rc = posix_spawnp(pid, argv[0], &fa, &attr, (char *const *)argv, environ);
+    char **env = env_minimal();
+    int rc = posix_spawnp(pid, argv[0], &fa, &attr, (char *const *)argv, env);
+    env_free(env);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&attr);
     close(po[1]);

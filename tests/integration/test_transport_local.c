@@ -150,6 +150,27 @@ TEST(exec_returns_when_daemon_keeps_pipes)
     exec_result_release(&r);
 }
 
+/* Issue 14 finding 6: no command run through the transport sees rmgr's secrets. */
+TEST(exec_gives_a_minimal_environment)
+{
+    setenv("RMGR_REDIS_TRANSPORT_TEST_PW", "pw-in-rmgr-env-7d1e", 1);
+    setenv("RMGR_GIT_TOKEN", "ghp_transport_test", 1);
+    setenv("SOME_OTHER_SECRET", "other-7d1e", 1);
+    struct exec_result r;
+    const char *argv[] = {"env", NULL};
+    CHECK_INT_EQ(run(argv, &r), 0);
+    CHECK_INT_EQ(r.status, 0);
+    if (r.out && strstr(r.out, "7d1e"))
+        printf("    the child's environment:\n%s", r.out);
+    CHECK(r.out && !strstr(r.out, "RMGR_") && !strstr(r.out, "7d1e") &&
+          !strstr(r.out, "ghp_transport_test"));
+    CHECK(r.out && strstr(r.out, "PATH=")); /* commands are still found */
+    exec_result_release(&r);
+    unsetenv("RMGR_REDIS_TRANSPORT_TEST_PW");
+    unsetenv("RMGR_GIT_TOKEN");
+    unsetenv("SOME_OTHER_SECRET");
+}
+
 TEST(write_read_back_with_mode)
 {
     char *path = path_in("a/b/c/file.conf");
@@ -330,6 +351,7 @@ int main(void)
     RUN(exec_large_output_on_both_streams);
     RUN(exec_timeout_kills_process_group);
     RUN(exec_returns_when_daemon_keeps_pipes);
+    RUN(exec_gives_a_minimal_environment);
     RUN(write_read_back_with_mode);
     RUN(read_respects_size_cap);
     RUN(symlinked_file_is_refused);
