@@ -6,8 +6,10 @@
  */
 #include "transport.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "transport_impl.h"
 #include "util.h"
@@ -224,4 +226,20 @@ char *transport_argv_summary(const char *const *argv)
 {
     /* messages show the command the way a user would type it, kept short */
     return join_argv(argv, false, 200);
+}
+
+bool transport_stale_temp(const char *name, const char *base)
+{
+    if (!name || !base || !*base)
+        return false;
+    const char *p = name;
+    if (*p == '.' && strncmp(p, base, strlen(base)) != 0)
+        p++; /* the SFTP form hides its temp */
+    size_t n = strlen(base);
+    if (strncmp(p, base, n) || strncmp(p + n, ".rmgr-tmp.", 10))
+        return false;
+    p += n + 10;
+    char mine[32];
+    int m = snprintf(mine, sizeof(mine), "%ld.", (long)getpid());
+    return *p && strncmp(p, mine, (size_t)m) != 0;
 }

@@ -45,6 +45,15 @@ void transport_base_init(struct transport *t, const struct transport_ops *ops, c
                          const struct transport_options *opts);
 void transport_base_release(struct transport *t);
 
+/*
+ * Whether directory entry `name` is a temporary file that an interrupted
+ * write of `base` (a file name, no directory) left: "<base>.rmgr-tmp.<pid>.N"
+ * (local) or ".<base>.rmgr-tmp.<pid>.N" (SFTP) of another process than this
+ * one (threads of this one may be writing right now). Such a file may hold
+ * the password: write_file removes them before it writes `base` again.
+ */
+bool transport_stale_temp(const char *name, const char *base);
+
 /* "'a' 'b c'" for argv[0..] (a short form for messages, at most ~200 bytes). Caller frees. */
 char *transport_argv_summary(const char *const *argv);
 

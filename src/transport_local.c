@@ -6,6 +6,7 @@
  * poll() so a child that fills one pipe while we wait on the other cannot
  * deadlock us.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -370,6 +371,32 @@ static int local_mkdir(struct transport *t, const char *path, int mode, char **e
     return mkdir_p(path, mode, err);
 }
 
+/* Remove what interrupted writes of `path` left in its directory (transport_stale_temp). */
+static void sweep_stale_temps(const char *path)
+{
+    char *dir = xstrdup(path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) {
+        free(dir);
+        return;
+    }
+    const char *base = slash + 1;
+    *slash = '\0';
+    DIR *d = opendir(*dir ? dir : "/");
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            struct stat st;
+            if (transport_stale_temp(e->d_name, base) &&
+                fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+                S_ISREG(st.st_mode) && st.st_uid == geteuid())
+                unlinkat(dirfd(d), e->d_name, 0);
+        }
+        closedir(d);
+    }
+    free(dir);
+}
+
 static int local_write_file(struct transport *t, const char *path, const void *data, size_t len,
                             int mode, char **err)
 {
@@ -384,6 +411,7 @@ static int local_write_file(struct transport *t, const char *path, const void *d
     free(dir);
     if (rc < 0)
         return -1;
+    sweep_stale_temps(path); /* an interrupted run's temps may hold the password */
     if (write_file_atomic(path, data, len, mode) < 0) {
         *err = xasprintf("cannot write '%s': %s", path, strerror(errno));
         return -1;

@@ -797,6 +797,31 @@ static int sftp_write_all(LIBSSH2_SFTP_HANDLE *h, const char *data, size_t len)
     return 0;
 }
 
+/*
+ * Remove what interrupted writes of base (a name in dir) left there
+ * (transport_stale_temp): only regular files. Best effort.
+ */
+static void sftp_sweep_stale_temps(LIBSSH2_SFTP *sftp, const char *dir, const char *base)
+{
+    LIBSSH2_SFTP_HANDLE *d = libssh2_sftp_opendir(sftp, *dir ? dir : "/");
+    if (!d)
+        return;
+    struct strvec stale = {0};
+    char name[512];
+    LIBSSH2_SFTP_ATTRIBUTES a;
+    int n;
+    while ((n = libssh2_sftp_readdir(d, name, sizeof(name) - 1, &a)) > 0) {
+        name[n] = '\0';
+        if (transport_stale_temp(name, base) && (a.flags & LIBSSH2_SFTP_ATTR_PERMISSIONS) &&
+            LIBSSH2_SFTP_S_ISREG(a.permissions))
+            strvec_add(&stale, xasprintf("%s/%s", dir, name));
+    }
+    libssh2_sftp_closedir(d);
+    for (size_t i = 0; i < stale.n; i++)
+        libssh2_sftp_unlink(sftp, stale.v[i]);
+    strvec_release(&stale);
+}
+
 static int ssh_write_file(struct transport *t, const char *path, const void *data, size_t len,
                           int mode, char **err)
 {
@@ -812,15 +837,16 @@ static int ssh_write_file(struct transport *t, const char *path, const void *dat
         free(dir);
         return -1;
     }
+    sftp_sweep_stale_temps(sftp, dir, slash + 1); /* an interrupted run's may hold the password */
     /* a temp name in the same directory, so the final rename stays on one file system */
     char *tmp = xasprintf("%s/.%s.rmgr-tmp.%ld.%u", dir, slash + 1, (long)getpid(), ++st->tmp_seq);
-    free(dir);
     int rc = -1;
     LIBSSH2_SFTP_HANDLE *h = libssh2_sftp_open(
         sftp, tmp, LIBSSH2_FXF_WRITE | LIBSSH2_FXF_CREAT | LIBSSH2_FXF_EXCL, mode);
     if (!h) {
         ssh_fail(st, libssh2_session_last_errno(st->session), err, "cannot write '%s'", tmp);
         free(tmp);
+        free(dir);
         return -1;
     }
     int wr = sftp_write_all(h, data, len);
@@ -851,8 +877,12 @@ static int ssh_write_file(struct transport *t, const char *path, const void *dat
     /*
      * SFTP v3 rename refuses to replace an existing file, and libssh2 1.10 has
      * no posix-rename@openssh.com: mv(1) does rename(2), atomic within a directory.
+     * Then sync(1) of the directory makes the rename durable where sync takes a
+     * file (coreutils 8.24+; elsewhere the rename is as durable as the server makes it).
      */
-    const char *mv[] = {"mv", "-f", "--", tmp, path, NULL};
+    const char *mv[] = {"sh", "-c",
+                        "mv -f -- \"$1\" \"$2\" && { sync -- \"$3\" 2>/dev/null || :; }", "sh",
+                        tmp, path, *dir ? dir : "/", NULL};
     struct exec_result r;
     if (ssh_exec(t, mv, &r, err) < 0)
         goto fail_unlink;
@@ -877,6 +907,7 @@ fail_unlink:
         libssh2_sftp_unlink(st->sftp, tmp);
 out:
     free(tmp);
+    free(dir);
     return rc;
 }
 

@@ -1,6 +1,7 @@
 /* test_transport_local.c - the local transport runs real commands and touches real files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -204,6 +205,48 @@ TEST(write_read_back_with_mode)
     free(path);
 }
 
+/* Issue 14 finding 9: the temps an interrupted write left are removed by the next write. */
+TEST(stale_temps_of_a_file_are_removed_when_it_is_written)
+{
+    char *dir = path_in("stale");
+    char *target = path_in("stale/nutcracker.yml");
+    char *e0 = NULL;
+    CHECK_INT_EQ(transport_mkdir(t, dir, 0700, &e0), 0);
+    free(e0);
+    /* what a rmgr killed -9 mid-write left (another pid), a live thread's temp (ours), and
+     * another file's temp: only the first go when the file is written again */
+    const char *names[] = {"%s/%s.rmgr-tmp.%ld.7", "%s/.%s.rmgr-tmp.%ld.8", "%s/%s.rmgr-tmp.%ld.9",
+                           "%s/other.conf.rmgr-tmp.%ld.1"};
+    long pids[] = {999999, 999999, (long)getpid(), 999999};
+    char *paths[4];
+    for (int i = 0; i < 4; i++) {
+        paths[i] = i < 3 ? xasprintf(names[i], dir, "nutcracker.yml", pids[i])
+                         : xasprintf(names[i], dir, pids[i]);
+        FILE *f = fopen(paths[i], "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs("redis_auth: secret\n", f);
+            fclose(f);
+        }
+    }
+    char *err = NULL;
+    CHECK_INT_EQ(transport_write_file(t, target, "x\n", 2, 0600, &err), 0);
+    if (err)
+        printf("    %s\n", err);
+    free(err);
+    struct stat st;
+    CHECK(stat(paths[0], &st) < 0 && errno == ENOENT);
+    CHECK(stat(paths[1], &st) < 0 && errno == ENOENT);
+    CHECK(stat(paths[2], &st) == 0); /* this process's own: maybe being written */
+    CHECK(stat(paths[3], &st) == 0); /* another file's */
+    for (int i = 0; i < 4; i++) {
+        unlink(paths[i]);
+        free(paths[i]);
+    }
+    free(target);
+    free(dir);
+}
+
 TEST(read_respects_size_cap)
 {
     char *path = path_in("big");
@@ -353,6 +396,7 @@ int main(void)
     RUN(exec_returns_when_daemon_keeps_pipes);
     RUN(exec_gives_a_minimal_environment);
     RUN(write_read_back_with_mode);
+    RUN(stale_temps_of_a_file_are_removed_when_it_is_written);
     RUN(read_respects_size_cap);
     RUN(symlinked_file_is_refused);
     RUN(untrusted_directory_is_refused);

@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -202,6 +203,48 @@ TEST(write_read_back_with_mode)
     exec_result_release(&r);
     free(dir);
     free(path);
+}
+
+/* Issue 14 finding 9: the temps an interrupted SFTP write left are removed by the next one. */
+TEST(stale_temps_of_a_file_are_removed_when_it_is_written)
+{
+    char *dir = in_dir("files/stale");
+    char *target = in_dir("files/stale/nutcracker.yml");
+    char *e0 = NULL;
+    CHECK_INT_EQ(transport_mkdir(t, dir, 0700, &e0), 0);
+    free(e0);
+    /* what a rmgr killed -9 mid-write left (another pid), a live thread's temp (ours), and
+     * another file's temp: only the first go when the file is written again */
+    const char *names[] = {"%s/%s.rmgr-tmp.%ld.7", "%s/.%s.rmgr-tmp.%ld.8", "%s/%s.rmgr-tmp.%ld.9",
+                           "%s/other.conf.rmgr-tmp.%ld.1"};
+    long pids[] = {999999, 999999, (long)getpid(), 999999};
+    char *paths[4];
+    for (int i = 0; i < 4; i++) {
+        paths[i] = i < 3 ? xasprintf(names[i], dir, "nutcracker.yml", pids[i])
+                         : xasprintf(names[i], dir, pids[i]);
+        FILE *f = fopen(paths[i], "w");
+        CHECK(f != NULL);
+        if (f) {
+            fputs("redis_auth: secret\n", f);
+            fclose(f);
+        }
+    }
+    char *err = NULL;
+    CHECK_INT_EQ(transport_write_file(t, target, "x\n", 2, 0600, &err), 0);
+    if (err)
+        printf("    %s\n", err);
+    free(err);
+    struct stat st;
+    CHECK(stat(paths[0], &st) < 0 && errno == ENOENT);
+    CHECK(stat(paths[1], &st) < 0 && errno == ENOENT);
+    CHECK(stat(paths[2], &st) == 0); /* this process's own: maybe being written */
+    CHECK(stat(paths[3], &st) == 0); /* another file's */
+    for (int i = 0; i < 4; i++) {
+        unlink(paths[i]);
+        free(paths[i]);
+    }
+    free(target);
+    free(dir);
 }
 
 TEST(write_large_file)
@@ -733,6 +776,7 @@ int main(void)
     RUN(exec_stdin_is_empty);
     RUN(write_read_back_with_mode);
     RUN(write_large_file);
+    RUN(stale_temps_of_a_file_are_removed_when_it_is_written);
     RUN(symlinked_file_is_refused);
     RUN(missing_file_is_1);
     RUN(stat_mtime);
