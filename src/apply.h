@@ -11,8 +11,10 @@
  * check), replication (and its check) and the sentinels' steps run in
  * order; then side by side the sentinels' check and the proxies' steps and
  * check (a proxy needs its servers, not Sentinel's hello period); the
- * clean-up last. When a step or check fails, running steps finish, no new step
- * starts, and the result says what was done and what was not. The sentinel
+ * clean-up last. When a step or check fails, running lanes finish the instance
+ * they are on (its steps that belong together: a sentinel's start and its
+ * monitors), no other instance starts, and the result says what was done and
+ * what was not. The sentinel
  * resets of WAVE_CLEANUP run after the wave's other steps (a replica removed
  * from the spec is stopped before Sentinel is made to forget it).
  *
@@ -65,7 +67,7 @@ struct apply_options {
     long parallel;            /* instances acted on at once on one host; 0: default */
     FILE *out;                /* progress lines ("[3/12] + start ... done"); NULL: silent */
     bool color;
-    /* when set and non-zero (a signal arrived), the running steps finish and no
+    /* when set and non-zero (a signal arrived), the running instances finish and no
      * further step starts; the next apply finishes the job. May be NULL. */
     const volatile sig_atomic_t *stop;
 };

@@ -398,7 +398,18 @@ static int ssh_ready(struct ssh_transport *st, char **err)
         *err = xstrdup(st->host_key_err);
         return -1;
     }
-    return ssh_connect(st, err);
+    char *e = NULL;
+    if (ssh_connect(st, &e) == 0)
+        return 0;
+    /* it answered before: say so plainly, naming the host as the spec does */
+    *err = st->base.host_key_failed
+               ? e
+               : xasprintf("host '%s' stopped answering (the ssh connection broke and cannot be "
+                           "made again): %s",
+                           st->base.host, e ? e : "unknown error");
+    if (*err != e)
+        free(e);
+    return -1;
 }
 
 /* Report a libssh2 failure and drop the session when it can no longer be trusted. */
@@ -413,6 +424,10 @@ static void ssh_fail(struct ssh_transport *st, int rc, char **err, const char *f
     if (rc == LIBSSH2_ERROR_TIMEOUT)
         *err = xasprintf("%s: %s: timed out after %ld ms", st->label, what,
                          st->base.opts.command_timeout_ms);
+    else if (session_is_broken(rc) && rc != LIBSSH2_ERROR_KEX_FAILURE)
+        *err = xasprintf("host '%s' stopped answering: the ssh connection (%s) broke (%s) "
+                         "while: %s",
+                         st->base.host, st->label, ssh_session_error(st->session), what);
     else if (rc == LIBSSH2_ERROR_SFTP_PROTOCOL && st->sftp)
         *err = xasprintf("%s: %s: %s", st->label, what,
                          sftp_status_str(libssh2_sftp_last_error(st->sftp)));
@@ -600,7 +615,12 @@ timeout:
     ssh_drop(st, false); /* frees the channel with the session */
     goto out;
 fail:
-    *err = xasprintf("%s: %s '%s': %s", st->label, stage, shown, ssh_session_error(s));
+    if (session_is_broken(rc) && rc != LIBSSH2_ERROR_KEX_FAILURE)
+        *err = xasprintf("host '%s' stopped answering: the ssh connection (%s) broke (%s); "
+                         "%s '%s'",
+                         st->base.host, st->label, ssh_session_error(s), stage, shown);
+    else
+        *err = xasprintf("%s: %s '%s': %s", st->label, stage, shown, ssh_session_error(s));
     if (ch) {
         libssh2_session_set_blocking(s, 1);
         if (!session_is_broken(rc))

@@ -7,6 +7,10 @@
 #   2. rmgr killed -9 in `reconcile --watch --apply` as it repoints the proxy after a
 #      failover (SIGSTOPped the moment it logs the failover, then SIGKILLed): the next run
 #      repoints the proxy, writes through it reach the promoted master
+#   4. a host that stops answering mid-apply (h1 over ssh to a private sshd: rmgr is
+#      frozen the moment h1's first step is done, the sshd and its sessions killed, rmgr
+#      let go): apply fails with a message naming host 'h1', no step is left half-done on
+#      the local host; with the sshd back the next apply finishes and the plan is empty
 #   3. the disk full during install-files (as root: a 12 KB tmpfs as base_dir, a cluster
 #      of its own): apply fails with ENOSPC named, every config file there is whole (no
 #      torn file, no *.rmgr-tmp.* left); with space again the next apply finishes and the
@@ -147,6 +151,115 @@ for _ in $(seq 50); do
 done
 h_check "writes through the proxy reach the promoted master" \
     eval '[ -n "$ok_write" ] && [ "$(h_cli "$R" GET faults-key 2>/dev/null)" = v ]'
+
+# ---------------------------------------------------------------- 4. host unreachable mid-apply
+SSHD_DIR=$H_DIR/sshd
+mkdir -p "$SSHD_DIR" /run/sshd
+chmod 700 "$SSHD_DIR"
+ssh-keygen -q -t ed25519 -N '' -f "$SSHD_DIR/host_key" || fatal "ssh-keygen (host key)"
+ssh-keygen -q -t ed25519 -N '' -f "$SSHD_DIR/client_key" || fatal "ssh-keygen (client key)"
+cp "$SSHD_DIR/client_key.pub" "$SSHD_DIR/authorized_keys"
+SSHP=$(h_free_port) || fatal "no free port"
+cat >"$SSHD_DIR/sshd_config" <<EOC
+Port $SSHP
+ListenAddress 127.0.0.1
+HostKey $SSHD_DIR/host_key
+PidFile $SSHD_DIR/sshd.pid
+AuthorizedKeysFile $SSHD_DIR/authorized_keys
+PubkeyAuthentication yes
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+PermitRootLogin prohibit-password
+StrictModes no
+UsePAM no
+UseDNS no
+PrintMotd no
+LogLevel INFO
+Subsystem sftp internal-sftp
+EOC
+echo "[127.0.0.1]:$SSHP $(cat "$SSHD_DIR/host_key.pub")" >"$SSHD_DIR/known_hosts"
+SSHD_PID=
+sshd_start() {
+    /usr/sbin/sshd -D -f "$SSHD_DIR/sshd_config" -E "$SSHD_DIR/sshd.log" &
+    SSHD_PID=$!
+    h_track "$SSHD_PID" sshd || return 1
+    local _
+    for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$SSHP") 2>/dev/null && return 0; sleep 0.05; done
+    return 1
+}
+# sshd_kill: the listener and every session it forked (they hold rmgr's connection)
+sshd_kill() {
+    local kids
+    kids=$(ps -o pid= --ppid "$SSHD_PID" 2>/dev/null | tr -d ' ')
+    kill -KILL "$SSHD_PID" $kids 2>/dev/null
+    local _
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$SSHP") 2>/dev/null || return 0
+        sleep 0.05
+    done
+}
+sshd_start || fatal "sshd did not start"
+ports3=()
+for _ in 1 2 3 4 5 6 7; do ports3+=("$(h_free_port)") || fatal "no free port"; done
+read -r M3 R3 S31 S32 S33 PX3 ST3 <<<"${ports3[*]}"
+SPEC3=$H_DIR/spec-ssh.yaml
+cat >"$SPEC3" <<EOS
+cluster: unreach
+hosts:
+  h1:
+    address: 127.0.0.1
+    transport: ssh
+    ssh: { port: $SSHP, user: $(id -un), identity: $SSHD_DIR/client_key, known_hosts: $SSHD_DIR/known_hosts }
+  here: { address: 127.0.0.1, transport: local }
+defaults: { transport: local, base_dir: $H_DIR/base3 }
+redis:
+  config: { maxmemory: 64mb, save: "", appendonly: "no", repl-diskless-sync-delay: 0 }
+shards:
+  - name: s1
+    master: h1:$M3
+    replicas: [here:$R3]
+sentinel:
+  quorum: 2
+  down_after_ms: 3000
+  nodes: [h1:$S31, here:$S32, here:$S33]
+proxies:
+  - host: here
+    listen: 127.0.0.1:$PX3
+    stats_port: $ST3
+EOS
+AOUT=$H_DIR/apply-unreach.out
+"$RMGR" apply -f "$SPEC3" --auto-approve >"$AOUT" 2>&1 &
+APID=$!
+h_track "$APID" rmgr
+frozen=
+for _ in $(seq 3000); do
+    # h1's first step done: freeze rmgr there, take h1 away, let rmgr go on
+    grep -q "install-files h1:$M3 .*done" "$AOUT" 2>/dev/null && { kill -STOP "$APID"; frozen=1; break; }
+    sleep 0.01
+done
+h_check "apply reached h1's first step" [ -n "$frozen" ]
+sshd_kill
+kill -CONT "$APID"
+wait "$APID"; rc=$?
+track_all "${ports3[@]}"
+out=$(cat "$AOUT")
+h_check "apply with h1 gone fails (exit $rc)" [ "$rc" -ne 0 ]
+h_check "the error names host 'h1'" grep -q "host 'h1'" <<<"$out"
+h_check "the error says plainly that h1 stopped answering, nothing about a key" \
+    eval 'grep -q "host .h1. stopped answering" <<<"$out" && ! grep -qi "host key" <<<"$out"'
+h_check "the result says what was done" grep -q "Apply failed: [0-9]* done, 1 failed" <<<"$out"
+h_check "the result says what was not run" grep -q "Not run:" <<<"$out"
+# the other host: no lane left an instance half-done (a sentinel started without its
+# monitors, a proxy configured but not restarted)
+for p in $S32 $S33; do
+    if [ -n "$(pid_on "$p")" ]; then
+        h_check "sentinel $p on here runs with its monitor" \
+            eval '[ "$(h_cli "$p" SENTINEL MASTERS 2>/dev/null | grep -c "^s1$")" -ge 1 ]'
+    fi
+done
+[ "$H_FAILED" -eq 0 ] || echo "$out" | tail -n 25 | sed 's/^/    /'
+sshd_start || fatal "sshd did not start again"
+apply_converges "with h1 back the next apply finishes" "$SPEC3" "${ports3[@]}"
 
 # ---------------------------------------------------------------- 3. disk full
 if [ "$(id -u)" -ne 0 ]; then
