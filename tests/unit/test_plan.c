@@ -2,8 +2,9 @@
  * test_plan.c - the planner and its renderings against golden files.
  *
  * Every directory under tests/fixtures/plan/ is a case: spec.yaml and
- * observed.json in, expected.txt and expected.json (and expected.md where it
- * exists) out. UPDATE_GOLDEN=1 rewrites the expected files: review them by
+ * observed.json in, expected.txt, expected.explain.txt (plan --explain: where
+ * each step comes from) and expected.json (and expected.md where it exists)
+ * out. UPDATE_GOLDEN=1 rewrites the expected files: review them by
  * hand before committing. Properties that matter for safety are checked in
  * code as well, so a careless golden update cannot hide them.
  */
