@@ -479,6 +479,7 @@ TEST(password_never_shown)
         {"plan", "-f", spec_b, NULL},
         {"plan", "-f", spec_b, "--json", NULL},
         {"plan", "-f", spec_b, "--markdown", NULL},
+        {"plan", "-f", spec_b, "--explain", NULL},
         {"plan", "-f", spec_b, "--detailed-exitcode", NULL},
         {"plan", "-f", spec_b, "--out", saved_path, NULL},
         {"observe", "-f", spec_b, NULL},
@@ -521,6 +522,12 @@ TEST(password_never_shown)
     CHECK(!leaks(&r, PW) && !leaks(&r, "wrong-pw-5e2d"));
     run_release(&r);
     r = rmgr("plan", "-f", spec_b, "--json", NULL);
+    CHECK(!leaks(&r, PW) && !leaks(&r, "wrong-pw-5e2d"));
+    run_release(&r);
+    r = rmgr("plan", "-f", spec_b, "--explain", NULL); /* the refusal with its sources */
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "from observed: redis ");
+    CHECK_CONTAINS(r.err, ": auth.password_env\n");
     CHECK(!leaks(&r, PW) && !leaks(&r, "wrong-pw-5e2d"));
     run_release(&r);
 
