@@ -98,13 +98,18 @@ void plan_warn(struct builder *b, const char *fmt, ...)
     b->p->warnings[b->p->nwarnings++] = w;
 }
 
-void plan_refuse(struct builder *b, const char *shard, char *diagnosis)
+struct plan_refusal *plan_refuse(struct builder *b, const char *shard, char *diagnosis)
 {
     ASSERT(b && b->p && shard && diagnosis);
     VEC_GROW(b->p->refusals, b->p->nrefusals, b->refusals_cap);
-    b->p->refusals[b->p->nrefusals].shard = xstrdup(shard);
-    b->p->refusals[b->p->nrefusals].diagnosis = diagnosis;
-    b->p->nrefusals++;
+    struct plan_refusal *r = &b->p->refusals[b->p->nrefusals++];
+    memset(r, 0, sizeof(*r));
+    r->shard = xstrdup(shard);
+    r->diagnosis = diagnosis;
+    for (size_t i = 0; i < b->s->nshards; i++)
+        if (str_eq(b->s->shards[i].name, shard))
+            plan_cite(&r->source, &b->s->shards[i].pos);
+    return r;
 }
 
 struct step *plan_add_step(struct builder *b, enum step_kind kind, enum step_action action,
@@ -134,6 +139,7 @@ struct step *plan_add_step(struct builder *b, enum step_kind kind, enum step_act
     va_start(ap, fmt);
     st->reason = xvasprintf(fmt, ap);
     va_end(ap);
+    plan_cite(&st->source, &at->pos);
     return st;
 }
 
@@ -283,6 +289,8 @@ void plan_unreachable_step(struct builder *b, enum instance_kind inst, enum step
                                     reach_name(rc), detail ? ": " : "", detail ? detail : "");
     if (inst == INSTANCE_REDIS)
         st->shard = xstrdup(group); /* a redis's group is its shard */
+    plan_observed(&st->source, "%s %s:%d: unreachable (%s%s%s)", instance_kind_name(inst), a->ip,
+                  a->port, reach_name(rc), detail ? ": " : "", detail ? detail : "");
     plan_warn(b, "%s %s:%d could not be observed (%s): the plan does not cover it",
               instance_kind_name(inst), a->host ? a->host : a->ip, a->port, reach_name(rc));
     b->p->unreachable++;
@@ -307,6 +315,7 @@ void plan_files_step(struct builder *b, enum instance_kind inst, enum step_wave 
         plan_add_step(b, STEP_INSTALL_FILES, ACTION_CREATE, SAFETY_SAFE, wave, inst, group, a, "%s",
                       !f->dir_present ? "instance directory missing" : conf_name);
     st->shard = xstrdup(shard);
+    plan_observed_files(b, st, f);
 }
 
 /* how a masked password shows in before/after: "" is no password at all */
@@ -330,12 +339,21 @@ static void step_release(struct step *st)
     free(st->shard);
     free(st->master_ip);
     obs_kv_free_array(st->settings, st->nsettings);
+    plan_source_release(&st->source);
 }
 
 static void refusal_release(struct plan_refusal *r)
 {
     free(r->shard);
     free(r->diagnosis);
+    plan_source_release(&r->source);
+}
+
+/* a step or refusal nothing was cited for: the spec file, at its cluster line */
+static void source_fallback(const struct spec *s, struct plan_source *src)
+{
+    if (!src->nspec && !src->nobserved)
+        plan_cite(src, &s->cluster_pos);
 }
 
 struct ordered {
@@ -410,6 +428,10 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
             step_release(&p->steps[i]);
         p->nsteps = 0;
     }
+    for (size_t i = 0; i < p->nsteps; i++)
+        source_fallback(spec, &p->steps[i].source);
+    for (size_t i = 0; i < p->nrefusals; i++)
+        source_fallback(spec, &p->refusals[i].source);
     sort_steps(p);
     return p;
 }

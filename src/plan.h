@@ -144,6 +144,28 @@ enum step_wave {
 enum instance_kind { INSTANCE_REDIS, INSTANCE_SENTINEL, INSTANCE_PROXY };
 const char *instance_kind_name(enum instance_kind k); /* "redis", "sentinel", "proxy" */
 
+/* One spec node a step comes from: <spec file>:<line>: <path>. */
+struct plan_spec_ref {
+    int line, col;
+    char *path; /* "shards[1].replicas[0]", "redis.config.maxmemory", "proxies[0]" */
+};
+
+/*
+ * Where a step or a refusal comes from (`plan --explain`, JSON "source"):
+ * the spec nodes that ask for it, the one it is about first, and the
+ * observations it rests on, each "<kind> <ip:port> <what was asked>: <what
+ * it said>" ("sentinel 127.0.0.1:26001 SENTINEL MASTERS: shard1 master
+ * 127.0.0.1:7002"). plan_add_step() cites the spec node of the address a step
+ * runs on, plan_refuse() the shard; a step about nothing in the spec (a node
+ * removed from it) names the observation that found it.
+ */
+struct plan_source {
+    struct plan_spec_ref *spec;
+    size_t nspec;
+    char **observed;
+    size_t nobserved;
+};
+
 struct step {
     enum step_kind kind;
     enum step_action action;
@@ -169,11 +191,14 @@ struct step {
     bool stops_master;    /* a redis stop: the node is its shard's master as observed (the
                              spec's or Sentinel's when no member was observed as one): it
                              stops after the shard's other members */
+
+    struct plan_source source; /* why: the spec lines and observations behind the step */
 };
 
 struct plan_refusal {  /* why the plan refuses to act on a shard */
     char *shard;
     char *diagnosis;    /* multi-line: what each node and sentinel reports */
+    struct plan_source source; /* the shard in the spec, the observations refused */
 };
 
 struct plan {
@@ -204,6 +229,10 @@ struct plan {
  */
 struct spec_addr *plan_proxy_masters(const struct spec *s, const struct plan *p,
                                      const struct step *st);
+
+void plan_source_release(struct plan_source *src);
+/* "spec.yaml:14: shards[1].replicas[0]" for ref r of a plan made from a spec loaded from `file` */
+char *plan_spec_ref_text(const char *file, const struct plan_spec_ref *r);
 
 /* Compute the plan. Always returns a plan; check nrefusals before applying. */
 struct plan *plan_compute(const struct spec *spec, const struct observed *obs);

@@ -29,8 +29,12 @@ struct builder {
 /* Add a warning to the plan; the text is formatted. */
 void plan_warn(struct builder *b, const char *fmt, ...) RMGR_PRINTF(2, 3);
 
-/* Refuse shard `shard` (copied); takes ownership of `diagnosis` (not NULL). */
-void plan_refuse(struct builder *b, const char *shard, char *diagnosis);
+/*
+ * Refuse shard `shard` (copied); takes ownership of `diagnosis` (not NULL).
+ * The refusal cites the shard's spec node; the caller adds what was
+ * observed to its source (plan_observed*) through the refusal returned.
+ */
+struct plan_refusal *plan_refuse(struct builder *b, const char *shard, char *diagnosis);
 
 /*
  * Append a step of kind `kind` running on `at` (spec spelling for target
@@ -39,6 +43,13 @@ void plan_refuse(struct builder *b, const char *shard, char *diagnosis);
  * and wave are values of their enums, `at` has an ip and a port in
  * 1..65535, group and fmt are not NULL, and only an observed fact is
  * drawn with ACTION_NONE.
+ *
+ * Provenance comes with it: the step's source cites at->pos, the spec node
+ * `at` was loaded from (a spec member, sentinel or proxy, or a copy of one
+ * such as plan->masters[i]). An address that is not in the spec (pos.line
+ * 0: a node Sentinel reports, removed from the spec) cites nothing: say
+ * what observation found it with plan_observed*(&st->source, ...). A step
+ * left with no source at all cites the spec's cluster line (plan_compute).
  */
 struct step *plan_add_step(struct builder *b, enum step_kind kind, enum step_action action,
                            enum step_safety safety, enum step_wave wave,
@@ -60,6 +71,35 @@ void plan_step_set_master(struct step *st, const struct spec_addr *m);
  */
 bool plan_member_is_master(const struct builder *b, const struct spec_addr *members, size_t n,
                            size_t k, const struct spec_addr *fallback);
+/* ---------------------------------------------------------------- provenance (plan_source.c) */
+
+/* Cite spec node `pos` (once; a generated position, line 0, is skipped). */
+void plan_cite(struct plan_source *src, const struct spec_pos *pos);
+
+/* Add an observation (formatted, once): "<kind> <ip:port> <asked>: <said>". */
+void plan_observed(struct plan_source *src, const char *fmt, ...) RMGR_PRINTF(2, 3);
+
+/* "redis IP:PORT INFO: replica of ... (link up), 10 keys, offset 5000", or why it did not answer */
+void plan_observed_redis(struct plan_source *src, const char *ip, int port,
+                         const struct obs_redis *r);
+
+/*
+ * "sentinels A, B SENTINEL MASTERS: <shard> master ip:port (flags F, epoch E)":
+ * what the spec sentinels report for `shard`, one line per distinct answer;
+ * with `ip` only the ones that name ip:port as its master.
+ */
+void plan_observed_sentinels(struct builder *b, struct plan_source *src, const char *shard,
+                             const char *ip, int port);
+
+/* "sentinels A, B SENTINEL REPLICAS <shard>: lists ip:port", when any spec sentinel does */
+void plan_observed_sentinel_replica(struct builder *b, struct plan_source *src,
+                                    const char *shard, const char *ip, int port);
+
+/* "redis IP:PORT files: <dir> missing" (or its config file) for step st's instance */
+void plan_observed_files(struct builder *b, struct step *st, const struct obs_files *f);
+
+/* What r reports in a few words ("replica of 10.0.0.1:6379 (link up), 3 keys, offset 9"). */
+void plan_describe_redis(struct strbuf *sb, const struct obs_redis *r);
 
 /* ---------------------------------------------------------------- passes */
 

@@ -147,6 +147,35 @@ static void failover_servers(struct builder *b, struct step *st, const struct sp
     }
 }
 
+/* the shards whose server the proxy's file has wrong, and what the file says for them */
+static void proxy_config_source(struct builder *b, struct step *st, const struct obs_proxy *op,
+                                const struct spec_addr *ms)
+{
+    struct nc_yml y;
+    nc_yml_parse(&y, op->config_text);
+    for (size_t i = 0; i < b->s->nshards; i++) {
+        const char *have = yml_server(&y, b->s->shards[i].name);
+        char *want = plan_addr_ipport(&ms[i]);
+        if (!str_eq(have, want)) {
+            plan_cite(&st->source, &b->s->shards[i].pos);
+            plan_observed(&st->source, "proxy %s:%d nutcracker.yml: server %s %s", op->ip,
+                          op->listen_port, b->s->shards[i].name, have ? have : "(missing)");
+        }
+        free(want);
+    }
+    for (size_t k = 0; k < y.nservers; k++) {
+        const char *name = nc_yml_server_key(&y.servers[k]);
+        bool known = false;
+        for (size_t i = 0; i < b->s->nshards; i++)
+            known = known || str_eq(b->s->shards[i].name, name);
+        if (!known)
+            plan_observed(&st->source, "proxy %s:%d nutcracker.yml: server %s %s (not in %s)",
+                          op->ip, op->listen_port, name, y.servers[k].addr,
+                          b->s->file ? b->s->file : "the spec");
+    }
+    nc_yml_release(&y);
+}
+
 struct spec_addr *plan_proxy_masters(const struct spec *s, const struct plan *p,
                                      const struct step *st)
 {
@@ -179,7 +208,8 @@ void plan_proxy_steps(struct builder *b)
     const struct spec *s = b->s;
     for (size_t i = 0; i < s->nproxies; i++) {
         const struct spec_proxy *sp = &s->proxies[i];
-        struct spec_addr a = {.host = sp->host, .ip = sp->host_ip, .port = sp->listen.port};
+        struct spec_addr a = {.host = sp->host, .ip = sp->host_ip, .port = sp->listen.port,
+                              .pos = sp->pos};
         const struct obs_proxy *op = observed_proxy(b->o, sp->host_ip, sp->listen.port);
         enum reach rc = op ? op->reach : REACH_NOT_CHECKED;
 
@@ -196,12 +226,14 @@ void plan_proxy_steps(struct builder *b)
         bool running = rc == REACH_OK;
         bool restart = false;
         const char *restart_why = NULL;
+        bool file_newer = false; /* the restart is for a file written after the start */
 
         if (!op->config_present || !op->config_text) {
-            plan_add_step(b, STEP_INSTALL_FILES, ACTION_CREATE, SAFETY_SAFE, WAVE_PROXIES,
-                          INSTANCE_PROXY, "proxies", &a, "%s",
-                          op->files.dir_present ? "nutcracker.yml missing"
-                                                : "instance directory missing");
+            struct step *st = plan_add_step(b, STEP_INSTALL_FILES, ACTION_CREATE, SAFETY_SAFE,
+                                            WAVE_PROXIES, INSTANCE_PROXY, "proxies", &a, "%s",
+                                            op->files.dir_present ? "nutcracker.yml missing"
+                                                                  : "instance directory missing");
+            plan_observed_files(b, st, &op->files);
             restart = true;
             restart_why = "running without its nutcracker.yml: restart to load the new one";
         } else {
@@ -219,11 +251,13 @@ void plan_proxy_steps(struct builder *b)
                 st->before = before;
                 st->after = after;
                 failover_servers(b, st, ms);
+                proxy_config_source(b, st, op, ms);
                 restart = true;
                 restart_why = "nutcracker has no reload: restart to load the new config";
             } else if (running && op->timestamp_s > 0 && op->config_mtime_s > 0 &&
                        op->timestamp_s - op->uptime_s < op->config_mtime_s) {
                 restart = true;
+                file_newer = true;
                 /* equal as far as rmgr compares, but what runs was read from an older file */
                 restart_why = "nutcracker.yml was written after nutcracker started (an "
                               "interrupted apply, or the file was touched): restart so the "
@@ -232,12 +266,24 @@ void plan_proxy_steps(struct builder *b)
             free(want);
             free(ms);
         }
-        if (!running)
-            plan_add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_PROXIES, INSTANCE_PROXY,
-                          "proxies", &a, "not running");
-        else if (restart)
-            plan_add_step(b, STEP_PROXY_RESTART, ACTION_CHANGE, SAFETY_DISRUPTIVE, WAVE_PROXIES,
-                          INSTANCE_PROXY, "proxies", &a, "%s", restart_why);
+        if (!running) {
+            struct step *st = plan_add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE,
+                                            WAVE_PROXIES, INSTANCE_PROXY, "proxies", &a,
+                                            "not running");
+            plan_observed(&st->source, "proxy %s:%d stats port %d: not running (%s)", sp->host_ip,
+                          sp->listen.port, sp->stats_port,
+                          detail_or(op->reach_detail, "connection refused"));
+        }
+        else if (restart) {
+            struct step *st = plan_add_step(b, STEP_PROXY_RESTART, ACTION_CHANGE,
+                                            SAFETY_DISRUPTIVE, WAVE_PROXIES, INSTANCE_PROXY,
+                                            "proxies", &a, "%s", restart_why);
+            if (file_newer)
+                plan_observed(&st->source,
+                              "proxy %s:%d stats: up %llds at %lld; nutcracker.yml modified at %lld",
+                              op->ip, op->listen_port, op->uptime_s, op->timestamp_s,
+                              op->config_mtime_s);
+        }
     }
 }
 

@@ -16,9 +16,15 @@
 /* Directives holding the password: observation stores only CONF_SECRET_* or "". */
 static const char *const secret_keys[] = {"requirepass", "masterauth"};
 
-/* Add `key have -> want` to the config-set / config-rewrite step *st, creating it. */
+/*
+ * Add `key have -> want` to the config-set / config-rewrite step *st, creating it.
+ * `kv` is the redis.config entry that asks for it (NULL: the password, from
+ * auth:, or a value rmgr restores, such as the sync delay an interrupted apply
+ * left), `seen` where `have` was read ("CONFIG GET", "redis.conf").
+ */
 static void config_drift(struct builder *b, struct step **st, enum step_kind kind,
-                         const struct spec_shard *sh, const struct spec_addr *a, const char *key,
+                         const struct spec_shard *sh, const struct spec_addr *a,
+                         const struct spec_kv *kv, const char *seen, const char *key,
                          const char *have, const char *want, struct strbuf *before,
                          struct strbuf *after)
 {
@@ -30,6 +36,11 @@ static void config_drift(struct builder *b, struct step **st, enum step_kind kin
         (*st)->shard = xstrdup(sh->name);
     }
     plan_step_add_setting(*st, key, want);
+    if (kv)
+        plan_cite(&(*st)->source, &kv->pos);
+    else if (str_eq(key, "requirepass") || str_eq(key, "masterauth"))
+        plan_cite(&(*st)->source, &b->s->auth.pos); /* a password: from auth: */
+    plan_observed(&(*st)->source, "redis %s:%d %s %s: %s", a->ip, a->port, seen, key, have);
     sb_addf(before, "%s%s %s", before->len ? "\n" : "", key, have);
     sb_addf(after, "%s%s %s", after->len ? "\n" : "", key, want);
 }
@@ -75,8 +86,8 @@ static void file_config_drift(struct builder *b, struct step **st, enum step_kin
         const char *have = obs_kv_get(f->conf, f->nconf, kv->key);
         if (have && conf_value_equal(kv->key, have, kv->value))
             continue;
-        config_drift(b, st, kind, sh, a, kv->key, have ? have : "(absent)", kv->value, before,
-                     after);
+        config_drift(b, st, kind, sh, a, kv, "redis.conf", kv->key, have ? have : "(absent)",
+                     kv->value, before, after);
     }
 }
 
@@ -141,19 +152,20 @@ static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
         const char *have = obs_kv_get(r->config, r->nconfig, kv->key);
         if (!have || conf_value_equal(kv->key, have, kv->value))
             continue;
-        config_drift(b, &st, STEP_CONFIG_SET, sh, a, kv->key, have, kv->value, &before, &after);
+        config_drift(b, &st, STEP_CONFIG_SET, sh, a, kv, "CONFIG GET", kv->key, have, kv->value,
+                     &before, &after);
     }
     /* a delay left at 0 by an apply that did not get to put it back */
     const char *run_delay = obs_kv_get(r->config, r->nconfig, CONF_DISKLESS_DELAY);
     const char *delay = delay_to_restore(b, run_delay, &r->files);
     if (delay)
-        config_drift(b, &st, STEP_CONFIG_SET, sh, a, CONF_DISKLESS_DELAY, run_delay, delay,
-                     &before, &after);
+        config_drift(b, &st, STEP_CONFIG_SET, sh, a, NULL, "CONFIG GET", CONF_DISKLESS_DELAY,
+                     run_delay, delay, &before, &after);
     /* a password other than the spec's: set the placeholder, apply substitutes it */
     for (size_t k = 0; b->password && k < ARRAY_SIZE(secret_keys); k++) {
         const char *have = obs_kv_get(r->config, r->nconfig, secret_keys[k]);
         if (str_eq(have, CONF_SECRET_MISMATCH))
-            config_drift(b, &st, STEP_CONFIG_SET, sh, a, secret_keys[k], have,
+            config_drift(b, &st, STEP_CONFIG_SET, sh, a, NULL, "CONFIG GET", secret_keys[k], have,
                          CONF_SECRET_PLACEHOLDER, &before, &after);
     }
     if (st) {
@@ -172,7 +184,7 @@ static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
         const char *run = obs_kv_get(r->config, r->nconfig, secret_keys[k]);
         const char *have = obs_kv_get(f->conf, f->nconf, secret_keys[k]);
         if (str_eq(run, CONF_SECRET_PLACEHOLDER) && !str_eq(have, CONF_SECRET_PLACEHOLDER))
-            config_drift(b, &st, STEP_CONFIG_REWRITE, sh, a, secret_keys[k],
+            config_drift(b, &st, STEP_CONFIG_REWRITE, sh, a, NULL, "redis.conf", secret_keys[k],
                          plan_secret_shown(have), CONF_SECRET_PLACEHOLDER, &before, &after);
     }
     if (st) {
@@ -212,6 +224,9 @@ static void master_left_down(struct builder *b, const struct spec_shard *sh,
         "%ld ms); no restart, it would come back empty and wipe the replicas",
         sh->name, a->ip, a->port, down_after);
     st->shard = xstrdup(sh->name);
+    plan_observed_redis(&st->source, a->ip, a->port, observed_redis(b->o, a->ip, a->port));
+    plan_observed_sentinels(b, &st->source, sh->name, a->ip, a->port);
+    plan_observed_redis(&st->source, up->ip, up->port, ur);
     plan_warn(
         b,
         "%s master %s:%d is not running while %s:%d %s: rmgr does not restart it (an empty "
@@ -281,6 +296,7 @@ void plan_redis_steps(struct builder *b, size_t i)
                 plan_step_set_master(st, M);
             }
             st->shard = xstrdup(sh->name);
+            plan_observed_redis(&st->source, a->ip, a->port, r);
             stopped_config_steps(b, sh, a, &r->files);
             continue;
         }
@@ -306,6 +322,7 @@ void plan_redis_steps(struct builder *b, size_t i)
                 st->after = xasprintf("replica of %s", mstr);
                 st->shard = xstrdup(sh->name);
                 plan_step_set_master(st, M);
+                plan_observed_redis(&st->source, a->ip, a->port, r);
             } else if (r->master_link_status && !str_eq(r->master_link_status, "up") && !up) {
                 plan_warn(b, "%s:%d replication link to %s is %s", a->host ? a->host : a->ip,
                           a->port, mstr, r->master_link_status);

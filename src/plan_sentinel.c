@@ -28,6 +28,15 @@ static void sentinel_monitor_step(struct builder *b, const struct spec_addr *a, 
                                     "monitor %s at %s:%d (%s)", sh->name, M->ip, M->port, why);
     st->shard = xstrdup(sh->name);
     plan_step_set_master(st, M);
+    plan_cite(&st->source, &sh->pos);
+    const struct obs_sentinel *os = observed_sentinel(b->o, a->ip, a->port);
+    if (os && os->reach == REACH_OK)
+        plan_observed(&st->source, "sentinel %s:%d SENTINEL MASTERS: does not monitor %s", a->ip,
+                      a->port, sh->name);
+    else
+        plan_observed(&st->source, "sentinel %s:%d: not running%s%s%s", a->ip, a->port,
+                      os && os->reach_detail ? " (" : "", os && os->reach_detail ? os->reach_detail : "",
+                      os && os->reach_detail ? ")" : "");
     char *v = xasprintf("%d", ss->quorum);
     plan_step_add_setting(st, "quorum", v);
     free(v);
@@ -57,11 +66,13 @@ static void sentinel_set_step(struct builder *b, const struct spec_addr *a, size
     struct {
         const char *key;
         long long have, want;
+        const struct spec_pos *pos;
     } opts[] = {
-        {"quorum", m->quorum, ss->quorum},
-        {"down-after-milliseconds", m->down_after_ms, ss->down_after_ms},
-        {"failover-timeout", m->failover_timeout_ms, ss->failover_timeout_ms},
-        {"parallel-syncs", m->parallel_syncs, ss->parallel_syncs},
+        {"quorum", m->quorum, ss->quorum, &ss->quorum_pos},
+        {"down-after-milliseconds", m->down_after_ms, ss->down_after_ms, &ss->down_after_pos},
+        {"failover-timeout", m->failover_timeout_ms, ss->failover_timeout_ms,
+         &ss->failover_timeout_pos},
+        {"parallel-syncs", m->parallel_syncs, ss->parallel_syncs, &ss->parallel_syncs_pos},
     };
     struct step *st = NULL;
     struct strbuf before = {0}, after = {0};
@@ -77,6 +88,9 @@ static void sentinel_set_step(struct builder *b, const struct spec_addr *a, size
         char *v = xasprintf("%lld", opts[k].want);
         plan_step_add_setting(st, opts[k].key, v);
         free(v);
+        plan_cite(&st->source, opts[k].pos);
+        plan_observed(&st->source, "sentinel %s:%d SENTINEL MASTERS: %s %s %lld", a->ip, a->port,
+                      sh->name, opts[k].key, opts[k].have);
         sb_addf(&before, "%s%s %lld", before.len ? "\n" : "", opts[k].key, opts[k].have);
         sb_addf(&after, "%s%s %lld", after.len ? "\n" : "", opts[k].key, opts[k].want);
     }
@@ -94,6 +108,9 @@ static void sentinel_set_step(struct builder *b, const struct spec_addr *a, size
                 st->shard = xstrdup(sh->name);
             }
             plan_step_add_setting(st, "auth-pass", CONF_SECRET_PLACEHOLDER);
+            plan_cite(&st->source, &b->s->auth.pos);
+            plan_observed(&st->source, "sentinel %s:%d sentinel.conf: auth-pass %s %s", a->ip,
+                          a->port, sh->name, plan_secret_shown(have));
             sb_addf(&before, "%sauth-pass %s", before.len ? "\n" : "", plan_secret_shown(have));
             sb_addf(&after, "%sauth-pass %s", after.len ? "\n" : "", CONF_SECRET_PLACEHOLDER);
         }
@@ -123,6 +140,12 @@ static void sentinel_reset_step(struct builder *b, const struct spec_addr *a, si
     }
     if (!before.len)
         return;
+    struct strbuf seen = {0};
+    for (size_t k = 0; k < m->nreplicas; k++) {
+        const struct obs_sentinel_peer *pe = &m->replicas[k];
+        if (pe->ip && !plan_shard_find_member(sh, pe->ip, pe->port))
+            sb_addf(&seen, "%s%s:%d", seen.len ? ", " : "", pe->ip, pe->port);
+    }
     /* a replica being removed must be stopped first, or Sentinel learns it again */
     bool late = b->reset_late[i];
     struct step *st = plan_add_step(
@@ -136,6 +159,10 @@ static void sentinel_reset_step(struct builder *b, const struct spec_addr *a, si
         sh->name, late ? " once they are stopped" : "");
     st->shard = xstrdup(sh->name);
     plan_step_set_master(st, &b->p->masters[i]);
+    plan_cite(&st->source, &sh->pos);
+    plan_observed(&st->source, "sentinel %s:%d SENTINEL REPLICAS %s: lists %s", a->ip, a->port,
+                  sh->name, sb_str(&seen));
+    sb_release(&seen);
     st->before = sb_detach(&before);
     st->after = sb_detach(&after);
 }
@@ -175,10 +202,12 @@ void plan_sentinel_steps(struct builder *b, struct strvec *removed)
             /* Sentinel owns its file: a restarted one keeps the monitors it has there (an
              * apply interrupted between install-files and its monitors left none) */
             bool keeps = os->files.checked && os->files.conf_present;
-            plan_add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_SENTINELS,
+            struct step *st = plan_add_step(b, STEP_START, ACTION_CREATE, SAFETY_SAFE, WAVE_SENTINELS,
                           INSTANCE_SENTINEL, "sentinels", a, "%s",
                           keeps ? "not running; it keeps its monitors in sentinel.conf"
                                 : "not running");
+            plan_observed(&st->source, "sentinel %s:%d: not running (%s)", a->ip, a->port,
+                          detail_or(os->reach_detail, "connection refused"));
             for (size_t i = 0; i < s->nshards; i++) {
                 char *key = xasprintf("monitor %s", s->shards[i].name);
                 bool in_file = obs_kv_get(os->files.conf, os->files.nconf, key) != NULL;
@@ -211,6 +240,10 @@ void plan_sentinel_steps(struct builder *b, struct strvec *removed)
             st->shard = xstrdup(name);
             st->master_ip = xstrdup(os->masters[k].ip);
             st->master_port = os->masters[k].port;
+            plan_observed(&st->source,
+                          "sentinel %s:%d SENTINEL MASTERS: %s master %s:%d (not in %s)", a->ip,
+                          a->port, name, os->masters[k].ip ? os->masters[k].ip : "?",
+                          os->masters[k].port, s->file ? s->file : "the spec");
             removed_add(removed, name);
         }
     }
@@ -231,6 +264,13 @@ static bool spec_uses_addr(const struct spec *s, const char *ip, int port)
             (s->proxies[p].listen.port == port || s->proxies[p].stats_port == port))
             return true;
     return false;
+}
+
+/* who reports st's node for shard `name`, which the spec no longer has */
+static void removed_shard_source(struct builder *b, const char *name, struct step *st)
+{
+    plan_observed_sentinels(b, &st->source, name, st->ip, st->port);
+    plan_observed_sentinel_replica(b, &st->source, name, st->ip, st->port);
 }
 
 /* stop + remove-files for the nodes Sentinel reports for a removed shard */
@@ -270,11 +310,13 @@ void plan_removed_shard_steps(struct builder *b, const char *name)
             /* its master stops after its replicas (apply orders the lanes by this) */
             st->stops_master = plan_member_is_master(b, nl.v, nl.n, i,
                                                      sentinel_master.ip ? &sentinel_master : NULL);
+            removed_shard_source(b, name, st);
         }
         st = plan_add_step(
             b, STEP_REMOVE_FILES, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP, INSTANCE_REDIS,
             name, a, "%s was removed from the spec: delete its instance directory and data", name);
         st->shard = xstrdup(name);
+        removed_shard_source(b, name, st);
     }
     plan_node_list_release(&nl);
 }

@@ -27,26 +27,7 @@ static char *node_list_str(const struct node_list *nl)
 static void describe_redis(struct strbuf *sb, const struct spec_addr *a, const struct obs_redis *r)
 {
     sb_addf(sb, "\n  redis %s:%d: ", a->ip, a->port);
-    enum reach rc = redis_reach(r);
-    if (rc == REACH_REFUSED) {
-        sb_addf(sb, "not running (%s)", detail_or(r->reach_detail, "connection refused"));
-        return;
-    }
-    if (rc != REACH_OK) {
-        sb_addf(sb, "unreachable (%s%s%s)", reach_name(rc), r && r->reach_detail ? ": " : "",
-                r && r->reach_detail ? r->reach_detail : "");
-        return;
-    }
-    if (str_eq(r->role, "slave")) {
-        sb_addf(sb, "replica of %s:%d (link %s), %lld keys, offset %lld",
-                r->master_host ? r->master_host : "?", r->master_port,
-                r->master_link_status ? r->master_link_status : "?", r->keys,
-                r->slave_repl_offset);
-        return;
-    }
-    sb_addf(sb, "%s, %lld keys, %d %s connected, offset %lld", r->role ? r->role : "unknown role",
-            r->keys, r->connected_slaves, r->connected_slaves == 1 ? "replica" : "replicas",
-            r->master_repl_offset);
+    plan_describe_redis(sb, r);
 }
 
 /* One line per spec sentinel saying what it reports for `shard`. */
@@ -85,17 +66,26 @@ static char *diagnosis(struct builder *b, const struct spec_shard *sh, const cha
     return sb_detach(&sb);
 }
 
-static void refuse_shard(struct builder *b, const struct spec_shard *sh, const char *fmt, ...)
-    RMGR_PRINTF(3, 4);
+/* Refuse shard sh: the headline formatted, then the diagnosis. The refusal, for its source. */
+static struct plan_refusal *refuse_shard(struct builder *b, const struct spec_shard *sh,
+                                         const char *fmt, ...) RMGR_PRINTF(3, 4);
 
-static void refuse_shard(struct builder *b, const struct spec_shard *sh, const char *fmt, ...)
+static struct plan_refusal *refuse_shard(struct builder *b, const struct spec_shard *sh,
+                                         const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     char *headline = xvasprintf(fmt, ap);
     va_end(ap);
-    plan_refuse(b, sh->name, diagnosis(b, sh, headline));
+    struct plan_refusal *r = plan_refuse(b, sh->name, diagnosis(b, sh, headline));
     free(headline);
+    return r;
+}
+
+/* what member a reports, into the source of refusal rf */
+static void refusal_saw_redis(struct builder *b, struct plan_refusal *rf, const struct spec_addr *a)
+{
+    plan_observed_redis(&rf->source, a->ip, a->port, observed_redis(b->o, a->ip, a->port));
 }
 
 /*
@@ -117,8 +107,10 @@ static bool refuse_replica_master(struct builder *b, const struct spec_shard *sh
     va_start(ap, fmt);
     char *who = xvasprintf(fmt, ap);
     va_end(ap);
-    refuse_shard(b, sh, "%s replicates from %s:%d; %s", who,
-                 mr->master_host ? mr->master_host : "?", mr->master_port, fix);
+    struct plan_refusal *rf = refuse_shard(b, sh, "%s replicates from %s:%d; %s", who,
+                                           mr->master_host ? mr->master_host : "?",
+                                           mr->master_port, fix);
+    plan_observed_redis(&rf->source, mr->ip, mr->port, mr);
     free(who);
     return true;
 }
@@ -155,6 +147,14 @@ static bool deployed_here(struct builder *b, const char *ip, int port, const cha
  * no longer has; the sentinels that list them are reset after that
  * (sentinel_reset_step), or Sentinel would learn them again from the master.
  */
+/* a removed replica's step: the shard that no longer lists it, who reports it */
+static void removed_replica_source(struct builder *b, const struct spec_shard *sh, struct step *st)
+{
+    plan_cite(&st->source, &sh->pos);
+    plan_observed_sentinel_replica(b, &st->source, sh->name, st->ip, st->port);
+    plan_observed_redis(&st->source, st->ip, st->port, observed_redis(b->o, st->ip, st->port));
+}
+
 static void removed_replica_steps(struct builder *b, const struct spec_shard *sh,
                                   const struct node_list *nl)
 {
@@ -170,12 +170,14 @@ static void removed_replica_steps(struct builder *b, const struct spec_shard *sh
                                sh->name);
             st->shard = xstrdup(sh->name);
             st->stops_master = plan_member_is_master(b, nl->v, nl->n, i, NULL);
+            removed_replica_source(b, sh, st);
         }
         st = plan_add_step(b, STEP_REMOVE_FILES, ACTION_REMOVE, SAFETY_DESTRUCTIVE, WAVE_CLEANUP,
                            INSTANCE_REDIS, sh->name, a,
                            "removed from %s in the spec: delete its instance directory and data",
                            sh->name);
         st->shard = xstrdup(sh->name);
+        removed_replica_source(b, sh, st);
     }
 }
 
@@ -232,8 +234,12 @@ static bool shard_foreign_replicas(struct builder *b, size_t i, const struct spe
                     describe_redis(&h, &fa, fr);
                 }
                 char *headline = sb_detach(&h);
-                plan_refuse(b, sh->name, diagnosis(b, sh, headline));
+                struct plan_refusal *rf = plan_refuse(b, sh->name, diagnosis(b, sh, headline));
                 free(headline);
+                plan_observed_sentinel_replica(b, &rf->source, sh->name, pe->ip, pe->port);
+                plan_observed_redis(&rf->source, M->ip, M->port, mr);
+                if (fr)
+                    plan_observed_redis(&rf->source, pe->ip, pe->port, fr);
                 plan_node_list_release(&stale);
                 plan_node_list_release(&removed);
                 return false;
@@ -282,20 +288,26 @@ static bool shard_auth_refused(struct builder *b, const struct spec_shard *sh)
         char *source = au->password_env    ? xasprintf("environment variable %s", au->password_env)
                        : au->password_file ? xasprintf("file %s", au->password_file)
                                            : NULL;
+        struct plan_refusal *rf;
         if (source)
-            refuse_shard(b, sh,
+            rf = refuse_shard(b, sh,
                          "authentication failed on %zu of %zu redis instances: the password "
                          "from %s does not match the cluster's; rmgr does not rotate "
                          "passwords: change requirepass/masterauth on every node and auth-pass "
                          "on every sentinel first",
                          b->nauth_failed, b->nredis, source);
         else
-            refuse_shard(b, sh,
+            rf = refuse_shard(b, sh,
                          "authentication failed on %zu of %zu redis instances: they require a "
                          "password and the spec sets none (auth: password_env or "
                          "password_file); rmgr does not change passwords",
                          b->nauth_failed, b->nredis);
         free(source);
+        plan_cite(&rf->source, &au->pos);
+        for (size_t j = k; j < shard_nmembers(sh); j++)
+            if (redis_reach(observed_redis(b->o, shard_member(sh, j)->ip,
+                                           shard_member(sh, j)->port)) == REACH_AUTH)
+                refusal_saw_redis(b, rf, shard_member(sh, j));
         return true;
     }
     return false;
@@ -343,6 +355,10 @@ static bool shard_failing_over(struct builder *b, size_t i)
     st->shard = xstrdup(sh->name);
     if (fv.promoting)
         plan_step_set_master(st, fv.promoting);
+    plan_observed_sentinels(b, &st->source, sh->name, NULL, 0);
+    if (fv.promoting)
+        plan_observed_redis(&st->source, fv.promoting->ip, fv.promoting->port,
+                            observed_redis(b->o, fv.promoting->ip, fv.promoting->port));
     free(what);
     return true;
 }
@@ -376,7 +392,9 @@ bool plan_shard_truth(struct builder *b, size_t i)
         if (!m)
             continue;
         if (view && (view->port != m->port || !str_eq(view->ip, m->ip))) {
-            refuse_shard(b, sh, "sentinels disagree on the master of %s", sh->name);
+            struct plan_refusal *rf =
+                refuse_shard(b, sh, "sentinels disagree on the master of %s", sh->name);
+            plan_observed_sentinels(b, &rf->source, sh->name, NULL, 0);
             return false;
         }
         view = m;
@@ -388,9 +406,11 @@ bool plan_shard_truth(struct builder *b, size_t i)
         const struct spec_addr *a = shard_member(sh, k);
         const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
         if (redis_is_slave(r) && !plan_shard_find_member(sh, r->master_host, r->master_port)) {
-            refuse_shard(b, sh, "%s:%d replicates from %s:%d, which is not a member of %s",
-                         a->ip, a->port, r->master_host ? r->master_host : "?", r->master_port,
-                         sh->name);
+            struct plan_refusal *rf =
+                refuse_shard(b, sh, "%s:%d replicates from %s:%d, which is not a member of %s",
+                             a->ip, a->port, r->master_host ? r->master_host : "?",
+                             r->master_port, sh->name);
+            refusal_saw_redis(b, rf, a);
             return false;
         }
     }
@@ -398,10 +418,10 @@ bool plan_shard_truth(struct builder *b, size_t i)
     if (nviews > 0) {
         M = plan_shard_find_member(sh, view->ip, view->port);
         if (!M) {
-            refuse_shard(b, sh,
-                         "sentinels report %s:%d as master of %s, which is not a member of %s "
-                         "in the spec",
-                         view->ip ? view->ip : "?", view->port, sh->name, sh->name);
+            struct plan_refusal *rf = refuse_shard(
+                b, sh, "sentinels report %s:%d as master of %s, which is not a member of %s in the spec",
+                view->ip ? view->ip : "?", view->port, sh->name, sh->name);
+            plan_observed_sentinels(b, &rf->source, sh->name, view->ip, view->port);
             return false;
         }
         bool other_master = false;
@@ -411,10 +431,13 @@ bool plan_shard_truth(struct builder *b, size_t i)
                 other_master = true;
         }
         if (nviews < (size_t)ss->quorum && !(M == &sh->master && !other_master)) {
-            refuse_shard(b, sh,
-                         "no quorum for the master of %s: %zu of %zu sentinels report %s:%d "
-                         "(quorum %d, %zu unreachable)",
-                         sh->name, nviews, ss->nnodes, M->ip, M->port, ss->quorum, nunreach);
+            struct plan_refusal *rf = refuse_shard(
+                b, sh,
+                "no quorum for the master of %s: %zu of %zu sentinels report %s:%d "
+                "(quorum %d, %zu unreachable)",
+                sh->name, nviews, ss->nnodes, M->ip, M->port, ss->quorum, nunreach);
+            plan_cite(&rf->source, &ss->quorum_pos);
+            plan_observed_sentinels(b, &rf->source, sh->name, NULL, 0);
             return false;
         }
         from_sentinel = true;
@@ -422,14 +445,15 @@ bool plan_shard_truth(struct builder *b, size_t i)
             const struct spec_addr *a = shard_member(sh, k);
             if (a != M && redis_is_master(observed_redis(b->o, a->ip, a->port))) {
                 /* Sentinel demotes only a node it lists as a replica of the shard */
+                struct plan_refusal *rf;
                 if (sentinel_lists_replica(b, sh, a))
-                    refuse_shard(b, sh,
+                    rf = refuse_shard(b, sh,
                                  "%s:%d runs as a second master of %s while Sentinel owns "
                                  "%s:%d; Sentinel lists it as a replica and demotes it "
                                  "(+convert-to-slave) within ~10 s: re-run plan then",
                                  a->ip, a->port, sh->name, M->ip, M->port);
                 else
-                    refuse_shard(b, sh,
+                    rf = refuse_shard(b, sh,
                                  "%s:%d runs as a second master of %s while Sentinel owns "
                                  "%s:%d, and no sentinel lists it, so none will demote it: "
                                  "check which node holds the newest data, then make %s:%d a "
@@ -437,6 +461,9 @@ bool plan_shard_truth(struct builder *b, size_t i)
                                  "FAILOVER after making it a replica)",
                                  a->ip, a->port, sh->name, M->ip, M->port, a->ip, a->port,
                                  M->ip, M->port);
+                plan_observed_sentinels(b, &rf->source, sh->name, M->ip, M->port);
+                plan_observed_sentinel_replica(b, &rf->source, sh->name, a->ip, a->port);
+                refusal_saw_redis(b, rf, a);
                 return false;
             }
         }
@@ -467,10 +494,18 @@ bool plan_shard_truth(struct builder *b, size_t i)
             }
         }
         if (nholders > 1) {
-            refuse_shard(b, sh,
-                         "two masters in %s hold data; rmgr never demotes a node holding data: "
-                         "decide which one keeps it and make the other a replica by hand",
-                         sh->name);
+            struct plan_refusal *rf = refuse_shard(
+                b, sh,
+                "two masters in %s hold data; rmgr never demotes a node holding data: "
+                "decide which one keeps it and make the other a replica by hand",
+                sh->name);
+            for (size_t k = 0; k < shard_nmembers(sh); k++) {
+                const struct spec_addr *a = shard_member(sh, k);
+                const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
+                if (redis_is_master(r) && redis_holds_data(r))
+                    refusal_saw_redis(b, rf, a);
+            }
+            plan_observed_sentinels(b, &rf->source, sh->name, NULL, 0);
             return false;
         }
         M = holder ? holder : &sh->master;
@@ -479,10 +514,13 @@ bool plan_shard_truth(struct builder *b, size_t i)
                 const struct spec_addr *a = shard_member(sh, k);
                 enum reach rc = redis_reach(observed_redis(b->o, a->ip, a->port));
                 if (reach_unreachable(rc)) {
-                    refuse_shard(b, sh,
-                                 "%s:%d is the only master holding data in %s but %s:%d is "
-                                 "unreachable, so which node holds the newest data is unknown",
-                                 M->ip, M->port, sh->name, a->ip, a->port);
+                    struct plan_refusal *rf = refuse_shard(
+                        b, sh,
+                        "%s:%d is the only master holding data in %s but %s:%d is "
+                        "unreachable, so which node holds the newest data is unknown",
+                        M->ip, M->port, sh->name, a->ip, a->port);
+                    refusal_saw_redis(b, rf, M);
+                    refusal_saw_redis(b, rf, a);
                     return false;
                 }
             }
@@ -508,21 +546,28 @@ bool plan_shard_truth(struct builder *b, size_t i)
                 if (rc == REACH_OK && (r->keys > 0 || r->loading)) {
                     char *what = r->loading ? xstrdup("is loading its data")
                                             : xasprintf("holds %lld keys", r->keys);
-                    refuse_shard(b, sh,
-                                 "%s master %s:%d is not running while %s:%d %s and no "
-                                 "sentinel monitors the shard: starting the master could "
-                                 "wipe that replica when it resyncs",
-                                 sh->name, M->ip, M->port, a->ip, a->port, what);
+                    struct plan_refusal *rf = refuse_shard(
+                        b, sh,
+                        "%s master %s:%d is not running while %s:%d %s and no "
+                        "sentinel monitors the shard: starting the master could "
+                        "wipe that replica when it resyncs",
+                        sh->name, M->ip, M->port, a->ip, a->port, what);
                     free(what);
+                    refusal_saw_redis(b, rf, M);
+                    refusal_saw_redis(b, rf, a);
+                    plan_observed_sentinels(b, &rf->source, sh->name, NULL, 0);
                     return false;
                 }
                 if (rc != REACH_OK) {
-                    refuse_shard(b, sh,
+                    struct plan_refusal *rf = refuse_shard(b, sh,
                                  "%s master %s:%d is not running while %s:%d could not be "
                                  "observed (%s) and no sentinel monitors the shard: whether "
                                  "it holds data is unknown, and starting the master could "
                                  "wipe it when it resyncs",
                                  sh->name, M->ip, M->port, a->ip, a->port, reach_name(rc));
+                    refusal_saw_redis(b, rf, M);
+                    refusal_saw_redis(b, rf, a);
+                    plan_observed_sentinels(b, &rf->source, sh->name, NULL, 0);
                     return false;
                 }
             }
@@ -539,6 +584,10 @@ bool plan_shard_truth(struct builder *b, size_t i)
                           m, from_sentinel ? "Sentinel-owned" : "the only master holding data", sm);
         st->shard = xstrdup(sh->name);
         plan_step_set_master(st, M);
+        if (from_sentinel)
+            plan_observed_sentinels(b, &st->source, sh->name, M->ip, M->port);
+        else
+            plan_observed_redis(&st->source, M->ip, M->port, observed_redis(b->o, M->ip, M->port));
         free(m);
         free(sm);
     }

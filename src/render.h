@@ -23,6 +23,16 @@
 char *render_plan_text(const struct spec *s, const struct plan *p, bool color);
 
 /*
+ * The same with provenance (`plan --explain`): under each step and refusal,
+ * where it comes from, one line each: "from FILE:LINE: PATH" for a spec node
+ * that asks for it ("from specs/prod.yaml:14: shards[1].replicas[0]"), "from
+ * observed: WHAT" for what an instance said ("from observed: sentinel
+ * 127.0.0.1:26379 SENTINEL MASTERS: ..."); observations first on "=" lines
+ * and refusals. Markdown always carries these lines, JSON a "source" object.
+ */
+char *render_plan_text_explain(const struct spec *s, const struct plan *p, bool color);
+
+/*
  * The plan as JSON (format in docs/plan-json.md and at the top of
  * render_plan.c). `fingerprint`, `commit` and `subject` may be NULL (null in
  * the output). Ends with a newline.

@@ -10,7 +10,7 @@
  *                    subject: that commit's subject line or null}
  *   fingerprint     the id `rmgr apply PLANFILE` checks (plan --out), or null
  *   refused         true when any shard refused: nothing may be applied
- *   refusals        [{shard, diagnosis}]: diagnosis is multi-line text
+ *   refusals        [{shard, diagnosis, source}]: diagnosis is multi-line text
  *   warnings        [string]
  *   steps           in execution order (by wave, then spec order):
  *     kind          the name column of STEP_KINDS in plan.h: observed,
@@ -30,6 +30,11 @@
  *     master        "ip:port" the step points at (replicaof, start as
  *                   replica, sentinel-monitor), or null
  *     settings      {directive or option: new value}; {} when none
+ *     source        where the step comes from (struct plan_source):
+ *                   {spec: [{file, line, col, path}], observed: [string]}:
+ *                   the spec nodes that ask for it (the one it is about
+ *                   first) and what instances said ("sentinel 127.0.0.1:26001
+ *                   SENTINEL MASTERS: ..."); never both empty
  *   summary         {add, change, remove, observed, unreachable,
  *                    waiting: shards whose master is left down for Sentinel,
  *                    changes: plan_has_changes()}
@@ -151,15 +156,65 @@ static void add_details(struct strbuf *sb, const struct step *st, const char *in
     }
 }
 
+/* ---------------------------------------------------------------- provenance */
+
+static void add_spec_refs(struct strbuf *sb, const struct spec *s, const struct plan_source *src,
+                          const char *indent)
+{
+    for (size_t i = 0; i < src->nspec; i++) {
+        char *t = plan_spec_ref_text(s->file, &src->spec[i]);
+        sb_addf(sb, "%sfrom %s\n", indent, t);
+        free(t);
+    }
+}
+
+static void add_observations(struct strbuf *sb, const struct plan_source *src,
+                             const char *indent)
+{
+    for (size_t i = 0; i < src->nobserved; i++)
+        sb_addf(sb, "%sfrom observed: %s\n", indent, src->observed[i]);
+}
+
+/*
+ * "from FILE:LINE: PATH" and "from observed: ..." lines, each after
+ * `indent`: what was observed first for a fact or a refusal (that is what
+ * it rests on), the spec lines first for a step that acts.
+ */
+static void add_source(struct strbuf *sb, const struct spec *s, const struct plan_source *src,
+                       bool observed_first, const char *indent)
+{
+    if (observed_first)
+        add_observations(sb, src, indent);
+    add_spec_refs(sb, s, src, indent);
+    if (!observed_first)
+        add_observations(sb, src, indent);
+}
+
+static json_t *source_to_json(const struct spec *s, const struct plan_source *src)
+{
+    json_t *refs = json_array();
+    for (size_t i = 0; i < src->nspec; i++)
+        json_array_append_new(refs, json_pack("{s:o, s:i, s:i, s:o}", "file",
+                                              json_str_or_null(s->file), "line",
+                                              src->spec[i].line, "col", src->spec[i].col, "path",
+                                              json_str_or_null(src->spec[i].path)));
+    json_t *obs = json_array();
+    for (size_t i = 0; i < src->nobserved; i++)
+        json_array_append_new(obs, json_str_or_null(src->observed[i]));
+    return json_pack("{s:o, s:o}", "spec", refs, "observed", obs);
+}
+
 /* ---------------------------------------------------------------- text */
 
 /*
  * The steps of `group`, a line each after `indent`: "SYM KIND TARGET: REASON"
  * and " [SAFETY]" unless safe (the symbol in its colour when `color`), then
- * the step's details under `details_indent`.
+ * the step's details under `details_indent`, and with `explain` where it
+ * comes from.
  */
-static void add_group_steps(struct strbuf *sb, const struct plan *p, const char *group,
-                            bool color, const char *indent, const char *details_indent)
+static void add_group_steps(struct strbuf *sb, const struct spec *s, const struct plan *p,
+                            const char *group, bool color, bool explain, const char *indent,
+                            const char *details_indent)
 {
     for (size_t i = 0; i < p->nsteps; i++) {
         const struct step *st = &p->steps[i];
@@ -172,6 +227,8 @@ static void add_group_steps(struct strbuf *sb, const struct plan *p, const char 
             sb_addf(sb, " [%s]", step_safety_name(st->safety));
         sb_addc(sb, '\n');
         add_details(sb, st, details_indent);
+        if (explain)
+            add_source(sb, s, &st->source, step_kind_has(st->kind, STEPF_FACT), details_indent);
     }
 }
 
@@ -238,7 +295,7 @@ static void add_unreachable_line(struct strbuf *sb, const struct plan *p)
     }
 }
 
-char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
+static char *render_text(const struct spec *s, const struct plan *p, bool color, bool explain)
 {
     struct strbuf sb = {0};
     const char *reset = color ? C_RESET : "";
@@ -247,6 +304,8 @@ char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
         sb_addf(&sb, "%sError:%s refusing to plan shard %s:\n", color ? C_BOLD C_RED : "", reset,
                 p->refusals[i].shard);
         add_indented(&sb, p->refusals[i].diagnosis, "  ");
+        if (explain)
+            add_source(&sb, s, &p->refusals[i].source, true, "  ");
         sb_addc(&sb, '\n');
     }
 
@@ -254,7 +313,7 @@ char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
     groups_collect(&g, s, p);
     for (size_t gi = 0; gi < g.n; gi++) {
         sb_addf(&sb, "%s%s:%s\n", color ? C_BOLD : "", g.v[gi], reset);
-        add_group_steps(&sb, p, g.v[gi], color, "  ", "      ");
+        add_group_steps(&sb, s, p, g.v[gi], color, explain, "  ", "      ");
         sb_addc(&sb, '\n');
     }
     free(g.v);
@@ -270,9 +329,19 @@ char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
     return sb_detach(&sb);
 }
 
+char *render_plan_text(const struct spec *s, const struct plan *p, bool color)
+{
+    return render_text(s, p, color, false);
+}
+
+char *render_plan_text_explain(const struct spec *s, const struct plan *p, bool color)
+{
+    return render_text(s, p, color, true);
+}
+
 /* ---------------------------------------------------------------- JSON */
 
-static json_t *step_to_json(const struct step *st)
+static json_t *step_to_json(const struct spec *s, const struct step *st)
 {
     json_t *o = json_object();
     json_object_set_new(o, "kind", json_text(step_kind_name(st->kind)));
@@ -300,6 +369,7 @@ static json_t *step_to_json(const struct step *st)
     for (size_t i = 0; i < st->nsettings; i++)
         json_set_text_key(set, st->settings[i].key, json_str_or_null(st->settings[i].value));
     json_object_set_new(o, "settings", set);
+    json_object_set_new(o, "source", source_to_json(s, &st->source));
     return o;
 }
 
@@ -317,9 +387,10 @@ char *render_plan_json(const struct spec *s, const struct plan *p, const char *f
 
     json_t *a = json_array();
     for (size_t i = 0; i < p->nrefusals; i++)
-        json_array_append_new(a, json_pack("{s:o, s:o}", "shard",
+        json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "shard",
                                            json_str_or_null(p->refusals[i].shard), "diagnosis",
-                                           json_str_or_null(p->refusals[i].diagnosis)));
+                                           json_str_or_null(p->refusals[i].diagnosis), "source",
+                                           source_to_json(s, &p->refusals[i].source)));
     json_object_set_new(root, "refusals", a);
 
     a = json_array();
@@ -329,7 +400,7 @@ char *render_plan_json(const struct spec *s, const struct plan *p, const char *f
 
     a = json_array();
     for (size_t i = 0; i < p->nsteps; i++)
-        json_array_append_new(a, step_to_json(&p->steps[i]));
+        json_array_append_new(a, step_to_json(s, &p->steps[i]));
     json_object_set_new(root, "steps", a);
 
     struct plan_counts c = plan_count(p);
@@ -384,6 +455,7 @@ char *render_plan_markdown(const struct spec *s, const struct plan *p, const cha
         sb_addf(&sb, "<details open><summary>Refusing to plan shard %s</summary>\n\n```\n",
                 p->refusals[i].shard);
         add_indented(&sb, p->refusals[i].diagnosis, "");
+        add_source(&sb, s, &p->refusals[i].source, true, "  ");
         sb_add(&sb, "```\n\n</details>\n\n");
     }
 
@@ -393,7 +465,7 @@ char *render_plan_markdown(const struct spec *s, const struct plan *p, const cha
         size_t n = group_count(p, g.v[gi]);
         sb_addf(&sb, "<details><summary>%s (%zu %s)</summary>\n\n```diff\n", g.v[gi], n,
                 n == 1 ? "step" : "steps");
-        add_group_steps(&sb, p, g.v[gi], false, "", "    ");
+        add_group_steps(&sb, s, p, g.v[gi], false, true, "", "    ");
         sb_add(&sb, "```\n\n</details>\n\n");
     }
     free(g.v);

@@ -74,6 +74,7 @@ void spec_free(struct spec *s)
     ARRAY_FREE(s->shards, s->nshards, shard_release);
     ARRAY_FREE(s->sentinel.nodes, s->sentinel.nnodes, spec_addr_release);
     ARRAY_FREE(s->proxies, s->nproxies, proxy_release);
+    strings_free(s->paths, s->npaths);
     free(s);
 }
 

@@ -30,7 +30,10 @@
 enum transport_kind { TRANSPORT_LOCAL, TRANSPORT_SSH };
 
 struct spec_pos {
-    int line, col; /* 1-based position in the spec file; 0 when generated */
+    int line, col;    /* 1-based position in the spec file; 0 when generated */
+    const char *path; /* where in the document: "shards[1].replicas[0]", "proxies[0]",
+                         "redis.config.maxmemory"; owned by the spec (spec->paths), NULL
+                         when generated. The planner cites it as a step's source. */
 };
 
 struct spec_ssh {
@@ -77,6 +80,7 @@ struct spec_auth {
     char *password_env;  /* name of an environment variable (SPEC_PASSWORD_ENV_PREFIX...), or NULL */
     char *password_file; /* absolute, or relative to the secrets directory; or NULL */
     struct spec_pos password_file_pos;
+    struct spec_pos pos; /* where password_env or password_file is written (the key) */
 };
 
 /* One redis.conf directive, e.g. { "maxmemory", "256mb" }. */
@@ -102,6 +106,8 @@ struct spec_sentinel {
     struct spec_addr *nodes;
     size_t nnodes;
     struct spec_pos pos;
+    /* where each option is written (the section's pos when it is left to its default) */
+    struct spec_pos quorum_pos, down_after_pos, failover_timeout_pos, parallel_syncs_pos;
 };
 
 struct spec_proxy {
@@ -140,6 +146,9 @@ struct spec {
     struct spec_sentinel sentinel;
     struct spec_proxy *proxies;
     size_t nproxies;
+
+    char **paths; /* the strings spec_pos.path points at; freed with the spec */
+    size_t npaths, paths_cap;
 };
 
 /*

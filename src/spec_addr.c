@@ -111,7 +111,7 @@ static bool parse_addr(struct loader *L, const struct ynode *v, struct spec_addr
     a->host = sl_is_ip(host) ? sl_canonical_ip(host) : xstrdup(host);
     free(host);
     a->port = (int)port;
-    a->pos = (struct spec_pos){v->line, v->col};
+    a->pos = sl_pos(L, v);
     return true;
 }
 

@@ -87,6 +87,27 @@ const char *sl_path(const struct loader *L)
     return sb_str(&L->path);
 }
 
+struct spec_pos sl_pos(struct loader *L, const struct ynode *v)
+{
+    struct spec *s = L->s;
+    VEC_GROW(s->paths, s->npaths, s->paths_cap);
+    char *path = xstrdup(sl_path(L));
+    s->paths[s->npaths++] = path;
+    return (struct spec_pos){v->line, v->col, path};
+}
+
+struct spec_pos sl_pos_key(struct loader *L, const struct ynode *map, const char *key,
+                           struct spec_pos dflt)
+{
+    const struct ynode *v = ynode_get_key(map, key);
+    if (!v)
+        return dflt;
+    size_t old = sl_path_push_key(L, key);
+    struct spec_pos pos = sl_pos(L, v);
+    sl_path_pop(L, old);
+    return pos;
+}
+
 /* " in sentinel" or " at top level", for unknown and missing keys */
 char *sl_where(const struct loader *L)
 {

@@ -428,6 +428,7 @@ static void load_hosts(struct loader *L, const struct ynode *v)
                 sl_error_at(L, key, "host name '%s' looks like an IP address, but its address is %s",
                          key->scalar, c);
         }
+        struct spec_pos hpos = sl_pos(L, key);
         sl_path_pop(L, old);
 
         const struct spec_ssh *dfl = &s->defaults.ssh;
@@ -439,7 +440,7 @@ static void load_hosts(struct loader *L, const struct ynode *v)
         h->ssh.port = raw.ssh.port ? raw.ssh.port : dfl->port;
         h->ssh.identity = raw.ssh.identity ? raw.ssh.identity : xstrdup(dfl->identity);
         h->ssh.known_hosts = raw.ssh.known_hosts ? raw.ssh.known_hosts : xstrdup(dfl->known_hosts);
-        h->pos = (struct spec_pos){key->line, key->col};
+        h->pos = hpos;
     }
 }
 
@@ -482,6 +483,8 @@ static void load_auth(struct loader *L, const struct ynode *v)
     if (!sl_expect_kind(L, v, YNODE_MAP))
         return;
     uint32_t seen = LOAD_MAP(L, v, auth_fields, &L->s->auth);
+    struct spec_auth *au = &L->s->auth;
+    au->pos = sl_pos_key(L, v, au->password_env ? "password_env" : "password_file", au->pos);
     if (seen == 3)
         sl_error_at(L, ynode_get_key(v, "password_file"),
                  "auth takes password_env or password_file, not both");
@@ -588,7 +591,7 @@ static void set_redis_config(struct loader *L, const struct field *f, const stru
             struct spec_kv *kv = &s->redis_config[s->nredis_config++];
             kv->key = xstrdup(k);
             kv->value = xstrdup(val->scalar);
-            kv->pos = (struct spec_pos){key->line, key->col};
+            kv->pos = sl_pos(L, key);
             names[nnames++] = (struct named){k, key};
         }
         sl_path_pop(L, old);
@@ -623,7 +626,7 @@ static void load_shards(struct loader *L, const struct ynode *v)
         size_t old = sl_path_push_index(L, i);
         if (sl_expect_kind(L, item, YNODE_MAP)) {
             struct spec_shard *sh = &s->shards[s->nshards++];
-            sh->pos = (struct spec_pos){item->line, item->col};
+            sh->pos = sl_pos(L, item);
             LOAD_MAP(L, item, shard_fields, sh);
             const struct ynode *nm = ynode_get(item, "name");
             if (sh->name)
@@ -649,8 +652,12 @@ static void load_sentinel(struct loader *L, const struct ynode *v)
     struct spec_sentinel *se = &L->s->sentinel;
     if (!sl_expect_kind(L, v, YNODE_MAP))
         return;
-    se->pos = (struct spec_pos){v->line, v->col};
+    se->pos = sl_pos(L, v);
     LOAD_MAP(L, v, sentinel_fields, se);
+    se->quorum_pos = sl_pos_key(L, v, "quorum", se->pos);
+    se->down_after_pos = sl_pos_key(L, v, "down_after_ms", se->pos);
+    se->failover_timeout_pos = sl_pos_key(L, v, "failover_timeout_ms", se->pos);
+    se->parallel_syncs_pos = sl_pos_key(L, v, "parallel_syncs", se->pos);
     const struct ynode *q = ynode_get(v, "quorum");
     if (se->quorum > 0 && se->nnodes > 0) {
         if ((size_t)se->quorum > se->nnodes)
@@ -719,7 +726,7 @@ static void load_proxies(struct loader *L, const struct ynode *v)
         size_t old = sl_path_push_index(L, i);
         if (sl_expect_kind(L, item, YNODE_MAP)) {
             struct spec_proxy *p = &s->proxies[s->nproxies++];
-            p->pos = (struct spec_pos){item->line, item->col};
+            p->pos = sl_pos(L, item);
             p->stats_port = 22222;
             p->hash = xstrdup("fnv1a_64");
             p->distribution = xstrdup("ketama");
@@ -752,7 +759,7 @@ static void set_cluster(struct loader *L, const struct field *f, const struct yn
         return;
     }
     s->cluster = xstrdup(name);
-    s->cluster_pos = (struct spec_pos){v->line, v->col};
+    s->cluster_pos = sl_pos(L, v);
 }
 
 struct sections {

@@ -67,6 +67,17 @@ size_t sl_path_push_key(struct loader *L, const char *key);
 size_t sl_path_push_index(struct loader *L, size_t i);
 void sl_path_pop(struct loader *L, size_t old);
 const char *sl_path(const struct loader *L);
+/*
+ * The position of node v with the path being read (sl_path), copied into the
+ * spec: what a spec object built from v records, so that the planner can name
+ * the line a step comes from. Every shard, member, sentinel, proxy and
+ * setting records its pos with this.
+ */
+struct spec_pos sl_pos(struct loader *L, const struct ynode *v);
+/* The same for `key` in map `map` (where the key is written), read as path
+   "<path>.key"; `dflt` when the key is not there. */
+struct spec_pos sl_pos_key(struct loader *L, const struct ynode *map, const char *key,
+                           struct spec_pos dflt);
 /* " in sentinel" or " at top level", for unknown and missing keys. Caller frees. */
 char *sl_where(const struct loader *L);
 

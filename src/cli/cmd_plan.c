@@ -81,7 +81,7 @@ struct plan_args {
     struct session_options so;
     struct git_source_opts git;
     enum plan_format fmt;
-    bool detailed, no_color;
+    bool detailed, no_color, explain;
     const char *out;
 };
 
@@ -107,6 +107,9 @@ static const struct cli_opt plan_opts[] = {
      .help = "the plan as JSON (format: docs/plan-json.md)"},
     {CLI_OPT_FLAG, 0, "markdown", offsetof(struct plan_args, fmt), set_format,
      .help = "the plan as Markdown, for a pull-request comment"},
+    {CLI_OPT_FLAG, 0, "explain", offsetof(struct plan_args, explain),
+     .help = "under each step, the spec line asking for it\n"
+             "(FILE:LINE: PATH) and what was observed"},
     {CLI_OPT_FLAG, 0, "detailed-exitcode", offsetof(struct plan_args, detailed),
      .help = "exit 0 no changes, 1 error or refusal, 2 changes"},
     {CLI_OPT_STRING, 0, "out", offsetof(struct plan_args, out), .arg = "FILE",
@@ -126,7 +129,7 @@ static int run_plan(int argc, char **argv)
     struct session_options so = args.so;
     const struct git_source_opts git = args.git;
     const enum plan_format fmt = args.fmt;
-    const bool detailed = args.detailed, no_color = args.no_color;
+    const bool detailed = args.detailed, no_color = args.no_color, explain = args.explain;
     const char *out = args.out;
     if (git_source_enabled(&git) && so.spec_path)
         return cli_usage_error(cmd, "-f and --repo exclude each other");
@@ -169,7 +172,8 @@ static int run_plan(int argc, char **argv)
     char *text = NULL;
     switch (fmt) {
     case FORMAT_TEXT:
-        text = render_plan_text(s.spec, p, cli_use_color(no_color));
+        text = explain ? render_plan_text_explain(s.spec, p, cli_use_color(no_color))
+                       : render_plan_text(s.spec, p, cli_use_color(no_color));
         if (src.n) { /* which commit this plan is for, first */
             char *with = xasprintf("Spec: %s from %s at %s (%.12s): %s\n\n%s", src.names[0],
                                    src.co.url, src.co.ref, src.co.commit,
@@ -215,8 +219,8 @@ static int run_plan(int argc, char **argv)
 const struct command command_plan = {
     /* name, run, summary (`rmgr help`) */
     "plan", run_plan, "show the steps that would make the cluster match the spec",
-    .usage = "usage: rmgr plan -f SPEC [--json | --markdown] [--detailed-exitcode] [--out FILE]\n"
-             "                 [--no-color] [--connect-timeout MS] [--timeout MS]\n"
+    .usage = "usage: rmgr plan -f SPEC [--json | --markdown] [--explain] [--detailed-exitcode]\n"
+             "                 [--out FILE] [--no-color] [--connect-timeout MS] [--timeout MS]\n"
              "       rmgr plan --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [options]\n"
              "\n"
              "Observe every instance the spec names, compare with the spec and print the\n"

@@ -204,6 +204,76 @@ TEST(detailed_exitcode_reports_changes)
     free(changed);
 }
 
+/* 1-based number of the line of `text` that holds `what`, or 0 */
+static int line_of(const char *text, const char *what)
+{
+    const char *p = strstr(text, what);
+    int n = 1;
+    for (const char *c = text; p && c < p; c++)
+        n += *c == '\n';
+    return p ? n : 0;
+}
+
+TEST(explain_and_saved_plan_name_their_source)
+{
+    char *yaml = test_slurp(spec_a);
+    char *p = yaml ? strstr(yaml, "maxmemory: 64mb") : NULL;
+    CHECK(p != NULL);
+    if (!p) {
+        free(yaml);
+        return;
+    }
+    memcpy(p, "maxmemory: 96mb", 15);
+    char *changed = fx_write(&A, "cli-explain.yaml", yaml);
+    int line = line_of(yaml, "maxmemory: 96mb");
+    free(yaml);
+    char *cited = xasprintf("from %s:%d: redis.config.maxmemory\n", changed, line);
+    char *seen = xasprintf("from observed: redis %s:%d CONFIG GET maxmemory: 67108864\n",
+                           HARNESS_IP, hproc_port(A.master[0]));
+
+    struct run r = rmgr("plan", "-f", changed, "--explain", NULL);
+    CHECK_INT_EQ(r.status, 0);
+    CHECK_CONTAINS(r.out, cited);
+    CHECK_CONTAINS(r.out, seen);
+    CHECK_CONTAINS(r.out, ": shards[0].master\n");
+    CHECK_CONTAINS(r.out, ": shards[1].replicas[0]\n");
+    run_release(&r);
+    r = rmgr("plan", "-f", changed, NULL); /* without --explain: none */
+    CHECK(!strstr(r.out, "\n      from "));
+    run_release(&r);
+    r = rmgr("plan", "-f", changed, "--markdown", NULL); /* Markdown: always */
+    CHECK_CONTAINS(r.out, cited);
+    run_release(&r);
+
+    /* the saved plan: every step has a source, the directive's line among it */
+    char *out = xasprintf("%s/explain-saved.json", harness_dir(H));
+    r = rmgr("plan", "-f", changed, "--out", out, NULL);
+    CHECK_INT_EQ(r.status, 0);
+    run_release(&r);
+    json_error_t je;
+    json_t *doc = json_load_file(out, 0, &je);
+    json_t *steps = json_object_get(json_object_get(doc, "plan"), "steps");
+    CHECK_INT_EQ(json_array_size(steps), 4);
+    for (size_t i = 0; i < json_array_size(steps); i++) {
+        json_t *refs = json_object_get(json_object_get(json_array_get(steps, i), "source"), "spec");
+        CHECK(json_array_size(refs) >= 2);
+        bool found = false;
+        for (size_t k = 0; k < json_array_size(refs); k++) {
+            json_t *ref = json_array_get(refs, k);
+            found = found || (str_eq(json_string_value(json_object_get(ref, "path")),
+                                     "redis.config.maxmemory") &&
+                              json_integer_value(json_object_get(ref, "line")) == line &&
+                              str_eq(json_string_value(json_object_get(ref, "file")), changed));
+        }
+        CHECK(found);
+    }
+    json_decref(doc);
+    free(out);
+    free(cited);
+    free(seen);
+    free(changed);
+}
+
 TEST(saved_plan)
 {
     char *out = xasprintf("%s/saved.json", harness_dir(H));
@@ -409,6 +479,7 @@ TEST(password_never_shown)
         {"plan", "-f", spec_b, NULL},
         {"plan", "-f", spec_b, "--json", NULL},
         {"plan", "-f", spec_b, "--markdown", NULL},
+        {"plan", "-f", spec_b, "--explain", NULL},
         {"plan", "-f", spec_b, "--detailed-exitcode", NULL},
         {"plan", "-f", spec_b, "--out", saved_path, NULL},
         {"observe", "-f", spec_b, NULL},
@@ -453,6 +524,12 @@ TEST(password_never_shown)
     r = rmgr("plan", "-f", spec_b, "--json", NULL);
     CHECK(!leaks(&r, PW) && !leaks(&r, "wrong-pw-5e2d"));
     run_release(&r);
+    r = rmgr("plan", "-f", spec_b, "--explain", NULL); /* the refusal with its sources */
+    CHECK_INT_EQ(r.status, 1);
+    CHECK_CONTAINS(r.err, "from observed: redis ");
+    CHECK_CONTAINS(r.err, ": auth.password_env\n");
+    CHECK(!leaks(&r, PW) && !leaks(&r, "wrong-pw-5e2d"));
+    run_release(&r);
 
     /* no password at all: the spec cannot be used */
     unsetenv(PW_ENV);
@@ -488,6 +565,7 @@ int main(void)
     RUN(plan_text_json_markdown);
     RUN(detailed_exitcode_reports_changes);
     RUN(saved_plan);
+    RUN(explain_and_saved_plan_name_their_source);
     RUN(refused_plan_exits_1_without_steps);
     RUN(usage_errors);
     RUN(observe_json_is_a_fixture);

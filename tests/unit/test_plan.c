@@ -2,8 +2,9 @@
  * test_plan.c - the planner and its renderings against golden files.
  *
  * Every directory under tests/fixtures/plan/ is a case: spec.yaml and
- * observed.json in, expected.txt and expected.json (and expected.md where it
- * exists) out. UPDATE_GOLDEN=1 rewrites the expected files: review them by
+ * observed.json in, expected.txt, expected.explain.txt (plan --explain: where
+ * each step comes from) and expected.json (and expected.md where it exists)
+ * out. UPDATE_GOLDEN=1 rewrites the expected files: review them by
  * hand before committing. Properties that matter for safety are checked in
  * code as well, so a careless golden update cannot hide them.
  */
@@ -152,6 +153,140 @@ static const struct step *find_step(const struct plan *p, enum step_kind k, cons
     return NULL;
 }
 
+/* ---------------------------------------------------------------- provenance */
+
+/* the text of the spec at line:col (1-based), or NULL past its end */
+static const char *spec_text_at(const struct spec *sp, int line, int col)
+{
+    const char *t = sp->source;
+    for (int l = 1; t && l < line; l++) {
+        t = strchr(t, '\n');
+        if (t)
+            t++;
+    }
+    if (!t || col < 1)
+        return NULL;
+    for (int c = 1; c < col; c++)
+        if (!t[0] || t[0] == '\n')
+            return NULL;
+        else
+            t++;
+    return t;
+}
+
+static bool starts_with(const char *s, const char *prefix)
+{
+    return s && !strncmp(s, prefix, strlen(prefix));
+}
+
+static bool path_is_address(const char *path)
+{
+    size_t n = strlen(path);
+    return (n > 7 && !strcmp(path + n - 7, ".master")) || (n > 7 && !strcmp(path + n - 7, ".listen")) ||
+           strstr(path, ".replicas[") || starts_with(path, "sentinel.nodes[");
+}
+
+/*
+ * One spec ref of a step (or refusal: st NULL) about shard `shard` (or
+ * NULL): the line it names really holds what its path says.
+ */
+static void check_ref(const struct spec *sp, const struct plan_spec_ref *r, const char *shard)
+{
+    const char *t = spec_text_at(sp, r->line, r->col);
+    if (!t) {
+        printf("    ref %d:%d %s: outside the spec\n", r->line, r->col, r->path);
+        test_current_failed = 1;
+        return;
+    }
+    size_t n;
+    if (path_is_address(r->path)) {
+        /* an address as written: NAME:PORT, IP:PORT or [v6]:PORT */
+        CHECK(strchr(t, ':') && (t[0] == '[' || (t[0] >= '0' && t[0] <= '9') ||
+                                 (t[0] >= 'a' && t[0] <= 'z') || (t[0] >= 'A' && t[0] <= 'Z')));
+    } else if (starts_with(r->path, "redis.config.")) {
+        CHECK(starts_with(t, r->path + strlen("redis.config.")));
+    } else if (starts_with(r->path, "auth.")) {
+        CHECK(starts_with(t, r->path + strlen("auth.")));
+    } else if (starts_with(r->path, "sentinel.")) {
+        CHECK(starts_with(t, r->path + strlen("sentinel.")));
+    } else if (sscanf(r->path, "shards[%zu]", &n) == 1) {
+        CHECK(n < sp->nshards && sp->shards[n].pos.line == r->line);
+        if (n < sp->nshards && shard && !str_eq(shard, sp->shards[n].name)) {
+            printf("    ref %s names shard %s, the step is about %s\n", r->path,
+                   sp->shards[n].name, shard);
+            test_current_failed = 1;
+        }
+    } else if (sscanf(r->path, "proxies[%zu]", &n) == 1) {
+        CHECK(n < sp->nproxies && sp->proxies[n].pos.line == r->line);
+    } else if (!strcmp(r->path, "cluster") || !strcmp(r->path, "sentinel")) {
+        CHECK(r->line == (r->path[0] == 'c' ? sp->cluster_pos.line : sp->sentinel.pos.line));
+    } else {
+        printf("    ref %d:%d: unexpected path '%s'\n", r->line, r->col, r->path);
+        test_current_failed = 1;
+    }
+}
+
+/* whether ip:port is a sentinel of the spec */
+static bool spec_has_sentinel(const struct spec *sp, const char *ip, int port)
+{
+    for (size_t j = 0; j < sp->sentinel.nnodes; j++)
+        if (sp->sentinel.nodes[j].port == port && str_eq(sp->sentinel.nodes[j].ip, ip))
+            return true;
+    return false;
+}
+
+/*
+ * Provenance of every step and refusal: never empty; a fact and a refusal
+ * say what was observed; a step on an instance of the spec cites that
+ * instance first, at the line and column where its address is written; every
+ * cited line holds what the path says; --explain shows each of them.
+ */
+static void check_sources(const struct tcase *c, const char *explained)
+{
+    const struct spec *sp = c->spec;
+    for (size_t i = 0; i < c->plan->nsteps; i++) {
+        const struct step *st = &c->plan->steps[i];
+        const struct plan_source *src = &st->source;
+        CHECK(src->nspec + src->nobserved > 0);
+        if (step_kind_has(st->kind, STEPF_FACT) && !src->nobserved) {
+            printf("    = %s %s: no observation\n", step_kind_name(st->kind), st->target);
+            test_current_failed = 1;
+        }
+        bool on_spec = (st->instance == INSTANCE_REDIS && spec_shard_of(sp, st->ip, st->port)) ||
+                       (st->instance == INSTANCE_SENTINEL &&
+                        spec_has_sentinel(sp, st->ip, st->port));
+        if (on_spec) {
+            const char *t = src->nspec ? spec_text_at(sp, src->spec[0].line, src->spec[0].col)
+                                       : NULL;
+            if (!starts_with(t, st->target)) {
+                printf("    %s %s: first ref is not where its address is written\n",
+                       step_kind_name(st->kind), st->target);
+                test_current_failed = 1;
+            }
+        }
+        if (st->instance == INSTANCE_PROXY)
+            CHECK(src->nspec && starts_with(src->spec[0].path, "proxies["));
+        /* a node the spec does not have rests on what was observed of it */
+        if (!on_spec && st->instance != INSTANCE_PROXY)
+            CHECK(src->nobserved > 0);
+        for (size_t k = 0; k < src->nspec; k++) {
+            check_ref(sp, &src->spec[k], st->shard);
+            char *line = plan_spec_ref_text(sp->file, &src->spec[k]);
+            CHECK(strstr(explained, line) != NULL);
+            free(line);
+        }
+        for (size_t k = 0; k < src->nobserved; k++)
+            CHECK(strstr(explained, src->observed[k]) != NULL);
+    }
+    for (size_t i = 0; i < c->plan->nrefusals; i++) {
+        const struct plan_refusal *r = &c->plan->refusals[i];
+        CHECK(r->source.nobserved > 0);
+        CHECK(r->source.nspec > 0 && starts_with(r->source.spec[0].path, "shards["));
+        for (size_t k = 0; k < r->source.nspec; k++)
+            check_ref(sp, &r->source.spec[k], r->shard);
+    }
+}
+
 /* ---------------------------------------------------------------- goldens */
 
 static int cmp_names(const void *a, const void *b)
@@ -201,6 +336,11 @@ static void golden_case(const char *name)
     path = xasprintf("%s/expected.json", c.dir);
     check_golden(path, json);
     free(path);
+    /* plan --explain: every step and refusal with its spec lines and observations */
+    char *explained = render_plan_text_explain(c.spec, c.plan, false);
+    path = xasprintf("%s/expected.explain.txt", c.dir);
+    check_golden(path, explained);
+    free(path);
 
     /* Markdown only where a golden exists (touch expected.md to add one) */
     path = xasprintf("%s/expected.md", c.dir);
@@ -243,6 +383,8 @@ static void golden_case(const char *name)
             }
         }
     }
+    check_sources(&c, explained);
+    free(explained);
     free(text);
     free(json);
     free(fp);

@@ -48,6 +48,44 @@ static char *diag_text(struct diags *d)
     return sb_detach(&sb);
 }
 
+/* every node the planner cites records where it is written and its path in the document */
+TEST(positions_carry_paths)
+{
+    struct diags d = {0};
+    struct spec *s = load(full_spec, &d);
+    CHECK(s != NULL);
+    if (!s) {
+        diags_release(&d);
+        return;
+    }
+    struct {
+        const struct spec_pos *pos;
+        int line, col;
+        const char *path;
+    } want[] = {
+        {&s->cluster_pos, 1, 10, "cluster"},
+        {&spec_find_host(s, "redis2")->pos, 4, 3, "hosts.redis2"},
+        {&s->auth.pos, 9, 3, "auth.password_env"},
+        {&s->redis_config[1].pos, 11, 31, "redis.config.appendonly"},
+        {&s->shards[0].pos, 13, 5, "shards[0]"},
+        {&s->shards[0].master.pos, 14, 13, "shards[0].master"},
+        {&s->shards[0].replicas[1].pos, 15, 29, "shards[0].replicas[1]"},
+        {&s->sentinel.pos, 17, 3, "sentinel"},
+        {&s->sentinel.quorum_pos, 17, 3, "sentinel.quorum"},
+        {&s->sentinel.down_after_pos, 17, 3, "sentinel"}, /* a default: the section */
+        {&s->sentinel.nodes[2].pos, 18, 39, "sentinel.nodes[2]"},
+        {&s->proxies[0].pos, 20, 5, "proxies[0]"},
+        {&s->proxies[0].listen.pos, 21, 13, "proxies[0].listen"},
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        CHECK_INT_EQ(want[i].pos->line, want[i].line);
+        CHECK_INT_EQ(want[i].pos->col, want[i].col);
+        CHECK_STR_EQ(want[i].pos->path, want[i].path);
+    }
+    spec_free(s);
+    diags_release(&d);
+}
+
 TEST(full_spec_resolves)
 {
     struct diags d = {0};
@@ -898,5 +936,6 @@ int main(void)
     RUN(yaml12_core_typing);
     RUN(ip_literals_and_names);
     RUN(too_many_errors);
+    RUN(positions_carry_paths);
     return test_done();
 }
