@@ -310,7 +310,8 @@ static bool next(struct parser *P)
     if (lx_next(&P->lx, &why))
         return true;
     perr(P, P->lx.line, P->lx.col, "%s", why);
-    P->lx.t = T_EOF;
+    P->lx.t = T_OP; /* a token nothing matches: the statement fails and is skipped */
+    P->lx.op[0] = '\0';
     return false;
 }
 
@@ -737,6 +738,29 @@ static struct py_value *expr(struct parser *P)
     return a;
 }
 
+/* the right-hand side of an assignment: an expression, or a, b, ... (a tuple) */
+static struct py_value *rhs(struct parser *P)
+{
+    int line = P->lx.tline, col = P->lx.tcol;
+    struct py_value *first = expr(P);
+    if (!first || !is_op(P, ","))
+        return first;
+    struct py_value *t = val_new(PY_TUPLE, line, col);
+    val_push(t, first);
+    while (is_op(P, ",")) {
+        next(P);
+        if (P->lx.t == T_NEWLINE || P->lx.t == T_EOF)
+            break;
+        struct py_value *v = expr(P);
+        if (!v) {
+            py_value_free(t);
+            return NULL;
+        }
+        val_push(t, v);
+    }
+    return t;
+}
+
 /* ---------------------------------------------------------------- statements */
 
 static size_t module_slot(struct py_module *m, const char *name, int line)
@@ -807,10 +831,10 @@ static struct py_value **subscript(struct parser *P, struct py_value *c, struct 
 /* Skip to the end of the statement and the indented lines of its block. */
 static void skip_statement(struct parser *P)
 {
-    P->lx.depth = 0;
+    /* to the end of the line, or of the brackets opened on it */
     while (P->lx.t != T_NEWLINE && P->lx.t != T_EOF) {
         const char *why;
-        if (!lx_next(&P->lx, &why))
+        if (!lx_next(&P->lx, &why) && P->lx.p < P->lx.end && *P->lx.p != '\n')
             lx_adv(&P->lx); /* a byte no token starts with: step over it */
         if (P->lx.p >= P->lx.end && P->lx.t != T_NEWLINE)
             P->lx.t = T_EOF;
@@ -860,7 +884,7 @@ static void statement(struct parser *P)
     size_t slot = module_slot(P->m, name, line);
     if (is_op(P, "=")) {
         next(P);
-        struct py_value *v = expr(P);
+        struct py_value *v = rhs(P);
         if (v && P->lx.t != T_NEWLINE && P->lx.t != T_EOF)
             perr(P, P->lx.tline, P->lx.tcol, "expected the end of the statement");
         if (v && !P->failed) {
@@ -877,7 +901,7 @@ static void statement(struct parser *P)
         if (key && expect(P, "]")) {
             if (is_op(P, "=")) {
                 next(P);
-                v = expr(P);
+                v = rhs(P);
             } else if (is_op(P, ".") && next(P) && P->lx.t == T_NAME &&
                        !strcmp(sb_str(&P->lx.s), "append") && next(P) && expect(P, "(")) {
                 append = true;
