@@ -107,8 +107,12 @@ void ha_report_release(struct ha_report *r)
         free(r->risks[i].message);
         free(r->risks[i].change);
     }
-    if (r)
+    for (size_t i = 0; r && i < r->nmasters; i++)
+        free(r->masters[i].address);
+    if (r) {
         free(r->risks);
+        free(r->masters);
+    }
 }
 
 /* ---------------------------------------------------------------- observed masters */
@@ -519,15 +523,22 @@ void ha_lint(const struct spec *s, const struct ha_observed *obs, struct ha_repo
     size_t nsh = s->nshards ? s->nshards : 1, from_sentinel = 0;
     l.master_host = xcalloc(nsh, sizeof(*l.master_host));
     l.master_member = xcalloc(nsh, sizeof(*l.master_member));
+    out->masters = xcalloc(nsh, sizeof(*out->masters));
+    out->nmasters = s->nshards;
     for (size_t i = 0; i < s->nshards; i++) {
         const struct spec_shard *sh = &s->shards[i];
         const char *ip = sh->master.ip;
         int port = sh->master.port;
-        if (obs && i < obs->nshards && obs->shards[i].master_ip) {
+        bool told = obs && i < obs->nshards && obs->shards[i].master_ip;
+        if (told) {
             ip = obs->shards[i].master_ip;
             port = obs->shards[i].master_port;
             from_sentinel++;
         }
+        out->masters[i].shard = sh->name;
+        out->masters[i].address = strchr(ip, ':') ? xasprintf("[%s]:%d", ip, port)
+                                                  : xasprintf("%s:%d", ip, port);
+        out->masters[i].from_sentinel = told;
         l.master_member[i] = SIZE_MAX;
         for (size_t k = 0; k < 1 + sh->nreplicas; k++)
             if (member(sh, k)->port == port && str_eq(member(sh, k)->ip, ip))
@@ -604,6 +615,16 @@ char *ha_render_json(const struct ha_report *const *r, size_t n)
         json_object_set_new(cl, "file", json_text(r[c]->file));
         json_object_set_new(cl, "cluster", json_text(r[c]->cluster));
         json_object_set_new(cl, "masters_from", json_text(r[c]->masters_from));
+        json_t *masters = json_array();
+        for (size_t i = 0; i < r[c]->nmasters; i++) {
+            json_t *m = json_object();
+            json_object_set_new(m, "shard", json_text(r[c]->masters[i].shard));
+            json_object_set_new(m, "address", json_text(r[c]->masters[i].address));
+            json_object_set_new(m, "from",
+                                json_text(r[c]->masters[i].from_sentinel ? "sentinel" : "spec"));
+            json_array_append_new(masters, m);
+        }
+        json_object_set_new(cl, "masters", masters);
         if (r[c]->sync_bytes >= 0) {
             json_t *sync = json_object();
             json_object_set_new(sync, "bytes", json_integer(r[c]->sync_bytes));

@@ -78,8 +78,16 @@ void ha_observed_release(struct ha_observed *h);
 void ha_observed_from(const struct spec *s, const struct observed *o,
                       const long long *used_memory, struct ha_observed *out);
 
+struct ha_master {                /* a shard's master as the rules took it */
+    const char *shard;            /* borrowed from the spec */
+    char *address;                /* "ip:port" */
+    bool from_sentinel;           /* else the spec's bootstrap master */
+};
+
 struct ha_report {
     const char *file, *cluster;   /* borrowed from the spec */
+    struct ha_master *masters;    /* one per shard */
+    size_t nmasters;
     const char *masters_from;     /* "spec", "sentinel" or "sentinel+spec" (some shards) */
     long long sync_bytes;         /* the largest shard's size used for the sync estimate;
                                      -1: none known, failover_timeout_ms not checked */
