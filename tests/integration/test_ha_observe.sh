@@ -4,7 +4,7 @@
 # from Sentinel (after `rmgr failover` too, where the spec still names the old
 # one), the full-sync estimate from the largest master's used_memory; without
 # --observe the spec's masters and no estimate (no maxmemory).
-# shellcheck disable=SC1091,SC2016  # harness; eval strings
+# shellcheck disable=SC1091,SC2016,SC2034  # harness; eval strings (T, J read in them)
 set -u
 TESTS_DIR=${RMGR_TESTS_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 RMGR=${RMGR_BIN:-$(cd "$TESTS_DIR/.." && pwd)/rmgr}

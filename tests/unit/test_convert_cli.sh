@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015  # `check && ok || bad`: ok always succeeds
 # test_convert_cli.sh - `rmgr convert redis-mgr` on the command line: the
 # walk-through's config converts to its golden spec, which `rmgr validate`
 # accepts (the alerts: part too once the loader knows it); usage errors exit 2,
 # a config that cannot be converted exits 1 with file:line:col and no stdout.
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 repo=$PWD
 RMGR_BIN=${RMGR_BIN:-$repo/build/rmgr}
 pass=0 fail=0

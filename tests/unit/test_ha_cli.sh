@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2015  # `check && ok || bad`: ok always succeeds
 # test_ha_cli.sh - `rmgr validate --ha` on the command line: exit 0 with no
 # risk, 3 with risks, 1 on a spec error, 2 on usage errors; --json on stdout;
 # --observe against a cluster that is not running falls back to the spec's
 # masters (nothing answers on the loopback ports bound and closed here).
 set -u
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 RMGR_BIN=${RMGR_BIN:-$PWD/build/rmgr}
 pass=0 fail=0
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
@@ -53,6 +54,7 @@ ss = [socket.socket() for _ in range(5)]
 for s in ss: s.bind(("127.0.0.1", 0))
 print(" ".join(str(s.getsockname()[1]) for s in ss))
 for s in ss: s.close()')
+# shellcheck disable=SC2086  # five words
 set -- $ports
 cat > "$work/down.yaml" <<YAML
 cluster: down
