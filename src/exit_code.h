@@ -10,6 +10,7 @@ enum exit_code {
     EXIT_FAILURE_ = 1,  /* an error, or a plan that refuses */
     EXIT_USAGE = 2,     /* unknown command or option */
     EXIT_CHANGES = 2,   /* plan --detailed-exitcode: changes pending */
+    EXIT_RISKS = 3,     /* validate --ha: the layout has single points of failure */
 };
 
 #endif

@@ -11,9 +11,13 @@
 #include "cli.h"
 #include "diag.h"
 #include "git_source.h"
+#include "ha_lint.h"
+#include "observe.h"
 #include "opt.h"
+#include "session.h"
 #include "spec.h"
 #include "spec_source.h"
+#include "top.h"
 #include "util.h"
 
 /* Add `arg` (a file), or the sorted .yaml and .yml files of `arg` (a directory). */
@@ -79,6 +83,7 @@ static void print_summary(const struct spec *s)
 struct validate_args {
     struct strvec paths; /* PATH arguments and -f values, in order */
     struct git_source_opts git;
+    bool ha, observe, json;
 };
 
 /* A PATH, or the value of -f/--file: the same, as the other commands take a spec. */
@@ -94,8 +99,83 @@ static const struct cli_opt validate_opts[] = {
     {CLI_OPT_STRING, 'f', "file", offsetof(struct validate_args, paths), add_path, .arg = "PATH",
      .help = "the same as PATH, as the other commands take a spec"},
     CLI_OPTS_GIT_SOURCE(struct validate_args, git, ""),
+    {CLI_OPT_FLAG, 0, "ha", offsetof(struct validate_args, ha),
+     .help = "also name the single points of failure of each layout\n"
+             "(exit 3 when there are any)"},
+    {CLI_OPT_FLAG, 0, "observe", offsetof(struct validate_args, observe),
+     .help = "with --ha: today's masters from Sentinel and the\n"
+             "masters' used_memory (contacts the cluster)"},
+    {CLI_OPT_FLAG, 0, "json", offsetof(struct validate_args, json),
+     .help = "with --ha: the risks as one JSON document on stdout"},
+    CLI_OPT_SECRETS_DIR,
     {CLI_OPT_ARG, 0, NULL, offsetof(struct validate_args, paths), add_path}, /* PATH... */
 };
+
+/*
+ * With --observe: what Sentinel and the masters say of spec s now. Returns
+ * 0, or -1 when the password cannot be read (said on stderr).
+ */
+static int observe_ha(const struct spec *s, struct ha_observed *out)
+{
+    char *password = NULL, *err = NULL;
+    if (spec_read_password(s, &password, &err) < 0) {
+        fprintf(stderr, "rmgr: %s: %s\n", s->file, err ? err : "cannot read the password");
+        free(err);
+        return -1;
+    }
+    struct observe_options oo = {
+        .connect_timeout_ms = SESSION_DEFAULT_CONNECT_TIMEOUT_MS,
+        .command_timeout_ms = SESSION_DEFAULT_COMMAND_TIMEOUT_MS,
+        .password = password,
+        .skip_files = true,
+    };
+    struct observed *o = observe_cluster(s, &oo);
+    struct top_sample t = {0};
+    top_sample(s, password, oo.connect_timeout_ms, oo.command_timeout_ms, &t);
+    long long *mem = xcalloc(s->nshards ? s->nshards : 1, sizeof(*mem));
+    for (size_t i = 0; i < s->nshards; i++)
+        mem[i] = i < t.nshards && t.shards[i].ok ? t.shards[i].used_memory : -1;
+    ha_observed_from(s, o, mem, out);
+    free(mem);
+    top_sample_release(&t);
+    observed_free(o);
+    secret_free(password);
+    return 0;
+}
+
+/* validate --ha over the loaded specs: the risks as text or JSON; EXIT_RISKS when any. */
+static int run_ha(struct spec **specs, size_t n, const struct validate_args *va)
+{
+    struct ha_report *reports = xcalloc(n ? n : 1, sizeof(*reports));
+    const struct ha_report **rp = xcalloc(n ? n : 1, sizeof(*rp));
+    size_t nrisks = 0;
+    bool error = false;
+    struct strbuf out = {0};
+    for (size_t i = 0; i < n; i++) {
+        struct ha_observed obs = {0};
+        if (va->observe && observe_ha(specs[i], &obs) < 0)
+            error = true;
+        ha_lint(specs[i], va->observe ? &obs : NULL, &reports[i]);
+        ha_observed_release(&obs);
+        nrisks += reports[i].nrisks;
+        rp[i] = &reports[i];
+        if (!va->json)
+            ha_render_text(&reports[i], &out);
+    }
+    if (va->json) {
+        char *doc = ha_render_json(rp, n);
+        fputs(doc, stdout);
+        free(doc);
+    } else {
+        fputs(sb_str(&out), stdout);
+    }
+    sb_release(&out);
+    for (size_t i = 0; i < n; i++)
+        ha_report_release(&reports[i]);
+    free(reports);
+    free(rp);
+    return error ? EXIT_FAILURE_ : nrisks ? EXIT_RISKS : EXIT_OK;
+}
 
 static int run_validate(int argc, char **argv)
 {
@@ -116,6 +196,10 @@ static int run_validate(int argc, char **argv)
     if (git_source_check_opts(&git, &gerr) < 0) {
         strvec_release(&args);
         return cli_opt_usage_error(cmd, gerr);
+    }
+    if ((va.observe || va.json) && !va.ha) {
+        strvec_release(&args);
+        return cli_usage_error(cmd, "%s needs --ha", va.observe ? "--observe" : "--json");
     }
     if (args.n == 0 && !git_source_enabled(&git)) {
         strvec_release(&args);
@@ -164,7 +248,10 @@ static int run_validate(int argc, char **argv)
     diags_sort(&d);
     diags_print(&d, stderr);
     bool failed = diags_count(&d, DIAG_ERROR) > 0;
-    if (!failed)
+    int rc = failed ? EXIT_FAILURE_ : EXIT_OK;
+    if (!failed && va.ha)
+        rc = run_ha(specs, files.n, &va);
+    else if (!failed)
         for (size_t i = 0; i < files.n; i++)
             print_summary(specs[i]);
 
@@ -173,22 +260,33 @@ static int run_validate(int argc, char **argv)
     free(specs);
     strvec_release(&files);
     diags_release(&d);
-    return failed ? EXIT_FAILURE_ : EXIT_OK;
+    return rc;
 }
 
 const struct command command_validate = {
     /* name, run, summary (`rmgr help`) */
     "validate", run_validate, "check specs for errors, every one with file:line:col",
-    .usage = "usage: rmgr validate [-f] PATH...\n"
-             "       rmgr validate --repo URL [--ref REF] [--path DIR] [--cache-dir DIR]\n"
+    .usage = "usage: rmgr validate [-f] PATH... [--ha [--observe] [--json]]\n"
+             "       rmgr validate --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [--ha]\n"
              "\n"
              "Load every spec named (a file, or a directory: every *.yaml and *.yml in it,\n"
              "sorted) and report every problem to stderr as file:line:col: error|warning: message.\n"
              "When there is no error, print one summary line per cluster to stdout. Cluster names\n"
              "must be unique across the specs given. Nothing is written and nothing is contacted\n"
              "(with --repo: only the repository, into the cache; stdout then starts with the\n"
-             "commit and its subject, and specs are named by their path in the repository).\n",
+             "commit and its subject, and specs are named by their path in the repository).\n"
+             "\n"
+             "With --ha, each valid spec's layout is also checked for single points of failure:\n"
+             "a shard on one host, a host whose loss leaves too few sentinels, a host holding\n"
+             "two shards' masters, every proxy on one host, a proxy beside a shard's only\n"
+             "replica, an even number of sentinels or fewer than 3, a quorum that is not a\n"
+             "majority, down_after_ms below 2000, and a failover_timeout_ms shorter than a full\n"
+             "sync of the largest shard (at an assumed 50 MB/s; from maxmemory, or with\n"
+             "--observe the masters' used_memory). Each risk names the hosts and the change.\n"
+             "--observe takes today's masters from Sentinel instead of the spec's bootstrap\n"
+             "masters.\n",
     CLI_COMMAND_OPTS(validate_opts),
     .parse_flags = CLI_PARSE_DASHDASH,
-    .epilog = "Exit status: 0 all specs valid (warnings allowed), 1 a spec has errors, 2 usage error.\n",
+    .epilog = "Exit status: 0 all specs valid (warnings allowed), 1 a spec has errors (or, with\n"
+              "--observe, a password could not be read), 2 usage error, 3 with --ha: risks found.\n",
 };

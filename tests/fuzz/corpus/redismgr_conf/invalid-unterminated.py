@@ -1,0 +1,3 @@
+cluster0 = {
+    'cluster_name': 'cluster0,
+}
