@@ -78,6 +78,7 @@ void obs_redis_release(struct obs_redis *r)
     free(r->ip);
     free(r->reach_detail);
     free(r->run_id);
+    free(r->config_file);
     free(r->role);
     free(r->master_host);
     free(r->master_link_status);

@@ -61,6 +61,7 @@ struct obs_redis {
 
     /* INFO server / replication / persistence / keyspace, when reach == OK */
     char *run_id;
+    char *config_file;        /* INFO config_file: "" when started without one; NULL unknown */
     char *role;               /* "master" or "slave" */
     char *master_host;        /* when role is slave */
     int master_port;

@@ -11,7 +11,7 @@
  *       "ip": "127.0.0.1", "port": 7001,
  *       "reach": "ok",                  ok|refused|timeout|auth|error|not-checked
  *       "reach_detail": "Connection refused" | null,
- *       "run_id": "...", "role": "master"|"slave",
+ *       "run_id": "...", "config_file": "..." (optional), "role": "master"|"slave",
  *       "master_host": "127.0.0.1", "master_port": 7001,    when a replica
  *       "master_link_status": "up", "master_repl_offset": 0, "slave_repl_offset": 0,
  *       "connected_slaves": 1,
@@ -104,6 +104,8 @@ static json_t *instance_to_json(const char *ip, int port, enum reach reach,
 static json_t *redis_to_json(const struct obs_redis *r)
 {
     json_t *o = instance_to_json(r->ip, r->port, r->reach, r->reach_detail, r->run_id);
+    if (r->config_file) /* only when known: older observations have none */
+        json_object_set_new(o, "config_file", json_string(r->config_file));
     json_object_set_new(o, "role", json_str_or_null(r->role));
     json_object_set_new(o, "master_host", json_str_or_null(r->master_host));
     json_object_set_new(o, "master_port", json_integer(r->master_port));
@@ -418,14 +420,15 @@ static void rd_replica(struct rd *rd, const char *path, json_t *v, void *out)
 static void rd_redis(struct rd *rd, const char *path, json_t *v, void *out)
 {
     static const char *const keys[] = {
-        "ip", "port", "reach", "reach_detail", "run_id", "role", "master_host", "master_port",
-        "master_link_status", "master_repl_offset", "slave_repl_offset", "connected_slaves",
+        "ip", "port", "reach", "reach_detail", "run_id", "config_file", "role", "master_host",
+        "master_port", "master_link_status", "master_repl_offset", "slave_repl_offset", "connected_slaves",
         "replicas", "keys", "loading", "config", "files"};
     struct obs_redis *r = out;
     if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
         return;
     rd_instance(rd, path, v, &r->ip, "port", &r->port, &r->reach, &r->reach_detail);
     r->run_id = rd_str(rd, path, v, "run_id");
+    r->config_file = rd_str(rd, path, v, "config_file");
     r->role = rd_str(rd, path, v, "role");
     r->master_host = rd_str(rd, path, v, "master_host");
     r->master_port = rd_port(rd, path, v, "master_port", false);

@@ -110,10 +110,15 @@ static bool spec_manages(const struct spec *s, const char *key)
  * that wrote the 0 before a plan saw it: the two look alike).
  */
 static const char *delay_to_restore(const struct builder *b, const char *have,
-                                    const struct obs_files *f)
+                                    const struct obs_redis *r)
 {
+    const struct obs_files *f = &r->files;
     if (spec_manages(b->s, CONF_DISKLESS_DELAY) || !str_eq(have, "0") || !f->checked ||
         !f->conf_present)
+        return NULL;
+    /* started without a config file (a node being taken over): its 0 is its operator's
+     * choice, not an apply's, and it has no file to rewrite */
+    if (r->config_file && !*r->config_file)
         return NULL;
     const char *file = obs_kv_get(f->conf, f->nconf, CONF_DISKLESS_DELAY);
     if (file && conf_value_equal(CONF_DISKLESS_DELAY, file, "0"))
@@ -157,7 +162,7 @@ static void redis_config_steps(struct builder *b, const struct spec_shard *sh,
     }
     /* a delay left at 0 by an apply that did not get to put it back */
     const char *run_delay = obs_kv_get(r->config, r->nconfig, CONF_DISKLESS_DELAY);
-    const char *delay = delay_to_restore(b, run_delay, &r->files);
+    const char *delay = delay_to_restore(b, run_delay, r);
     if (delay)
         config_drift(b, &st, STEP_CONFIG_SET, sh, a, NULL, "CONFIG GET", CONF_DISKLESS_DELAY,
                      run_delay, delay, &before, &after);

@@ -94,6 +94,9 @@ static char *info_line(struct obs_redis *r, const char *key, const char *val, si
     if (!strcmp(key, "run_id")) {
         free(r->run_id);
         r->run_id = xstrdup(val);
+    } else if (!strcmp(key, "config_file")) {
+        free(r->config_file);
+        r->config_file = xstrdup(val);
     } else if (!strcmp(key, "role")) {
         free(r->role);
         r->role = xstrdup(val);

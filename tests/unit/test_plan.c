@@ -506,6 +506,18 @@ TEST(delay_left_at_zero_is_put_back)
     plan_free(c.plan);
     c.plan = plan_compute(c.spec, c.obs);
     CHECK_INT_EQ(c.plan->nsteps, 0);
+    /* started without a config file (a node being taken over): its 0 is its operator's */
+    kv_put(&m->config, &m->nconfig, key, "0");
+    kv_put(&m->files.conf, &m->files.nconf, key, "5");
+    m->config_file = xstrdup("");
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK(!step_setting(c.plan, STEP_CONFIG_SET, 7001, key));
+    free(m->config_file);
+    m->config_file = xstrdup("/srv/redis/7001/redis.conf");
+    plan_free(c.plan);
+    c.plan = plan_compute(c.spec, c.obs);
+    CHECK_STR_EQ(step_setting(c.plan, STEP_CONFIG_SET, 7001, key), "5");
     /* no redis.conf to tell (a node rmgr did not deploy): left alone */
     kv_put(&m->config, &m->nconfig, key, "0");
     m->files.conf_present = false;
