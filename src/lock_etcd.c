@@ -34,6 +34,8 @@ struct etcd_locker {
     pthread_t tid;
     bool started;
     struct lease *reg; /* the worker registration's lease, NULL until registered */
+    long long *orphans; /* leases dropped while etcd did not answer: revoked later */
+    size_t norphans;
 };
 
 struct etcd_lock {
@@ -144,6 +146,18 @@ static struct lease *lease_grant(struct etcd_locker *k, char **err)
     return l;
 }
 
+/* Revoke lease `id`: 0 (also when etcd no longer knows it), -1 when etcd did not answer. */
+static int lease_revoke(struct etcd *e, long long id)
+{
+    char *err = NULL;
+    json_t *ans = etcd_call(e, "/v3/lease/revoke", json_pack("{s:o}", "ID", etcd_int_json(id)),
+                            &err);
+    bool unanswered = !ans && err && str_starts_with(err, "no etcd member answers");
+    free(err);
+    json_decref(ans);
+    return unanswered ? -1 : 0;
+}
+
 /* Stop keeping `l` alive and revoke it (its keys go with it); best effort. */
 static void lease_drop(struct etcd_locker *k, struct lease *l)
 {
@@ -156,11 +170,33 @@ static void lease_drop(struct etcd_locker *k, struct lease *l)
             break;
         }
     pthread_mutex_unlock(&k->mu);
-    char *err = NULL;
-    json_decref(etcd_call(k->e, "/v3/lease/revoke", json_pack("{s:o}", "ID", etcd_int_json(l->id)),
-                          &err));
-    free(err);
+    if (lease_revoke(k->e, l->id) < 0) {
+        /* etcd may keep it (a restarted etcd renews leases): revoke it once it answers */
+        pthread_mutex_lock(&k->mu);
+        k->orphans = xrealloc(k->orphans, (k->norphans + 1) * sizeof(*k->orphans));
+        k->orphans[k->norphans++] = l->id;
+        pthread_mutex_unlock(&k->mu);
+    }
     free(l);
+}
+
+/* Revoke the leases dropped while etcd did not answer. */
+static void revoke_orphans(struct etcd_locker *k)
+{
+    pthread_mutex_lock(&k->mu);
+    long long *v = k->orphans;
+    size_t n = k->norphans;
+    k->orphans = NULL;
+    k->norphans = 0;
+    pthread_mutex_unlock(&k->mu);
+    for (size_t i = 0; i < n; i++)
+        if (lease_revoke(k->e, v[i]) < 0) {
+            pthread_mutex_lock(&k->mu);
+            k->orphans = xrealloc(k->orphans, (k->norphans + 1) * sizeof(*k->orphans));
+            k->orphans[k->norphans++] = v[i];
+            pthread_mutex_unlock(&k->mu);
+        }
+    free(v);
 }
 
 /* ---- the locker ------------------------------------------------------------------ */
@@ -207,6 +243,7 @@ void etcd_locker_free(struct etcd_locker *k)
     free(k->worker);
     free(k->host);
     free(k->commit);
+    free(k->orphans);
     free(k);
 }
 
@@ -452,6 +489,7 @@ int etcd_worker_register(struct etcd_locker *k, char **err)
     struct lease *reg = k->reg;
     bool alive = reg && !lease_gone(k, reg, now_ms());
     pthread_mutex_unlock(&k->mu);
+    revoke_orphans(k);
     if (alive)
         return 0;
     if (reg) {

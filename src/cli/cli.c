@@ -17,7 +17,7 @@ static const struct command *const commands[] = {
     &command_validate, &command_plan,    &command_observe,   &command_status,
     &command_apply,    &command_destroy, &command_reconcile, &command_exec,
     &command_logs,     &command_top,     &command_failover,  &command_backup,
-    &command_import,
+    &command_import,   &command_locks,   &command_unlock,
 };
 
 const struct command *const *cli_commands(size_t *n)
