@@ -694,6 +694,7 @@ static void reconcile_fleet_select(struct reconciler *r, struct cluster_job *job
                 j->password = NULL;
                 j->elsewhere = true;
                 j->status = RECONCILE_SKIPPED;
+                break;
             }
     }
     free(mine);
