@@ -626,8 +626,7 @@ void etcd_lock_infos_free(struct etcd_lock_info *v, size_t n)
     free(v);
 }
 
-int etcd_unlock(struct etcd *e, const char *cluster, long long revision, long long lease,
-                char **err)
+int etcd_unlock(struct etcd *e, const char *cluster, long long revision, char **err)
 {
     char *key = xasprintf(ETCD_LOCK_PREFIX "%s", cluster);
     json_t *req = json_pack("{s:[{s:o, s:s, s:o, s:s}], s:[{s:{s:o}}], s:[]}", "compare", "key",
@@ -640,14 +639,7 @@ int etcd_unlock(struct etcd *e, const char *cluster, long long revision, long lo
         return -1;
     bool ok = json_is_true(json_object_get(ans, "succeeded"));
     json_decref(ans);
-    if (!ok)
-        return 1;
-    if (lease) {
-        /* the holder's keepalive then learns at once that it is gone */
-        char *why = NULL;
-        json_decref(etcd_call(e, "/v3/lease/revoke", json_pack("{s:o}", "ID", etcd_int_json(lease)),
-                              &why));
-        free(why);
-    }
-    return 0;
+    /* the holder's lease is left alone: its next check is fenced (the key is gone) and
+       it revokes the lease itself */
+    return ok ? 0 : 1;
 }

@@ -87,10 +87,10 @@ void etcd_lock_infos_free(struct etcd_lock_info *v, size_t n);
 
 /*
  * Delete /rmgr/lock/<cluster> if its create revision is still `revision`
- * (the holder seen by the caller), and revoke its lease. 0; 1 when the key
- * changed meanwhile; -1 with *err.
+ * (the holder seen by the caller). The holder's lease is not revoked: its
+ * next lock_check is fenced (the key is gone). 0; 1 when the key changed
+ * meanwhile; -1 with *err.
  */
-int etcd_unlock(struct etcd *e, const char *cluster, long long revision, long long lease,
-                char **err);
+int etcd_unlock(struct etcd *e, const char *cluster, long long revision, char **err);
 
 #endif

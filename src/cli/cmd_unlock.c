@@ -1,6 +1,6 @@
 /*
  * cmd_unlock.c - `rmgr unlock CLUSTER --lock etcd://...`: delete a
- * cluster's lock key (and revoke its lease) after confirmation. A holder
+ * cluster's lock key after confirmation. A holder
  * still alive (its worker registered, or its pid running on this host) is
  * only unlocked with --force: it may be in the middle of an apply, which
  * its next step's fencing check then stops.
@@ -95,7 +95,7 @@ static int run_unlock(int argc, char **argv)
         if (!yes)
             goto out;
     }
-    int u = etcd_unlock(e, x->cluster, x->revision, x->lease, &err);
+    int u = etcd_unlock(e, x->cluster, x->revision, &err);
     if (u < 0) {
         fprintf(stderr, "rmgr: %s\n", err ? err : "etcd did not answer");
     } else if (u > 0) {
@@ -116,7 +116,7 @@ const struct command command_unlock = {
     "unlock", run_unlock, "remove a cluster's lock from etcd",
     .usage = "usage: rmgr unlock CLUSTER --lock etcd://HOST:PORT[,...] [--force] [options]\n"
              "\n"
-             "Delete /rmgr/lock/CLUSTER and revoke its lease, after confirmation. A holder\n"
+             "Delete /rmgr/lock/CLUSTER, after confirmation. A holder\n"
              "that is alive (its worker registered, or its pid running on this host) needs\n"
              "--force: its next step is then refused by the fencing check.\n",
     CLI_COMMAND_OPTS(unlock_opts),
