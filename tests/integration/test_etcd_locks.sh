@@ -14,6 +14,8 @@
 #      clusters, SIGCONT: it says it lost its leases and does not act
 #   5. etcd stopped: the workers say etcd is unreachable and stop applying (a
 #      drift stays); etcd started again: they resume and correct it
+#   6. etcd with auth on: `--lock-user-file` (USER:PASSWORD under the secrets
+#      directory) for locks and apply, refused outside it or without it
 #   Throughout: every worker appends its step start/end times to one journal
 #   ($RMGR_STEP_JOURNAL); no two workers ever have a step of one cluster
 #   running at the same time.
@@ -35,6 +37,7 @@ export RMGR_STEP_JOURNAL=$H_DIR/journal
 BASE=$H_DIR/base
 TTL_S=3
 N=12
+ETCD_PW="etcd-pw-$RANDOM-$$"
 
 # ---------------------------------------------------------------- etcd
 
@@ -236,9 +239,31 @@ h_check "... and the drift is corrected" wait_until 30 all_up
 h_check "no two workers ever ran steps of one cluster at once" check_journal
 echo "--- rmgr locks"; locks
 
-# ---------------------------------------------------------------- clean up
+# ---------------------------------------------------------------- 6. etcd auth
 
 for w in $A $B; do h_stop "${WPID[$w]}"; done
+h_check "stopped workers release their leases" wait_until 10 spread_is "0 clusters locked; 0 live workers"
+EA=http://127.0.0.1:$EC/v3/auth
+for req in "role/add {\"name\":\"root\"}" "user/add {\"name\":\"root\",\"password\":\"$ETCD_PW\"}" \
+    "user/grant {\"user\":\"root\",\"role\":\"root\"}" "enable {}"; do
+    curl -s --noproxy '*' -X POST -d "${req#* }" "$EA/${req%% *}" >>"$H_DIR/auth.log"
+done
+mkdir -p "$H_DIR/secrets" && chmod 700 "$H_DIR/secrets"
+echo "root:$ETCD_PW" >"$H_DIR/secrets/etcd-user" && chmod 600 "$H_DIR/secrets/etcd-user"
+export RMGR_SECRETS_DIR=$H_DIR/secrets
+OUT=$("$RMGR" locks --lock "$LOCK" 2>&1); rc=$?
+h_check "auth on: locks without a user is refused" [ "$rc" = 1 ]
+OUT=$("$RMGR" locks --lock "$LOCK" --lock-user-file etcd-user 2>&1); rc=$?
+h_check "auth on: locks with --lock-user-file (under the secrets dir) works" [ "$rc" = 0 ]
+h_apply "$BASE/c3" -f "$H_DIR/specs/c3.yaml" --auto-approve --lock "$LOCK" --lock-user-file etcd-user
+h_check "auth on: apply --lock --lock-user-file takes and releases the lock" [ "$RC" = 0 ]
+OUT=$("$RMGR" locks --lock "$LOCK" --lock-user-file "$H_DIR/../etcd-user" 2>&1); rc=$?
+h_check "a user file outside the secrets dir is refused" [ "$rc" = 1 ]
+pw_hidden() { ! grep -q -- "$ETCD_PW" "$H_DIR"/w*.log "$H_DIR"/unlock*.out && ! grep -q -- "$ETCD_PW" <<<"$OUT"; }
+h_check "the etcd password is never printed" pw_hidden
+
+# ---------------------------------------------------------------- clean up
+
 for f in "$H_DIR"/specs/*.yaml; do
     "$RMGR" destroy -f "$f" --auto-approve --allow-destructive >/dev/null 2>&1
 done
