@@ -16,6 +16,8 @@
 #      drift stays); etcd started again: they resume and correct it
 #   6. etcd with auth on: `--lock-user-file` (USER:PASSWORD under the secrets
 #      directory) for locks and apply, refused outside it or without it
+#   7. two --watch workers, one cluster with a replica and a proxy: on a
+#      failover only the holder of the cluster's lease repoints the proxy
 #   Throughout: every worker appends its step start/end times to one journal
 #   ($RMGR_STEP_JOURNAL); no two workers ever have a step of one cluster
 #   running at the same time.
@@ -261,6 +263,61 @@ OUT=$("$RMGR" locks --lock "$LOCK" --lock-user-file "$H_DIR/../etcd-user" 2>&1);
 h_check "a user file outside the secrets dir is refused" [ "$rc" = 1 ]
 pw_hidden() { ! grep -q -- "$ETCD_PW" "$H_DIR"/w*.log "$H_DIR"/unlock*.out && ! grep -q -- "$ETCD_PW" <<<"$OUT"; }
 h_check "the etcd password is never printed" pw_hidden
+
+# ---------------------------------------------------------------- 7. --watch: the holder repoints
+
+# one cluster with a replica and a proxy, two --watch workers (through the user file)
+h_free_ports WM WR WS WP WT || h_fatal "no free port"
+mkdir -p "$H_DIR/wspecs"
+cat >"$H_DIR/wspecs/cw.yaml" <<EOF
+cluster: cw
+defaults:
+  transport: local
+  base_dir: $BASE
+redis:
+  config:
+    save: ""
+    appendonly: "no"
+    repl-diskless-sync-delay: 0
+shards:
+  - name: s1
+    master: 127.0.0.1:$WM
+    replicas: [127.0.0.1:$WR]
+sentinel:
+  quorum: 1
+  down_after_ms: 1000
+  failover_timeout_ms: 60000
+  nodes: [127.0.0.1:$WS]
+proxies:
+  - host: 127.0.0.1
+    listen: 127.0.0.1:$WP
+    stats_port: $WT
+EOF
+for w in x1 x2; do
+    "$RMGR" reconcile -f "$H_DIR/wspecs" --apply --watch --interval 30s --lock "$LOCK" \
+        --lock-user-file etcd-user --lock-ttl "${TTL_S}s" --worker-id "$w" --log-file "$H_DIR/$w.log" &
+    WPID[$w]=$!
+    h_track "${WPID[$w]}" rmgr || h_fatal "worker $w did not start"
+done
+locks() { "$RMGR" locks --lock "$LOCK" --lock-user-file etcd-user 2>&1; }
+cw_up() { [ "$(h_cli "$WP" SET k v 2>/dev/null)" = OK ]; }
+h_check "--watch workers converge cluster cw (auth on)" wait_until 60 cw_up
+h_track_cluster "$BASE/cw"
+WH=$(holder cw)
+WO=$(printf '%s\n' x1 x2 | grep -vx "$WH")
+h_check "one worker holds cw" [ -n "$WH" ]
+subscribed() { h_wait_log "$H_DIR/x1.log" watch-subscribed 1 10 && h_wait_log "$H_DIR/x2.log" watch-subscribed 1 10; }
+h_check "both workers subscribed to the sentinel" subscribed
+MPID=$(cat "$BASE"/cw/redis-"$WM"/*.pid 2>/dev/null | head -n1)
+h_check "the master's pid is known" [ -n "$MPID" ]
+kill -KILL "$MPID"
+h_check "failover: the holder $WH repoints the proxy" h_wait_log "$H_DIR/$WH.log" "repointed cluster=cw" 1 30
+h_check "... the other worker does not" \
+    h_wait_log "$H_DIR/$WO.log" "failover cluster=cw .*another worker holds the lease: not repointing" 1 10
+not_repointed() { ! grep -q "repointed cluster=cw" "$H_DIR/$WO.log"; }
+h_check "... and never repointed" not_repointed
+for w in x1 x2; do h_stop "${WPID[$w]}"; done
+"$RMGR" destroy -f "$H_DIR/wspecs/cw.yaml" --auto-approve --allow-destructive >/dev/null 2>&1
 
 # ---------------------------------------------------------------- clean up
 
