@@ -250,7 +250,14 @@ static void run_step(struct run *r, size_t i, bool live)
     long long t0 = now_ms();
     const char *note = NULL;
     char *err = NULL;
-    int rc = run_exec_step(r, st, &note, &err);
+    /* the lock hook: a lock no longer ours fails the step before it acts */
+    bool hooked = step_acts(st);
+    int rc = hooked && r->o.before_step ? r->o.before_step(r->o.step_arg, st, &err) : 0;
+    if (rc == 0) {
+        rc = run_exec_step(r, st, &note, &err);
+        if (hooked && r->o.after_step)
+            r->o.after_step(r->o.step_arg, st, rc == 0);
+    }
     long long ms = now_ms() - t0;
     pthread_mutex_lock(&r->lock);
     if (rc == 0) {

@@ -70,6 +70,12 @@ struct apply_options {
     /* when set and non-zero (a signal arrived), the running instances finish and no
      * further step starts; the next apply finishes the job. May be NULL. */
     const volatile sig_atomic_t *stop;
+    /* Hooks (step_guard.h), each may be NULL; called on the step's own thread around
+     * each step that acts. before_step returning non-zero fails that step with *err
+     * (not run) and stops the run: the cluster lock's fencing check. */
+    int (*before_step)(void *arg, const struct step *st, char **err);
+    void (*after_step)(void *arg, const struct step *st, bool ok);
+    void *step_arg;
 };
 
 struct apply_result {

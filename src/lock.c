@@ -13,10 +13,42 @@
 
 #include "util.h"
 
-struct cluster_lock {
+struct file_lock {
+    struct cluster_lock base;
     int fd;
     char *path;
 };
+
+static int file_lock_check(struct cluster_lock *l, char **err)
+{
+    (void)l;
+    (void)err;
+    return 0; /* flock(2) is ours until we close it */
+}
+
+static void file_lock_release(struct cluster_lock *base)
+{
+    struct file_lock *l = (struct file_lock *)base;
+    if (ftruncate(l->fd, 0) < 0) {
+        /* nothing to do: closing drops the lock regardless */
+    }
+    close(l->fd); /* drops the flock */
+    free(l->path);
+    free(l);
+}
+
+static const struct lock_ops file_lock_ops = {"file", file_lock_check, file_lock_release};
+
+int lock_check(struct cluster_lock *l, char **err)
+{
+    return l ? l->ops->check(l, err) : 0;
+}
+
+void lock_release(struct cluster_lock *l)
+{
+    if (l)
+        l->ops->release(l);
+}
 
 char *lock_default_path(const char *cluster)
 {
@@ -157,20 +189,9 @@ struct cluster_lock *lock_acquire(const char *path, long timeout_ms, char **err)
         /* the lock is ours either way; the holder text is only for messages */
     }
     free(info);
-    struct cluster_lock *l = xcalloc(1, sizeof(*l));
+    struct file_lock *l = xcalloc(1, sizeof(*l));
+    l->base.ops = &file_lock_ops;
     l->fd = fd;
     l->path = xstrdup(path);
-    return l;
-}
-
-void lock_release(struct cluster_lock *l)
-{
-    if (!l)
-        return;
-    if (ftruncate(l->fd, 0) < 0) {
-        /* nothing to do: closing drops the lock regardless */
-    }
-    close(l->fd); /* drops the flock */
-    free(l->path);
-    free(l);
+    return &l->base;
 }

@@ -22,7 +22,9 @@
 #include "failover_wait.h"
 #include "lock.h"
 #include "notify_queue.h"
+#include "reconcile_fleet.h"
 #include "reconcile_impl.h"
+#include "step_guard.h"
 #include "render.h"
 #include "session.h"
 #include "spec.h"
@@ -184,6 +186,7 @@ struct cluster_job {
     enum reconcile_status status;
     pthread_t tid;
     bool started;
+    bool elsewhere;             /* another worker of the fleet holds the cluster */
 };
 
 /*
@@ -361,7 +364,13 @@ static enum reconcile_status apply_drift(struct cluster_job *j, struct session *
     ao.stop = j->stop; /* SIGTERM: finish the running step, start no other */
     struct apply_result res = {0};
     long long t0 = now_ms();
+    /* fencing: with a fleet, each step checks the etcd lock is still ours (step_guard.h) */
+    struct cluster_lock *fl = r->fleet ? fleet_lock(r->fleet, cluster) : NULL;
+    struct step_guard guard;
+    step_guard_init(&guard, &ao, cluster, r->fleet ? fleet_worker(r->fleet) : NULL,
+                    fl ? fl : lk);
     int rc = apply_run(s->spec, s->plan, s->password, &ao, &res);
+    step_guard_release(&guard);
     if (out)
         fclose(out);
     lock_release(lk);
@@ -667,6 +676,30 @@ static void *cluster_thread(void *arg)
 
 /* ---- a run ---------------------------------------------------------------------- */
 
+/* --lock etcd://: the clusters another worker holds are not reconciled here (reconcile_fleet.h) */
+static void reconcile_fleet_select(struct reconciler *r, struct cluster_job *jobs, size_t n,
+                                   char **names, size_t nnames, const char *commit)
+{
+    bool *mine = xcalloc(nnames + 1, sizeof(bool));
+    fleet_prepare(r->fleet, names, nnames, commit, mine);
+    for (size_t i = 0; i < n; i++) {
+        struct cluster_job *j = &jobs[i];
+        if (!j->spec)
+            continue;
+        for (size_t k = 0; k < nnames; k++)
+            if (names[k] == j->spec->cluster && !mine[k]) {
+                spec_free(j->spec);
+                free(j->password);
+                j->spec = NULL;
+                j->password = NULL;
+                j->elsewhere = true;
+                j->status = RECONCILE_SKIPPED;
+                break;
+            }
+    }
+    free(mine);
+}
+
 enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t *stop)
 {
     long long t0 = now_ms();
@@ -717,6 +750,8 @@ enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t
     }
     if (r->watch && !rs.source_failed)
         watch_retain(r->watch, names, nnames);
+    if (r->fleet)
+        reconcile_fleet_select(r, jobs, rs.n, names, nnames, rs.commit);
 
     for (size_t i = 0; i < rs.n; i++) {
         struct cluster_job *j = &jobs[i];
@@ -731,6 +766,7 @@ enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t
             j->status = reconcile_cluster(j); /* no thread: do it here */
     }
     size_t counts[RECONCILE_ERROR + 1] = {0};
+    size_t elsewhere = 0; /* clusters other workers of the fleet reconcile */
     for (size_t i = 0; i < rs.n; i++) {
         struct cluster_job *j = &jobs[i];
         if (j->started)
@@ -738,6 +774,10 @@ enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t
         if (j->spec) { /* never handed to a session */
             spec_free(j->spec);
             free(j->password);
+        }
+        if (j->elsewhere) {
+            elsewhere++;
+            continue;
         }
         counts[j->status]++;
         if (j->status > worst)
@@ -748,10 +788,11 @@ enum reconcile_status reconciler_run(struct reconciler *r, volatile sig_atomic_t
     struct log_field f[] = {{"took_ms", took}, {"result", reconcile_status_name(worst)}};
     log_event(worst == RECONCILE_ERROR ? LOG_WARN : LOG_INFO, "run-done", NULL, rs.commit, f,
               ARRAY_SIZE(f),
-              "%zu cluster%s: %zu in sync, %zu corrected, %zu with drift, %zu with errors%s",
-              rs.n, rs.n == 1 ? "" : "s", counts[RECONCILE_IN_SYNC], counts[RECONCILE_CORRECTED],
-              counts[RECONCILE_DRIFT], counts[RECONCILE_ERROR],
-              counts[RECONCILE_SKIPPED] ? " (some skipped: stopping)" : "");
+              "%zu cluster%s: %zu in sync, %zu corrected, %zu with drift, %zu with errors%s%s",
+              rs.n - elsewhere, rs.n - elsewhere == 1 ? "" : "s", counts[RECONCILE_IN_SYNC],
+              counts[RECONCILE_CORRECTED], counts[RECONCILE_DRIFT], counts[RECONCILE_ERROR],
+              counts[RECONCILE_SKIPPED] ? " (some skipped: stopping)" : "",
+              elsewhere ? " (the others' clusters not counted)" : "");
     free(names);
     free(jobs);
     reconcile_specs_release(&rs);
@@ -767,6 +808,8 @@ static int start_watch(struct reconciler *r, char **err)
         .report_only = !r->o->apply,
         .on_event = reconcile_on_watch_event,
         .arg = r,
+        .may_repoint = r->fleet ? fleet_holds : NULL, /* only the lease holder repoints */
+        .fleet = r->fleet,
     };
     r->watch = watch_start(&wo, err);
     return r->watch ? 0 : -1;
@@ -782,6 +825,15 @@ struct reconciler *reconciler_new(struct reconcile_options *o, char **err)
         return NULL;
     }
     pthread_mutex_init(&r->mu, NULL);
+    char *ferr = NULL;
+    r->fleet = fleet_new(o, &ferr);
+    if (!r->fleet && ferr) {
+        *err = ferr;
+        pthread_mutex_destroy(&r->mu);
+        free(r->state_dir);
+        free(r);
+        return NULL;
+    }
     r->queue = notify_queue_start(&o->notify, notify_failed, NULL);
     if (o->watch && start_watch(r, err) < 0) {
         reconciler_free(r);
@@ -824,6 +876,7 @@ void reconciler_free(struct reconciler *r)
     if (!r)
         return;
     watch_stop(r->watch); /* no more events after this */
+    fleet_free(r->fleet); /* releases its leases */
     notify_queue_stop(r->queue); /* delivers what is queued (bounded by retries) */
     while (r->known) {
         struct known_cluster *k = r->known;

@@ -25,6 +25,7 @@
 
 #include "exit_code.h"
 #include "git_source.h"
+#include "lock_etcd.h"
 #include "log.h"
 #include "notify.h"
 #include "plan.h"
@@ -49,6 +50,8 @@ struct reconcile_options {
     const char *log_file;           /* --log-file; NULL: stderr */
     enum log_format log_format;     /* --log-format */
     enum log_level log_level;       /* --log-level */
+    const char *lock;               /* --lock etcd://...; NULL: $RMGR_LOCK, else no fleet */
+    struct etcd_lock_options lock_etcd; /* --lock-cacert ... --lock-ttl, --worker-id */
 };
 
 void reconcile_options_init(struct reconcile_options *o);

@@ -39,6 +39,7 @@ struct reconciler {
     struct reconcile_options *o;
     char *state_dir;
     struct watch *watch;
+    struct fleet *fleet;            /* --lock etcd://: the clusters this worker holds */
     pthread_mutex_t mu;             /* known; o while it is swapped */
     struct known_cluster *known;
     struct notify_queue *queue;     /* the background sender (failovers seen by the watcher) */

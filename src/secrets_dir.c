@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "secrets_dir.h"
 #include "spec.h"
 #include "util.h"
 
@@ -122,6 +123,38 @@ int spec_open_secret_file(const struct spec *s, char **err)
                    : errno == EINVAL
                        ? xasprintf("password file '%s' is not a regular file", file)
                        : xasprintf("cannot read password file '%s': %s", file, strerror(errno));
+    }
+    for (size_t i = 0; i < n; i++)
+        free(dirs[i]);
+    return fd;
+}
+
+int secrets_dir_open(const char *file, char **err)
+{
+    char *dirs[2];
+    size_t n = secrets_dirs(dirs), which = 0;
+    int fd = -1;
+    const char *rel = file[0] == '/' ? below(file, dirs, n, &which) : file;
+    if (!rel || !*rel || strstr(rel, "..")) {
+        *err = xasprintf("'%s' is not under the secrets directory (%s%s%s; --secrets-dir DIR "
+                         "or RMGR_SECRETS_DIR sets it)",
+                         file, dirs[0], n > 1 ? ", " : "", n > 1 ? dirs[1] : "");
+    } else {
+        for (size_t i = file[0] == '/' ? which : 0; i < n; i++) {
+            fd = open_below(dirs[i], rel);
+            if (fd >= 0 || errno != ENOENT || file[0] == '/')
+                break;
+        }
+        struct stat st;
+        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+            close(fd);
+            fd = -1;
+            errno = EINVAL;
+        }
+        if (fd < 0)
+            *err = errno == ELOOP    ? xasprintf("'%s': refusing a symbolic link", file)
+                   : errno == EINVAL ? xasprintf("'%s' is not a regular file", file)
+                                     : xasprintf("cannot read '%s': %s", file, strerror(errno));
     }
     for (size_t i = 0; i < n; i++)
         free(dirs[i]);

@@ -559,6 +559,14 @@ static void on_switch(struct watch *w, struct wconn *cn, const char *payload, lo
         }
         goto out;
     }
+    if (w->o.may_repoint && !w->o.may_repoint(w->o.fleet, c->name)) { /* fleet: holder only */
+        log_event(LOG_INFO, "failover", c->name, commit, f, ARRAY_SIZE(f),
+                  "%s is the master of %s; another worker holds the lease: not repointing", q,
+                  shard);
+        free(c->current[si]);
+        c->current[si] = xstrdup(q);
+        goto out;
+    }
     if (w->o.report_only) {
         log_event(LOG_WARN, "failover", c->name, commit, f, ARRAY_SIZE(f),
                   "a quorum of %d sentinels agree: %s is the master of %s; not repointing "

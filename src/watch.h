@@ -68,6 +68,10 @@ struct watch_options {
     bool report_only;         /* log and report failovers, never repoint (no --apply) */
     watch_callback on_event;  /* called from the cluster's worker thread; may be NULL */
     void *arg;
+    /* with a fleet (reconcile --lock etcd://): whether this worker holds the cluster's
+     * lease; a failover of a cluster it does not hold is left to the holder. NULL: all */
+    bool (*may_repoint)(void *fleet, const char *cluster);
+    void *fleet;
 };
 
 /* Start the event loop thread. NULL with *err set (caller frees) on failure. */

@@ -11,10 +11,29 @@
 
 #include "cli.h"
 #include "lock.h"
+#include "lock_etcd.h"
 #include "util.h"
 
-struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster)
+struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster,
+                                    const char *commit)
 {
+    const char *url = lock_url(o->lock);
+    if (url) {
+        struct etcd_lock_options eo = o->lock_etcd;
+        eo.etcd.url = url;
+        char *err = NULL;
+        struct etcd_locker *k = etcd_locker_new(&eo, &err);
+        struct cluster_lock *l = NULL;
+        if (k) {
+            if (commit)
+                etcd_locker_set_commit(k, commit);
+            l = etcd_lock_acquire(k, cluster, o->lock_timeout_ms, true, NULL, &err);
+        }
+        if (!l)
+            fprintf(stderr, "rmgr: %s\n", err ? err : "cannot take the cluster lock");
+        free(err);
+        return l;
+    }
     char *path = o->lock_file ? xstrdup(o->lock_file) : lock_default_path(cluster);
     char *err = NULL;
     struct cluster_lock *l = lock_acquire(path, o->lock_timeout_ms, &err);

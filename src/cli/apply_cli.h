@@ -8,7 +8,9 @@
 #include <stdbool.h>
 
 #include "apply.h"
+#include "lock_cli.h"
 #include "opt.h"
+#include "step_guard.h"
 
 struct cluster_lock;
 
@@ -20,6 +22,8 @@ struct apply_cli_options {
     long lock_timeout_ms;  /* --lock-timeout; 0: do not wait */
     const char *lock_file; /* --lock-file; NULL: lock_default_path() */
     long parallel;         /* --parallel N: instances acted on at once per host; 0: default */
+    const char *lock;      /* --lock etcd://...; NULL: $RMGR_LOCK, else the lock file */
+    struct etcd_lock_options lock_etcd; /* --lock-cacert, --lock-ttl ... */
 };
 
 /* --parallel's value: a count from 1 to APPLY_MAX_PARALLEL (a cli_opt_fn). */
@@ -51,10 +55,16 @@ int apply_cli_set_parallel(void *dest, const struct cli_opt *opt, const char *va
     {CLI_OPT_STRING, 0, "parallel", offsetof(T, m.parallel), apply_cli_set_parallel,     \
      .arg = "N",                                                                         \
      .help = "act on at most N instances of one host at once (default 16;\n"            \
-             "hosts always run side by side)"}
+             "hosts always run side by side)"},                                          \
+    CLI_OPTS_LOCK(T, m.lock, m.lock_etcd)
 
-/* Take the cluster's lock; NULL after printing why (the holder) on stderr. */
-struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster);
+/*
+ * Take the cluster's lock: the etcd lease of --lock/$RMGR_LOCK (its value
+ * naming `commit`, may be NULL), else the lock file. NULL after printing
+ * why (the holder) on stderr.
+ */
+struct cluster_lock *apply_cli_lock(const struct apply_cli_options *o, const char *cluster,
+                                    const char *commit);
 
 /*
  * Ask `question` on a terminal and read the answer: true only for "yes";

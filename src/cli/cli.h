@@ -75,6 +75,7 @@ int cli_parse_spec_command(const struct command *cmd, int argc, char **argv, voi
 /* The subcommands, one per cmd_<name>.c; cli.c lists them for `rmgr help`. */
 extern const struct command command_validate, command_plan, command_observe, command_status,
     command_apply, command_destroy, command_reconcile, command_exec, command_logs, command_top,
-    command_failover, command_backup, command_import, command_convert;
+    command_failover, command_backup, command_import, command_convert, command_locks,
+    command_unlock;
 
 #endif

@@ -295,7 +295,7 @@ static int run_apply(int argc, char **argv)
             goto out;
         }
     }
-    lock = apply_cli_lock(&co, s.spec->cluster);
+    lock = apply_cli_lock(&co, s.spec->cluster, so.commit);
     if (!lock)
         goto out;
     session_observe(&s, &so);
@@ -378,7 +378,10 @@ static int run_apply(int argc, char **argv)
     struct stop_signals sig;
     stop_signals_begin(&sig);
     ao.stop = &stop_signalled;
+    struct step_guard guard; /* the lock's fencing check (and $RMGR_STEP_JOURNAL) per step */
+    step_guard_init(&guard, &ao, s.spec->cluster, NULL, lock);
     int arc = apply_run(s.spec, p, s.password, &ao, &res);
+    step_guard_release(&guard);
     stop_signals_end(&sig);
     apply_cli_print_result("Apply", &res, color);
     rc = arc == 0 ? EXIT_OK : EXIT_FAILURE_;

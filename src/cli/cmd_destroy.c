@@ -58,7 +58,7 @@ static int run_destroy(int argc, char **argv)
     char *text = NULL;
     int rc = EXIT_FAILURE_;
 
-    lock = apply_cli_lock(&co, spec->cluster);
+    lock = apply_cli_lock(&co, spec->cluster, NULL);
     if (!lock)
         goto out;
     {
@@ -100,7 +100,10 @@ static int run_destroy(int argc, char **argv)
     printf("\n");
     struct apply_options ao =
         apply_cli_run_options(&co, so.connect_timeout_ms, so.command_timeout_ms);
+    struct step_guard guard; /* the lock's fencing check (and $RMGR_STEP_JOURNAL) per step */
+    step_guard_init(&guard, &ao, spec->cluster, NULL, lock);
     int arc = apply_run(spec, p, NULL, &ao, &res);
+    step_guard_release(&guard);
     if (arc == 0) {
         char *err = NULL;
         if (apply_remove_cluster_dirs(spec, &ao, &err) < 0) {

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "lock_cli.h"
 #include "log.h"
 #include "opt.h"
 #include "reconcile.h"
@@ -81,6 +82,10 @@ static const struct cli_opt reconcile_opts[] = {
      .help = CLI_TIMEOUT_HELP_OBSERVE},
     {CLI_OPT_FLAG, 0, "accept-new-host-keys", RO(accept_new_host_keys),
      .help = "ssh: trust unknown host keys on first use (never\nchanged ones)"},
+    {CLI_OPT_GROUP, .help = "Fleet (several workers share the clusters through etcd):"},
+    CLI_OPTS_LOCK(struct reconcile_options, lock, lock_etcd),
+    {CLI_OPT_STRING, 0, "worker-id", RO(lock_etcd.worker), .arg = "ID",
+     .help = "this worker's name under /rmgr/workers/ (default\nHOSTNAME-PID; keep it stable across restarts)"},
     {CLI_OPT_GROUP, .help = "Notifications:"},
     CLI_OPTS_NOTIFY(struct reconcile_options, notify),
     {CLI_OPT_GROUP, .help = "Logging (one line per event, with cluster and commit):"},
