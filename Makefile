@@ -99,7 +99,9 @@ $(BUILD)/tests/test_cli_help: tests/unit/test_cli_help.c tests/test.h $(CLI_CMD_
 $(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/libcore.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/integration/%.c tests/test.h $(HARNESS) $(BUILD)/libcore.a | $(BUILD)/tests
+# the fixtures' headers (cluster_fixture.h ...) are shared by several tests
+$(BUILD)/tests/%: tests/integration/%.c tests/test.h $(wildcard tests/integration/*.h tests/harness*.h) \
+                 $(HARNESS) $(BUILD)/libcore.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(HARNESS) $(BUILD)/libcore.a $(LDLIBS)
 
 $(FUZZ_REPLAY): $(BUILD)/tests/fuzz/replay_%: tests/fuzz/replay.c tests/fuzz/fuzz_%.c tests/fuzz/fuzz.h \
