@@ -179,10 +179,16 @@ static long post(struct etcd *e, const char *endpoint, const char *path, const c
         curl_easy_setopt(h, CURLOPT_SSLCERT, e->cert);
     if (e->key)
         curl_easy_setopt(h, CURLOPT_SSLKEY, e->key);
+    /* curl's own words say which side of a TLS handshake failed ("tlsv13 alert
+     * certificate required"), where curl_easy_strerror says "Failed sending data" */
+    char detail[CURL_ERROR_SIZE] = "";
+    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, detail);
     CURLcode rc = curl_easy_perform(h);
     long status = -1;
     if (rc == CURLE_OK)
         curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+    else if (detail[0])
+        *err = xasprintf("%s: %s (%s)", endpoint, curl_easy_strerror(rc), detail);
     else
         *err = xasprintf("%s: %s", endpoint, curl_easy_strerror(rc));
     curl_slist_free_all(hdrs);
