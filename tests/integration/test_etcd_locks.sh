@@ -172,8 +172,26 @@ kill -KILL "${WPID[$VICTIM]}"
 KILLED="${WPID[$VICTIM]}:$t0"
 took_over() { ! locks | awk 'NR > 1 && NF >= 8 { print $2 }' | grep -qx "$VICTIM" && spread_is "12 clusters locked; 2 live workers"; }
 h_check "kill -9 $VICTIM: its clusters ($VCL) are taken over" wait_until 30 took_over
-t1=$(date +%s%3N)
-echo "takeover after $((t1 - t0)) ms (TTL ${TTL_S}s + interval 1s)"
+# when: the survivors' own lock-taken log times (ms), not when a poll of `rmgr locks`
+# (itself slow on a loaded machine) happened to see it; the last of the victim's clusters counts
+taken_at() { # taken_at CLUSTER: ms of the last lock-taken of CLUSTER after t0 in the survivors' logs
+    local w t last=0 ms
+    for w in $SURV; do
+        while read -r t _; do
+            ms=$(date -d "$t" +%s%3N) || continue
+            [ "$ms" -ge "$t0" ] && [ "$ms" -gt "$last" ] && last=$ms
+        done < <(grep " lock-taken cluster=$1 " "$H_DIR/$w.log")
+    done
+    echo "$last"
+}
+t1=0 untaken=
+for c in $VCL; do
+    tc=$(taken_at "$c")
+    [ "$tc" -eq 0 ] && untaken="$untaken $c"
+    [ "$tc" -gt "$t1" ] && t1=$tc
+done
+echo "takeover after $((t1 - t0)) ms (TTL ${TTL_S}s + interval 1s; seen by a poll after $(( $(date +%s%3N) - t0 )) ms)"
+h_check "each of $VICTIM's clusters has a lock-taken by a survivor (missing:${untaken:- none})" [ -z "$untaken" ]
 h_check "taken over within TTL + interval + 1s" [ $((t1 - t0)) -le $(( (TTL_S + 2) * 1000 )) ]
 h_check "6 clusters each for the two survivors" \
     wait_until 15 spread_is "12 clusters locked; 2 live workers: $(echo "$SURV" | awk '{ print $1 " 6, " $2 " 6" }')"
