@@ -14,7 +14,7 @@
 #   make soak                the chaos test for 10 minutes (CHAOS_DURATION_S to change)
 
 VERSION   := 0.1.0
-PKGS      := libgit2 yaml-0.1 hiredis libcurl libssh2 jansson libcrypto
+PKGS      := libgit2 yaml-0.1 hiredis libcurl libssh2 jansson libcrypto libmicrohttpd
 CC        ?= cc
 OPT       ?= -O2 -g
 WARN      := -Wall -Wextra -Wstrict-prototypes -Wvla -Wno-missing-field-initializers
@@ -52,6 +52,8 @@ UNIT_SRC  := $(wildcard tests/unit/test_*.c)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 INTEG_SRC := $(wildcard tests/integration/test_*.c)
 INTEG_BIN := $(INTEG_SRC:tests/integration/%.c=$(BUILD)/tests/%)
+# the C test harness (harness.c, harness_proc.c, harness_redis.c, harness_sshd.c): linked
+# into every integration test
 HARNESS   := $(patsubst tests/%.c,$(BUILD)/tests/%.o,$(wildcard tests/harness*.c))
 RMGR_BIN  := $(BUILD)/rmgr
 # fuzz targets (tests/fuzz/fuzz_<name>.c); replay_<name> feeds them tests/fuzz/corpus/<name>/
@@ -96,7 +98,8 @@ CLI_CMD_OBJ := $(filter-out $(BUILD)/src/cli/main.o,$(CLI_OBJ))
 $(BUILD)/tests/test_cli_help: tests/unit/test_cli_help.c tests/test.h $(CLI_CMD_OBJ) $(BUILD)/libcore.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(CLI_CMD_OBJ) $(BUILD)/libcore.a $(LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c tests/test.h $(BUILD)/libcore.a | $(BUILD)/tests
+# tests/unit/*.h (plan_case.h ...) are shared by several unit tests
+$(BUILD)/tests/%: tests/unit/%.c tests/test.h $(wildcard tests/unit/*.h) $(BUILD)/libcore.a | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) $(LDFLAGS) -o $@ $< $(BUILD)/libcore.a $(LDLIBS)
 
 # the fixtures' headers (cluster_fixture.h ...) are shared by several tests

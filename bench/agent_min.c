@@ -183,7 +183,10 @@ int main(int argc, char **argv)
     signal(SIGCHLD, SIG_DFL);
     for (;;) {
         redisContext *c = redisConnect(IP, sentinel);
-        redisReply *r = c && !c->err ? redisCommand(c, "SUBSCRIBE +switch-master") : NULL;
+        /* rmgr gives the sentinels the cluster's password (one without says so: fine) */
+        redisReply *r = c && !c->err && password ? redisCommand(c, "AUTH %s", password) : NULL;
+        freeReplyObject(r);
+        r = c && !c->err ? redisCommand(c, "SUBSCRIBE +switch-master") : NULL;
         if (!r) {
             redisFree(c);
             sleep_us(100000);

@@ -16,14 +16,17 @@
 
 FO_RMGR=${RMGR_BIN:-$ROOT/rmgr}
 FO_WATCH_ARGS=() # more options of the watch follower
+# Sentinel's failover-timeout in the spec (a master is failed over again only 2x after)
+FO_FAILOVER_TIMEOUT_MS=${FO_FAILOVER_TIMEOUT_MS:-10000}
 : "${RUNS:?set RUNS before sourcing}"
 
 fo_build() {
     [ -x "$FO_RMGR" ] || { echo "bench: build rmgr first (make)" >&2; return 1; }
     mkdir -p build/bench
     local src
-    for src in failover_repoint agent_min; do
-        if [ ! -x "build/bench/$src" ] || [ "bench/$src.c" -nt "build/bench/$src" ]; then
+    for src in failover_repoint failover_kill agent_min; do
+        if [ ! -x "build/bench/$src" ] || [ "bench/$src.c" -nt "build/bench/$src" ] ||
+           [ bench/failover_bench.h -nt "build/bench/$src" ]; then
             # shellcheck disable=SC2046
             cc -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -o "build/bench/$src" "bench/$src.c" \
                 $(pkg-config --cflags --libs hiredis) -lpthread || return 1
@@ -97,7 +100,7 @@ shards:
 sentinel:
   quorum: 2
   down_after_ms: 2000
-  failover_timeout_ms: 10000
+  failover_timeout_ms: ${FO_FAILOVER_TIMEOUT_MS:-10000}
   nodes: [127.0.0.1:$S1, 127.0.0.1:$S2, 127.0.0.1:$S3]
 proxies:
   - host: $FO_PROXY_HOST

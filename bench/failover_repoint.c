@@ -28,16 +28,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#define BENCH_NAME "failover_repoint"
 #include "bench_time.h"
-
-#define MAX_SENTINELS 16
-#define MAX_SHARDS 8
-#define IP "127.0.0.1"
-
-static const char *shards[MAX_SHARDS];
-static int nshards;
-static const char *password;
-static int proxy_port, quorum, nsentinels, sentinel_port[MAX_SENTINELS];
+#include "failover_bench.h"
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
@@ -46,44 +39,13 @@ static char reports[MAX_SHARDS][MAX_SENTINELS][96];
 static double report_at[MAX_SHARDS][MAX_SENTINELS];
 static int subscribed;
 
-static void die(const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("failover_repoint: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
-}
-
-static redisContext *connect_to(int port, bool auth)
-{
-    struct timeval tv = {1, 0};
-    redisContext *c = redisConnectWithTimeout(IP, port, tv);
-    if (!c || c->err) {
-        redisFree(c);
-        return NULL;
-    }
-    redisSetTimeout(c, tv);
-    if (auth && password) {
-        redisReply *r = redisCommand(c, "AUTH %s", password);
-        bool ok = r && r->type == REDIS_REPLY_STATUS;
-        freeReplyObject(r);
-        if (!ok) {
-            redisFree(c);
-            return NULL;
-        }
-    }
-    return c;
-}
 
 /* One subscription per sentinel: record each +switch-master for our shard. */
 static void *subscriber(void *arg)
 {
     int i = (int)(long)arg;
     for (;;) {
-        redisContext *c = connect_to(sentinel_port[i], false);
+        redisContext *c = connect_to(sentinel_port[i], true);
         if (!c) {
             sleep_us(100000);
             continue;
@@ -104,12 +66,10 @@ static void *subscriber(void *arg)
                 m->element[2]->type == REDIS_REPLY_STRING) {
                 char name[128], oip[64], nip[64];
                 int op, np;
-                int sh = -1;
-                if (sscanf(m->element[2]->str, "%127s %63s %d %63s %d", name, oip, &op, nip,
-                           &np) == 5)
-                    for (int k = 0; k < nshards; k++)
-                        if (!strcmp(name, shards[k]))
-                            sh = k;
+                int sh = sscanf(m->element[2]->str, "%127s %63s %d %63s %d", name, oip, &op,
+                                nip, &np) == 5
+                             ? shard_of(name)
+                             : -1;
                 if (sh >= 0) {
                     pthread_mutex_lock(&mu);
                     snprintf(reports[sh][i], sizeof(reports[sh][i]), "%s %d", nip, np);
@@ -124,70 +84,6 @@ static void *subscriber(void *arg)
         pthread_mutex_lock(&mu);
         subscribed--;
         pthread_mutex_unlock(&mu);
-    }
-    return NULL;
-}
-
-/* The master address of the shard as sentinel 0 sees it, "ip port". */
-static bool current_master(const char *shard, char *out, size_t n, int *port)
-{
-    for (int i = 0; i < nsentinels; i++) {
-        redisContext *c = connect_to(sentinel_port[i], false);
-        if (!c)
-            continue;
-        redisReply *r = redisCommand(c, "SENTINEL GET-MASTER-ADDR-BY-NAME %s", shard);
-        bool ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2;
-        if (ok) {
-            snprintf(out, n, "%s %s", r->element[0]->str, r->element[1]->str);
-            *port = atoi(r->element[1]->str);
-        }
-        freeReplyObject(r);
-        redisFree(c);
-        if (ok)
-            return true;
-    }
-    return false;
-}
-
-/* One command on a fresh connection; the reply's string/status text, or NULL. */
-static char *cmd(int port, bool auth, const char *fmt, ...)
-{
-    redisContext *c = connect_to(port, auth);
-    if (!c)
-        return NULL;
-    va_list ap;
-    va_start(ap, fmt);
-    redisReply *r = redisvCommand(c, fmt, ap);
-    va_end(ap);
-    char *out = NULL;
-    if (r && (r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING))
-        out = strdup(r->str);
-    else if (r && r->type == REDIS_REPLY_INTEGER && asprintf(&out, "%lld", r->integer) < 0)
-        out = NULL;
-    else if (r && r->type == REDIS_REPLY_ERROR && asprintf(&out, "-%s", r->str) < 0)
-        out = NULL;
-    freeReplyObject(r);
-    redisFree(c);
-    return out;
-}
-
-static bool is(char *s, const char *want)
-{
-    bool eq = s && !strcmp(s, want);
-    free(s);
-    return eq;
-}
-
-/* A key the proxy sends to the shard whose master listens on master_port. */
-static char *find_key(int master_port)
-{
-    static char key[64];
-    for (int i = 0; i < 10000; i++) {
-        snprintf(key, sizeof(key), "bench:%d", i);
-        if (!is(cmd(proxy_port, true, "SET %s probe", key), "OK"))
-            continue;
-        if (is(cmd(master_port, true, "EXISTS %s", key), "1"))
-            return key;
     }
     return NULL;
 }
@@ -260,7 +156,7 @@ int main(int argc, char **argv)
         /* SENTINEL FAILOVER; -INPROG / -NOGOODSLAVE just mean "not yet" */
         double give_up = now_ms() + 60000;
         for (;;) {
-            char *r = cmd(sentinel_port[run % nsentinels], false, "SENTINEL FAILOVER %s", shard);
+            char *r = cmd(sentinel_port[run % nsentinels], true, "SENTINEL FAILOVER %s", shard);
             bool ok = r && !strcmp(r, "OK");
             free(r);
             if (ok)

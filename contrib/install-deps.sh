@@ -4,9 +4,9 @@
 set -euo pipefail
 pkgs=(
     build-essential pkg-config git ca-certificates procps iproute2
-    libgit2-dev libyaml-dev libhiredis-dev libcurl4-openssl-dev libssh2-1-dev libjansson-dev libssl-dev
+    libgit2-dev libyaml-dev libhiredis-dev libcurl4-openssl-dev libssh2-1-dev libjansson-dev libssl-dev libmicrohttpd-dev
     redis-server redis-sentinel redis-tools nutcracker openssh-server openssh-client
-    python3 python3-jsonschema python3-ruamel.yaml valgrind etcd-server curl
+    python3 python3-jsonschema python3-ruamel.yaml valgrind etcd-server curl openssl prometheus chromium
 )
 missing=()
 for p in "${pkgs[@]}"; do

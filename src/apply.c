@@ -47,6 +47,10 @@ size_t apply_lanes(const struct plan *p, enum step_wave w, size_t *lane_of)
             key = (struct lane_key){"\001proxies", -1, 0};
         else if (lane == LANE_SENTINEL_RESET)
             key = (struct lane_key){"\001sentinel-reset", -1, 0};
+        else if (lane == LANE_UPGRADE)
+            key = (struct lane_key){"\001upgrade", -1, 0};
+        else if (lane == LANE_SENTINEL_AUTH)
+            key = (struct lane_key){"\001sentinel-auth", -1, 0};
         size_t k = 0;
         while (k < nkeys && !(keys[k].kind == key.kind && keys[k].port == key.port &&
                               str_eq(keys[k].host, key.host)))
@@ -367,7 +371,8 @@ static struct lane *wave_lanes(struct run *r, enum step_wave w, size_t *nlanes)
         VEC_GROW(l->steps, l->n, l->cap);
         l->steps[l->n++] = i;
         /* in the clean-up, Sentinel forgets removed replicas only once they are stopped */
-        if (w == WAVE_CLEANUP && step_kind_desc(p->steps[i].kind)->lane == LANE_SENTINEL_RESET)
+        enum step_lane kl = step_kind_desc(p->steps[i].kind)->lane;
+        if ((w == WAVE_CLEANUP && kl == LANE_SENTINEL_RESET) || kl == LANE_SENTINEL_AUTH)
             l->last = true;
     }
     for (size_t a = 0; a < *nlanes; a++)
@@ -599,7 +604,7 @@ static char *run_stage(struct run *r, enum step_wave w, bool steps, bool gate, b
 struct branch {
     struct run *r;
     enum step_wave w;
-    bool steps;
+    bool steps, gate;
     char *failure;
     pthread_t tid;
     bool threaded;
@@ -608,19 +613,46 @@ struct branch {
 static void *branch_thread(void *arg)
 {
     struct branch *b = arg;
-    b->failure = run_stage(b->r, b->w, b->steps, true, false);
+    b->failure = run_stage(b->r, b->w, b->steps, b->gate, false);
     return NULL;
+}
+
+/* Run n stages side by side (whole lines of output only); the first failure, or NULL. */
+static char *run_branches(struct run *r, struct branch *br, size_t n)
+{
+    r->side_by_side = true;
+    for (size_t k = 1; k < n; k++)
+        br[k].threaded = pthread_create(&br[k].tid, NULL, branch_thread, &br[k]) == 0;
+    branch_thread(&br[0]);
+    for (size_t k = 1; k < n; k++) {
+        if (br[k].threaded)
+            pthread_join(br[k].tid, NULL);
+        else
+            branch_thread(&br[k]); /* out of threads: after the others */
+    }
+    r->side_by_side = false;
+    char *failure = NULL;
+    for (size_t k = 0; k < n; k++) {
+        if (!failure)
+            failure = br[k].failure;
+        else
+            free(br[k].failure);
+    }
+    return failure;
 }
 
 /*
  * Every stage, in the order of real dependencies: files; processes (a
  * replica once its master answers) and the check that they answer; the
- * replication steps and check; the sentinels' steps; then side by side the
- * sentinels' check (Sentinel's 2 s hello period) and the proxies (they need
+ * replication steps; then side by side the check that the replicas are
+ * linked (a first sync of a large dataset takes minutes), the sentinels'
+ * steps and their check (Sentinel's 2 s hello period; a sentinel needs its
+ * masters answering, not their replicas in sync), and the proxies (they need
  * only their servers, not Sentinel) with theirs; the clean-up once every
  * check passed. A sentinel's steps are never cut off by another stage's
  * failure: a sentinel started without its monitors would be planned as one
- * that keeps them in its file. NULL, or what failed (caller frees).
+ * that keeps them in its file. The bound on lanes at once on a host
+ * (--parallel) holds per stage. NULL, or what failed (caller frees).
  */
 static char *run_stages(struct run *r)
 {
@@ -631,31 +663,21 @@ static char *run_stages(struct run *r)
     static const enum step_wave before[] = {WAVE_FILES, WAVE_PROCESSES};
     for (size_t k = 0; k < ARRAY_SIZE(before) && !failure && !run_stopping(r); k++)
         failure = run_stage(r, before[k], true, true, true);
-    static const enum step_wave then[] = {WAVE_REPLICATION, WAVE_SENTINELS};
-    for (size_t k = 0; k < ARRAY_SIZE(then) && !failure && !run_stopping(r); k++)
-        failure = run_stage(r, then[k], true, then[k] == WAVE_REPLICATION, true);
+    if (!failure && !run_stopping(r))
+        failure = run_stage(r, WAVE_REPLICATION, true, false, true);
     if (!failure && !run_stopping(r)) {
         struct branch br[] = {
-            {.r = r, .w = WAVE_SENTINELS, .steps = false},
-            {.r = r, .w = WAVE_PROXIES, .steps = true},
+            {.r = r, .w = WAVE_SENTINELS, .steps = true, .gate = true},
+            {.r = r, .w = WAVE_REPLICATION, .steps = false, .gate = true},
+            {.r = r, .w = WAVE_PROXIES, .steps = true, .gate = true},
         };
-        r->side_by_side = true;
-        br[1].threaded = pthread_create(&br[1].tid, NULL, branch_thread, &br[1]) == 0;
-        branch_thread(&br[0]);
-        if (br[1].threaded)
-            pthread_join(br[1].tid, NULL);
-        else
-            branch_thread(&br[1]); /* out of threads: after the other */
-        r->side_by_side = false;
-        for (size_t k = 0; k < ARRAY_SIZE(br); k++) {
-            if (!failure)
-                failure = br[k].failure;
-            else
-                free(br[k].failure);
-        }
+        failure = run_branches(r, br, ARRAY_SIZE(br));
     }
     if (!failure && !run_stopping(r))
         run_wave(r, WAVE_CLEANUP, true);
+    /* the rolling upgrade last: every instance it restarts matches the spec otherwise */
+    if (!failure && !run_stopping(r) && !r->abort)
+        failure = run_stage(r, WAVE_UPGRADE, true, true, true);
 
     char *stepped = r->abort ? step_failure(r) : NULL;
     if (stepped) { /* a failed step is what the run reports first */

@@ -24,7 +24,7 @@
 typedef bool (*check_fn)(struct run *r, struct strbuf *seen);
 
 /* Whether the plan could not observe this instance ("=" line that is not a master fact). */
-static bool plan_unreachable(const struct run *r, enum instance_kind k, const char *ip, int port)
+bool run_plan_unreachable(const struct run *r, enum instance_kind k, const char *ip, int port)
 {
     for (size_t i = 0; i < r->p->nsteps; i++) {
         const struct step *st = &r->p->steps[i];
@@ -136,14 +136,14 @@ static bool check_replication(struct run *r, struct strbuf *seen)
     for (size_t i = 0; i < s->nshards; i++) {
         const struct spec_shard *sh = &s->shards[i];
         const struct spec_addr *M = &r->p->masters[i];
-        if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port))
+        if (run_plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port))
             continue; /* the plan could not see the master: nothing to check against */
         if (shard_left_to_sentinel(r, i))
             continue; /* Sentinel is repointing its replicas, not rmgr */
         for (size_t k = 0; k <= sh->nreplicas; k++) {
             const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
             if ((a->port == M->port && str_eq(a->ip, M->ip)) ||
-                plan_unreachable(r, INSTANCE_REDIS, a->ip, a->port))
+                run_plan_unreachable(r, INSTANCE_REDIS, a->ip, a->port))
                 continue;
             redisContext *c = gate_connect(r, a, true, seen);
             if (!c) {
@@ -208,7 +208,7 @@ static bool sentinel_lists_replicas(struct run *r, redisContext *c, const struct
 {
     const struct spec_shard *sh = &r->s->shards[i];
     const struct spec_addr *M = &r->p->masters[i];
-    if (plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port) || shard_left_to_sentinel(r, i))
+    if (run_plan_unreachable(r, INSTANCE_REDIS, M->ip, M->port) || shard_left_to_sentinel(r, i))
         return true;
     struct obs_sentinel_peer *peers = NULL;
     size_t np = 0;
@@ -223,7 +223,7 @@ static bool sentinel_lists_replicas(struct run *r, redisContext *c, const struct
     for (size_t k = 0; ok && k <= sh->nreplicas; k++) {
         const struct spec_addr *m = k == 0 ? &sh->master : &sh->replicas[k - 1];
         if ((m->port == M->port && str_eq(m->ip, M->ip)) ||
-            plan_unreachable(r, INSTANCE_REDIS, m->ip, m->port) ||
+            run_plan_unreachable(r, INSTANCE_REDIS, m->ip, m->port) ||
             !run_port_open(r, m->ip, m->port))
             continue;
         if (!run_peers_have(peers, np, m->ip, m->port)) {
@@ -251,9 +251,10 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
     bool ok = true;
     for (size_t j = 0; j < ss->nnodes; j++) {
         const struct spec_addr *a = &ss->nodes[j];
-        if (plan_unreachable(r, INSTANCE_SENTINEL, a->ip, a->port))
+        if (run_plan_unreachable(r, INSTANCE_SENTINEL, a->ip, a->port))
             continue;
-        redisContext *c = gate_connect(r, a, false, seen);
+        /* with auth: sentinels demand the password (one not migrated yet tolerates it) */
+        redisContext *c = gate_connect(r, a, true, seen);
         if (!c) {
             ok = false;
             continue;
@@ -302,7 +303,7 @@ static bool check_sentinels(struct run *r, struct strbuf *seen)
             } else {
                 for (size_t o = 0; o < ss->nnodes; o++) {
                     const struct spec_addr *b = &ss->nodes[o];
-                    if (o == j || plan_unreachable(r, INSTANCE_SENTINEL, b->ip, b->port))
+                    if (o == j || run_plan_unreachable(r, INSTANCE_SENTINEL, b->ip, b->port))
                         continue;
                     if (!run_peers_have(peers, np, b->ip, b->port)) {
                         run_seen_add(seen, "sentinel %s:%d does not know sentinel %s:%d for %s yet",
@@ -370,7 +371,7 @@ static bool proxy_round_trip(struct run *r, const char *ip, int port, char **why
 static bool plan_saw_every_master(const struct run *r)
 {
     for (size_t i = 0; i < r->s->nshards; i++)
-        if (plan_unreachable(r, INSTANCE_REDIS, r->p->masters[i].ip, r->p->masters[i].port))
+        if (run_plan_unreachable(r, INSTANCE_REDIS, r->p->masters[i].ip, r->p->masters[i].port))
             return false;
     return true;
 }
@@ -384,7 +385,7 @@ static bool check_proxies(struct run *r, struct strbuf *seen)
     bool ok = true, round_trip = plan_saw_every_master(r);
     for (size_t i = 0; i < r->s->nproxies; i++) {
         const struct spec_proxy *sp = &r->s->proxies[i];
-        if (plan_unreachable(r, INSTANCE_PROXY, sp->host_ip, sp->listen.port))
+        if (run_plan_unreachable(r, INSTANCE_PROXY, sp->host_ip, sp->listen.port))
             continue;
         char *why = NULL;
         if (!run_answers(r, sp->listen.ip, sp->listen.port, true, &why) ||
@@ -446,6 +447,7 @@ bool run_gate_after(struct run *r, enum step_wave w, char **err)
                     check_proxies, r->o.ready_timeout_ms, err);
     case WAVE_FILES:   /* checked with the processes they are for */
     case WAVE_CLEANUP: /* what it removes has nothing left to check */
+    case WAVE_UPGRADE: /* each step waits until its instance is healthy (apply_upgrade.c) */
         return true;
     }
     return true;

@@ -2,8 +2,9 @@
  * apply_impl.h - what the executor's files share: the run and its hosts,
  * and the calls every step and health check goes through. Private to
  * apply.c (the run loop: hosts, lanes, waves), apply_steps.c (one
- * executor per step kind), apply_gates.c (health checks between waves)
- * and apply_progress.c (what the run prints).
+ * executor per step kind), apply_sentinel.c (what the sentinel steps do on
+ * a sentinel), apply_upgrade.c (the upgrade steps), apply_gates.c (health
+ * checks between waves) and apply_progress.c (what the run prints).
  */
 #ifndef RMGR_APPLY_IMPL_H
 #define RMGR_APPLY_IMPL_H
@@ -105,6 +106,8 @@ bool run_answers(struct run *r, const char *ip, int port, bool auth, char **why)
 
 /* Whether something accepts connections on ip:port (nothing else is said). */
 bool run_port_open(struct run *r, const char *ip, int port);
+/* Whether the plan could not observe this instance (an "=" unreachable line). */
+bool run_plan_unreachable(const struct run *r, enum instance_kind k, const char *ip, int port);
 
 /* ---------------------------------------------------------------- steps (apply_steps.c) */
 
@@ -120,6 +123,61 @@ int run_exec_step(struct run *r, const struct step *st, const char **note, char 
  * line per master that kept its 0 (the next plan restores it).
  */
 char *run_delay_restore(struct run *r);
+
+/* The program for kind k on host h (shipped first with binaries.ship). NULL and *err. */
+const char *run_host_binary(struct run *r, struct hostc *h, enum instance_kind k, char **err);
+
+/* Stop the instance of step st (kind, ip, port) by its pidfile. 0, or -1 and *err. */
+int run_instance_stop(struct run *r, struct hostc *h, const struct step *st, char **err);
+
+/*
+ * Start the instance of step st as a start step would (a redis as a replica
+ * of st->master_ip when set), wait until it answers. 0, or -1 and *err.
+ */
+int run_instance_start(struct run *r, struct hostc *h, const struct step *st, char **err);
+
+/*
+ * The value to send for a step's setting key=value: a secret (requirepass,
+ * masterauth, Sentinel's auth-pass) is planned only as the placeholder, and
+ * the password goes in its place here. *secret says whether replies must
+ * not be shown. NULL and *err when the spec has no password to send.
+ */
+const char *run_setting_value(const struct run *r, const char *where, const char *key,
+                              const char *value, bool *secret, char **err);
+
+/* ---------------------------------------------------------------- sentinel steps (apply_sentinel.c) */
+
+/*
+ * What a sentinel step does on the step's sentinel, connected (with AUTH)
+ * by sentinel_step (apply_steps.c); `where` names it for messages. 0, or -1
+ * and *err.
+ */
+typedef int sentinel_step_fn(struct run *r, redisContext *c, const char *where,
+                             const struct step *st, char **err);
+
+/* SENTINEL MONITOR the shard at the step's master, its options and auth-pass */
+sentinel_step_fn run_sentinel_monitor;
+/* SENTINEL SET every option of the step */
+sentinel_step_fn run_sentinel_set_options;
+/* SENTINEL REMOVE the shard (one the sentinel does not know is removed already) */
+sentinel_step_fn run_sentinel_remove;
+/* SENTINEL RESET the shard, then wait until the sentinel knows it again */
+sentinel_step_fn run_sentinel_reset;
+
+/*
+ * sentinel-auth: give the step's sentinel the spec's password (sentinel-pass,
+ * requirepass), then wait until the sentinels see each other with quorum.
+ */
+int run_sentinel_auth(struct run *r, struct hostc *h, const struct step *st, char **err);
+
+/* ---------------------------------------------------------------- upgrade (apply_upgrade.c) */
+
+/* upgrade-restart: restart an instance on the spec's program and wait until it is healthy */
+int exec_upgrade_restart(struct run *r, struct hostc *h, const struct step *st,
+                         const char **note, char **err);
+/* upgrade-failover: SENTINEL FAILOVER of a shard onto a replica that runs the spec's program */
+int exec_upgrade_failover(struct run *r, struct hostc *h, const struct step *st,
+                          const char **note, char **err);
 
 /* ---------------------------------------------------------------- health checks (apply_gates.c) */
 

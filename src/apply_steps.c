@@ -4,6 +4,7 @@
  * transport (instance.c for processes) or to one server through rclient.
  */
 #include "apply_impl.h"
+#include "apply_move.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,6 @@
 #include "redis_parse.h"
 
 #define LOG_TAIL_LINES 15
-#define RESET_WAIT_MS 30000 /* a reset sentinel relearns its shard (measured 1-10 s) */
-#define RESET_POLL_CAP_US 100000
 #define DISKLESS_DELAY "repl-diskless-sync-delay"
 
 /* The spec proxy a proxy step is about (host IP + listen port), or NULL. */
@@ -48,14 +47,19 @@ static char *log_tail(struct run *r, struct hostc *h, enum instance_kind k, int 
 /*
  * The program to run for kind k on host h. With binaries.ship the local
  * file is copied to <base_dir>/<cluster>/bin/ first (once per run and host,
- * skipped when the same bytes are there). NULL and *err on failure.
+ * skipped when the same bytes are there; made on the host from another
+ * kind's shipped copy when it is the same program). NULL and *err on failure.
  */
 static const char *host_binary(struct run *r, struct hostc *h, enum instance_kind k, char **err)
 {
     pthread_mutex_lock(&h->bin_lock);
     if (!h->bin[k] && r->s->defaults.binaries.ship) {
         struct transport *t = run_host_transport(r, h, err);
-        if (!t || instance_ship_binary(t, r->s, k, err) < 0) {
+        int copied = 0; /* the same program shipped for another kind: copied on the host */
+        for (int j = 0; t && !copied && j < (int)(sizeof(h->bin) / sizeof(h->bin[0])); j++)
+            if (j != (int)k && h->bin[j])
+                copied = instance_ship_copy(t, r->s, k, (enum instance_kind)j, err);
+        if (!t || copied < 0 || (!copied && instance_ship_binary(t, r->s, k, err) < 0)) {
             pthread_mutex_unlock(&h->bin_lock);
             return NULL;
         }
@@ -318,7 +322,9 @@ static int do_install_files(struct run *r, struct hostc *h, const struct step *s
     case INSTANCE_SENTINEL:
         /* never overwritten: Sentinel keeps its monitors and epochs there */
         if (present == 1)
-            text = conf_render_sentinel(r->s, st->ip, st->port);
+            text = conf_render_sentinel(r->s, st->ip, st->port, r->password);
+        if (r->password)
+            mode = 0600;
         break;
     case INSTANCE_PROXY: {
         const struct spec_proxy *sp = step_proxy(r->s, st);
@@ -371,8 +377,8 @@ static int do_remove_files(struct run *r, struct hostc *h, const struct step *st
  * the password goes in its place here. *secret says whether replies must
  * not be shown. NULL and *err when the spec has no password to send.
  */
-static const char *setting_value(const struct run *r, const char *where, const char *key,
-                                 const char *value, bool *secret, char **err)
+const char *run_setting_value(const struct run *r, const char *where, const char *key,
+                              const char *value, bool *secret, char **err)
 {
     *secret = redis_is_secret_directive(key);
     if (!*secret || !str_eq(value, CONF_SECRET_PLACEHOLDER))
@@ -425,7 +431,7 @@ static int config_set(struct run *r, redisContext *c, const char *where, const s
     for (size_t i = 0; rc == 0 && i < st->nsettings; i++) {
         const char *key = st->settings[i].key;
         bool secret;
-        const char *value = setting_value(r, where, key, st->settings[i].value, &secret, err);
+        const char *value = run_setting_value(r, where, key, st->settings[i].value, &secret, err);
         if (!value)
             return -1;
         const char *argv[] = {"CONFIG", "SET", key, value};
@@ -436,222 +442,18 @@ static int config_set(struct run *r, redisContext *c, const char *where, const s
     return rc;
 }
 
-/* SENTINEL SET <shard> k v ... for the step's settings (all when `with_quorum`). */
-static int sentinel_set(const struct run *r, redisContext *c, const char *where,
-                        const struct step *st, bool with_quorum, char **err)
-{
-    const char **argv = xcalloc(3 + 2 * st->nsettings, sizeof(*argv));
-    int argc = 0;
-    bool any_secret = false;
-    argv[argc++] = "SENTINEL";
-    argv[argc++] = "SET";
-    argv[argc++] = st->shard;
-    for (size_t i = 0; i < st->nsettings; i++) {
-        if (!with_quorum && str_eq(st->settings[i].key, "quorum"))
-            continue;
-        bool secret;
-        const char *value =
-            setting_value(r, where, st->settings[i].key, st->settings[i].value, &secret, err);
-        if (!value) {
-            free(argv);
-            return -1;
-        }
-        any_secret |= secret;
-        argv[argc++] = st->settings[i].key;
-        argv[argc++] = value;
-    }
-    int rc = argc > 3 ? run_cmd_ok(c, where, "SENTINEL SET", any_secret, argc, argv, err) : 0;
-    free(argv);
-    return rc;
-}
-
-/* What a sentinel knows of one shard. */
-struct sview {
-    struct obs_sentinel_master *ms; /* SENTINEL MASTERS */
-    size_t nms;
-    const struct obs_sentinel_master *m; /* the shard's entry in ms, or NULL */
-    struct obs_sentinel_peer *replicas, *sentinels;
-    size_t nreplicas, nsentinels;
-};
-
-static void sview_release(struct sview *v)
-{
-    obs_sentinel_masters_free(v->ms, v->nms);
-    obs_sentinel_peers_free(v->replicas, v->nreplicas);
-    obs_sentinel_peers_free(v->sentinels, v->nsentinels);
-    memset(v, 0, sizeof(*v));
-}
-
-/* Read sentinel c's view of `shard` into v (empty on entry). 0, or -1 and *err. */
-static int sview_read(redisContext *c, const char *where, const char *shard, struct sview *v,
-                      char **err)
-{
-    char *e = NULL;
-    redisReply *rep = rclient_command(c, NULL, "SENTINEL", "MASTERS", NULL);
-    int rc = rep ? redis_parse_sentinel_masters(rep, &v->ms, &v->nms, &e) : -1;
-    rclient_reply_free(rep);
-    for (size_t k = 0; rc == 0 && k < v->nms; k++)
-        if (str_eq(v->ms[k].name, shard))
-            v->m = &v->ms[k];
-    if (rc == 0 && v->m) {
-        rep = rclient_command(c, NULL, "SENTINEL", "REPLICAS", shard, NULL);
-        rc = rep ? redis_parse_sentinel_peers(rep, false, &v->replicas, &v->nreplicas, &e) : -1;
-        rclient_reply_free(rep);
-    }
-    if (rc == 0 && v->m) {
-        rep = rclient_command(c, NULL, "SENTINEL", "SENTINELS", shard, NULL);
-        rc = rep ? redis_parse_sentinel_peers(rep, true, &v->sentinels, &v->nsentinels, &e) : -1;
-        rclient_reply_free(rep);
-    }
-    if (rc < 0)
-        *err = xasprintf("%s: cannot read what it knows of %s: %s", where, shard,
-                         e ? e : c->errstr[0] ? c->errstr : "no reply");
-    free(e);
-    return rc;
-}
-
-/* a peer Sentinel currently sees as up */
-static bool peer_up(const struct obs_sentinel_peer *pe)
-{
-    return pe->ip && !(pe->flags && (strstr(pe->flags, "down") || strstr(pe->flags, "disconnected")));
-}
-
-static bool spec_shard_has(const struct spec *s, const char *shard, const char *ip, int port)
-{
-    for (size_t i = 0; i < s->nshards; i++) {
-        const struct spec_shard *sh = &s->shards[i];
-        if (!str_eq(sh->name, shard))
-            continue;
-        for (size_t k = 0; k <= sh->nreplicas; k++) {
-            const struct spec_addr *a = k == 0 ? &sh->master : &sh->replicas[k - 1];
-            if (a->port == port && str_eq(a->ip, ip))
-                return true;
-        }
-    }
-    return false;
-}
-
 /*
- * Whether a reset sentinel knows again what it knew before (`was`): the
- * same master, every sentinel and member replica it saw up, and no replica
- * outside the shard. What is missing goes to *seen.
+ * Connect to the sentinel of step st (AUTH with the spec's password: a
+ * sentinel not given requirepass yet tolerates it) and run `fn` on it for
+ * the step's shard. 0, or -1 and *err.
  */
-static bool sview_restored(const struct run *r, const struct step *st, const struct sview *was,
-                           const struct sview *now, struct strbuf *seen)
-{
-    if (!now->m) {
-        run_seen_add(seen, "it does not monitor %s", st->shard);
-        return false;
-    }
-    bool ok = true;
-    if (now->m->port != st->master_port || !str_eq(now->m->ip, st->master_ip)) {
-        run_seen_add(seen, "it has %s:%d as master of %s, not %s:%d", now->m->ip ? now->m->ip : "?",
-                 now->m->port, st->shard, st->master_ip, st->master_port);
-        ok = false;
-    }
-    for (size_t k = 0; k < was->nsentinels; k++) {
-        const struct obs_sentinel_peer *pe = &was->sentinels[k];
-        if (peer_up(pe) && !run_peers_have(now->sentinels, now->nsentinels, pe->ip, pe->port)) {
-            run_seen_add(seen, "it does not know sentinel %s:%d yet", pe->ip, pe->port);
-            ok = false;
-        }
-    }
-    for (size_t k = 0; k < was->nreplicas; k++) {
-        const struct obs_sentinel_peer *pe = &was->replicas[k];
-        if (peer_up(pe) && spec_shard_has(r->s, st->shard, pe->ip, pe->port) &&
-            !run_peers_have(now->replicas, now->nreplicas, pe->ip, pe->port)) {
-            run_seen_add(seen, "it does not know replica %s:%d yet", pe->ip, pe->port);
-            ok = false;
-        }
-    }
-    for (size_t k = 0; k < now->nreplicas; k++) {
-        const struct obs_sentinel_peer *pe = &now->replicas[k];
-        if (pe->ip && !spec_shard_has(r->s, st->shard, pe->ip, pe->port)) {
-            run_seen_add(seen, "it still lists %s:%d, which is not a member of %s", pe->ip,
-                         pe->port, st->shard);
-            ok = false;
-        }
-    }
-    return ok;
-}
-
-/*
- * SENTINEL RESET <shard> on one sentinel (it forgets its replicas and the
- * other sentinels, stale entries included), then wait until it knows them
- * again, so that the next reset never leaves the quorum without knowledge.
- * Refuses to start while that sentinel sees another master or a failover.
- */
-static int sentinel_reset(struct run *r, redisContext *c, const char *where,
-                          const struct step *st, char **err)
-{
-    struct sview was = {0}, now = {0};
-    struct strbuf seen = {0};
-    int rc = -1;
-    if (sview_read(c, where, st->shard, &was, err) < 0)
-        goto out;
-    if (!was.m) {
-        *err = xasprintf("%s no longer monitors %s: re-run plan", where, st->shard);
-        goto out;
-    }
-    if (was.m->port != st->master_port || !str_eq(was.m->ip, st->master_ip)) {
-        *err = xasprintf("%s has %s:%d as master of %s, not the planned %s:%d: re-run plan",
-                         where, was.m->ip ? was.m->ip : "?", was.m->port, st->shard,
-                         st->master_ip ? st->master_ip : "?", st->master_port);
-        goto out;
-    }
-    if (was.m->flags && (strstr(was.m->flags, "down") || strstr(was.m->flags, "failover"))) {
-        *err = xasprintf("%s reports the master of %s as %s: not resetting it during a "
-                         "failover; re-run plan when it settles",
-                         where, st->shard, was.m->flags);
-        goto out;
-    }
-    const char *argv[] = {"SENTINEL", "RESET", st->shard};
-    if (run_cmd_ok(c, where, "SENTINEL RESET", false, 3, argv, err) < 0)
-        goto out;
-    /* replicas come back with the master's INFO, every 10 s: allow a full period */
-    long wait_ms = r->o.sentinel_timeout_ms > RESET_WAIT_MS ? r->o.sentinel_timeout_ms
-                                                             : RESET_WAIT_MS;
-    long long t0 = now_ms(), deadline = t0 + wait_ms;
-    long delay_us = 1000;
-    for (;;) {
-        sb_release(&seen);
-        sview_release(&now);
-        char *e = NULL;
-        if (sview_read(c, where, st->shard, &now, &e) < 0)
-            run_seen_add(&seen, "%s", e);
-        else if (sview_restored(r, st, &was, &now, &seen))
-            break;
-        free(e);
-        if (now_ms() >= deadline) {
-            *err = xasprintf("%s: after SENTINEL RESET %s it did not know the shard again within "
-                             "%lld ms: %s",
-                             where, st->shard, now_ms() - t0, sb_str(&seen));
-            goto out;
-        }
-        instance_backoff(&delay_us, RESET_POLL_CAP_US);
-    }
-    rc = 0;
-out:
-    sb_release(&seen);
-    sview_release(&was);
-    sview_release(&now);
-    return rc;
-}
-
-/*
- * Connect to the sentinel of step st (no AUTH: Sentinel has no password
- * here) and run `fn` on it for the step's shard. 0, or -1 and *err.
- */
-typedef int sentinel_step_fn(struct run *r, redisContext *c, const char *where,
-                             const struct step *st, char **err);
-
 static int sentinel_step(struct run *r, const struct step *st, sentinel_step_fn *fn, char **err)
 {
     if (!st->shard) {
         *err = xstrdup("the step names no shard");
         return -1;
     }
-    redisContext *c = run_connect(r, st->ip, st->port, false, err);
+    redisContext *c = run_connect(r, st->ip, st->port, true, err);
     if (!c)
         return -1;
     char *where = xasprintf("sentinel %s:%d", st->ip, st->port);
@@ -661,88 +463,6 @@ static int sentinel_step(struct run *r, const struct step *st, sentinel_step_fn 
     return rc;
 }
 
-/*
- * SENTINEL MONITOR the shard at the step's master (already monitoring the
- * same master is fine), its options, and auth-pass when the spec has a
- * password.
- */
-static int sentinel_monitor(struct run *r, redisContext *c, const char *where,
-                            const struct step *st, char **err)
-{
-    int rc = 0;
-    const char *quorum = obs_kv_get(st->settings, st->nsettings, "quorum");
-    char *port = xasprintf("%d", st->master_port);
-    const char *argv[] = {"SENTINEL", "MONITOR", st->shard, st->master_ip ? st->master_ip : "",
-                          port, quorum ? quorum : "1"};
-    redisReply *rep = rclient_call(c, 6, argv, NULL);
-    if (!rep) {
-        *err = xasprintf("%s: SENTINEL MONITOR: %s", where, c->errstr);
-        rc = -1;
-    } else if (rep->type == REDIS_REPLY_ERROR) {
-        /* already monitored: fine when it is the same master */
-        if (rep->str && strstr(rep->str, "Duplicate")) {
-            const char *q[] = {"SENTINEL", "GET-MASTER-ADDR-BY-NAME", st->shard};
-            redisReply *a =
-                run_cmd(c, where, "SENTINEL GET-MASTER-ADDR-BY-NAME", false, 3, q, err);
-            if (!a) {
-                rc = -1;
-            } else {
-                bool same = a->type == REDIS_REPLY_ARRAY && a->elements == 2 &&
-                            a->element[0]->str && a->element[1]->str &&
-                            str_eq(a->element[0]->str, st->master_ip) &&
-                            str_eq(a->element[1]->str, port);
-                if (!same) {
-                    *err = xasprintf("%s already monitors %s with another master; "
-                                     "re-run plan",
-                                     where, st->shard);
-                    rc = -1;
-                }
-                rclient_reply_free(a);
-            }
-        } else {
-            *err = xasprintf("%s: SENTINEL MONITOR %s: %s", where, st->shard,
-                             rep->str ? rep->str : "error");
-            rc = -1;
-        }
-    }
-    rclient_reply_free(rep);
-    free(port);
-    if (rc == 0)
-        rc = sentinel_set(r, c, where, st, true, err);
-    if (rc == 0 && r->password) {
-        const char *argv2[] = {"SENTINEL", "SET", st->shard, "auth-pass", r->password};
-        rc = run_cmd_ok(c, where, "SENTINEL SET auth-pass", true, 5, argv2, err);
-    }
-    return rc;
-}
-
-/* SENTINEL SET every option of the step */
-static int sentinel_set_options(struct run *r, redisContext *c, const char *where,
-                                const struct step *st, char **err)
-{
-    return sentinel_set(r, c, where, st, true, err);
-}
-
-/* SENTINEL REMOVE the shard; one the sentinel does not know is removed already */
-static int sentinel_remove(struct run *r, redisContext *c, const char *where,
-                           const struct step *st, char **err)
-{
-    (void)r;
-    int rc = 0;
-    const char *argv[] = {"SENTINEL", "REMOVE", st->shard};
-    redisReply *rep = rclient_call(c, 3, argv, NULL);
-    if (!rep) {
-        *err = xasprintf("%s: SENTINEL REMOVE: %s", where, c->errstr);
-        rc = -1;
-    } else if (rep->type == REDIS_REPLY_ERROR &&
-               !(rep->str && strstr(rep->str, "No such master"))) {
-        *err = xasprintf("%s: SENTINEL REMOVE %s: %s", where, st->shard,
-                         rep->str ? rep->str : "error");
-        rc = -1;
-    }
-    rclient_reply_free(rep);
-    return rc;
-}
 
 /*
  * Write the proxy's new nutcracker.yml: to <conf>.new first, checked with
@@ -806,13 +526,14 @@ EXEC_ON_HOST(exec_install_files, do_install_files)
 EXEC_ON_HOST(exec_start, start_instance)
 EXEC_ON_HOST(exec_remove_files, do_remove_files)
 EXEC_ON_HOST(exec_proxy_config, do_proxy_config)
+EXEC_ON_HOST(exec_sentinel_auth, run_sentinel_auth)
 EXEC_ON_SERVER(exec_config_set, redis_step, config_set)
 EXEC_ON_SERVER(exec_config_rewrite, redis_step, NULL) /* the CONFIG REWRITE it ends with */
 EXEC_ON_SERVER(exec_replicaof, redis_step, replicaof)
-EXEC_ON_SERVER(exec_sentinel_monitor, sentinel_step, sentinel_monitor)
-EXEC_ON_SERVER(exec_sentinel_set, sentinel_step, sentinel_set_options)
-EXEC_ON_SERVER(exec_sentinel_remove, sentinel_step, sentinel_remove)
-EXEC_ON_SERVER(exec_sentinel_reset, sentinel_step, sentinel_reset)
+EXEC_ON_SERVER(exec_sentinel_monitor, sentinel_step, run_sentinel_monitor)
+EXEC_ON_SERVER(exec_sentinel_set, sentinel_step, run_sentinel_set_options)
+EXEC_ON_SERVER(exec_sentinel_remove, sentinel_step, run_sentinel_remove)
+EXEC_ON_SERVER(exec_sentinel_reset, sentinel_step, run_sentinel_reset)
 
 static int exec_stop(struct run *r, struct hostc *h, const struct step *st, const char **note,
                      char **err)
@@ -826,6 +547,23 @@ static int exec_proxy_restart(struct run *r, struct hostc *h, const struct step 
     (void)note;
     if (stop_instance(r, h, INSTANCE_PROXY, st->ip, st->port, NULL, err) < 0)
         return -1;
+    return start_instance(r, h, st, err);
+}
+
+/* ---- for the executors in other files (apply_upgrade.c) ---- */
+
+const char *run_host_binary(struct run *r, struct hostc *h, enum instance_kind k, char **err)
+{
+    return host_binary(r, h, k, err);
+}
+
+int run_instance_stop(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
+    return stop_instance(r, h, st->instance, st->ip, st->port, NULL, err);
+}
+
+int run_instance_start(struct run *r, struct hostc *h, const struct step *st, char **err)
+{
     return start_instance(r, h, st, err);
 }
 

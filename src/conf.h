@@ -52,8 +52,10 @@ char *conf_render_redis(const struct spec *s, const char *ip, int port, const ch
  * The initial sentinel.conf for the sentinel at ip:port: port, dir, pidfile,
  * logfile, daemonize; no monitor lines (those are added with SENTINEL
  * MONITOR at runtime, so Sentinel alone owns the file afterwards).
+ * `password` (may be NULL) becomes requirepass + sentinel sentinel-pass;
+ * such a file must be written with mode 0600.
  */
-char *conf_render_sentinel(const struct spec *s, const char *ip, int port);
+char *conf_render_sentinel(const struct spec *s, const char *ip, int port, const char *password);
 
 /*
  * nutcracker.yml for proxy `p`, pointing each shard's server at masters[i]

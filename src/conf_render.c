@@ -202,7 +202,12 @@ char *conf_render_redis(const struct spec *s, const char *ip, int port, const ch
  * sentinel.conf
  * ---------------------------------------------------------------------- */
 
-char *conf_render_sentinel(const struct spec *s, const char *ip, int port)
+/*
+ * With a password, Sentinel demands it (requirepass: Sentinel turns protected
+ * mode off, so without it anyone who reaches the port can SENTINEL FAILOVER)
+ * and uses it to reach its peers (sentinel sentinel-pass).
+ */
+char *conf_render_sentinel(const struct spec *s, const char *ip, int port, const char *password)
 {
     struct strbuf sb = {0};
     sb_addf(&sb,
@@ -214,6 +219,13 @@ char *conf_render_sentinel(const struct spec *s, const char *ip, int port)
     sb_add_arg(&sb, ip);
     sb_addc(&sb, '\n');
     sb_add_instance_files(&sb, s, "sentinel", port);
+    if (password) {
+        sb_add(&sb, "requirepass ");
+        sb_add_arg(&sb, password);
+        sb_add(&sb, "\nsentinel sentinel-pass ");
+        sb_add_arg(&sb, password);
+        sb_addc(&sb, '\n');
+    }
     return sb_detach(&sb);
 }
 

@@ -58,10 +58,8 @@ static void cerr(struct conv *c, const struct py_value *at, const char *fmt, ...
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = xvasprintf(fmt, ap);
+    diags_vadd(c->d, DIAG_ERROR, c->file, at ? at->line : 0, at ? at->col : 0, fmt, ap);
     va_end(ap);
-    diags_add(c->d, DIAG_ERROR, c->file, at ? at->line : 0, at ? at->col : 0, "%s", msg);
-    free(msg);
 }
 
 static void inst_release(struct inst *i)

@@ -4,8 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-void diags_add(struct diags *d, enum diag_severity sev, const char *file, int line, int col,
-               const char *fmt, ...)
+void diags_vadd(struct diags *d, enum diag_severity sev, const char *file, int line, int col,
+                const char *fmt, va_list ap)
 {
     VEC_GROW(d->v, d->n, d->cap);
     struct diag *g = &d->v[d->n++];
@@ -14,9 +14,15 @@ void diags_add(struct diags *d, enum diag_severity sev, const char *file, int li
     g->line = line;
     g->col = col;
     g->seq = d->n - 1;
+    g->message = xvasprintf(fmt, ap);
+}
+
+void diags_add(struct diags *d, enum diag_severity sev, const char *file, int line, int col,
+               const char *fmt, ...)
+{
     va_list ap;
     va_start(ap, fmt);
-    g->message = xvasprintf(fmt, ap);
+    diags_vadd(d, sev, file, line, col, fmt, ap);
     va_end(ap);
 }
 

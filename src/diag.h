@@ -9,6 +9,7 @@
 #define RMGR_DIAG_H
 
 #include <stdio.h>
+#include <stdarg.h>
 #include <stddef.h>
 
 #include "util.h"
@@ -31,6 +32,9 @@ struct diags {
 
 void diags_add(struct diags *d, enum diag_severity sev, const char *file, int line, int col,
                const char *fmt, ...) RMGR_PRINTF(6, 7);
+/* diags_add() with a va_list: for a module's own error helper that takes "...". */
+void diags_vadd(struct diags *d, enum diag_severity sev, const char *file, int line, int col,
+                const char *fmt, va_list ap) RMGR_PRINTF(6, 0);
 size_t diags_count(const struct diags *d, enum diag_severity sev);
 /* Sort by file, line, column so output reads top to bottom. */
 void diags_sort(struct diags *d);

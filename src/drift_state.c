@@ -21,13 +21,14 @@
 #include "util.h"
 
 #define STATE_VERSION 1
-#define STATE_MAX_SIZE (64 * 1024)
+#define STATE_MAX_SIZE (4 * 1024 * 1024) /* the alert state grows with the instances */
 
 void drift_state_release(struct drift_state *s)
 {
     if (!s)
         return;
     free(s->fingerprint);
+    free(s->alerts);
     memset(s, 0, sizeof(*s));
 }
 
@@ -82,6 +83,7 @@ enum drift_action drift_transition(const struct drift_state *prev, const char *f
     bool was = p->active && p->fingerprint && *p->fingerprint;
 
     memset(next, 0, sizeof(*next));
+    next->alerts = prev && prev->alerts ? xstrdup(prev->alerts) : NULL;
     if (!drift) {
         if (!was) {
             next->notified_at = p->notified_at;
@@ -145,6 +147,9 @@ char *drift_state_to_json(const struct drift_state *s, const char *cluster)
                         s->fingerprint ? json_text(s->fingerprint) : json_null());
     json_object_set_new(o, "since", json_integer(s->since));
     json_object_set_new(o, "notified_at", json_integer(s->notified_at));
+    json_t *al = s->alerts ? json_loads(s->alerts, 0, NULL) : NULL;
+    if (al)
+        json_object_set_new(o, "alerts", al);
     char *j = json_dumps(o, JSON_INDENT(2));
     json_decref(o);
     char *out = xasprintf("%s\n", j ? j : "{}");
@@ -207,6 +212,9 @@ int drift_state_from_json(const char *text, struct drift_state *out, char **err)
         why = "\"since\" or \"notified_at\" is not a time";
         goto bad;
     }
+    v = json_object_get(o, "alerts");
+    if (json_is_object(v))
+        out->alerts = json_dumps(v, JSON_COMPACT);
     if (!out->active) {
         free(out->fingerprint);
         out->fingerprint = NULL;

@@ -42,6 +42,8 @@ struct drift_state {
     char *fingerprint;        /* of that drift; NULL when !active */
     long long since;          /* unix seconds when drift was first seen; 0 when clean */
     long long notified_at;    /* unix seconds of the last message; 0 = never */
+    char *alerts;             /* the alert rules' state (alerts.h) as JSON text, kept as is
+                                 by drift_transition(); NULL: none */
 };
 
 void drift_state_release(struct drift_state *s);

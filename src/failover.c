@@ -51,17 +51,28 @@ static const struct obs_sentinel_master *shard_entry(const struct obs_sentinel *
     return NULL;
 }
 
-/* What spec sentinel j reports for shard sh (NULL: unreachable, or not monitoring it);
-   *named gets the member it names as master (NULL: none of the shard's). */
+/*
+ * What spec sentinel j reports for shard sh (NULL: unreachable, or not monitoring it);
+ * *named gets the member it names as master, else *leaving: the first node outside the
+ * shard a sentinel names (recorded there), the master a member move leaves; NULL when it
+ * names a second node outside the shard.
+ */
 static const struct obs_sentinel_master *sentinel_view(const struct spec *s,
                                                        const struct observed *o, size_t j,
                                                        const struct spec_shard *sh,
+                                                       struct spec_addr *leaving,
                                                        const struct spec_addr **named)
 {
     const struct spec_addr *a = &s->sentinel.nodes[j];
     const struct obs_sentinel_master *m = shard_entry(observed_sentinel(o, a->ip, a->port),
                                                       sh->name);
     *named = m ? member_at(sh, m->ip, m->port) : NULL;
+    if (m && !*named && m->ip) {
+        if (!leaving->ip)
+            *leaving = (struct spec_addr){.host = m->ip, .ip = m->ip, .port = m->port};
+        if (leaving->port == m->port && str_eq(leaving->ip, m->ip))
+            *named = leaving;
+    }
     return m;
 }
 
@@ -114,11 +125,11 @@ bool failover_detect(const struct spec *s, const struct observed *o, size_t shar
     /* pass 1: the leader, the master being replaced, and what is flagged */
     for (size_t j = 0; j < ss->nnodes; j++) {
         const struct spec_addr *named;
-        const struct obs_sentinel_master *m = sentinel_view(s, o, j, sh, &named);
+        const struct obs_sentinel_master *m = sentinel_view(s, o, j, sh, &v.leaving, &named);
         if (!m)
             continue;
         if (!named)
-            return false; /* a master outside the shard: not ours to explain */
+            return false; /* two masters outside the shard: not ours to explain */
         v.sentinels++;
         bool is_down = has_flag(m->flags, "s_down") || has_flag(m->flags, "o_down");
         if (has_flag(m->flags, "failover_in_progress") && !v.leader) {
@@ -179,21 +190,26 @@ bool failover_detect(const struct spec *s, const struct observed *o, size_t shar
     }
     if (v.promoting == v.old_master)
         v.promoting = NULL;
+    /* a node outside the shard is only ever the master being replaced */
+    if (v.leaving.ip && v.old_master != &v.leaving)
+        return false;
 
     /* pass 2: every sentinel names the old master or the promoted one */
     for (size_t j = 0; j < ss->nnodes; j++) {
         const struct spec_addr *named;
-        if (!sentinel_view(s, o, j, sh, &named))
+        if (!sentinel_view(s, o, j, sh, &v.leaving, &named))
             continue;
         if (named == v.old_master)
             continue;
-        if (!v.promoting && answers_master(o, named))
+        if (!v.promoting && named != &v.leaving && answers_master(o, named))
             v.promoting = named; /* switched before the leader flagged the replica */
         if (named != v.promoting)
             return false;
         v.switched++;
     }
     *fv = v;
+    if (v.old_master == &v.leaving)
+        fv->old_master = &fv->leaving; /* into *fv, not this frame */
     return true;
 }
 
@@ -218,5 +234,53 @@ char *failover_describe(const struct failover_view *fv, bool with_time)
     if (with_time && fv->elapsed_ms >= 0)
         sb_addf(&sb, ", %lld.%lld s so far", fv->elapsed_ms / 1000, fv->elapsed_ms % 1000 / 100);
     sb_add(&sb, ")");
+    return sb_detach(&sb);
+}
+
+bool failover_held_off(const struct spec *s, const struct observed *o, size_t shard,
+                       struct failover_hold *fh)
+{
+    const struct spec_sentinel *ss = &s->sentinel;
+    struct failover_hold h = {.odown_ms = -1, .timeout_ms = ss->failover_timeout_ms};
+    for (size_t j = 0; j < ss->nnodes; j++) {
+        const struct spec_addr *a = &ss->nodes[j];
+        const struct obs_sentinel_master *m =
+            shard_entry(observed_sentinel(o, a->ip, a->port), s->shards[shard].name);
+        if (!m)
+            continue;
+        if (has_flag(m->flags, "failover_in_progress"))
+            return false; /* an attempt is running: failover_detect() says which */
+        if (has_flag(m->flags, "o_down") && m->odown_ms > h.odown_ms) {
+            h.odown_ms = m->odown_ms;
+            if (m->failover_timeout_ms > 0)
+                h.timeout_ms = m->failover_timeout_ms;
+        }
+    }
+    long election = h.timeout_ms < SENTINEL_ELECTION_TIMEOUT_MS ? h.timeout_ms
+                                                                : SENTINEL_ELECTION_TIMEOUT_MS;
+    if (h.odown_ms < 0 || h.odown_ms <= election + 2 * SENTINEL_START_JITTER_MS)
+        return false;
+    /* the last attempt began before the master went o_down, or within the jitter after */
+    h.retry_in_ms = 2LL * h.timeout_ms + SENTINEL_START_JITTER_MS - h.odown_ms;
+    if (h.retry_in_ms < 0)
+        h.retry_in_ms = 0;
+    *fh = h;
+    return true;
+}
+
+char *failover_hold_describe(const struct failover_hold *fh, bool with_time)
+{
+    struct strbuf sb = {0};
+    sb_add(&sb, "no sentinel is failing it over");
+    if (with_time)
+        sb_addf(&sb, " (o_down for %lld.%lld s)", fh->odown_ms / 1000, fh->odown_ms % 1000 / 100);
+    sb_addf(&sb,
+            ": Sentinel abandoned an attempt (no sentinel won a majority of the votes, or no "
+            "replica was eligible: the sentinels' logs say -failover-abort-*) or failed this "
+            "shard over less than 2 x failover-timeout ago; it tries again at the latest "
+            "%ld.%ld s (2 x failover-timeout) after the master went down",
+            2 * fh->timeout_ms / 1000, 2 * fh->timeout_ms % 1000 / 100);
+    if (with_time)
+        sb_addf(&sb, ", in about %lld s", (fh->retry_in_ms + 999) / 1000);
     return sb_detach(&sb);
 }

@@ -30,6 +30,9 @@ struct failover_view {
     long long elapsed_ms;               /* since the master was flagged o_down; -1 unknown */
     size_t switched;                    /* sentinels that already report `promoting` */
     size_t sentinels;                   /* reachable sentinels that monitor the shard */
+    struct spec_addr leaving;           /* old_master when it is no member of the shard (a
+                                           member move, docs/design-move.md): ip:port as the
+                                           sentinels report it (strings of the observation) */
 };
 
 /*
@@ -43,7 +46,9 @@ struct failover_view {
  *    with a newer config epoch that answers role:master (the new
  *    configuration is still spreading).
  * In every case each sentinel must name either the old master or the
- * promoted one, both members of the shard, and the old master must not
+ * promoted one, both members of the shard (the old master may be one node
+ * outside it, which a member move fails over from: fv->leaving), and the
+ * old master must not
  * answer as a master: anything else is not Sentinel at work, and the
  * planner's refusals apply as before.
  */
@@ -57,5 +62,36 @@ bool failover_detect(const struct spec *s, const struct observed *o, size_t shar
  * left out (to tell whether anything changed between two polls). Caller frees.
  */
 char *failover_describe(const struct failover_view *fv, bool with_time);
+
+/*
+ * Sentinel holds a failover back. An attempt ends without a promotion when
+ * no sentinel wins a majority of the votes (a split vote, too few sentinels
+ * reachable) or no replica is eligible; every sentinel then waits 2 x
+ * failover-timeout from that attempt's start before it tries again (and as
+ * long after a failover of the same shard). The master stays o_down and no
+ * sentinel flags failover_in_progress meanwhile, which is what
+ * failover_held_off() reads, once the master has been o_down longer than an
+ * election can last (failover-timeout, at most 10 s, plus Sentinel's start
+ * jitter). Pure.
+ */
+#define SENTINEL_ELECTION_TIMEOUT_MS 10000 /* redis sentinel.c: an election's bound */
+#define SENTINEL_START_JITTER_MS 1000      /* sentinel.c SENTINEL_MAX_DESYNC */
+
+struct failover_hold {
+    long long odown_ms; /* the longest a reachable spec sentinel has flagged the master o_down */
+    long timeout_ms;    /* the shard's failover-timeout, as that sentinel reports it */
+    long long retry_in_ms; /* the next attempt starts at the latest this long from now */
+};
+
+bool failover_held_off(const struct spec *s, const struct observed *o, size_t shard,
+                       struct failover_hold *fh);
+
+/*
+ * "no sentinel is failing it over (o_down for 14.2 s): Sentinel abandoned an
+ * attempt ...; it tries again at the latest 24.0 s (2 x failover-timeout)
+ * after the master went down, in about 9 s". With with_time false the
+ * changing times are left out. Caller frees.
+ */
+char *failover_hold_describe(const struct failover_hold *fh, bool with_time);
 
 #endif

@@ -9,10 +9,13 @@
 #include "failover.h"
 #include "util.h"
 
-long failover_wait_bound_ms(const struct spec *s, const struct observed *obs, size_t i)
+/* shard i's down-after and failover-timeout, as the sentinels report them (else the spec's) */
+static void shard_timing(const struct spec *s, const struct observed *obs, size_t i,
+                         long *down_after, long *timeout)
 {
     const struct spec_sentinel *ss = &s->sentinel;
-    long down_after = ss->down_after_ms, timeout = ss->failover_timeout_ms;
+    *down_after = ss->down_after_ms;
+    *timeout = ss->failover_timeout_ms;
     for (size_t j = 0; obs && j < ss->nnodes; j++) {
         const struct obs_sentinel *os = observed_sentinel(obs, ss->nodes[j].ip, ss->nodes[j].port);
         for (size_t k = 0; os && os->reach == REACH_OK && k < os->nmasters; k++) {
@@ -20,14 +23,19 @@ long failover_wait_bound_ms(const struct spec *s, const struct observed *obs, si
             if (!str_eq(m->name, s->shards[i].name))
                 continue;
             if (m->down_after_ms > 0)
-                down_after = m->down_after_ms;
+                *down_after = m->down_after_ms;
             if (m->failover_timeout_ms > 0)
-                timeout = m->failover_timeout_ms;
-            j = ss->nnodes; /* the first sentinel that knows the shard says it */
-            break;
+                *timeout = m->failover_timeout_ms;
+            return; /* the first sentinel that knows the shard says it */
         }
     }
-    return down_after + timeout;
+}
+
+long failover_wait_bound_ms(const struct spec *s, const struct observed *obs, size_t i)
+{
+    long down_after, timeout;
+    shard_timing(s, obs, i, &down_after, &timeout);
+    return down_after + timeout + FAILOVER_WAIT_SLACK_MS;
 }
 
 /* What shard i waits for, as the plan `p` of observation `obs` says; caller frees. */
@@ -35,8 +43,16 @@ static char *waiting_for(const struct spec *s, const struct observed *obs, const
                          size_t i, bool with_time)
 {
     struct failover_view fv;
+    struct failover_hold fh;
     if (p->shard_failover[i] && failover_detect(s, obs, i, &fv))
         return failover_describe(&fv, with_time);
+    if (failover_held_off(s, obs, i, &fh)) {
+        char *hold = failover_hold_describe(&fh, with_time);
+        char *what = xasprintf("master %s:%d is down; %s", p->masters[i].ip, p->masters[i].port,
+                               hold);
+        free(hold);
+        return what;
+    }
     return xasprintf("master %s:%d is down; Sentinel has not started a failover yet "
                      "(down-after %ld ms)",
                      p->masters[i].ip, p->masters[i].port, s->sentinel.down_after_ms);
@@ -59,6 +75,7 @@ enum failover_wait_result failover_wait(const struct spec *s, const struct plan 
     bool *waiting = xcalloc(n ? n : 1, sizeof(bool));
     char **last = xcalloc(n ? n : 1, sizeof(char *));
     long long *deadline = xcalloc(n ? n : 1, sizeof(long long));
+    bool *extended = xcalloc(n ? n : 1, sizeof(bool));
     size_t nwaiting = 0;
     for (size_t i = 0; i < n; i++) {
         waiting[i] = p->shard_waiting && p->shard_waiting[i];
@@ -98,12 +115,28 @@ enum failover_wait_result failover_wait(const struct spec *s, const struct plan 
                         (double)(now - start) / 1000.0);
             free(last[i]);
             last[i] = what;
+            struct failover_hold fh;
+            if (o->wait_ms < 0 && !extended[i] && failover_held_off(s, obs, i, &fh)) {
+                extended[i] = true; /* once: a second abandoned attempt ends the wait */
+                /* Sentinel's next attempt, and the failover-timeout it may take */
+                long long retry = now + fh.retry_in_ms + fh.timeout_ms + FAILOVER_WAIT_SLACK_MS;
+                if (retry > deadline[i]) {
+                    deadline[i] = retry;
+                    if (o->out)
+                        fprintf(o->out,
+                                "wait: %s: Sentinel's next attempt is due in about %lld s; rmgr "
+                                "waits for it (at most %.1f s in all)\n",
+                                s->shards[i].name, (fh.retry_in_ms + 999) / 1000,
+                                (double)(deadline[i] - start) / 1000.0);
+                }
+            }
             if (now >= deadline[i] && res == FAILOVER_WAIT_SETTLED) {
                 char *now_what = waiting_for(s, obs, q, i, true);
                 *why = xasprintf("shard %s: Sentinel did not finish within %.1f s (%s): %s",
                                  s->shards[i].name, (double)(deadline[i] - start) / 1000.0,
                                  o->wait_ms >= 0 ? "--failover-wait"
-                                                 : "down-after + failover-timeout",
+                                                 : "down-after + failover-timeout, or "
+                                                   "Sentinel's next attempt",
                                  now_what);
                 free(now_what);
                 res = FAILOVER_WAIT_TIMEOUT;
@@ -121,6 +154,7 @@ enum failover_wait_result failover_wait(const struct spec *s, const struct plan 
     }
     strings_free(last, n);
     free(deadline);
+    free(extended);
     free(waiting);
     return res;
 }

@@ -19,8 +19,12 @@
 #include "plan.h"
 #include "spec.h"
 
-#define FAILOVER_WAIT_DEFAULT (-1) /* each shard's down-after + failover-timeout */
+#define FAILOVER_WAIT_DEFAULT (-1) /* each shard's down-after + failover-timeout (+ slack, or
+                                      Sentinel's next attempt: failover_wait_bound_ms()) */
 #define FAILOVER_WAIT_POLL_MS 100
+/* Sentinel agrees on o_down and starts an attempt up to ~2 s after down-after
+   (FIELD-NOTES: 3.1-3.3 s to a promotion with down-after 2000 ms) */
+#define FAILOVER_WAIT_SLACK_MS 3000
 
 struct failover_wait_options {
     long wait_ms;                     /* FAILOVER_WAIT_DEFAULT, or the bound for all shards */
@@ -46,7 +50,11 @@ enum failover_wait_result failover_wait(const struct spec *s, const struct plan 
 
 /*
  * The longest rmgr waits by default for shard i: its down-after plus its
- * failover-timeout, as the sentinels report them (else the spec's).
+ * failover-timeout, as the sentinels report them (else the spec's), plus
+ * FAILOVER_WAIT_SLACK_MS. When Sentinel abandons an attempt
+ * (failover_held_off()), the wait grows once to cover its next attempt: it
+ * starts at the latest 2 x failover-timeout after the master went down and
+ * may take failover-timeout.
  */
 long failover_wait_bound_ms(const struct spec *s, const struct observed *obs, size_t i);
 

@@ -184,11 +184,12 @@ static redisReply *ask(redisContext *c, const char *sub, const char *name)
     return rclient_command(c, NULL, "SENTINEL", sub, name, NULL);
 }
 
-int import_gather(const char *ip, int port, long timeout_ms, struct import_model *m, char **err)
+int import_gather(const char *ip, int port, long timeout_ms, const char *password,
+                  struct import_model *m, char **err)
 {
     struct rclient_opts ro = {timeout_ms, timeout_ms};
     struct rclient_err e;
-    redisContext *c = rclient_connect(ip, port, &ro, NULL, &e);
+    redisContext *c = rclient_connect(ip, port, &ro, password, &e);
     if (!c) {
         *err = rclient_connect_message(&e, ip, port);
         return -1;

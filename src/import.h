@@ -58,11 +58,13 @@ char *import_render(const struct import_model *m);
 int import_parse_proxy(const char *file, const char *text, struct import_proxy *p, char **err);
 
 /*
- * Ask the sentinel at ip:port (no password: rmgr's sentinels have none) for
- * the shards, the sentinels and their settings; proxies and all_local are
- * the caller's. 0, or -1 with *err (caller frees).
+ * Ask the sentinel at ip:port (AUTH with `password` when not NULL; a
+ * sentinel without one tolerates it) for the shards, the sentinels and their
+ * settings; proxies and all_local are the caller's. 0, or -1 with *err
+ * (caller frees).
  */
-int import_gather(const char *ip, int port, long timeout_ms, struct import_model *m, char **err);
+int import_gather(const char *ip, int port, long timeout_ms, const char *password,
+                  struct import_model *m, char **err);
 
 void import_model_release(struct import_model *m);
 

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "conf.h"
@@ -408,6 +409,112 @@ static int signal_checked(struct transport *t, const struct instance_policy *pol
     return 0;
 }
 
+void instance_pids_executables(struct transport *t, const long *pids, size_t n, const char *want,
+                               char **exe)
+{
+    /* readlink -m /proc/P1/exe ... WANT: both canonical (the spec's program may be a
+       symbolic link to what runs), one line each */
+    const char **argv = xcalloc(n + 4, sizeof(*argv));
+    char **paths = xcalloc(n ? n : 1, sizeof(*paths));
+    size_t argc = 0, *line_of = xcalloc(n ? n : 1, sizeof(*line_of));
+    argv[argc++] = "readlink";
+    argv[argc++] = "-m";
+    for (size_t i = 0; i < n; i++) {
+        exe[i] = NULL;
+        line_of[i] = SIZE_MAX;
+        if (pids[i] <= 0)
+            continue;
+        paths[i] = xasprintf("/proc/%ld/exe", pids[i]);
+        line_of[i] = argc - 2;
+        argv[argc++] = paths[i];
+    }
+    size_t nlinks = argc - 2;
+    argv[argc++] = want;
+    struct exec_result er = {0};
+    char *e = NULL;
+    if (nlinks && transport_exec(t, argv, &er, &e) == 0 && er.status == 0 && er.out) {
+        char **lines = xcalloc(nlinks + 1, sizeof(*lines));
+        size_t got = 0;
+        for (char *p = er.out; *p && got <= nlinks;) {
+            char *nl = strchr(p, '\n');
+            if (nl)
+                *nl = '\0';
+            lines[got++] = p;
+            p = nl ? nl + 1 : p + strlen(p);
+        }
+        /* a line per argument, or none is trusted (a path with a newline in it) */
+        for (size_t i = 0; got == nlinks + 1 && i < n; i++) {
+            const char *l = line_of[i] == SIZE_MAX ? NULL : lines[line_of[i]];
+            /* an unreadable link (another user's process) comes back as itself */
+            if (l && *l == '/' && strncmp(l, "/proc/", 6) != 0)
+                exe[i] = xstrdup(str_eq(l, lines[nlinks]) ? want : l);
+        }
+        free(lines);
+    }
+    exec_result_release(&er);
+    free(e);
+    for (size_t i = 0; i < n; i++)
+        free(paths[i]);
+    free(paths);
+    free(line_of);
+    free(argv);
+}
+
+char *instance_pid_executable(struct transport *t, long pid, const char *want)
+{
+    char *exe = NULL;
+    instance_pids_executables(t, &pid, 1, want, &exe);
+    return exe;
+}
+
+bool instance_pid_is(struct transport *t, enum instance_kind k, int port, long pid)
+{
+    char path[64], *cmdline = NULL, *e = NULL;
+    size_t len = 0;
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+    bool is = pid > 0 && transport_read_file(t, path, MAX_CMDLINE_SIZE, &cmdline, &len, &e) == 0 &&
+              instance_cmdline_matches(cmdline, len, k, port, NULL);
+    free(cmdline);
+    free(e);
+    return is;
+}
+
+char *instance_pid_executable_of(struct transport *t, enum instance_kind k, int port, long pid,
+                                 const char *want)
+{
+    return instance_pid_is(t, k, port, pid) ? instance_pid_executable(t, pid, want) : NULL;
+}
+
+char *instance_executable(struct transport *t, const struct spec *s, enum instance_kind k,
+                          int port)
+{
+    const char *kind = instance_kind_name(k);
+    char *pidfile = conf_pidfile_path(s, kind, port);
+    char *conf = conf_path(s, kind, port);
+    char *text = NULL, *cmdline = NULL, *e = NULL, *exe = NULL;
+    size_t len = 0;
+    long pid = 0;
+    if (transport_read_file(t, pidfile, MAX_PIDFILE_SIZE, &text, &len, &e) == 0) {
+        text[strcspn(text, " \t\r\n")] = '\0';
+        if (!parse_long(text, 2, 4194304, &pid))
+            pid = 0;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+    if (pid && transport_read_file(t, path, MAX_CMDLINE_SIZE, &cmdline, &len, &e) == 0 &&
+        instance_cmdline_matches(cmdline, len, k, port, conf)) {
+        char *want = instance_binary_path(s, k);
+        exe = instance_pid_executable(t, pid, want);
+        free(want);
+    }
+    free(e);
+    free(text);
+    free(cmdline);
+    free(pidfile);
+    free(conf);
+    return exe;
+}
+
 int instance_stop(struct transport *t, const struct instance_policy *pol, const struct spec *s,
                   enum instance_kind k, const char *ip, int port, const char **note, char **err)
 {
@@ -559,6 +666,66 @@ int instance_ship_binary(struct transport *t, const struct spec *s, enum instanc
     free(data);
     free(remote);
     return rc;
+}
+
+/* Whether local files a and b hold the same bytes (the same file, or equal copies). */
+static bool same_local_bytes(const char *a, const char *b)
+{
+    char *ra = realpath(a, NULL), *rb = realpath(b, NULL);
+    bool same = ra && rb && !strcmp(ra, rb);
+    free(ra);
+    free(rb);
+    if (same)
+        return true;
+    struct stat sa, sb; /* another size is another program: read nothing */
+    if (stat(a, &sa) < 0 || stat(b, &sb) < 0 || sa.st_size != sb.st_size)
+        return false;
+    char *da = NULL, *db = NULL;
+    size_t la = 0, lb = 0;
+    same = read_file(a, MAX_BINARY_SIZE, &da, &la) == 0 &&
+           read_file(b, MAX_BINARY_SIZE, &db, &lb) == 0 && la == lb && !memcmp(da, db, la);
+    free(da);
+    free(db);
+    return same;
+}
+
+/* Run argv on t: 0 when it exited 0, 1 when it exited otherwise, -1 and *err. */
+static int run_on_host(struct transport *t, const char *const *argv, char **err)
+{
+    struct exec_result x = {0};
+    if (transport_exec(t, argv, &x, err) < 0)
+        return -1;
+    int rc = x.status == 0 ? 0 : 1;
+    if (rc && err && !*err)
+        *err = xasprintf("%s exited %d: %s", argv[0], x.status, x.err ? x.err : "");
+    exec_result_release(&x);
+    return rc;
+}
+
+int instance_ship_copy(struct transport *t, const struct spec *s, enum instance_kind k,
+                       enum instance_kind from, char **err)
+{
+    if (!same_local_bytes(spec_bin(s, k), spec_bin(s, from)))
+        return 0;
+    char *src = instance_binary_path(s, from), *dst = instance_binary_path(s, k);
+    char *tmp = xasprintf("%s.new", dst);
+    char *e = NULL;
+    const char *cmp[] = {"cmp", "-s", "--", src, dst, NULL};
+    const char *cp[] = {"cp", "-f", "--", src, tmp, NULL};
+    const char *mv[] = {"mv", "-f", "--", tmp, dst, NULL};
+    int rc = run_on_host(t, cmp, &e); /* an earlier run's copy */
+    free(e);
+    e = NULL;
+    if (rc != 0)
+        rc = run_on_host(t, cp, &e) == 0 && run_on_host(t, mv, &e) == 0 ? 0 : -1;
+    if (rc < 0)
+        *err = xasprintf("cannot copy %s to %s on %s: %s", src, dst, transport_host(t),
+                         e ? e : "failed");
+    free(e);
+    free(tmp);
+    free(src);
+    free(dst);
+    return rc < 0 ? -1 : 1;
 }
 
 int instance_install_checked(struct transport *t, const struct instance_policy *pol,

@@ -107,6 +107,49 @@ int instance_stop(struct transport *t, const struct instance_policy *pol, const 
                   enum instance_kind k, const char *ip, int port, const char **note, char **err);
 
 /*
+ * The program file process `pid` on t's host runs, as instance_executable
+ * says it: readlink -m of /proc/PID/exe, or `want` itself when both name the
+ * same file once symbolic links are resolved. NULL when it cannot be read
+ * (another user's process, no such pid). Caller frees.
+ */
+char *instance_pid_executable(struct transport *t, long pid, const char *want);
+
+/*
+ * instance_pid_executable of n pids at once, with one `readlink -m` on t's
+ * host (a plan of 200 instances on other programs forked 200 of them: 0.4 s):
+ * exe[i] for pids[i] (caller frees each; NULL as above, or for a pid <= 0).
+ */
+void instance_pids_executables(struct transport *t, const long *pids, size_t n, const char *want,
+                               char **exe);
+
+/*
+ * Whether the pid a redis or sentinel on `port` reports (INFO process_id) is
+ * that instance on t's host: /proc/PID/cmdline names the port (a pid seen from
+ * another PID namespace, a container, names another process, or none).
+ */
+bool instance_pid_is(struct transport *t, enum instance_kind k, int port, long pid);
+
+/*
+ * instance_pid_executable for the pid a redis or sentinel on `port` reports
+ * (INFO process_id), once /proc/PID/cmdline shows that this pid on t's host is
+ * that instance (its process title names the port): a pid seen from another
+ * PID namespace (a container) names another process, or none. NULL otherwise.
+ */
+char *instance_pid_executable_of(struct transport *t, enum instance_kind k, int port, long pid,
+                                 const char *want);
+
+/*
+ * The program file the running instance of kind k on port `port` was
+ * started from: readlink of /proc/PID/exe for the pid its pidfile names,
+ * when that pid is the instance (its cmdline matches); the spec's path
+ * (instance_binary_path) when both name the same file once symbolic links
+ * are resolved. A file replaced since shows as "PATH (deleted)". NULL when
+ * not running or not readable. Caller frees.
+ */
+char *instance_executable(struct transport *t, const struct spec *s, enum instance_kind k,
+                          int port);
+
+/*
  * Start the instance of start step st with program bin (it daemonizes),
  * through `env -i PATH=...`: a daemon gets a minimal environment, never
  * rmgr's (RMGR_REDIS_PASSWORD, RMGR_GIT_TOKEN ...). With `umask` ("077"),
@@ -130,6 +173,19 @@ bool instance_wait_answers(const char *ip, int port, const struct rclient_opts *
  */
 int instance_ship_binary(struct transport *t, const struct spec *s, enum instance_kind k,
                          char **err);
+
+/*
+ * Ship kind k's binary as a copy, made on the host, of kind `from`'s, which
+ * is already there (instance_ship_binary() of this run): Debian's
+ * redis-server and redis-sentinel are one file, and over ssh a second
+ * transfer of the same ~10 MB was most of a sentinel's install (BENCHMARKS.md,
+ * seed layout). The copy goes to a temporary name and is renamed into place
+ * (a running program's file is never written). 1 when done so (or the host's
+ * copy already matched), 0 when the local files differ (ship k itself), -1 and
+ * *err on failure.
+ */
+int instance_ship_copy(struct transport *t, const struct spec *s, enum instance_kind k,
+                       enum instance_kind from, char **err);
 
 /*
  * Install nutcracker config `text` at `conf` (mode `mode`): to <conf>.new,

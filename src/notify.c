@@ -67,6 +67,8 @@ static const struct {
     [NOTIFY_APPLY_SUCCEEDED] = {"apply-succeeded", "apply succeeded", u8"\u2705"},
     [NOTIFY_APPLY_FAILED] = {"apply-failed", "apply failed", u8"\u274C"},
     [NOTIFY_FAILOVER_OBSERVED] = {"failover-observed", "failover observed", u8"\U0001F500"},
+    [NOTIFY_ALERT_FIRING] = {"alert-firing", "alert firing", u8"\U0001F6A8"},
+    [NOTIFY_ALERT_RESOLVED] = {"alert-resolved", "alert resolved", u8"\u2705"},
 };
 
 const char *notify_format_name(enum notify_format f)

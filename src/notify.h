@@ -31,6 +31,8 @@ enum notify_event_kind {
     NOTIFY_APPLY_SUCCEEDED,
     NOTIFY_APPLY_FAILED,
     NOTIFY_FAILOVER_OBSERVED,
+    NOTIFY_ALERT_FIRING,    /* an alert rule (alerts.h) left its range */
+    NOTIFY_ALERT_RESOLVED,  /* ... and came back */
 };
 
 /* What happened. Strings are borrowed; all but cluster and summary may be NULL. */

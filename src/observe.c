@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "instance.h"
 #include "redis_parse.h"
 #include "transport.h"
 #include "util.h"
@@ -277,6 +278,8 @@ static void observe_files(struct files_job *j)
             p->config_present = true;
             p->config_text = redis_mask_nutcracker_auth(text, pw);
         }
+        if (!failed) /* nutcracker does not say which file it runs: its process does */
+            p->build.executable = instance_executable(t, s, INSTANCE_PROXY, p->listen_port);
         free(text);
     }
     free(rkeys);
@@ -475,6 +478,170 @@ static bool wanted_shard(const struct spec *s, const struct observe_options *o,
     return sh && o->only_shards[sh - s->shards];
 }
 
+/* ------------------------------------------------------------- programs */
+
+/* Note program `want` on `host` for probing when build bd is another one (once each). */
+static void program_wanted(struct observed *o, size_t *cap, const char *host,
+                           const struct obs_build *bd, const char *want)
+{
+    if (!host || !bd->executable || !*bd->executable || str_eq(bd->executable, want))
+        return;
+    for (size_t i = 0; i < o->nprograms; i++)
+        if (str_eq(o->programs[i].host, host) && str_eq(o->programs[i].path, want))
+            return;
+    VEC_GROW(o->programs, o->nprograms, *cap);
+    o->programs[o->nprograms++] = (struct obs_program){.host = xstrdup(host),
+                                                       .path = xstrdup(want)};
+}
+
+/* One redis or sentinel whose INFO executable is not the spec's program. */
+struct build_check {
+    const char *host;
+    enum instance_kind kind;
+    int port;
+    struct obs_build *bd;
+    const char *want;
+};
+
+/*
+ * INFO's executable is argv[0] made absolute against the working directory,
+ * symbolic links unresolved: "redis-server" started from $PATH in /srv shows
+ * as /srv/redis-server. What the process runs is /proc/PID/exe on its host;
+ * replace INFO's word with it (the spec's path when both are the same file).
+ * When the pid is not visibly the instance, INFO's word stands.
+ */
+static void resolve_builds(struct transport *t, const char *host, struct build_check *bc,
+                           size_t n)
+{
+    long *pids = xcalloc(n ? n : 1, sizeof(*pids));
+    char **exe = xcalloc(n ? n : 1, sizeof(*exe));
+    bool *done = xcalloc(n ? n : 1, sizeof(*done));
+    for (size_t i = 0; i < n; i++)
+        done[i] = !str_eq(bc[i].host, host) || !bc[i].bd->pid;
+    /* one readlink per program wanted on the host, of every pid that is its instance */
+    for (size_t i = 0; i < n; i++) {
+        if (done[i])
+            continue;
+        const char *want = bc[i].want;
+        for (size_t j = i; j < n; j++) {
+            pids[j] = 0;
+            if (done[j] || !str_eq(bc[j].want, want))
+                continue;
+            done[j] = true;
+            if (instance_pid_is(t, bc[j].kind, bc[j].port, bc[j].bd->pid))
+                pids[j] = bc[j].bd->pid;
+        }
+        instance_pids_executables(t, pids + i, n - i, want, exe + i);
+        for (size_t j = i; j < n; j++) {
+            if (!exe[j])
+                continue;
+            free(bc[j].bd->executable);
+            bc[j].bd->executable = exe[j];
+            exe[j] = NULL;
+        }
+    }
+    free(done);
+    free(exe);
+    free(pids);
+}
+
+/* host into hosts[] (room for it) unless it is there */
+static void add_host(const char **hosts, size_t *n, const char *host)
+{
+    for (size_t h = 0; h < *n; h++)
+        if (str_eq(hosts[h], host))
+            return;
+    hosts[(*n)++] = host;
+}
+
+static void add_check(struct build_check **bc, size_t *n, size_t *cap, const char *host,
+                      enum instance_kind kind, int port, struct obs_build *bd, const char *want)
+{
+    if (!host || !bd->executable || !*bd->executable || str_eq(bd->executable, want))
+        return;
+    VEC_GROW(*bc, *n, *cap);
+    (*bc)[(*n)++] = (struct build_check){host, kind, port, bd, want};
+}
+
+/*
+ * Where an instance runs another program than the spec's for its kind: on
+ * that host, what the process really runs (resolve_builds), and what
+ * `PROGRAM --version` of the spec's says there: the version a rolling
+ * upgrade brings. Nothing is run when every instance runs the spec's program
+ * (the usual case); one transport per such host.
+ */
+static void probe_programs(const struct spec *s, struct observed *o, const char **redis_hosts,
+                           const struct observe_options *opts)
+{
+    char *want[3];
+    for (int k = 0; k < 3; k++)
+        want[k] = instance_binary_path(s, (enum instance_kind)k);
+    struct build_check *bc = NULL;
+    size_t nbc = 0, bcap = 0;
+    for (size_t i = 0; i < o->nredis; i++)
+        if (o->redis[i].reach == REACH_OK)
+            add_check(&bc, &nbc, &bcap, redis_hosts[i], INSTANCE_REDIS, o->redis[i].port,
+                      &o->redis[i].build, want[INSTANCE_REDIS]);
+    for (size_t i = 0; i < o->nsentinels && i < s->sentinel.nnodes; i++)
+        if (o->sentinels[i].reach == REACH_OK)
+            add_check(&bc, &nbc, &bcap, s->sentinel.nodes[i].host, INSTANCE_SENTINEL,
+                      o->sentinels[i].port, &o->sentinels[i].build, want[INSTANCE_SENTINEL]);
+    /* the hosts to visit: those of the checks, then of proxies on another program */
+    const char **hosts = xcalloc(nbc + o->nproxies + 1, sizeof(*hosts));
+    size_t nhosts = 0;
+    for (size_t i = 0; i < nbc; i++)
+        add_host(hosts, &nhosts, bc[i].host);
+    for (size_t i = 0; i < o->nproxies && i < s->nproxies; i++) {
+        const char *ph = s->proxies[i].host;
+        const struct obs_build *bd = &o->proxies[i].build;
+        if (!ph || !bd->executable || !*bd->executable ||
+            str_eq(bd->executable, want[INSTANCE_PROXY]))
+            continue;
+        add_host(hosts, &nhosts, ph);
+    }
+    struct transport_options topts = {
+        .connect_timeout_ms = opts->connect_timeout_ms,
+        .command_timeout_ms = opts->command_timeout_ms,
+        .accept_new_host_keys = false,
+    };
+    size_t cap = 0;
+    for (size_t h = 0; h < nhosts; h++) {
+        char *err = NULL;
+        enum transport_failure why = TRANSPORT_FAILURE_NONE;
+        struct transport *t = transport_open_ex(s, hosts[h], &topts, &why, &err);
+        free(err);
+        if (!t)
+            continue;
+        resolve_builds(t, hosts[h], bc, nbc);
+        size_t first = o->nprograms;
+        for (size_t i = 0; i < nbc; i++)
+            if (str_eq(bc[i].host, hosts[h]))
+                program_wanted(o, &cap, hosts[h], bc[i].bd, bc[i].want);
+        for (size_t i = 0; i < o->nproxies && i < s->nproxies; i++)
+            if (str_eq(s->proxies[i].host, hosts[h]))
+                program_wanted(o, &cap, hosts[h], &o->proxies[i].build, want[INSTANCE_PROXY]);
+        for (size_t i = first; i < o->nprograms; i++) {
+            struct obs_program *pg = &o->programs[i];
+            const char *argv[] = {pg->path, "--version", NULL};
+            struct exec_result er = {0};
+            err = NULL;
+            if (transport_exec(t, argv, &er, &err) == 0 && er.status == 0) {
+                /* redis-server says it on stdout, nutcracker on stderr */
+                pg->version = redis_parse_program_version(er.out);
+                if (!pg->version)
+                    pg->version = redis_parse_program_version(er.err);
+            }
+            exec_result_release(&er);
+            free(err);
+        }
+        transport_close(t);
+    }
+    free(hosts);
+    free(bc);
+    for (int k = 0; k < 3; k++)
+        free(want[k]);
+}
+
 /* The addresses' round and the hosts' files threads, at the same time. */
 static void run_round(const struct net_ctx *net, const struct net_target *targets, size_t ntargets,
                       struct files_job *files, size_t nfiles, const struct observe_ctx *ctx)
@@ -503,6 +670,18 @@ struct observed *observe_cluster(const struct spec *s, const struct observe_opti
     struct net_ctx net = {.opts = &o, .obs = obs};
     net.nconfig_keys = config_keys(s, &keys);
     net.config_keys = keys;
+    net.pool = s->cluster;
+    const char **info_fields = xcalloc(s->nalerts ? s->nalerts : 1, sizeof(*info_fields));
+    for (size_t i = 0; i < s->nalerts; i++) {
+        const struct spec_alert *a = &s->alerts[i];
+        net.slowlog = net.slowlog || a->kind == ALERT_SLOWLOG_PER_SEC;
+        bool seen = !a->info_field;
+        for (size_t k = 0; k < net.ninfo_fields && !seen; k++)
+            seen = !strcmp(info_fields[k], a->info_field);
+        if (!seen)
+            info_fields[net.ninfo_fields++] = a->info_field;
+    }
+    net.info_fields = info_fields;
     const char **hosts = NULL;
     if (o.only_shards)
         o.skip_files = true;
@@ -546,7 +725,10 @@ struct observed *observe_cluster(const struct spec *s, const struct observe_opti
         free(targets);
         free(files);
     }
+    if (!o.skip_files)
+        probe_programs(s, obs, ctx.redis_hosts, &o);
     free(keys);
+    free(info_fields);
     free(ctx.redis_hosts);
     obs->took_ms = now_ms() - start;
     return obs;

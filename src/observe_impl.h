@@ -23,6 +23,11 @@ struct net_ctx {
     struct observed *obs;
     const char *const *config_keys;     /* CONFIG GET of these on every redis */
     size_t nconfig_keys;
+    const char *pool;                   /* nutcracker's pool name: the cluster */
+    /* what the spec's alert rules need (alerts.h): */
+    const char *const *info_fields;     /* numeric INFO fields kept in info_num */
+    size_t ninfo_fields;
+    bool slowlog;                       /* SLOWLOG LEN and SLOWLOG GET 1 on every redis */
 };
 
 /*

@@ -45,6 +45,9 @@ enum ask {
     ASK_REPLICAS,  /* sentinel: SENTINEL REPLICAS of masters[arg] */
     ASK_SLAVES,    /* the same before Redis 5 */
     ASK_SENTINELS, /* sentinel: SENTINEL SENTINELS of masters[arg] */
+    ASK_SLOWLOG_LEN, /* redis, for alert rules: SLOWLOG LEN */
+    ASK_SLOWLOG_GET, /* redis, for alert rules: SLOWLOG GET 1 */
+    ASK_SPASS,     /* sentinel: SENTINEL CONFIG GET sentinel-pass (with auth:) */
 };
 
 struct asked {
@@ -144,6 +147,9 @@ static const char *asked_name(enum ask what)
     case ASK_REPLICAS:
     case ASK_SLAVES:
     case ASK_SENTINELS: return "SENTINEL";
+    case ASK_SLOWLOG_LEN:
+    case ASK_SLOWLOG_GET: return "SLOWLOG";
+    case ASK_SPASS: return "SENTINEL CONFIG GET";
     }
     return "command";
 }
@@ -160,9 +166,38 @@ static void redis_queue(const struct net_ctx *x, struct conn *cn)
 {
     static const char *const info[] = {"INFO", "server", "replication", "persistence",
                                        "keyspace"};
-    ask(cn, ASK_INFO, 0, ARRAY_SIZE(info), info);
+    /* alert rules read fields of the other default sections too */
+    static const char *const info_alerts[] = {"INFO",  "server", "replication", "persistence",
+                                              "keyspace", "clients", "memory", "stats", "cpu"};
+    if (x->ninfo_fields)
+        ask(cn, ASK_INFO, 0, ARRAY_SIZE(info_alerts), info_alerts);
+    else
+        ask(cn, ASK_INFO, 0, ARRAY_SIZE(info), info);
     for (size_t k = 0; k < x->nconfig_keys; k++)
         ask(cn, ASK_CONFIG, k, 3, (const char *const[]){"CONFIG", "GET", x->config_keys[k]});
+    if (x->slowlog) {
+        ask(cn, ASK_SLOWLOG_LEN, 0, 2, (const char *const[]){"SLOWLOG", "LEN"});
+        ask(cn, ASK_SLOWLOG_GET, 0, 3, (const char *const[]){"SLOWLOG", "GET", "1"});
+    }
+}
+
+/*
+ * SLOWLOG LEN, then SLOWLOG GET 1: an error (an ACL that forbids it) leaves
+ * slowlog_checked false, which the alert rules read as "unknown".
+ */
+static void redis_slowlog(const struct net_ctx *x, struct conn *cn, enum ask what,
+                          const redisReply *rep)
+{
+    struct obs_redis *r = &x->obs->redis[cn->index];
+    if (what == ASK_SLOWLOG_LEN) {
+        r->slowlog_len = rep->type == REDIS_REPLY_INTEGER ? rep->integer : -1;
+        return;
+    }
+    long long id;
+    if (r->slowlog_len >= 0 && redis_parse_slowlog_get(rep, &id) == 0) {
+        r->slowlog_last_id = id;
+        r->slowlog_checked = true;
+    }
 }
 
 /* An INFO reply: reach OK with its fields, or the reason it is not one. */
@@ -185,6 +220,9 @@ static void redis_info(const struct net_ctx *x, struct conn *cn, const redisRepl
         free(why);
     } else {
         r->reach = REACH_OK;
+        if (x->ninfo_fields)
+            r->ninfo_num = redis_parse_info_numbers(rep->str, x->info_fields, x->ninfo_fields,
+                                                    &r->info_num);
         return;
     }
     /* as if CONFIG GET had never been asked */
@@ -221,8 +259,12 @@ static void redis_config(const struct net_ctx *x, struct conn *cn, size_t k,
 
 /* ------------------------------------------------------------- Sentinel */
 
-static void sentinel_queue(struct conn *cn)
+static void sentinel_queue(const struct net_ctx *x, struct conn *cn)
 {
+    /* what it uses to reach its peers (Sentinel 6.2 and later) */
+    if (x->opts->password)
+        ask(cn, ASK_SPASS, 0, 4,
+            (const char *const[]){"SENTINEL", "CONFIG", "GET", "sentinel-pass"});
     ask(cn, ASK_SINFO, 0, 2, (const char *const[]){"INFO", "server"});
     ask(cn, ASK_MASTERS, 0, 2, (const char *const[]){"SENTINEL", "MASTERS"});
 }
@@ -282,12 +324,33 @@ static void sentinel_reply(const struct net_ctx *x, struct conn *cn, const struc
     struct obs_sentinel *s = &x->obs->sentinels[cn->index];
     struct rclient_err e;
     switch (a->what) {
+    case ASK_SPASS:
+        /* whether it demands the password: how AUTH, the first reply, went */
+        free(s->requirepass);
+        s->requirepass = cn->nb.no_password ? xstrdup("")
+                         : cn->nb.auth_ok   ? xstrdup(CONF_SECRET_PLACEHOLDER)
+                                            : NULL;
+        /* {"sentinel-pass", value}; an older Sentinel has no SENTINEL CONFIG: unknown */
+        if (rep->type == REDIS_REPLY_ARRAY && rep->elements == 2 &&
+            rep->element[1]->type == REDIS_REPLY_STRING) {
+            free(s->sentinel_pass);
+            s->sentinel_pass =
+                xstrdup(obs_mask_secret(rep->element[1]->str, x->opts->password));
+        }
+        return;
     case ASK_SINFO:
         if (rclient_reply_error(rep, false, &e)) {
             set_reach_from(&s->reach, &s->reach_detail, &e, "INFO");
             conn_stop(cn);
         } else if (rep->type == REDIS_REPLY_STRING) {
             s->run_id = redis_info_field(rep->str, "run_id");
+            s->build.version = redis_info_field(rep->str, "redis_version");
+            s->build.executable = redis_info_field(rep->str, "executable");
+            char *pid = redis_info_field(rep->str, "process_id");
+            long v;
+            if (pid && parse_long(pid, 1, 4194304, &v))
+                s->build.pid = v;
+            free(pid);
         }
         return;
     case ASK_MASTERS: sentinel_masters(s, cn, rep); return;
@@ -304,6 +367,8 @@ static void conn_reply(const struct net_ctx *x, struct conn *cn, const redisRepl
         sentinel_reply(x, cn, &a, rep);
     else if (a.what == ASK_CONFIG)
         redis_config(x, cn, a.arg, rep);
+    else if (a.what == ASK_SLOWLOG_LEN || a.what == ASK_SLOWLOG_GET)
+        redis_slowlog(x, cn, a.what, rep);
     else
         redis_info(x, cn, rep);
 }
@@ -396,8 +461,13 @@ static void proxy_done(const struct net_ctx *x, struct conn *cn)
     char *err = NULL;
     if (redis_parse_proxy_stats(sb_str(&cn->stats), &p->uptime_s, &p->timestamp_s, &err) < 0)
         set_reach(&p->reach, &p->reach_detail, REACH_ERROR, err);
-    else
+    else {
         p->reach = REACH_OK;
+        p->build.version = redis_parse_proxy_version(sb_str(&cn->stats));
+    }
+    if (p->reach == REACH_OK)
+        p->pool_stats = redis_parse_proxy_pool(sb_str(&cn->stats), x->pool, &p->forward_error,
+                                               &p->server_ejects);
     free(err);
     proxy_end(cn);
 }
@@ -463,7 +533,7 @@ static void conn_start(const struct net_ctx *x, struct conn *cn)
         /* with the spec's password: a sentinel without requirepass tolerates AUTH */
         rclient_nb_start(&cn->nb, o->sentinels[cn->index].ip, o->sentinels[cn->index].port,
                          &ro, x->opts->password);
-        sentinel_queue(cn);
+        sentinel_queue(x, cn);
         break;
     case NET_PROXY: proxy_start(x, cn); return;
     }

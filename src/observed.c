@@ -75,10 +75,14 @@ static void replica_release(struct obs_redis_replica *rr)
 
 void obs_redis_release(struct obs_redis *r)
 {
+    for (size_t i = 0; i < r->ninfo_num; i++)
+        free(r->info_num[i].key);
+    free(r->info_num);
     free(r->ip);
     free(r->reach_detail);
     free(r->run_id);
     free(r->config_file);
+    obs_build_release(&r->build);
     free(r->role);
     free(r->master_host);
     free(r->master_link_status);
@@ -92,6 +96,9 @@ static void sentinel_release(struct obs_sentinel *s)
     free(s->ip);
     free(s->reach_detail);
     free(s->run_id);
+    obs_build_release(&s->build);
+    free(s->requirepass);
+    free(s->sentinel_pass);
     obs_sentinel_masters_free(s->masters, s->nmasters);
     files_release(&s->files);
 }
@@ -101,7 +108,32 @@ static void proxy_release(struct obs_proxy *p)
     free(p->ip);
     free(p->reach_detail);
     free(p->config_text);
+    obs_build_release(&p->build);
     files_release(&p->files);
+}
+
+static void program_release(struct obs_program *p)
+{
+    free(p->host);
+    free(p->path);
+    free(p->version);
+}
+
+const char *observed_program_version(const struct observed *o, const char *host,
+                                     const char *path)
+{
+    for (size_t i = 0; o && i < o->nprograms; i++)
+        if (str_eq(o->programs[i].host, host) && str_eq(o->programs[i].path, path))
+            return o->programs[i].version;
+    return NULL;
+}
+
+void obs_build_release(struct obs_build *b)
+{
+    free(b->version);
+    free(b->executable);
+    b->version = b->executable = NULL;
+    b->pid = 0;
 }
 
 void observed_free(struct observed *o)
@@ -111,6 +143,7 @@ void observed_free(struct observed *o)
     ARRAY_FREE(o->redis, o->nredis, obs_redis_release);
     ARRAY_FREE(o->sentinels, o->nsentinels, sentinel_release);
     ARRAY_FREE(o->proxies, o->nproxies, proxy_release);
+    ARRAY_FREE(o->programs, o->nprograms, program_release);
     free(o);
 }
 
@@ -142,4 +175,15 @@ const char *obs_kv_get(const struct obs_kv *kv, size_t n, const char *key)
         if (str_eq(kv[i].key, key))
             return kv[i].value;
     return NULL;
+}
+
+bool obs_num_get(const struct obs_redis *r, const char *key, double *out)
+{
+    for (size_t i = 0; r && i < r->ninfo_num; i++) {
+        if (!strcmp(r->info_num[i].key, key)) {
+            *out = r->info_num[i].value;
+            return true;
+        }
+    }
+    return false;
 }

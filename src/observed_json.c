@@ -12,6 +12,7 @@
  *       "reach": "ok",                  ok|refused|timeout|auth|error|not-checked
  *       "reach_detail": "Connection refused" | null,
  *       "run_id": "...", "config_file": "..." (optional), "role": "master"|"slave",
+ *       "version": "7.0.15", "executable": "/usr/bin/redis-server"   (optional, BUILD)
  *       "master_host": "127.0.0.1", "master_port": 7001,    when a replica
  *       "master_link_status": "up", "master_repl_offset": 0, "slave_repl_offset": 0,
  *       "connected_slaves": 1,
@@ -20,7 +21,9 @@
  *       "config": { "maxmemory": "268435456" },             CONFIG GET of managed keys
  *       "files": FILES } ],
  *     "sentinels": [ {
- *       "ip", "port", "reach", "reach_detail", "run_id",
+ *       "ip", "port", "reach", "reach_detail", "run_id", BUILD,
+ *       "requirepass": "<secret>"|"", "sentinel_pass": "<secret>"|"<secret-mismatch>"|"",
+ *                                       only with auth: and when learned
  *       "masters": [ {                  one SENTINEL MASTERS entry
  *         "name": "shard1", "ip", "port", "flags": "master",
  *         "quorum": 2, "down_after_ms": 5000, "failover_timeout_ms": 60000,
@@ -30,12 +33,16 @@
  *       "files": FILES } ],
  *     "proxies": [ {
  *       "ip", "listen_port", "stats_port", "reach", "reach_detail",
- *       "uptime_s", "timestamp_s",
+ *       "uptime_s", "timestamp_s", BUILD,
  *       "config_present": true, "config_text": "...", "config_mtime_s": 0,
- *       "files": FILES } ]
+ *       "files": FILES } ],
+ *     "programs": [ {"host", "path", "version"} ]   only when observation probed any:
+ *                                   `PATH --version` of the spec's program where an
+ *                                   instance runs another (the upgrade's "will run")
  *   }
  *   FILES = { "checked": true, "error": null, "dir_present": true,
  *             "conf_present": true, "conf": { "maxmemory": "256mb" } }
+ *   BUILD = "version", "executable": each only when known (older observations have none)
  *   PEER  = { "ip", "port", "flags", "runid",
  *             "voted_leader", "voted_leader_epoch" }   the last two: sentinels, when known
  *
@@ -101,11 +108,21 @@ static json_t *instance_to_json(const char *ip, int port, enum reach reach,
     return o;
 }
 
+/* "version" and "executable" into o, each only when known */
+static void build_to_json(json_t *o, const struct obs_build *b)
+{
+    if (b->version)
+        json_object_set_new(o, "version", json_string(b->version));
+    if (b->executable)
+        json_object_set_new(o, "executable", json_string(b->executable));
+}
+
 static json_t *redis_to_json(const struct obs_redis *r)
 {
     json_t *o = instance_to_json(r->ip, r->port, r->reach, r->reach_detail, r->run_id);
     if (r->config_file) /* only when known: older observations have none */
         json_object_set_new(o, "config_file", json_string(r->config_file));
+    build_to_json(o, &r->build);
     json_object_set_new(o, "role", json_str_or_null(r->role));
     json_object_set_new(o, "master_host", json_str_or_null(r->master_host));
     json_object_set_new(o, "master_port", json_integer(r->master_port));
@@ -126,12 +143,23 @@ static json_t *redis_to_json(const struct obs_redis *r)
     json_object_set_new(o, "loading", json_boolean(r->loading));
     json_object_set_new(o, "config", kv_to_json(r->config, r->nconfig));
     json_object_set_new(o, "files", files_to_json(&r->files));
+    /* what alert rules asked for, only when they did */
+    if (r->ninfo_num) {
+        json_t *info = json_object();
+        for (size_t i = 0; i < r->ninfo_num; i++)
+            json_object_set_new(info, r->info_num[i].key, json_real(r->info_num[i].value));
+        json_object_set_new(o, "info", info);
+    }
+    if (r->slowlog_checked)
+        json_object_set_new(o, "slowlog", json_pack("{s:I, s:I}", "len", (json_int_t)r->slowlog_len,
+                                                    "last_id", (json_int_t)r->slowlog_last_id));
     return o;
 }
 
 static json_t *sentinel_to_json(const struct obs_sentinel *s)
 {
     json_t *o = instance_to_json(s->ip, s->port, s->reach, s->reach_detail, s->run_id);
+    build_to_json(o, &s->build);
     json_t *ms = json_array();
     for (size_t i = 0; i < s->nmasters; i++) {
         const struct obs_sentinel_master *m = &s->masters[i];
@@ -155,6 +183,10 @@ static json_t *sentinel_to_json(const struct obs_sentinel *s)
         json_object_set_new(x, "sentinels", peers_to_json(m->sentinels, m->nsentinels));
         json_array_append_new(ms, x);
     }
+    if (s->requirepass)
+        json_object_set_new(o, "requirepass", json_text(s->requirepass));
+    if (s->sentinel_pass)
+        json_object_set_new(o, "sentinel_pass", json_text(s->sentinel_pass));
     json_object_set_new(o, "masters", ms);
     json_object_set_new(o, "files", files_to_json(&s->files));
     return o;
@@ -170,10 +202,15 @@ static json_t *proxy_to_json(const struct obs_proxy *p)
     json_object_set_new(o, "reach_detail", json_str_or_null(p->reach_detail));
     json_object_set_new(o, "uptime_s", json_integer(p->uptime_s));
     json_object_set_new(o, "timestamp_s", json_integer(p->timestamp_s));
+    build_to_json(o, &p->build);
     json_object_set_new(o, "config_present", json_boolean(p->config_present));
     json_object_set_new(o, "config_text", json_str_or_null(p->config_text));
     json_object_set_new(o, "config_mtime_s", json_integer(p->config_mtime_s));
     json_object_set_new(o, "files", files_to_json(&p->files));
+    if (p->pool_stats)
+        json_object_set_new(o, "pool", json_pack("{s:I, s:I}", "forward_error",
+                                                 (json_int_t)p->forward_error, "server_ejects",
+                                                 (json_int_t)p->server_ejects));
     return o;
 }
 
@@ -193,6 +230,15 @@ char *observed_to_json(const struct observed *o)
     for (size_t i = 0; i < o->nproxies; i++)
         json_array_append_new(a, proxy_to_json(&o->proxies[i]));
     json_object_set_new(root, "proxies", a);
+    if (o->nprograms) { /* only when probed: most observations have none */
+        a = json_array();
+        for (size_t i = 0; i < o->nprograms; i++)
+            json_array_append_new(a, json_pack("{s:o, s:o, s:o}", "host",
+                                               json_str_or_null(o->programs[i].host), "path",
+                                               json_str_or_null(o->programs[i].path), "version",
+                                               json_str_or_null(o->programs[i].version)));
+        json_object_set_new(root, "programs", a);
+    }
 
     return json_out_doc(root);
 }
@@ -417,18 +463,26 @@ static void rd_replica(struct rd *rd, const char *path, json_t *v, void *out)
     rr->offset = rd_int(rd, path, v, "offset");
 }
 
+static void rd_build(struct rd *rd, const char *path, json_t *v, struct obs_build *b)
+{
+    b->version = rd_str(rd, path, v, "version");
+    b->executable = rd_str(rd, path, v, "executable");
+}
+
 static void rd_redis(struct rd *rd, const char *path, json_t *v, void *out)
 {
     static const char *const keys[] = {
         "ip", "port", "reach", "reach_detail", "run_id", "config_file", "role", "master_host",
         "master_port", "master_link_status", "master_repl_offset", "slave_repl_offset", "connected_slaves",
-        "replicas", "keys", "loading", "config", "files"};
+        "replicas", "keys", "loading", "config", "files", "info", "slowlog",
+        "version", "executable"};
     struct obs_redis *r = out;
     if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
         return;
     rd_instance(rd, path, v, &r->ip, "port", &r->port, &r->reach, &r->reach_detail);
     r->run_id = rd_str(rd, path, v, "run_id");
     r->config_file = rd_str(rd, path, v, "config_file");
+    rd_build(rd, path, v, &r->build);
     r->role = rd_str(rd, path, v, "role");
     r->master_host = rd_str(rd, path, v, "master_host");
     r->master_port = rd_port(rd, path, v, "master_port", false);
@@ -442,6 +496,26 @@ static void rd_redis(struct rd *rd, const char *path, json_t *v, void *out)
     r->loading = rd_bool(rd, path, v, "loading");
     r->nconfig = rd_kv(rd, path, v, "config", &r->config);
     rd_files(rd, path, v, &r->files);
+    json_t *info = json_object_get(v, "info");
+    if (info && rd_is_object(rd, path, info)) {
+        r->info_num = xcalloc(json_object_size(info) + 1, sizeof(*r->info_num));
+        const char *k;
+        json_t *x;
+        json_object_foreach(info, k, x) {
+            if (!json_is_number(x)) {
+                rd_fail(rd, path, "'info.%s' is not a number", k);
+                break;
+            }
+            r->info_num[r->ninfo_num].key = xstrdup(k);
+            r->info_num[r->ninfo_num++].value = json_number_value(x);
+        }
+    }
+    json_t *sl = json_object_get(v, "slowlog");
+    if (sl && rd_is_object(rd, path, sl)) {
+        r->slowlog_checked = true;
+        r->slowlog_len = rd_int(rd, path, sl, "len");
+        r->slowlog_last_id = rd_int(rd, path, sl, "last_id");
+    }
 }
 
 static void rd_peer(struct rd *rd, const char *path, json_t *v, void *out)
@@ -491,13 +565,18 @@ static void rd_master(struct rd *rd, const char *path, json_t *v, void *out)
 
 static void rd_sentinel(struct rd *rd, const char *path, json_t *v, void *out)
 {
-    static const char *const keys[] = {"ip",     "port",    "reach", "reach_detail",
-                                       "run_id", "masters", "files"};
+    static const char *const keys[] = {"ip",           "port",         "reach",
+                                       "reach_detail", "run_id",       "requirepass",
+                                       "sentinel_pass", "masters",     "files",
+                                       "version",      "executable"};
     struct obs_sentinel *s = out;
     if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
         return;
     rd_instance(rd, path, v, &s->ip, "port", &s->port, &s->reach, &s->reach_detail);
     s->run_id = rd_str(rd, path, v, "run_id");
+    rd_build(rd, path, v, &s->build);
+    s->requirepass = rd_str(rd, path, v, "requirepass");
+    s->sentinel_pass = rd_str(rd, path, v, "sentinel_pass");
     s->masters =
         rd_objects(rd, path, v, "masters", sizeof(*s->masters), &s->nmasters, rd_master);
     rd_files(rd, path, v, &s->files);
@@ -508,7 +587,7 @@ static void rd_proxy(struct rd *rd, const char *path, json_t *v, void *out)
     static const char *const keys[] = {
         "ip",          "listen_port",    "stats_port",  "reach",          "reach_detail",
         "uptime_s",    "timestamp_s",    "config_present", "config_text", "config_mtime_s",
-        "files"};
+        "files",       "pool",        "version",        "executable"};
     struct obs_proxy *p = out;
     if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
         return;
@@ -517,15 +596,33 @@ static void rd_proxy(struct rd *rd, const char *path, json_t *v, void *out)
     p->stats_port = rd_port(rd, path, v, "stats_port", false);
     p->uptime_s = rd_int(rd, path, v, "uptime_s");
     p->timestamp_s = rd_int(rd, path, v, "timestamp_s");
+    rd_build(rd, path, v, &p->build);
     p->config_present = rd_bool(rd, path, v, "config_present");
     p->config_text = rd_str(rd, path, v, "config_text");
     p->config_mtime_s = rd_int(rd, path, v, "config_mtime_s");
     rd_files(rd, path, v, &p->files);
+    json_t *pool = json_object_get(v, "pool");
+    if (pool && rd_is_object(rd, path, pool)) {
+        p->pool_stats = true;
+        p->forward_error = rd_int(rd, path, pool, "forward_error");
+        p->server_ejects = rd_int(rd, path, pool, "server_ejects");
+    }
+}
+
+static void rd_program(struct rd *rd, const char *path, json_t *v, void *out)
+{
+    static const char *const keys[] = {"host", "path", "version"};
+    struct obs_program *p = out;
+    if (!rd_object(rd, path, v, keys, ARRAY_SIZE(keys)))
+        return;
+    p->host = rd_str(rd, path, v, "host");
+    p->path = rd_str(rd, path, v, "path");
+    p->version = rd_str(rd, path, v, "version");
 }
 
 struct observed *observed_from_json(const char *text, char **err)
 {
-    static const char *const keys[] = {"took_ms", "redis", "sentinels", "proxies"};
+    static const char *const keys[] = {"took_ms", "redis", "sentinels", "proxies", "programs"};
     struct rd rd = {0};
     json_error_t jerr;
     *err = NULL;
@@ -543,6 +640,8 @@ struct observed *observed_from_json(const char *text, char **err)
                                   &o->nsentinels, rd_sentinel);
         o->proxies = rd_objects(&rd, NULL, root, "proxies", sizeof(*o->proxies), &o->nproxies,
                                 rd_proxy);
+        o->programs = rd_objects(&rd, NULL, root, "programs", sizeof(*o->programs),
+                                 &o->nprograms, rd_program);
     }
     json_decref(root);
     if (rd.err) {

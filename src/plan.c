@@ -118,7 +118,7 @@ struct step *plan_add_step(struct builder *b, enum step_kind kind, enum step_act
 {
     ASSERT(b && b->p);
     ASSERT((size_t)kind < STEP_KIND_COUNT);
-    ASSERT(wave >= WAVE_FILES && wave <= WAVE_CLEANUP);
+    ASSERT(wave >= WAVE_FILES && wave <= WAVE_UPGRADE);
     ASSERT(at && at->ip && at->port >= 1 && at->port <= 65535);
     ASSERT(group && fmt);
     ASSERT((action == ACTION_NONE) == step_kind_has(kind, STEPF_FACT));
@@ -399,6 +399,7 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
 
     bool *ok = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
     b.reset_late = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(bool));
+    b.move_from = xcalloc(spec->nshards ? spec->nshards : 1, sizeof(*b.move_from));
     for (size_t i = 0; i < spec->nshards; i++)
         for (size_t k = 0; k < shard_nmembers(&spec->shards[i]); k++) {
             const struct spec_addr *a = shard_member(&spec->shards[i], k);
@@ -410,8 +411,10 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
         if (!ok[i])
             plan_addr_copy(&p->masters[i], &spec->shards[i].master);
     }
-    for (size_t i = 0; i < spec->nshards; i++)
+    for (size_t i = 0; i < spec->nshards; i++) {
         plan_redis_steps(&b, i);
+        plan_move_steps(&b, i);
+    }
 
     struct strvec removed = {0};
     plan_sentinel_steps(&b, &removed);
@@ -419,8 +422,10 @@ struct plan *plan_compute(const struct spec *spec, const struct observed *obs)
     for (size_t i = 0; i < removed.n; i++)
         plan_removed_shard_steps(&b, removed.v[i]);
     strvec_release(&removed);
+    plan_upgrade_steps(&b);
     free(ok);
     free(b.reset_late);
+    ARRAY_FREE(b.move_from, spec->nshards, spec_addr_release);
 
     if (p->nrefusals) {
         /* a plan that refuses must not be applied, even in part */

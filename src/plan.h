@@ -70,7 +70,28 @@
     /* SENTINEL RESET <shard> on one sentinel, then wait until it knows the master and     \
        the other sentinels again */                                                        \
     X(STEP_SENTINEL_RESET, "sentinel-reset", LANE_SENTINEL_RESET, STEPF_LABEL_SHARD,        \
-      GATE_OWN, exec_sentinel_reset)
+      GATE_OWN, exec_sentinel_reset)                                                       \
+    /* a member move (apply_move.c): wait until the redis is linked to the step's master,  \
+       caught up with its offset and listed by every sentinel */                           \
+    X(STEP_WAIT_SYNC, "wait-sync", LANE_HOST, 0, GATE_OWN | GATE_SENTINELS_IF_REPLICA,      \
+      exec_wait_sync)                                                                      \
+    /* planned failover through Sentinel from the step's master onto its redis           \
+       (switchover.c, writes paused on the old master) */                                  \
+    X(STEP_FAILOVER, "failover", LANE_HOST, STEPF_LABEL_SHARD,                              \
+      GATE_OWN | GATE_SENTINELS_IF_REPLICA, exec_failover)                                 \
+    /* rolling upgrade (plan_upgrade.c, apply_upgrade.c): restart an instance that runs    \
+       another program than the spec's on it, then wait until it is healthy again (a       \
+       replica linked and caught up, a sentinel knowing its masters and peers) */          \
+    X(STEP_UPGRADE_RESTART, "upgrade-restart", LANE_UPGRADE, 0, GATE_NONE,                  \
+      exec_upgrade_restart)                                                                \
+    /* a planned failover (switchover.c) of a master onto an upgraded replica */          \
+    X(STEP_UPGRADE_FAILOVER, "upgrade-failover", LANE_UPGRADE, STEPF_LABEL_SHARD, GATE_NONE, \
+      exec_upgrade_failover)                                                               \
+    /* an existing sentinel gets auth: SENTINEL CONFIG SET sentinel-pass (every sentinel    \
+       first), then requirepass (ACL SETUSER default, SENTINEL FLUSHCONFIG); one at a      \
+       time, until the sentinels see each other again with quorum */                       \
+    X(STEP_SENTINEL_AUTH, "sentinel-auth", LANE_SENTINEL_AUTH, STEPF_KV_DETAILS, GATE_OWN,  \
+      exec_sentinel_auth)
 
 enum step_kind {
 #define STEP_KIND_ENUM(kind, name, lane, flags, gates, exec) kind,
@@ -89,6 +110,11 @@ enum step_lane {
     LANE_SENTINEL_RESET, /* one lane for all hosts (the other sentinels keep what they know
                             while one relearns it), and in the clean-up wave after every other
                             lane (Sentinel forgets removed replicas once they are stopped) */
+    LANE_UPGRADE,        /* one lane for the whole cluster, in plan order: a rolling upgrade
+                            touches one instance at a time */
+    LANE_SENTINEL_AUTH,  /* one lane for all hosts, after every other lane of its wave: one
+                            sentinel at a time, and its CLIENT KILL must not cut the
+                            connections of another lane's steps */
 };
 
 /* flags of a step kind */
@@ -139,6 +165,8 @@ enum step_wave {
     WAVE_PROXIES,
     WAVE_CLEANUP, /* stop and wipe instances of shards removed from the spec, once
                      Sentinel and the proxies no longer use them */
+    WAVE_UPGRADE, /* the rolling upgrade, once everything else matches the spec: replicas,
+                     then masters by failover, sentinels, proxies, one at a time */
 };
 
 enum instance_kind { INSTANCE_REDIS, INSTANCE_SENTINEL, INSTANCE_PROXY };

@@ -22,6 +22,8 @@ struct builder {
     size_t steps_cap, warnings_cap, refusals_cap;
     const char *password; /* CONF_SECRET_PLACEHOLDER when the spec has auth */
     bool *reset_late;     /* per shard: sentinel resets wait for the clean-up wave */
+    struct spec_addr *move_from; /* per shard: the master a member move leaves (plan_move.c),
+                                    ip NULL when the shard is not moving its master */
     size_t nauth_failed;  /* spec redis instances that refused the password */
     size_t nredis;        /* spec redis instances */
 };
@@ -106,6 +108,30 @@ void plan_describe_redis(struct strbuf *sb, const struct obs_redis *r);
 /* Work out shard i's master into p->masters[i]; false after a refusal. plan_truth.c */
 bool plan_shard_truth(struct builder *b, size_t i);
 
+/*
+ * Whether ip:port, named by no shard of the spec, is an instance this
+ * cluster deployed: on a host of the spec (into *host) with its instance
+ * directory found there. plan_truth.c
+ */
+bool plan_deployed_here(struct builder *b, const char *ip, int port, const char **host);
+
+/*
+ * A member move of shard i's master (plan_move.c, docs/design-move.md):
+ * when the master the sentinels agree on (view) has left the spec, this
+ * cluster deployed it and it runs as a master, record it in b->move_from[i]
+ * and return the spec member that takes over (the shard's master: entry);
+ * NULL when it is not a move.
+ */
+const struct spec_addr *plan_move_source(struct builder *b, size_t i,
+                                         const struct obs_sentinel_master *view);
+
+/*
+ * The steps a move in shard i adds to those of plan_redis_steps(): wait-sync
+ * on the new member(s), the failover onto the new master, the old master's
+ * stop and files. plan_move.c
+ */
+void plan_move_steps(struct builder *b, size_t i);
+
 /* Steps for the members of shard i around p->masters[i]. plan_redis.c */
 void plan_redis_steps(struct builder *b, size_t i);
 
@@ -120,6 +146,13 @@ void plan_removed_shard_steps(struct builder *b, const char *name);
 
 /* Steps for every proxy. plan_proxy.c */
 void plan_proxy_steps(struct builder *b);
+
+/*
+ * The rolling upgrade of the instances that run another program than the
+ * spec's (WAVE_UPGRADE); after every other pass, whose steps it reads.
+ * plan_upgrade.c
+ */
+void plan_upgrade_steps(struct builder *b);
 
 /* ---------------------------------------------------------------- steps every pass adds */
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "failover.h"
 #include "util.h"
 
 /* ---------------------------------------------------------------- redis */
@@ -223,11 +224,17 @@ static void master_left_down(struct builder *b, const struct spec_shard *sh,
 {
     const struct obs_redis *ur = observed_redis(b->o, up->ip, up->port);
     long down_after = shard_down_after_ms(b, sh);
+    size_t shard = (size_t)(sh - b->s->shards);
+    struct failover_hold fh;
+    /* without the times: two plans of one state read alike */
+    char *hold = failover_held_off(b->s, b->o, shard, &fh) ? failover_hold_describe(&fh, false)
+                                                           : NULL;
     struct step *st = plan_add_step(
         b, STEP_OBSERVED, ACTION_NONE, SAFETY_SAFE, WAVE_PROCESSES, INSTANCE_REDIS, sh->name, a,
         "%s master %s:%d is down; waiting for Sentinel to fail over to a replica (down-after "
-        "%ld ms); no restart, it would come back empty and wipe the replicas",
-        sh->name, a->ip, a->port, down_after);
+        "%ld ms); no restart, it would come back empty and wipe the replicas%s%s",
+        sh->name, a->ip, a->port, down_after, hold ? "; " : "", hold ? hold : "");
+    free(hold);
     st->shard = xstrdup(sh->name);
     plan_observed_redis(&st->source, a->ip, a->port, observed_redis(b->o, a->ip, a->port));
     plan_observed_sentinels(b, &st->source, sh->name, a->ip, a->port);
@@ -242,11 +249,10 @@ static void master_left_down(struct builder *b, const struct spec_shard *sh,
         sh->name, a->ip, a->port, up->ip, up->port,
         redis_reach(ur) == REACH_OK ? "is running" : "could not be observed", down_after, a->ip,
         a->port);
-    for (size_t i = 0; i < b->s->nshards; i++)
-        if (&b->s->shards[i] == sh && !b->p->shard_waiting[i]) {
-            b->p->shard_waiting[i] = true;
-            b->p->waiting++;
-        }
+    if (!b->p->shard_waiting[shard]) {
+        b->p->shard_waiting[shard] = true;
+        b->p->waiting++;
+    }
 }
 
 void plan_redis_steps(struct builder *b, size_t i)
@@ -263,7 +269,8 @@ void plan_redis_steps(struct builder *b, size_t i)
         }
         return;
     }
-    const struct spec_addr *M = &b->p->masters[i];
+    /* during a member move the members follow the master that leaves (plan_move.c) */
+    const struct spec_addr *M = b->move_from[i].ip ? &b->move_from[i] : &b->p->masters[i];
     char *mstr = plan_addr_ipport(M);
     /* a Sentinel-owned master that is down while another member is not: Sentinel's turn */
     const struct spec_addr *up =

@@ -138,6 +138,15 @@ static void sentinel_reset_step(struct builder *b, const struct spec_addr *a, si
         sb_addf(&before, "%sreplica %s:%d", before.len ? "\n" : "", pe->ip, pe->port);
         sb_addf(&after, "%s(forgotten)", after.len ? "\n" : "");
     }
+    /* a member move: the master that leaves is a replica once the failover is done */
+    const struct spec_addr *O = b->move_from[i].ip ? &b->move_from[i] : NULL;
+    if (O && !(m->ip && addr_is(O, m->ip, m->port))) /* the sentinel follows another master */
+        O = NULL;
+    if (O) {
+        sb_addf(&before, "%smaster %s:%d (leaves the spec)", before.len ? "\n" : "", O->ip,
+                O->port);
+        sb_addf(&after, "%s(forgotten)", after.len ? "\n" : "");
+    }
     if (!before.len)
         return;
     struct strbuf seen = {0};
@@ -146,17 +155,27 @@ static void sentinel_reset_step(struct builder *b, const struct spec_addr *a, si
         if (pe->ip && !plan_shard_find_member(sh, pe->ip, pe->port))
             sb_addf(&seen, "%s%s:%d", seen.len ? ", " : "", pe->ip, pe->port);
     }
+    if (O)
+        sb_addf(&seen, "%smaster %s:%d", seen.len ? ", " : "", O->ip, O->port);
     /* a replica being removed must be stopped first, or Sentinel learns it again */
     bool late = b->reset_late[i];
-    struct step *st = plan_add_step(
-        b, STEP_SENTINEL_RESET, ACTION_CHANGE, SAFETY_DISRUPTIVE,
-        late ? WAVE_CLEANUP : WAVE_SENTINELS, INSTANCE_SENTINEL, "sentinels", a,
-        "lists nodes outside %s as its replicas (%s): SENTINEL RESET %s%s, "
-        "then wait until it knows the master and the other sentinels "
-        "again",
-        sh->name,
-        late ? "replicas removed from the spec" : "stale entries a failover could promote",
-        sh->name, late ? " once they are stopped" : "");
+    struct step *st;
+    if (O)
+        st = plan_add_step(b, STEP_SENTINEL_RESET, ACTION_CHANGE, SAFETY_DISRUPTIVE, WAVE_CLEANUP,
+                           INSTANCE_SENTINEL, "sentinels", a,
+                           "%s master %s:%d leaves the spec (a member move): SENTINEL RESET %s "
+                           "once it is stopped, then wait until it knows the new master, the "
+                           "replicas and the other sentinels again",
+                           sh->name, O->ip, O->port, sh->name);
+    else
+        st = plan_add_step(
+            b, STEP_SENTINEL_RESET, ACTION_CHANGE, SAFETY_DISRUPTIVE,
+            late ? WAVE_CLEANUP : WAVE_SENTINELS, INSTANCE_SENTINEL, "sentinels", a,
+            "lists nodes outside %s as its replicas (%s): SENTINEL RESET %s%s, "
+            "then wait until it knows the master and the other sentinels "
+            "again",
+            sh->name, late ? "replicas removed from the spec" : "stale entries a failover could promote",
+            sh->name, late ? " once they are stopped" : "");
     st->shard = xstrdup(sh->name);
     plan_step_set_master(st, &b->p->masters[i]);
     plan_cite(&st->source, &sh->pos);
@@ -165,6 +184,57 @@ static void sentinel_reset_step(struct builder *b, const struct spec_addr *a, si
     sb_release(&seen);
     st->before = sb_detach(&before);
     st->after = sb_detach(&after);
+}
+
+/*
+ * With auth:, the sentinels that do not have it yet (a cluster built before
+ * auth: was added, or by a release that did not give sentinels a password).
+ * Every sentinel gets sentinel-pass (what it uses to reach its peers) before
+ * any gets requirepass (what it demands): a peer that demands a password
+ * from one that does not send it is flagged s_down, and with two of three
+ * so flagged the quorum is lost. apply runs these steps one at a time, in
+ * plan order, each until the sentinels see each other again.
+ */
+static void sentinel_auth_steps(struct builder *b)
+{
+    const struct spec *s = b->s;
+    if (!b->password)
+        return;
+    for (size_t i = 0; i < s->nshards; i++)
+        if (b->p->shard_failover[i])
+            return; /* not while Sentinel fails a shard over: the next plan has them */
+    for (int phase = 0; phase < 2; phase++) {
+        for (size_t j = 0; j < s->sentinel.nnodes; j++) {
+            const struct spec_addr *a = &s->sentinel.nodes[j];
+            const struct obs_sentinel *os = observed_sentinel(b->o, a->ip, a->port);
+            if (!os || os->reach != REACH_OK)
+                continue;
+            const char *have = phase == 0 ? os->sentinel_pass : os->requirepass;
+            /* NULL: not learned (an older Sentinel, an observation without auth:) */
+            if (!have || str_eq(have, CONF_SECRET_PLACEHOLDER))
+                continue;
+            const char *key = phase == 0 ? "sentinel-pass" : "requirepass";
+            struct step *st = plan_add_step(
+                b, STEP_SENTINEL_AUTH, ACTION_CHANGE, phase == 0 ? SAFETY_SAFE : SAFETY_DISRUPTIVE,
+                WAVE_SENTINELS, INSTANCE_SENTINEL, "sentinels", a, "%s",
+                phase == 0 ? (*have ? "sentinel-pass is not the spec's password: it cannot "
+                                      "authenticate to its peers"
+                                    : "has no sentinel-pass: it cannot authenticate to peers "
+                                      "that demand the password")
+                           : "has no requirepass: it obeys anyone who reaches its port; "
+                             "clients must AUTH afterwards");
+            plan_step_add_setting(st, key, CONF_SECRET_PLACEHOLDER);
+            plan_cite(&st->source, &s->auth.pos);
+            if (phase == 0)
+                plan_observed(&st->source, "sentinel %s:%d SENTINEL CONFIG GET sentinel-pass: %s",
+                              a->ip, a->port, plan_secret_shown(have));
+            else
+                plan_observed(&st->source, "sentinel %s:%d AUTH: no password configured", a->ip,
+                              a->port);
+            st->before = xasprintf("%s %s", key, plan_secret_shown(have));
+            st->after = xasprintf("%s %s", key, CONF_SECRET_PLACEHOLDER);
+        }
+    }
 }
 
 static bool spec_has_shard(const struct spec *s, const char *name)
@@ -247,6 +317,7 @@ void plan_sentinel_steps(struct builder *b, struct strvec *removed)
             removed_add(removed, name);
         }
     }
+    sentinel_auth_steps(b);
 }
 
 /* ---------------------------------------------------------------- removed shards */

@@ -134,7 +134,7 @@ static bool replicates_from(struct builder *b, const struct obs_redis *mr, const
  * instance directory (<base_dir>/<cluster>/redis-<port>) there. The host
  * goes to *host.
  */
-static bool deployed_here(struct builder *b, const char *ip, int port, const char **host)
+bool plan_deployed_here(struct builder *b, const char *ip, int port, const char **host)
 {
     const struct obs_redis *r = observed_redis(b->o, ip, port);
     *host = plan_spec_host_for_ip(b->s, ip);
@@ -209,8 +209,27 @@ static bool shard_foreign_replicas(struct builder *b, size_t i, const struct spe
                 continue;
             bool unknown = redis_reach(mr) != REACH_OK;
             const char *host;
-            if (!unknown && replicates_from(b, mr, pe->ip, pe->port, M) &&
-                deployed_here(b, pe->ip, pe->port, &host)) {
+            /* a master Sentinel lists as a replica: the old master of a failover (a move's
+             * included) that Sentinel has not converted yet; a reset now would forget it
+             * while it still takes writes */
+            const struct obs_redis *er = observed_redis(b->o, pe->ip, pe->port);
+            if (redis_is_master(er) && plan_spec_host_for_ip(b->s, pe->ip)) {
+                struct plan_refusal *rf = refuse_shard(
+                    b, sh,
+                    "%s:%d, not a member of %s, runs as a master while sentinel %s:%d lists it "
+                    "as a replica of %s: the old master of a failover that Sentinel converts "
+                    "to a replica within ~10 s; re-run plan then",
+                    pe->ip, pe->port, sh->name, ss->nodes[j].ip, ss->nodes[j].port, sh->name);
+                plan_observed_sentinel_replica(b, &rf->source, sh->name, pe->ip, pe->port);
+                plan_observed_redis(&rf->source, pe->ip, pe->port, er);
+                plan_node_list_release(&stale);
+                plan_node_list_release(&removed);
+                return false;
+            }
+            /* a stopped one is what an interrupted removal (or move) left: its files go */
+            bool stopped = redis_reach(observed_redis(b->o, pe->ip, pe->port)) == REACH_REFUSED;
+            if (!unknown && (replicates_from(b, mr, pe->ip, pe->port, M) || stopped) &&
+                plan_deployed_here(b, pe->ip, pe->port, &host)) {
                 plan_node_list_add(&removed, host, pe->ip, pe->port);
                 continue;
             }
@@ -401,11 +420,16 @@ bool plan_shard_truth(struct builder *b, size_t i)
         nviews++;
     }
 
+    /* a member move: the master Sentinel agrees on has left the spec (plan_move.c) */
+    const struct spec_addr *move_to = nviews > 0 ? plan_move_source(b, i, view) : NULL;
+    const struct spec_addr *O = move_to ? &b->move_from[i] : NULL;
+
     /* a replica following something outside the shard is never ours to fix */
     for (size_t k = 0; k < shard_nmembers(sh); k++) {
         const struct spec_addr *a = shard_member(sh, k);
         const struct obs_redis *r = observed_redis(b->o, a->ip, a->port);
-        if (redis_is_slave(r) && !plan_shard_find_member(sh, r->master_host, r->master_port)) {
+        if (redis_is_slave(r) && !plan_shard_find_member(sh, r->master_host, r->master_port) &&
+            !(O && addr_is(O, r->master_host, r->master_port))) {
             struct plan_refusal *rf =
                 refuse_shard(b, sh, "%s:%d replicates from %s:%d, which is not a member of %s",
                              a->ip, a->port, r->master_host ? r->master_host : "?",
@@ -416,7 +440,7 @@ bool plan_shard_truth(struct builder *b, size_t i)
     }
 
     if (nviews > 0) {
-        M = plan_shard_find_member(sh, view->ip, view->port);
+        M = move_to ? move_to : plan_shard_find_member(sh, view->ip, view->port);
         if (!M) {
             struct plan_refusal *rf = refuse_shard(
                 b, sh, "sentinels report %s:%d as master of %s, which is not a member of %s in the spec",
@@ -430,7 +454,7 @@ bool plan_shard_truth(struct builder *b, size_t i)
             if (a != M && redis_is_master(observed_redis(b->o, a->ip, a->port)))
                 other_master = true;
         }
-        if (nviews < (size_t)ss->quorum && !(M == &sh->master && !other_master)) {
+        if (nviews < (size_t)ss->quorum && !(M == &sh->master && !other_master && !O)) {
             struct plan_refusal *rf = refuse_shard(
                 b, sh,
                 "no quorum for the master of %s: %zu of %zu sentinels report %s:%d "
@@ -468,7 +492,7 @@ bool plan_shard_truth(struct builder *b, size_t i)
             }
         }
         const struct obs_redis *mr = observed_redis(b->o, M->ip, M->port);
-        if (refuse_replica_master(b, sh, mr, "re-run plan when it settles",
+        if (!O && refuse_replica_master(b, sh, mr, "re-run plan when it settles",
                                   "failover in progress: Sentinel reports %s:%d as master of %s "
                                   "but it",
                                   M->ip, M->port, sh->name))
@@ -479,7 +503,8 @@ bool plan_shard_truth(struct builder *b, size_t i)
             plan_warn(b,
                       "sentinels report %s master %s:%d as down (%s): a failover may be under way",
                       sh->name, M->ip, M->port, view->flags);
-        if (!shard_foreign_replicas(b, i, M))
+        /* during a move the old master still holds the data: entries are judged by it */
+        if (!shard_foreign_replicas(b, i, O ? O : M))
             return false;
     } else {
         /* nobody monitors the shard: what the nodes report */

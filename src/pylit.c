@@ -126,10 +126,8 @@ static void perr(struct parser *P, int line, int col, const char *fmt, ...)
     P->failed = true;
     va_list ap;
     va_start(ap, fmt);
-    char *msg = xvasprintf(fmt, ap);
+    diags_vadd(P->d, DIAG_ERROR, P->file, line, col, fmt, ap);
     va_end(ap);
-    diags_add(P->d, DIAG_ERROR, P->file, line, col, "%s", msg);
-    free(msg);
 }
 
 static void lx_adv(struct lexer *L)
@@ -542,6 +540,25 @@ static bool dpow(double x, double y, double *out)
     return true;
 }
 
+/*
+ * x ** y for y >= 0 by squaring: log2(y) steps, so 1 ** 2 ** 30 in a conf.py
+ * does not take a billion (found by fuzzing). false on overflow.
+ */
+static bool ipow(long long x, long long y, long long *out)
+{
+    long long r = 1, b = x;
+    while (y > 0) {
+        if ((y & 1) && __builtin_mul_overflow(r, b, &r))
+            return false;
+        y >>= 1;
+        /* |b| > 3e9 only for |x| >= 2, and r is then a non-zero factor still to grow */
+        if (y > 0 && __builtin_mul_overflow(b, b, &b))
+            return false;
+    }
+    *out = r;
+    return true;
+}
+
 static bool numeric(const struct py_value *v)
 {
     return v->type == PY_INT || v->type == PY_FLOAT || v->type == PY_BOOL;
@@ -587,9 +604,7 @@ static bool arith(struct parser *P, struct py_value *a, const char *op, struct p
                 py_value_free(b);
                 return true;
             }
-            r = 1;
-            for (long long k = 0; k < y && !over; k++)
-                over = __builtin_mul_overflow(r, x, &r);
+            over = !ipow(x, y, &r);
         } else { /* // and %: floor division as Python does it */
             if (y == 0) {
                 perr(P, line, col, "division by zero");

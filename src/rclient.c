@@ -478,6 +478,9 @@ int rclient_nb_next(struct rclient_nb *nb, redisReply **out)
             return 1;
         }
         nb->auth_pending = false;
+        const redisReply *ar = rep;
+        nb->no_password = ar->type == REDIS_REPLY_ERROR && rclient_auth_tolerated(ar->str);
+        nb->auth_ok = ar->type != REDIS_REPLY_ERROR;
         int rc = auth_reply_check(rep, &nb->err);
         freeReplyObject(rep);
         if (rc < 0)

@@ -174,6 +174,8 @@ struct rclient_nb {
     redisContext *c;    /* NULL once done (failed or closed) */
     bool connected;
     bool auth_pending;  /* the AUTH reply is still owed */
+    bool auth_ok;       /* AUTH was accepted: the server demands the password */
+    bool no_password;   /* AUTH was answered "no password configured" (tolerated) */
     size_t pending;     /* replies owed to the caller */
     long long deadline_ms;
     long command_timeout_ms;

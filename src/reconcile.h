@@ -39,6 +39,7 @@ struct reconcile_options {
     bool once;                      /* --once: one run, exit status = worst cluster */
     long interval_ms;               /* --interval: daemon period (start to start) */
     bool watch;                     /* --watch: follow failovers (daemon only) */
+    bool repoint_at_promotion;      /* --repoint-at promotion (with --watch); else switch */
     bool apply;                     /* --apply: correct drift; else report only */
     bool allow_destructive;         /* --allow-destructive: also remove things */
     bool detailed_exitcode;         /* --once: 2 when drift remains */
@@ -52,6 +53,9 @@ struct reconcile_options {
     enum log_level log_level;       /* --log-level */
     const char *lock;               /* --lock etcd://...; NULL: $RMGR_LOCK, else no fleet */
     struct etcd_lock_options lock_etcd; /* --lock-cacert ... --lock-ttl, --worker-id */
+    const char *metrics_listen;     /* --metrics-listen ADDR:PORT (daemon; read at start) */
+    const char *metrics_file;       /* --metrics-file PATH: written after every run */
+    const char *metrics_token_file; /* --metrics-token-file (read at start) */
 };
 
 void reconcile_options_init(struct reconcile_options *o);

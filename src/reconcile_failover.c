@@ -90,13 +90,17 @@ void reconcile_on_watch_event(const struct watch_event *ev, void *arg)
 {
     struct reconciler *r = arg;
     pthread_mutex_lock(&r->mu);
-    char *old = known_update(r, ev->cluster, ev->shard, ev->new_master);
+    /* an unexpected episode names no settled master: the quorum's repoint will */
+    char *old = ev->kind == WATCH_EPISODE_UNEXPECTED || !ev->new_master
+                    ? NULL
+                    : known_update(r, ev->cluster, ev->shard, ev->new_master);
     struct known_cluster *k = known_find(r, ev->cluster);
     if (k && ev->kind == WATCH_REPOINTED)
         k->announced = true;
     if (ev->kind == WATCH_REPOINTED)
         r->run_soon = true;
     pthread_mutex_unlock(&r->mu);
+    metrics_count_failovers(r->metrics, ev->cluster, 1);
     free(old);
     const char *old_master = ev->old_master ? ev->old_master : "(unknown)";
     char *summary = NULL; /* every kind has its case: -Wswitch names a missing one */
@@ -110,6 +114,10 @@ void reconcile_on_watch_event(const struct watch_event *ev, void *arg)
                             "failed: %s",
                             ev->shard, old_master, ev->new_master,
                             ev->error ? ev->error : "unknown error");
+        break;
+    case WATCH_EPISODE_UNEXPECTED:
+        summary = xasprintf("Failover: shard %s: %s.", ev->shard,
+                            ev->error ? ev->error : "the failover did not end as expected");
         break;
     case WATCH_FAILOVER_SEEN:
         summary = xasprintf("Failover: shard %s master %s -> %s; proxies not repointed "
@@ -138,6 +146,7 @@ void reconcile_note_masters(struct reconciler *r, const struct spec *s, const st
     /* a shard Sentinel is failing over has no settled master yet: the plan works
        with the old one, which must neither count as a fail-back nor reach the watcher */
     struct spec_addr *settled = xcalloc(s->nshards + 1, sizeof(*settled));
+    unsigned nchanged = 0;
     pthread_mutex_lock(&r->mu);
     for (size_t i = 0; i < s->nshards; i++) {
         if (!p->masters[i].ip)
@@ -151,12 +160,16 @@ void reconcile_note_masters(struct reconciler *r, const struct spec *s, const st
         char *m = xasprintf("%s:%d", p->masters[i].ip, p->masters[i].port);
         char *old = known_update(r, s->cluster, s->shards[i].name, m);
         if (old && p->master_from_sentinel && p->master_from_sentinel[i])
+            nchanged++;
+        if (old && p->master_from_sentinel && p->master_from_sentinel[i])
             sb_addf(&changes, "%sshard %s master %s -> %s", changes.len ? "; " : "",
                     s->shards[i].name, old, m);
         free(old);
         free(m);
     }
     pthread_mutex_unlock(&r->mu);
+    if (nchanged)
+        metrics_count_failovers(r->metrics, s->cluster, nchanged);
     if (r->watch)
         watch_set_masters(r->watch, s->cluster, settled, s->nshards, gen);
     free(settled);

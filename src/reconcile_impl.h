@@ -1,16 +1,20 @@
 /*
  * reconcile_impl.h - what the reconciler's files share; private to
- * reconcile.c (runs, clusters, lifecycle), reconcile_failover.c (the
- * masters last seen, failovers noticed and told) and reconcile_specs.c (the
- * specs of a run, with a fallback on the last good read).
+ * reconcile.c (runs, clusters, lifecycle), reconcile_cluster.c (one
+ * cluster's part of a run), reconcile_failover.c (the masters last seen,
+ * failovers noticed and told) and reconcile_specs.c (the specs of a run,
+ * with a fallback on the last good read).
  */
 #ifndef RMGR_RECONCILE_IMPL_H
 #define RMGR_RECONCILE_IMPL_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "metrics.h"
+#include "metrics_http.h"
 #include "notify.h"
 #include "plan.h"
 #include "reconcile.h"
@@ -46,6 +50,8 @@ struct reconciler {
     struct saved_spec *saved;       /* specs of the last good source read */
     size_t nsaved;
     char *saved_commit, *saved_subject;
+    struct metrics_registry *metrics; /* what /metrics, the page and --metrics-file show */
+    struct metrics_server *http;    /* --metrics-listen; NULL */
     unsigned long runs;
     bool run_soon;                  /* under mu: the watcher repointed; with --apply the
                                        daemon runs at once to heal the rest (restart the
@@ -64,6 +70,19 @@ struct run_specs {
     bool source_failed;  /* the specs could not be read (this run is an error) */
 };
 
+/* One cluster of a run: its spec and password until its session takes them, then its status. */
+struct cluster_job {
+    struct reconciler *r;
+    struct spec *spec;          /* handed to the session */
+    char *password;             /* handed to the session */
+    const char *commit, *subject;
+    volatile sig_atomic_t *stop;
+    enum reconcile_status status;
+    pthread_t tid;
+    bool started;
+    bool elsewhere;             /* another worker of the fleet holds the cluster */
+};
+
 /* ---- reconcile.c ---- */
 
 /* Log each line of `text` as a warning `event`. */
@@ -74,6 +93,17 @@ void reconcile_log_warnings(const char *event, const char *cluster, const char *
 void reconcile_queue_event(struct reconciler *r, enum notify_event_kind kind, const char *cluster,
                            const char *commit, const char *subject, const char *summary,
                            const char *body);
+
+/* ---- reconcile_cluster.c ---- */
+
+/*
+ * Reconcile one cluster: look, wait for Sentinel, plan, apply (--apply),
+ * tell, check the alerts, record the metrics. Takes j->spec and j->password.
+ */
+enum reconcile_status reconcile_cluster(struct cluster_job *j);
+
+/* reconcile_cluster on a thread of its own: the status goes to j->status (`arg` is j). */
+void *reconcile_cluster_thread(void *arg);
 
 /* ---- reconcile_failover.c ---- */
 

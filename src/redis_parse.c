@@ -97,6 +97,15 @@ static char *info_line(struct obs_redis *r, const char *key, const char *val, si
     } else if (!strcmp(key, "config_file")) {
         free(r->config_file);
         r->config_file = xstrdup(val);
+    } else if (!strcmp(key, "redis_version")) {
+        free(r->build.version);
+        r->build.version = xstrdup(val);
+    } else if (!strcmp(key, "executable")) {
+        free(r->build.executable);
+        r->build.executable = xstrdup(val);
+    } else if (!strcmp(key, "process_id")) {
+        if (parse_ll(val, &v) && v > 0 && v <= 4194304)
+            r->build.pid = (long)v;
     } else if (!strcmp(key, "role")) {
         free(r->role);
         r->role = xstrdup(val);
@@ -369,7 +378,7 @@ int redis_parse_config_get(const redisReply *reply, char **value, char **err)
 bool redis_is_secret_directive(const char *key)
 {
     return key && (str_ieq(key, "requirepass") || str_ieq(key, "masterauth") ||
-                   str_ieq(key, "auth-pass"));
+                   str_ieq(key, "auth-pass") || str_ieq(key, "sentinel-pass"));
 }
 
 size_t redis_parse_sentinel_auth_pass(const char *text, const char *password,
@@ -802,6 +811,85 @@ int redis_parse_proxy_stats(const char *json, long long *uptime_s, long long *ti
     }
     json_decref(root);
     return rc;
+}
+
+bool redis_parse_proxy_pool(const char *json, const char *pool, long long *forward_error,
+                            long long *server_ejects)
+{
+    json_t *root = json_loads(json ? json : "", 0, NULL);
+    json_t *po = root && pool ? json_object_get(root, pool) : NULL;
+    json_t *fe = json_object_get(po, "forward_error"), *ej = json_object_get(po, "server_ejects");
+    bool ok = json_is_integer(fe) && json_is_integer(ej);
+    if (ok) {
+        *forward_error = json_integer_value(fe);
+        *server_ejects = json_integer_value(ej);
+    }
+    json_decref(root);
+    return ok;
+}
+
+size_t redis_parse_info_numbers(const char *text, const char *const *fields, size_t nfields,
+                                struct obs_num **out)
+{
+    *out = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < nfields; i++) {
+        char *v = redis_info_field(text, fields[i]);
+        char *end = NULL;
+        double d = 0;
+        if (v && *v) {
+            errno = 0;
+            d = strtod(v, &end);
+        }
+        if (v && *v && !errno && end && !*end && d == d) {
+            if (!*out)
+                *out = xcalloc(nfields, sizeof(**out));
+            (*out)[n].key = xstrdup(fields[i]);
+            (*out)[n++].value = d;
+        }
+        free(v);
+    }
+    return n;
+}
+
+int redis_parse_slowlog_get(const redisReply *reply, long long *last_id)
+{
+    if (!reply || reply->type != REDIS_REPLY_ARRAY)
+        return -1;
+    if (reply->elements == 0) {
+        *last_id = -1;
+        return 0;
+    }
+    const redisReply *e = reply->element[0];
+    if (!e || e->type != REDIS_REPLY_ARRAY || e->elements < 1 || !e->element[0] ||
+        e->element[0]->type != REDIS_REPLY_INTEGER || e->element[0]->integer < 0)
+        return -1;
+    *last_id = e->element[0]->integer;
+    return 0;
+}
+
+char *redis_parse_program_version(const char *text)
+{
+    static const char *const marks[] = {" v=", "nutcracker-"};
+    for (size_t i = 0; text && i < ARRAY_SIZE(marks); i++) {
+        const char *p = strstr(text, marks[i]);
+        if (!p)
+            continue;
+        p += strlen(marks[i]);
+        size_t n = strcspn(p, " \t\r\n");
+        if (n)
+            return xstrndup(p, n);
+    }
+    return NULL;
+}
+
+char *redis_parse_proxy_version(const char *json)
+{
+    json_t *root = json_loads(json ? json : "", 0, NULL);
+    json_t *v = json_is_object(root) ? json_object_get(root, "version") : NULL;
+    char *out = json_is_string(v) ? xstrdup(json_string_value(v)) : NULL;
+    json_decref(root);
+    return out;
 }
 
 /* ------------------------------------------------------------- errors */

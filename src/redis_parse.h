@@ -61,7 +61,7 @@ int redis_parse_sentinel_peers(const redisReply *reply, bool with_runid,
  */
 int redis_parse_config_get(const redisReply *reply, char **value, char **err);
 
-/* Directives whose values are passwords (requirepass, masterauth; Sentinel's auth-pass). */
+/* Directives whose values are passwords (requirepass, masterauth; Sentinel's auth-pass, sentinel-pass). */
 bool redis_is_secret_directive(const char *key);
 
 /*
@@ -112,6 +112,34 @@ void nc_servers_free(struct nc_server *s, size_t n);
  */
 int redis_parse_proxy_stats(const char *json, long long *uptime_s, long long *timestamp_s,
                             char **err);
+
+/*
+ * The version in what `PROGRAM --version` printed: "7.0.15" from "Redis
+ * server v=7.0.15 sha=...", "0.5.0" from "This is nutcracker-0.5.0"; NULL
+ * when neither. Caller frees.
+ */
+char *redis_parse_program_version(const char *text);
+
+/* The "version" of a nutcracker stats document ("0.5.0"), or NULL. Caller frees. */
+char *redis_parse_proxy_version(const char *json);
+
+/*
+ * The "forward_error" and "server_ejects" counters of pool `pool` in
+ * nutcracker's stats JSON; false when either is missing.
+ */
+bool redis_parse_proxy_pool(const char *json, const char *pool, long long *forward_error,
+                            long long *server_ejects);
+
+/*
+ * The numeric values of fields[0..nfields) in an INFO text, in that order,
+ * leaving out the fields it lacks or that are not numbers. Returns the
+ * count; *out (NULL when none) and each key are the caller's.
+ */
+size_t redis_parse_info_numbers(const char *text, const char *const *fields, size_t nfields,
+                                struct obs_num **out);
+
+/* A SLOWLOG GET 1 reply: the newest entry's id, or -1 for an empty log. 0, or -1 for another shape. */
+int redis_parse_slowlog_get(const redisReply *reply, long long *last_id);
 
 /*
  * How a failed connection or I/O ended, from hiredis' context error:

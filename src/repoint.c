@@ -406,10 +406,10 @@ int repoint_proxies(const struct spec *s, const char *password, char *const *giv
             goto out;
         }
     }
-    char *lockpath = lock_path_for(o, s->cluster);
+    char *lockpath = o->lock_held ? NULL : lock_path_for(o, s->cluster);
     char *lerr = NULL;
-    struct cluster_lock *lk = lock_acquire(lockpath, 0, &lerr);
-    if (!lk) {
+    struct cluster_lock *lk = o->lock_held ? NULL : lock_acquire(lockpath, 0, &lerr);
+    if (!lk && !o->lock_held) {
         log_event(LOG_WARN, "repoint-wait", s->cluster, o->commit, NULL, 0,
                   "waiting for the cluster lock: %s", lerr ? lerr : "");
         free(lerr);
@@ -417,7 +417,7 @@ int repoint_proxies(const struct spec *s, const char *password, char *const *giv
         lk = lock_acquire(lockpath, o->lock_timeout_ms, &lerr);
     }
     free(lockpath);
-    if (!lk) {
+    if (!lk && !o->lock_held) {
         *err = lerr;
         goto out;
     }

@@ -36,6 +36,7 @@ struct repoint_options {
     long ready_timeout_ms;   /* a restarted nutcracker answers PING */
     long lock_timeout_ms;    /* wait for the cluster lock */
     const char *lock_dir;    /* NULL: lock_default_path() */
+    bool lock_held;          /* the caller holds the cluster lock (apply): take none */
     const char *commit;      /* the spec's commit, for the log */
     struct repoint_checked *checked; /* may be NULL: check every config at repoint time */
     struct repoint_sessions *sessions; /* may be NULL: a transport opened per repoint */

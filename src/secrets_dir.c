@@ -86,6 +86,27 @@ static const char *below(const char *file, char *const *dirs, size_t n, size_t *
     return NULL;
 }
 
+/* A regular file `rel` below dirs[first] (absolute: that one only) or, for a
+ * relative name, below the first of the later ones that has it; -1 with errno
+ * (EINVAL: not a regular file, ELOOP: a symbolic link on the way). */
+static int open_regular_in(char *const *dirs, size_t n, size_t first, const char *rel,
+                           bool absolute)
+{
+    int fd = -1;
+    for (size_t i = first; i < n; i++) {
+        fd = open_below(dirs[i], rel);
+        if (fd >= 0 || errno != ENOENT || absolute)
+            break;
+    }
+    struct stat st;
+    if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
+        close(fd);
+        fd = -1;
+        errno = EINVAL;
+    }
+    return fd;
+}
+
 int spec_open_secret_file(const struct spec *s, char **err)
 {
     const char *file = s->auth.password_file;
@@ -104,17 +125,7 @@ int spec_open_secret_file(const struct spec *s, char **err)
         sb_release(&sb);
     } else {
         /* a relative name: the first secrets directory that has it */
-        for (size_t i = file[0] == '/' ? which : 0; i < n; i++) {
-            fd = open_below(dirs[i], rel);
-            if (fd >= 0 || errno != ENOENT || file[0] == '/')
-                break;
-        }
-        struct stat st;
-        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-            close(fd);
-            fd = -1;
-            errno = EINVAL;
-        }
+        fd = open_regular_in(dirs, n, file[0] == '/' ? which : 0, rel, file[0] == '/');
         if (fd < 0)
             *err = errno == ELOOP
                        ? xasprintf("%s:%d:%d: password_file '%s': refusing a symbolic link",
@@ -140,17 +151,7 @@ int secrets_dir_open(const char *file, char **err)
                          "or RMGR_SECRETS_DIR sets it)",
                          file, dirs[0], n > 1 ? ", " : "", n > 1 ? dirs[1] : "");
     } else {
-        for (size_t i = file[0] == '/' ? which : 0; i < n; i++) {
-            fd = open_below(dirs[i], rel);
-            if (fd >= 0 || errno != ENOENT || file[0] == '/')
-                break;
-        }
-        struct stat st;
-        if (fd >= 0 && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))) {
-            close(fd);
-            fd = -1;
-            errno = EINVAL;
-        }
+        fd = open_regular_in(dirs, n, file[0] == '/' ? which : 0, rel, file[0] == '/');
         if (fd < 0)
             *err = errno == ELOOP    ? xasprintf("'%s': refusing a symbolic link", file)
                    : errno == EINVAL ? xasprintf("'%s' is not a regular file", file)

@@ -11,6 +11,7 @@
 #include "fingerprint.h"
 #include "observe.h"
 #include "spec_source.h"
+#include "spec_trusted.h"
 #include "transport.h"
 #include "util.h"
 
@@ -33,18 +34,23 @@ int session_load(struct session *s, const struct session_options *o, FILE *err)
     diags_sort(&d);
     diags_print(&d, err); /* warnings too: they matter before acting */
     diags_release(&d);
-    if (!s->spec || read_password(s, err) < 0) {
+    if (!s->spec ||
+        spec_policy_enforce(s->spec, o->spec_path, o->trusted_spec, o->allow_hosts, err) < 0 ||
+        read_password(s, err) < 0) {
         session_release(s);
         return -1;
     }
     return 0;
 }
 
-int session_load_repo(struct session *s, const struct git_source_opts *git,
-                      struct spec_source *src, FILE *err)
+int session_load_repo(struct session *s, const struct session_options *o,
+                      const struct git_source_opts *git, struct spec_source *src, FILE *err)
 {
     s->spec = spec_source_load_one(git, src, err);
-    if (!s->spec || read_password(s, err) < 0) {
+    if (!s->spec ||
+        (o && spec_policy_enforce(s->spec, src->files[0], o->trusted_spec, o->allow_hosts,
+                                  err) < 0) ||
+        read_password(s, err) < 0) {
         session_release(s);
         return -1;
     }

@@ -27,6 +27,8 @@ struct session_options {
     long command_timeout_ms; /* 0: SESSION_DEFAULT_COMMAND_TIMEOUT_MS */
     bool skip_files;         /* observe servers only, not files on hosts */
     const char *commit;      /* the spec's commit, for the fingerprint; may be NULL */
+    const char *trusted_spec; /* --trusted-spec REF: policy mode (spec_trusted.h); borrowed */
+    const char *allow_hosts;  /* --allow-hosts FILE; borrowed */
 };
 
 struct session {
@@ -38,8 +40,10 @@ struct session {
 };
 
 /*
- * Load the spec and read the password. 0, or -1 with the reasons on `err`
- * and `s` released (nothing left to free).
+ * Load the spec, judge it by policy mode (--trusted-spec, --allow-hosts:
+ * a refused spec stops here, before the password is read or anything
+ * connects) and read the password. 0, or -1 with the reasons on `err` and
+ * `s` released (nothing left to free).
  */
 int session_load(struct session *s, const struct session_options *o, FILE *err);
 
@@ -48,11 +52,11 @@ struct spec_source;
 
 /*
  * session_load() for the one spec of a repository (spec_source_load_one():
- * `src` keeps the commit, subject and names until released). 0, or -1 with
+ * `o` may be NULL (no policy mode); `src` keeps the commit, subject and names until released). 0, or -1 with
  * the reasons on `err` and `s` released.
  */
-int session_load_repo(struct session *s, const struct git_source_opts *git,
-                      struct spec_source *src, FILE *err);
+int session_load_repo(struct session *s, const struct session_options *o,
+                      const struct git_source_opts *git, struct spec_source *src, FILE *err);
 
 /* The observation options for these session options (timeouts, password). */
 struct observe_options session_observe_options(const struct session *s,

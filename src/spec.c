@@ -55,6 +55,13 @@ static void proxy_release(struct spec_proxy *p)
     free(p->hash_tag);
 }
 
+static void alert_release(struct spec_alert *a)
+{
+    free(a->name);
+    free(a->field);
+    free(a->info_field);
+}
+
 void spec_free(struct spec *s)
 {
     if (!s)
@@ -74,6 +81,7 @@ void spec_free(struct spec *s)
     ARRAY_FREE(s->shards, s->nshards, shard_release);
     ARRAY_FREE(s->sentinel.nodes, s->sentinel.nnodes, spec_addr_release);
     ARRAY_FREE(s->proxies, s->nproxies, proxy_release);
+    ARRAY_FREE(s->alerts, s->nalerts, alert_release);
     strings_free(s->paths, s->npaths);
     free(s);
 }

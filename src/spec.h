@@ -126,6 +126,32 @@ struct spec_proxy {
     struct spec_pos pos;
 };
 
+/* Which instances an alert rule looks at (`on:`). */
+enum alert_on { ALERT_ON_ALL, ALERT_ON_MASTERS, ALERT_ON_REPLICAS, ALERT_ON_PROXIES };
+
+/* What an alert rule's `field` names. */
+enum alert_kind {
+    ALERT_INFO,            /* a numeric INFO field, as Redis reports it */
+    ALERT_RATE,            /* rate(FIELD): an INFO counter's change per second */
+    ALERT_SLOWLOG_PER_SEC, /* slowlog entries added per second (SLOWLOG GET 1 ids) */
+    ALERT_REPL_LAG_BYTES,  /* replica: master_repl_offset of its master minus its own */
+    ALERT_FORWARD_ERROR_PER_SEC, /* proxy: the pool's forward_error per second */
+    ALERT_SERVER_EJECTS,   /* proxy: the pool's server_ejects counter */
+};
+
+/* One entry of `alerts:`: fire when the value leaves [min, max] for `for_ms`. */
+struct spec_alert {
+    char *name;        /* default: the field as written; the `alert` label */
+    char *field;       /* as written: "used_memory", "rate(evicted_keys)", ... */
+    enum alert_kind kind;
+    char *info_field;  /* ALERT_INFO and ALERT_RATE: the INFO field; else NULL */
+    bool has_min, has_max;
+    double min, max;
+    long for_ms;       /* 0: fires at the first observation out of range */
+    enum alert_on on;  /* default all (redis fields), proxies (proxy fields) */
+    struct spec_pos pos;
+};
+
 struct spec {
     char *file;     /* path it was loaded from, for messages */
     char *source;   /* the file's bytes, for fingerprints */
@@ -146,6 +172,8 @@ struct spec {
     struct spec_sentinel sentinel;
     struct spec_proxy *proxies;
     size_t nproxies;
+    struct spec_alert *alerts;
+    size_t nalerts;
 
     char **paths; /* the strings spec_pos.path points at; freed with the spec */
     size_t npaths, paths_cap;

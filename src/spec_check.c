@@ -28,9 +28,7 @@ static void report(struct loader *L, enum diag_severity sev, const struct ynode 
         L->stopped = true;
         return;
     }
-    char *msg = xvasprintf(fmt, ap);
-    diags_add(L->d, sev, L->file, line, col, "%s", msg);
-    free(msg);
+    diags_vadd(L->d, sev, L->file, line, col, fmt, ap);
 }
 
 void sl_error_at(struct loader *L, const struct ynode *at, const char *fmt, ...)

@@ -6,9 +6,13 @@
  * itself: it checks that a replica is linked and caught up and known to
  * every sentinel, steers Sentinel's choice with replica-priority when a
  * target is given (Sentinel reads it from INFO only every 10 s, so rmgr waits
- * until every sentinel shows it), sends SENTINEL FAILOVER, waits until a
- * quorum of sentinels names the new master, puts the priorities back and
- * repoints the proxies.
+ * until every sentinel shows it), pauses writes on the master (CLIENT PAUSE
+ * WRITE) and checks again that the replica holds every one, sends SENTINEL
+ * FAILOVER, waits until a quorum of sentinels names the new master, makes the
+ * old master its replica (REPLICAOF, as Sentinel would a few seconds later)
+ * and ends the pause, puts the priorities back and repoints the proxies: a
+ * write the old master acknowledged is never lost with it, the writes it held
+ * are refused (READONLY) rather than accepted and lost.
  */
 #ifndef RMGR_SWITCHOVER_H
 #define RMGR_SWITCHOVER_H
@@ -63,6 +67,9 @@ struct switchover_options {
     long connect_timeout_ms;
     long command_timeout_ms;
     FILE *out;               /* progress lines */
+    bool lock_held;          /* the caller holds the cluster lock (apply): the proxies are
+                                repointed without taking it */
+    bool no_repoint; /* the caller repoints the proxies (apply's proxy steps) */
 };
 
 /*

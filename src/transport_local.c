@@ -288,79 +288,87 @@ static const char *untrusted_because(const struct stat *st)
 }
 
 /*
- * Every existing directory on the way to `path` (and `path` itself when it
- * is one) must belong to us or root and be writable by nobody else, as
- * OpenSSH's StrictModes wants: else another user could plant a redis.conf
- * (dir /root/.ssh, loadmodule ...) that we would start. Returns 0 or -1 with *err.
+ * Calls visit() on each directory on the way to `path` and on `path` itself:
+ * "/a", "/a/b", ... (a "//" or a trailing slash adds none). Stops at the
+ * first nonzero answer: < 0 an error (returned), > 0 nothing more to visit.
  */
-static int check_trusted_dirs(const char *path, char **err)
+static int walk_prefixes(const char *path, int (*visit)(const char *dir, void *ctx, char **err),
+                         void *ctx, char **err)
 {
     char *buf = xstrdup(path);
     size_t len = strlen(buf);
     int rc = 0;
     for (size_t i = 1; i <= len && rc == 0; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
+        if ((buf[i] != '/' && buf[i] != '\0') || buf[i - 1] == '/')
             continue;
         char saved = buf[i];
         buf[i] = '\0';
-        struct stat st;
-        const char *why = NULL;
-        if (stat(buf, &st) < 0) {
-            buf[i] = saved;
-            break; /* missing from here on: we create it */
-        }
-        if (S_ISDIR(st.st_mode))
-            why = untrusted_because(&st);
-        if (!why && lstat(buf, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0 &&
-            st.st_uid != geteuid())
-            why = "is a symbolic link of another user";
-        if (why) {
-            *err = xasprintf("refusing directory '%s': it %s (owner uid %ld, mode %04o)", buf,
-                             why, (long)st.st_uid, (unsigned)(st.st_mode & 07777));
-            rc = -1;
-        }
+        rc = visit(buf, ctx, err);
         buf[i] = saved;
     }
     free(buf);
-    return rc;
+    return rc < 0 ? -1 : 0;
+}
+
+/*
+ * Every existing directory on the way to `path` (and `path` itself when it
+ * is one) must belong to us or root and be writable by nobody else, as
+ * OpenSSH's StrictModes wants: else another user could plant a redis.conf
+ * (dir /root/.ssh, loadmodule ...) that we would start.
+ */
+static int check_trusted_dir(const char *dir, void *ctx, char **err)
+{
+    (void)ctx;
+    struct stat st;
+    const char *why = NULL;
+    if (stat(dir, &st) < 0)
+        return 1; /* missing from here on: we create it */
+    if (S_ISDIR(st.st_mode))
+        why = untrusted_because(&st);
+    if (!why && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode) && st.st_uid != 0 &&
+        st.st_uid != geteuid())
+        why = "is a symbolic link of another user";
+    if (why) {
+        *err = xasprintf("refusing directory '%s': it %s (owner uid %ld, mode %04o)", dir, why,
+                         (long)st.st_uid, (unsigned)(st.st_mode & 07777));
+        return -1;
+    }
+    return 0;
+}
+
+static int check_trusted_dirs(const char *path, char **err)
+{
+    return walk_prefixes(path, check_trusted_dir, NULL, err);
+}
+
+/* One step of mkdir -p: the directory gets exactly *mode (umask does not apply). */
+static int make_dir(const char *dir, void *ctx, char **err)
+{
+    mode_t mode = *(const mode_t *)ctx;
+    if (mkdir(dir, mode) == 0) {
+        if (chmod(dir, mode) < 0) {
+            *err = xasprintf("cannot chmod '%s': %s", dir, strerror(errno));
+            return -1;
+        }
+        return 0;
+    }
+    int e = errno;
+    struct stat st;
+    if (e == EEXIST && stat(dir, &st) == 0) {
+        if (S_ISDIR(st.st_mode))
+            return 0;
+        *err = xasprintf("cannot create directory '%s': exists and is not a directory", dir);
+        return -1;
+    }
+    *err = xasprintf("cannot create directory '%s': %s", dir, strerror(e));
+    return -1;
 }
 
 /* mkdir -p; directories it creates get exactly `mode` (umask does not apply). */
 static int mkdir_p(const char *path, int mode, char **err)
 {
-    char *buf = xstrdup(path);
-    size_t len = strlen(buf);
-    int rc = 0;
-    for (size_t i = 1; i <= len && rc == 0; i++) {
-        if (buf[i] != '/' && buf[i] != '\0')
-            continue;
-        if (buf[i - 1] == '/')
-            continue; /* "//" or a trailing slash */
-        char saved = buf[i];
-        buf[i] = '\0';
-        if (mkdir(buf, (mode_t)mode) == 0) {
-            if (chmod(buf, (mode_t)mode) < 0) {
-                *err = xasprintf("cannot chmod '%s': %s", buf, strerror(errno));
-                rc = -1;
-            }
-        } else {
-            int e = errno;
-            struct stat st;
-            if (e == EEXIST && stat(buf, &st) == 0) {
-                if (!S_ISDIR(st.st_mode)) {
-                    *err = xasprintf("cannot create directory '%s': exists and is not a directory",
-                                     buf);
-                    rc = -1;
-                }
-            } else {
-                *err = xasprintf("cannot create directory '%s': %s", buf, strerror(e));
-                rc = -1;
-            }
-        }
-        buf[i] = saved;
-    }
-    free(buf);
-    return rc;
+    mode_t m = (mode_t)mode;
+    return walk_prefixes(path, make_dir, &m, err);
 }
 
 static int local_mkdir(struct transport *t, const char *path, int mode, char **err)

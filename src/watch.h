@@ -12,7 +12,9 @@
  * with exponential backoff and jitter, checked with PING). When a quorum of
  * a cluster's sentinels (the spec's sentinel quorum) have announced the same
  * new master for a shard, and that master is a member of the shard in the
- * spec, the cluster's worker thread repoints every proxy of the cluster:
+ * spec, the cluster's worker thread repoints every proxy of the cluster
+ * (with repoint_at_promotion, already when the replica Sentinel's leader
+ * selected answers ROLE master: watch_episode.h):
  * render nutcracker.yml with the new masters, write it atomically, stop the
  * running nutcracker by its pidfile (the command line is checked first),
  * start it again and wait until it answers. No observation happens first:
@@ -40,6 +42,8 @@ enum watch_event_kind {
     WATCH_REPOINTED,      /* every proxy of the cluster serves with the new masters */
     WATCH_REPOINT_FAILED, /* at least one proxy could not be repointed */
     WATCH_FAILOVER_SEEN,  /* report only: a quorum agrees on a new master, nothing done */
+    WATCH_EPISODE_UNEXPECTED, /* --repoint-at promotion: after the early repoint the failover
+                                 was aborted, reselected or announced another master */
 };
 
 /* What a worker reports after acting on a failover. Strings are borrowed. */
@@ -51,8 +55,9 @@ struct watch_event {
     const char *shard;        /* the shard whose master changed */
     const char *old_master;   /* "ip:port" the proxies pointed at, or NULL if unknown */
     const char *new_master;   /* "ip:port" */
-    double took_ms;           /* quorum's +switch-master -> every proxy serving */
-    const char *error;        /* WATCH_REPOINT_FAILED: why */
+    double took_ms;           /* trigger (the quorum's +switch-master, or the promotion
+                                 with --repoint-at promotion) -> every proxy serving */
+    const char *error;        /* WATCH_REPOINT_FAILED: why; WATCH_EPISODE_UNEXPECTED: what */
 };
 
 typedef void (*watch_callback)(const struct watch_event *ev, void *arg);
@@ -66,6 +71,11 @@ struct watch_options {
     long ping_interval_ms;    /* liveness check of each subscription; 0: 5000 */
     const char *lock_dir;     /* NULL: lock_default_path() */
     bool report_only;         /* log and report failovers, never repoint (no --apply) */
+    /* --repoint-at promotion: also follow each shard's failover episode (+odown,
+     * +elected-leader, +selected-slave …, watch_episode.h) and repoint when the selected
+     * member answers ROLE master, before the quorum's +switch-master */
+    bool repoint_at_promotion;
+    long promotion_poll_ms;   /* ROLE poll period of the selected member; 0: 5 */
     watch_callback on_event;  /* called from the cluster's worker thread; may be NULL */
     void *arg;
     /* with a fleet (reconcile --lock etcd://): whether this worker holds the cluster's
@@ -129,5 +139,14 @@ int watch_parse_switch(const char *payload, char **name, char **new_ip, int *new
  * sentinels agree on, or NULL. Borrowed from `reports`.
  */
 const char *watch_quorum_master(char *const *reports, size_t n, int quorum);
+
+/*
+ * Whether at least `quorum` of the n reports name `addr`. The watcher asks it
+ * for the address a +switch-master just announced: with --repoint-at
+ * promotion the proxies may already serve the new master while the other
+ * sentinels' reports still name the previous failover's, which must not
+ * count as a quorum "for another address".
+ */
+bool watch_quorum_reached(char *const *reports, size_t n, int quorum, const char *addr);
 
 #endif

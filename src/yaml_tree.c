@@ -178,10 +178,8 @@ static void fail(struct builder *b, int line, int col, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    char *msg = xvasprintf(fmt, ap);
+    diags_vadd(b->d, DIAG_ERROR, b->file, line, col, fmt, ap);
     va_end(ap);
-    diags_add(b->d, DIAG_ERROR, b->file, line, col, "%s", msg);
-    free(msg);
     b->failed = true;
 }
 

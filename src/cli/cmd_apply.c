@@ -145,7 +145,7 @@ static int saved_plan_load(const char *path, struct saved_plan *sp)
 
 /*
  * Wait while Sentinel fails over the shards s->plan leaves to it (at most
- * wait_ms, or each shard's down-after + failover-timeout), saying what it
+ * wait_ms, or failover_wait_bound_ms() per shard), saying what it
  * waits for. EXIT_OK when Sentinel is done; EXIT_FAILURE_ after saying why
  * not (deadline passed, or a signal).
  */
@@ -158,9 +158,10 @@ static int wait_for_sentinel(struct session *s, const struct session_options *so
             long b = wait_ms >= 0 ? wait_ms : failover_wait_bound_ms(s->spec, s->observed, i);
             bound = b > bound ? b : bound;
         }
-    printf("\nWaiting for Sentinel on %zu shard%s (at most %.0f s; --failover-wait changes it, "
+    printf("\nWaiting for Sentinel on %zu shard%s (at most %.0f s%s; --failover-wait changes it, "
            "0 does not wait):\n",
-           p->waiting, p->waiting == 1 ? "" : "s", (double)bound / 1000.0);
+           p->waiting, p->waiting == 1 ? "" : "s", (double)bound / 1000.0,
+           wait_ms >= 0 ? "" : ", or its next attempt after one it abandons");
     fflush(stdout);
     struct failover_wait_options fo = {
         .wait_ms = wait_ms,
@@ -214,8 +215,9 @@ static const struct cli_opt apply_opts[] = {
     {CLI_OPT_DURATION, 0, "failover-wait", offsetof(struct apply_args, failover_wait_ms), NULL,
      0, 0, "90s, 2m, 0 not to wait", .arg = "DUR",
      .help = "wait at most DUR (90s, 2m) for Sentinel (default: each\n"
-             "shard's down-after + failover-timeout); 0: do not\n"
-             "wait, apply the rest and exit 2"},
+             "shard's down-after + failover-timeout + 3 s, and\n"
+             "Sentinel's next attempt after one it abandoned); 0:\n"
+             "do not wait, apply the rest and exit 2"},
     CLI_OPTS_APPLY(struct apply_args, co, "do not ask for confirmation (needed without a terminal)",
                    "allow steps marked [destructive] (stopping and deleting\n"
                    "instances of removed shards, SENTINEL REMOVE)"),
@@ -276,7 +278,7 @@ static int run_apply(int argc, char **argv)
         }
     }
     if (git_source_enabled(&git)) {
-        if (session_load_repo(&s, &git, &src, stderr) < 0)
+        if (session_load_repo(&s, &so, &git, &src, stderr) < 0)
             goto out;
         so.commit = src.co.commit;
         printf("Spec: %s from %s at %s (%.12s): %s\n\n", src.names[0], src.co.url, src.co.ref,

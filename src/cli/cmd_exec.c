@@ -101,7 +101,7 @@ static void select_targets(const struct session *s, const struct exec_args *a,
     if (a->sentinels) {
         for (size_t i = 0; i < s->spec->sentinel.nnodes; i++)
             add_target(t, s->spec->sentinel.nodes[i].ip, s->spec->sentinel.nodes[i].port,
-                       "sentinel", NULL, NULL, false);
+                       "sentinel", NULL, s->password, false);
     } else if (a->proxies) {
         for (size_t i = 0; i < s->spec->nproxies; i++)
             add_target(t, s->spec->proxies[i].listen.ip, s->spec->proxies[i].listen.port,

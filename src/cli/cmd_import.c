@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "import.h"
 #include "opt.h"
+#include "spec.h"
 #include "util.h"
 
 struct import_args {
@@ -37,7 +38,7 @@ static const struct cli_opt import_opts[] = {
     {CLI_OPT_STRING, 0, "cluster", offsetof(struct import_args, cluster), .arg = "NAME",
      .help = "the cluster's name (default: imported)"},
     {CLI_OPT_STRING, 0, "password-env", offsetof(struct import_args, password_env),
-     .arg = "VAR", .help = "the spec's auth.password_env (RMGR_REDIS_...)"},
+     .arg = "VAR", .help = "the spec's auth.password_env (RMGR_REDIS_...);\nits value AUTHs to the sentinel"},
     {CLI_OPT_MS, 0, "connect-timeout", offsetof(struct import_args, connect_timeout_ms), NULL,
      1, 3600 * 1000, .arg = "MS", .help = "connect and command timeout (default 2000)"},
 };
@@ -82,8 +83,13 @@ static int run_import(int argc, char **argv)
     struct import_model m = {.cluster = xstrdup(a.cluster ? a.cluster : "imported"),
                              .password_env = a.password_env ? xstrdup(a.password_env) : NULL};
     char *err = NULL;
-    rc = import_gather(ip, (int)port, a.connect_timeout_ms ? a.connect_timeout_ms : 2000, &m,
-                       &err) < 0 ? EXIT_FAILURE_ : EXIT_OK;
+    /* the variable's value, when it is one a spec may name: sentinels with requirepass */
+    const char *pw = NULL;
+    if (a.password_env && !strncmp(a.password_env, SPEC_PASSWORD_ENV_PREFIX,
+                                   strlen(SPEC_PASSWORD_ENV_PREFIX)))
+        pw = getenv(a.password_env);
+    rc = import_gather(ip, (int)port, a.connect_timeout_ms ? a.connect_timeout_ms : 2000,
+                       pw && *pw ? pw : NULL, &m, &err) < 0 ? EXIT_FAILURE_ : EXIT_OK;
     m.proxies = xcalloc(a.nproxy_configs + 1, sizeof(*m.proxies));
     for (size_t i = 0; !rc && i < a.nproxy_configs; i++) {
         char *text = NULL;

@@ -34,19 +34,12 @@ static int run_locks(int argc, char **argv)
     if (!url)
         return cli_usage_error(&command_locks, "locks needs --lock etcd://HOST:PORT (or RMGR_LOCK)");
     a.eo.etcd.url = url;
-    char *err = NULL;
-    struct etcd *e = etcd_new(&a.eo.etcd, &err);
-    struct etcd_lock_info *v = NULL;
-    size_t n = 0;
-    struct strvec workers = {0};
-    if (!e || etcd_locks_list(e, true, &v, &n, &err) < 0 || etcd_workers(e, &workers, &err) < 0) {
-        fprintf(stderr, "rmgr: %s\n", err ? err : "etcd did not answer");
-        free(err);
-        etcd_free(e);
-        strvec_release(&workers);
-        etcd_lock_infos_free(v, n);
+    struct lock_view lv;
+    if (lock_view_read(&a.eo.etcd, true, &lv) < 0)
         return EXIT_FAILURE_;
-    }
+    const struct etcd_lock_info *v = lv.v;
+    size_t n = lv.n;
+    const struct strvec workers = lv.workers;
     printf("%-20s %-20s %-16s %-8s %-20s %-10s %-9s %s\n", "CLUSTER", "WORKER", "HOST", "PID",
            "SINCE", "COMMIT", "REVISION", "TTL");
     for (size_t i = 0; i < n; i++) {
@@ -66,9 +59,7 @@ static int run_locks(int argc, char **argv)
         printf(" %s %zu%s", workers.v[w], cnt, w + 1 < workers.n ? "," : "");
     }
     printf("\n");
-    strvec_release(&workers);
-    etcd_lock_infos_free(v, n);
-    etcd_free(e);
+    lock_view_release(&lv);
     return EXIT_OK;
 }
 

@@ -83,6 +83,7 @@ struct observe_args {
 
 static const struct cli_opt observe_opts[] = {
     CLI_OPT_SPEC(struct observe_args, so),
+    CLI_OPTS_POLICY(struct observe_args, so),
     {CLI_OPT_FLAG, 0, "json", offsetof(struct observe_args, json),
      .help = "the observed model as JSON"},
     {CLI_OPT_FLAG, 0, "skip-files", offsetof(struct observe_args, so.skip_files),

@@ -100,6 +100,7 @@ static int set_format(void *dest, const struct cli_opt *opt, const char *value, 
 
 static const struct cli_opt plan_opts[] = {
     CLI_OPT_SPEC(struct plan_args, so),
+    CLI_OPTS_POLICY(struct plan_args, so),
     CLI_OPTS_GIT_SOURCE(struct plan_args, git,
                         "\n(--path must lead to one spec; its commit and subject\n"
                         "head the text and are in the JSON and the saved plan)"),
@@ -143,7 +144,7 @@ static int run_plan(int argc, char **argv)
     struct spec_source src = {0};
     const char *subject = NULL;
     if (git_source_enabled(&git)) {
-        if (session_load_repo(&s, &git, &src, stderr) < 0) {
+        if (session_load_repo(&s, &so, &git, &src, stderr) < 0) {
             spec_source_release(&src);
             return EXIT_FAILURE_;
         }
@@ -221,12 +222,18 @@ const struct command command_plan = {
     "plan", run_plan, "show the steps that would make the cluster match the spec",
     .usage = "usage: rmgr plan -f SPEC [--json | --markdown] [--explain] [--detailed-exitcode]\n"
              "                 [--out FILE] [--no-color] [--connect-timeout MS] [--timeout MS]\n"
+             "                 [--trusted-spec REF] [--allow-hosts FILE]\n"
              "       rmgr plan --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [options]\n"
              "\n"
              "Observe every instance the spec names, compare with the spec and print the\n"
              "ordered steps that would make them match (nothing is changed), then the\n"
              "plan's fingerprint. A shard whose master cannot be told safely is refused:\n"
-             "the diagnosis is printed instead of steps and the exit status is 1.\n",
+             "the diagnosis is printed instead of steps and the exit status is 1.\n"
+             "\n"
+             "On pull requests, --trusted-spec origin/main refuses (exit 1, before any\n"
+             "connection) a spec that changes where rmgr connects or what it reads;\n"
+             "--allow-hosts FILE refuses any address not listed (README: \"Running plan\n"
+             "on untrusted pull requests\").\n",
     CLI_COMMAND_OPTS(plan_opts),
     .epilog = "Exit status: 0 success (without --detailed-exitcode also with changes),\n"
               "1 error or refused plan, 2 changes pending (--detailed-exitcode) or usage error.\n",

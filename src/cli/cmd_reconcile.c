@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "lock_cli.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "opt.h"
 #include "reconcile.h"
 #include "session.h"
@@ -47,6 +48,18 @@ static int set_log_level(void *dest, const struct cli_opt *opt, const char *valu
     return -1;
 }
 
+/* --repoint-at switch|promotion */
+static int set_repoint_at(void *dest, const struct cli_opt *opt, const char *value, char **err)
+{
+    (void)opt;
+    if (str_eq(value, "switch") || str_eq(value, "promotion")) {
+        *(bool *)dest = str_eq(value, "promotion");
+        return 0;
+    }
+    *err = xasprintf("option '--repoint-at' needs switch or promotion, not '%s'", value);
+    return -1;
+}
+
 #define RO(field) offsetof(struct reconcile_options, field)
 
 static const struct cli_opt reconcile_opts[] = {
@@ -62,6 +75,12 @@ static const struct cli_opt reconcile_opts[] = {
      .help = "time between runs of the daemon: 30s, 5m, 1h\n(default 5m; at least 1s)"},
     {CLI_OPT_FLAG, 0, "watch", RO(watch),
      .help = "follow failovers and repoint proxies at once\n(daemon only; with --apply)"},
+    {CLI_OPT_STRING, 0, "repoint-at", RO(repoint_at_promotion), set_repoint_at,
+     .arg = "switch|promotion",
+     .help = "with --watch, repoint when a quorum announces\n"
+             "+switch-master (switch, default), or as soon as the\n"
+             "replica Sentinel's leader selected answers ROLE master\n"
+             "(promotion: ~1 s sooner; see README)"},
     {CLI_OPT_FLAG, 0, "apply", RO(apply), .help = "correct drift (default: report only)"},
     {CLI_OPT_FLAG, 0, "allow-destructive", RO(allow_destructive),
      .help = "with --apply, also run destructive steps"},
@@ -88,6 +107,18 @@ static const struct cli_opt reconcile_opts[] = {
      .help = "this worker's name under /rmgr/workers/ (default\nHOSTNAME-PID; keep it stable across restarts)"},
     {CLI_OPT_GROUP, .help = "Notifications:"},
     CLI_OPTS_NOTIFY(struct reconcile_options, notify),
+    {CLI_OPT_GROUP, .help = "Metrics and status page:"},
+    {CLI_OPT_STRING, 0, "metrics-listen", RO(metrics_listen), .arg = "ADDR:PORT",
+     .help = "serve /metrics (Prometheus), / (status page) and\n"
+             "/api/status (JSON) here, e.g. 127.0.0.1:9121\n"
+             "(daemon only; not loopback: needs a token)"},
+    {CLI_OPT_STRING, 0, "metrics-file", RO(metrics_file), .arg = "PATH",
+     .help = "write the metrics to PATH after every run, replaced\n"
+             "atomically (node_exporter's textfile collector:\n"
+             "name it *.prom)"},
+    {CLI_OPT_STRING, 0, "metrics-token-file", RO(metrics_token_file), .arg = "FILE",
+     .help = "bearer token every request to --metrics-listen must\n"
+             "carry (a file under the secrets directory)"},
     {CLI_OPT_GROUP, .help = "Logging (one line per event, with cluster and commit):"},
     {CLI_OPT_STRING, 0, "log-format", RO(log_format), set_log_format, .arg = "text|json",
      .help = "(default text)"},
@@ -124,12 +155,34 @@ static int parse_args(int argc, char **argv, struct reconcile_options *o, char *
         *err = xasprintf("--once excludes %s", o->watch ? "--watch" : "--interval");
         return -1;
     }
+    if (o->repoint_at_promotion && !o->watch) {
+        *err = xstrdup("--repoint-at promotion needs --watch");
+        return -1;
+    }
     if (o->detailed_exitcode && !o->once) {
         *err = xstrdup("--detailed-exitcode needs --once");
         return -1;
     }
     if (o->allow_destructive && !o->apply) {
         *err = xstrdup("--allow-destructive needs --apply");
+        return -1;
+    }
+    if (o->metrics_listen) {
+        struct metrics_listen l;
+        if (o->once) {
+            *err = xstrdup("--once excludes --metrics-listen (use --metrics-file)");
+            return -1;
+        }
+        if (metrics_listen_parse(o->metrics_listen, &l, err) < 0)
+            return -1;
+        if (!l.loopback && !o->metrics_token_file) {
+            *err = xasprintf("--metrics-listen %s is not a loopback address: it needs "
+                             "--metrics-token-file",
+                             o->metrics_listen);
+            return -1;
+        }
+    } else if (o->metrics_token_file) {
+        *err = xstrdup("--metrics-token-file needs --metrics-listen");
         return -1;
     }
     if (notify_options_finish(&o->notify, getenv("RMGR_WEBHOOK_URL"), err) < 0)
@@ -250,7 +303,8 @@ const struct command command_reconcile = {
     "reconcile", run_reconcile, "keep clusters equal to their specs: cron job or daemon",
     .usage =
         "usage: rmgr reconcile (-f SPEC|DIR | --repo URL [--ref REF] [--path DIR]\n"
-        "                      [--cache-dir DIR]) [--once | --interval DURATION] [--watch]\n"
+        "                      [--cache-dir DIR]) [--once | --interval DURATION]\n"
+        "                      [--watch [--repoint-at switch|promotion]]\n"
         "                      [--apply [--allow-destructive]] [--webhook URL]... [options]\n"
         "\n"
         "Keep every cluster equal to its spec, unattended. Each run reads the specs\n"
@@ -271,7 +325,21 @@ const struct command command_reconcile = {
         "name the same new master of a shard, the cluster's proxies are repointed at\n"
         "once (nutcracker.yml rewritten, nutcracker restarted by its pidfile, ready\n"
         "when it answers) without waiting for the interval; the next run heals\n"
-        "anything missed. Without --apply the failover is only reported.\n",
+        "anything missed. Without --apply the failover is only reported.\n"
+        "\n"
+        "With --repoint-at promotion the watcher also follows each shard's failover\n"
+        "(+odown, +elected-leader, +selected-slave, -failover-abort-*): once a quorum\n"
+        "published +odown and the elected leader selected a member of the shard, it\n"
+        "polls that member every few ms and repoints the proxies as soon as it\n"
+        "answers ROLE master, about a second before the quorum's +switch-master. A\n"
+        "failover that then ends otherwise (aborted, another replica selected, another\n"
+        "master announced) is logged and notified, and the quorum is followed.\n"
+        "\n"
+        "Metrics: --metrics-listen serves Prometheus metrics at /metrics, a status\n"
+        "page (shards, sentinels, proxies, drift, alerts, charts of the last hour) at\n"
+        "/ and the same as JSON at /api/status, from what the runs observed: a\n"
+        "request never talks to a cluster. --metrics-file writes the metrics after\n"
+        "every run (with --once too, for cron).\n",
     CLI_COMMAND_OPTS(reconcile_opts),
     .epilog =
         "Signals: SIGTERM or SIGINT finish the running step and exit 0 (a second one\n"

@@ -6,14 +6,18 @@
  * the shards it monitors and whether it agrees on their masters; per proxy
  * whether it answers and where each shard's server points. Everything that
  * is not healthy is listed as a problem; exit 0 when there is none, 1
- * otherwise. Reads nothing but what observation and the planner saw.
+ * otherwise. Reads nothing but what observation and the planner saw, and
+ * the alert rules' state reconcile left (for rates and `for:`), which it
+ * never writes.
  */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "alerts.h"
 #include "cli.h"
+#include "instance.h"
 #include "json_out.h"
 #include "opt.h"
 #include "redis_parse.h"
@@ -61,6 +65,28 @@ static const char *first_line(const char *text, char *buf, size_t size)
     return buf;
 }
 
+/*
+ * The firing alerts of instance ip:port beside it ("  ALERT name=value") and
+ * one problem each.
+ */
+static void alert_mark(const struct alert_state *al, const char *ip, int port, struct strbuf *out,
+                       struct problems *pr)
+{
+    char *addr = strchr(ip, ':') ? xasprintf("[%s]:%d", ip, port) : xasprintf("%s:%d", ip, port);
+    char *text = alerts_firing_text(al, addr);
+    if (text)
+        sb_addf(out, "  ALERT %s", text);
+    for (size_t i = 0; al && i < al->nrows; i++) {
+        const struct alert_row *r = &al->rows[i];
+        if (r->firing && !strcmp(r->addr, addr))
+            problem(pr, "alert %s firing on %s%s%s%s since %lld: value %g", r->name, addr,
+                    r->shard ? " (" : "", r->shard ? r->shard : "", r->shard ? ")" : "",
+                    r->since_s, r->value);
+    }
+    free(text);
+    free(addr);
+}
+
 /* The master the planner works with for shard i. */
 static const struct spec_addr *shard_master(const struct session *s, size_t i)
 {
@@ -70,8 +96,8 @@ static const struct spec_addr *shard_master(const struct session *s, size_t i)
 
 /* ------------------------------------------------------------- shards */
 
-static json_t *status_shard(const struct session *s, size_t i, struct strbuf *out,
-                            struct problems *pr)
+static json_t *status_shard(const struct session *s, size_t i, const struct alert_state *al,
+                            struct strbuf *out, struct problems *pr)
 {
     const struct spec *sp = s->spec;
     const struct observed *o = s->observed;
@@ -123,6 +149,7 @@ static json_t *status_shard(const struct session *s, size_t i, struct strbuf *ou
         sb_addf(out, ", chosen by Sentinel (%zu of %zu agree)", agree, o->nsentinels);
     else
         sb_add(out, ", not (yet) managed by Sentinel");
+    alert_mark(al, m->ip, m->port, out, pr);
     sb_addc(out, '\n');
     json_object_set_new(js, "master_reach",
                         json_text(reach_name(mo ? mo->reach : REACH_NOT_CHECKED)));
@@ -143,7 +170,9 @@ static json_t *status_shard(const struct session *s, size_t i, struct strbuf *ou
         sb_addf(out, "  replica  %s:%d  ", a->ip, a->port);
         if (!r || r->reach != REACH_OK) {
             char *w = r ? why(r->reach, r->reach_detail) : xstrdup("not observed");
-            sb_addf(out, "%s\n", w);
+            sb_add(out, w);
+            alert_mark(al, a->ip, a->port, out, pr);
+            sb_addc(out, '\n');
             problem(pr, "%s: replica %s:%d is %s", sh->name, a->ip, a->port, w);
             free(w);
             json_array_append_new(reps, jr);
@@ -153,7 +182,9 @@ static json_t *status_shard(const struct session *s, size_t i, struct strbuf *ou
         json_object_set_new(jr, "role", json_text(r->role ? r->role : "unknown"));
         json_object_set_new(jr, "link", json_text(link));
         if (!str_eq(r->role, "slave")) {
-            sb_addf(out, "ok, but a %s\n", r->role ? r->role : "server of unknown role");
+            sb_addf(out, "ok, but a %s", r->role ? r->role : "server of unknown role");
+            alert_mark(al, a->ip, a->port, out, pr);
+            sb_addc(out, '\n');
             problem(pr, "%s: replica %s:%d is a %s, not a replica of %s:%d", sh->name, a->ip,
                     a->port, r->role ? r->role : "server of unknown role", m->ip, m->port);
         } else {
@@ -178,6 +209,7 @@ static json_t *status_shard(const struct session *s, size_t i, struct strbuf *ou
             }
             if (r->loading)
                 problem(pr, "%s: replica %s:%d is loading its data", sh->name, a->ip, a->port);
+            alert_mark(al, a->ip, a->port, out, pr);
             sb_addc(out, '\n');
         }
         json_array_append_new(reps, jr);
@@ -241,8 +273,8 @@ static json_t *status_sentinel(const struct session *s, size_t i, struct strbuf 
 
 /* ------------------------------------------------------------- proxies */
 
-static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *out,
-                            struct problems *pr)
+static json_t *status_proxy(const struct session *s, size_t i, const struct alert_state *al,
+                            struct strbuf *out, struct problems *pr)
 {
     const struct spec *sp = s->spec;
     const struct obs_proxy *p = &s->observed->proxies[i];
@@ -308,6 +340,7 @@ static json_t *status_proxy(const struct session *s, size_t i, struct strbuf *ou
         }
         nc_servers_free(sv, n);
     }
+    alert_mark(al, spp->listen.ip, spp->listen.port, out, pr);
     sb_addc(out, '\n');
     json_object_set_new(js, "servers", servers);
     free(label);
@@ -339,6 +372,84 @@ static void host_key_problems(const struct observed *o, struct problems *pr)
     free(seen);
 }
 
+/* ---- versions ---- */
+
+struct build_group {
+    enum instance_kind kind;
+    const char *version, *executable; /* borrowed from the observation */
+    struct strvec instances;          /* "ip:port" */
+};
+
+static void build_add(struct build_group **g, size_t *n, size_t *cap, enum instance_kind k,
+                      const struct obs_build *b, const char *ip, int port)
+{
+    if (!b->executable && !b->version)
+        return;
+    size_t i = 0;
+    while (i < *n && !((*g)[i].kind == k && str_eq((*g)[i].version, b->version) &&
+                       str_eq((*g)[i].executable, b->executable)))
+        i++;
+    if (i == *n) {
+        VEC_GROW(*g, *n, *cap);
+        (*g)[*n] = (struct build_group){.kind = k, .version = b->version,
+                                         .executable = b->executable};
+        (*n)++;
+    }
+    strvec_add(&(*g)[i].instances, xasprintf("%s:%d", ip, port));
+}
+
+/*
+ * "versions:" - each build that runs (kind, version, program) with its
+ * instances, and whether it is the spec's program; the JSON array of the same.
+ */
+static json_t *status_versions(const struct spec *sp, const struct observed *o,
+                               struct strbuf *out)
+{
+    struct build_group *g = NULL;
+    size_t n = 0, cap = 0;
+    for (size_t i = 0; i < o->nredis; i++)
+        if (o->redis[i].reach == REACH_OK)
+            build_add(&g, &n, &cap, INSTANCE_REDIS, &o->redis[i].build, o->redis[i].ip,
+                      o->redis[i].port);
+    for (size_t i = 0; i < o->nsentinels; i++)
+        if (o->sentinels[i].reach == REACH_OK)
+            build_add(&g, &n, &cap, INSTANCE_SENTINEL, &o->sentinels[i].build,
+                      o->sentinels[i].ip, o->sentinels[i].port);
+    for (size_t i = 0; i < o->nproxies; i++)
+        if (o->proxies[i].reach == REACH_OK)
+            build_add(&g, &n, &cap, INSTANCE_PROXY, &o->proxies[i].build, o->proxies[i].ip,
+                      o->proxies[i].listen_port);
+    json_t *arr = json_array();
+    if (n)
+        sb_add(out, "versions:\n");
+    for (size_t i = 0; i < n; i++) {
+        char *want = instance_binary_path(sp, g[i].kind);
+        bool spec = g[i].executable && str_eq(g[i].executable, want);
+        sb_addf(out, "  %-8s %s %s: ", instance_kind_name(g[i].kind),
+                g[i].version ? g[i].version : "(version unknown)",
+                g[i].executable ? g[i].executable : "(program unknown)");
+        json_t *insts = json_array();
+        for (size_t k = 0; k < g[i].instances.n; k++) {
+            sb_addf(out, "%s%s", k ? ", " : "", g[i].instances.v[k]);
+            json_array_append_new(insts, json_text(g[i].instances.v[k]));
+        }
+        if (!spec && g[i].executable)
+            sb_addf(out, " (the spec has %s: 'rmgr plan' upgrades them)", want);
+        sb_add(out, "\n");
+        json_t *x = json_object();
+        json_object_set_new(x, "kind", json_text(instance_kind_name(g[i].kind)));
+        json_object_set_new(x, "version", json_str_or_null(g[i].version));
+        json_object_set_new(x, "executable", json_str_or_null(g[i].executable));
+        json_object_set_new(x, "spec", json_boolean(spec));
+        json_object_set_new(x, "instances", insts);
+        json_array_append_new(arr, x);
+        free(want);
+        strvec_release(&g[i].instances);
+    }
+    free(g);
+    return arr;
+}
+
 /* "2 shards, 3 sentinels, 1 proxy" */
 static char *counts_line(const struct spec *sp)
 {
@@ -350,16 +461,22 @@ static char *counts_line(const struct spec *sp)
 
 struct status_args {
     struct session_options so;
+    const char *state_dir;
     bool json;
     bool no_color; /* accepted like every command's: status prints no colour */
 };
 
 static const struct cli_opt status_opts[] = {
     CLI_OPT_SPEC(struct status_args, so),
+    CLI_OPTS_POLICY(struct status_args, so),
     {CLI_OPT_FLAG, 0, "json", offsetof(struct status_args, json),
      .help = "the same as JSON, with \"healthy\" and \"problems\""},
     {CLI_OPT_FLAG, 0, "no-color", offsetof(struct status_args, no_color),
      .help = "accepted for symmetry with the other commands (no colour is used)"},
+    {CLI_OPT_STRING, 0, "state-dir", offsetof(struct status_args, state_dir), .arg = "DIR",
+     .help = "where reconcile keeps its state, for the alert rules' rates\n"
+             "and `for:` (default: $XDG_CACHE_HOME/rmgr/state or\n"
+             "~/.cache/rmgr/state, as reconcile's)"},
     CLI_OPTS_TIMEOUTS(struct status_args, so, CLI_TIMEOUT_HELP_OBSERVE),
 };
 
@@ -381,10 +498,25 @@ static int run_status(int argc, char **argv)
     json_t *root = json_object();
     json_t *shards = json_array(), *sentinels = json_array(), *proxies = json_array();
 
+    /* the alert rules on this observation, from reconcile's state: nothing sent or saved */
+    struct alert_state al = {0};
+    char *state_dir = args.state_dir ? xstrdup(args.state_dir) : user_cache_path("state");
+    if (sp->nalerts || state_dir) {
+        struct notify_options no;
+        notify_options_init(&no);
+        char *warn = NULL;
+        alerts_check(&no, state_dir, sp, s.observed, NULL, true, &al, &warn);
+        if (warn)
+            fprintf(stderr, "warning: %s\n", warn);
+        free(warn);
+        notify_options_release(&no);
+    }
+    free(state_dir);
+
     char *counts = counts_line(sp);
     sb_addf(&out, "Cluster %s: %s\n\n", sp->cluster, counts);
     for (size_t i = 0; i < sp->nshards; i++)
-        json_array_append_new(shards, status_shard(&s, i, &out, &pr));
+        json_array_append_new(shards, status_shard(&s, i, &al, &out, &pr));
     if (s.observed->nsentinels)
         sb_add(&out, "sentinels:\n");
     for (size_t i = 0; i < s.observed->nsentinels; i++)
@@ -392,8 +524,9 @@ static int run_status(int argc, char **argv)
     if (s.observed->nproxies)
         sb_add(&out, "proxies:\n");
     for (size_t i = 0; i < s.observed->nproxies; i++)
-        json_array_append_new(proxies, status_proxy(&s, i, &out, &pr));
+        json_array_append_new(proxies, status_proxy(&s, i, &al, &out, &pr));
     host_key_problems(s.observed, &pr);
+    json_t *versions = status_versions(sp, s.observed, &out);
 
     if (args.json) {
         json_t *probs = json_array();
@@ -404,7 +537,20 @@ static int run_status(int argc, char **argv)
         json_object_set_new(root, "shards", shards);
         json_object_set_new(root, "sentinels", sentinels);
         json_object_set_new(root, "proxies", proxies);
+        json_object_set_new(root, "versions", versions);
         json_object_set_new(root, "problems", probs);
+        json_t *alerts = json_array();
+        for (size_t i = 0; i < al.nrows; i++) {
+            const struct alert_row *r = &al.rows[i];
+            if (r->firing)
+                json_array_append_new(
+                    alerts, json_pack("{s:o, s:o, s:o, s:o, s:f, s:I}", "name", json_text(r->name),
+                                      "addr", json_text(r->addr), "shard",
+                                      r->shard ? json_text(r->shard) : json_null(), "role",
+                                      json_text(r->role ? r->role : ""), "value", r->value,
+                                      "since", (json_int_t)r->since_s));
+        }
+        json_object_set_new(root, "alerts", alerts);
         json_object_set_new(root, "took_ms", json_integer(s.observed->took_ms));
         char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         printf("%s\n", text ? text : "null");
@@ -413,6 +559,7 @@ static int run_status(int argc, char **argv)
         json_decref(shards);
         json_decref(sentinels);
         json_decref(proxies);
+        json_decref(versions);
         fputs(sb_str(&out), stdout);
         if (pr.list.n) {
             printf("\nProblems:\n");
@@ -429,6 +576,7 @@ static int run_status(int argc, char **argv)
     free(counts);
     sb_release(&out);
     strvec_release(&pr.list);
+    alert_state_release(&al);
     session_release(&s);
     return rc;
 }
@@ -436,13 +584,17 @@ static int run_status(int argc, char **argv)
 const struct command command_status = {
     /* name, run, summary (`rmgr help`) */
     "status", run_status, "summarise the cluster's health",
-    .usage = "usage: rmgr status -f SPEC [--json] [--no-color] [--connect-timeout MS] [--timeout MS]\n"
+    .usage = "usage: rmgr status -f SPEC [--json] [--no-color] [--state-dir DIR]\n"
+             "                   [--connect-timeout MS] [--timeout MS]\n"
+             "                   [--trusted-spec REF] [--allow-hosts FILE]\n"
              "\n"
              "Per shard its master (and whether Sentinel chose it) and its replicas with\n"
              "link status and lag; per sentinel the shards it monitors and whether it\n"
              "agrees on their masters; per proxy whether it answers and which server each\n"
              "shard points at. Ends with a line such as\n"
-             "'2 shards, 3 sentinels, 1 proxy: all healthy', after a list of problems if any.\n",
+             "'2 shards, 3 sentinels, 1 proxy: all healthy', after a list of problems if any.\n"
+             "A firing alert of the spec's alerts: is shown beside its instance (ALERT\n"
+             "name=value) and is a problem.\n",
     CLI_COMMAND_OPTS(status_opts),
     .epilog = "Exit status: 0 healthy, 1 not healthy or an error, 2 usage error.\n",
 };

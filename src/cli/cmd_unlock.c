@@ -60,16 +60,13 @@ static int run_unlock(int argc, char **argv)
     if (!url)
         return cli_usage_error(&command_unlock, "unlock needs --lock etcd://HOST:PORT (or RMGR_LOCK)");
     a.eo.etcd.url = url;
+    struct lock_view lv;
+    if (lock_view_read(&a.eo.etcd, false, &lv) < 0)
+        return EXIT_FAILURE_;
+    const struct etcd_lock_info *v = lv.v;
+    size_t n = lv.n;
     char *err = NULL;
-    struct etcd *e = etcd_new(&a.eo.etcd, &err);
-    struct etcd_lock_info *v = NULL;
-    size_t n = 0;
-    struct strvec workers = {0};
     int rc = EXIT_FAILURE_;
-    if (!e || etcd_locks_list(e, false, &v, &n, &err) < 0 || etcd_workers(e, &workers, &err) < 0) {
-        fprintf(stderr, "rmgr: %s\n", err ? err : "etcd did not answer");
-        goto out;
-    }
     const struct etcd_lock_info *x = NULL;
     for (size_t i = 0; i < n && !x; i++)
         if (str_eq(v[i].cluster, a.cluster))
@@ -79,7 +76,7 @@ static int run_unlock(int argc, char **argv)
         rc = EXIT_OK;
         goto out;
     }
-    bool alive = holder_alive(x, &workers);
+    bool alive = holder_alive(x, &lv.workers);
     printf("%s%s is held by worker %s (pid %ld on %s) since %s, create revision %lld%s.\n",
            ETCD_LOCK_PREFIX, x->cluster, x->worker, x->pid, x->host, x->since, x->revision,
            alive ? "; the holder is alive" : "");
@@ -95,7 +92,7 @@ static int run_unlock(int argc, char **argv)
         if (!yes)
             goto out;
     }
-    int u = etcd_unlock(e, x->cluster, x->revision, &err);
+    int u = etcd_unlock(lv.e, x->cluster, x->revision, &err);
     if (u < 0) {
         fprintf(stderr, "rmgr: %s\n", err ? err : "etcd did not answer");
     } else if (u > 0) {
@@ -106,9 +103,7 @@ static int run_unlock(int argc, char **argv)
     }
 out:
     free(err);
-    strvec_release(&workers);
-    etcd_lock_infos_free(v, n);
-    etcd_free(e);
+    lock_view_release(&lv);
     return rc;
 }
 

@@ -17,6 +17,7 @@
 #include "session.h"
 #include "spec.h"
 #include "spec_source.h"
+#include "spec_trusted.h"
 #include "top.h"
 #include "util.h"
 
@@ -84,6 +85,7 @@ struct validate_args {
     struct strvec paths; /* PATH arguments and -f values, in order */
     struct git_source_opts git;
     bool ha, observe, json;
+    struct session_options so; /* only --trusted-spec and --allow-hosts */
 };
 
 /* A PATH, or the value of -f/--file: the same, as the other commands take a spec. */
@@ -108,6 +110,7 @@ static const struct cli_opt validate_opts[] = {
     {CLI_OPT_FLAG, 0, "json", offsetof(struct validate_args, json),
      .help = "with --ha: the risks as one JSON document on stdout"},
     CLI_OPT_SECRETS_DIR,
+    CLI_OPTS_POLICY(struct validate_args, so),
     {CLI_OPT_ARG, 0, NULL, offsetof(struct validate_args, paths), add_path}, /* PATH... */
 };
 
@@ -230,6 +233,12 @@ static int run_validate(int argc, char **argv)
     struct spec **specs = xcalloc(files.n ? files.n : 1, sizeof(*specs));
     for (size_t i = 0; i < files.n; i++)
         specs[i] = src.n ? spec_source_load(&src, i, &d) : spec_load_file(files.v[i], &d);
+    /* policy mode: judged here, so --observe never contacts a refused spec's addresses */
+    bool refused = false;
+    for (size_t i = 0; i < files.n; i++)
+        if (specs[i] && spec_policy_enforce(specs[i], src.n ? src.files[i] : files.v[i],
+                                            va.so.trusted_spec, va.so.allow_hosts, stderr) < 0)
+            refused = true;
     spec_source_release(&src);
 
     /* a cluster name names one cluster: two specs for it would fight */
@@ -247,7 +256,7 @@ static int run_validate(int argc, char **argv)
 
     diags_sort(&d);
     diags_print(&d, stderr);
-    bool failed = diags_count(&d, DIAG_ERROR) > 0;
+    bool failed = refused || diags_count(&d, DIAG_ERROR) > 0;
     int rc = failed ? EXIT_FAILURE_ : EXIT_OK;
     if (!failed && va.ha)
         rc = run_ha(specs, files.n, &va);
@@ -267,6 +276,7 @@ const struct command command_validate = {
     /* name, run, summary (`rmgr help`) */
     "validate", run_validate, "check specs for errors, every one with file:line:col",
     .usage = "usage: rmgr validate [-f] PATH... [--ha [--observe] [--json]]\n"
+             "                     [--trusted-spec REF] [--allow-hosts FILE]\n"
              "       rmgr validate --repo URL [--ref REF] [--path DIR] [--cache-dir DIR] [--ha]\n"
              "\n"
              "Load every spec named (a file, or a directory: every *.yaml and *.yml in it,\n"

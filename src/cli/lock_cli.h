@@ -9,10 +9,12 @@
 #ifndef RMGR_LOCK_CLI_H
 #define RMGR_LOCK_CLI_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "lock_etcd.h"
 #include "opt.h"
+#include "util.h"
 
 /* The rows; `url` a const char * member of T, `eo` a struct etcd_lock_options member. */
 #define CLI_OPTS_LOCK(T, url, eo)                                                           \
@@ -31,5 +33,16 @@
     {CLI_OPT_DURATION, 0, "lock-ttl", offsetof(T, eo.ttl_ms), NULL, 1000, 0, "10s, 30s",    \
      .arg = "DUR", .help = "TTL of the etcd leases (default 10s): a holder that\n"          \
                            "dies is replaced after at most this long"}
+
+/* Every lock and every live worker (locks, unlock). */
+struct lock_view {
+    struct etcd *e;
+    struct etcd_lock_info *v;
+    size_t n;
+    struct strvec workers;
+};
+/* Connects and reads them; on failure prints why and returns -1 (view empty). */
+int lock_view_read(const struct etcd_options *o, bool with_ttl, struct lock_view *view);
+void lock_view_release(struct lock_view *view);
 
 #endif

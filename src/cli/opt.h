@@ -103,6 +103,20 @@ int cli_opt_secrets_dir(void *dest, const struct cli_opt *opt, const char *value
     CLI_OPT_SECRETS_DIR
 
 /*
+ * --trusted-spec REF and --allow-hosts FILE (policy mode for pipelines that
+ * plan pull requests, spec_trusted.h) into the struct session_options `m` of T
+ */
+#define CLI_OPTS_POLICY(T, m)                                                            \
+    {CLI_OPT_STRING, 0, "trusted-spec", offsetof(T, m.trusted_spec), .arg = "REF",       \
+     .help = "policy mode: refuse, before connecting, a spec whose\n"                     \
+             "addresses, hosts, auth, base_dir, ssh or binaries\n"                        \
+             "differ from the same cluster at git ref REF of its\n"                       \
+             "repository (e.g. origin/main; or a path: ./dir, /dir)"},                    \
+    {CLI_OPT_STRING, 0, "allow-hosts", offsetof(T, m.allow_hosts), .arg = "FILE",        \
+     .help = "refuse, before connecting, a spec that would connect\n"                    \
+             "to an address not in FILE (one IP or CIDR a line, #)"}
+
+/*
  * --connect-timeout MS, --timeout MS into the struct session_options `m` of
  * T; `timeout_help` says --timeout's default, which differs by command.
  */

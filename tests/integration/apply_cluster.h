@@ -259,7 +259,8 @@ static inline bool ac_track(const struct ac *c)
 
 /*
  * One command (hiredis format: "GET %s") on 127.0.0.1:port, with the
- * cluster's password when `auth` (sentinels have none). Caller frees.
+ * cluster's password when `auth` (with auth: the sentinels demand it too; one without
+ * a password answers on). Caller frees.
  */
 #define ac_cmd(c, port, auth, ...)                                                    \
     harness_redis_cmd(HARNESS_IP, (port), (auth) ? (c)->password : NULL, __VA_ARGS__)
@@ -309,7 +310,7 @@ static inline bool ac_is_linked_replica(const struct ac *c, int port, int master
 /* The master port sentinel on `sport` has for shard, or 0. */
 static inline int ac_sentinel_master_port(const struct ac *c, int sport, const char *shard)
 {
-    char *r = ac_cmd(c, sport, false, "SENTINEL GET-MASTER-ADDR-BY-NAME %s", shard);
+    char *r = ac_cmd(c, sport, true, "SENTINEL GET-MASTER-ADDR-BY-NAME %s", shard);
     int port = 0;
     const char *nl = r ? strchr(r, '\n') : NULL;
     if (nl)

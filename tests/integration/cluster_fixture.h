@@ -50,6 +50,9 @@ static inline bool fx_start(struct fx_cluster *c, struct harness *h, const char 
             goto fail;
     }
     struct strbuf mon = {0};
+    /* as rmgr renders sentinel.conf with auth: (conf_render_sentinel) */
+    if (password)
+        sb_addf(&mon, "requirepass %s\nsentinel sentinel-pass %s\n", password, password);
     for (int i = 0; i < FX_SHARDS; i++) {
         sb_addf(&mon, "sentinel monitor shard%d 127.0.0.1 %d 2\n", i + 1,
                 hproc_port(c->master[i]));
@@ -161,7 +164,7 @@ static inline bool fx_converged(void *arg)
         for (int i = 0; i < FX_SHARDS; i++) {
             char name[16];
             snprintf(name, sizeof(name), "shard%d", i + 1);
-            char *r = harness_redis_cmd(HARNESS_IP, hproc_port(c->sentinel[s]), NULL,
+            char *r = harness_redis_cmd(HARNESS_IP, hproc_port(c->sentinel[s]), c->password,
                                         "SENTINEL MASTER %s", name);
             bool ok = r && strstr(r, "\nnum-other-sentinels\n2\n") &&
                       strstr(r, "\nnum-slaves\n1\n");

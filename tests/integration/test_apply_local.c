@@ -18,10 +18,6 @@
  *                 one; afterwards no changes, never a move back
  *   spec edits    add a shard, add a replica, quorum/down-after, maxmemory;
  *                 remove a shard: refused without --allow-destructive
- *   proxy files   install-files of a proxy checks nutcracker.yml with
- *                 nutcracker -t: a rejected file is neither installed nor
- *                 started
- *   interrupted   rmgr killed during a deploy; the next apply finishes it
  *   lock          a held lock refuses (naming the holder) or is waited for;
  *                 two applies at once: one acts, the other finds no changes
  *   saved plan    apply PLANFILE; stale after a change
@@ -35,274 +31,32 @@
  *                 failover apply starts it as a replica and the keys survive
  *   proxy gate    a proxy whose server refuses GET (ACL) fails the gate
  *                 after a restart, though it answers PING
- *   environment   daemons hold none of rmgr's environment; files that get the
- *                 password later stay 0600 after the daemons rewrite them
  *   removed       a replica dropped from the spec: stopped, its directory
  *                 removed (only with --allow-destructive), then every sentinel
  *                 reset so none lists it as a failover candidate
- *   sync delay    the repl-diskless-sync-delay 0 apply sets on a new shard's
- *                 master is put back; one an apply killed before the restore
- *                 left is planned and put back by the next apply
+ *   usage         errors exit 2
+ *
+ * Applies that fail or are cut short, and what the daemons inherit, are in
+ * test_apply_faults.c; the helpers both use in apply_local.h.
  *
  * Every pid rmgr starts is read from its pidfile and tracked, so the harness
  * stops it at exit even when a check fails.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "apply_cluster.h"
+#include "apply_local.h"
 #include "lock.h"
 #include "test.h"
-
-#define PW "apply-TEST-pw-5c2e9d"
-#define PW_ENV "RMGR_REDIS_APPLY_TEST_PW"
+#include "util.h"
 
 static struct harness *H;
 static struct ac F; /* the failover / spec-edit cluster, shared by several tests */
 static bool f_ready;
-
-/* ---- helpers -------------------------------------------------------------- */
-
-static bool file_exists(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0;
-}
-
-static int file_mode(const char *path)
-{
-    struct stat st;
-    return stat(path, &st) == 0 ? (int)(st.st_mode & 0777) : -1;
-}
-
-struct bg {
-    pid_t pid;
-    int fd;
-    struct strbuf out;
-};
-
-/* Start rmgr with argv (after the program) in the background, stdout+stderr on a pipe. */
-static bool bg_start(struct bg *b, const char *const *args)
-{
-    memset(b, 0, sizeof(*b));
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) < 0)
-        return false;
-    const char *argv[24] = {ac_rmgr_bin()};
-    int n = 1;
-    for (; args[n - 1] && n < 23; n++)
-        argv[n] = args[n - 1];
-    argv[n] = NULL;
-    b->pid = fork();
-    if (b->pid < 0)
-        return false;
-    if (b->pid == 0) {
-        dup2(p[1], 1);
-        dup2(p[1], 2);
-        int null = open("/dev/null", O_RDONLY);
-        dup2(null, 0);
-        execv(argv[0], (char *const *)argv);
-        _exit(127);
-    }
-    close(p[1]);
-    b->fd = p[0];
-    return true;
-}
-
-/* Read what is there within ms; false at EOF. */
-static bool bg_read(struct bg *b, long ms)
-{
-    struct pollfd pfd = {.fd = b->fd, .events = POLLIN};
-    if (poll(&pfd, 1, (int)ms) <= 0)
-        return true;
-    char buf[4096];
-    ssize_t n = read(b->fd, buf, sizeof(buf));
-    if (n <= 0)
-        return false;
-    sb_addn(&b->out, buf, (size_t)n);
-    return true;
-}
-
-/* Read to EOF and reap; the exit status (128+N for a signal). */
-static int bg_finish(struct bg *b)
-{
-    long long deadline = now_ms() + 120000;
-    while (now_ms() < deadline && bg_read(b, 200))
-        ;
-    close(b->fd);
-    int ws = 0;
-    while (waitpid(b->pid, &ws, 0) < 0 && errno == EINTR)
-        ;
-    return WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
-}
-
-/* Poll cond until true or timeout. */
-static bool wait_for(bool (*cond)(void *), void *arg, long timeout_ms)
-{
-    return harness_wait_until(cond, arg, timeout_ms, 100);
-}
-
-struct linked {
-    const struct ac *c;
-    int port, master;
-};
-
-static bool linked_cond(void *arg)
-{
-    struct linked *l = arg;
-    return ac_is_linked_replica(l->c, l->port, l->master);
-}
-
-/* Every replica of every shard linked to the shard's master (spec roles). */
-static bool all_linked(const struct ac *c, const int *masters)
-{
-    bool ok = true;
-    for (int i = 0; i < c->nshards; i++)
-        for (int k = 0; k < c->nrep[i]; k++) {
-            struct linked l = {c, c->replica[i][k], masters ? masters[i] : c->master[i]};
-            if (!wait_for(linked_cond, &l, 10000)) {
-                printf("    replica %d is not linked to %d\n", l.port, l.master);
-                ok = false;
-            }
-        }
-    return ok;
-}
-
-/* Whether every sentinel monitors every shard at the spec master with the spec quorum. */
-static bool sentinels_agree(const struct ac *c, const int *masters)
-{
-    bool ok = true;
-    for (int j = 0; j < c->nsent; j++)
-        for (int i = 0; i < c->nshards; i++) {
-            char *m = ac_cmd(c, c->sentinel[j], false, "SENTINEL MASTER %s", c->shard[i]);
-            char *port = m ? ac_flat_get(m, "port") : NULL;
-            char *quorum = m ? ac_flat_get(m, "quorum") : NULL;
-            char *down = m ? ac_flat_get(m, "down-after-milliseconds") : NULL;
-            char *others = m ? ac_flat_get(m, "num-other-sentinels") : NULL;
-            int want = masters ? masters[i] : c->master[i];
-            bool good = port && atoi(port) == want && quorum && atoi(quorum) == c->quorum &&
-                        down && atol(down) == c->down_after_ms && others &&
-                        atoi(others) == c->nsent - 1;
-            if (!good) {
-                printf("    sentinel %d on %s: port %s (want %d), quorum %s (want %d), "
-                       "down-after %s, others %s\n",
-                       c->sentinel[j], c->shard[i], port ? port : "-", want,
-                       quorum ? quorum : "-", c->quorum, down ? down : "-",
-                       others ? others : "-");
-                ok = false;
-            }
-            free(m);
-            free(port);
-            free(quorum);
-            free(down);
-            free(others);
-        }
-    return ok;
-}
-
-/* The shard index holding key (by GET on each master), -1 if none, -2 if several. */
-static int shard_of_key(const struct ac *c, const int *masters, const char *key)
-{
-    int found = -1;
-    for (int i = 0; i < c->nshards; i++) {
-        char *v = ac_cmd(c, masters ? masters[i] : c->master[i], true, "GET %s", key);
-        if (v && strcmp(v, "(nil)") && v[0] != '-')
-            found = found == -1 ? i : -2;
-        free(v);
-    }
-    return found;
-}
-
-/*
- * Key i of a series. The keys differ in their first bytes: nutcracker's
- * fnv1a_64 (32 bits in 0.5.0) puts "deploy:1" .. "deploy:60" all on one
- * ketama arc.
- */
-static void make_key(char *buf, size_t n, const char *prefix, int i)
-{
-    snprintf(buf, n, "%08x:%s:%d", ((unsigned)i + 1u) * 2654435761u, prefix, i);
-}
-
-struct key_on {
-    const struct ac *c;
-    int port;
-    const char *key, *want;
-};
-
-static bool key_on_cond(void *arg)
-{
-    struct key_on *k = arg;
-    char *v = ac_cmd(k->c, k->port, true, "GET %s", k->key);
-    bool ok = str_eq(v, k->want);
-    free(v);
-    return ok;
-}
-
-/*
- * Write n keys through the proxy; each must land on exactly one master and
- * reach that shard's replicas. Counts per shard into per_shard.
- */
-static bool write_and_place(const struct ac *c, const int *masters, const char *prefix, int n,
-                            int *per_shard)
-{
-    bool ok = true;
-    for (int i = 0; i < n && ok; i++) {
-        char key[64], val[64];
-        make_key(key, sizeof(key), prefix, i);
-        snprintf(val, sizeof(val), "v%d", i);
-        char *r = ac_cmd(c, c->proxy, true, "SET %s %s", key, val);
-        if (!str_eq(r, "OK")) {
-            printf("    SET %s through the proxy: %s\n", key, r ? r : "(no answer)");
-            ok = false;
-        }
-        free(r);
-        int s = shard_of_key(c, masters, key);
-        if (s < 0) {
-            printf("    %s is on %s\n", key, s == -1 ? "no master" : "several masters");
-            ok = false;
-            continue;
-        }
-        per_shard[s]++;
-        for (int k = 0; k < c->nrep[s]; k++) {
-            int rport = c->replica[s][k];
-            if (masters && masters[s] == rport)
-                rport = c->master[s]; /* after a failover the old master is the replica */
-            struct key_on ko = {c, rport, key, val};
-            if (!wait_for(key_on_cond, &ko, 3000)) {
-                printf("    %s did not reach replica %d\n", key, rport);
-                ok = false;
-            }
-        }
-    }
-    return ok;
-}
-
-static pid_t read_pid(const struct ac *c, const char *kind, int port)
-{
-    char *pf = ac_pidfile(c, kind, port);
-    char *text = test_slurp(pf);
-    free(pf);
-    pid_t pid = text ? (pid_t)atol(text) : 0;
-    free(text);
-    return pid;
-}
-
-/* Where the password starts on the requirepass line of a redis.conf text, or NULL. */
-static char *requirepass_value(char *text)
-{
-    char *line = text ? strstr(text, "\nrequirepass ") : NULL;
-    char *pw = line ? strstr(line, PW) : NULL;
-    char *eol = line ? strchr(line + 1, '\n') : NULL;
-    return pw && (!eol || pw < eol) ? pw : NULL;
-}
 
 /* ---- deploy ------------------------------------------------------------ */
 
@@ -418,10 +172,10 @@ TEST(deploy_with_password_then_no_changes_then_destroy)
     free(ok);
 
     /* an interrupted sentinel-monitor: MONITOR done, SET auth-pass not */
-    ok = ac_cmd(&c, c.sentinel[0], false, "SENTINEL REMOVE %s", c.shard[0]);
+    ok = ac_cmd(&c, c.sentinel[0], true, "SENTINEL REMOVE %s", c.shard[0]);
     CHECK_STR_EQ(ok, "OK");
     free(ok);
-    ok = ac_cmd(&c, c.sentinel[0], false, "SENTINEL MONITOR %s %s %d %d", c.shard[0], HARNESS_IP,
+    ok = ac_cmd(&c, c.sentinel[0], true, "SENTINEL MONITOR %s %s %d %d", c.shard[0], HARNESS_IP,
                 c.master[0], c.quorum);
     CHECK_STR_EQ(ok, "OK");
     free(ok);
@@ -642,7 +396,7 @@ TEST(spec_edits_apply_and_converge)
     char *dir = ac_instance_dir(&F, "redis", removed_port);
     CHECK(!file_exists(dir));
     free(dir);
-    char *m = ac_cmd(&F, F.sentinel[0], false, "SENTINEL MASTER shard3");
+    char *m = ac_cmd(&F, F.sentinel[0], true, "SENTINEL MASTER shard3");
     CHECK(m && m[0] == '-');
     free(m);
     CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
@@ -771,7 +525,7 @@ static bool listing_cond(void *arg)
     char needle[64];
     snprintf(needle, sizeof(needle), "name\n%s:%d\n", HARNESS_IP, l->port);
     for (int j = 0; j < l->c->nsent; j++) {
-        char *r = ac_cmd(l->c, l->c->sentinel[j], false, "SENTINEL REPLICAS %s", l->shard);
+        char *r = ac_cmd(l->c, l->c->sentinel[j], true, "SENTINEL REPLICAS %s", l->shard);
         bool listed = r && strstr(r, needle);
         free(r);
         if (listed != l->want)
@@ -865,7 +619,7 @@ static bool promoted_cond(void *arg)
     if (!switched_cond(&sw))
         return false;
     for (int j = 0; j < p->c->nsent; j++) {
-        char *m = ac_cmd(p->c, p->c->sentinel[j], false, "SENTINEL MASTER %s",
+        char *m = ac_cmd(p->c, p->c->sentinel[j], true, "SENTINEL MASTER %s",
                          p->c->shard[p->shard]);
         char *flags = m ? ac_flat_get(m, "flags") : NULL;
         char *mp = m ? ac_flat_get(m, "port") : NULL;
@@ -1046,286 +800,6 @@ TEST(the_proxy_gate_fails_when_the_proxy_cannot_use_a_server)
     CHECK_INT_EQ(ac_plan_status(&F, 0), 0);
 }
 
-/* ---- a proxy config nutcracker rejects -------------------------------------- */
-
-TEST(install_files_of_a_proxy_checks_the_config_before_starting_it)
-{
-    struct ac c;
-    ac_init(&c, H, "ncbad", 1, 0, 1);
-    ac_write_spec(&c);
-    /* a nutcracker that rejects every config with -t and runs normally otherwise */
-    char *fake = xasprintf("%s/fake-nutcracker", harness_dir(H));
-    FILE *f = fopen(fake, "w");
-    CHECK(f != NULL);
-    if (f) {
-        fputs("#!/bin/sh\n"
-              "for a in \"$@\"; do [ \"$a\" = -t ] && exit 1; done\n"
-              "exec /usr/sbin/nutcracker \"$@\"\n",
-              f);
-        fclose(f);
-    }
-    CHECK(chmod(fake, 0755) == 0);
-    char *spec = test_slurp(c.spec);
-    char *base = xasprintf("  base_dir: %s\n", c.base);
-    char *at = spec ? strstr(spec, base) : NULL;
-    CHECK(at != NULL);
-    if (at) {
-        at += strlen(base);
-        f = fopen(c.spec, "w");
-        CHECK(f && fprintf(f, "%.*s  binaries:\n    nutcracker: %s\n%s", (int)(at - spec), spec,
-                           fake, at) > 0 && fclose(f) == 0);
-    }
-    free(base);
-    free(spec);
-
-    struct ac_run r = ac_apply(&c, 1, NULL);
-    CHECK_INT_EQ(r.status, 1);
-    CHECK_CONTAINS(r.out, "+ install-files 127.0.0.1:");
-    CHECK_CONTAINS(r.err, "nutcracker -t rejects the new config for proxy");
-    ac_run_release(&r);
-    for (int i = 0; i < c.nshards; i++)
-        ac_track_one(&c, "redis", c.master[i]);
-    ac_track_one(&c, "sentinel", c.sentinel[0]);
-    CHECK(!harness_wait_port(HARNESS_IP, c.proxy, 1)); /* never started */
-    char *dir = ac_instance_dir(&c, "proxy", c.proxy);
-    char *yml = xasprintf("%s/nutcracker.yml", dir);
-    CHECK(!file_exists(yml)); /* nor installed */
-    free(yml);
-    free(dir);
-
-    ac_write_spec(&c); /* the real nutcracker */
-    r = ac_apply(&c, 0, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    ac_run_release(&r);
-    CHECK(ac_track(&c));
-    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
-    free(fake);
-    ac_release(&c);
-}
-
-/* ---- interrupted --------------------------------------------------------- */
-
-TEST(an_interrupted_apply_is_finished_by_the_next)
-{
-    struct ac c;
-    ac_init(&c, H, "intr", 2, 1, 3);
-    ac_write_spec(&c);
-    const char *args[] = {"apply", "-f", c.spec, "--auto-approve", "--lock-file", c.lock, NULL};
-    struct bg b;
-    CHECK(bg_start(&b, args));
-    long long deadline = now_ms() + 30000;
-    /* kill it while step 7 (a redis start) runs */
-    while (!strstr(sb_str(&b.out), "[7/") && now_ms() < deadline && bg_read(&b, 50))
-        ;
-    CHECK(strstr(sb_str(&b.out), "[7/") != NULL);
-    kill(b.pid, SIGKILL);
-    int st = bg_finish(&b);
-    CHECK_INT_EQ(st, 128 + SIGKILL);
-    CHECK(!strstr(sb_str(&b.out), "Apply complete"));
-    sb_release(&b.out);
-
-    /* whatever it had started keeps running and is tracked */
-    CHECK(ac_track_one(&c, "redis", c.master[0]) > 0);
-
-    CHECK_INT_EQ(ac_plan_status(&c, 2), 2);
-    struct ac_run r = ac_apply(&c, 0, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    CHECK_CONTAINS(r.out, "Apply complete");
-    ac_run_release(&r);
-    CHECK(ac_track(&c));
-    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
-    CHECK(all_linked(&c, NULL));
-    CHECK(sentinels_agree(&c, NULL));
-    ac_release(&c);
-}
-
-/*
- * rmgr killed -9 at a point of the deploy (the first progress line holding
- * `at`): the next apply finishes the job in one go, the plan after it is empty.
- */
-static void interrupted_at(const char *name, const char *at)
-{
-    struct ac c;
-    ac_init(&c, H, name, 2, 1, 3);
-    ac_write_spec(&c);
-    const char *args[] = {"apply", "-f", c.spec, "--auto-approve", "--lock-file", c.lock, NULL};
-    struct bg b;
-    CHECK(bg_start(&b, args));
-    long long deadline = now_ms() + 60000;
-    while (!strstr(sb_str(&b.out), at) && now_ms() < deadline && bg_read(&b, 20))
-        ;
-    CHECK(strstr(sb_str(&b.out), at) != NULL);
-    kill(b.pid, SIGKILL);
-    CHECK_INT_EQ(bg_finish(&b), 128 + SIGKILL);
-    sb_release(&b.out);
-    for (int i = 0; i < c.nshards; i++)
-        ac_track_one(&c, "redis", c.master[i]);
-    for (int j = 0; j < c.nsent; j++)
-        ac_track_one(&c, "sentinel", c.sentinel[j]);
-
-    struct ac_run r = ac_apply(&c, 0, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    CHECK_CONTAINS(r.out, "Apply complete");
-    ac_run_release(&r);
-    CHECK(ac_track(&c));
-    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
-    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
-                c.lock, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    ac_run_release(&r);
-    ac_release(&c);
-}
-
-TEST(an_apply_killed_in_the_sentinel_steps_is_finished_in_one_go)
-{
-    interrupted_at("intrsent", "] + sentinel-monitor");
-    interrupted_at("intrsent2", "] + start 127.0.0.1:"); /* the first start that finished */
-}
-
-/* How many masters the sentinel on port monitors (-1: no answer). */
-static int monitored(const struct ac *c, int port)
-{
-    char *rep = ac_cmd(c, port, false, "SENTINEL MASTERS");
-    if (!rep)
-        return -1;
-    int n = 0;
-    for (const char *p = rep; (p = strstr(p, "\nflags\n")) != NULL; p++)
-        n++;
-    if (!strncmp(rep, "flags\n", 6))
-        n++;
-    free(rep);
-    return n;
-}
-
-/*
- * A lane that fails stops the run, but every other lane finishes the
- * instance it is on: a sentinel whose start ran gets its monitors (cut
- * after the start, it would run monitoring nothing). The next apply
- * finishes the job in one go.
- */
-TEST(a_failed_lane_lets_the_others_finish_their_instance)
-{
-    struct ac c;
-    ac_init(&c, H, "lanes", 2, 1, 3);
-    ac_write_spec(&c);
-    /* the third sentinel's install-files fails at once: a file is where its directory goes */
-    char *blocker = ac_instance_dir(&c, "sentinel", c.sentinel[2]);
-    char *cdir = xasprintf("%s/%s", c.base, c.name);
-    CHECK(mkdir(c.base, 0700) == 0 && mkdir(cdir, 0700) == 0);
-    FILE *f = fopen(blocker, "w");
-    CHECK(f != NULL);
-    if (f)
-        fclose(f);
-    struct ac_run r = ac_apply(&c, 1, NULL);
-    CHECK_INT_EQ(r.status, 1);
-    ac_run_release(&r);
-    for (int j = 0; j < 2; j++) {
-        CHECK(ac_track_one(&c, "sentinel", c.sentinel[j]) > 0);
-        int n = monitored(&c, c.sentinel[j]);
-        if (n != c.nshards)
-            printf("    sentinel %d monitors %d of %d shards\n", c.sentinel[j], n, c.nshards);
-        CHECK_INT_EQ(n, c.nshards);
-    }
-    unlink(blocker);
-    free(blocker);
-    free(cdir);
-    r = ac_apply(&c, 0, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    ac_run_release(&r);
-    CHECK(ac_track(&c));
-    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
-    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
-                c.lock, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    ac_run_release(&r);
-    ac_release(&c);
-}
-
-/* ---- a failed step ------------------------------------------------------ */
-
-TEST(a_failed_step_stops_the_run)
-{
-    struct ac c;
-    ac_init(&c, H, "broken", 2, 1, 1);
-    c.redis_server_bin = "/nonexistent/redis-server";
-    ac_write_spec(&c);
-    /* one instance at a time: which steps ran does not depend on timing */
-    struct ac_run r = ac_apply(&c, 1, "--parallel=1");
-    CHECK_INT_EQ(r.status, 1);
-    /* the four install-files ran, the first start failed, the rest did not run */
-    CHECK_CONTAINS(r.out, "Apply failed: 4 done, 1 failed, 9 not run.");
-    CHECK_CONTAINS(r.out, "Not run:");
-    CHECK_CONTAINS(r.err, "'/nonexistent/redis-server ");
-    CHECK_CONTAINS(r.err, "failed with status 127");
-    CHECK(!strstr(r.out, "check: every replica"));
-    ac_run_release(&r);
-    CHECK(!harness_wait_port(HARNESS_IP, c.sentinel[0], 1));
-    CHECK(!harness_wait_port(HARNESS_IP, c.proxy, 1));
-
-    c.redis_server_bin = NULL;
-    ac_write_spec(&c);
-    r = ac_apply(&c, 0, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    CHECK_CONTAINS(r.out, "Apply complete: 10 done.");
-    ac_run_release(&r);
-    CHECK(ac_track(&c));
-    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
-    ac_release(&c);
-}
-
-/* ---- the first syncs' delay --------------------------------------------- */
-
-/* repl-diskless-sync-delay of the redis on port (CONFIG GET), or -1. */
-static long sync_delay(const struct ac *c, int port)
-{
-    char *rep = ac_cmd(c, port, false, "CONFIG GET repl-diskless-sync-delay");
-    const char *nl = rep ? strchr(rep, '\n') : NULL;
-    long v = nl ? atol(nl + 1) : -1;
-    free(rep);
-    return v;
-}
-
-TEST(a_sync_delay_left_at_zero_is_put_back)
-{
-    struct ac c;
-    ac_init(&c, H, "delay", 1, 1, 1);
-    c.proxy = 0;
-    c.redis_delay = true; /* the spec leaves it to Redis: apply lowers it for the first sync */
-    ac_write_spec(&c);
-    struct ac_run r = ac_apply(&c, 0, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    ac_run_release(&r);
-    CHECK(ac_track(&c));
-    CHECK_INT_EQ(sync_delay(&c, c.master[0]), 5); /* put back after the first sync */
-    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
-
-    /* what rmgr killed -9 between lowering and restoring leaves: 0 at runtime only */
-    char *rep = ac_cmd(&c, c.master[0], false, "CONFIG SET repl-diskless-sync-delay 0");
-    CHECK_STR_EQ(rep, "OK");
-    free(rep);
-    r = ac_rmgr("plan", "-f", c.spec, "--detailed-exitcode", "--no-color", NULL);
-    CHECK_INT_EQ(r.status, 2);
-    CHECK_CONTAINS(r.out, "repl-diskless-sync-delay 0 -> 5");
-    ac_run_release(&r);
-    r = ac_apply(&c, 0, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    ac_run_release(&r);
-    CHECK_INT_EQ(sync_delay(&c, c.master[0]), 5);
-    char *dir = ac_instance_dir(&c, "redis", c.master[0]);
-    char *conf = xasprintf("%s/redis.conf", dir);
-    char *text = test_slurp(conf); /* the config-set's CONFIG REWRITE wrote no 0 */
-    CHECK(text && !strstr(text, "repl-diskless-sync-delay 0"));
-    free(text);
-    free(conf);
-    free(dir);
-    CHECK_INT_EQ(ac_plan_status(&c, 0), 0);
-    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
-                c.lock, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    ac_run_release(&r);
-    ac_release(&c);
-}
-
 /* ---- usage ------------------------------------------------------------- */
 
 TEST(usage_errors_exit_2)
@@ -1361,99 +835,6 @@ TEST(usage_errors_exit_2)
     ac_run_release(&r);
 }
 
-/* ---- what a daemon inherits ---------------------------------------------- */
-
-/* Whether /proc/PID/environ of pid names a variable that begins with `prefix`. */
-static bool environ_has(pid_t pid, const char *prefix)
-{
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%ld/environ", (long)pid);
-    char *text = NULL;
-    size_t len = 0;
-    if (read_file(path, 1 << 20, &text, &len) < 0)
-        return true; /* unreadable: do not pass */
-    bool found = false;
-    for (size_t i = 0; i < len && !found; i += strlen(text + i) + 1)
-        found = !strncmp(text + i, prefix, strlen(prefix));
-    free(text);
-    return found;
-}
-
-/*
- * Issue 14 findings 5 and 6: a daemon started by apply holds none of rmgr's
- * environment (the password, the git token, the webhook URL), and a cluster
- * that gets a password later keeps every file holding it private after the
- * daemons rewrite them (CONFIG SET masterauth, SENTINEL SET auth-pass), as
- * they run under umask 077 whether or not the spec had a password.
- */
-TEST(daemons_get_a_minimal_environment_and_private_files)
-{
-    struct ac c;
-    ac_init(&c, H, "env", 1, 1, 1);
-    ac_write_spec(&c);
-    setenv("RMGR_REDIS_ENV_TEST_PW", PW, 1); /* named by no spec: still never inherited */
-    setenv("RMGR_GIT_TOKEN", "ghp_env_test_token", 1);
-    setenv("RMGR_WEBHOOK_URL", "http://127.0.0.1:9/hook", 1);
-    struct ac_run r = ac_apply(&c, 0, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    CHECK(ac_track(&c));
-    ac_run_release(&r);
-    const struct {
-        const char *kind;
-        int port;
-    } daemons[] = {{"redis", c.master[0]}, {"redis", c.replica[0][0]},
-                   {"sentinel", c.sentinel[0]}, {"proxy", c.proxy}};
-    for (size_t i = 0; i < ARRAY_SIZE(daemons); i++) {
-        pid_t pid = read_pid(&c, daemons[i].kind, daemons[i].port);
-        CHECK(pid > 0);
-        if (pid > 0 && environ_has(pid, "RMGR_"))
-            printf("    %s %d inherited rmgr's environment\n", daemons[i].kind,
-                   daemons[i].port);
-        CHECK(pid > 0 && !environ_has(pid, "RMGR_"));
-    }
-
-    /*
-     * A password set later (CONFIG SET masterauth, SENTINEL SET auth-pass, as
-     * rmgr and Sentinel send them) makes the daemons rewrite their files with
-     * mode 0644 & ~umask: they must still be 0600.
-     */
-    for (int k = 0; k < 2; k++) {
-        int port = k ? c.replica[0][0] : c.master[0];
-        char *rep = ac_cmd(&c, port, false, "CONFIG SET masterauth %s", PW);
-        CHECK_STR_EQ(rep, "OK");
-        free(rep);
-        rep = ac_cmd(&c, port, false, "CONFIG REWRITE");
-        CHECK_STR_EQ(rep, "OK");
-        free(rep);
-    }
-    char *rep = ac_cmd(&c, c.sentinel[0], false, "SENTINEL SET %s auth-pass %s", c.shard[0], PW);
-    CHECK_STR_EQ(rep, "OK");
-    free(rep);
-    const struct {
-        const char *kind, *file;
-        int port;
-    } files[] = {{"redis", "redis.conf", c.master[0]},
-                 {"redis", "redis.conf", c.replica[0][0]},
-                 {"sentinel", "sentinel.conf", c.sentinel[0]}};
-    for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-        char *dir = ac_instance_dir(&c, files[i].kind, files[i].port);
-        char *path = xasprintf("%s/%s", dir, files[i].file);
-        char *text = test_slurp(path);
-        CHECK(text && strstr(text, PW)); /* it holds the password now */
-        CHECK_INT_EQ(file_mode(path), 0600);
-        free(text);
-        free(path);
-        free(dir);
-    }
-    unsetenv("RMGR_GIT_TOKEN");
-    unsetenv("RMGR_WEBHOOK_URL");
-    r = ac_rmgr("destroy", "-f", c.spec, "--auto-approve", "--allow-destructive", "--lock-file",
-                c.lock, NULL);
-    CHECK_INT_EQ(r.status, 0);
-    ac_run_release(&r);
-    ac_release(&c);
-}
-
 int main(void)
 {
     H = harness_new("apply");
@@ -1467,13 +848,6 @@ int main(void)
     RUN(a_dead_master_is_not_restarted_empty_before_the_failover);
     RUN(a_replica_removed_from_the_spec_is_stopped_and_forgotten);
     RUN(the_proxy_gate_fails_when_the_proxy_cannot_use_a_server);
-    RUN(install_files_of_a_proxy_checks_the_config_before_starting_it);
-    RUN(an_interrupted_apply_is_finished_by_the_next);
-    RUN(an_apply_killed_in_the_sentinel_steps_is_finished_in_one_go);
-    RUN(a_failed_lane_lets_the_others_finish_their_instance);
-    RUN(a_failed_step_stops_the_run);
-    RUN(daemons_get_a_minimal_environment_and_private_files);
-    RUN(a_sync_delay_left_at_zero_is_put_back);
     harness_cleanup(H);
     ac_release(&F);
     return test_done();

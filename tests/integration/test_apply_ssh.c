@@ -183,7 +183,7 @@ static char *snapshot(const char *dir)
 static bool sentinel_sees_replica_down(const struct ac *c, int sport, const char *shard, int rport)
 {
     /* flattened: "name\n...\nport\n<port>\n...\nflags\n<flags>\n..." per replica */
-    char *r = ac_cmd(c, sport, false, "SENTINEL REPLICAS %s", shard);
+    char *r = ac_cmd(c, sport, true, "SENTINEL REPLICAS %s", shard);
     char *port = xasprintf("\nport\n%d\n", rport);
     const char *at = r ? strstr(r, port) : NULL;
     const char *flags = at ? strstr(at, "\nflags\n") : NULL;
@@ -247,6 +247,26 @@ TEST(deploy_over_ssh_with_shipped_binaries)
     CHECK_STR_EQ(exe, bin);
     free(exe_link);
     long long shipped_at = file_mtime_ns(bin);
+    /* Debian's redis-sentinel is redis-server's file: copied on the host, not sent twice */
+    char *sbin = xasprintf("%s/%s/bin/redis-sentinel", c.base, c.name);
+    CHECK(stat(sbin, &st) == 0 && (st.st_mode & 0777) == 0755);
+    char *a = test_slurp(bin), *b = test_slurp(sbin);
+    char *la = realpath("/usr/bin/redis-server", NULL), *lb = realpath("/usr/bin/redis-sentinel", NULL);
+    if (la && lb && str_eq(la, lb)) {
+        struct stat sa, sb;
+        CHECK(stat(bin, &sa) == 0 && stat(sbin, &sb) == 0 && sa.st_size == sb.st_size &&
+              a && b && !memcmp(a, b, (size_t)sa.st_size));
+    }
+    free(la);
+    free(lb);
+    free(a);
+    free(b);
+    exe_link = xasprintf("/proc/%ld/exe", (long)read_pid(&c, "sentinel", c.sentinel[0]));
+    n = readlink(exe_link, exe, sizeof(exe) - 1);
+    exe[n > 0 ? n : 0] = '\0';
+    CHECK_STR_EQ(exe, sbin);
+    free(exe_link);
+    free(sbin);
 
     /* the cluster works */
     char *v = ac_cmd(&c, c.proxy, false, "SET %s %s", "over-ssh", "yes");

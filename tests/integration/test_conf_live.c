@@ -235,7 +235,7 @@ TEST(config_rewrite_output_reads_back)
 TEST(sentinel_starts_from_rendered_conf_and_keeps_our_lines)
 {
     const struct spec_addr *node = &spec->sentinel.nodes[0];
-    char *rendered = conf_render_sentinel(spec, node->ip, node->port);
+    char *rendered = conf_render_sentinel(spec, node->ip, node->port, NULL);
     char *path = write_conf("sentinel", node->port, rendered);
     pid_t pid = start_daemon("redis-sentinel", "sentinel", node->port, "sentinel");
     CHECK(pid > 0);

@@ -93,6 +93,7 @@ h_check "both shards got keys through redis-mgr's nutcracker" eval '[ -n "$BEFOR
 # ---------------------------------------------------------------- convert, plan
 cat >"$H_DIR/conf.py" <<PY
 # redis-mgr's conf/conf.py form (github.com/idning/redis-mgr)
+REDIS_MONITOR_EXTRA = {'used_cpu_user': (0, 1), '_slowlog_per_sec': (0, 10)}
 cluster0 = {
     'cluster_name': 'cluster0',
     'user': 'root',
@@ -107,6 +108,9 @@ SPEC=$H_DIR/spec.yaml
 "$RMGR" convert redis-mgr "$H_DIR/conf.py" >"$SPEC" 2>"$H_DIR/convert.err"
 h_check "convert: exit 0, nothing on stderr" eval '[ $? -eq 0 ] && [ ! -s "$H_DIR/convert.err" ]'
 h_check "the spec validates" "$RMGR" validate "$SPEC"
+h_check "REDIS_MONITOR_EXTRA became alerts: used_cpu_user 0..1, slowlog_per_sec 0..10" \
+    eval 'grep -A3 "field: used_cpu_user" "$SPEC" | grep -q "max: 1" &&
+          grep -A3 "field: slowlog_per_sec" "$SPEC" | grep -q "max: 10"'
 h_check "the shards keep redis-mgr's server names" \
     eval 'grep -q "name: cluster0-$M1" "$SPEC" && grep -q "name: cluster0-$M2" "$SPEC"'
 

@@ -80,12 +80,12 @@ proxies:
 EOF
 
 # sentinel_master SHARD PORT: the master port sentinel PORT names for SHARD
-sentinel_master() { h_cli "$2" SENTINEL GET-MASTER-ADDR-BY-NAME "$1" 2>/dev/null | tail -n1; }
+sentinel_master() { h_cli "$2" -a "$PW" SENTINEL GET-MASTER-ADDR-BY-NAME "$1" 2>/dev/null | tail -n1; }
 # sentinel_busy SHARD: true while any sentinel flags the shard's master failover_in_progress
 sentinel_busy() {
     local s
     for s in "${SENTINELS[@]}"; do
-        h_cli "$s" SENTINEL MASTER "$1" 2>/dev/null | grep -q failover_in_progress && return 0
+        h_cli "$s" -a "$PW" SENTINEL MASTER "$1" 2>/dev/null | grep -q failover_in_progress && return 0
     done
     return 1
 }

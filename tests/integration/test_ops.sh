@@ -74,7 +74,7 @@ proxies:
     distribution: ketama
 EOF
 
-sentinel_master() { h_cli "$2" SENTINEL GET-MASTER-ADDR-BY-NAME "$1" 2>/dev/null | tail -n1; }
+sentinel_master() { h_cli "$2" -a "$PW" SENTINEL GET-MASTER-ADDR-BY-NAME "$1" 2>/dev/null | tail -n1; }
 # run CMD...: OUT, ERR and RC of an rmgr command
 run() { "$RMGR" "$@" >"$H_DIR/out" 2>"$H_DIR/err"; RC=$?; OUT=$(cat "$H_DIR/out"); ERR=$(cat "$H_DIR/err"); }
 no_password() { ! grep -qF "$PW" "$H_DIR/out" "$H_DIR/err"; }

@@ -124,7 +124,7 @@ static bool converge(struct fx_cluster *c, const char *spec_path)
     }
     for (int i = 0; i < FX_SENTINELS; i++) {
         struct strbuf sb = {0};
-        char *text = conf_render_sentinel(s, HARNESS_IP, hproc_port(c->sentinel[i]));
+        char *text = conf_render_sentinel(s, HARNESS_IP, hproc_port(c->sentinel[i]), c->password);
         sb_add(&sb, text);
         free(text);
         /* what Sentinel writes after apply's SENTINEL SET <shard> auth-pass */

@@ -77,8 +77,8 @@ cli() {
     local ip=${WT_IP[$1]:-$1} port=$2; shift 2
     wt_in mgr env REDISCLI_AUTH="$PW" redis-cli --no-auth-warning -h "$ip" -p "$port" "$@" 2>&1
 }
-# scli HOST ARGS...: a sentinel (no password) from mgr.
-scli() { local h=$1; shift; wt_in mgr redis-cli -h "${WT_IP[$h]}" -p 26379 "$@" 2>&1; }
+# scli HOST ARGS...: a sentinel from mgr (rmgr deploys them behind the password with auth:).
+scli() { local h=$1; shift; wt_in mgr env REDISCLI_AUTH="$PW" redis-cli --no-auth-warning -h "${WT_IP[$h]}" -p 26379 "$@" 2>&1; }
 proxy() { cli 127.0.0.1 6379 "$@"; }
 
 # info_field HOST FIELD: one field of INFO replication of HOST's redis.
@@ -247,6 +247,50 @@ for k in "${keys[@]}"; do
         wait_for 5 "$k on $r" eval '[ "$(cli $r 6379 GET $k)" = value-$k ]'
 done
 h_check "3: both shards got keys ($SHARD1: $on1, $SHARD2: $on2)" [ "$on1" -gt 0 -a "$on2" -gt 0 ]
+
+# ---------------------------------------------------------------- 3b. exec, logs over ssh
+
+# redis-mgr's walk-through ran `rediscmd 'keys "*"'` here to show the keys split
+# across the shards; rmgr exec does it over the same transports as apply.
+echo "# step 3b: exec and logs over ssh"
+rmgr exec -f "$SPEC" -- KEYS '*'
+h_check "3b: exec KEYS: exit 0" [ "$RC" = 0 ]
+for h in redis1 redis2 redis3 redis4; do
+    h_check "3b: exec KEYS: ${WT_IP[$h]}:6379 answers under its address" \
+        grep -qE "^${WT_IP[$h]}:6379 (master|replica) " <<<"$OUT"
+done
+# each key under its master and that master's replica, and nowhere else
+for k in "${keys[@]}"; do
+    m=${MASTER_OF[$k]:-}
+    [ -n "$m" ] || continue
+    holders=$(awk -v k="$k" '/^[0-9]/ { who = $1; next } $1 == k || $2 == k { print who }' <<<"$OUT" | sort | tr '\n' ' ')
+    want=$(printf '%s\n' "${WT_IP[$m]}:6379" "${WT_IP[${REPLICA[$m]}]}:6379" | sort | tr '\n' ' ')
+    h_check "3b: exec KEYS: key $k under $m and ${REPLICA[$m]} only (${holders:-none})" \
+        [ "$holders" = "$want" ]
+done
+rmgr exec -f "$SPEC" --json -- INFO replication
+h_check "3b: exec --json INFO replication: 4 objects, 2 masters (role:master in the reply)" \
+    /usr/bin/python3 -c '
+import json, sys
+d = json.loads(sys.argv[1])
+roles = sorted(o["role"] for o in d)
+masters = sum(1 for o in d if "role:master" in (o.get("reply") or ""))
+sys.exit(0 if len(d) == 4 and roles == ["master", "master", "replica", "replica"] and masters == 2 else 1)' "$OUT"
+rmgr exec -f "$SPEC" --masters -- SET x y
+h_check "3b: exec SET without --allow-write: refused over ssh too, nothing written" \
+    eval '[ "$RC" = 1 ] && grep -q "writes or administrates" <<<"$ERR" && [ "$(proxy EXISTS x)" = 0 ]'
+rmgr logs -f "$SPEC" --kind redis -n 5
+h_check "3b: logs --kind redis: exit 0" [ "$RC" = 0 ]
+for h in redis1 redis2 redis3 redis4; do
+    n=$(grep -c "^${WT_IP[$h]}:6379 redis | " <<<"$OUT")
+    h_check "3b: logs --kind redis: 1..5 lines of $h's redis, read over ssh ($n)" \
+        [ "$n" -ge 1 -a "$n" -le 5 ]
+done
+h_check "3b: logs --kind redis: no line without an instance prefix" \
+    eval '! grep -vqE "^[0-9.]+:[0-9]+ redis \| " <<<"$OUT"'
+rmgr logs -f "$SPEC" --kind sentinel -n 3
+h_check "3b: logs --kind sentinel: the 4 sentinels, nothing else" \
+    eval '[ "$RC" = 0 ] && [ "$(grep -oE "^[0-9.]+:26379 sentinel \| " <<<"$OUT" | sort -u | wc -l)" = 4 ] && ! grep -vqE "^[0-9.]+:26379 sentinel \| " <<<"$OUT"'
 
 # ---------------------------------------------------------------- 4. failover
 

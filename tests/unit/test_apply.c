@@ -111,6 +111,21 @@ TEST(lanes_run_proxies_one_at_a_time)
     plan_free(p);
 }
 
+/* sentinel-auth: one lane for every sentinel, apart from their own lanes */
+TEST(lanes_run_sentinel_auth_one_at_a_time)
+{
+    struct plan *p = new_plan();
+    add(p, STEP_SENTINEL_SET, WAVE_SENTINELS, INSTANCE_SENTINEL, "h1", "127.0.0.1", 26001);
+    add(p, STEP_SENTINEL_AUTH, WAVE_SENTINELS, INSTANCE_SENTINEL, "h1", "127.0.0.1", 26001);
+    add(p, STEP_SENTINEL_AUTH, WAVE_SENTINELS, INSTANCE_SENTINEL, "h2", "127.0.0.2", 26002);
+    add(p, STEP_SENTINEL_AUTH, WAVE_SENTINELS, INSTANCE_SENTINEL, "h1", "127.0.0.1", 26001);
+    size_t lane[4];
+    CHECK_INT_EQ(apply_lanes(p, WAVE_SENTINELS, lane), 2);
+    CHECK(lane[1] == lane[2] && lane[2] == lane[3]);
+    CHECK(lane[0] != lane[1]); /* the sentinel's own steps: a lane that runs before it */
+    plan_free(p);
+}
+
 TEST(remove_files_only_inside_the_cluster_dir)
 {
     CHECK(apply_path_inside("/srv/rmgr/c1/redis-7001", "/srv/rmgr/c1"));
@@ -336,6 +351,7 @@ int main(void)
 {
     RUN(lanes_group_steps_by_instance_in_plan_order);
     RUN(lanes_run_proxies_one_at_a_time);
+    RUN(lanes_run_sentinel_auth_one_at_a_time);
     RUN(remove_files_only_inside_the_cluster_dir);
     RUN(pid_checks_match_the_instance_only);
     RUN(start_commands);

@@ -175,9 +175,28 @@ TEST(fixed_directives_read_back_from_rendered_file)
 TEST(sentinel_conf_matches_golden)
 {
     struct spec s = fixture_spec();
-    char *text = conf_render_sentinel(&s, "10.0.0.3", 26379);
+    char *text = conf_render_sentinel(&s, "10.0.0.3", 26379, NULL);
     golden("sentinel.conf", text);
     CHECK(!strstr(text, "sentinel monitor"));
+    CHECK(!strstr(text, "requirepass"));
+    CHECK(!strstr(text, "sentinel-pass"));
+    free(text);
+}
+
+/* with auth: Sentinel demands the password and uses it to reach its peers */
+TEST(sentinel_conf_with_password_matches_golden)
+{
+    struct spec s = fixture_spec();
+    char *text = conf_render_sentinel(&s, "10.0.0.3", 26379, "p w\"1");
+    golden("sentinel-auth.conf", text);
+    CHECK_CONTAINS(text, "\nrequirepass \"p w\\\"1\"\n");
+    CHECK_CONTAINS(text, "\nsentinel sentinel-pass \"p w\\\"1\"\n");
+    const char *keys[] = {"requirepass"};
+    struct obs_kv *kv = NULL;
+    size_t n = conf_get_directives(text, keys, 1, &kv);
+    CHECK_INT_EQ(n, 1);
+    CHECK_STR_EQ(obs_kv_get(kv, n, "requirepass"), "p w\"1");
+    obs_kv_free_array(kv, n);
     free(text);
 }
 
@@ -662,6 +681,7 @@ int main(void)
     RUN(fixed_directive_list);
     RUN(fixed_directives_read_back_from_rendered_file);
     RUN(sentinel_conf_matches_golden);
+    RUN(sentinel_conf_with_password_matches_golden);
     RUN(nutcracker_yml_matches_golden);
     RUN(nutcracker_yml_with_password_matches_golden);
     RUN(nutcracker_yml_is_deterministic);

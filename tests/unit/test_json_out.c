@@ -79,6 +79,43 @@ TEST(observed_json_keeps_a_config_text_that_is_not_utf8)
     free(px.config_text);
 }
 
+TEST(observed_json_round_trips_the_build_each_instance_runs)
+{
+    struct obs_redis rd[2] = {
+        {.ip = "127.0.0.1", .port = 7001, .reach = REACH_OK,
+         .build = {.version = "7.0.15", .executable = "/opt/a/redis-server"}},
+        {.ip = "127.0.0.1", .port = 7002, .reach = REACH_REFUSED}, /* unknown: left out */
+    };
+    struct obs_sentinel sn = {.ip = "127.0.0.1", .port = 26001, .reach = REACH_OK,
+                              .build = {.version = "7.0.15",
+                                        .executable = "/opt/a/redis-sentinel"}};
+    struct obs_proxy px = {.ip = "127.0.0.1", .listen_port = 22121, .reach = REACH_OK,
+                           .build = {.version = "0.5.0", .executable = "/opt/a/nutcracker"}};
+    struct obs_program pg = {.host = "h1", .path = "/opt/b/redis-server", .version = "7.2.4"};
+    struct observed o = {.redis = rd, .nredis = 2, .sentinels = &sn, .nsentinels = 1,
+                         .proxies = &px, .nproxies = 1, .programs = &pg, .nprograms = 1};
+    char *j = observed_to_json(&o);
+    char *err = NULL;
+    struct observed *back = observed_from_json(j, &err);
+    CHECK(back != NULL);
+    if (back) {
+        CHECK_STR_EQ(back->redis[0].build.version, "7.0.15");
+        CHECK_STR_EQ(back->redis[0].build.executable, "/opt/a/redis-server");
+        CHECK(back->redis[1].build.version == NULL && back->redis[1].build.executable == NULL);
+        CHECK_STR_EQ(back->sentinels[0].build.executable, "/opt/a/redis-sentinel");
+        CHECK_STR_EQ(back->proxies[0].build.version, "0.5.0");
+        CHECK_STR_EQ(back->proxies[0].build.executable, "/opt/a/nutcracker");
+        CHECK_STR_EQ(observed_program_version(back, "h1", "/opt/b/redis-server"), "7.2.4");
+        CHECK(observed_program_version(back, "h2", "/opt/b/redis-server") == NULL);
+        char *again = observed_to_json(back);
+        CHECK_STR_EQ(again, j);
+        free(again);
+    }
+    observed_free(back);
+    free(err);
+    free(j);
+}
+
 TEST(plan_json_keeps_a_spec_path_that_is_not_utf8)
 {
     const char *t = getenv("RMGR_TESTS_DIR");
@@ -122,6 +159,7 @@ int main(void)
 {
     RUN(text_replaces_every_byte_that_is_not_utf8);
     RUN(observed_json_keeps_a_config_text_that_is_not_utf8);
+    RUN(observed_json_round_trips_the_build_each_instance_runs);
     RUN(plan_json_keeps_a_spec_path_that_is_not_utf8);
     RUN(json_log_lines_keep_fields_and_message_that_are_not_utf8);
     return test_done();

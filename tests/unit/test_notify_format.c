@@ -125,8 +125,8 @@ TEST(every_event_kind_has_a_name_and_builds)
 {
     static const char *const names[] = {"drift-found",     "drift-changed",  "drift-resolved",
                                         "drift-reminder",  "apply-succeeded", "apply-failed",
-                                        "failover-observed"};
-    for (int k = NOTIFY_DRIFT_FOUND; k <= NOTIFY_FAILOVER_OBSERVED; k++) {
+                                        "failover-observed", "alert-firing", "alert-resolved"};
+    for (int k = NOTIFY_DRIFT_FOUND; k <= NOTIFY_ALERT_RESOLVED; k++) {
         CHECK_STR_EQ(notify_event_name((enum notify_event_kind)k), names[k]);
         struct notify_event ev = found_event();
         ev.kind = (enum notify_event_kind)k;

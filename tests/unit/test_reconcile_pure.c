@@ -140,6 +140,15 @@ TEST(quorum_rule)
     CHECK_STR_EQ(watch_quorum_master(one, 3, 1), "10.0.0.2:7002");
     char *two[3] = {"10.0.0.2:7002", NULL, "10.0.0.2:7002"};
     CHECK_STR_EQ(watch_quorum_master(two, 3, 2), "10.0.0.2:7002");
+    /* the second failover of a shard: one sentinel announced the new master, the other two
+       rows still hold the first failover's; a quorum for the old one is not news */
+    char *stale[] = {"10.0.0.1:7001", "10.0.0.2:7002", "10.0.0.2:7002"};
+    CHECK(!watch_quorum_reached(stale, 3, 2, "10.0.0.1:7001"));
+    CHECK(watch_quorum_reached(stale, 3, 2, "10.0.0.2:7002"));
+    CHECK(!watch_quorum_reached(stale, 3, 0, "10.0.0.2:7002"));
+    CHECK(!watch_quorum_reached(stale, 3, 2, NULL));
+    char *fresh[] = {"10.0.0.1:7001", "10.0.0.1:7001", "10.0.0.2:7002"};
+    CHECK(watch_quorum_reached(fresh, 3, 2, "10.0.0.1:7001"));
     CHECK(watch_quorum_master(two, 3, 3) == NULL);
     char *split[3] = {"10.0.0.2:7002", "10.0.0.3:7003", "10.0.0.4:7004"};
     CHECK(watch_quorum_master(split, 3, 2) == NULL);

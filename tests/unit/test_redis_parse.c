@@ -14,7 +14,9 @@ static const char info_master[] =
     "# Server\r\n"
     "redis_version:7.0.15\r\n"
     "redis_mode:standalone\r\n"
+    "process_id:48213\r\n"
     "run_id:4c46cae3cd5c634a5610e3bd8644863fd2d970b4\r\n"
+    "executable:/opt/redis-7.0/redis-server\r\n"
     "tcp_port:17001\r\n"
     "\r\n"
     "# Persistence\r\n"
@@ -56,6 +58,7 @@ static const char info_replica[] =
 static void release_info(struct obs_redis *r)
 {
     free(r->run_id);
+    obs_build_release(&r->build);
     free(r->role);
     free(r->master_host);
     free(r->master_link_status);
@@ -73,6 +76,9 @@ TEST(info_master_fields)
     char *err = NULL;
     CHECK_INT_EQ(redis_parse_info(info_master, &r, &err), 0);
     CHECK_STR_EQ(r.run_id, "4c46cae3cd5c634a5610e3bd8644863fd2d970b4");
+    CHECK_STR_EQ(r.build.version, "7.0.15");
+    CHECK_STR_EQ(r.build.executable, "/opt/redis-7.0/redis-server");
+    CHECK_INT_EQ(r.build.pid, 48213);
     CHECK_STR_EQ(r.role, "master");
     CHECK(r.master_host == NULL);
     CHECK_INT_EQ(r.connected_slaves, 2);
@@ -453,6 +459,7 @@ TEST(sentinel_auth_pass)
     CHECK_INT_EQ(n, 0);
     CHECK(kv == NULL);
     CHECK(redis_is_secret_directive("auth-pass"));
+    CHECK(redis_is_secret_directive("sentinel-pass")); /* sentinel.conf with auth: */
 }
 
 TEST(mask_nutcracker_auth)
@@ -574,6 +581,20 @@ TEST(proxy_stats)
     CHECK_INT_EQ(redis_parse_proxy_stats(json, &up, &ts, &err), 0);
     CHECK_INT_EQ(up, 42);
     CHECK_INT_EQ(ts, 1795572148);
+    char *v = redis_parse_proxy_version(json);
+    CHECK_STR_EQ(v, "0.5.0");
+    free(v);
+    CHECK(redis_parse_proxy_version("{\"version\":5}") == NULL);
+    CHECK(redis_parse_proxy_version("{\"uptime\":1") == NULL);
+    CHECK(redis_parse_proxy_version(NULL) == NULL);
+    v = redis_parse_program_version("Redis server v=7.2.4 sha=00000000:0 malloc=jemalloc\n");
+    CHECK_STR_EQ(v, "7.2.4");
+    free(v);
+    v = redis_parse_program_version("This is nutcracker-0.5.0\n\nUsage: nutcracker [-?hVdDt]");
+    CHECK_STR_EQ(v, "0.5.0");
+    free(v);
+    CHECK(redis_parse_program_version("sh: 1: /opt/b/redis-server: not found") == NULL);
+    CHECK(redis_parse_program_version(NULL) == NULL);
 
     CHECK_INT_EQ(redis_parse_proxy_stats("{\"uptime\":1", &up, &ts, &err), -1);
     CHECK_CONTAINS(err, "invalid stats JSON");

@@ -139,6 +139,9 @@ proxies:
     server_failure_limit: 1
     auto_eject_hosts: false
     preconnect: true
+alerts:
+  - { field: used_cpu_user, max: 1 }
+  - { field: slowlog_per_sec, min: 0, max: 10, for: 30s, on: masters, name: slowlog }
 """)
 
 class Raw:
@@ -199,7 +202,7 @@ ADDR_FIELDS = ["shards.0.master", "shards.0.replicas.0", "sentinel.nodes.0", "pr
 POSITIVE = ["sentinel.down_after_ms", "sentinel.failover_timeout_ms", "proxies.0.timeout_ms",
             "proxies.0.server_retry_timeout_ms", "proxies.0.server_failure_limit"]
 MAPS = ["", "hosts.h1", "hosts.h1.ssh", "defaults", "defaults.ssh", "defaults.binaries", "auth",
-        "redis", "shards.0", "sentinel", "proxies.0"]
+        "redis", "shards.0", "sentinel", "proxies.0", "alerts.0"]
 def key_in(m, k):
     return (m + "." + k) if m else k
 
@@ -536,6 +539,42 @@ no("preconnect 0", ("proxies.0.preconnect", 0))
 no("proxies a mapping", ("proxies", {"host": "h1"}))
 no("proxy a string", ("proxies.0", "h1"))
 
+# alerts
+ok("no alerts", ("alerts", DELETE))
+ok("empty alerts", ("alerts", []))
+no("alerts a mapping", ("alerts", {"field": "used_memory"}))
+no("alert a string", ("alerts.0", "used_memory"))
+no("alert without field", ("alerts.0", {"max": 1}))
+no("alert without min or max", ("alerts.0", {"field": "used_memory"}))
+ok("alert with min only", ("alerts.0", {"field": "used_memory", "min": 1}))
+for fld in ["used_memory", "mem_fragmentation_ratio", "rate(evicted_keys)", "rate(used_cpu_user)",
+            "replication_lag_bytes", "a" * 64]:
+    ok("alert field %s" % fld, ("alerts.0.field", fld))
+ok("alert field forward_error_per_sec on proxies",
+   ("alerts.0", {"field": "forward_error_per_sec", "max": 1, "on": "proxies"}))
+ok("alert field server_ejects (on defaults to proxies)", ("alerts.0", {"field": "server_ejects", "max": 0}))
+for fld in ["Used_memory", "used memory", "rate(used memory)", "rate()", "rate(a)b", "1abc", "",
+            "a" * 65, "used_memory\n", "rate(Used)"]:
+    no("alert field %r" % fld, ("alerts.0.field", fld))
+no("alert field an integer", ("alerts.0.field", 5))
+for v in [0, -3, 1.5, Raw("1e9"), Raw("0x10"), Raw("-0.25")]:
+    ok("alert max %r" % v, ("alerts.0.max", v))
+for v in ["1", Raw("yes"), None, [1], Raw(".inf"), Raw("-.inf")]:
+    no("alert max %r" % v, ("alerts.0.max", v))
+no("alert min a string", ("alerts.0.min", "0"))
+for v in ["30s", "250ms", "5m", "1h", "30", 0, 45]:
+    ok("alert for %r" % v, ("alerts.1.for", v))
+for v in ["forever", "5d", "-1s", "1.5s", -1, None, Raw("yes"), "30s\n"]:
+    no("alert for %r" % v, ("alerts.1.for", v))
+for v in ["all", "masters", "replicas"]:
+    ok("alert on %s" % v, ("alerts.1.on", v))
+for v in ["master", "Masters", "", 1]:
+    no("alert on %r" % v, ("alerts.1.on", v))
+ok("alert name with . _ -", ("alerts.1.name", "a.b_c-d"))
+no("alert name with a space", ("alerts.1.name", "slow log"))
+no("alert name of 64 characters", ("alerts.1.name", "n" * 64))
+no("alert name empty", ("alerts.1.name", ""))
+
 # ------------------------------------------------------------------------------
 # 3. what needs the whole spec: rmgr rejects, the schema cannot know
 WHOLE = [
@@ -551,6 +590,12 @@ WHOLE = [
     ("a redis.config directive twice, in two cases", [("redis.config.MaxMemory", "1gb")]),
     ("undefined proxy host", [("proxies.0.host", "h9")]),
     ("a host named as another IPv4 address", [(("hosts", "10.0.0.9"), {"address": "10.0.0.8"})]),
+    ("an alert's min above its max", [("alerts.0.min", 2)]),
+    ("an alert's max .nan (no JSON Schema keyword rejects NaN)", [("alerts.0.max", Raw(".nan"))]),
+    ("two alerts of one name", [("alerts.1.name", "used_cpu_user")]),
+    ("a proxy alert on masters", [("alerts.1.field", "forward_error_per_sec")]),
+    ("a redis alert on proxies", [("alerts.1.on", "proxies")]),
+    ("replication lag on masters", [("alerts.1.field", "replication_lag_bytes")]),
 ]
 
 rmgr = os.environ.get("RMGR_BIN") or "build/rmgr"
