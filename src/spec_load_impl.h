@@ -1,7 +1,7 @@
 /*
  * spec_load_impl.h - what the spec loader's files share; private to
- * spec_load.c (fields, sections, the load), spec_check.c (messages,
- * suggestions, value checks) and spec_addr.c (addresses: IP literals,
+ * spec_load.c (fields, sections, the load), spec_alerts.c (alerts:),
+ * spec_check.c (messages, suggestions, value checks) and spec_addr.c (addresses: IP literals,
  * NAME:PORT, resolution against hosts:, one instance per address).
  */
 #ifndef RMGR_SPEC_LOAD_IMPL_H
@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "spec.h"
 #include "util.h"
@@ -50,6 +51,36 @@ struct field {
 
 const char *sl_get_string(struct loader *L, const struct ynode *v);
 bool sl_expect_kind(struct loader *L, const struct ynode *v, enum ynode_kind kind);
+/* How a value looks in a message ("'abc'", "a mapping"), in buf. */
+const char *sl_got(const struct ynode *v, char *buf, size_t size);
+
+/* Field handlers: a name (sl_valid_name), one of f->choices. */
+void sl_set_name(struct loader *L, const struct field *f, const struct ynode *v, void *obj);
+void sl_set_choice(struct loader *L, const struct field *f, const struct ynode *v, void *obj);
+
+/*
+ * Run the handlers of `fields` over the pairs of `map`. Unknown keys get a
+ * suggestion; missing required keys are reported at the mapping. Returns a
+ * bit per field that was present.
+ */
+uint32_t sl_load_map(struct loader *L, const struct ynode *map, const struct field *fields,
+                     size_t n, void *obj);
+#define LOAD_MAP(L, map, table, obj) sl_load_map((L), (map), (table), ARRAY_SIZE(table), (obj))
+
+/* a name and where it is written, to find duplicates by sorting */
+struct named {
+    const char *name;
+    const struct ynode *node;
+};
+
+/* Report every name after its first occurrence, compared ignoring case when `icase`. */
+void sl_report_duplicate_names(struct loader *L, struct named *v, size_t n, const char *what,
+                               bool icase);
+
+/* ---- sections in files of their own ---- */
+
+/* alerts: (spec_alerts.c) */
+void sl_load_alerts(struct loader *L, const struct ynode *v);
 
 /* ---- messages, suggestions and value checks (spec_check.c) ---- */
 
