@@ -16,6 +16,9 @@
 
 FO_RMGR=${RMGR_BIN:-$ROOT/rmgr}
 FO_WATCH_ARGS=() # more options of the watch follower
+# BENCH_BASELINE_BIN: another build's rmgr, whose --watch is measured in the same run
+# (follower watch-base), e.g. a checkout of the commit before a change
+FO_BASE_BIN=${BENCH_BASELINE_BIN:-}
 # Sentinel's failover-timeout in the spec (a master is failed over again only 2x after)
 FO_FAILOVER_TIMEOUT_MS=${FO_FAILOVER_TIMEOUT_MS:-10000}
 : "${RUNS:?set RUNS before sourcing}"
@@ -129,7 +132,7 @@ fo_start_follower() {
     local log=$DIR/$1.log
     case $1 in
     watch*)
-        "$FO_RMGR" reconcile -f "$DIR/bench.yaml" --watch --apply --interval 1h \
+        "${FO_WATCH_BIN:-$FO_RMGR}" reconcile -f "$DIR/bench.yaml" --watch --apply --interval 1h \
             --state-dir "$DIR/state-$1" --log-level debug --log-file "$log" "${FO_WATCH_ARGS[@]}" &
         FO_FOLLOWER=$!
         fo_wait_log "$log" watch-subscribed 3 && fo_wait_log "$log" run-done 1 ;;
@@ -190,11 +193,17 @@ fo_compare() {
     w=$(fo_cell watch)
     fo_rmgr_log watch
     awk -v v="${FO_SERIES_P50:-inf}" -v t="$2" 'BEGIN { exit !(v + 0 <= t && v != "inf") }' && met=yes
+    local b=""
+    if [ -n "$FO_BASE_BIN" ]; then
+        FO_WATCH_BIN=$FO_BASE_BIN fo_series watch-base "$FO_BASE_BIN reconcile --watch" || rc=1
+        b="; baseline build --watch: $(fo_cell watch-base)"
+        fo_rmgr_log watch-base
+    fi
     fo_series agent "agent_min (one sentinel, rewrite + restart)" || rc=1
     a=$(fo_cell agent)
     fo_series periodic "rmgr reconcile --apply --interval 1s (no --watch)" || rc=1
     p=$(fo_cell periodic)
     bench_row "$1, $RUNS runs each (quorum's +switch-master -> first SET on the new master)" \
-        "--watch: $w" "agent_min: $a; periodic 1 s: $p" "p50 ≤ $2 ms" "$met"
+        "--watch: $w" "agent_min: $a; periodic 1 s: $p$b" "p50 ≤ $2 ms" "$met"
     return $rc
 }
