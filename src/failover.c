@@ -40,6 +40,17 @@ static bool answers_master(const struct observed *o, const struct spec_addr *a)
     return r && r->reach == REACH_OK && str_eq(r->role, "master");
 }
 
+/*
+ * Whether rmgr finds nothing listening at member a: the process is not running. A
+ * sentinel that has only just (re)connected has not flagged such a master down yet
+ * (Sentinel waits down-after first; a sentinel back from a stop is in TILT for 30 s).
+ */
+static bool not_running(const struct observed *o, const struct spec_addr *a)
+{
+    const struct obs_redis *r = a ? observed_redis(o, a->ip, a->port) : NULL;
+    return r && r->reach == REACH_REFUSED;
+}
+
 static const struct obs_sentinel_master *shard_entry(const struct obs_sentinel *os,
                                                      const char *name)
 {
@@ -131,7 +142,10 @@ bool failover_detect(const struct spec *s, const struct observed *o, size_t shar
         if (!named)
             return false; /* two masters outside the shard: not ours to explain */
         v.sentinels++;
-        bool is_down = has_flag(m->flags, "s_down") || has_flag(m->flags, "o_down");
+        /* down as this sentinel reports it, or a master behind the newest epoch that is
+           not running (Sentinel's hello messages bring the sentinel the newer one) */
+        bool is_down = has_flag(m->flags, "s_down") || has_flag(m->flags, "o_down") ||
+                       not_running(o, named);
         if (has_flag(m->flags, "failover_in_progress") && !v.leader) {
             v.leader = &ss->nodes[j];
             v.old_master = named;
