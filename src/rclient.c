@@ -372,10 +372,30 @@ void rclient_nb_start(struct rclient_nb *nb, const char *ip, int port,
         return;
     }
     rclient_bound_reader(nb->c->reader);
-    if (password) {
-        redisAppendCommandArgv(nb->c, 2, (const char *[]){"AUTH", password}, NULL);
-        nb->auth_pending = true;
+    nb->auth_pending = rclient_append_auth(nb->c, password);
+}
+
+redisContext *rclient_connect_nonblock(const char *ip, int port, bool keepalive,
+                                       char *why, size_t why_len)
+{
+    redisContext *c = redisConnectNonBlock(ip, port);
+    if (!c || c->err) {
+        snprintf(why, why_len, "%s", c ? c->errstr : "out of memory");
+        redisFree(c);
+        return NULL;
     }
+    if (keepalive)
+        redisEnableKeepAlive(c);
+    rclient_bound_reader(c->reader);
+    return c;
+}
+
+bool rclient_append_auth(redisContext *c, const char *password)
+{
+    if (!password)
+        return false;
+    redisAppendCommandArgv(c, 2, (const char *[]){"AUTH", password}, NULL);
+    return true;
 }
 
 void rclient_nb_append(struct rclient_nb *nb, int argc, const char *const *argv)

@@ -103,6 +103,23 @@ void rclient_bound_reader(redisReader *r);
  */
 bool rclient_reply_too_large(redisContext *c);
 
+/*
+ * Start a non-blocking connect to ip:port for a caller whose own poll loop
+ * keeps the connection (the watcher's subscriptions and its promotion
+ * polls), the reader bounded as rclient_bound_reader says; `keepalive` turns
+ * TCP keep-alive on. NULL with `why` set (what hiredis said) when it could
+ * not even start; the caller redisFree()s the context it gets.
+ */
+redisContext *rclient_connect_nonblock(const char *ip, int port, bool keepalive,
+                                       char *why, size_t why_len);
+
+/*
+ * Queue AUTH `password` on c (NULL: nothing queued; returns whether it was),
+ * as an argument vector: the password is never part of a format string. Its
+ * reply is judged with rclient_auth_tolerated like every other AUTH.
+ */
+bool rclient_append_auth(redisContext *c, const char *password);
+
 /* Pipelining: queue argv without waiting, then take the replies in order. */
 void rclient_append(redisContext *c, int argc, const char *const *argv);
 redisReply *rclient_get_reply(redisContext *c, struct rclient_err *e);

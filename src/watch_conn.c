@@ -82,15 +82,12 @@ void watch_conn_flush(struct watch *w, struct wconn *cn)
 
 static void conn_start(struct watch *w, struct wconn *cn)
 {
-    cn->c = redisConnectNonBlock(cn->ip, cn->port);
-    if (!cn->c || cn->c->err) {
-        char why[160];
-        snprintf(why, sizeof(why), "%s", cn->c ? cn->c->errstr : "out of memory");
+    char why[160];
+    cn->c = rclient_connect_nonblock(cn->ip, cn->port, true, why, sizeof(why));
+    if (!cn->c) {
         conn_fail(w, cn, why);
         return;
     }
-    redisEnableKeepAlive(cn->c);
-    rclient_bound_reader(cn->c->reader);
     cn->state = C_CONNECTING;
     cn->since_ms = now_ms();
     cn->want_write = true;
@@ -106,9 +103,7 @@ const char *watch_connect_finish(struct watch *w, redisContext *c, const char *c
     if (soerr)
         return strerror(soerr);
     char *password = watch_cluster_password(w, cluster);
-    *auth_pending = password != NULL;
-    if (password)
-        redisAppendCommand(c, "AUTH %s", password);
+    *auth_pending = rclient_append_auth(c, password);
     secret_free(password);
     return NULL;
 }

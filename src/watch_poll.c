@@ -109,12 +109,12 @@ long watch_poll_tick(struct watch *w, struct wpoll *p, long long now)
             poll_send(w, p); /* connection kept: ask again */
             return w->o.connect_timeout_ms;
         }
-        p->c = redisConnectNonBlock(p->ip, p->port);
-        if (!p->c || p->c->err) {
-            poll_retry(w, p, p->c ? p->c->errstr : "out of memory");
+        char why[160];
+        p->c = rclient_connect_nonblock(p->ip, p->port, false, why, sizeof(why));
+        if (!p->c) {
+            poll_retry(w, p, why);
             return w->o.promotion_poll_ms;
         }
-        rclient_bound_reader(p->c->reader);
         p->state = P_CONNECTING;
         p->since_ms = now;
         return w->o.connect_timeout_ms;
