@@ -359,28 +359,25 @@ void rclient_nb_start(struct rclient_nb *nb, const char *ip, int port,
     nb->command_timeout_ms = o && o->command_timeout_ms > 0 ? o->command_timeout_ms
                                                             : DEFAULT_COMMAND_TIMEOUT_MS;
     nb->deadline_ms = now_ms() + cto;
-    err_set(&nb->err, REACH_OK, RCLIENT_CONNECT, false, NULL);
-    nb->c = redisConnectNonBlock(ip, port);
+    nb->c = rclient_connect_nonblock(ip, port, false, &nb->err);
     if (!nb->c) {
-        err_set(&nb->err, REACH_ERROR, RCLIENT_CONNECT, true, "out of memory");
         nb->failed = true;
         return;
     }
-    if (nb->c->err) {
-        err_io(&nb->err, nb->c, RCLIENT_CONNECT);
-        nb_fail(nb);
-        return;
-    }
-    rclient_bound_reader(nb->c->reader);
     nb->auth_pending = rclient_append_auth(nb->c, password);
 }
 
 redisContext *rclient_connect_nonblock(const char *ip, int port, bool keepalive,
-                                       char *why, size_t why_len)
+                                       struct rclient_err *e)
 {
+    err_set(e, REACH_OK, RCLIENT_CONNECT, false, NULL);
     redisContext *c = redisConnectNonBlock(ip, port);
-    if (!c || c->err) {
-        snprintf(why, why_len, "%s", c ? c->errstr : "out of memory");
+    if (!c) {
+        err_set(e, REACH_ERROR, RCLIENT_CONNECT, true, "out of memory");
+        return NULL;
+    }
+    if (c->err) {
+        err_io(e, c, RCLIENT_CONNECT);
         redisFree(c);
         return NULL;
     }

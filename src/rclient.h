@@ -106,12 +106,13 @@ bool rclient_reply_too_large(redisContext *c);
 /*
  * Start a non-blocking connect to ip:port for a caller whose own poll loop
  * keeps the connection (the watcher's subscriptions and its promotion
- * polls), the reader bounded as rclient_bound_reader says; `keepalive` turns
- * TCP keep-alive on. NULL with `why` set (what hiredis said) when it could
- * not even start; the caller redisFree()s the context it gets.
+ * polls, and rclient_nb_start), the reader bounded as rclient_bound_reader
+ * says; `keepalive` turns TCP keep-alive on. NULL with *e set (the I/O
+ * classification, hiredis' text) when it could not even start; the caller
+ * redisFree()s the context it gets.
  */
 redisContext *rclient_connect_nonblock(const char *ip, int port, bool keepalive,
-                                       char *why, size_t why_len);
+                                       struct rclient_err *e);
 
 /*
  * Queue AUTH `password` on c (NULL: nothing queued; returns whether it was),

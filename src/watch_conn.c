@@ -82,10 +82,10 @@ void watch_conn_flush(struct watch *w, struct wconn *cn)
 
 static void conn_start(struct watch *w, struct wconn *cn)
 {
-    char why[160];
-    cn->c = rclient_connect_nonblock(cn->ip, cn->port, true, why, sizeof(why));
+    struct rclient_err e;
+    cn->c = rclient_connect_nonblock(cn->ip, cn->port, true, &e);
     if (!cn->c) {
-        conn_fail(w, cn, why);
+        conn_fail(w, cn, e.text);
         return;
     }
     cn->state = C_CONNECTING;

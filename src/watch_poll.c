@@ -109,10 +109,10 @@ long watch_poll_tick(struct watch *w, struct wpoll *p, long long now)
             poll_send(w, p); /* connection kept: ask again */
             return w->o.connect_timeout_ms;
         }
-        char why[160];
-        p->c = rclient_connect_nonblock(p->ip, p->port, false, why, sizeof(why));
+        struct rclient_err e;
+        p->c = rclient_connect_nonblock(p->ip, p->port, false, &e);
         if (!p->c) {
-            poll_retry(w, p, why);
+            poll_retry(w, p, e.text);
             return w->o.promotion_poll_ms;
         }
         p->state = P_CONNECTING;
