@@ -6,7 +6,7 @@ pkgs=(
     build-essential pkg-config git ca-certificates procps iproute2
     libgit2-dev libyaml-dev libhiredis-dev libcurl4-openssl-dev libssh2-1-dev libjansson-dev libssl-dev libmicrohttpd-dev
     redis-server redis-sentinel redis-tools nutcracker openssh-server openssh-client
-    python3 python3-jsonschema python3-ruamel.yaml valgrind etcd-server curl openssl prometheus chromium
+    python3 python3-jsonschema python3-ruamel.yaml valgrind etcd-server curl openssl prometheus chromium jq
 )
 missing=()
 for p in "${pkgs[@]}"; do
