@@ -37,7 +37,13 @@ def answer(mode, c):
         elif mode == "notjson":
             c.sendall(b"this is not json {{{\n")
         elif mode == "noise":
-            c.sendall(os.urandom(4096))
+            # the first byte is never a RESP type byte (+ - : $ *): random bytes that
+            # began with one (~2% of runs) were read as a reply still arriving, and the
+            # close that followed was reported instead of the protocol error
+            noise = bytearray(os.urandom(4096))
+            while noise[0] in b"+-:$*":
+                noise[0] = os.urandom(1)[0]
+            c.sendall(bytes(noise))
     except OSError:
         pass
     finally:
